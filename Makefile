@@ -1,0 +1,35 @@
+# geoveilig: `make demo` sets everything up and runs the service on demo data;
+# `make test` runs the whole test suite. Both work on a fresh machine with python3.
+
+PY ?= python3
+UV := .tools/bin/uv
+SHARED_GEO := $(wildcard ../shared/geo)
+export GEOVEILIG_GEO_DIR ?= $(if $(SHARED_GEO),../shared/geo,data/geo)
+export GEOVEILIG_DATA_DIR ?= data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test lint bench setup
+
+$(UV):
+	$(PY) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PY)
+	touch $@
+
+setup: .venv/.synced
+
+demo: setup
+	.venv/bin/geoveilig demo
+	.venv/bin/geoveilig serve --host $(HOST) --port $(PORT)
+
+test: setup
+	.venv/bin/python -m pytest
+
+lint: setup
+	.venv/bin/ruff check src tests benchmarks
+
+bench: setup
+	for f in benchmarks/bench_*.py; do .venv/bin/python $$f || exit 1; done

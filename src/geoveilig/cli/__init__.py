@@ -1,0 +1,24 @@
+"""The ``geoveilig`` command line. Commands are thin: they read settings and files, call the
+library and print Dutch messages. Each command group lives in its own module with a
+``register(app)`` function."""
+
+from __future__ import annotations
+
+import typer
+
+from . import areas_cmd, import_cmd, serve_cmd
+
+app = typer.Typer(
+    name="geoveilig",
+    help="geoveilig: misdaadcijfers per wijk en buurt, hotspots en inzetadvies.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+for module in (areas_cmd, import_cmd, serve_cmd):
+    module.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,59 @@
+"""``geoveilig areas fetch|show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .. import areas as areas_mod
+from .common import console, handle_errors, out, settings
+
+areas_app = typer.Typer(help="CBS wijk- en buurtgrenzen ophalen en bekijken.",
+                        no_args_is_help=True)
+
+
+@areas_app.command("show")
+@handle_errors
+def show(
+    level: str = typer.Option("wijk", "--level", help="gemeente, wijk of buurt"),
+) -> None:
+    """Toon de ingelezen wijken of buurten met hun code, naam en oppervlakte."""
+    if level not in areas_mod.LEVELS:
+        raise typer.BadParameter(f"kies gemeente, wijk of buurt, niet '{level}'",
+                                 param_hint="--level")
+    s = settings()
+    a = areas_mod.load_areas(s.geo_dir, gemeente=s.gemeente)
+    out.print(f"Gemeente {a.gemeente_name} ({a.gemeente_code}), grenzen {a.year or '?'} "
+              f"uit {a.source}")
+    if level == "wijk":
+        table = a.summary()
+    else:
+        gdf = a.layer(level)  # type: ignore[arg-type]
+        table = gdf.drop(columns="geometry").assign(area_km2=(gdf.area / 1e6).round(3))
+    out.print(table.to_string(index=False))
+    for w in a.warnings:
+        console.print(f"[yellow]Let op:[/] {w}", highlight=False)
+
+
+@areas_app.command("fetch")
+@handle_errors
+def fetch(
+    gemeente: str = typer.Option("GM0794", help="CBS-gemeentecode, bijv. GM0794 (Helmond)"),
+    year: int = typer.Option(2017, help="jaar van de wijk- en buurtkaart"),
+    out_dir: Path | None = typer.Option(None, "--out",
+                                        help="map om de GeoJSON-bestanden in te schrijven "
+                                             "(standaard GEOVEILIG_GEO_DIR)"),
+) -> None:
+    """Haal wijk-, buurt- en gemeentegrenzen op bij PDOK (internet nodig)."""
+    s = settings()
+    a = areas_mod.fetch_pdok(gemeente.upper(), year, s.pdok_url)
+    paths = areas_mod.save_areas(a, out_dir or s.geo_dir)
+    out.print(f"{len(a.wijken)} wijken en {len(a.buurten)} buurten van {a.gemeente_name} "
+              f"opgeslagen: " + ", ".join(str(p) for p in paths))
+    for w in a.warnings:
+        console.print(f"[yellow]Let op:[/] {w}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(areas_app, name="areas")

@@ -1,0 +1,73 @@
+"""Shared plumbing of the CLI commands: settings, store, areas, Dutch error output."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ..areas import Areas, load_areas
+from ..errors import GeoveiligError, ImportRejected
+from ..settings import Settings, get_settings
+from ..store import Store
+
+console = Console(stderr=True)
+out = Console()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def open_store(s: Settings | None = None) -> Store:
+    s = s or settings()
+    return Store(s.resolved_database_url())
+
+
+@functools.lru_cache(maxsize=4)
+def _areas_cached(geo_dir: str, gemeente: str) -> Areas:
+    return load_areas(Path(geo_dir), gemeente=gemeente)
+
+
+def areas(s: Settings | None = None) -> Areas:
+    s = s or settings()
+    return _areas_cached(str(s.geo_dir), s.gemeente)
+
+
+def fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]Fout:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn domain errors into a Dutch message and a non-zero exit code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ImportRejected as exc:
+            console.print(f"[bold red]Import geweigerd:[/] {exc}", highlight=False)
+            rejects = exc.rejects
+            for rec in rejects.head(20).itertuples(index=False):  # type: ignore[attr-defined]
+                console.print(f"  rij {rec.row}, kolom {rec.column}: {rec.reason}"
+                              + (f" ('{rec.value}')" if rec.value else ""), highlight=False)
+            if len(rejects) > 20:  # type: ignore[arg-type]
+                console.print(f"  ... en nog {len(rejects) - 20} meldingen "  # type: ignore[arg-type]
+                              "(schrijf ze weg met --rejects FILE)", highlight=False)
+            raise typer.Exit(2) from None
+        except GeoveiligError as exc:
+            console.print(f"[bold red]Fout:[/] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            console.print("Afgebroken.")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,563 @@
+"""Parsing and validating incident files (CSV, GeoJSON, GeoPackage) into a GeoDataFrame.
+
+``parse_incidents`` takes the file's bytes (the caller reads the file) and returns every valid
+row plus a rejection report with, for each bad row, the row number, the column and the reason.
+Nothing here touches the store.
+
+Columns of the result (EPSG:28992):
+
+- ``incident_id``: the source's registration number (text)
+- ``crime_type``: a slug of ``geoveilig.crimetypes``
+- ``occurred_at``: the analysis moment, tz-aware Europe/Amsterdam. When the source gives only
+  a window (``occurred_from``/``occurred_to``, as for burglaries discovered later) it is the
+  midpoint of that window.
+- ``occurred_from``, ``occurred_to``: the window, or NaT
+- ``address``: optional free text (may be None)
+- ``x``, ``y``, ``geometry``: the location in RD New metres
+- ``buurt_code``, ``wijk_code``: assigned from the buurt polygons (when areas are given)
+- ``row``: the row number in the source (the line number for CSV, header = line 1;
+  the feature number for GeoJSON/GeoPackage)
+
+Coordinate rule (``crs=None``): columns named ``lon``/``lat`` (or longitude, lengtegraad, ...)
+are WGS84; columns named ``rd_x``/``rd_y`` (or ``x_rd``, ...) are RD. Plain ``x``/``y`` columns
+are classified row by row: RD when 0 <= x <= 300 000 and 289 000 <= y <= 629 000, WGS84 when
+3 <= x <= 7.5 and 50.5 <= y <= 53.7. If every classifiable row is of one kind the file is that
+kind; if one kind holds at least 80% of the rows, the other rows are rejected as "looks like
+lon/lat in an RD column" (or the reverse); otherwise the file is refused as ambiguous and the
+user must declare ``crs``.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+from pyproj import Transformer
+
+from . import RD_NEW, TIMEZONE, crimetypes
+from .areas import Areas
+from .errors import InvalidInput
+
+CoordinateSystem = Literal["rd", "wgs84"]
+
+COLUMNS = (
+    "incident_id", "crime_type", "occurred_at", "occurred_from", "occurred_to", "address",
+    "x", "y", "buurt_code", "wijk_code", "row",
+)
+
+#: Accepted header names per canonical column (compared lower-case, without spaces, '_', '-').
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "incident_id": ("incident_id", "id", "registratienummer", "registratienr", "regnr",
+                    "zaaknummer", "bvhnummer", "nummer", "mutatienummer", "incidentnummer",
+                    "registration_number"),
+    "crime_type": ("crime_type", "misdrijf", "soort", "soortmisdrijf", "categorie", "delict",
+                   "maatschappelijkeklasse", "type", "misdrijftype", "incident_type", "crime",
+                   "category", "omschrijving"),
+    "occurred_at": ("occurred_at", "datum", "pleegdatum", "datumtijd", "datetime", "date",
+                    "pleegmoment", "tijdstip", "moment"),
+    "time": ("tijd", "time", "pleegtijd"),
+    "occurred_from": ("occurred_from", "begindatum", "pleegdatumvan", "datumvan", "van",
+                      "begin", "start", "pleegbegin", "from"),
+    "occurred_to": ("occurred_to", "einddatum", "pleegdatumtot", "datumtot", "tot", "eind",
+                    "end", "pleegeinde", "to"),
+    "x_rd": ("rd_x", "x_rd", "rdx", "xrd"),
+    "y_rd": ("rd_y", "y_rd", "rdy", "yrd"),
+    "x": ("x", "xcoord", "xcoordinaat", "x_coordinaat", "coord_x"),
+    "y": ("y", "ycoord", "ycoordinaat", "y_coordinaat", "coord_y"),
+    "lon": ("lon", "lng", "long", "longitude", "lengtegraad"),
+    "lat": ("lat", "latitude", "breedtegraad"),
+    "address": ("address", "adres", "straat", "straatnaam", "pleeglocatie", "locatie",
+                "pleegadres"),
+}
+
+_RD_X = (0.0, 300_000.0)
+_RD_Y = (289_000.0, 629_000.0)
+_WGS_X = (3.0, 7.5)
+_WGS_Y = (50.5, 53.7)
+MAJORITY = 0.8
+
+_TO_RD = Transformer.from_crs("EPSG:4326", RD_NEW, always_xy=True)
+
+
+@dataclass
+class ParseResult:
+    incidents: gpd.GeoDataFrame
+    rejects: pd.DataFrame  # row, column, value, reason
+    n_rows: int
+    coordinate_system: CoordinateSystem | None
+    duplicates_in_file: int = 0
+
+    @property
+    def rejected_rows(self) -> int:
+        return int(self.rejects["row"].nunique()) if len(self.rejects) else 0
+
+
+class _Rejects:
+    def __init__(self) -> None:
+        self.parts: list[pd.DataFrame] = []
+
+    def add(self, rows: pd.Series | np.ndarray, column: str, values: object,
+            reason: str | np.ndarray) -> None:
+        rows = np.asarray(rows)
+        if len(rows) == 0:
+            return
+        vals = np.asarray(values, dtype=object) if not np.isscalar(values) else values
+        self.parts.append(pd.DataFrame({
+            "row": rows, "column": column,
+            "value": pd.Series(vals).astype(str).str.slice(0, 80).to_numpy()
+            if not np.isscalar(vals) else str(vals),
+            "reason": reason if isinstance(reason, str) else np.asarray(reason, dtype=object),
+        }))
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame({"row": pd.Series(dtype=int), "column": pd.Series(dtype=str),
+                                 "value": pd.Series(dtype=str), "reason": pd.Series(dtype=str)})
+        return pd.concat(self.parts, ignore_index=True).sort_values(
+            ["row", "column"], kind="stable", ignore_index=True)
+
+
+def _key(name: str) -> str:
+    return re.sub(r"[\s_\-.]+", "", str(name).strip().lower())
+
+
+def _map_columns(columns: list[str]) -> dict[str, str]:
+    """Canonical name -> source column."""
+    keys = {_key(c): c for c in columns}
+    out: dict[str, str] = {}
+    for canon, names in SYNONYMS.items():
+        for n in names:
+            if _key(n) in keys and keys[_key(n)] not in out.values():
+                out[canon] = keys[_key(n)]
+                break
+    return out
+
+
+# --- format detection and reading ----------------------------------------------------------
+
+def _detect_format(data: bytes, filename: str | None) -> str:
+    ext = (filename or "").lower().rsplit(".", 1)[-1] if filename and "." in filename else ""
+    if data[:16].startswith(b"SQLite format 3"):
+        return "gpkg"
+    if ext == "gpkg":
+        raise InvalidInput(f"{filename}: geen geldige GeoPackage (geen SQLite-bestand)")
+    head = data[:4096]
+    if b"\x00" in head:
+        raise InvalidInput(
+            f"{filename or 'bestand'}: dit is geen tekstbestand (CSV of GeoJSON) en geen "
+            "GeoPackage"
+        )
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if ext in ("geojson", "json") or stripped.startswith(b"{"):
+        return "geojson"
+    return "csv"
+
+
+def _decode(data: bytes, filename: str | None) -> str:
+    for enc in ("utf-8-sig", "cp1252"):
+        try:
+            text = data.decode(enc)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1252 decodes almost everything
+        raise InvalidInput(f"{filename or 'bestand'}: tekencodering niet te lezen")
+    bad = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\r\n\t")
+    if bad > 8:
+        raise InvalidInput(f"{filename or 'bestand'}: dit is geen tekstbestand (CSV of GeoJSON)")
+    return text
+
+
+def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
+    text = _decode(data, filename)
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if not first:
+        raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
+    sep = max((";", ",", "\t", "|"), key=first.count)
+    if first.count(sep) == 0:
+        raise InvalidInput(
+            f"{filename or 'bestand'}: geen scheidingsteken (; of ,) gevonden in de kopregel "
+            f"'{first[:80]}'"
+        )
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                            skip_blank_lines=False, on_bad_lines="error", engine="c")
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise InvalidInput(f"{filename or 'bestand'}: CSV niet te lezen: {exc}") from exc
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
+    blank = (frame.drop(columns="__row") == "").all(axis=1)
+    return frame.loc[~blank].reset_index(drop=True)
+
+
+def _read_geo(data: bytes, filename: str | None, fmt: str) -> pd.DataFrame:
+    try:
+        gdf = gpd.read_file(io.BytesIO(data), engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        kind = "GeoPackage" if fmt == "gpkg" else "GeoJSON"
+        raise InvalidInput(f"{filename or 'bestand'}: geen geldige {kind}: {exc}") from exc
+    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    for col in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            frame[col] = frame[col].astype(str).replace("NaT", "")
+        else:
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    geom = gdf.geometry
+    is_point = (geom.geom_type == "Point").to_numpy()
+    frame["__x"] = np.where(is_point, geom.x.where(is_point, np.nan), np.nan) if len(gdf) else []
+    frame["__y"] = np.where(is_point, geom.y.where(is_point, np.nan), np.nan) if len(gdf) else []
+    frame["__geomtype"] = geom.geom_type.fillna("").to_numpy() if len(gdf) else []
+    crs = gdf.crs
+    frame.attrs["crs"] = None if crs is None else ("wgs84" if crs.is_geographic else
+                                                  ("rd" if crs.to_epsg() == 28992 else crs))
+    frame["__row"] = np.arange(len(frame)) + 1
+    return frame
+
+
+# --- field parsers ---------------------------------------------------------------------------
+
+_NUM_CLEAN = re.compile(r"^\s*([-+]?)(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?\s*$")
+
+
+def parse_number(values: pd.Series) -> pd.Series:
+    """Numbers with a decimal point or a Dutch decimal comma (``155123,45``, ``155.123,45``)."""
+    s = values.astype(str).str.strip()
+    dutch = s.str.contains(",", regex=False)
+    if dutch.any():
+        t = s[dutch]
+        # "155.123,45" -> "155123.45"; "5,6543" -> "5.6543"
+        t = t.where(~t.str.contains(r"\.\d{3}(?:[.,]|$)", regex=True),
+                    t.str.replace(".", "", regex=False))
+        s = s.copy()
+        s[dutch] = t.str.replace(",", ".", regex=False)
+    return pd.to_numeric(s, errors="coerce")
+
+
+_DATE_FORMATS = (
+    "%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y",
+    "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
+    "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y%m%d",
+)
+_AWARE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+
+
+def parse_datetime(values: pd.Series, times: pd.Series | None = None) -> pd.Series:
+    """Parse ISO 8601 and Dutch day-first dates (optionally with a separate time column) into
+    Europe/Amsterdam. Naive values are local time; in the ambiguous autumn hour they are read
+    as winter time, a non-existent spring hour moves forward. Unparseable -> NaT."""
+    s = values.astype(str).str.strip()
+    if times is not None:
+        t = times.astype(str).str.strip()
+        s = s.where(t == "", s + " " + t)
+    empty = s == ""
+    aware = s.str.contains(_AWARE) & ~empty
+    result = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {TIMEZONE}]")
+    if aware.any():
+        parsed = pd.to_datetime(s[aware], format="ISO8601", utc=True, errors="coerce")
+        result[aware] = parsed.dt.tz_convert(TIMEZONE)
+    naive_mask = ~aware & ~empty
+    if naive_mask.any():
+        sn = s[naive_mask]
+        iso = sn.str.match(r"^\d{4}-\d{2}-\d{2}")
+        parsed = pd.Series(pd.NaT, index=sn.index, dtype="datetime64[ns]")
+        if iso.any():
+            parsed[iso] = pd.to_datetime(sn[iso], format="ISO8601", errors="coerce")
+        rest = parsed.isna() & ~iso
+        for fmt in _DATE_FORMATS:
+            if not rest.any():
+                break
+            got = pd.to_datetime(sn[rest], format=fmt, errors="coerce")
+            parsed[got.index] = got
+            rest = parsed.isna() & ~iso
+        local = parsed.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(len(parsed), dtype=bool),
+                                      nonexistent="shift_forward")
+        result[naive_mask] = local
+    return result
+
+
+# --- main entry ------------------------------------------------------------------------------
+
+def parse_incidents(
+    data: bytes,
+    *,
+    filename: str | None = None,
+    crs: CoordinateSystem | None = None,
+    areas: Areas | None = None,
+    now: datetime | pd.Timestamp | None = None,
+) -> ParseResult:
+    """Parse and validate an incident file. ``crs`` declares the coordinates ('rd' or
+    'wgs84'); ``areas`` assigns buurt and wijk and rejects points outside the gemeente;
+    ``now`` (default: the current time) bounds dates from above."""
+    if crs not in (None, "rd", "wgs84"):
+        raise InvalidInput(f"onbekend coördinatenstelsel '{crs}': kies 'rd' of 'wgs84'")
+    if not data or not data.strip():
+        raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
+    fmt = _detect_format(data, filename)
+    raw = _read_csv(data, filename) if fmt == "csv" else _read_geo(data, filename, fmt)
+    return _validate(raw, fmt=fmt, filename=filename or "bestand", crs=crs, areas=areas,
+                     now=now)
+
+
+def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSystem | None,
+              areas: Areas | None, now: datetime | pd.Timestamp | None) -> ParseResult:
+    rej = _Rejects()
+    cols = _map_columns([c for c in raw.columns if not c.startswith("__")])
+    rows = raw["__row"].to_numpy()
+    n = len(raw)
+    geo = fmt != "csv"
+    missing = []
+    if "incident_id" not in cols:
+        missing.append("registratienummer (id)")
+    if "crime_type" not in cols:
+        missing.append("misdrijftype (soort)")
+    if "occurred_at" not in cols and "occurred_from" not in cols:
+        missing.append("datum (pleegdatum of begindatum)")
+    has_xy = geo or {"x", "y"} <= cols.keys() or {"x_rd", "y_rd"} <= cols.keys() or \
+        {"lon", "lat"} <= cols.keys()
+    if not has_xy:
+        missing.append("coördinaten (x/y, rd_x/rd_y of lon/lat)")
+    if missing:
+        found = ", ".join(c for c in raw.columns if not c.startswith("__")) or "geen"
+        raise InvalidInput(
+            f"{filename}: verplichte kolom(men) ontbreken: {'; '.join(missing)}. "
+            f"Gevonden kolommen: {found}"
+        )
+    if n == 0:
+        raise InvalidInput(f"{filename}: het bestand bevat geen rijen")
+
+    def col(name: str) -> pd.Series:
+        return raw[cols[name]] if name in cols else pd.Series([""] * n, index=raw.index)
+
+    # identifiers
+    ids = col("incident_id").astype(str).str.strip()
+    bad = ids == ""
+    rej.add(rows[bad], cols["incident_id"], "", "registratienummer ontbreekt")
+
+    # crime types (each distinct value resolved once)
+    ct_raw = col("crime_type").astype(str).str.strip()
+    codes, uniques = pd.factorize(ct_raw)
+    slugs_u, _ = crimetypes.resolve_many(list(uniques))
+    slug_arr = np.asarray(slugs_u + [None], dtype=object)[codes]
+    bad = pd.isna(slug_arr)
+    rej.add(rows[bad], cols["crime_type"], ct_raw[bad],
+            "onbekend misdrijftype (zie 'geoveilig import --help' voor de lijst)")
+
+    # dates
+    now_ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz=TIMEZONE)
+    if now_ts.tzinfo is None:
+        now_ts = now_ts.tz_localize(TIMEZONE)
+    time_col = col("time") if "time" in cols else None
+    at = parse_datetime(col("occurred_at"), time_col) if "occurred_at" in cols else None
+    frm = parse_datetime(col("occurred_from")) if "occurred_from" in cols else None
+    to = parse_datetime(col("occurred_to")) if "occurred_to" in cols else None
+    for series, name in ((at, "occurred_at"), (frm, "occurred_from"), (to, "occurred_to")):
+        if series is None:
+            continue
+        text = col(name).astype(str).str.strip()
+        unparsable = series.isna() & (text != "")
+        rej.add(rows[unparsable], cols[name], text[unparsable],
+                "datum niet te lezen (gebruik bijv. 2017-03-14 21:30 of 14-03-2017 21:30)")
+        future = series.notna() & (series > now_ts)
+        rej.add(rows[future], cols[name], text[future], "datum ligt in de toekomst")
+    if frm is not None and to is not None:
+        reversed_ = frm.notna() & to.notna() & (to < frm)
+        rej.add(rows[reversed_], cols["occurred_to"], col("occurred_to")[reversed_],
+                "einde van de pleegperiode ligt voor het begin")
+    if at is None:
+        assert frm is not None
+        end = to if to is not None else frm
+        at = frm + (end.fillna(frm) - frm) / 2
+        no_date = frm.isna() & (col("occurred_from").astype(str).str.strip() == "")
+        rej.add(rows[no_date], cols["occurred_from"], "", "begindatum ontbreekt")
+    else:
+        no_date = at.isna() & (col("occurred_at").astype(str).str.strip() == "")
+        if frm is not None:
+            # only a window: use its midpoint
+            end = to if to is not None else frm
+            mid = frm + (end.fillna(frm) - frm) / 2
+            at = at.where(at.notna(), mid)
+            no_date &= frm.isna()
+            outside = at.notna() & frm.notna() & (at < frm)
+            if to is not None:
+                outside |= at.notna() & to.notna() & (at > to)
+            rej.add(rows[outside & ~no_date], cols["occurred_at"], col("occurred_at")[outside],
+                    "pleegmoment ligt buiten de opgegeven pleegperiode")
+        rej.add(rows[no_date], cols["occurred_at"], "", "datum ontbreekt")
+
+    # coordinates
+    x, y, system, xcol, ycol = _coordinates(raw, cols, geo=geo, crs=crs, rows=rows, rej=rej,
+                                            filename=filename)
+
+    # addresses
+    address = col("address").astype(str).str.strip() if "address" in cols else None
+
+    frame = pd.DataFrame({
+        "incident_id": ids.to_numpy(),
+        "crime_type": slug_arr,
+        "occurred_at": at.to_numpy() if at is not None else pd.NaT,
+        "occurred_from": frm.to_numpy() if frm is not None else pd.NaT,
+        "occurred_to": to.to_numpy() if to is not None else pd.NaT,
+        "address": address.replace("", None).to_numpy() if address is not None else None,
+        "x": x,
+        "y": y,
+        "row": rows,
+    })
+    for c in ("occurred_at", "occurred_from", "occurred_to"):
+        frame[c] = pd.to_datetime(frame[c], utc=True).dt.tz_convert(TIMEZONE)
+
+    # assignment to buurt and wijk
+    if areas is not None:
+        finite = np.isfinite(x) & np.isfinite(y)
+        assigned = areas.assign(np.where(finite, x, np.nan), np.where(finite, y, np.nan))
+        frame["buurt_code"] = assigned["buurt_code"].to_numpy()
+        frame["wijk_code"] = assigned["wijk_code"].to_numpy()
+        outside = finite & pd.isna(frame["buurt_code"]).to_numpy()
+        rej.add(rows[outside], f"{xcol}/{ycol}",
+                pd.Series(x[outside]).round(2).astype(str) + " " +
+                pd.Series(y[outside]).round(2).astype(str),
+                f"ligt buiten de gemeente {areas.gemeente_name} (in geen enkele buurt)")
+    else:
+        frame["buurt_code"] = None
+        frame["wijk_code"] = None
+
+    # duplicates within the file
+    rejects = rej.frame()
+    bad_rows = set(rejects["row"].tolist())
+    ok = ~frame["row"].isin(bad_rows)
+    content = ["crime_type", "occurred_at", "occurred_from", "occurred_to", "address", "x", "y"]
+    frame["content_hash"] = content_hash(frame[content])
+    dup_in_file = 0
+    dupmask = frame["incident_id"].duplicated(keep=False) & (frame["incident_id"] != "")
+    if dupmask.any():
+        d = frame.loc[dupmask]
+        variants = d.groupby("incident_id")["content_hash"].nunique()
+        conflicting = set(variants[variants > 1].index)
+        conf = frame["incident_id"].isin(conflicting)
+        if conf.any():
+            c = frame.loc[conf]
+            listed = c.groupby("incident_id")["row"].agg(lambda r: ", ".join(map(str, r[:5])))
+            reason = ("dubbel registratienummer met andere inhoud (rijen "
+                      + c["incident_id"].map(listed) + ")")
+            rej.add(c["row"], cols["incident_id"], c["incident_id"], reason.to_numpy())
+            rejects = rej.frame()
+            ok &= ~conf
+        exact = frame["incident_id"].duplicated(keep="first") & ~conf & ok
+        dup_in_file = int(exact.sum())
+        ok &= ~exact
+    valid = frame.loc[ok].reset_index(drop=True)
+    gdf = gpd.GeoDataFrame(valid, geometry=gpd.points_from_xy(valid["x"], valid["y"]),
+                           crs=RD_NEW)
+    return ParseResult(incidents=gdf, rejects=rejects, n_rows=n, coordinate_system=system,
+                       duplicates_in_file=dup_in_file)
+
+
+def content_hash(frame: pd.DataFrame) -> np.ndarray:
+    """A stable 63-bit hash of each row's content (coordinates to the centimetre)."""
+    norm = frame.copy()
+    for c in ("x", "y"):
+        if c in norm:
+            norm[c] = (norm[c] * 100).round().astype("Int64")
+    for c in norm.columns:
+        if isinstance(norm[c].dtype, pd.DatetimeTZDtype):
+            norm[c] = norm[c].dt.tz_convert("UTC").astype("int64").where(norm[c].notna(), -1)
+    h = pd.util.hash_pandas_object(norm, index=False).to_numpy()
+    return (h >> np.uint64(1)).astype(np.int64)
+
+
+def _classify(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rd = (x >= _RD_X[0]) & (x <= _RD_X[1]) & (y >= _RD_Y[0]) & (y <= _RD_Y[1])
+    wgs = (x >= _WGS_X[0]) & (x <= _WGS_X[1]) & (y >= _WGS_Y[0]) & (y <= _WGS_Y[1])
+    swapped = (y >= _WGS_X[0]) & (y <= _WGS_X[1]) & (x >= _WGS_Y[0]) & (x <= _WGS_Y[1])
+    return rd, wgs, swapped
+
+
+def _coordinates(
+    raw: pd.DataFrame, cols: dict[str, str], *, geo: bool, crs: CoordinateSystem | None,
+    rows: np.ndarray, rej: _Rejects, filename: str,
+) -> tuple[np.ndarray, np.ndarray, CoordinateSystem | None, str, str]:
+    declared = crs
+    if geo:
+        xcol, ycol = "geometrie", "geometrie"
+        x = raw["__x"].to_numpy(dtype=float)
+        y = raw["__y"].to_numpy(dtype=float)
+        gtype = raw["__geomtype"]
+        notpoint = (gtype != "Point") & (gtype != "")
+        rej.add(rows[notpoint], "geometrie", gtype[notpoint], "geometrie is geen punt")
+        nogeom = (gtype == "").to_numpy()
+        rej.add(rows[nogeom], "geometrie", "", "geometrie ontbreekt")
+        file_crs = raw.attrs.get("crs")
+        if declared is None and file_crs in ("rd", "wgs84"):
+            declared = file_crs
+        elif declared is None and file_crs is not None:
+            raise InvalidInput(f"{filename}: coördinatenstelsel {file_crs} wordt niet "
+                               "ondersteund; gebruik RD New (EPSG:28992) of WGS84")
+    else:
+        if {"lon", "lat"} <= cols.keys():
+            xcol, ycol = cols["lon"], cols["lat"]
+            declared = declared or "wgs84"
+        elif {"x_rd", "y_rd"} <= cols.keys():
+            xcol, ycol = cols["x_rd"], cols["y_rd"]
+            declared = declared or "rd"
+        else:
+            xcol, ycol = cols["x"], cols["y"]
+        xt = raw[xcol].astype(str).str.strip()
+        yt = raw[ycol].astype(str).str.strip()
+        x = parse_number(xt).to_numpy(dtype=float)
+        y = parse_number(yt).to_numpy(dtype=float)
+        for vals, text, name in ((x, xt, xcol), (y, yt, ycol)):
+            empty = (text == "").to_numpy()
+            rej.add(rows[empty], name, "", "coördinaat ontbreekt")
+            unreadable = ~np.isfinite(vals) & ~empty
+            rej.add(rows[unreadable], name, text[unreadable], "coördinaat is geen getal")
+    finite = np.isfinite(x) & np.isfinite(y)
+    rd, wgs, swapped = _classify(x, y)
+    system: CoordinateSystem | None = declared
+    if system is None:
+        n_rd, n_wgs = int(rd.sum()), int(wgs.sum())
+        total = n_rd + n_wgs
+        if total == 0:
+            raise InvalidInput(
+                f"{filename}: coördinatenstelsel niet te bepalen: de waarden passen niet bij RD "
+                "(x 0-300000, y 289000-629000) of bij lon/lat; geef het op met --crs rd|wgs84"
+            )
+        if n_rd >= MAJORITY * total:
+            system = "rd"
+        elif n_wgs >= MAJORITY * total:
+            system = "wgs84"
+        else:
+            raise InvalidInput(
+                f"{filename}: coördinaten dubbelzinnig: {n_rd} rijen lijken RD, {n_wgs} rijen "
+                "lijken lon/lat; geef het stelsel op met --crs rd|wgs84"
+            )
+    label = f"{xcol}/{ycol}" if xcol != ycol else xcol
+    text = pd.Series(x).round(6).astype(str) + " " + pd.Series(y).round(6).astype(str)
+    if system == "rd":
+        lonlat = finite & (wgs | swapped)
+        rej.add(rows[lonlat], label, text[lonlat], "lijkt op lon/lat in een RD-kolom")
+        other = finite & ~rd & ~lonlat
+        rej.add(rows[other], label, text[other], "geen geldige RD-coördinaat")
+    else:
+        rdlike = finite & rd
+        rej.add(rows[rdlike], label, text[rdlike], "lijkt op een RD-coördinaat in een lon/lat-kolom")
+        sw = finite & swapped & ~wgs
+        rej.add(rows[sw], label, text[sw], "lon en lat lijken verwisseld")
+        other = finite & ~wgs & ~rdlike & ~sw
+        rej.add(rows[other], label, text[other], "geen geldige lon/lat in Nederland")
+        ok = finite & wgs
+        xx, yy = np.full_like(x, np.nan), np.full_like(y, np.nan)
+        if ok.any():
+            xx[ok], yy[ok] = _TO_RD.transform(x[ok], y[ok])
+        x, y = xx, yy
+    valid = finite & (rd if system == "rd" else np.isfinite(x))
+    x = np.where(valid, x, np.nan)
+    y = np.where(valid, y, np.nan)
+    return x, y, system, xcol, ycol
+

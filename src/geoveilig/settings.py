@@ -1,0 +1,36 @@
+"""Settings from the environment (prefix ``GEOVEILIG_``). Only the edges (CLI, API, notebooks)
+read them; the core takes plain arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GEOVEILIG_", extra="ignore")
+
+    #: Folder for the embedded SQLite store and caches.
+    data_dir: Path = Field(default=Path("data"))
+    #: Folder (or GeoPackage) with the CBS wijk/buurt/gemeente boundaries.
+    geo_dir: Path = Field(default=Path("data/geo"))
+    #: Overrides the embedded SQLite store, e.g. ``postgresql+psycopg://user@host/db``.
+    database_url: str | None = None
+    #: CBS gemeente code and boundary year the service works on.
+    gemeente: str = "GM0794"
+    year: int = 2017
+    #: Hotspot grid cell size in metres (125 m = the Dutch police's CAS grid).
+    grid_size: float = 125.0
+    #: Base URL of PDOK's CBS wijken-en-buurten WFS; ``{year}`` is filled in.
+    pdok_url: str = "https://service.pdok.nl/cbs/wijkenbuurten/{year}/wfs/v1_0"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'geoveilig.sqlite').resolve()}"
+
+
+def get_settings() -> Settings:
+    return Settings()

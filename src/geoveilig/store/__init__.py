@@ -1,0 +1,339 @@
+"""The store: SQLAlchemy 2 over an embedded SQLite file by default, or any database URL
+(PostgreSQL/PostGIS through ``GEOVEILIG_DATABASE_URL``).
+
+The schema is created and migrated automatically (Alembic, ``store/migrations``) when a
+``Store`` is opened. Imports run in one transaction: a failed import leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from .. import RD_NEW, TIMEZONE
+from ..errors import ImportRejected, InvalidInput, StoreUnavailable
+from ..incidents import ParseResult
+from .models import audit_log, import_batches, incidents, metadata
+
+__all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents", "metadata"]
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+_CHUNK = 50_000
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    batch_id: int | None
+    source_name: str
+    n_rows: int
+    accepted: int
+    rejected: int
+    already_present: int
+    rejects: pd.DataFrame
+
+    def message(self) -> str:
+        return (f"{self.source_name}: {self.accepted} ingelezen, {self.rejected} afgewezen, "
+                f"{self.already_present} waren er al")
+
+
+def _alembic_config(connection: Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _epoch(series: pd.Series) -> np.ndarray:
+    """tz-aware timestamps -> int64 seconds since epoch (UTC); NaT -> None-able float."""
+    s = pd.to_datetime(series, utc=True)
+    out = (s.astype("int64") // 1_000_000_000).astype("Int64")
+    return out.where(s.notna(), pd.NA).to_numpy(dtype=object, na_value=None)
+
+
+def _to_epoch(value: datetime | date | str | pd.Timestamp) -> int:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        ts = ts.tz_localize(TIMEZONE)
+    return int(ts.tz_convert("UTC").timestamp())
+
+
+def _from_epoch(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, unit="s", utc=True).dt.tz_convert(TIMEZONE)
+
+
+class Store:
+    """A connection to the geoveilig database. ``url`` is a SQLAlchemy URL."""
+
+    def __init__(self, url: str, *, migrate: bool = True, echo: bool = False) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = sa.create_engine(url, echo=echo, future=True)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        if migrate:
+            self.migrate()
+
+    @classmethod
+    def sqlite(cls, path: str | Path) -> Store:
+        return cls(f"sqlite:///{Path(path).resolve()}")
+
+    # --- schema ------------------------------------------------------------------------
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (creates it in an empty database)."""
+        try:
+            with self.engine.begin() as conn:
+                command.upgrade(_alembic_config(conn), "head")
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+
+    def schema_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    @staticmethod
+    def head_revision() -> str | None:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(_MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- import ------------------------------------------------------------------------
+    def import_incidents(
+        self,
+        parsed: ParseResult,
+        *,
+        source_name: str,
+        content_sha256: str,
+        partial: bool = False,
+        synthetic: bool = False,
+    ) -> ImportSummary:
+        """Store the valid rows of ``parsed`` in one transaction.
+
+        Without ``partial`` any rejected row (from parsing, or an id already stored with other
+        content) raises ``ImportRejected`` and nothing is written. Rows whose id is stored with
+        the same content count as already present (re-importing a file adds nothing)."""
+        rejects = parsed.rejects
+        if len(rejects) and not partial:
+            raise ImportRejected(
+                f"{source_name}: {rejects['row'].nunique()} van {parsed.n_rows} rijen ongeldig; "
+                "er is niets ingelezen (gebruik --partial om de geldige rijen in te lezen)",
+                rejects,
+            )
+        frame = parsed.incidents
+        if frame["buurt_code"].isna().any():
+            raise InvalidInput("incidenten zonder buurt: parseer met de gebiedsindeling (areas)")
+        n_present = parsed.duplicates_in_file
+        with self.engine.begin() as conn:
+            existing = self._existing(conn, frame)
+            if len(existing):
+                same = existing["stored_hash"] == existing["content_hash"]
+                conflict_ids = set(existing.loc[~same, "incident_id"])
+                present_ids = set(existing.loc[same, "incident_id"])
+                if conflict_ids:
+                    c = frame.loc[frame["incident_id"].isin(conflict_ids)]
+                    extra = pd.DataFrame({
+                        "row": c["row"].to_numpy(), "column": "registratienummer",
+                        "value": c["incident_id"].to_numpy(),
+                        "reason": "registratienummer staat al in de database met andere inhoud",
+                    })
+                    rejects = pd.concat([rejects, extra], ignore_index=True).sort_values(
+                        "row", kind="stable", ignore_index=True)
+                    if not partial:
+                        raise ImportRejected(
+                            f"{source_name}: {len(c)} rij(en) botsen met al opgeslagen "
+                            "incidenten (zelfde registratienummer, andere inhoud); er is niets "
+                            "ingelezen", rejects)
+                n_present += len(present_ids)
+                frame = frame.loc[~frame["incident_id"].isin(conflict_ids | present_ids)]
+            n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
+            batch_id = conn.execute(
+                import_batches.insert().values(
+                    kind="incidents", imported_at=int(time.time()), source_name=source_name,
+                    content_sha256=content_sha256, n_rows=parsed.n_rows, accepted=len(frame),
+                    rejected=n_rejected, already_present=n_present, synthetic=int(synthetic),
+                ).returning(import_batches.c.id)
+            ).scalar_one()
+            self._insert(conn, frame, batch_id)
+        return ImportSummary(batch_id=batch_id, source_name=source_name, n_rows=parsed.n_rows,
+                             accepted=len(frame), rejected=n_rejected,
+                             already_present=n_present, rejects=rejects)
+
+    def _existing(self, conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
+        """Stored (incident_id, stored_hash) for the ids in ``frame``, with the new hash."""
+        empty = pd.DataFrame(columns=["incident_id", "content_hash", "stored_hash"])
+        if len(frame) == 0 or conn.execute(sa.select(incidents.c.id).limit(1)).first() is None:
+            return empty
+        tmp = sa.Table("_import_ids", sa.MetaData(),
+                       sa.Column("incident_id", sa.String(64), primary_key=True),
+                       sa.Column("content_hash", sa.BigInteger),
+                       prefixes=["TEMPORARY"])
+        tmp.create(conn)
+        try:
+            ids = frame[["incident_id", "content_hash"]].drop_duplicates("incident_id")
+            for start in range(0, len(ids), _CHUNK):
+                part = ids.iloc[start:start + _CHUNK]
+                conn.execute(tmp.insert(), [
+                    {"incident_id": i, "content_hash": int(h)}
+                    for i, h in zip(part["incident_id"], part["content_hash"], strict=True)
+                ])
+            rows = conn.execute(
+                sa.select(tmp.c.incident_id, tmp.c.content_hash,
+                          incidents.c.content_hash.label("stored_hash"))
+                .join(incidents, incidents.c.incident_id == tmp.c.incident_id)
+            ).all()
+        finally:
+            tmp.drop(conn)
+        return pd.DataFrame(rows, columns=["incident_id", "content_hash", "stored_hash"]) \
+            if rows else empty
+
+    def _insert(self, conn: Connection, frame: pd.DataFrame, batch_id: int) -> None:
+        if len(frame) == 0:
+            return
+        cols = ["incident_id", "crime_type", "occurred_at", "occurred_from", "occurred_to",
+                "x", "y", "buurt_code", "wijk_code", "address", "content_hash", "batch_id"]
+        data = {
+            "incident_id": frame["incident_id"].to_numpy(dtype=object),
+            "crime_type": frame["crime_type"].to_numpy(dtype=object),
+            "occurred_at": _epoch(frame["occurred_at"]),
+            "occurred_from": _epoch(frame["occurred_from"]),
+            "occurred_to": _epoch(frame["occurred_to"]),
+            "x": frame["x"].astype(float).tolist(),
+            "y": frame["y"].astype(float).tolist(),
+            "buurt_code": frame["buurt_code"].to_numpy(dtype=object),
+            "wijk_code": frame["wijk_code"].to_numpy(dtype=object),
+            "address": frame["address"].to_numpy(dtype=object)
+            if "address" in frame else [None] * len(frame),
+            "content_hash": frame["content_hash"].astype("int64").tolist(),
+            "batch_id": [batch_id] * len(frame),
+        }
+        # Plain DBAPI executemany: an order of magnitude faster than ORM objects.
+        mark = {"qmark": "?", "format": "%s", "numeric": ":{}", "named": ":{}",
+                "pyformat": "%s"}.get(self.engine.dialect.paramstyle, "?")
+        placeholders = ", ".join(mark.format(c) if "{}" in mark else mark for c in cols)
+        sql = f"INSERT INTO incidents ({', '.join(cols)}) VALUES ({placeholders})"
+        columns = [data[c] for c in cols]
+        rows = list(zip(*columns, strict=True))
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            for start in range(0, len(rows), _CHUNK):
+                cursor.executemany(sql, rows[start:start + _CHUNK])
+        finally:
+            cursor.close()
+
+    # --- queries -----------------------------------------------------------------------
+    def incidents(
+        self,
+        *,
+        start: datetime | date | str | None = None,
+        end: datetime | date | str | None = None,
+        crime_types: Iterable[str] | None = None,
+        area_codes: Iterable[str] | None = None,
+        bbox: Sequence[float] | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Incidents as a GeoDataFrame (EPSG:28992), filtered by period (``start`` inclusive,
+        ``end`` exclusive; dates are Europe/Amsterdam), crime-type slugs, area codes
+        (``WK…``/``BU…``; ``GM…`` = all) and an RD bbox (minx, miny, maxx, maxy)."""
+        t = incidents.c
+        stmt = sa.select(t.incident_id, t.crime_type, t.occurred_at, t.occurred_from,
+                         t.occurred_to, t.x, t.y, t.buurt_code, t.wijk_code, t.address)
+        stmt = stmt.where(*self._filters(start, end, crime_types, area_codes, bbox))
+        stmt = stmt.order_by(t.occurred_at, t.incident_id)
+        try:
+            with self.engine.connect() as conn:
+                frame = pd.DataFrame(conn.execute(stmt).all(), columns=list(stmt.selected_columns.keys()))
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+        for c in ("occurred_at", "occurred_from", "occurred_to"):
+            frame[c] = _from_epoch(pd.to_numeric(frame[c], errors="coerce"))
+        frame["x"] = frame["x"].astype(float)
+        frame["y"] = frame["y"].astype(float)
+        return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["x"], frame["y"]),
+                                crs=RD_NEW)
+
+    def count_incidents(self, **filters: object) -> int:
+        stmt = sa.select(sa.func.count()).select_from(incidents).where(
+            *self._filters(filters.get("start"), filters.get("end"),  # type: ignore[arg-type]
+                           filters.get("crime_types"), filters.get("area_codes"),  # type: ignore[arg-type]
+                           filters.get("bbox")))  # type: ignore[arg-type]
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    @staticmethod
+    def _filters(start, end, crime_types, area_codes, bbox) -> list:  # type: ignore[no-untyped-def]
+        t = incidents.c
+        where = []
+        if start is not None:
+            where.append(t.occurred_at >= _to_epoch(start))
+        if end is not None:
+            where.append(t.occurred_at < _to_epoch(end))
+        if start is not None and end is not None and _to_epoch(end) <= _to_epoch(start):
+            raise InvalidInput(f"lege of omgekeerde periode: {start} tot {end}")
+        if crime_types is not None:
+            where.append(t.crime_type.in_(list(crime_types)))
+        if area_codes is not None:
+            codes = [str(c) for c in area_codes]
+            if not any(c.startswith("GM") for c in codes):
+                wijk = [c for c in codes if c.startswith("WK")]
+                buurt = [c for c in codes if c.startswith("BU")]
+                bad = [c for c in codes if not c.startswith(("WK", "BU"))]
+                if bad:
+                    raise InvalidInput(f"onbekende gebiedscode(s): {', '.join(bad)}")
+                where.append(sa.or_(t.wijk_code.in_(wijk), t.buurt_code.in_(buurt)))
+        if bbox is not None:
+            if len(bbox) != 4 or bbox[0] > bbox[2] or bbox[1] > bbox[3]:
+                raise InvalidInput(f"ongeldige bbox {list(bbox)}: verwacht minx,miny,maxx,maxy")
+            where += [t.x >= bbox[0], t.x <= bbox[2], t.y >= bbox[1], t.y <= bbox[3]]
+        return where
+
+    def batches(self) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(import_batches).order_by(import_batches.c.id)).all()
+        frame = pd.DataFrame(rows, columns=[c.name for c in import_batches.columns])
+        frame["imported_at"] = _from_epoch(frame["imported_at"])
+        return frame
+
+    def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        with self.engine.connect() as conn:
+            lo, hi = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
+                                            sa.func.max(incidents.c.occurred_at))).one()
+        if lo is None:
+            return None
+        ts = _from_epoch(pd.Series([lo, hi]))
+        return ts.iloc[0], ts.iloc[1]
+
+    def audit(self, actor: str, action: str, target: str | None = None,
+              detail: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(audit_log.insert().values(at=int(time.time()), actor=actor,
+                                                   action=action, target=target, detail=detail))
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
