@@ -1,0 +1,195 @@
+"""``geoveilig recommend alarms|cameras|buurttent``: inzetadvies.
+
+Until the hotspot engine lands the demand comes from ``placement.interim`` (recency-weighted
+counts per 125 m cell); swap ``_demand`` for the hotspot engine there and nothing else changes.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import typer
+
+from .. import WGS84
+from ..crimetypes import GROUPS
+from ..errors import InvalidInput
+from ..placement.interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
+from ..placement.policies import (
+    DEFAULT_ALARM_DURATION_DAYS,
+    Recommendation,
+    plan_buurttent,
+    recommend_alarms,
+    recommend_cameras,
+)
+from .common import areas, console, handle_errors, open_store, out, settings
+
+recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele camera's en "
+                                 "BuurtTent-bezoeken.", no_args_is_help=True)
+
+BURGLARY = ("woninginbraak", "inbraak-schuur-garage")
+
+
+def _window_days(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dw]?)\s*", text.lower())
+    if not m or float(m.group(1)) <= 0:
+        raise InvalidInput(f"ongeldig venster '{text}': gebruik bijv. 28d of 4w", where="--window")
+    return float(m.group(1)) * (7 if m.group(2) == "w" else 1)
+
+
+def _origin(store, origin: str | None) -> pd.Timestamp:  # type: ignore[no-untyped-def]
+    if origin:
+        try:
+            return pd.Timestamp(origin)
+        except ValueError as exc:
+            raise InvalidInput(f"ongeldige datum '{origin}'", where="--origin") from exc
+    rng = store.time_range()
+    if rng is None:
+        raise InvalidInput("de database bevat geen incidenten: lees eerst gegevens in "
+                           "(geoveilig import of geoveilig demo)")
+    return rng[1].normalize().tz_localize(None) + pd.Timedelta(days=1)
+
+
+def _demand(store, origin: pd.Timestamp, window_days: float,  # type: ignore[no-untyped-def]
+            crime_types: tuple[str, ...]) -> tuple[gpd.GeoDataFrame, str, float | None]:
+    """Risk per cell for the coming window: (demand, method name, backtest score).
+    INTERIM: replace by the hotspot engine's surface when it lands."""
+    s = settings()
+    inc = store.incidents(start=origin - pd.Timedelta(days=365), end=origin,
+                          crime_types=list(crime_types))
+    demand = interim_demand(inc, areas(s), origin=origin, window_days=window_days,
+                            crime_types=crime_types, cell_size=s.grid_size)
+    return demand, INTERIM_METHOD, None
+
+
+def _existing(store, kind: str, origin: pd.Timestamp) -> gpd.GeoDataFrame | None:  # type: ignore[no-untyped-def]
+    try:
+        from ..store.deployments import list_deployments
+        units = list_deployments(store, kinds=[kind], active_at=origin)
+    except Exception:  # registry not migrated in this database: no units known
+        return None
+    if len(units) == 0:
+        return None
+    return units.assign(unit_id=units["id"].astype(str))
+
+
+def _write(rec: Recommendation, path: Path) -> None:
+    sites = rec.sites.drop(columns=[c for c in ("candidate_index",) if c in rec.sites])
+    sites.to_crs(WGS84).to_file(path, driver="GeoJSON")
+
+
+def _report(rec: Recommendation, path: Path) -> None:
+    out.print(rec.summary(), highlight=False)
+    cols = [c for c in ("rank", "date", "status", "expected_covered", "share_of_risk",
+                        "wijk_name", "buurt_code", "buurt_name", "distance_to_existing_m")
+            if c in rec.sites]
+    table = rec.sites[cols].copy()
+    for c in ("expected_covered", "share_of_risk", "distance_to_existing_m"):
+        if c in table:
+            table[c] = table[c].round(3 if c != "distance_to_existing_m" else 0)
+    out.print(table.head(60).to_string(index=False), highlight=False)
+    if rec.rotation is not None and len(rec.rotation):
+        moved = rec.rotation.loc[rec.rotation["cooled_down"]]
+        console.print(f"Rotatie: {len(moved)} van {len(rec.rotation)} geplaatste systemen staan "
+                      "in een afgekoeld gebied en kunnen verplaatst worden.", highlight=False)
+        for r in moved.itertuples():
+            console.print(f"  systeem {r.unit_id}: risico {r.risk_in_radius:.2f} -> naar "
+                          f"({r.move_to_x:.0f}, {r.move_to_y:.0f}) in {r.move_to_buurt_code}",
+                          highlight=False)
+    console.print(f"Geschreven: {path} ({len(rec.sites)} locaties, WGS84)")
+
+
+@recommend_app.command("alarms")
+@handle_errors
+def alarms(
+    count: int = typer.Option(..., "--count", "-k", help="aantal (extra) alarmsystemen"),
+    radius: float = typer.Option(150.0, "--radius", help="dekkingsstraal in meters (100-200)"),
+    origin: str | None = typer.Option(None, "--origin", help="vanaf datum (standaard: dag na "
+                                                             "het laatste incident)"),
+    window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
+    keep_existing: bool = typer.Option(False, "--keep-existing",
+                                       help="geplaatste systemen blijven staan (geen rotatie)"),
+    min_spacing: float | None = typer.Option(None, "--min-spacing",
+                                             help="minimale afstand tussen systemen (m)"),
+    duration_days: int = typer.Option(DEFAULT_ALARM_DURATION_DAYS, "--duration-days",
+                                      help="aanbevolen inzetduur per plek (dagen)"),
+    out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+) -> None:
+    """Waar zetten we de mobiele alarmsystemen neer (woninginbraak-risico, woongebied)?"""
+    store = open_store()
+    try:
+        t0 = _origin(store, origin)
+        demand, method, score = _demand(store, t0, _window_days(window), BURGLARY)
+        existing = _existing(store, "alarm", t0)
+    finally:
+        store.close()
+    rec = recommend_alarms(demand, count, radius=radius, existing=existing,
+                           rotate=not keep_existing, duration_days=duration_days, origin=t0,
+                           min_spacing=min_spacing, names=areas().names(), method_name=method,
+                           backtest_score=score)
+    _write(rec, out_file)
+    _report(rec, out_file)
+
+
+@recommend_app.command("cameras")
+@handle_errors
+def cameras(
+    count: int = typer.Option(..., "--count", "-k", help="aantal camera's"),
+    radius: float = typer.Option(75.0, "--radius", help="dekkingsstraal in meters (50-100)"),
+    origin: str | None = typer.Option(None, "--origin", help="vanaf datum"),
+    window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
+    keep_existing: bool = typer.Option(False, "--keep-existing",
+                                       help="de huidige camera blijft staan en telt mee"),
+    min_spacing: float | None = typer.Option(None, "--min-spacing",
+                                             help="minimale afstand tussen camera's (m)"),
+    out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+) -> None:
+    """Waar moet de flexibele camera heen (straatcriminaliteit)?"""
+    store = open_store()
+    try:
+        t0 = _origin(store, origin)
+        demand, method, score = _demand(store, t0, _window_days(window), GROUPS["straat"])
+        existing = _existing(store, "camera", t0)
+    finally:
+        store.close()
+    rec = recommend_cameras(demand, count, radius=radius, existing=existing,
+                            keep_existing=keep_existing, min_spacing=min_spacing,
+                            names=areas().names(), method_name=method, backtest_score=score)
+    _write(rec, out_file)
+    _report(rec, out_file)
+
+
+@recommend_app.command("buurttent")
+@handle_errors
+def buurttent(
+    count: int = typer.Option(..., "--count", "-k", help="aantal inzetten"),
+    year: int = typer.Option(..., "--year", help="jaar van de planning"),
+    min_gap_weeks: float = typer.Option(8, "--min-gap-weeks",
+                                        help="minimaal aantal weken tussen bezoeken aan "
+                                             "dezelfde wijk"),
+    slot: str = typer.Option("W-SAT", "--slot", help="momenten (pandas-frequentie; W-SAT = "
+                                                     "elke zaterdag)"),
+    out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+) -> None:
+    """Plan de BuurtTent-bezoeken van een jaar (HIC-risico x zwakke preventie x inwoners)."""
+    store = open_store()
+    start = pd.Timestamp(year=year, month=1, day=1)
+    try:
+        inc = store.incidents(start=start - pd.Timedelta(days=365), end=start,
+                              crime_types=list(GROUPS["hic"]))
+    finally:
+        store.close()
+    a = areas()
+    table = interim_buurttent_table(inc, a, origin=start, hic_types=GROUPS["hic"])
+    rec = plan_buurttent(table, a.buurten, count, start=start,
+                         end=pd.Timestamp(year=year + 1, month=1, day=1), slot=slot,
+                         min_gap_weeks=min_gap_weeks, names=a.names(),
+                         method_name="interim: HIC-incidenten vorig jaar; preventie onbekend")
+    _write(rec, out_file)
+    _report(rec, out_file)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(recommend_app, name="recommend")
