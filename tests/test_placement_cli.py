@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,14 +12,11 @@ from typer.testing import CliRunner
 from geoveilig.areas import load_areas
 from geoveilig.cli import app
 
-GEO_DIR = Path(os.environ.get("GEOVEILIG_GEO_DIR",
-                              Path(__file__).resolve().parents[1].parent / "shared" / "geo"))
-
 
 @pytest.fixture(scope="module")
-def cli_env(tmp_path_factory):
+def cli_env(tmp_path_factory, shared_geo):
     tmp = tmp_path_factory.mktemp("recommend")
-    areas = load_areas(GEO_DIR)
+    areas = load_areas(shared_geo)
     poly = shapely.union_all(np.asarray(areas.buurten.geometry.values))
     rng = np.random.default_rng(5)
     minx, miny, maxx, maxy = poly.bounds
@@ -36,7 +30,7 @@ def cli_env(tmp_path_factory):
     pd.DataFrame({"registratienummer": [f"T{i}" for i in range(len(xy))], "misdrijf": types,
                   "datum": t.strftime("%Y-%m-%d %H:%M"), "x": xy[:, 0].round(1),
                   "y": xy[:, 1].round(1)}).to_csv(csv, index=False)
-    env = {"GEOVEILIG_DATA_DIR": str(tmp / "data"), "GEOVEILIG_GEO_DIR": str(GEO_DIR)}
+    env = {"GEOVEILIG_DATA_DIR": str(tmp / "data"), "GEOVEILIG_GEO_DIR": str(shared_geo)}
     runner = CliRunner()
     res = runner.invoke(app, ["import", str(csv), "--partial"], env=env)
     assert res.exit_code == 0, res.output

@@ -2,34 +2,24 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import geopandas as gpd
 import pandas as pd
 import pytest
 import shapely
 
-from geoveilig.areas import load_areas
 from geoveilig.demo.deployments import demo_deployments
 from geoveilig.errors import CrsError, InvalidInput, NotFound
-from geoveilig.store import Store
 from geoveilig.store.deployments import add_deployments, list_deployments, remove_deployment
-
-GEO_DIR = Path(os.environ.get("GEOVEILIG_GEO_DIR",
-                              Path(__file__).resolve().parents[1].parent / "shared" / "geo"))
-
-
-@pytest.fixture(scope="module")
-def helmond():
-    return load_areas(GEO_DIR)
 
 
 @pytest.fixture
-def deploy_store(tmp_path):
-    s = Store.sqlite(tmp_path / "geoveilig.db")
-    yield s
-    s.close()
+def helmond(areas):
+    return areas
+
+
+@pytest.fixture
+def deploy_store(store):
+    return store
 
 
 def test_demo_deployments_match_the_source(helmond):
