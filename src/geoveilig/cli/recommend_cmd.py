@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import sqlalchemy as sa
 import typer
 
 from .. import WGS84
@@ -24,6 +25,7 @@ from ..placement.policies import (
     recommend_alarms,
     recommend_cameras,
 )
+from ..store.deployments import list_deployments
 from .common import areas, console, handle_errors, open_store, out, settings
 
 recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele camera's en "
@@ -66,9 +68,10 @@ def _demand(store, origin: pd.Timestamp, window_days: float,  # type: ignore[no-
 
 def _existing(store, kind: str, origin: pd.Timestamp) -> gpd.GeoDataFrame | None:  # type: ignore[no-untyped-def]
     try:
-        from ..store.deployments import list_deployments
         units = list_deployments(store, kinds=[kind], active_at=origin)
-    except Exception:  # registry not migrated in this database: no units known
+    except sa.exc.SQLAlchemyError:  # registry table missing in this database: no units known
+        console.print("[yellow]Let op:[/] het inzetregister is niet beschikbaar; geplaatste "
+                      "eenheden worden niet meegeteld.")
         return None
     if len(units) == 0:
         return None
