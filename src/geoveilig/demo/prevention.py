@@ -22,6 +22,8 @@ strips whose union is the buurt).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -83,7 +85,7 @@ def _strips(poly: shapely.Geometry, k: int) -> list[shapely.Geometry]:
         cuts.append((a + b) / 2)
     cuts.append(hi)
     out = []
-    for c0, c1 in zip(cuts[:-1], cuts[1:], strict=True):
+    for c0, c1 in itertools.pairwise(cuts):
         box = shapely.box(c0, ymin - 1, c1, ymax + 1) if along_x else \
             shapely.box(xmin - 1, c0, xmax + 1, c1)
         part = poly.intersection(box)

@@ -61,10 +61,10 @@ from .. import RD_NEW
 from ..errors import ImportRejected, InvalidInput
 from ..incidents import _decode, _read_csv
 from .registry import (
+    ACTIVE,
     FORMING,
     STATUS_LABELS,
     STOPPED,
-    ACTIVE,
     Registry,
     _key,
     _validate,
@@ -165,6 +165,13 @@ def _to_rd():
     return Transformer.from_crs("OGC:CRS84", RD_NEW, always_xy=True)
 
 
+def _objects(values: list) -> np.ndarray:
+    """A 1-d object array (numpy would make a 2-d array of coordinate sequences)."""
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = values
+    return arr
+
+
 def _read_geojson(data: bytes, filename: str) -> pd.DataFrame:
     try:
         doc = json.loads(_decode(data, filename))
@@ -202,7 +209,7 @@ def _read_geojson(data: bytes, filename: str) -> pd.DataFrame:
     frame = pd.DataFrame(rows).fillna("")
     if "__row" not in frame:
         frame["__row"] = pd.Series(dtype=int)
-    geo = np.array(geoms + [None], dtype=object)[:-1]
+    geo = _objects(geoms)
     ok = np.array([isinstance(g, shapely.Geometry) for g in geo], dtype=bool)
     if ok.any() and not rd:
         sample = np.vstack([shapely.get_coordinates(g) for g in geo[ok]])
@@ -301,7 +308,7 @@ def parse_registry(data: bytes, filename: str = "bestand",
                   "members", "synthetic"):
         g[canon] = raw[cols[canon]].to_numpy() if canon in cols else None
     if is_json:
-        geo = np.array(list(raw["__geometry"]) + [None], dtype=object)[:-1]
+        geo = _objects(list(raw["__geometry"]))
         bad = np.array([isinstance(x, str) for x in geo], dtype=bool)
         for row in raw.loc[bad, "__row"]:
             problems.append({"row": row, "column": "geometry", "value": "",
@@ -321,7 +328,7 @@ def parse_registry(data: bytes, filename: str = "bestand",
         g["geometry"] = geo
     hist = pd.DataFrame(_parse_history(raw, cols, filename),
                         columns=["group_id", "status", "since", "row", "column"])
-    reg = _validate(g, hist, problems, known_buurten)
+    reg = _validate(g, hist, problems, known_buurten, same_rows=True)
     if problems:
         rejects = pd.DataFrame(problems, columns=["row", "column", "value", "reason"])
         rejects = rejects.sort_values(["row", "column"], kind="stable", ignore_index=True)

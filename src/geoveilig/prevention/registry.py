@@ -198,8 +198,10 @@ def make_registry(
 
 
 def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
-              known_buurten: Iterable[str] | None) -> Registry:
-    """Validate raw frames into a Registry, appending row/column problems."""
+              known_buurten: Iterable[str] | None, *, same_rows: bool = False) -> Registry:
+    """Validate raw frames into a Registry, appending row/column problems. ``same_rows``:
+    history rows carry the row number of their group's row (one file), so the history of a
+    row rejected for a duplicate ``group_id`` is skipped instead of reported again."""
 
     def bad(row: object, column: str, value: object, reason: str) -> None:
         problems.append({"row": row, "column": column,
@@ -213,6 +215,7 @@ def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
         g["geometry"] = None
     records: list[dict] = []
     seen: dict[str, object] = {}
+    dup_rows: set[object] = set()
     for rec in g.to_dict("records"):
         row = rec["row"]
         gid = "" if _missing(rec["group_id"]) else str(rec["group_id"]).strip()
@@ -223,6 +226,7 @@ def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
                 "bevatten (max. 64 tekens)")
         elif gid in seen:
             bad(row, "group_id", gid, f"group_id komt dubbel voor (ook in rij {seen[gid]})")
+            dup_rows.add(row)
         else:
             seen[gid] = row
         gtype = normalise_type(rec["type"]) if not _missing(rec["type"]) else None
@@ -283,7 +287,7 @@ def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
                 geom = None
             else:
                 xmin, ymin, xmax, ymax = geom.bounds
-                if not (0 <= xmin and xmax <= 300_000 and 289_000 <= ymin and ymax <= 629_000):
+                if not (xmin >= 0 and xmax <= 300_000 and ymin >= 289_000 and ymax <= 629_000):
                     bad(row, "geometry", f"{xmin:.0f},{ymin:.0f}", "coördinaten liggen niet "
                         "in Nederland in RD (EPSG:28992)")
                     geom = None
@@ -330,6 +334,8 @@ def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
     hist: list[dict] = []
     for rec in h.to_dict("records"):
         row = rec["row"]
+        if same_rows and row in dup_rows:
+            continue
         column = rec.get("column") if isinstance(rec.get("column"), str) else None
         gid = "" if _missing(rec["group_id"]) else str(rec["group_id"]).strip()
         status = None if _missing(rec["status"]) else normalise_status(rec["status"])

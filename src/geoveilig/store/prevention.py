@@ -223,7 +223,7 @@ def add_group(
     store: Store,
     *,
     group_id: str,
-    type: str,  # noqa: A002
+    type: str,
     status: str,
     since: date | datetime | str,
     label: str | None = None,
