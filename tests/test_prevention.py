@@ -4,7 +4,6 @@ the demo registry and the CLI."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,29 +13,15 @@ import pytest
 import shapely
 
 from geoveilig import prevention as p
-from geoveilig.areas import Areas, load_areas
+from geoveilig.areas import Areas
 from geoveilig.demo.prevention import demo_prevention_groups
 from geoveilig.errors import CrsError, ImportRejected, InvalidInput, NotFound
 from geoveilig.store import Store
 from geoveilig.store import prevention as sp
 
-GEO_DIR = Path(os.environ.get("GEOVEILIG_GEO_DIR",
-                              Path(__file__).resolve().parents[1].parent / "shared" / "geo"))
 KERN_DIERDONK = "BU07941900"
 SCHEEPSTAL = "BU07941909"
 DIERDONK = "WK079419"
-
-
-@pytest.fixture(scope="session")
-def areas() -> Areas:
-    return load_areas(GEO_DIR, gemeente="GM0794")
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = Store.sqlite(tmp_path / "test.sqlite")
-    yield s
-    s.close()
 
 
 @pytest.fixture(scope="module")
@@ -472,15 +457,39 @@ def test_demo_is_synthetic_seeded_and_placed_in_buurten(areas: Areas,
     assert not {"BU07942901", "BU07942902"} & set(home)
 
 
+def test_demo_follows_burglary_and_never_overwrites_real_groups(
+        areas: Areas, store: Store, demo: p.Registry) -> None:
+    anna = "BU07941006"
+    inc = pd.DataFrame({"crime_type": ["woninginbraak"] * 400, "buurt_code": [anna] * 400})
+    hot = demo_prevention_groups(areas, seed=42, incidents=inc)
+    assert hot.counts_on("2018-04-20") == demo.counts_on("2018-04-20")
+    in_anna = lambda r: sum(anna in w for w in p.group_areas(r, areas)["buurten"]) + sum(  # noqa: E731
+        p.group_areas(r, areas).geometry.intersection(
+            areas.buurten.set_index("code").geometry[anna]).area > 1)
+    assert in_anna(hot) > in_anna(demo) + 20
+    sp.add_group(store, group_id="echt-1", type="bpt", status="actief", since="2017-01-01",
+                 buurten=[anna])
+    with pytest.raises(InvalidInput, match="echte groep"):
+        sp.load_demo_registry(store, demo, source_name="demo")
+    assert list(sp.load_registry(store).groups["group_id"]) == ["echt-1"]
+    sp.load_demo_registry(store, demo, source_name="demo", force=True)
+    assert len(sp.load_registry(store)) == len(demo)
+    with pytest.raises(InvalidInput, match="demo"):
+        sp.load_demo_registry(store, sp.load_registry(store).__class__(
+            groups=demo.groups.assign(synthetic=False), history=demo.history),
+            source_name="x")
+
+
 # --- CLI ------------------------------------------------------------------------------------
 
-def test_cli_coverage_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_coverage_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              shared_geo: Path) -> None:
     from typer.testing import CliRunner
 
     from geoveilig.cli import app
 
     monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(GEO_DIR))
+    monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(shared_geo))
     runner = CliRunner()
     empty = runner.invoke(app, ["prevention", "coverage"])
     assert empty.exit_code == 1

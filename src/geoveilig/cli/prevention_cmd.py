@@ -215,17 +215,20 @@ def gaps_cmd(
 @handle_errors
 def demo_cmd(
     seed: int = typer.Option(42, "--seed", help="startgetal van de toevalsgenerator"),
+    force: bool = typer.Option(False, "--force", help="ook echte groepen vervangen"),
 ) -> None:
-    """Vervang het register door het synthetische demo-register (gelabeld als demo)."""
+    """Vervang het register door het SYNTHETISCHE demo-register (gelabeld als demo). Groepen
+    komen vaker voor waar meer woninginbraken in de database staan."""
     from ..demo.prevention import demo_prevention_groups
 
     a = areas()
-    reg = demo_prevention_groups(a, seed=seed)
     store = open_store()
     try:
-        summary = store_prevention.save_registry(
-            store, reg, mode="replace", source_name=f"demo-preventie (seed {seed})",
-            known_buurten=list(a.buurten["code"]), actor="cli")
+        incidents = store.incidents(crime_types=["woninginbraak"])
+        reg = demo_prevention_groups(a, seed=seed, incidents=incidents)
+        summary = store_prevention.load_demo_registry(
+            store, reg, source_name=f"demo-preventiegroepen seed {seed} (SYNTHETISCH)",
+            known_buurten=list(a.buurten["code"]), force=force, actor="cli")
     finally:
         store.close()
     out.print(f"Demo-register geladen: {summary['total']} groepen (synthetisch).")

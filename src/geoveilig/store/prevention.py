@@ -52,8 +52,8 @@ from . import Store
 from .models import audit_log, import_batches, metadata
 
 __all__ = [
-    "add_group", "list_groups", "load_registry", "prevention_groups", "prevention_status",
-    "remove_group", "save_registry", "set_status",
+    "add_group", "list_groups", "load_demo_registry", "load_registry", "prevention_groups",
+    "prevention_status", "remove_group", "save_registry", "set_status",
 ]
 
 prevention_groups = Table(
@@ -320,3 +320,21 @@ def list_groups(store: Store, when: date | datetime | str | None = None) -> pd.D
     out["status"] = reg.status_on(day).to_numpy()
     out["status_since"] = reg.since_on(day).to_numpy()
     return out
+
+
+@_guard
+def load_demo_registry(store: Store, registry: Registry, *, source_name: str,
+                       known_buurten: list[str] | None = None, force: bool = False,
+                       actor: str | None = None) -> dict[str, int]:
+    """Replace the registry by the synthetic demo ``registry``, but never overwrite real
+    (non-synthetic) groups unless ``force``: raises ``InvalidInput`` then."""
+    if not registry.synthetic:
+        raise InvalidInput("dit register is niet als demo (synthetic) gemarkeerd")
+    with store.engine.connect() as conn:
+        real = conn.execute(sa.select(sa.func.count()).select_from(prevention_groups).where(
+            prevention_groups.c.synthetic == 0)).scalar_one()
+    if real and not force:
+        raise InvalidInput(f"het preventieregister bevat {real} echte groep(en); de demo "
+                           "overschrijft die niet (gebruik --force om ze te vervangen)")
+    return save_registry(store, registry, mode="replace", source_name=source_name,
+                         known_buurten=known_buurten, actor=actor)
