@@ -3,6 +3,7 @@ the demo registry and the CLI."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from geoveilig import prevention as p
 from geoveilig.areas import Areas
@@ -65,6 +68,47 @@ def test_overlapping_groups_are_not_counted_twice(areas: Areas) -> None:
     total = _buurt_area(areas, KERN_DIERDONK) + _buurt_area(areas, SCHEEPSTAL)
     assert wijk.loc[DIERDONK, "coverage_share"] == pytest.approx(70_000 / total, rel=1e-9)
     assert wijk.loc[DIERDONK, "covered_km2"] == pytest.approx(0.07, rel=1e-9)
+
+
+def _union_area_of_rectangles(rects: list[tuple[float, float, float, float]]) -> float:
+    """Exact area of a union of axis-aligned rectangles by coordinate compression (no GEOS)."""
+    xs = sorted({v for r in rects for v in (r[0], r[2])})
+    ys = sorted({v for r in rects for v in (r[1], r[3])})
+    total = 0.0
+    for x0, x1 in itertools.pairwise(xs):
+        for y0, y1 in itertools.pairwise(ys):
+            if any(r[0] <= x0 and x1 <= r[2] and r[1] <= y0 and y1 <= r[3] for r in rects):
+                total += (x1 - x0) * (y1 - y0)
+    return total
+
+
+_rect = st.tuples(st.integers(-150, 100), st.integers(-150, 100), st.integers(10, 50),
+                  st.integers(10, 50), st.booleans())
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(_rect, min_size=1, max_size=5))
+def test_union_coverage_matches_exact_rectangle_union(areas: Areas, rects: list) -> None:
+    _box_in(areas, KERN_DIERDONK, -150, -150, 300, 300)  # the whole playground is inside
+    inner = areas.buurten.set_index("code").geometry[KERN_DIERDONK].representative_point()
+    x, y = inner.coords[0]
+    boxes = [(x + dx, y + dy, x + dx + w, y + dy + h) for dx, dy, w, h, _ in rects]
+    active = [a for *_, a in rects]
+    reg = p.make_registry(
+        [_group(f"g{i}", geometry=shapely.box(*b)) for i, b in enumerate(boxes)],
+        [{"group_id": f"g{i}", "status": "actief" if a else "gestopt", "since": "2017-01-01"}
+         for i, a in enumerate(active)])
+    expected = _union_area_of_rectangles([b for b, a in zip(boxes, active, strict=True) if a])
+    buurt = p.coverage(reg, areas, "2017-02-01", level="buurt").set_index("code")
+    got = buurt.loc[KERN_DIERDONK, "covered_km2"] * 1e6
+    assert got == pytest.approx(expected, abs=1e-3)
+    assert buurt.loc[KERN_DIERDONK, "whatsapp_groups"] == sum(active)
+    wijk = p.coverage(reg, areas, "2017-02-01", level="wijk")
+    gm = p.coverage(reg, areas, "2017-02-01", level="gemeente")
+    assert wijk["covered_km2"].sum() == pytest.approx(gm["covered_km2"].iloc[0])
+    assert buurt["covered_km2"].sum() == pytest.approx(gm["covered_km2"].iloc[0])
+    assert ((buurt["coverage_share"] >= 0) & (buurt["coverage_share"] <= 1)).all()
 
 
 def test_holes_stay_uncovered(areas: Areas) -> None:
