@@ -419,6 +419,29 @@ def test_gap_ranking_numbers(areas: Areas) -> None:
         p.gap_ranking(reg, areas, -risk, "2017-06-01")
 
 
+def test_risk_from_a_hotspot_surface(areas: Areas) -> None:
+    reg = p.make_registry([_group("w", buurten=KERN_DIERDONK)],
+                          [{"group_id": "w", "status": "actief", "since": "2017-01-01"}])
+    inside = _box_in(areas, SCHEEPSTAL, 0, 0, 125, 125)
+    b = areas.buurten.set_index("code").geometry
+    # a cell straddling the Kern Dierdonk / Scheepstal edge, split by area
+    edge = b[KERN_DIERDONK].intersection(b[SCHEEPSTAL].buffer(1)).representative_point()
+    straddle = shapely.box(edge.x - 62.5, edge.y - 62.5, edge.x + 62.5, edge.y + 62.5)
+    pt = b["BU07941006"].representative_point()
+    surface = gpd.GeoDataFrame({"expected": [4.0, 10.0, 2.5]},
+                               geometry=[inside, straddle, pt], crs=areas.buurten.crs)
+    r = p.risk_from_surface(surface, areas, "expected")
+    share = shapely.area(straddle.intersection(b[KERN_DIERDONK])) / straddle.area
+    assert r[SCHEEPSTAL] == pytest.approx(4.0 + 10.0 * (1 - share), rel=1e-6)
+    assert r[KERN_DIERDONK] == pytest.approx(10.0 * share, rel=1e-6)
+    assert r["BU07941006"] == 2.5
+    assert r.sum() == pytest.approx(16.5)
+    gaps = p.gap_ranking(reg, areas, surface, "2017-06-01", levels=("buurt",))
+    assert gaps.set_index("code").loc[SCHEEPSTAL, "risk"] == pytest.approx(r[SCHEEPSTAL])
+    with pytest.raises(CrsError):
+        p.risk_from_surface(surface.to_crs(4326), areas, "expected")
+
+
 def test_hic_risk_counts_hic_only() -> None:
     inc = pd.DataFrame({"crime_type": ["woninginbraak", "fietsendiefstal", "mishandeling",
                                        "woninginbraak"],
@@ -558,3 +581,21 @@ def test_cli_coverage_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     res = runner.invoke(app, ["prevention", "import", str(bad)])
     assert res.exit_code == 2
     assert "telefoon" in res.output
+
+
+def test_migration_0002_down_and_up(store: Store) -> None:
+    from alembic import command
+
+    from geoveilig.store import _alembic_config
+
+    sp.add_group(store, group_id="t1", type="bpt", status="actief", since="2017-01-01",
+                 buurten=[KERN_DIERDONK])
+    with store.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0001")
+    assert store.schema_revision() == "0001"
+    with store.engine.connect() as conn:
+        names = set(conn.dialect.get_table_names(conn))
+    assert "prevention_groups" not in names and "incidents" in names
+    store.migrate()
+    assert store.schema_revision() == "0002"
+    assert sp.load_registry(store).groups.empty

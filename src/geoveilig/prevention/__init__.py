@@ -16,6 +16,7 @@ from .coverage import (
     group_areas,
     growth_per_quarter,
     hic_risk,
+    risk_from_surface,
 )
 from .io import (
     ParsedRegistry,
@@ -53,5 +54,5 @@ __all__ = [
     "check_personal_data", "coverage", "coverage_layer", "empty_registry", "gap_ranking",
     "group_areas", "growth_per_quarter", "hic_risk", "make_registry", "merge_registries",
     "normalise_status", "normalise_type", "parse_registry", "personal_column",
-    "registry_table", "to_csv", "to_geojson",
+    "registry_table", "risk_from_surface", "to_csv", "to_geojson",
 ]

@@ -290,6 +290,42 @@ def hic_risk(incidents: pd.DataFrame, level: Level = "buurt",
     return sel.groupby(f"{level}_code").size().astype(float).rename("risk")
 
 
+def risk_from_surface(surface: gpd.GeoDataFrame, areas: Areas, column: str = "risk",
+                      level: Level = "buurt") -> pd.Series:
+    """Risk per area code from a hotspot surface (a GeoDataFrame in EPSG:28992 with a value
+    per grid cell polygon or per point): a cell's value is split over the buurten by the share
+    of its area inside each (points go to the buurt they lie in), then summed per buurt or
+    wijk (wijk = from the buurt code)."""
+    check_rd(surface, "risico-oppervlak")
+    if column not in surface.columns:
+        raise InvalidInput(f"kolom '{column}' ontbreekt in het risico-oppervlak",
+                           where="column")
+    if level not in ("wijk", "buurt"):
+        raise InvalidInput("risico per wijk of buurt", where="level")
+    values = pd.to_numeric(surface[column], errors="coerce").fillna(0.0).to_numpy(float)
+    geoms = surface.geometry.to_numpy()
+    codes = areas.buurten["code"].to_numpy(dtype=object)
+    is_point = shapely.get_type_id(geoms) == 0
+    total = pd.Series(0.0, index=codes)
+    if is_point.any():
+        pts = geoms[is_point]
+        where = areas.assign(shapely.get_x(pts), shapely.get_y(pts))["buurt_code"]
+        add = pd.Series(values[is_point]).groupby(where.to_numpy()).sum()
+        total = total.add(add, fill_value=0.0)
+    if (~is_point).any():
+        cells = geoms[~is_point]
+        bgeoms = areas.buurten.geometry.to_numpy()
+        tree = shapely.STRtree(bgeoms)
+        ci, bi = tree.query(cells, predicate="intersects")
+        inter = shapely.area(shapely.intersection(cells[ci], bgeoms[bi]))
+        share = inter / np.maximum(shapely.area(cells[ci]), 1e-9)
+        add = pd.Series(values[~is_point][ci] * share).groupby(codes[bi]).sum()
+        total = total.add(add, fill_value=0.0)
+    if level == "wijk":
+        total = total.groupby("WK" + total.index.str[2:8]).sum()
+    return total.rename("risk")
+
+
 def _risk_series(risk: pd.Series | pd.DataFrame, column: str | None) -> pd.Series:
     if isinstance(risk, pd.Series):
         s = risk
@@ -333,13 +369,22 @@ def gap_ranking(
 
     ``risk``: per area code, a Series or a DataFrame (index or ``code`` column; value in
     ``column`` or ``risk``/``hic``/``expected``/``intensity``/``value``/``count``) — from the
-    hotspot engine when available, else HIC counts (``hic_risk``). Buurt risks are summed to
-    wijken when no wijk risks are given; codes absent from ``risk`` get 0.
+    hotspot engine when available, else HIC counts (``hic_risk``). A GeoDataFrame without a
+    ``code`` column is taken as a hotspot surface (grid cells or points) and spread over the
+    buurten first (``risk_from_surface``). Buurt risks are summed to wijken when no wijk risks
+    are given; codes absent from ``risk`` get 0.
 
     Columns: ``level``, ``rank`` (1 = biggest gap, per level), ``code``, ``name``, ``risk``,
     ``risk_share`` (of the level's total), ``coverage_share``, ``uncovered_share``,
     ``gap_score`` (= risk x uncovered_share), ``gap_share`` (of the level's total gap),
     ``active_teams``, ``whatsapp_groups``, ``teams_in_formation``, ``fully_covered``."""
+    if isinstance(risk, gpd.GeoDataFrame) and "code" not in risk.columns:
+        cands = [c for c in (column, "risk", "expected", "intensity", "value", "count")
+                 if c is not None and c in risk.columns]
+        if not cands:
+            raise InvalidInput("risico-oppervlak: geef de kolom met de waarde (column=)")
+        risk = risk_from_surface(risk, areas, cands[0])
+        column = None
     s = _risk_series(risk, column)
     geo = _resolve(registry, areas)
     frames = []
