@@ -58,6 +58,7 @@ import shapely
 from pyproj import Transformer
 
 from .. import RD_NEW
+from ..areas import Areas
 from ..errors import ImportRejected, InvalidInput
 from ..incidents import _decode, _read_csv
 from .registry import (
@@ -298,11 +299,11 @@ def parse_registry(data: bytes, filename: str = "bestand",
             continue
         vals = raw[cols[canon]].astype(str)
         hit = vals.str.contains(_EMAIL) | vals.str.contains(_PHONE)
-        for row, v in zip(raw.loc[hit, "__row"], vals[hit], strict=True):
+        for row in raw.loc[hit, "__row"]:
+            # the value itself is not repeated in the report: it is the personal data
             problems.append({"row": row, "column": cols[canon], "value": "",
                              "reason": "lijkt een e-mailadres of telefoonnummer te bevatten "
                                        "(persoonsgegeven): niet toegestaan"})
-            del v
     g = pd.DataFrame({"row": raw["__row"].to_numpy()})
     for canon in ("group_id", "type", "label", "team_id", "buurten", "area_kind", "postcodes",
                   "members", "synthetic"):
@@ -379,7 +380,7 @@ def to_csv(registry: Registry, when: date | datetime | str | None = None) -> byt
     return buf.getvalue().encode("utf-8")
 
 
-def to_geojson(registry: Registry, areas, *, when: date | datetime | str | None = None,
+def to_geojson(registry: Registry, areas: Areas, *, when: date | datetime | str | None = None,
                crs: str = "wgs84") -> bytes:
     """GeoJSON FeatureCollection, one feature per group with its resolved area (buurt groups:
     the union of their buurten, for viewing). ``crs="wgs84"`` writes RFC 7946 (lon/lat),
