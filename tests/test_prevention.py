@@ -499,6 +499,10 @@ def test_demo_figures_equal_the_seed(areas: Areas, demo: p.Registry) -> None:
     net = layer.loc[(layer["type"] == p.WHATSAPP)
                     & layer["wijk_codes"].isin(["WK079419", "WK079421"])]
     assert net["team_id"].notna().all() and len(net) >= 20
+    assert (early.loc[["WK079419", "WK079421"], "whatsapp_groups_linked"]
+            == early.loc[["WK079419", "WK079421"], "whatsapp_groups"]).all()
+    teams = layer.set_index("group_id")
+    assert teams.loc[net["team_id"].unique(), "linked_whatsapp_groups"].sum() >= len(net)
 
 
 def test_demo_is_synthetic_seeded_and_placed_in_buurten(areas: Areas,

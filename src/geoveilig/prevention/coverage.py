@@ -185,6 +185,7 @@ def coverage(
     Columns: ``code``, ``name``, ``active_teams``, ``teams_in_formation``,
     ``whatsapp_groups`` (active), ``coverage_share`` (0-1, union of all active groups),
     ``fully_covered`` (bool, share >= ``threshold``), then ``whatsapp_groups_in_formation``,
+    ``whatsapp_groups_linked`` (active WhatsApp groups linked to a team),
     ``coverage_share_teams``, ``coverage_share_whatsapp``, ``area_km2``, ``covered_km2``,
     ``date``, ``level`` (and ``wijk_code`` for buurten, ``dwellings_covered_share`` /
     ``inhabitants_covered_share`` when the boundaries have those columns)."""
@@ -202,6 +203,7 @@ def coverage(
     forming = status == FORMING
     is_team = geo.types == TEAM
     is_wa = geo.types == WHATSAPP
+    linked = registry.groups["team_id"].notna().to_numpy()
     masks = np.vstack([active, active & is_team, active & is_wa])
     covered = np.vstack([_covered_area(geo, m) for m in masks])  # (3, B)
     cov = _aggregate(covered, geo, level, keys)
@@ -219,6 +221,7 @@ def coverage(
         "coverage_share": share[0],
         "fully_covered": share[0] >= threshold,
         "whatsapp_groups_in_formation": count(forming & is_wa),
+        "whatsapp_groups_linked": count(active & is_wa & linked),
         "coverage_share_teams": share[1],
         "coverage_share_whatsapp": share[2],
         "area_km2": total / 1e6,
@@ -422,7 +425,8 @@ def group_areas(registry: Registry, areas: Areas, when: DateLike | None = None,
                 *, include_unregistered: bool = False) -> gpd.GeoDataFrame:
     """The groups as a GeoDataFrame (EPSG:28992) with their resolved area and the status on
     ``when`` (default: the latest status in the history). Columns ``group_id``, ``type``,
-    ``type_label``, ``label``, ``team_id``, ``status``, ``status_label``, ``status_since``,
+    ``type_label``, ``label``, ``team_id``, ``linked_whatsapp_groups`` (for a team: its active
+    WhatsApp groups on ``when``), ``status``, ``status_label``, ``status_since``,
     ``area_kind``, ``buurten`` (codes joined by ``;``), ``wijk_codes``, ``members``,
     ``area_km2``, ``synthetic``, ``geometry``. Groups not yet registered on ``when`` are left
     out unless ``include_unregistered``."""
@@ -432,6 +436,8 @@ def group_areas(registry: Registry, areas: Areas, when: DateLike | None = None,
     g = registry.groups
     status = registry.status_on(day)
     since = registry.since_on(day)
+    wa_active = g.loc[(g["type"] == WHATSAPP).to_numpy() & (status == ACTIVE).to_numpy()]
+    n_linked = wa_active.groupby("team_id").size()
     wijken_of = [";".join(sorted(set(geo.buurt_wijk[m]))) for m in geo.member]
     out = gpd.GeoDataFrame({
         "group_id": g["group_id"].to_numpy(),
@@ -439,6 +445,8 @@ def group_areas(registry: Registry, areas: Areas, when: DateLike | None = None,
         "type_label": g["type"].map(TYPE_LABELS).to_numpy(),
         "label": g["label"].to_numpy(),
         "team_id": g["team_id"].to_numpy(),
+        "linked_whatsapp_groups": np.where(
+            g["type"] == TEAM, g["group_id"].map(n_linked).fillna(0), 0).astype(int),
         "status": status.to_numpy(),
         "status_label": status.map(STATUS_LABELS).to_numpy(),
         "status_since": [None if pd.isna(d) else d.date().isoformat() for d in since],
