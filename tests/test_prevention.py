@@ -322,6 +322,11 @@ def test_personal_data_is_refused_with_the_column_named(areas: Areas, store: Sto
     rej = exc.value.rejects
     assert list(rej["row"]) == [2, 4]
     assert set(rej["column"]) == {"label"}
+    # the library functions (used by the API) refuse it too
+    with pytest.raises(ImportRejected):
+        sp.add_group(store, group_id="g9", type="bpt", status="actief", since="2017-01-01",
+                     buurten=["BU07942100"], label="info: +31 6 1234 5678")
+    assert sp.load_registry(store).groups.empty
     # a group's own name is fine, members must be a number
     ok = (b"group_id;type;groepsnaam;aantal_leden;buurten;status;since\n"
           b"g1;bpt;BPT Brandevoort-Noord;25;BU07942100;actief;01-03-2017\n")

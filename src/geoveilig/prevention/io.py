@@ -39,8 +39,10 @@ not people. A column is refused when its normalised name (lower case, without sp
 - is ``tel``, ``telnr``, ``nummer``, ``lid`` or ``leden`` with non-numeric values (names of
   members).
 
-Besides, any text value that looks like an e-mail address or a Dutch phone number
-(``06-12345678``, ``+31 6 ...``, ``040-1234567``) rejects its row. Other unknown columns are
+Besides, a ``label``, ``group_id``, ``team_id`` or ``postcodes`` value that looks like an
+e-mail address or a Dutch phone number (``06-12345678``, ``+31 6 ...``, ``040-1234567``)
+rejects its row (``registry.looks_personal``; the library functions ``add_group`` etc. apply the
+same check). Other unknown columns are
 ignored (not stored) and reported as a warning.
 """
 
@@ -107,8 +109,6 @@ _PERSONAL_PARTS = (
 )
 _PERSONAL_EXACT = {"tel": "telefoonnummer", "telnr": "telefoonnummer",
                    "nummer": "telefoonnummer"}
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"(?:\+31|0031|\b0)[\s\-]?(?:\d[\s\-]?){8,9}\b")
 
 
 def personal_column(name: str) -> str | None:
@@ -293,17 +293,6 @@ def parse_registry(data: bytes, filename: str = "bestand",
     if "type" not in cols:
         raise InvalidInput(f"{filename}: kolom 'type' ontbreekt")
     problems: list[dict] = []
-    # personal data in values (e-mail addresses, phone numbers) in any kept text column
-    for canon in ("label", "postcodes", "members", "team_id", "group_id"):
-        if canon not in cols:
-            continue
-        vals = raw[cols[canon]].astype(str)
-        hit = vals.str.contains(_EMAIL) | vals.str.contains(_PHONE)
-        for row in raw.loc[hit, "__row"]:
-            # the value itself is not repeated in the report: it is the personal data
-            problems.append({"row": row, "column": cols[canon], "value": "",
-                             "reason": "lijkt een e-mailadres of telefoonnummer te bevatten "
-                                       "(persoonsgegeven): niet toegestaan"})
     g = pd.DataFrame({"row": raw["__row"].to_numpy()})
     for canon in ("group_id", "type", "label", "team_id", "buurten", "area_kind", "postcodes",
                   "members", "synthetic"):

@@ -64,12 +64,21 @@ _STATUS_ALIASES = {
     "actief": ACTIVE, "active": ACTIVE,
     "gestopt": STOPPED, "stopped": STOPPED, "opgeheven": STOPPED,
 }
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_PHONE = re.compile(r"(?:\+31|0031|\b0)[\s\-]?(?:\d[\s\-]?){8,9}\b")
 _GROUP_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 _BUURT = re.compile(r"^BU\d{8}$")
 
 
 def _key(text: object) -> str:
     return re.sub(r"[\s_\-.]+", "", str(text).strip().lower())
+
+
+def looks_personal(value: object) -> bool:
+    """True when a text looks like an e-mail address or a Dutch phone number."""
+    if value is None or not isinstance(value, str):
+        return False
+    return bool(_EMAIL.search(value) or _PHONE.search(value))
 
 
 def normalise_type(value: object) -> str | None:
@@ -291,6 +300,12 @@ def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
                     bad(row, "geometry", f"{xmin:.0f},{ymin:.0f}", "coördinaten liggen niet "
                         "in Nederland in RD (EPSG:28992)")
                     geom = None
+        for column, value in (("group_id", gid), ("label", label), ("team_id", team_id),
+                              ("postcodes", rec["postcodes"])):
+            if looks_personal(value if not _missing(value) else None):
+                # the value is not repeated in the report: it is the personal data
+                bad(row, column, "", "lijkt een e-mailadres of telefoonnummer te bevatten "
+                    "(persoonsgegeven): niet toegestaan")
         members = rec["members"]
         if _missing(members):
             members = None
