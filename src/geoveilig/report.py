@@ -13,7 +13,6 @@ import io
 import json
 import math
 import re
-import textwrap
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib import colormaps, rc_context
+from matplotlib import patheffects as pe
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
@@ -219,7 +219,8 @@ def choropleth_svg(layer: pd.DataFrame, *, column: str, text_column: str, title:
                                    strict=True):
             pt = geom.representative_point()
             ax.annotate(f"{name}\n{txt}", (pt.x, pt.y), ha="center", va="center", fontsize=7,
-                        color="#222")
+                        color="#111", path_effects=[pe.withStroke(linewidth=2.5,
+                                                                  foreground="white")])
         ax.set_axis_off()
         ax.set_aspect("equal")
         ax.set_title(title)
@@ -229,26 +230,48 @@ def choropleth_svg(layer: pd.DataFrame, *, column: str, text_column: str, title:
         return _svg(fig)
 
 
-def small_multiples_svg(yearly: pd.DataFrame, labels: Sequence[str], *,
-                        highlight: str | None = None, ncols: int = 4) -> str:
-    """One small bar chart per row of ``yearly`` (rows x years), the ``highlight`` year dark."""
-    n = len(yearly)
-    nrows = max(1, math.ceil(n / ncols))
-    with rc_context(_RC):
-        fig = Figure(figsize=(2.6 * ncols, 1.9 * nrows))
-        years = [str(c) for c in yearly.columns]
-        for i, (row, lab) in enumerate(zip(yearly.index, labels, strict=True)):
-            ax = fig.add_subplot(nrows, ncols, i + 1)
-            vals = yearly.loc[row].to_numpy(dtype=float)
-            colors = ["#1f4e79" if y == highlight else "#9db7d5" for y in years]
-            ax.bar(range(len(years)), vals, color=colors)
-            ax.set_xticks(range(len(years)), [y[-2:] for y in years], fontsize=7)
-            ax.tick_params(axis="y", labelsize=7)
-            ax.set_title("\n".join(textwrap.wrap(lab, 30)), fontsize=8)
-            for side in ("top", "right"):
-                ax.spines[side].set_visible(False)
-        fig.tight_layout()
-        return _svg(fig)
+def bars_svg(values: Sequence[float], years: Sequence[str], *, highlight: str | None = None,
+             title: str = "", width: int = 230, height: int = 130) -> str:
+    """A small bar chart as hand-written inline SVG (no matplotlib: dozens of these must render
+    in milliseconds). Bars per year, the ``highlight`` year dark, the value on each bar."""
+    vals = [float(v) if v is not None and np.isfinite(float(v)) else 0.0 for v in values]
+    top = max(vals) if vals and max(vals) > 0 else 1.0
+    pad_t, pad_b, pad_x = 16, 18, 6
+    plot_h = height - pad_t - pad_b
+    n = max(len(vals), 1)
+    slot = (width - 2 * pad_x) / n
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+             f'width="{width}" height="{height}" role="img" '
+             f'aria-label="{_esc(title)}"><title>{_esc(title)}</title>']
+    for i, (v, y) in enumerate(zip(vals, years, strict=True)):
+        h = plot_h * v / top
+        x = pad_x + i * slot + slot * 0.15
+        w = slot * 0.7
+        color = "#1f4e79" if y == highlight else "#9db7d5"
+        parts.append(f'<rect x="{x:.1f}" y="{pad_t + plot_h - h:.1f}" width="{w:.1f}" '
+                     f'height="{h:.1f}" fill="{color}"><title>{y}: {format_count(v)}'
+                     '</title></rect>')
+        parts.append(f'<text x="{x + w / 2:.1f}" y="{pad_t + plot_h - h - 3:.1f}" '
+                     f'font-size="9" text-anchor="middle" fill="#333">{format_count(v)}</text>')
+        parts.append(f'<text x="{x + w / 2:.1f}" y="{height - 5}" font-size="9" '
+                     f'text-anchor="middle" fill="#555">{y}</text>')
+    parts.append(f'<line x1="{pad_x}" x2="{width - pad_x}" y1="{pad_t + plot_h}" '
+                 f'y2="{pad_t + plot_h}" stroke="#999" stroke-width="0.8"/></svg>')
+    return "".join(parts)
+
+
+def _esc(text: str) -> str:
+    return (str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;"))
+
+
+def small_multiples(yearly: pd.DataFrame, labels: Sequence[str], *,
+                    highlight: str | None = None) -> list[dict[str, str]]:
+    """One small bar chart (inline SVG) per row of ``yearly`` (rows x years)."""
+    years = [str(c) for c in yearly.columns]
+    return [{"label": lab, "svg": bars_svg(yearly.loc[row].to_numpy(dtype=float), years,
+                                           highlight=highlight, title=lab)}
+            for row, lab in zip(yearly.index, labels, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,11 +376,11 @@ def render_html(ev: Evaluation, *, title: str | None = None,
             layer, column=f"change_{k}y", text_column="_txt",
             suppressed_column=f"suppressed_{k}y",
             title=f"High Impact Crimes: {g.period.label} t.o.v. {g.references[0][1].label}")
-    multiples_svg = ""
+    multiples: list[dict[str, str]] = []
     if ev.yearly.shape[1] > 0:
         labels = list(g.frame.drop_duplicates("crime_type").set_index("crime_type")
                       .reindex(ev.yearly.index)["label"])
-        multiples_svg = small_multiples_svg(ev.yearly, labels, highlight=g.period.key)
+        multiples = small_multiples(ev.yearly, labels, highlight=g.period.key)
     wijk_tables = []
     if ev.wijken is not None:
         for code, sub in ev.wijken.frame.groupby("area_code", sort=False):
@@ -371,7 +394,7 @@ def render_html(ev: Evaluation, *, title: str | None = None,
     return _env().get_template("report.html").render(
         title=title, gemeente=name, period=g.period, references=g.references,
         table=_table_ctx(g), methods=g.methods, rule=g.rule, alpha=g.alpha,
-        explain=explain(g), notes=g.notes, hic_svg=hic_svg, multiples_svg=multiples_svg,
+        explain=explain(g), notes=g.notes, hic_svg=hic_svg, multiples=multiples,
         wijk_tables=wijk_tables, wijk_notes=ev.wijken.notes if ev.wijken else (),
         wijk_explain=explain(ev.wijken, max_items=30, include_noise=False,
                                             rows=("totaal", "hic")) if ev.wijken else [],

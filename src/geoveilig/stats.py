@@ -416,6 +416,23 @@ def _range_text(coverage: tuple[pd.Timestamp, pd.Timestamp] | None) -> str:
             f"{(coverage[1] - _DAY):%d-%m-%Y}")
 
 
+def check_covered(period: Period,
+                  coverage: tuple[pd.Timestamp, pd.Timestamp] | None) -> None:
+    """Raise ``InvalidInput`` (Dutch) unless the data cover ``period`` (see
+    ``COVERAGE_TOLERANCE``): no data at all, a period outside the data, or only partly inside."""
+    if coverage is None:
+        raise InvalidInput("er zijn geen incidenten: importeer eerst gegevens "
+                           "(geoveilig import) of laad de demo (geoveilig demo)")
+    frac = _coverage_of(period, coverage)
+    if frac <= 0:
+        raise InvalidInput(f"geen gegevens voor {period.label}: {_range_text(coverage)}",
+                           where="periode")
+    if frac < 1 - COVERAGE_TOLERANCE:
+        raise InvalidInput(f"{period.label} valt maar voor {frac:.0%} binnen de gegevens "
+                           f"({_range_text(coverage)}); kies een periode die helemaal gedekt "
+                           "is", where="periode")
+
+
 # --------------------------------------------------------------------------------------------
 # Counts and rates
 # --------------------------------------------------------------------------------------------
@@ -739,17 +756,7 @@ def compare(
                            where="vergelijking")
     row_keys = resolve_rows(rows)
     cov = data_range(incidents) if coverage == "auto" else coverage
-    if cov is None:
-        raise InvalidInput("er zijn geen incidenten: importeer eerst gegevens "
-                           "(geoveilig import) of laad de demo (geoveilig demo)")
-    frac = _coverage_of(period, cov)
-    if frac <= 0:
-        raise InvalidInput(f"geen gegevens voor {period.label}: {_range_text(cov)}",
-                           where="periode")
-    if frac < 1 - COVERAGE_TOLERANCE:
-        raise InvalidInput(f"{period.label} valt maar voor {frac:.0%} binnen de gegevens "
-                           f"({_range_text(cov)}); kies een periode die helemaal gedekt is",
-                           where="periode")
+    check_covered(period, cov)
     prep = _prepare(incidents, level, areas)
     member = _membership(row_keys)
     notes: list[str] = []

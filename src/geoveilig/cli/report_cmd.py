@@ -104,12 +104,14 @@ def register(app: typer.Typer) -> None:
             if rng is None:
                 raise InvalidInput("de opslag bevat geen incidenten: importeer eerst gegevens "
                                    "(geoveilig import) of laad de demo (geoveilig demo)")
+            coverage = (rng[0].normalize(), rng[1].normalize() + pd.DateOffset(days=1))
+            for p in (target, *extras):
+                stats.check_covered(p, coverage)
             earliest = min([target, *extras], key=lambda p: p.start)
             start = earliest.shift(-max((*years_back, 5))).start
             incidents = store.incidents(start=start, end=max(p.end for p in [target, *extras]))
         finally:
             store.close()
-        coverage = (rng[0].normalize(), rng[1].normalize() + pd.DateOffset(days=1))
         kw = {"years_back": years_back, "rule": rule, "alpha": alpha, "coverage": coverage}
         if fmt == "html":
             ev = stats.evaluation(incidents, a, target, extra_periods=extras, rows=rows, **kw)  # type: ignore[arg-type]
