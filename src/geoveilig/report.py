@@ -83,11 +83,7 @@ def text_table(c: Comparison, *, signals: bool = True) -> str:
         title = (f"Criminaliteitscijfers gemeente {name}" if c.level == "gemeente"
                  else f"Criminaliteitscijfers {c.level} {name} ({code or '-'})")
         blocks.append(_text_block(c, sub, title, signals))
-    legend = [
-        "",
-        f"{c.rule.symbol}: {c.rule.describe().split(': ', 1)[-1]}" if c.rule.mode != "off"
-        else c.rule.describe(),
-    ]
+    legend = ["", c.rule.describe()]
     if signals:
         legend += [
             f"▲/▼ sign.: verschil groter dan toeval ({c.methods['verschil']}, "
@@ -305,11 +301,15 @@ def explain(c: Comparison, max_items: int = 40, *, include_noise: bool = True,
         head = (f"{rec.label}{where}: {format_count(a)} in {p.label} → {format_count(b)} in "
                 f"{c.period.label} ({_pct_words(pct)})")
         change = getattr(rec, f"change_{k}y")
+        if getattr(rec, f"suppressed_{k}y"):
+            head = (f"{rec.label}{where}: {format_count(a)} in {p.label} → {format_count(b)} "
+                    f"in {c.period.label}")
         if sig.startswith("significant"):
             word = "stijging" if b > a else "daling"
             out.append(f"{head}. Deze {word} is groter dan wat je door toeval kunt verwachten "
                        f"({format_p(pval)}).")
-        elif include_noise and np.isfinite(change) and abs(change) >= 20:
+        elif (include_noise and np.isfinite(change) and abs(change) >= 20
+              and not getattr(rec, f"suppressed_{k}y")):
             out.append(f"{head}. Dat lijkt veel, maar bij deze aantallen valt het binnen het "
                        f"toeval ({format_p(pval)}): geen reden om alleen hierop te handelen.")
         if rec.trend_signal in ("stijgende trend", "dalende trend"):

@@ -549,10 +549,10 @@ class LowCountRule:
         if self.mode == "off":
             base = "Alle percentages worden getoond."
         elif self.mode == "both":
-            base = (f"{self.symbol}: geen percentage omdat beide aantallen kleiner zijn dan "
+            base = (f"{self.symbol} = geen percentage omdat beide aantallen kleiner zijn dan "
                     f"{self.threshold}.")
         else:
-            base = (f"{self.symbol}: geen percentage omdat een van beide aantallen kleiner is "
+            base = (f"{self.symbol} = geen percentage omdat een van beide aantallen kleiner is "
                     f"dan {self.threshold}.")
         extra = []
         for row, k in sorted(self.suppress):
