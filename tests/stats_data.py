@@ -14,13 +14,15 @@ SEED_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / \
     "helmond_misdrijven_2012_2016_2017.csv"
 
 #: 2012 counts consistent with the printed 5-year change of the seed table (2012 is not
-#: printed). Zedenmisdrijven: no whole number gives the printed 17% (56 -> 18%, 57 -> 16%).
+#: printed), the same as the demo's: each prints the source's percentage both rounded and
+#: truncated, except Zedenmisdrijven, where no whole number gives 17% when rounded (56 -> +17.9%,
+#: 57 -> +15.8%): the source's 5-year column is consistent with truncation only.
 COUNTS_2012 = {
-    "totaal": 6473, "woninginbraak": 468, "openlijk-geweld": 35, "vernieling": 853,
-    "fietsendiefstal": 1152, "inbraak-bedrijf": 179, "zedenmisdrijf": 56, "bedreiging": 255,
-    "mishandeling": 395, "diefstal-motorvoertuig": 100, "diefstal-bromfiets": 122,
-    "diefstal-uit-motorvoertuig": 716, "winkeldiefstal": 261, "inbraak-schuur-garage": 262,
-    "straatroof": 25, "overval": 8, "zakkenrollerij": 158,
+    "totaal": 6473, "woninginbraak": 469, "openlijk-geweld": 35, "vernieling": 854,
+    "fietsendiefstal": 1152, "inbraak-bedrijf": 180, "zedenmisdrijf": 56, "bedreiging": 254,
+    "mishandeling": 396, "diefstal-motorvoertuig": 100, "diefstal-bromfiets": 123,
+    "diefstal-uit-motorvoertuig": 717, "winkeldiefstal": 261, "inbraak-schuur-garage": 262,
+    "straatroof": 25, "overval": 8, "zakkenrollerij": 159,
 }
 
 

@@ -83,7 +83,7 @@ def text_table(c: Comparison, *, signals: bool = True) -> str:
         title = (f"Criminaliteitscijfers gemeente {name}" if c.level == "gemeente"
                  else f"Criminaliteitscijfers {c.level} {name} ({code or '-'})")
         blocks.append(_text_block(c, sub, title, signals))
-    legend = ["", c.rule.describe()]
+    legend = ["", c.rule.describe(), c.rounding_text()]
     if signals:
         legend += [
             f"▲/▼ sign.: verschil groter dan toeval ({c.methods['verschil']}, "
@@ -164,6 +164,7 @@ def to_records(c: Comparison) -> dict[str, object]:
         "low_count_rule": {"threshold": c.rule.threshold, "mode": c.rule.mode,
                            "suppress": sorted(map(list, c.rule.suppress)),
                            "show": sorted(map(list, c.rule.show)), "symbol": c.rule.symbol},
+        "rounding": {str(k): v for k, v in c.rounding},
         "methods": c.methods,
         "notes": list(c.notes),
         "rows": rows,

@@ -20,8 +20,13 @@ Counts and rates (``count_incidents``)
     (secret/unknown) give an empty rate.
 
 Percentage change
-    ``100 * (count - reference) / reference``, rounded half away from zero to a whole number and
-    printed as in the source: ``-14%``, ``6%`` (no plus sign). A reference of 0 gives ``n.v.t.``.
+    ``100 * (count - reference) / reference``, by default rounded half away from zero to a whole
+    number, and printed as in the source: ``-14%``, ``6%`` (no plus sign). A reference of 0
+    gives ``n.v.t.``. ``rounding="truncate"`` cuts toward zero instead, per comparison if wanted
+    (``{1: "half-away", 5: "truncate"}``). The source needs that mix: its 1-year column is
+    rounded (Inbraken bedrijven 142 -> 156 = +9.9% prints 10%) while its 5-year column is only
+    consistent with truncation (Zedenmisdrijven 66 in 2017 and +17% on 2012: 56 gives +17.9%,
+    57 gives +15.8%, so no whole 2012 count rounds to 17%). ``SEED_ROUNDING`` is that mix.
 
 The low-count rule (``LowCountRule``, printed as ``-*``)
     Default: the percentage is suppressed when **both** counts are below 20 (``threshold=20,
@@ -36,9 +41,10 @@ The low-count rule (``LowCountRule``, printed as ``-*``)
     not below 20), but Winkeldiefstallen 280 -> 282 shows ``-*`` although the numbers are large.
     No threshold rule produces all three; the source is reproduced figure for figure by the
     default rule plus one override: ``LowCountRule.seed()`` = ``threshold=20, mode="both",
-    suppress={("winkeldiefstal", 1)}`` (CLI: ``--suppress winkeldiefstal:1`` or
-    ``--low-count-preset seed``). We keep the override out of the default because it is not a
-    rule but an editorial choice of the 2017 authors.
+    suppress={("winkeldiefstal", 1)}``, together with ``rounding=SEED_ROUNDING`` (CLI:
+    ``--preset seed``, or ``--suppress winkeldiefstal:1 --rounding 1:half-away,5:truncate``).
+    We keep the override and the truncation out of the default because they are not rules but
+    choices of the 2017 authors.
 
 Significance ("which changes are real")
     * Change against a reference period: **exact conditional binomial test for two Poisson
@@ -65,7 +71,7 @@ Bad input
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
@@ -598,9 +604,52 @@ def percent_change(reference: np.ndarray, target: np.ndarray) -> np.ndarray:
         return np.where(a > 0, 100.0 * (b - a) / a, np.nan)
 
 
-def format_percent(value: float) -> str:
+Rounding = Literal["half-away", "truncate"]
+ROUNDINGS: tuple[str, ...] = ("half-away", "truncate")
+#: The rounding that reproduces the 2017 source table: its 1-year column is rounded (142 -> 156
+#: = +9.9% prints 10%), its 5-year column truncated (66 vs 56 = +17.9% prints 17%).
+SEED_ROUNDING: dict[int, Rounding] = {1: "half-away", 5: "truncate"}
+
+
+def round_percent(x: np.ndarray | float, mode: Rounding = "half-away") -> np.ndarray:
+    """Whole percentages: ``half-away`` (default, 2.5 -> 3, -2.5 -> -3) or ``truncate``
+    (toward zero, 17.9 -> 17, -9.9 -> -9)."""
+    if mode == "truncate":
+        return np.trunc(np.asarray(x, dtype=float)) + 0.0
+    if mode != "half-away":
+        raise InvalidInput(f"onbekende afronding '{mode}': kies half-away of truncate",
+                           where="afronding")
+    return round_half_away(x)
+
+
+def format_percent(value: float, mode: Rounding = "half-away") -> str:
     """``-14%``, ``6%`` (as printed in the source)."""
-    return f"{int(round_half_away(value))}%"
+    return f"{int(round_percent(value, mode))}%"
+
+
+def parse_rounding(spec: str | Mapping[int, str] | None) -> dict[int, Rounding]:
+    """``"truncate"`` (every comparison) or ``"1:half-away,5:truncate"`` (per years back; the
+    rest half-away) -> ``{years_back: mode}`` (key 0 = default for every comparison)."""
+    if spec is None:
+        return {0: "half-away"}
+    if isinstance(spec, Mapping):
+        items = {int(k): str(v) for k, v in spec.items()}
+    else:
+        items = {}
+        for part in str(spec).split(","):
+            if not part.strip():
+                continue
+            k, sep, mode = part.strip().rpartition(":")
+            if sep and not k.strip().rstrip("yj").isdigit():
+                raise InvalidInput(f"ongeldige afronding '{part}': gebruik bijv. "
+                                   "1:half-away,5:truncate", where="--rounding")
+            items[int(k.strip().rstrip("yj")) if sep else 0] = mode.strip()
+    for mode in items.values():
+        if mode not in ROUNDINGS:
+            raise InvalidInput(f"onbekende afronding '{mode}': kies half-away of truncate",
+                               where="--rounding")
+    items.setdefault(0, "half-away")
+    return items  # type: ignore[return-value]
 
 
 def binomial_test(reference: np.ndarray, target: np.ndarray,
@@ -691,13 +740,24 @@ class Comparison:
     trend_periods: tuple[Period, ...]
     notes: tuple[str, ...] = ()
     gemeente_name: str = ""
+    rounding: tuple[tuple[int, str], ...] = ((0, "half-away"),)
 
     @property
     def methods(self) -> dict[str, str]:
         first = self.trend_periods[0].key if self.trend_periods else "-"
         return {"verschil": BINOMIAL_METHOD,
                 "trend": f"{TREND_METHOD}, {first} t/m {self.period.key}",
-                "kleine aantallen": self.rule.describe()}
+                "kleine aantallen": self.rule.describe(),
+                "afronding": self.rounding_text()}
+
+    def rounding_text(self) -> str:
+        modes = dict(self.rounding)
+        words = {"half-away": "afgerond op hele procenten",
+                 "truncate": "afgekapt op hele procenten (naar nul)"}
+        per = [f"{p.key}: {words[modes.get(k, modes[0])]}" for k, p in self.references]
+        if len({modes.get(k, modes[0]) for k, _p in self.references} | {modes[0]}) == 1:
+            return "Percentages " + words[modes[0]] + "."
+        return "Percentages t.o.v. " + "; ".join(per) + "."
 
     def for_area(self, code: str) -> pd.DataFrame:
         return self.frame[self.frame["area_code"] == code]
@@ -741,11 +801,13 @@ def compare(
     alpha: float = 0.05,
     trend_years: int = 5,
     coverage: tuple[pd.Timestamp, pd.Timestamp] | Literal["auto"] | None = "auto",
+    rounding: str | Mapping[int, str] | None = None,
 ) -> Comparison:
     """The comparison table of ``period`` against the same period ``years_back`` years earlier
     (default 1 and 5, as in the source), per area of ``level``, with the low-count rule and the
     significance signals. ``coverage`` = the (start, end) the data covers; ``"auto"`` takes the
-    days of the first and last incident (``data_range``)."""
+    days of the first and last incident (``data_range``). ``rounding``: ``half-away``
+    (default), ``truncate`` or per comparison, e.g. ``SEED_ROUNDING`` (see ``parse_rounding``)."""
     period = Period.parse(period) if isinstance(period, str) else period
     rule = rule or LowCountRule()
     if not 0 < alpha < 1:
@@ -755,6 +817,7 @@ def compare(
         raise InvalidInput("vergelijk alleen met eerdere jaren (positieve aantallen jaren)",
                            where="vergelijking")
     row_keys = resolve_rows(rows)
+    round_modes = parse_rounding(rounding)
     cov = data_range(incidents) if coverage == "auto" else coverage
     check_covered(period, cov)
     prep = _prepare(incidents, level, areas)
@@ -822,7 +885,8 @@ def compare(
         change = percent_change(a, b)
         suppressed = rule.apply(rows_arr, k, a, b)
         text = np.where(np.isfinite(change),
-                        [format_percent(c) if np.isfinite(c) else "" for c in change],
+                        [format_percent(c, round_modes.get(k, round_modes[0]))
+                         if np.isfinite(c) else "" for c in change],
                         "n.v.t.")
         text = np.where(suppressed, rule.symbol, text)
         share = period.days / (period.days + p.days)
@@ -852,6 +916,7 @@ def compare(
         frame=frame, period=period, references=tuple((k, p) for k, p, _ in refs), level=level,
         rule=rule, alpha=alpha, trend_periods=tuple(trend_periods), notes=tuple(notes),
         gemeente_name=areas.gemeente_name if areas is not None else "",
+        rounding=tuple(sorted(round_modes.items())),
     )
 
 
@@ -921,12 +986,14 @@ def evaluation(
     rule: LowCountRule | None = None,
     alpha: float = 0.05,
     coverage: tuple[pd.Timestamp, pd.Timestamp] | Literal["auto"] | None = "auto",
+    rounding: str | Mapping[int, str] | None = None,
 ) -> Evaluation:
     """The yearly evaluation: the gemeente table, the per-wijk tables, extra comparisons (e.g. a
     quarter), the yearly series and the wijk map of the change in HIC."""
     period = Period.parse(period) if isinstance(period, str) else period
     cov = data_range(incidents) if coverage == "auto" else coverage
-    kw = {"years_back": years_back, "rule": rule, "alpha": alpha, "coverage": cov}
+    kw = {"years_back": years_back, "rule": rule, "alpha": alpha, "coverage": cov,
+          "rounding": rounding}
     rows = resolve_rows(rows)
     gem = compare(incidents, period, areas=areas, level="gemeente", rows=rows, **kw)  # type: ignore[arg-type]
     wijk_rows = rows if "hic" in rows else (*rows, "hic")

@@ -18,11 +18,10 @@ FORMATS = ("table", "csv", "json", "html")
 
 def _rule(threshold: int, mode: str, preset: str | None, suppress: list[str],
           show: list[str]) -> stats.LowCountRule:
-    if preset not in (None, "default", "seed", "none"):
-        raise InvalidInput(f"onbekende instelling '{preset}': kies default, seed of none",
-                           where="--low-count-preset")
+    if preset not in (None, "default", "seed"):
+        raise InvalidInput(f"onbekende instelling '{preset}': kies default of seed",
+                           where="--preset")
     base = (stats.LowCountRule.seed() if preset == "seed"
-            else stats.LowCountRule(threshold=threshold, mode="off") if preset == "none"
             else stats.LowCountRule(threshold=threshold, mode=mode))  # type: ignore[arg-type]
     sup = frozenset(base.suppress | {stats.LowCountRule.parse_override(s) for s in suppress})
     shw = frozenset(base.show | {stats.LowCountRule.parse_override(s) for s in show})
@@ -64,9 +63,14 @@ def register(app: typer.Typer) -> None:
             help="both: -* als beide aantallen onder de drempel liggen; either: als één van "
                  "beide dat doet; off: nooit"),
         preset: str | None = typer.Option(
-            None, "--low-count-preset",
+            None, "--preset",
             help="seed: de instelling die de tabel van de evaluatie 2017 precies nabootst "
-                 "(drempel 20 + Winkeldiefstallen 1 jaar altijd -*); none: geen -*"),
+                 "(-* bij beide aantallen onder 20, Winkeldiefstallen 1 jaar altijd -*, "
+                 "5-jaarsverschil afgekapt i.p.v. afgerond)"),
+        rounding: str | None = typer.Option(
+            None, "--rounding",
+            help="half-away (standaard: afronden, 0,5 van nul af), truncate (afkappen), of "
+                 "per vergelijking, bijv. 1:half-away,5:truncate"),
         suppress: list[str] = typer.Option(
             [], "--suppress", help="altijd -* voor categorie[:jaren], bijv. winkeldiefstal:1 "
                                    "(herhaalbaar)"),
@@ -89,6 +93,7 @@ def register(app: typer.Typer) -> None:
                                where="--level")
         target = _target(year, quarter, period)
         rule = _rule(low_count, low_count_mode, preset, suppress, show)
+        stats.parse_rounding(rounding)  # fail early on a bad value
         try:
             years_back = tuple(int(x) for x in compare_with.split(",") if x.strip())
         except ValueError:
@@ -112,7 +117,9 @@ def register(app: typer.Typer) -> None:
             incidents = store.incidents(start=start, end=max(p.end for p in [target, *extras]))
         finally:
             store.close()
-        kw = {"years_back": years_back, "rule": rule, "alpha": alpha, "coverage": coverage}
+        round_spec = rounding or (stats.SEED_ROUNDING if preset == "seed" else None)
+        kw = {"years_back": years_back, "rule": rule, "alpha": alpha, "coverage": coverage,
+              "rounding": stats.parse_rounding(round_spec)}
         if fmt == "html":
             ev = stats.evaluation(incidents, a, target, extra_periods=extras, rows=rows, **kw)  # type: ignore[arg-type]
             text = report_mod.render_html(ev)
