@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib import colormaps, rc_context
-from matplotlib import patheffects as pe
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
@@ -216,8 +215,8 @@ def choropleth_svg(layer: pd.DataFrame, *, column: str, text_column: str, title:
                                    strict=True):
             pt = geom.representative_point()
             ax.annotate(f"{name}\n{txt}", (pt.x, pt.y), ha="center", va="center", fontsize=7,
-                        color="#111", path_effects=[pe.withStroke(linewidth=2.5,
-                                                                  foreground="white")])
+                        color="#111", bbox={"boxstyle": "round,pad=0.2", "fc": "white",
+                                            "alpha": 0.75, "lw": 0})
         ax.set_axis_off()
         ax.set_aspect("equal")
         ax.set_title(title)
@@ -369,10 +368,12 @@ def render_html(ev: Evaluation, *, title: str | None = None,
     if ev.hic_wijken is not None and g.references:
         k = g.references[0][0]
         layer = ev.hic_wijken.copy()
+        marks = {"significant hoger": " ▲", "significant lager": " ▼"}
         layer["_txt"] = [
-            f"{format_count(a)} → {format_count(b)} ({t})"
-            for a, b, t in zip(layer[f"count_{k}y"], layer["count"], layer[f"change_{k}y_text"],
-                               strict=True)]
+            f"{format_count(a)} → {format_count(b)} ({t}){marks.get(sg, '')}"
+            for a, b, t, sg in zip(layer[f"count_{k}y"], layer["count"],
+                                   layer[f"change_{k}y_text"], layer[f"signal_{k}y"],
+                                   strict=True)]
         hic_svg = choropleth_svg(
             layer, column=f"change_{k}y", text_column="_txt",
             suppressed_column=f"suppressed_{k}y",
