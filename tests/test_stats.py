@@ -343,3 +343,13 @@ def test_demo_wijken_add_up_and_quarter(demo_2017, demo_incidents):
     assert q.loc["totaal", "count"] == int(in_q1.sum())
     in_q1_2017 = (t >= "2017-01-01") & (t < "2017-04-01")
     assert q.loc["totaal", "count_1y"] == int(in_q1_2017.sum())
+
+
+def test_period_series(demo_incidents):
+    s = stats.period_series(demo_incidents, "2018-Q1", rows=("totaal", "woninginbraak"))
+    assert list(s.columns) == [f"{y}-Q1" for y in range(2012, 2019)]
+    t = demo_incidents["occurred_at"]
+    assert s.loc["totaal", "2013-Q1"] == int(((t >= "2013-01-01") & (t < "2013-04-01")).sum())
+    y = stats.period_series(demo_incidents, "2017")
+    assert list(y.columns) == [str(v) for v in range(2012, 2018)]
+    assert y.loc["totaal", "2012"] == 6473 and y.loc["totaal", "2016"] == 5272

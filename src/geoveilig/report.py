@@ -58,6 +58,11 @@ _SHORT_SIGNAL = {
 }
 
 
+def _has_trend(c: Comparison) -> bool:
+    """The trend test needs at least 4 periods (see ``stats.compare``)."""
+    return len(c.trend_periods) >= 4
+
+
 def _headers(c: Comparison) -> list[tuple[str, str]]:
     t = c.period.key
     out = []
@@ -87,8 +92,9 @@ def text_table(c: Comparison, *, signals: bool = True) -> str:
         legend += [
             f"▲/▼ sign.: verschil groter dan toeval ({c.methods['verschil']}, "
             f"alpha = {c.alpha:g}); toeval: binnen wat bij toeval te verwachten is.",
-            f"Trend: {c.methods['trend']}.",
         ]
+        if _has_trend(c):
+            legend.append(f"Trend: {c.methods['trend']}.")
     legend += list(c.notes)
     return "\n\n".join(blocks) + "\n" + "\n".join(legend) + "\n"
 
@@ -110,7 +116,7 @@ def _text_block(c: Comparison, sub: pd.DataFrame, title: str, signals: bool) -> 
         cols.append(pct)
     h1 = [h[0] for h in heads]
     h2 = [h[1] for h in heads]
-    if signals and c.trend_periods:
+    if signals and _has_trend(c):
         h1.append("trend")
         h2.append(f"({c.trend_periods[0].key}-{c.period.key})")
         cols.append([_SHORT_SIGNAL.get(s, s) for s in sub["trend_signal"]])
@@ -265,8 +271,10 @@ def small_multiples(yearly: pd.DataFrame, labels: Sequence[str], *,
                     highlight: str | None = None) -> list[dict[str, str]]:
     """One small bar chart (inline SVG) per row of ``yearly`` (rows x years)."""
     years = [str(c) for c in yearly.columns]
-    return [{"label": lab, "svg": bars_svg(yearly.loc[row].to_numpy(dtype=float), years,
-                                           highlight=highlight, title=lab)}
+    short = [y[2:] if len(y) > 4 else y for y in years]  # 2018-Q1 -> 18-Q1
+    hl = highlight[2:] if highlight and len(highlight) > 4 else highlight
+    return [{"label": lab, "svg": bars_svg(yearly.loc[row].to_numpy(dtype=float), short,
+                                           highlight=hl, title=lab)}
             for row, lab in zip(yearly.index, labels, strict=True)]
 
 
@@ -348,13 +356,15 @@ def _table_ctx(c: Comparison, code: str | None = None) -> dict[str, object]:
             cells.append({"text": rec[f"change_{k}y_text"], "cls": f"num {cls}",
                           "signal": _SHORT_SIGNAL.get(sig, sig),
                           "title": f"{sig}, {format_p(rec[f'p_{k}y'])}"})
-        cells.append({"text": _SHORT_SIGNAL.get(rec["trend_signal"], rec["trend_signal"]),
-                      "cls": "trend", "title": f"{rec['trend_signal']}, "
-                                               f"{format_p(rec['trend_p'])}"})
+        if _has_trend(c):
+            cells.append({"text": _SHORT_SIGNAL.get(rec["trend_signal"], rec["trend_signal"]),
+                          "cls": "trend", "title": f"{rec['trend_signal']}, "
+                                                   f"{format_p(rec['trend_p'])}"})
         rows.append({"label": rec["label"], "cells": cells,
                      "total": rec["crime_type"] == "totaal"})
-    heads = [*_headers(c), ("trend", f"({c.trend_periods[0].key}-{c.period.key})"
-                            if c.trend_periods else "")]
+    heads = _headers(c)
+    if _has_trend(c):
+        heads.append(("trend", f"({c.trend_periods[0].key}-{c.period.key})"))
     return {"heads": heads, "rows": rows}
 
 

@@ -954,7 +954,7 @@ class Evaluation:
     gemeente: Comparison
     wijken: Comparison | None
     extra: tuple[Comparison, ...]
-    yearly: pd.DataFrame  # rows x years (gemeente), covered full years up to the target
+    yearly: pd.DataFrame  # rows x the same period in earlier years (gemeente), see period_series
     hic_wijken: gpd.GeoDataFrame | None
 
 
@@ -973,6 +973,28 @@ def yearly_counts(incidents: pd.DataFrame, years: Iterable[int], *,
     long = count_incidents(incidents, ps, rows=row_keys)
     table = long.pivot(index="crime_type", columns="period", values="count")
     return table.reindex(row_keys)
+
+
+def period_series(incidents: pd.DataFrame, period: Period | str, *,
+                  rows: str | Iterable[str] = SEED_ROWS, max_years: int = 10,
+                  coverage: tuple[pd.Timestamp, pd.Timestamp] | Literal["auto"] | None = "auto",
+                  ) -> pd.DataFrame:
+    """Gemeente counts per row (index) of ``period`` and the same period in the consecutive
+    earlier years the data cover (columns, oldest first, at most ``max_years`` back): e.g.
+    2012..2017 for 2017, or 2013-Q1..2018-Q1 for 2018-Q1."""
+    period = Period.parse(period) if isinstance(period, str) else period
+    cov = data_range(incidents) if coverage == "auto" else coverage
+    check_covered(period, cov)
+    ps = [period]
+    for k in range(1, max_years + 1):
+        p = period.shift(-k)
+        if _coverage_of(p, cov) < 1 - COVERAGE_TOLERANCE:
+            break
+        ps.insert(0, p)
+    row_keys = resolve_rows(rows)
+    long = count_incidents(incidents, ps, rows=row_keys)
+    table = long.pivot(index="crime_type", columns="period", values="count")
+    return table.reindex(index=list(row_keys), columns=[p.key for p in ps])
 
 
 def evaluation(
@@ -1000,10 +1022,7 @@ def evaluation(
     wijken = compare(incidents, period, areas=areas, level="wijk", rows=wijk_rows, **kw)  # type: ignore[arg-type]
     extra = tuple(compare(incidents, p, areas=areas, level="gemeente", rows=rows, **kw)  # type: ignore[arg-type]
                   for p in extra_periods)
-    first = cov[0].year if cov else period.start.year
-    end_year = period.end.year if period.end.month > 1 or period.end.day > 1 else \
-        period.end.year - 1
-    yearly = yearly_counts(incidents, range(first, end_year + 1), rows=rows, coverage=cov)
+    yearly = period_series(incidents, period, rows=rows, coverage=cov)
     hic = area_layer(wijken, areas, "hic")
     return Evaluation(gemeente=gem, wijken=wijken, extra=extra, yearly=yearly, hic_wijken=hic)
 
