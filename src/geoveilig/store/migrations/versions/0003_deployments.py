@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0001"  # TEMP: "0002" before the final commit
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
