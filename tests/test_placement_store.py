@@ -74,3 +74,18 @@ def test_registry_area_and_bad_input(deploy_store):
         add_deployments(deploy_store, ok.assign(end="2017-01-01"))
     with pytest.raises(CrsError):
         add_deployments(deploy_store, ok.to_crs("EPSG:4326"))
+
+
+def test_migration_0003_down_and_up(deploy_store):
+    from alembic import command
+
+    from geoveilig.store import Store, _alembic_config
+
+    assert deploy_store.schema_revision() == "0003" == Store.head_revision()
+    with deploy_store.engine.begin() as conn:
+        command.downgrade(_alembic_config(conn), "0002")
+    with deploy_store.engine.connect() as conn:
+        assert "deployments" not in set(conn.dialect.get_table_names(conn))
+    deploy_store.migrate()
+    assert deploy_store.schema_revision() == "0003"
+    assert len(list_deployments(deploy_store)) == 0
