@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -75,3 +76,20 @@ def test_recommend_bad_input_is_a_dutch_message(cli_env):
     res = runner.invoke(app, ["recommend", "alarms", "--count", "3", "--window", "abc",
                               "--out", str(tmp / "x.geojson")], env=env)
     assert res.exit_code == 1 and "ongeldig venster" in res.output
+
+
+def test_recommend_buurttent_uses_the_prevention_registry(cli_env, tmp_path):
+    runner, env, _ = cli_env
+    env = {**env, "GEOVEILIG_DATA_DIR": str(tmp_path / "data2")}
+    src = Path(cli_env[1]["GEOVEILIG_DATA_DIR"]).parent / "incidents.csv"
+    assert runner.invoke(app, ["import", str(src), "--partial"], env=env).exit_code == 0
+    res = runner.invoke(app, ["prevention", "demo"], env=env)
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "tent.geojson"
+    res = runner.invoke(app, ["recommend", "buurttent", "--count", "10", "--year", "2018",
+                              "--out", str(out)], env=env)
+    assert res.exit_code == 0, res.output
+    props = [f["properties"] for f in json.loads(out.read_text())["features"]]
+    assert all("register" in p["method"] for p in props)
+    assert all(0 <= p["uncovered_share"] <= 1 for p in props)
+    assert any(p["uncovered_share"] < 1 for p in props)

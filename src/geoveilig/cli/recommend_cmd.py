@@ -25,7 +25,9 @@ from ..placement.policies import (
     recommend_alarms,
     recommend_cameras,
 )
+from ..prevention import coverage as prevention_coverage
 from ..store.deployments import list_deployments
+from ..store.prevention import load_registry
 from .common import areas, console, handle_errors, open_store, out, settings
 
 recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele camera's en "
@@ -76,6 +78,17 @@ def _existing(store, kind: str, origin: pd.Timestamp) -> gpd.GeoDataFrame | None
     if len(units) == 0:
         return None
     return units.assign(unit_id=units["id"].astype(str))
+
+
+def _uncovered_share(store, a, when: pd.Timestamp) -> pd.Series | None:  # type: ignore[no-untyped-def]
+    """1 - prevention coverage share per buurt on ``when`` from the prevention registry, or
+    None when the registry holds no groups."""
+    registry = load_registry(store)
+    if registry.groups.empty:
+        return None
+    cov = prevention_coverage(registry, a, when, level="buurt")
+    return pd.Series(1.0 - cov["coverage_share"].to_numpy(dtype=float),
+                     index=cov["code"].to_numpy())
 
 
 def _write(rec: Recommendation, path: Path) -> None:
@@ -179,17 +192,21 @@ def buurttent(
     """Plan de BuurtTent-bezoeken van een jaar (HIC-risico x zwakke preventie x inwoners)."""
     store = open_store()
     start = pd.Timestamp(year=year, month=1, day=1)
+    a = areas()
     try:
         inc = store.incidents(start=start - pd.Timedelta(days=365), end=start,
                               crime_types=list(GROUPS["hic"]))
+        uncovered = _uncovered_share(store, a, start)
     finally:
         store.close()
-    a = areas()
-    table = interim_buurttent_table(inc, a, origin=start, hic_types=GROUPS["hic"])
+    table = interim_buurttent_table(inc, a, origin=start, hic_types=GROUPS["hic"],
+                                    uncovered_share=uncovered)
+    what = ("preventiedekking uit het register" if uncovered is not None
+            else "preventie onbekend (register leeg)")
     rec = plan_buurttent(table, a.buurten, count, start=start,
                          end=pd.Timestamp(year=year + 1, month=1, day=1), slot=slot,
                          min_gap_weeks=min_gap_weeks, names=a.names(),
-                         method_name="interim: HIC-incidenten vorig jaar; preventie onbekend")
+                         method_name=f"interim: HIC-incidenten vorig jaar; {what}")
     _write(rec, out_file)
     _report(rec, out_file)
 

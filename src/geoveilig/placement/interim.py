@@ -9,8 +9,9 @@ swapped for the real engine without touching the policies.
   ``residential``: a cell counts as residential when a woninginbraak was recorded there in the
   three years before ``origin`` (no BAG dwelling data in the service yet).
 * ``interim_buurttent_table``: HIC incidents per buurt in the year before ``origin`` as the HIC
-  risk; ``uncovered_share`` = 1 everywhere (unknown until the prevention registry lands);
-  inhabitants from the area data when present (never invented).
+  risk; ``uncovered_share`` as given (the CLI takes 1 - coverage share from the prevention
+  registry when it holds groups), else 1 (unknown); inhabitants from the area data when present
+  (never invented).
 """
 
 from __future__ import annotations
@@ -104,9 +105,12 @@ def interim_buurttent_table(
     origin: date | datetime | str | pd.Timestamp,
     hic_types: Iterable[str],
     lookback_days: float = 365,
+    uncovered_share: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Per buurt: ``buurt_code``, ``wijk_code``, ``hic_risk`` (HIC incidents in the look-back
-    year), ``uncovered_share`` (1.0: unknown) and ``inhabitants`` when the areas have it."""
+    year), ``uncovered_share`` (from ``uncovered_share``, a Series indexed by buurt code, e.g.
+    1 - the prevention registry's coverage share; 1.0 = unknown where absent) and
+    ``inhabitants`` when the areas have it."""
     t0 = _origin(origin)
     t = pd.to_datetime(incidents["occurred_at"])
     sel = (t < t0) & (t >= t0 - pd.Timedelta(days=lookback_days)) & \
@@ -116,7 +120,9 @@ def interim_buurttent_table(
     table = pd.DataFrame({
         "buurt_code": b["code"].to_numpy(), "wijk_code": b["wijk_code"].to_numpy(),
         "hic_risk": counts.reindex(b["code"]).fillna(0).to_numpy(dtype=float),
-        "uncovered_share": 1.0,
+        "uncovered_share": 1.0 if uncovered_share is None else
+        pd.to_numeric(uncovered_share, errors="coerce").reindex(b["code"]).fillna(1.0)
+        .clip(0.0, 1.0).to_numpy(dtype=float),
     })
     if "inhabitants" in b.columns:
         table["inhabitants"] = b["inhabitants"].to_numpy()
