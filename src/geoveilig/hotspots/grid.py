@@ -6,8 +6,9 @@ rows, row 0 at the bottom) of which only the *active* cells are kept: those that
 study area by more than ``min_share``. Every per-cell array in this package is ordered like
 ``grid.cells`` (the active cells, by row then column). Each cell carries ``share_in_area`` (the
 share of its area inside the study area) and, when :class:`~geoveilig.areas.Areas` are given,
-the ``buurt_code``/``wijk_code`` of its centre (``Areas.assign``; None where the centre lies
-outside every buurt).
+the ``buurt_code``/``wijk_code`` of its centre (``Areas.assign``); a cell whose centre lies
+outside every buurt (the generalised CBS layers do not cover the gemeente outline exactly) gets
+the nearest buurt. Without Areas the codes are None.
 
 Nothing is Helmond-specific: any projected CRS in metres and any polygon(s) work.
 """
@@ -204,6 +205,14 @@ def make_grid(
         codes = areas.assign(cx, cy)  # type: ignore[attr-defined]
         buurt = codes["buurt_code"].to_numpy(object)
         wijk = codes["wijk_code"].to_numpy(object)
+        missing = np.flatnonzero(pd.isna(buurt))
+        if missing.size:  # centre outside every (generalised) buurt: take the nearest buurt
+            bu = areas.buurten  # type: ignore[attr-defined]
+            tree = shapely.STRtree(np.asarray(bu.geometry.values))
+            src, dst = tree.query_nearest(shapely.points(cx[missing], cy[missing]))
+            first = np.unique(src, return_index=True)[1]
+            buurt[missing[src[first]]] = bu["code"].to_numpy(object)[dst[first]]
+            wijk[missing[src[first]]] = bu["wijk_code"].to_numpy(object)[dst[first]]
     else:
         buurt = np.full(flat.size, None, dtype=object)
         wijk = np.full(flat.size, None, dtype=object)

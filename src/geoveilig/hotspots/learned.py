@@ -91,7 +91,7 @@ def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: 
     extra = None
     if cell_features is not None:
         extra = np.asarray(cell_features, float).reshape(grid.n_cells, -1)
-    origin_doy = pd.Timestamp(origin).dayofyear
+    origin_doy = pd.Timestamp(origin).day_of_year
     xs, ys = [], []
     for j in range(1, train_periods + 1):  # loop over a few training origins, not events
         target = cnt[:, j - 1]
