@@ -177,7 +177,7 @@ def _decode(data: bytes, filename: str | None) -> str:
 
 def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
     text = _decode(data, filename)
-    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    first = next((ln for ln in text[:65536].splitlines() if ln.strip()), "")
     if not first:
         raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
     sep = max((";", ",", "\t", "|"), key=first.count)
@@ -246,7 +246,7 @@ _DATE_FORMATS = (
     "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
     "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y%m%d",
 )
-_AWARE = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
+_AWARE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$")
 
 
 def parse_datetime(values: pd.Series, times: pd.Series | None = None) -> pd.Series:
@@ -278,7 +278,7 @@ def parse_datetime(values: pd.Series, times: pd.Series | None = None) -> pd.Seri
             parsed[got.index] = got
             rest = parsed.isna() & ~iso
         local = parsed.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(len(parsed), dtype=bool),
-                                      nonexistent="shift_forward")
+                                      nonexistent=pd.Timedelta(hours=1))
         result[naive_mask] = local
     return result
 
@@ -345,7 +345,7 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     ct_raw = col("crime_type").astype(str).str.strip()
     codes, uniques = pd.factorize(ct_raw)
     slugs_u, _ = crimetypes.resolve_many(list(uniques))
-    slug_arr = np.asarray(slugs_u + [None], dtype=object)[codes]
+    slug_arr = np.asarray([*slugs_u, None], dtype=object)[codes]
     bad = pd.isna(slug_arr)
     rej.add(rows[bad], cols["crime_type"], ct_raw[bad],
             "onbekend misdrijftype (zie 'geoveilig import --help' voor de lijst)")
@@ -399,20 +399,22 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     # addresses
     address = col("address").astype(str).str.strip() if "address" in cols else None
 
+    def dates(series: pd.Series | None) -> pd.arrays.DatetimeArray:
+        if series is None:
+            series = pd.Series(pd.NaT, index=raw.index, dtype=f"datetime64[ns, {TIMEZONE}]")
+        return series.dt.tz_convert(TIMEZONE).array
+
     frame = pd.DataFrame({
         "incident_id": ids.to_numpy(),
         "crime_type": slug_arr,
-        "occurred_at": at.to_numpy() if at is not None else pd.NaT,
-        "occurred_from": frm.to_numpy() if frm is not None else pd.NaT,
-        "occurred_to": to.to_numpy() if to is not None else pd.NaT,
+        "occurred_at": dates(at),
+        "occurred_from": dates(frm),
+        "occurred_to": dates(to),
         "address": address.replace("", None).to_numpy() if address is not None else None,
         "x": x,
         "y": y,
         "row": rows,
     })
-    for c in ("occurred_at", "occurred_from", "occurred_to"):
-        frame[c] = pd.to_datetime(frame[c], utc=True).dt.tz_convert(TIMEZONE)
-
     # assignment to buurt and wijk
     if areas is not None:
         finite = np.isfinite(x) & np.isfinite(y)
@@ -546,7 +548,8 @@ def _coordinates(
         rej.add(rows[other], label, text[other], "geen geldige RD-coördinaat")
     else:
         rdlike = finite & rd
-        rej.add(rows[rdlike], label, text[rdlike], "lijkt op een RD-coördinaat in een lon/lat-kolom")
+        rej.add(rows[rdlike], label, text[rdlike],
+                "lijkt op een RD-coördinaat in een lon/lat-kolom")
         sw = finite & swapped & ~wgs
         rej.add(rows[sw], label, text[sw], "lon en lat lijken verwisseld")
         other = finite & ~wgs & ~rdlike & ~sw

@@ -83,7 +83,10 @@ class Store:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self.engine: Engine = sa.create_engine(url, echo=echo, future=True)
         if self.engine.dialect.name == "sqlite":
+            # pysqlite's own transaction handling does not cover DDL (our temporary tables);
+            # let SQLAlchemy emit BEGIN so that a failed import rolls back completely.
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         if migrate:
             self.migrate()
 
@@ -262,7 +265,8 @@ class Store:
         stmt = stmt.order_by(t.occurred_at, t.incident_id)
         try:
             with self.engine.connect() as conn:
-                frame = pd.DataFrame(conn.execute(stmt).all(), columns=list(stmt.selected_columns.keys()))
+                rows = conn.execute(stmt).all()
+            frame = pd.DataFrame(rows, columns=list(stmt.selected_columns.keys()))
         except sa.exc.OperationalError as exc:
             raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
         for c in ("occurred_at", "occurred_from", "occurred_to"):
@@ -337,3 +341,4 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+    dbapi_conn.isolation_level = None

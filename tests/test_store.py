@@ -1,0 +1,111 @@
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from geoveilig.errors import ImportRejected, InvalidInput
+from geoveilig.incidents import parse_incidents
+from geoveilig.store import Store
+
+NOW = pd.Timestamp("2018-04-20", tz="Europe/Amsterdam")
+C = "173624,5;388270,2"
+A = "173949,0;386938,0"
+
+
+def _csv(*rows):
+    return ("registratienummer;soort;pleegdatum;x;y\n" + "\n".join(rows) + "\n").encode()
+
+
+def _import(store, areas, data, partial=False, name="f.csv"):
+    parsed = parse_incidents(data, filename=name, areas=areas, now=NOW)
+    return store.import_incidents(parsed, source_name=name, content_sha256="sha",
+                                  partial=partial)
+
+
+def _snapshot(store):
+    with store.engine.connect() as conn:
+        inc = conn.execute(sa.text("SELECT * FROM incidents ORDER BY id")).all()
+        bat = conn.execute(sa.text("SELECT * FROM import_batches ORDER BY id")).all()
+    return inc, bat
+
+
+def test_schema_is_migrated_to_head(store):
+    assert store.schema_revision() == Store.head_revision()
+
+
+def test_bad_row_leaves_store_unchanged(store, areas):
+    _import(store, areas, _csv(f"a;woninginbraak;2017-01-01;{C}"))
+    before = _snapshot(store)
+    bad = _csv(f"b;woninginbraak;2017-01-02;{C}", f"c;fraude;2017-01-02;{C}")
+    with pytest.raises(ImportRejected) as err:
+        _import(store, areas, bad)
+    assert list(err.value.rejects["row"]) == [3]
+    assert _snapshot(store) == before
+
+
+def test_partial_import_keeps_valid_rows_and_reports(store, areas):
+    s = _import(store, areas, _csv(f"b;woninginbraak;2017-01-02;{C}", f"c;fraude;2017-01-02;{C}"),
+                partial=True)
+    assert (s.accepted, s.rejected, s.already_present) == (1, 1, 0)
+    assert store.count_incidents() == 1
+
+
+def test_reimport_is_idempotent(store, areas):
+    data = _csv(f"a;woninginbraak;2017-01-01 10:00;{C}", f"b;straatroof;2017-02-01;{A}")
+    first = _import(store, areas, data)
+    again = _import(store, areas, data)
+    assert (first.accepted, first.already_present) == (2, 0)
+    assert (again.accepted, again.already_present) == (0, 2)
+    assert store.count_incidents() == 2
+    assert list(store.batches()["accepted"]) == [2, 0]
+
+
+def test_same_id_other_content_is_refused(store, areas):
+    _import(store, areas, _csv(f"a;woninginbraak;2017-01-01;{C}"))
+    before = _snapshot(store)
+    with pytest.raises(ImportRejected, match="botsen") as err:
+        _import(store, areas, _csv(f"a;woninginbraak;2017-01-05;{C}", f"z;overval;2017-01-05;{C}"))
+    assert "andere inhoud" in err.value.rejects["reason"].iloc[0]
+    assert _snapshot(store) == before
+    s = _import(store, areas, _csv(f"a;woninginbraak;2017-01-05;{C}", f"z;overval;2017-01-05;{C}"),
+                partial=True)
+    assert (s.accepted, s.rejected) == (1, 1)
+
+
+def test_crash_inside_the_transaction_rolls_back(store, areas, monkeypatch):
+    _import(store, areas, _csv(f"a;woninginbraak;2017-01-01;{C}"))
+    before = _snapshot(store)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(Store, "_insert", boom)
+    with pytest.raises(RuntimeError):
+        _import(store, areas, _csv(f"q;woninginbraak;2017-01-09;{C}"))
+    assert _snapshot(store) == before
+
+
+def test_queries_filter_by_period_type_area_and_bbox(store, areas):
+    _import(store, areas, _csv(
+        f"a;woninginbraak;2016-12-31 23:30;{C}",
+        f"b;woninginbraak;2017-01-01 00:00;{C}",
+        f"c;straatroof;2017-06-01;{A}",
+        f"d;overval;2018-01-01;{A}",
+    ))
+    got = store.incidents(start="2017-01-01", end="2018-01-01")
+    assert list(got["incident_id"]) == ["b", "c"]
+    assert str(got["occurred_at"].dt.tz) == "Europe/Amsterdam"
+    assert list(store.incidents(crime_types=["straatroof", "overval"])["incident_id"]) == ["c", "d"]
+    assert list(store.incidents(area_codes=["BU07941006"])["incident_id"]) == ["c", "d"]
+    assert len(store.incidents(area_codes=["WK079410"])) == 4
+    assert len(store.incidents(area_codes=["GM0794"])) == 4
+    assert list(store.incidents(bbox=(173900, 386900, 174000, 387000))["incident_id"]) == ["c", "d"]
+    assert store.incidents(bbox=(173900, 386900, 174000, 387000)).crs.to_epsg() == 28992
+    assert store.count_incidents(crime_types=["woninginbraak"]) == 2
+    lo, hi = store.time_range()
+    assert lo.year == 2016 and hi.year == 2018
+    with pytest.raises(InvalidInput, match="omgekeerde periode"):
+        store.incidents(start="2018-01-01", end="2017-01-01")
+    with pytest.raises(InvalidInput, match="bbox"):
+        store.incidents(bbox=(1, 2, 0, 3))
+    with pytest.raises(InvalidInput, match="gebiedscode"):
+        store.incidents(area_codes=["XX12"])
