@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import shapely
-
-GEO_DIR = Path(os.environ.get("GEOVEILIG_GEO_DIR")
-               or Path(__file__).resolve().parents[1].parent / "shared" / "geo")
 
 #: A synthetic "second city" in UTM zone 31N (EPSG:32631): an L-shaped town with a hole (a
 #: lake), nothing like Helmond.

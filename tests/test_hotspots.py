@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 import shapely
 
-from geoveilig.areas import load_areas
 from geoveilig.errors import CrsError, InvalidInput
 from geoveilig.hotspots import (
     METHODS,
@@ -35,14 +34,14 @@ from geoveilig.hotspots import (
 from geoveilig.hotspots.emerging import _classify, emerging_hotspots
 from geoveilig.hotspots.simulate import poisson_incidents, self_exciting_incidents
 
-from ._hotspots_data import GEO_DIR, OTHER_CITY, OTHER_CRS
+from ._hotspots_data import OTHER_CITY, OTHER_CRS
 
 TZ = "Europe/Amsterdam"
 
 
 @pytest.fixture(scope="module")
-def helmond():
-    return load_areas(GEO_DIR, gemeente="GM0794")
+def helmond(areas):
+    return areas
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +269,11 @@ def test_knox_finds_planted_contagion(helmond):
     assert ext.found and 100 <= ext.distance <= 400 and 7 <= ext.days <= 42
     rec = recommended_bandwidths(res)
     assert rec["source"] == "knox" and rec["distance_bandwidth"] == ext.distance
+    # the recommendation plugs straight into the prospective method
+    grid = make_grid(helmond)
+    origin = sim["occurred_at"].max()
+    risk = run_method("prospective", sim, grid, origin, "14d", rec["prospective"])
+    assert np.ptp(risk) > 0
     assert set(res.table().columns) >= {"knox_ratio", "p", "q", "elevated"}
 
 
@@ -364,6 +368,19 @@ def test_backtest_on_second_city(other_grid, other_incidents):
     from matplotlib.figure import Figure
 
     assert isinstance(res.plot(), Figure)
+
+
+def test_backtest_by_crime_type(other_grid, other_incidents):
+    from geoveilig.hotspots import backtest_by_crime_type
+
+    mixed = other_incidents.copy()
+    mixed.loc[mixed.index[::3], "crime_type"] = "straatroof"
+    table, results = backtest_by_crime_type(mixed, other_grid, ["woninginbraak", "straatroof",
+                                                                "overval"],
+                                            methods=["kde"], n_origins=3, n_boot=100)
+    assert set(table["crime_type"]) == {"woninginbraak", "straatroof"}
+    assert table.groupby("crime_type")["best"].sum().eq(1).all()
+    assert isinstance(results["overval"], str) and "incidenten" in results["overval"]
 
 
 def test_backtest_criterion_can_fail(other_grid):

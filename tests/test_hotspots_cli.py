@@ -13,15 +13,13 @@ from geoveilig.hotspots.simulate import self_exciting_incidents
 from geoveilig.incidents import parse_incidents
 from geoveilig.store import Store
 
-from ._hotspots_data import GEO_DIR
-
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def env(tmp_path_factory, shared_geo):
     tmp = tmp_path_factory.mktemp("hotspots_cli")
-    areas = load_areas(GEO_DIR, gemeente="GM0794")
+    areas = load_areas(shared_geo, gemeente="GM0794")
     sim = self_exciting_incidents(areas.buurten.union_all().buffer(-50), 400, days=600, seed=7,
                                   start="2016-01-01")
     frame = sim.drop(columns="geometry").assign(
@@ -32,7 +30,7 @@ def env(tmp_path_factory):
     url = f"sqlite:///{tmp / 'g.sqlite'}"
     with Store(url) as store:
         store.import_incidents(parsed, source_name="sim.csv", content_sha256="x" * 64)
-    return {"GEOVEILIG_DATABASE_URL": url, "GEOVEILIG_GEO_DIR": str(GEO_DIR)}, tmp
+    return {"GEOVEILIG_DATABASE_URL": url, "GEOVEILIG_GEO_DIR": str(shared_geo)}, tmp
 
 
 def test_backtest_command(env):

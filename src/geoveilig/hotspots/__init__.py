@@ -22,6 +22,7 @@ from .backtest import (
     BacktestResult,
     SuccessCriterion,
     backtest,
+    backtest_by_crime_type,
     rolling_origins,
 )
 from .emerging import CATEGORIES, CATEGORY_LABELS, EmergingResult, emerging_hotspots, mann_kendall
@@ -46,7 +47,8 @@ __all__ = [
     "BANDWIDTH_RULES", "CATEGORIES", "CATEGORY_LABELS", "CLASS_LABELS", "COVERAGES",
     "DEFAULT_METHODS", "METHODS", "METHOD_LABELS", "BacktestResult", "EmergingResult",
     "Events", "GiStar", "Grid", "InsufficientData", "NearRepeatExtent", "NearRepeatResult",
-    "SuccessCriterion", "as_events", "backtest", "benjamini_hochberg", "captured",
+    "SuccessCriterion", "as_events", "backtest", "backtest_by_crime_type", "benjamini_hochberg",
+    "captured",
     "default_origin", "elevated_extent", "emerging_hotspots", "format_window", "get_method",
     "gi_star", "gi_star_z", "history", "hotspot_surface", "kde_grid", "kde_lattice",
     "knox_test", "make_grid", "mann_kendall", "parse_window", "plot_backtest",

@@ -267,3 +267,36 @@ def backtest(
                         f"({first})")
     return BacktestResult(table, summary, criterion, best, bool(len(ok)), win, tuple(origins),
                           crime_type, n_boot, seed, tuple(warnings))
+
+
+def backtest_by_crime_type(
+    incidents: pd.DataFrame,
+    grid: Grid,
+    crime_types: list[str] | tuple[str, ...],
+    **kwargs: object,
+) -> tuple[pd.DataFrame, dict[str, BacktestResult | str]]:
+    """Run :func:`backtest` per crime type (a slug or group, see
+    :func:`geoveilig.crimetypes.expand`) on an incident frame with a ``crime_type`` column.
+
+    Returns one summary table (column ``crime_type`` added, ``best`` marks each type's chosen
+    method) and the results per type; a type that cannot be backtested maps to its Dutch
+    message instead of a result."""
+    from ..crimetypes import expand
+
+    if "crime_type" not in incidents.columns:
+        raise InvalidInput("incidenten missen de kolom crime_type")
+    tables, results = [], {}
+    for ct in crime_types:
+        sub = incidents[incidents["crime_type"].isin(expand(ct))]
+        try:
+            res = backtest(sub, grid, crime_type=ct, **kwargs)  # type: ignore[arg-type]
+        except GeoveiligError as exc:
+            results[ct] = str(exc)
+            continue
+        results[ct] = res
+        t = res.summary.copy()
+        t.insert(0, "crime_type", ct)
+        t["best"] = t["method"] == res.best_method
+        tables.append(t)
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return table, results

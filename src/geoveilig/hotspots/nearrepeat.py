@@ -163,11 +163,16 @@ def recommended_bandwidths(result: NearRepeatResult, *, default_distance: float 
     """Parameters for the prospective method and the alarm duration derived from a Knox test.
 
     Returns ``distance_bandwidth`` (m), ``time_bandwidth`` (e.g. ``"28d"``),
-    ``alarm_days`` and ``source`` ("knox" or "default" when no near-repeat pattern was found:
-    then the Bowers-Johnson-Pease defaults are returned)."""
+    ``alarm_days``, ``source`` ("knox", or "default" when no near-repeat pattern was found:
+    then the Bowers-Johnson-Pease defaults are returned) and ``prospective``: the parameters to
+    pass as ``params`` to the prospective method
+    (``backtest(..., params={"prospective": rec["prospective"]})``)."""
     ext = elevated_extent(result)
-    if not ext.found:
-        return {"distance_bandwidth": default_distance, "time_bandwidth": f"{default_days:g}d",
-                "alarm_days": default_days, "source": "default"}
-    return {"distance_bandwidth": ext.distance, "time_bandwidth": f"{ext.days:g}d",
-            "alarm_days": ext.days, "source": "knox"}
+    if ext.found:
+        dist, days, source = ext.distance, ext.days, "knox"
+    else:
+        dist, days, source = default_distance, default_days, "default"
+    tb = f"{days:g}d"
+    return {"distance_bandwidth": dist, "time_bandwidth": tb, "alarm_days": days,
+            "source": source,
+            "prospective": {"distance_bandwidth": dist, "time_bandwidth": tb}}
