@@ -403,6 +403,12 @@ def test_surface_is_map_ready(grid, burglaries):
     assert top["rank"] == 1 and top["percentile"] == 100
     assert gdf["method"].iloc[0] == res.best_method
     assert gdf.attrs["hotspots"]["backtest"]["criterion"].startswith("PAI")
+    from geoveilig.hotspots import risk_by_area
+
+    per_buurt = risk_by_area(gdf, "buurt")
+    assert per_buurt["risk_sum"].sum() == pytest.approx(gdf["risk"].sum())
+    assert per_buurt["code"].str.startswith("BU").all()
+    assert risk_by_area(gdf, "wijk")["risk_share"].sum() == pytest.approx(1.0)
     em = hotspot_surface(burglaries, grid, "emerging")
     assert "emerging_category" in em.columns
 

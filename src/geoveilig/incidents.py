@@ -29,6 +29,7 @@ user must declare ``crs``.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyogrio
 from pyproj import Transformer
 
@@ -186,6 +190,12 @@ def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
             f"{filename or 'bestand'}: geen scheidingsteken (; of ,) gevonden in de kopregel "
             f"'{first[:80]}'"
         )
+    header = next(csv.reader([first], delimiter=sep))
+    blank_lines = re.search(r"\n[ \t\r]*\n(?=.)", text.strip("\r\n"), flags=re.S)
+    if blank_lines is None and len(set(header)) == len(header):
+        frame = _read_csv_arrow(text, sep, header, filename)
+        frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
+        return frame
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                             skip_blank_lines=False, on_bad_lines="error", engine="c")
@@ -195,6 +205,25 @@ def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
     frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
     blank = (frame.drop(columns="__row") == "").all(axis=1)
     return frame.loc[~blank].reset_index(drop=True)
+
+
+def _read_csv_arrow(text: str, sep: str, header: list[str], filename: str | None) -> pd.DataFrame:
+    """Multi-threaded CSV reading with Arrow, every column as text (the fast path)."""
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(block_size=1 << 22),
+            parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=False),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={c: pa.string() for c in header},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        msg = str(exc).split("\n")[0]
+        raise InvalidInput(f"{filename or 'bestand'}: CSV niet te lezen: {msg}") from exc
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", np.nan)}.get)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
 
 
 def _read_geo(data: bytes, filename: str | None, fmt: str) -> pd.DataFrame:
@@ -227,18 +256,22 @@ def _read_geo(data: bytes, filename: str | None, fmt: str) -> pd.DataFrame:
 _NUM_CLEAN = re.compile(r"^\s*([-+]?)(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?\s*$")
 
 
+def _arrow(values: pd.Series) -> pa.Array:
+    arr = pa.array(values.astype(str), type=pa.string(), from_pandas=True)
+    return pc.utf8_trim_whitespace(arr)
+
+
 def parse_number(values: pd.Series) -> pd.Series:
-    """Numbers with a decimal point or a Dutch decimal comma (``155123,45``, ``155.123,45``)."""
-    s = values.astype(str).str.strip()
-    dutch = s.str.contains(",", regex=False)
-    if dutch.any():
-        t = s[dutch]
-        # "155.123,45" -> "155123.45"; "5,6543" -> "5.6543"
-        t = t.where(~t.str.contains(r"\.\d{3}(?:[.,]|$)", regex=True),
-                    t.str.replace(".", "", regex=False))
-        s = s.copy()
-        s[dutch] = t.str.replace(",", ".", regex=False)
-    return pd.to_numeric(s, errors="coerce")
+    """Numbers with a decimal point or a Dutch decimal comma (``155123,45``, ``155.123,45``).
+    Unparseable -> NaN."""
+    arr = _arrow(values)
+    comma = pc.match_substring(arr, ",")
+    thousands = pc.and_(comma, pc.match_substring_regex(arr, r"^[-+]?\d{1,3}(\.\d{3})+(,\d*)?$"))
+    arr = pc.if_else(thousands, pc.replace_substring(arr, ".", ""), arr)
+    arr = pc.replace_substring(arr, ",", ".")
+    valid = pc.match_substring_regex(arr, r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+    num = pc.cast(pc.if_else(valid, arr, pa.scalar(None, pa.string())), pa.float64())
+    return pd.Series(num.to_numpy(zero_copy_only=False), index=values.index, dtype=float)
 
 
 _DATE_FORMATS = (
@@ -258,7 +291,8 @@ def parse_datetime(values: pd.Series, times: pd.Series | None = None) -> pd.Seri
         t = times.astype(str).str.strip()
         s = s.where(t == "", s + " " + t)
     empty = s == ""
-    aware = s.str.contains(_AWARE) & ~empty
+    aware = pd.Series(pc.match_substring_regex(_arrow(s), _AWARE.pattern).to_numpy(
+        zero_copy_only=False), index=s.index, dtype=bool) & ~empty
     result = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {TIMEZONE}]")
     if aware.any():
         parsed = pd.to_datetime(s[aware], format="ISO8601", utc=True, errors="coerce")
@@ -274,8 +308,9 @@ def parse_datetime(values: pd.Series, times: pd.Series | None = None) -> pd.Seri
         for fmt in _DATE_FORMATS:
             if not rest.any():
                 break
-            got = pd.to_datetime(sn[rest], format=fmt, errors="coerce")
-            parsed[got.index] = got
+            part = sn[rest]
+            got = pc.strptime(_arrow(part), format=fmt, unit="ns", error_is_null=True)
+            parsed[part.index] = got.to_numpy(zero_copy_only=False)
             rest = parsed.isna() & ~iso
         local = parsed.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(len(parsed), dtype=bool),
                                       nonexistent=pd.Timedelta(hours=1))
@@ -540,20 +575,22 @@ def _coordinates(
                 "lijken lon/lat; geef het stelsel op met --crs rd|wgs84"
             )
     label = f"{xcol}/{ycol}" if xcol != ycol else xcol
-    text = pd.Series(x).round(6).astype(str) + " " + pd.Series(y).round(6).astype(str)
+    def text(mask: np.ndarray) -> list[str]:  # only for the rows reported
+        return [f"{a:.6g} {b:.6g}" for a, b in zip(x[mask], y[mask], strict=True)]
+
     if system == "rd":
         lonlat = finite & (wgs | swapped)
-        rej.add(rows[lonlat], label, text[lonlat], "lijkt op lon/lat in een RD-kolom")
+        rej.add(rows[lonlat], label, text(lonlat), "lijkt op lon/lat in een RD-kolom")
         other = finite & ~rd & ~lonlat
-        rej.add(rows[other], label, text[other], "geen geldige RD-coördinaat")
+        rej.add(rows[other], label, text(other), "geen geldige RD-coördinaat")
     else:
         rdlike = finite & rd
-        rej.add(rows[rdlike], label, text[rdlike],
+        rej.add(rows[rdlike], label, text(rdlike),
                 "lijkt op een RD-coördinaat in een lon/lat-kolom")
         sw = finite & swapped & ~wgs
-        rej.add(rows[sw], label, text[sw], "lon en lat lijken verwisseld")
+        rej.add(rows[sw], label, text(sw), "lon en lat lijken verwisseld")
         other = finite & ~wgs & ~rdlike & ~sw
-        rej.add(rows[other], label, text[other], "geen geldige lon/lat in Nederland")
+        rej.add(rows[other], label, text(other), "geen geldige lon/lat in Nederland")
         ok = finite & wgs
         xx, yy = np.full_like(x, np.nan), np.full_like(y, np.nan)
         if ok.any():

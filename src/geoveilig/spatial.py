@@ -91,10 +91,12 @@ class PolygonIndex:
         regions, n_regions = ndimage.label(~mixed)
         region_label = np.full(n_regions + 1, OUTSIDE, dtype=np.int64)
         if n_regions:
+            # the first cell of each region, without sorting the whole raster
             flat = regions.ravel()
-            ids, first = np.unique(flat, return_index=True)
-            keep = ids > 0
-            ids, first = ids[keep], first[keep]
+            first_of = np.full(n_regions + 1, -1, dtype=np.int64)
+            first_of[flat[::-1]] = np.arange(flat.size - 1, -1, -1)
+            ids = np.arange(1, n_regions + 1)
+            first = first_of[1:]
             fj, fi = np.divmod(first, self.nx)
             centres = shapely.points(self.x0 + (fi + 0.5) * c, self.y0 + (fj + 0.5) * c)
             region_label[ids] = self._exact(centres)

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import typer
 
-from . import areas_cmd, demo_cmd, hotspots_cmd, import_cmd, serve_cmd
+from . import (
+    areas_cmd,
+    demo_cmd,
+    hotspots_cmd,
+    import_cmd,
+    map_cmd,
+    prevention_cmd,
+    report_cmd,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="geoveilig",
@@ -16,7 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, hotspots_cmd):
+for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
+               map_cmd, hotspots_cmd):
     module.register(app)
 
 

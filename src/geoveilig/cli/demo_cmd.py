@@ -32,10 +32,31 @@ def demo_command(
             summary = store.import_incidents(
                 parsed, source_name=f"{path.name} (SYNTHETISCH)",
                 content_sha256=hashlib.sha256(data).hexdigest(), synthetic=True)
+            groups = _load_prevention_demo(store, a, seed, incidents)
         finally:
             store.close()
     out.print(f"Demo-gegevens (synthetisch, seed {seed}): {summary.accepted} incidenten "
               f"ingelezen, {summary.already_present} waren er al. Bestand: {path}")
+    if groups is not None:
+        out.print(f"Demo-preventieregister (synthetisch): {groups} groepen.")
+
+
+def _load_prevention_demo(store, a, seed, incidents):  # type: ignore[no-untyped-def]
+    """The synthetic prevention registry (``geoveilig.demo.prevention``), placed by the demo
+    burglaries; an existing real registry is kept (with a warning)."""
+    from ..demo.prevention import demo_prevention_groups
+    from ..errors import InvalidInput
+    from ..store.prevention import load_demo_registry
+
+    registry = demo_prevention_groups(a, seed=seed, incidents=incidents)
+    try:
+        result = load_demo_registry(
+            store, registry, source_name=f"demo-preventiegroepen seed {seed} (SYNTHETISCH)",
+            known_buurten=list(a.buurten["code"]), actor="cli")
+    except InvalidInput as exc:
+        console.print(f"[yellow]Let op:[/] {exc}", highlight=False)
+        return None
+    return result["total"]
 
 
 def register(app: typer.Typer) -> None:

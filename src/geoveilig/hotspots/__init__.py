@@ -41,7 +41,7 @@ from .nearrepeat import (
 )
 from .plot import plot_backtest
 from .prospective import prospective_risk
-from .surface import default_origin, hotspot_surface
+from .surface import default_origin, hotspot_surface, risk_by_area
 
 __all__ = [
     "BANDWIDTH_RULES", "CATEGORIES", "CATEGORY_LABELS", "CLASS_LABELS", "COVERAGES",
@@ -52,6 +52,6 @@ __all__ = [
     "default_origin", "elevated_extent", "emerging_hotspots", "format_window", "get_method",
     "gi_star", "gi_star_z", "history", "hotspot_surface", "kde_grid", "kde_lattice",
     "knox_test", "make_grid", "mann_kendall", "parse_window", "plot_backtest",
-    "prospective_risk", "recommended_bandwidths", "rolling_origins", "run_method", "scores",
+    "prospective_risk", "recommended_bandwidths", "risk_by_area", "rolling_origins", "run_method", "scores",
     "select_bandwidth",
 ]

@@ -17,6 +17,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..errors import InvalidInput
 from .backtest import BacktestResult
 from .emerging import CATEGORY_LABELS, emerging_hotspots
 from .events import InsufficientData, as_events, as_timestamp, format_window, parse_window
@@ -111,3 +112,22 @@ def hotspot_surface(
             out["verdict"] = f"Methode {method} is niet getoetst in de backtest."
     out.attrs["hotspots"] = meta
     return out
+
+
+def risk_by_area(surface: gpd.GeoDataFrame, level: str = "buurt") -> pd.DataFrame:
+    """Aggregate a surface to buurten or wijken (by each cell's code): ``risk_sum``,
+    ``risk_mean``, ``cells``, ``hot_cells`` (Gi* hot spots) and ``risk_share`` (of the total).
+    For count-like methods (naive, kde, prospective, learned) ``risk_sum`` is an expected count
+    or weight per area, usable e.g. for the prevention gap ranking."""
+    if level not in ("buurt", "wijk"):
+        raise InvalidInput(f"kies buurt of wijk, niet {level!r}", where="level")
+    col = f"{level}_code"
+    frame = pd.DataFrame({"code": surface[col], "risk": surface["risk"],
+                          "hot": surface["gi_class"] == "hot"})
+    out = frame.groupby("code", dropna=True).agg(risk_sum=("risk", "sum"),
+                                                 risk_mean=("risk", "mean"),
+                                                 cells=("risk", "size"),
+                                                 hot_cells=("hot", "sum")).reset_index()
+    total = out["risk_sum"].sum()
+    out["risk_share"] = out["risk_sum"] / total if total else np.nan
+    return out.sort_values("risk_sum", ascending=False, ignore_index=True)

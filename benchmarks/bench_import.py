@@ -1,0 +1,156 @@
+"""Benchmark: assign 1,000,000 points to polygons, and import 1,000,000 incidents from CSV.
+
+(a) the 44 Helmond buurten (real CBS 2017 boundaries from GEOVEILIG_GEO_DIR or ../shared/geo)
+(b) 10,000 synthetic polygons with 100+ vertices each (the size of the national buurt map)
+
+For each: ``geoveilig.spatial.PolygonIndex`` against ``geopandas.sjoin`` (predicate
+"intersects", lowest polygon index on ties) on the same points in the same run; the
+assignments must be identical. Then end to end: a 1,000,000-row Dutch police-style CSV through
+``parse_incidents`` and ``Store.import_incidents`` into a fresh SQLite store, with peak memory
+(measured in a child process). Prints a table and one JSON line.
+
+    python benchmarks/bench_import.py [--points 1000000] [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _synth import incident_csv, points_in_helmond, points_inside, voronoi_polygons
+
+from geoveilig.areas import load_areas
+from geoveilig.spatial import PolygonIndex
+
+ROOT = Path(__file__).resolve().parents[1]
+GEO = Path(os.environ.get("GEOVEILIG_GEO_DIR", ROOT.parent / "shared" / "geo"))
+
+
+def best_of(fn, repeat: int = 3) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def sjoin_assign(polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=polys.crs)
+    j = gpd.sjoin(pts, polys[["geometry"]].reset_index(drop=True), predicate="intersects",
+                  how="left")
+    right = j["index_right"].fillna(-1).astype(np.int64)
+    # ties (a point on a shared edge): the lowest polygon index, as PolygonIndex does
+    best = right.groupby(level=0).min()
+    return best.reindex(range(len(x))).to_numpy()
+
+
+def assignment_case(name: str, geoms: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict:
+    polys = gpd.GeoDataFrame(geometry=geoms, crs=28992)
+    t0 = time.perf_counter()
+    index = PolygonIndex(geoms)
+    build = time.perf_counter() - t0
+    ours_t, ours = best_of(lambda: index.lookup(x, y))
+    ref_t, ref = best_of(lambda: sjoin_assign(polys, x, y), repeat=1)
+    identical = bool(np.array_equal(ours, ref))
+    vertices = np.asarray([len(g.exterior.coords) for g in geoms])
+    return {
+        "case": name, "polygons": len(geoms), "min_vertices": int(vertices.min()),
+        "points": len(x), "inside": float((ours >= 0).mean()),
+        "index_build_s": round(build, 3), "cell_m": round(index.cell_size, 2),
+        "mixed_cells": round(index.mixed_share, 4),
+        "ours_s": round(ours_t, 4), "ours_points_per_s": round(len(x) / ours_t),
+        "sjoin_s": round(ref_t, 3), "sjoin_points_per_s": round(len(x) / ref_t),
+        "speedup": round(ref_t / ours_t, 1),
+        "speedup_incl_build": round(ref_t / (ours_t + build), 1),
+        "identical": identical,
+    }
+
+
+def end_to_end(csv_path: Path, rows: int) -> dict:
+    """Run in a child process so that its peak memory is its own."""
+    code = f"""
+import json, resource, time, hashlib, sys
+from pathlib import Path
+from geoveilig.areas import load_areas
+from geoveilig.incidents import parse_incidents
+from geoveilig.store import Store
+areas = load_areas({str(GEO)!r})
+t0 = time.perf_counter()
+data = Path({str(csv_path)!r}).read_bytes()
+parsed = parse_incidents(data, filename="bench.csv", areas=areas)
+t1 = time.perf_counter()
+store = Store.sqlite(Path({str(csv_path.parent)!r}) / "bench.sqlite")
+summary = store.import_incidents(parsed, source_name="bench.csv",
+                                 content_sha256=hashlib.sha256(data).hexdigest())
+t2 = time.perf_counter()
+again = store.import_incidents(parsed, source_name="bench.csv", content_sha256="x")
+t3 = time.perf_counter()
+print(json.dumps({{"parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2,
+                  "accepted": summary.accepted, "already_present": again.already_present,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"end-to-end child failed:\n{out.stderr}")
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    total = r["parse_s"] + r["store_s"]
+    return {
+        "rows": rows, "parse_s": round(r["parse_s"], 2), "store_s": round(r["store_s"], 2),
+        "total_s": round(total, 2), "rows_per_s": round(rows / total),
+        "reimport_s": round(r["reimport_s"], 2), "accepted": r["accepted"],
+        "already_present_on_reimport": r["already_present"],
+        "peak_rss_mb": round(r["peak_rss_mb"]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--polygons", type=int, default=10_000)
+    args = parser.parse_args()
+
+    areas = load_areas(GEO)
+    results = []
+    x, y = points_in_helmond(areas, args.points, seed=1)
+    results.append(assignment_case("helmond-44-buurten", areas.buurten.geometry.values, x, y))
+    extent = 150_000.0
+    geoms = voronoi_polygons(args.polygons, extent, min_vertices=100, seed=2)
+    rng = np.random.default_rng(3)
+    xs, ys = rng.uniform(0, extent, args.points), rng.uniform(0, extent, args.points)
+    results.append(assignment_case(f"synthetic-{args.polygons}-polygons", geoms, xs, ys))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cx, cy = points_inside(areas, args.rows, seed=4)
+        path = incident_csv(Path(tmp) / "bench.csv", cx, cy, seed=5)
+        e2e = end_to_end(path, args.rows)
+
+    print(f"{'case':28} {'polys':>6} {'points':>9} {'ours pts/s':>12} {'sjoin pts/s':>12} "
+          f"{'speedup':>8} {'+build':>7} {'same':>5}")
+    for r in results:
+        print(f"{r['case']:28} {r['polygons']:>6} {r['points']:>9} {r['ours_points_per_s']:>12,} "
+              f"{r['sjoin_points_per_s']:>12,} {r['speedup']:>7}x {r['speedup_incl_build']:>6}x "
+              f"{r['identical']!s:>5}")
+    print(f"end to end CSV -> SQLite: {e2e['rows']:,} rows in {e2e['total_s']} s "
+          f"(parse {e2e['parse_s']} s, store {e2e['store_s']} s) = {e2e['rows_per_s']:,} rows/s; "
+          f"re-import {e2e['reimport_s']} s; peak RSS {e2e['peak_rss_mb']} MB")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"benchmark": "import", "assignment": results, "end_to_end": e2e,
+                      "bench_process_peak_rss_mb": round(peak), "cpus": os.cpu_count(),
+                      "loadavg": os.getloadavg()}))
+
+
+if __name__ == "__main__":
+    main()
