@@ -52,6 +52,7 @@ __all__ = [
     "default_origin", "elevated_extent", "emerging_hotspots", "format_window", "get_method",
     "gi_star", "gi_star_z", "history", "hotspot_surface", "kde_grid", "kde_lattice",
     "knox_test", "make_grid", "mann_kendall", "parse_window", "plot_backtest",
-    "prospective_risk", "recommended_bandwidths", "risk_by_area", "rolling_origins", "run_method", "scores",
+    "prospective_risk", "recommended_bandwidths", "risk_by_area", "rolling_origins", "run_method",
+    "scores",
     "select_bandwidth",
 ]
