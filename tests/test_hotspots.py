@@ -171,6 +171,8 @@ def test_gistar_equals_esda(grid, burglaries):
     wl = WSP(w.tocsr()).to_W(silence_warnings=True)
     ref = G_Local(y, wl, transform="B", star=True, permutations=0)
     np.testing.assert_allclose(ours, ref.Zs, rtol=0, atol=1e-9)
+    # our p-values are two-sided, esda's analytic ones one-sided
+    np.testing.assert_allclose(gi_star(y, w).p, 2 * ref.p_norm, rtol=1e-9, atol=1e-12)
     # a wider (distance-band) neighbourhood, diagonal left empty: Gi* adds the cell itself
     w2 = grid.neighbours(300.0, include_self=False)
     ref2 = G_Local(y, WSP(w2.tocsr()).to_W(silence_warnings=True), transform="B", star=True,
@@ -445,6 +447,19 @@ def test_bad_input_messages(grid, burglaries):
         hotspot_surface(burglaries, grid, "best")
     with pytest.raises(InsufficientData, match="geschiedenis"):
         backtest(burglaries[burglaries["occurred_at"] < "2016-03-01"], grid, ["kde"])
+
+
+def test_backtest_reports_empty_windows_and_crs_mismatch(other_grid, other_incidents, grid,
+                                                         burglaries):
+    last = other_incidents["occurred_at"].max()
+    origins = [last - pd.Timedelta(days=40), last + pd.Timedelta(days=30)]  # 2nd window empty
+    res = backtest(other_incidents, other_grid, ["kde"], origins=origins, n_boot=50)
+    empty = res.scores[res.scores["origin"] == res.origins[-1]]
+    assert empty["pai_5"].isna().all() and (empty["n_events"] == 0).all()
+    assert any("zonder incidenten" in w for w in res.warnings)
+    assert (res.summary["n_origins"] == 1).all()
+    with pytest.raises(CrsError, match="verschillend"):
+        run_method("kde", burglaries, other_grid, "2017-06-01", "14d")
 
 
 def test_events_from_geometry_only(burglaries):

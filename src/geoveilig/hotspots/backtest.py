@@ -160,8 +160,10 @@ class BacktestResult:
 
 
 def _bootstrap(values: np.ndarray, idx: np.ndarray, level: float) -> tuple[float, float]:
-    boots = np.nanmean(values[idx], axis=1)
-    boots = boots[np.isfinite(boots)]
+    sample = values[idx]
+    n_ok = np.isfinite(sample).sum(axis=1)
+    sums = np.where(np.isfinite(sample), sample, 0.0).sum(axis=1)
+    boots = sums[n_ok > 0] / n_ok[n_ok > 0]
     if boots.size == 0:
         return float("nan"), float("nan")
     a = (1 - level) / 2
