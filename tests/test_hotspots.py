@@ -347,8 +347,9 @@ def _all_categories():
 
 # --- backtest & surfaces ----------------------------------------------------------------------
 def test_backtest_on_second_city(other_grid, other_incidents):
+    crit = SuccessCriterion(min_origins=3)
     res = backtest(other_incidents, other_grid, ["kde", "prospective", "gistar"],
-                   n_origins=4, n_boot=200, seed=1, crime_type="woninginbraak")
+                   n_origins=4, n_boot=200, seed=1, crime_type="woninginbraak", criterion=crit)
     assert list(res.summary["method"]) == ["naive", "kde", "prospective", "gistar"]
     assert len(res.scores) == 4 * 4
     assert res.best_method in set(res.summary["method"])
@@ -359,10 +360,11 @@ def test_backtest_on_second_city(other_grid, other_incidents):
     # the verdict follows the declared rule
     s = res.summary.set_index("method")
     for m, r in s.iterrows():
-        expected = (m != "naive") and r["pai_5"] > s.loc["naive", "pai_5"] and r["pai_5_low"] > 1
+        expected = (m != "naive") and r["pai_5"] > s.loc["naive", "pai_5"] \
+            and r["pai_5_low"] > 1 and r["n_origins"] >= 3
         assert bool(r["meets_criterion"]) == bool(expected)
     again = backtest(other_incidents, other_grid, ["kde", "prospective", "gistar"],
-                     n_origins=4, n_boot=200, seed=1)
+                     n_origins=4, n_boot=200, seed=1, criterion=crit)
     pd.testing.assert_frame_equal(res.summary.drop(columns="seconds"),
                                   again.summary.drop(columns="seconds"))
     csv = res.to_csv()
@@ -391,6 +393,10 @@ def test_backtest_criterion_can_fail(other_grid):
                    criterion=SuccessCriterion(min_lower=50.0))
     assert not res.criterion_met
     assert "Geen methode voldoet" in res.verdict
+    # too few origins: never a verdict, whatever the scores
+    few = backtest(sim, other_grid, ["kde"], n_origins=4, n_boot=200)
+    assert not few.summary["meets_criterion"].any()
+    assert any("minstens 10 nodig" in w for w in few.warnings)
 
 
 def test_surface_is_map_ready(grid, burglaries):

@@ -73,7 +73,7 @@ def hotspots(
     out.print(f"{label}: {len(gdf)} cellen, methode {meta.get('method')}, vanaf "
               f"{meta.get('origin', '')[:10]} voor {meta.get('window')} -> {out_path}")
     if result is not None:
-        out.print(result.verdict)
+        out.print(result.verdict, soft_wrap=True)
         for w in result.warnings:
             console.print(f"[yellow]Let op:[/] {w}", highlight=False)
     else:
@@ -107,8 +107,8 @@ def backtest_cmd(
     out.print(f"Backtest {label}: {len(result.origins)} startmomenten "
               f"({result.origins[0]:%Y-%m-%d} t/m {result.origins[-1]:%Y-%m-%d}), venster "
               f"{result.window.days} dagen")
-    out.print(result.summary[cols].round(3).to_string(index=False))
-    out.print(result.verdict)
+    out.print(result.summary[cols].round(3).to_string(index=False), soft_wrap=True)
+    out.print(result.verdict, soft_wrap=True)
     for w in result.warnings:
         console.print(f"[yellow]Let op:[/] {w}", highlight=False)
     if out_path is not None:
@@ -136,7 +136,7 @@ def nearrepeat(
     res = knox_test(incidents, permutations=permutations, seed=seed)
     out.print(f"Near-repeattest {label}: {res.n_events} incidenten, {res.n_pairs} paren, "
               f"{permutations} permutaties (seed {seed}); Knox-ratio's:")
-    out.print(res.ratio_frame().round(2).to_string())
+    out.print(res.ratio_frame().round(2).to_string(), soft_wrap=True)
     rec = recommended_bandwidths(res)
     if rec["source"] == "knox":
         out.print(f"Verhoogd risico tot {rec['distance_bandwidth']:g} m en "

@@ -13,11 +13,11 @@ is empty are left out of the summary (and counted); an origin where a method can
 message and left out for that method.
 
 The success criterion (:class:`SuccessCriterion`, default: *mean PAI at 5% of the area above the
-naive baseline's and the lower end of its 95% bootstrap interval above 1*) is fixed before the
-scores exist; :class:`BacktestResult` says for every method whether it is met. The best method is
-the one with the highest mean of the criterion's metric among those that meet it; when none
-does, the highest mean overall is reported with ``criterion_met=False`` and a verdict that says
-so.
+naive baseline's and the lower end of its 95% bootstrap interval above 1, over at least 10
+origins with incidents*) is fixed before the scores exist; :class:`BacktestResult` says for
+every method whether it is met. The best method is the one with the highest mean of the
+criterion's metric among those that meet it; when none does, the highest mean overall is
+reported with ``criterion_met=False`` and a verdict that says so.
 """
 
 from __future__ import annotations
@@ -43,12 +43,14 @@ COVERAGES = (0.01, 0.05, 0.10)
 class SuccessCriterion:
     """A forecast is useful when its mean ``metric`` over the origins is above the
     ``baseline``'s and the lower end of its ``level`` bootstrap interval is above
-    ``min_lower``."""
+    ``min_lower``, scored on at least ``min_origins`` origins with incidents in the window
+    (fewer origins give no verdict: a bootstrap over two values says nothing)."""
 
     metric: str = "pai_5"
     baseline: str = "naive"
     level: float = 0.95
     min_lower: float = 1.0
+    min_origins: int = 10
 
     def describe(self) -> str:
         what = {"pai": "PAI", "hit": "trefkans", "pei": "PEI"}.get(self.metric.split("_")[0],
@@ -56,7 +58,8 @@ class SuccessCriterion:
         pct = self.metric.split("_")[1] if "_" in self.metric else ""
         return (f"{what} bij {pct}% van het oppervlak gemiddeld hoger dan die van de methode "
                 f"'{self.baseline}', met de ondergrens van het {self.level:.0%}-bootstrapinterval "
-                f"boven {self.min_lower:g}")
+                f"boven {self.min_lower:g}, over minstens {self.min_origins} startmomenten met "
+                "incidenten")
 
 
 def rolling_origins(incidents: object, window: object = "14d", *, step: object = "14d",
@@ -253,6 +256,7 @@ def backtest(
     base = summary.set_index("method").loc[criterion.baseline, criterion.metric]
     met = (summary[criterion.metric] > base) & \
         (summary[criterion.metric + "_low"] > criterion.min_lower) & \
+        (summary["n_origins"] >= criterion.min_origins) & \
         (summary["method"] != criterion.baseline)
     summary["meets_criterion"] = met.fillna(False).astype(bool)
     ok = summary[summary["meets_criterion"]]
@@ -262,6 +266,11 @@ def backtest(
                                "(te weinig incidenten in de vensters)")
     best = str(pool.sort_values(criterion.metric, ascending=False, kind="stable")
                ["method"].iloc[0])
+    scored = int(summary["n_origins"].max())
+    if scored < criterion.min_origins:
+        warnings.append(f"slechts {scored} startmoment(en) met incidenten in het venster; "
+                        f"minstens {criterion.min_origins} nodig voor een oordeel (kies meer "
+                        "startmomenten, een langer venster of een bredere groep misdrijven)")
     failed = summary[summary["n_failed"] > 0]
     for rec in failed.itertuples():
         first = table[(table["method"] == rec.method) & table["error"].notna()]["error"].iloc[0]
