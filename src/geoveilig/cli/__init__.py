@@ -9,6 +9,7 @@ import typer
 from . import (
     areas_cmd,
     demo_cmd,
+    hotspots_cmd,
     import_cmd,
     map_cmd,
     prevention_cmd,
@@ -26,7 +27,7 @@ app = typer.Typer(
 )
 
 for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
-               map_cmd, recommend_cmd):
+               map_cmd, hotspots_cmd, recommend_cmd):
     module.register(app)
 
 
