@@ -1,7 +1,8 @@
 """``geoveilig recommend alarms|cameras|buurttent``: inzetadvies.
 
-Until the hotspot engine lands the demand comes from ``placement.interim`` (recency-weighted
-counts per 125 m cell); swap ``_demand`` for the hotspot engine there and nothing else changes.
+Demand for alarms and cameras is the hotspot engine's risk surface (``_demand``; method
+``--method``, default prospective; ``--backtest`` adds its backtest score); when the engine has
+too little data the interim recency-weighted counts (``placement.interim``) stand in.
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 import sqlalchemy as sa
 import typer
 
-from .. import WGS84
+from .. import TIMEZONE, WGS84
 from ..crimetypes import GROUPS
 from ..errors import InvalidInput
+from ..hotspots import InsufficientData, backtest, hotspot_surface, make_grid
 from ..placement.interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
 from ..placement.policies import (
     DEFAULT_ALARM_DURATION_DAYS,
@@ -57,15 +61,50 @@ def _origin(store, origin: str | None) -> pd.Timestamp:  # type: ignore[no-untyp
 
 
 def _demand(store, origin: pd.Timestamp, window_days: float,  # type: ignore[no-untyped-def]
-            crime_types: tuple[str, ...]) -> tuple[gpd.GeoDataFrame, str, float | None]:
+            crime_types: tuple[str, ...], method: str = "prospective",
+            with_backtest: bool = False) -> tuple[gpd.GeoDataFrame, str, float | None]:
     """Risk per cell for the coming window: (demand, method name, backtest score).
-    INTERIM: replace by the hotspot engine's surface when it lands."""
+
+    The hotspot engine's surface (``hotspots.hotspot_surface`` on the 125 m grid, ``method``,
+    optionally backtested) when it has enough data; otherwise the interim recency-weighted
+    counts (``placement.interim``), said so on the console. ``residential`` (alarms): cells
+    with a woninginbraak in the three years before ``origin`` (no BAG data yet)."""
     s = settings()
-    inc = store.incidents(start=origin - pd.Timedelta(days=365), end=origin,
-                          crime_types=list(crime_types))
-    demand = interim_demand(inc, areas(s), origin=origin, window_days=window_days,
-                            crime_types=crime_types, cell_size=s.grid_size)
-    return demand, INTERIM_METHOD, None
+    a = areas(s)
+    inc = store.incidents(end=origin, crime_types=list(crime_types))
+    try:
+        if len(inc) == 0:
+            raise InsufficientData("geen incidenten voor de gekozen periode")
+        grid = make_grid(a, s.grid_size, areas=a)
+        bt = (backtest(inc, grid, methods=[method], window=f"{window_days:g}d")
+              if with_backtest else None)
+        surface = hotspot_surface(inc, grid, method, origin=origin, window=f"{window_days:g}d",
+                                  backtest=bt)
+    except InsufficientData as exc:
+        console.print(f"[yellow]Let op:[/] hotspotmethode {method}: {exc}; de "
+                      "tussenoplossing (recentheidsgewogen tellingen) wordt gebruikt.",
+                      highlight=False)
+        recent = inc.loc[pd.to_datetime(inc["occurred_at"]) >=
+                         _aware(origin) - pd.Timedelta(days=365)]
+        demand = interim_demand(recent, a, origin=origin, window_days=window_days,
+                                crime_types=crime_types, cell_size=s.grid_size)
+        return demand, INTERIM_METHOD, None
+    demand = surface.loc[surface["buurt_code"].notna()].reset_index(drop=True)
+    demand["risk"] = demand["risk"].clip(lower=0.0)
+    burgl = inc.loc[(inc["crime_type"] == "woninginbraak")
+                    & (pd.to_datetime(inc["occurred_at"])
+                       >= _aware(origin) - pd.Timedelta(days=3 * 365))]
+    hit = shapely.STRtree(np.asarray(demand.geometry.values)).query(
+        np.asarray(burgl.geometry.values), predicate="within")[1]
+    demand["residential"] = False
+    demand.loc[np.unique(hit), "residential"] = True
+    score = demand["backtest_score"].iloc[0] if "backtest_score" in demand else None
+    label = str(demand["method_label"].iloc[0]) if "method_label" in demand else method
+    return demand, f"hotspots: {label}", None if score is None else float(score)
+
+
+def _aware(ts: pd.Timestamp) -> pd.Timestamp:
+    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts
 
 
 def _existing(store, kind: str, origin: pd.Timestamp) -> gpd.GeoDataFrame | None:  # type: ignore[no-untyped-def]
@@ -131,19 +170,23 @@ def alarms(
                                              help="minimale afstand tussen systemen (m)"),
     duration_days: int = typer.Option(DEFAULT_ALARM_DURATION_DAYS, "--duration-days",
                                       help="aanbevolen inzetduur per plek (dagen)"),
+    method: str = typer.Option("prospective", "--method", help="hotspotmethode voor het risico"),
+    with_backtest: bool = typer.Option(False, "--backtest",
+                                       help="toets de hotspotmethode (trager) en vermeld de score"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
 ) -> None:
     """Waar zetten we de mobiele alarmsystemen neer (woninginbraak-risico, woongebied)?"""
     store = open_store()
     try:
         t0 = _origin(store, origin)
-        demand, method, score = _demand(store, t0, _window_days(window), BURGLARY)
+        demand, label, score = _demand(store, t0, _window_days(window), BURGLARY, method,
+                                        with_backtest)
         existing = _existing(store, "alarm", t0)
     finally:
         store.close()
     rec = recommend_alarms(demand, count, radius=radius, existing=existing,
                            rotate=not keep_existing, duration_days=duration_days, origin=t0,
-                           min_spacing=min_spacing, names=areas().names(), method_name=method,
+                           min_spacing=min_spacing, names=areas().names(), method_name=label,
                            backtest_score=score)
     _write(rec, out_file)
     _report(rec, out_file)
@@ -160,19 +203,23 @@ def cameras(
                                        help="de huidige camera blijft staan en telt mee"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
                                              help="minimale afstand tussen camera's (m)"),
+    method: str = typer.Option("prospective", "--method", help="hotspotmethode voor het risico"),
+    with_backtest: bool = typer.Option(False, "--backtest",
+                                       help="toets de hotspotmethode (trager) en vermeld de score"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
 ) -> None:
     """Waar moet de flexibele camera heen (straatcriminaliteit)?"""
     store = open_store()
     try:
         t0 = _origin(store, origin)
-        demand, method, score = _demand(store, t0, _window_days(window), GROUPS["straat"])
+        demand, label, score = _demand(store, t0, _window_days(window), GROUPS["straat"],
+                                        method, with_backtest)
         existing = _existing(store, "camera", t0)
     finally:
         store.close()
     rec = recommend_cameras(demand, count, radius=radius, existing=existing,
                             keep_existing=keep_existing, min_spacing=min_spacing,
-                            names=areas().names(), method_name=method, backtest_score=score)
+                            names=areas().names(), method_name=label, backtest_score=score)
     _write(rec, out_file)
     _report(rec, out_file)
 

@@ -5,15 +5,17 @@
 * ``policies``: risk cells -> ranked, explained recommendations (``recommend_alarms``,
   ``recommend_cameras``, ``plan_buurttent``, generic ``recommend_sites``);
 * ``evaluation``: did a deployment help (``evaluate_deployment``, difference-in-differences);
-* ``interim``: stand-in demand and BuurtTent inputs until the hotspot engine and the prevention
-  registry land (used by ``geoveilig recommend``).
+* ``interim``: stand-in demand (when the hotspot engine has too little data) and the BuurtTent
+  table per buurt (used by ``geoveilig recommend``).
 
 CLI::
 
     geoveilig recommend alarms --count K [--radius 150] [--origin DATE] [--window 28d]
-                               [--keep-existing] [--min-spacing M] [--duration-days D] --out F
+                               [--keep-existing] [--min-spacing M] [--duration-days D]
+                               [--method M] [--backtest] --out F
     geoveilig recommend cameras --count K [--radius 75] [--origin DATE] [--window 28d]
-                                [--keep-existing] [--min-spacing M] --out F
+                                [--keep-existing] [--min-spacing M] [--method M] [--backtest]
+                                --out F
     geoveilig recommend buurttent --count K --year Y [--min-gap-weeks 8] [--slot W-SAT] --out F
 """
 
