@@ -20,7 +20,14 @@ import typer
 from .. import TIMEZONE, WGS84
 from ..crimetypes import GROUPS
 from ..errors import InvalidInput
-from ..hotspots import InsufficientData, backtest, hotspot_surface, make_grid
+from ..hotspots import (
+    InsufficientData,
+    backtest,
+    hotspot_surface,
+    knox_test,
+    make_grid,
+    recommended_bandwidths,
+)
 from ..placement.interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
 from ..placement.policies import (
     DEFAULT_ALARM_DURATION_DAYS,
@@ -103,6 +110,24 @@ def _demand(store, origin: pd.Timestamp, window_days: float,  # type: ignore[no-
     return demand, f"hotspots: {label}", None if score is None else float(score)
 
 
+def _near_repeat_days(store, origin: pd.Timestamp) -> int:  # type: ignore[no-untyped-def]
+    """Alarm duration from the Knox near-repeat test on the burglaries of the two years before
+    ``origin`` (``hotspots.recommended_bandwidths``); the default when there is too little."""
+    inc = store.incidents(start=origin - pd.Timedelta(days=730), end=origin,
+                          crime_types=list(BURGLARY))
+    try:
+        rec = recommended_bandwidths(knox_test(inc, permutations=99, seed=0))
+    except InvalidInput as exc:
+        console.print(f"[yellow]Let op:[/] near-repeat-analyse niet mogelijk ({exc}); "
+                      f"inzetduur {DEFAULT_ALARM_DURATION_DAYS} dagen.", highlight=False)
+        return DEFAULT_ALARM_DURATION_DAYS
+    days = max(1, round(float(rec["alarm_days"])))  # type: ignore[arg-type]
+    why = ("near-repeat-patroon gevonden" if rec["source"] == "knox"
+           else "geen near-repeat-patroon: standaardwaarde")
+    console.print(f"Inzetduur per plek: {days} dagen ({why}).", highlight=False)
+    return days
+
+
 def _aware(ts: pd.Timestamp) -> pd.Timestamp:
     return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts
 
@@ -150,8 +175,9 @@ def _report(rec: Recommendation, path: Path) -> None:
         console.print(f"Rotatie: {len(moved)} van {len(rec.rotation)} geplaatste systemen staan "
                       "in een afgekoeld gebied en kunnen verplaatst worden.", highlight=False)
         for r in moved.itertuples():
-            console.print(f"  systeem {r.unit_id}: risico {r.risk_in_radius:.2f} -> naar "
-                          f"({r.move_to_x:.0f}, {r.move_to_y:.0f}) in {r.move_to_buurt_code}",
+            target = (f"naar ({r.move_to_x:.0f}, {r.move_to_y:.0f}) in {r.move_to_buurt_code}"
+                      if pd.notna(r.move_to_x) else "blijft staan (--keep-existing)")
+            console.print(f"  systeem {r.unit_id}: risico {r.risk_in_radius:.2f} -> {target}",
                           highlight=False)
     console.print(f"Geschreven: {path} ({len(rec.sites)} locaties, WGS84)")
 
@@ -168,8 +194,10 @@ def alarms(
                                        help="geplaatste systemen blijven staan (geen rotatie)"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
                                              help="minimale afstand tussen systemen (m)"),
-    duration_days: int = typer.Option(DEFAULT_ALARM_DURATION_DAYS, "--duration-days",
-                                      help="aanbevolen inzetduur per plek (dagen)"),
+    duration_days: int | None = typer.Option(
+        None, "--duration-days",
+        help="inzetduur per plek in dagen (standaard: uit de near-repeat-analyse van de "
+             "inbraken van de laatste twee jaar)"),
     method: str = typer.Option("prospective", "--method", help="hotspotmethode voor het risico"),
     with_backtest: bool = typer.Option(False, "--backtest",
                                        help="toets de hotspotmethode (trager) en vermeld de score"),
@@ -182,6 +210,8 @@ def alarms(
         demand, label, score = _demand(store, t0, _window_days(window), BURGLARY, method,
                                         with_backtest)
         existing = _existing(store, "alarm", t0)
+        if duration_days is None:
+            duration_days = _near_repeat_days(store, t0)
     finally:
         store.close()
     rec = recommend_alarms(demand, count, radius=radius, existing=existing,
