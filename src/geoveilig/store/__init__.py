@@ -8,10 +8,12 @@ The schema is created and migrated automatically (Alembic, ``store/migrations``)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -26,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from .. import RD_NEW, TIMEZONE
 from ..errors import ImportRejected, InvalidInput, StoreUnavailable
 from ..incidents import ParseResult
+from . import postgis
 from .models import audit_log, import_batches, incidents, metadata
 
 __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents", "metadata"]
@@ -33,6 +36,7 @@ __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents",
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _CHUNK = 50_000
 _BULK_ROWS = 20_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,12 +68,13 @@ def _fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
         params: object = tuple(compiled.params[k] for k in compiled.positiontup)
     else:
         params = compiled.params
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    with postgis.reraise_dbapi(conn):
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(str(compiled), params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
     return pd.DataFrame.from_records(rows, columns=list(stmt.selected_columns.keys()),
                                      nrows=len(rows))
 
@@ -106,14 +111,23 @@ class Store:
         self.url = url
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url, echo=echo, future=True)
+        sqlite = url.startswith("sqlite")
+        # pre-ping: a pooled connection the server dropped (restart, failover, terminated
+        # backend) is replaced on checkout instead of failing the next request
+        self.engine: Engine = sa.create_engine(url, echo=echo, future=True,
+                                               pool_pre_ping=not sqlite)
         if self.engine.dialect.name == "sqlite":
             # pysqlite's own transaction handling does not cover DDL (our temporary tables);
-            # let SQLAlchemy emit BEGIN so that a failed import rolls back completely.
+            # let SQLAlchemy emit BEGIN so that a failed import rolls back completely. Writers
+            # (imports) take the write lock up front (BEGIN IMMEDIATE): two imports at once
+            # then wait for each other instead of failing on a read->write lock upgrade.
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+        self.spatial = False  # PostGIS geometry column present (set by migrate/_detect)
         if migrate:
             self.migrate()
+        else:
+            self._detect()
 
     @classmethod
     def sqlite(cls, path: str | Path) -> Store:
@@ -127,6 +141,43 @@ class Store:
                 command.upgrade(_alembic_config(conn), "head")
         except sa.exc.OperationalError as exc:
             raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+        self._detect()
+
+    def _detect(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                self.spatial = postgis.has_geometry(conn)
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction: imports are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+        an advisory lock), a lost database raises ``StoreUnavailable`` (nothing is written)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(geoveilig_write=True)
+                with conn.begin():
+                    if postgis.is_postgresql(conn):
+                        postgis.lock_imports(conn)
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """Run a read on a pooled connection; when the connection turns out to be lost
+        (server restarted, backend terminated) retry once on a fresh one, and raise
+        ``StoreUnavailable`` (HTTP 503) when the database stays away."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
+                    raise
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+        raise AssertionError("unreachable")
 
     def schema_revision(self) -> str | None:
         with self.engine.connect() as conn:
@@ -173,7 +224,7 @@ class Store:
         if frame["buurt_code"].isna().any():
             raise InvalidInput("incidenten zonder buurt: parseer met de gebiedsindeling (areas)")
         n_present = parsed.duplicates_in_file
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             existing = self._existing(conn, frame)
             if len(existing):
                 same = existing["stored_hash"] == existing["content_hash"]
@@ -274,13 +325,17 @@ class Store:
             self.engine.dialect.paramstyle, "?")
         sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
                f"VALUES ({', '.join([mark] * len(cols))})")
-        rows = list(zip(*columns, strict=True))
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            for start in range(0, len(rows), _CHUNK):
-                cursor.executemany(sql, rows[start:start + _CHUNK])
-        finally:
-            cursor.close()
+        with postgis.reraise_dbapi(conn):
+            if postgis.is_postgresql(conn):
+                postgis.copy_rows(conn, table, cols, columns)
+                return
+            rows = list(zip(*columns, strict=True))
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                for start in range(0, len(rows), _CHUNK):
+                    cursor.executemany(sql, rows[start:start + _CHUNK])
+            finally:
+                cursor.close()
 
     # --- queries -----------------------------------------------------------------------
     def incidents(
@@ -298,13 +353,10 @@ class Store:
         t = incidents.c
         stmt = sa.select(t.incident_id, t.crime_type, t.occurred_at, t.occurred_from,
                          t.occurred_to, t.x, t.y, t.buurt_code, t.wijk_code, t.address)
-        stmt = stmt.where(*self._filters(start, end, crime_types, area_codes, bbox))
+        stmt = stmt.where(*self._filters(start, end, crime_types, area_codes, bbox,
+                                         spatial=self.spatial))
         stmt = stmt.order_by(t.occurred_at, t.id)  # served by the occurred_at index
-        try:
-            with self.engine.connect() as conn:
-                frame = _fetch(conn, stmt)
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+        frame = self._read(lambda conn: _fetch(conn, stmt))
         for c in ("occurred_at", "occurred_from", "occurred_to"):
             frame[c] = _from_epoch(pd.to_numeric(frame[c], errors="coerce"))
         frame["x"] = frame["x"].astype(float)
@@ -316,12 +368,12 @@ class Store:
         stmt = sa.select(sa.func.count()).select_from(incidents).where(
             *self._filters(filters.get("start"), filters.get("end"),  # type: ignore[arg-type]
                            filters.get("crime_types"), filters.get("area_codes"),  # type: ignore[arg-type]
-                           filters.get("bbox")))  # type: ignore[arg-type]
-        with self.engine.connect() as conn:
-            return int(conn.execute(stmt).scalar_one())
+                           filters.get("bbox"), spatial=self.spatial))  # type: ignore[arg-type]
+        return int(self._read(lambda conn: conn.execute(stmt).scalar_one()))
 
     @staticmethod
-    def _filters(start, end, crime_types, area_codes, bbox) -> list:  # type: ignore[no-untyped-def]
+    def _filters(start, end, crime_types, area_codes, bbox,  # type: ignore[no-untyped-def]
+                 spatial: bool = False) -> list:
         t = incidents.c
         where = []
         if start is not None:
@@ -344,20 +396,23 @@ class Store:
         if bbox is not None:
             if len(bbox) != 4 or bbox[0] > bbox[2] or bbox[1] > bbox[3]:
                 raise InvalidInput(f"ongeldige bbox {list(bbox)}: verwacht minx,miny,maxx,maxy")
-            where += [t.x >= bbox[0], t.x <= bbox[2], t.y >= bbox[1], t.y <= bbox[3]]
+            if spatial:  # PostGIS: ST_Intersects with the envelope, GiST index
+                where.append(postgis.bbox_clause(incidents, bbox))
+            else:
+                where += [t.x >= bbox[0], t.x <= bbox[2], t.y >= bbox[1], t.y <= bbox[3]]
         return where
 
     def batches(self) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(import_batches).order_by(import_batches.c.id)).all()
+        rows = self._read(lambda conn: conn.execute(
+            sa.select(import_batches).order_by(import_batches.c.id)).all())
         frame = pd.DataFrame(rows, columns=[c.name for c in import_batches.columns])
         frame["imported_at"] = _from_epoch(frame["imported_at"])
         return frame
 
     def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        with self.engine.connect() as conn:
-            lo, hi = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
-                                            sa.func.max(incidents.c.occurred_at))).one()
+        lo, hi = self._read(lambda conn: tuple(conn.execute(
+            sa.select(sa.func.min(incidents.c.occurred_at),
+                      sa.func.max(incidents.c.occurred_at))).one()))
         if lo is None:
             return None
         ts = _from_epoch(pd.Series([lo, hi]))
@@ -368,6 +423,11 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(audit_log.insert().values(at=int(time.time()), actor=actor,
                                                    action=action, target=target, detail=detail))
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get("geoveilig_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

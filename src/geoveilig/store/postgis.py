@@ -1,0 +1,99 @@
+"""PostgreSQL/PostGIS specifics of the store, kept apart from the portable code.
+
+- spatial filters pushed into the database: ``geom`` (a generated Point column, SRID 28992,
+  GiST index; migration ``0004``) ``ST_Intersects`` an envelope or polygon;
+- bulk inserts through ``COPY ... FROM STDIN`` (psycopg 3) instead of executemany;
+- ``import_lock``: imports take a transaction-scoped advisory lock, so two imports running at
+  once (two processes) are serialised and the second sees the rows of the first;
+- ``reraise_dbapi``: errors raised on raw DBAPI cursors (the fast paths) are turned into
+  SQLAlchemy errors, invalidating the connection when it was lost, so the pool replaces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+SRID = 28992
+#: key of the advisory lock that serialises imports (any constant bigint; "geoveilig")
+IMPORT_LOCK = 0x67656F7665696C
+
+_geom = sa.column("geom")
+
+
+def is_postgresql(engine: Engine | Connection) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def has_geometry(conn: Connection) -> bool:
+    """Whether ``incidents.geom`` exists (PostgreSQL with migration 0004 applied)."""
+    if not is_postgresql(conn):
+        return False
+    return bool(conn.execute(sa.text(
+        "SELECT count(*) FROM information_schema.columns WHERE table_schema = "
+        "current_schema() AND table_name = 'incidents' AND column_name = 'geom'")).scalar_one())
+
+
+def bbox_clause(table: sa.Table, bbox: Sequence[float]) -> sa.ColumnElement[bool]:
+    """``geom`` intersects the closed box (minx, miny, maxx, maxy): the same rows as
+    ``minx <= x <= maxx and miny <= y <= maxy``, answered by the GiST index."""
+    env = sa.func.ST_MakeEnvelope(float(bbox[0]), float(bbox[1]), float(bbox[2]),
+                                  float(bbox[3]), SRID)
+    return sa.func.ST_Intersects(table.c.geom if "geom" in table.c else
+                                 sa.literal_column(f"{table.name}.geom"), env)
+
+
+def polygon_clause(table: sa.Table, wkb: bytes) -> sa.ColumnElement[bool]:
+    """``geom`` intersects a polygon given as WKB (EPSG:28992); points on the boundary count."""
+    shape = sa.func.ST_GeomFromWKB(sa.literal(wkb, sa.LargeBinary), SRID)
+    return sa.func.ST_Intersects(sa.literal_column(f"{table.name}.geom"), shape)
+
+
+def lock_imports(conn: Connection) -> None:
+    """Wait for other imports to finish; released at commit/rollback (also when the importing
+    process is killed: the server ends its session)."""
+    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": IMPORT_LOCK})
+
+
+def copy_rows(conn: Connection, table: str, cols: list[str],
+              columns: list[Sequence[object]]) -> None:
+    """Insert rows with ``COPY FROM STDIN`` (binary-adapted by psycopg's C extension)."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+            for row in zip(*columns, strict=True):
+                copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+def reset_sequences(conn: Connection, tables: Sequence[sa.Table]) -> None:
+    """After rows were inserted with explicit ids: move each serial sequence past max(id)."""
+    for t in tables:
+        for c in t.primary_key.columns:
+            if not isinstance(c.type, sa.Integer):
+                continue
+            seq = conn.execute(sa.text("SELECT pg_get_serial_sequence(:t, :c)"),
+                               {"t": t.name, "c": c.name}).scalar_one()
+            if seq:
+                conn.execute(sa.text(
+                    f"SELECT setval(:s, COALESCE((SELECT max({c.name}) FROM {t.name}), 0) + 1, "
+                    "false)"), {"s": seq})
+
+
+@contextmanager
+def reraise_dbapi(conn: Connection) -> Iterator[None]:
+    """Wrap DBAPI errors from a raw cursor like SQLAlchemy does for its own statements."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            None, None, exc, dbapi.Error, connection_invalidated=lost,
+            dialect=conn.dialect) from exc
