@@ -180,8 +180,7 @@ class Store:
         raise AssertionError("unreachable")
 
     def schema_revision(self) -> str | None:
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        return self._read(lambda conn: MigrationContext.configure(conn).get_current_revision())
 
     @staticmethod
     def head_revision() -> str | None:
