@@ -1,7 +1,7 @@
 """PostgreSQL/PostGIS specifics of the store, kept apart from the portable code.
 
 - spatial filters pushed into the database: ``geom`` (a generated Point column, SRID 28992,
-  GiST index; migration ``0004``) ``ST_Intersects`` an envelope or polygon;
+  GiST index; migration ``0004``) ``ST_Intersects`` the bbox envelope;
 - bulk inserts through ``COPY ... FROM STDIN`` (psycopg 3) instead of executemany;
 - ``import_lock``: imports take a transaction-scoped advisory lock, so two imports running at
   once (two processes) are serialised and the second sees the rows of the first;
@@ -20,8 +20,6 @@ from sqlalchemy.engine import Connection, Engine
 SRID = 28992
 #: key of the advisory lock that serialises imports (any constant bigint; "geoveilig")
 IMPORT_LOCK = 0x67656F7665696C
-
-_geom = sa.column("geom")
 
 
 def is_postgresql(engine: Engine | Connection) -> bool:
@@ -42,14 +40,7 @@ def bbox_clause(table: sa.Table, bbox: Sequence[float]) -> sa.ColumnElement[bool
     ``minx <= x <= maxx and miny <= y <= maxy``, answered by the GiST index."""
     env = sa.func.ST_MakeEnvelope(float(bbox[0]), float(bbox[1]), float(bbox[2]),
                                   float(bbox[3]), SRID)
-    return sa.func.ST_Intersects(table.c.geom if "geom" in table.c else
-                                 sa.literal_column(f"{table.name}.geom"), env)
-
-
-def polygon_clause(table: sa.Table, wkb: bytes) -> sa.ColumnElement[bool]:
-    """``geom`` intersects a polygon given as WKB (EPSG:28992); points on the boundary count."""
-    shape = sa.func.ST_GeomFromWKB(sa.literal(wkb, sa.LargeBinary), SRID)
-    return sa.func.ST_Intersects(sa.literal_column(f"{table.name}.geom"), shape)
+    return sa.func.ST_Intersects(sa.literal_column(f"{table.name}.geom"), env)
 
 
 def lock_imports(conn: Connection) -> None:
