@@ -312,10 +312,14 @@ class Store:
         if bulk:
             for index in incidents.indexes:
                 index.drop(conn)
+            if self.spatial:
+                postgis.drop_spatial_index(conn)
         self._executemany(conn, "incidents", cols, columns)
         if bulk:
             for index in incidents.indexes:
                 index.create(conn)
+            if self.spatial:
+                postgis.create_spatial_index(conn)
 
     def _executemany(self, conn: Connection, table: str, cols: list[str],
                      columns: list[Sequence[object]]) -> None:
