@@ -3,14 +3,10 @@ in it, and down to base."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
 import sqlalchemy as sa
 from alembic import command
 
 from geoveilig.store import Store, _alembic_config
-
-from .storehelp import parsed
 
 
 def _tables(engine: sa.Engine) -> set[str]:
@@ -64,36 +60,3 @@ def test_upgrade_from_previous_keeps_data_then_downgrade_to_base(database_url, b
             command.downgrade(_alembic_config(conn), "base")
         assert _tables(store.engine) == {"alembic_version"}
         assert store.schema_revision() is None
-
-
-def test_bbox_queries_match_a_plain_filter(store, backend, demo_incidents):
-    """PostGIS answers with ST_Intersects on the GiST index, SQLite with x/y ranges: both give
-    exactly the rows of a plain pandas filter, boundaries included."""
-    sample = demo_incidents.iloc[::7].iloc[:4000]
-    store.import_incidents(parsed(sample), source_name="s.csv", content_sha256="s" * 64)
-    x, y = sample["x"].to_numpy(), sample["y"].to_numpy()
-    rng = np.random.default_rng(7)
-    for k in range(25):
-        i, j = rng.integers(0, len(sample), 2)
-        if k % 2:  # boxes whose edges pass exactly through stored points
-            box = (min(x[i], x[j]), min(y[i], y[j]), max(x[i], x[j]), max(y[i], y[j]))
-        else:
-            cx, cy = rng.uniform(x.min(), x.max()), rng.uniform(y.min(), y.max())
-            w, h = rng.uniform(50, 1500, 2)
-            box = (cx - w, cy - h, cx + w, cy + h)
-        want = set(sample.loc[(x >= box[0]) & (x <= box[2]) & (y >= box[1]) & (y <= box[3]),
-                              "incident_id"])
-        got = store.incidents(bbox=box)
-        assert set(got["incident_id"]) == want, box
-        assert store.count_incidents(bbox=box, crime_types=["woninginbraak"]) == int(
-            (sample["incident_id"].isin(want) & (sample["crime_type"] == "woninginbraak")).sum())
-    if backend == "postgis":
-        stmt = sa.select(sa.func.count()).select_from(sa.table("incidents")).where(
-            *store._filters(None, None, None, None, (173000, 386000, 174000, 387000),
-                            spatial=True))
-        with store.engine.connect() as conn:
-            conn.exec_driver_sql("SET enable_seqscan = off")
-            sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))
-            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + sql))
-        assert "ix_incidents_geom" in plan
-    assert isinstance(got, pd.DataFrame)

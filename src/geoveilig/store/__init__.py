@@ -18,6 +18,7 @@ from typing import TypeVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -349,17 +350,25 @@ class Store:
         crime_types: Iterable[str] | None = None,
         area_codes: Iterable[str] | None = None,
         bbox: Sequence[float] | None = None,
+        within: shapely.Geometry | None = None,
     ) -> gpd.GeoDataFrame:
         """Incidents as a GeoDataFrame (EPSG:28992), filtered by period (``start`` inclusive,
         ``end`` exclusive; dates are Europe/Amsterdam), crime-type slugs, area codes
-        (``WK…``/``BU…``; ``GM…`` = all) and an RD bbox (minx, miny, maxx, maxy)."""
+        (``WK…``/``BU…``; ``GM…`` = all), an RD bbox (minx, miny, maxx, maxy) and a polygon
+        ``within`` (RD metres; points on its boundary count). On PostGIS the bbox and polygon
+        are tested in the database (``ST_Intersects``, GiST index); on SQLite the polygon's
+        bbox is, and the polygon itself with shapely on the candidates."""
         t = incidents.c
         stmt = sa.select(t.incident_id, t.crime_type, t.occurred_at, t.occurred_from,
                          t.occurred_to, t.x, t.y, t.buurt_code, t.wijk_code, t.address)
         stmt = stmt.where(*self._filters(start, end, crime_types, area_codes, bbox,
-                                         spatial=self.spatial))
+                                         spatial=self.spatial, within=within))
         stmt = stmt.order_by(t.occurred_at, t.id)  # served by the occurred_at index
         frame = self._read(lambda conn: _fetch(conn, stmt))
+        if within is not None and not self.spatial and len(frame):
+            inside = shapely.intersects_xy(within, frame["x"].to_numpy(dtype=float),
+                                           frame["y"].to_numpy(dtype=float))
+            frame = frame.loc[inside].reset_index(drop=True)
         for c in ("occurred_at", "occurred_from", "occurred_to"):
             frame[c] = _from_epoch(pd.to_numeric(frame[c], errors="coerce"))
         frame["x"] = frame["x"].astype(float)
@@ -368,15 +377,22 @@ class Store:
                                 crs=RD_NEW)
 
     def count_incidents(self, **filters: object) -> int:
-        stmt = sa.select(sa.func.count()).select_from(incidents).where(
-            *self._filters(filters.get("start"), filters.get("end"),  # type: ignore[arg-type]
-                           filters.get("crime_types"), filters.get("area_codes"),  # type: ignore[arg-type]
-                           filters.get("bbox"), spatial=self.spatial))  # type: ignore[arg-type]
+        within = filters.get("within")
+        where = self._filters(filters.get("start"), filters.get("end"),  # type: ignore[arg-type]
+                              filters.get("crime_types"), filters.get("area_codes"),  # type: ignore[arg-type]
+                              filters.get("bbox"), spatial=self.spatial,  # type: ignore[arg-type]
+                              within=within)  # type: ignore[arg-type]
+        if within is not None and not self.spatial:  # SQLite: exact test on the candidates
+            stmt = sa.select(incidents.c.x, incidents.c.y).where(*where)
+            xy = self._read(lambda conn: _fetch(conn, stmt))
+            return int(shapely.intersects_xy(within, xy["x"].to_numpy(dtype=float),
+                                             xy["y"].to_numpy(dtype=float)).sum())
+        stmt = sa.select(sa.func.count()).select_from(incidents).where(*where)
         return int(self._read(lambda conn: conn.execute(stmt).scalar_one()))
 
     @staticmethod
     def _filters(start, end, crime_types, area_codes, bbox,  # type: ignore[no-untyped-def]
-                 spatial: bool = False) -> list:
+                 spatial: bool = False, within: shapely.Geometry | None = None) -> list:
         t = incidents.c
         where = []
         if start is not None:
@@ -403,6 +419,16 @@ class Store:
                 where.append(postgis.bbox_clause(incidents, bbox))
             else:
                 where += [t.x >= bbox[0], t.x <= bbox[2], t.y >= bbox[1], t.y <= bbox[3]]
+        if within is not None:
+            if not isinstance(within, shapely.Geometry) or within.is_empty or \
+                    shapely.get_type_id(within) not in (3, 6, 7):
+                raise InvalidInput("ongeldig gebied 'within': verwacht een (multi)polygoon in "
+                                   "RD-meters (EPSG:28992)")
+            if spatial:
+                where.append(postgis.within_clause(incidents, shapely.to_wkb(within)))
+            else:  # candidates by the polygon's bbox; the exact test follows in Python
+                x0, y0, x1, y1 = within.bounds
+                where += [t.x >= x0, t.x <= x1, t.y >= y0, t.y <= y1]
         return where
 
     def batches(self) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """PostgreSQL/PostGIS specifics of the store, kept apart from the portable code.
 
 - spatial filters pushed into the database: ``geom`` (a generated Point column, SRID 28992,
-  GiST index; migration ``0004``) ``ST_Intersects`` the bbox envelope;
+  GiST index; migration ``0004``) ``ST_Intersects`` a bbox envelope or polygon;
 - bulk inserts through ``COPY ... FROM STDIN`` (psycopg 3, CSV written by Arrow);
 - ``import_lock``: imports take a transaction-scoped advisory lock, so two imports running at
   once (two processes) are serialised and the second sees the rows of the first;
@@ -44,6 +44,12 @@ def bbox_clause(table: sa.Table, bbox: Sequence[float]) -> sa.ColumnElement[bool
     env = sa.func.ST_MakeEnvelope(float(bbox[0]), float(bbox[1]), float(bbox[2]),
                                   float(bbox[3]), SRID)
     return sa.func.ST_Intersects(sa.literal_column(f"{table.name}.geom"), env)
+
+
+def within_clause(table: sa.Table, wkb: bytes) -> sa.ColumnElement[bool]:
+    """``geom`` intersects a (multi)polygon given as WKB in EPSG:28992 (boundary included)."""
+    shape = sa.func.ST_GeomFromWKB(sa.literal(wkb, sa.LargeBinary), SRID)
+    return sa.func.ST_Intersects(sa.literal_column(f"{table.name}.geom"), shape)
 
 
 def lock_imports(conn: Connection) -> None:
