@@ -88,7 +88,11 @@ def test_import_killed_half_way_leaves_nothing(store, demo_incidents):
     # the indexes the bulk path dropped inside the transaction are back
     with store.engine.connect() as conn:
         names = {i["name"] for i in sa.inspect(conn).get_indexes("incidents")}
+        unique = {u["name"] for u in sa.inspect(conn).get_unique_constraints("incidents")}
+        fks = {f["name"] for f in sa.inspect(conn).get_foreign_keys("incidents")}
     assert {"ix_incidents_occurred_at", "ix_incidents_buurt_code"} <= names
+    assert "uq_incidents_incident_id" in unique
+    assert "fk_incidents_batch_id_import_batches" in fks
     # importing the file again works and adds no duplicates
     s = store.import_incidents(data, source_name="again.csv", content_sha256="a" * 64)
     assert (s.accepted, s.already_present) == (24500, 500)

@@ -314,13 +314,13 @@ class Store:
             for index in incidents.indexes:
                 index.drop(conn)
             if self.spatial:
-                postgis.drop_spatial_index(conn)
+                postgis.bulk_begin(conn)
         self._executemany(conn, "incidents", cols, columns)
         if bulk:
             for index in incidents.indexes:
                 index.create(conn)
             if self.spatial:
-                postgis.create_spatial_index(conn)
+                postgis.bulk_end(conn)
 
     def _executemany(self, conn: Connection, table: str, cols: list[str],
                      columns: list[Sequence[object]]) -> None:

@@ -79,14 +79,27 @@ def copy_rows(conn: Connection, table: str, cols: list[str],
         cursor.close()
 
 
-def drop_spatial_index(conn: Connection) -> None:
-    """Bulk import: build the GiST index once after COPY (sorted build) instead of per row."""
+_BULK_CONSTRAINTS = (
+    ("uq_incidents_incident_id", "UNIQUE (incident_id)"),
+    ("fk_incidents_batch_id_import_batches",
+     "FOREIGN KEY (batch_id) REFERENCES import_batches (id)"),
+)
+
+
+def bulk_begin(conn: Connection) -> None:
+    """Bulk import (inside the import's transaction, table already locked by the index drops):
+    drop the GiST index, the unique key and the batch foreign key, so that COPY does not
+    maintain them row by row; ``bulk_end`` rebuilds and re-validates them in one pass each."""
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_incidents_geom"))
+    for name, _ in _BULK_CONSTRAINTS:
+        conn.execute(sa.text(f"ALTER TABLE incidents DROP CONSTRAINT IF EXISTS {name}"))
 
 
-def create_spatial_index(conn: Connection) -> None:
-    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_incidents_geom ON incidents "
-                         "USING GIST (geom)"))
+def bulk_end(conn: Connection) -> None:
+    """Rebuild what ``bulk_begin`` dropped; a violation fails (and rolls back) the import."""
+    for name, definition in _BULK_CONSTRAINTS:
+        conn.execute(sa.text(f"ALTER TABLE incidents ADD CONSTRAINT {name} {definition}"))
+    conn.execute(sa.text("CREATE INDEX ix_incidents_geom ON incidents USING GIST (geom)"))
 
 
 def reset_sequences(conn: Connection, tables: Sequence[sa.Table]) -> None:
