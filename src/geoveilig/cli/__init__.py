@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import typer
 
-from . import areas_cmd, backup_cmd, demo_cmd, import_cmd, prevention_cmd, serve_cmd
+from . import (
+    areas_cmd,
+    backup_cmd,
+    demo_cmd,
+    hotspots_cmd,
+    import_cmd,
+    map_cmd,
+    prevention_cmd,
+    report_cmd,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="geoveilig",
@@ -16,7 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, backup_cmd):
+for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
+               map_cmd, hotspots_cmd, backup_cmd):
     module.register(app)
 
 
