@@ -1,11 +1,13 @@
 """Shared fixtures. The real Helmond boundaries come from ``GEOVEILIG_GEO_DIR`` or, by
 default, ``../shared/geo`` beside the repository (never copied into it).
 
-``store`` runs every test that uses it twice: on SQLite (``[sqlite]``) and on PostgreSQL +
-PostGIS (``[postgis]``, a fresh database per test cloned from a migrated template) on the
-server given by ``GEOVEILIG_TEST_POSTGRES_URL`` (``.ci/run`` starts a throwaway cluster and
-sets it). Without that variable the ``postgis`` cases are deselected locally, with a line in
-the header saying so; under ``CI=true`` they run and FAIL instead.
+``store`` runs every test that uses it twice: on SQLite (``[sqlite]``, a fresh file) and on
+PostgreSQL + PostGIS (``[postgis]``: one database per session migrated to head, every table
+emptied with TRUNCATE before each test) on the server given by
+``GEOVEILIG_TEST_POSTGRES_URL`` (``.ci/run`` starts a throwaway cluster and sets it). Without
+that variable the ``postgis`` cases are deselected locally, with a line in the header saying
+so; under ``CI=true`` they run and FAIL instead. ``database_url`` is an EMPTY database on the
+same two backends (migration tests).
 """
 
 from __future__ import annotations

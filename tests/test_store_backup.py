@@ -18,12 +18,17 @@ from .storehelp import parsed
 runner = CliRunner()
 
 
-def _fill(store, areas, demo_incidents):
+@pytest.fixture(scope="module")
+def registry(areas):
+    return demo_prevention_groups(areas, seed=42)
+
+
+def _fill(store, areas, demo_incidents, registry):
     store.import_incidents(parsed(demo_incidents.iloc[:3000]), source_name="a.csv",
                            content_sha256="a" * 64)
     store.import_incidents(parsed(demo_incidents.iloc[2500:4000]), source_name="b.csv",
                            content_sha256="b" * 64)
-    sp.save_registry(store, demo_prevention_groups(areas, seed=42), mode="replace",
+    sp.save_registry(store, registry, mode="replace",
                      known_buurten=list(areas.buurten["code"]), actor="test")
     store.audit("tester", "backup-test", "incidents", "détail ü")
 
@@ -42,9 +47,9 @@ def _target(backend, tmp_path, request):
     return url
 
 
-def test_backup_restore_round_trip_via_cli(store, backend, areas, demo_incidents, tmp_path,
-                                           request, monkeypatch):
-    _fill(store, areas, demo_incidents)
+def test_backup_restore_round_trip_via_cli(store, backend, areas, demo_incidents, registry,
+                                           tmp_path, request, monkeypatch):
+    _fill(store, areas, demo_incidents, registry)
     before = _rows(store)
     assert len(before["incidents"]) == 4000 and len(before["prevention_groups"]) > 50
     assert sum(r[4] is not None for r in before["prevention_groups"]) > 0  # team links
@@ -76,9 +81,10 @@ def test_backup_restore_round_trip_via_cli(store, backend, areas, demo_incidents
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgis", marks=pytest.mark.postgres)])
-def test_backup_crosses_backends(store, backend, areas, demo_incidents, tmp_path, request):
+def test_backup_crosses_backends(store, backend, areas, demo_incidents, registry, tmp_path,
+                                 request):
     """A PostGIS bundle restores into SQLite and a SQLite copy into PostGIS."""
-    _fill(store, areas, demo_incidents)
+    _fill(store, areas, demo_incidents, registry)
     before = _rows(store)
     bundle = tmp_path / "pg.zip"
     backup(store, bundle)
