@@ -37,6 +37,7 @@ __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents",
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _CHUNK = 50_000
 _BULK_ROWS = 20_000
+_WRITER_WAIT_MS = 600_000
 T = TypeVar("T")
 
 
@@ -455,8 +456,13 @@ class Store:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get("geoveilig_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if conn.get_execution_options().get("geoveilig_write", False):
+        # an import waits for another one however long it takes (a 10⁶-row import is ~30 s),
+        # up to 10 minutes; readers are never blocked by writers in WAL mode
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={_WRITER_WAIT_MS}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
