@@ -5,7 +5,7 @@ generated columns computed by the database from ``x``/``y`` and ``geometry_wkb``
 insert path (executemany, COPY, restore) maintains them; both carry a GiST index.
 
 Revision ID: 0004
-Revises: 0002 (re-chained by the lead after the other 0003 migrations)
+Revises: 0003
 """
 
 import sqlalchemy as sa
