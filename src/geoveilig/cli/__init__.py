@@ -9,6 +9,7 @@ import typer
 from . import (
     areas_cmd,
     demo_cmd,
+    hotspots_cmd,
     import_cmd,
     map_cmd,
     prevention_cmd,
@@ -25,7 +26,7 @@ app = typer.Typer(
 )
 
 for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
-               map_cmd):
+               map_cmd, hotspots_cmd):
     module.register(app)
 
 
