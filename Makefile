@@ -9,7 +9,7 @@ export GEOVEILIG_DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint bench setup
+.PHONY: demo test lint bench setup strip-notebooks
 
 $(UV):
 	$(PY) -m venv .tools
@@ -33,3 +33,6 @@ lint: setup
 
 bench: setup
 	for f in benchmarks/bench_*.py; do .venv/bin/python $$f || exit 1; done
+
+strip-notebooks: setup
+	.venv/bin/python notebooks/strip_outputs.py
