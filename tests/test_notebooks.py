@@ -75,8 +75,9 @@ def test_notebook_runs(path: Path, shared_geo: Path, tmp_path: Path,
     monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(data_dir))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, km=_kernel(tmp_path), timeout=CELL_TIMEOUT,
+    client = NotebookClient(nb, km=_kernel(tmp_path), timeout=CELL_TIMEOUT, startup_timeout=180,
                             resources={"metadata": {"path": str(NOTEBOOK_DIR)}})
     before = sorted(NOTEBOOK_DIR.rglob("*"))
     started = time.perf_counter()
