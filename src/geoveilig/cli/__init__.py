@@ -13,6 +13,7 @@ from . import (
     import_cmd,
     map_cmd,
     prevention_cmd,
+    recommend_cmd,
     report_cmd,
     serve_cmd,
 )
@@ -26,7 +27,7 @@ app = typer.Typer(
 )
 
 for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
-               map_cmd, hotspots_cmd):
+               map_cmd, hotspots_cmd, recommend_cmd):
     module.register(app)
 
 
