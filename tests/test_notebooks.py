@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-EXPECTED = ("01_gegevens", "02_evaluatie", "03_hotspots")
+EXPECTED = ("01_gegevens", "02_evaluatie", "03_hotspots", "04_inzet")
 #: Generous bound for one notebook on a loaded 2-core machine (they take 15-40 s).
 CELL_TIMEOUT = 240
 
