@@ -29,7 +29,7 @@ test: setup
 	.venv/bin/python -m pytest
 
 lint: setup
-	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/ruff check src tests benchmarks notebooks
 
 bench: setup
 	for f in benchmarks/bench_*.py; do .venv/bin/python $$f || exit 1; done
