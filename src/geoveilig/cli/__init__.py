@@ -8,6 +8,7 @@ import typer
 
 from . import (
     areas_cmd,
+    backup_cmd,
     demo_cmd,
     hotspots_cmd,
     import_cmd,
@@ -27,7 +28,7 @@ app = typer.Typer(
 )
 
 for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
-               map_cmd, hotspots_cmd, recommend_cmd):
+               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd):
     module.register(app)
 
 
