@@ -9,7 +9,7 @@ export GEOVEILIG_DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint bench setup
+.PHONY: demo test lint bench setup strip-notebooks
 
 $(UV):
 	$(PY) -m venv .tools
@@ -29,7 +29,10 @@ test: setup
 	.venv/bin/python -m pytest
 
 lint: setup
-	.venv/bin/ruff check src tests benchmarks
+	.venv/bin/ruff check src tests benchmarks notebooks
 
 bench: setup
 	for f in benchmarks/bench_*.py; do .venv/bin/python $$f || exit 1; done
+
+strip-notebooks: setup
+	.venv/bin/python notebooks/strip_outputs.py
