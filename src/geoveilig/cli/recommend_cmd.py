@@ -1,158 +1,20 @@
-"""``geoveilig recommend alarms|cameras|buurttent``: inzetadvies.
-
-Demand for alarms and cameras is the hotspot engine's risk surface (``_demand``; method
-``--method``, default prospective; ``--backtest`` adds its backtest score); when the engine has
-too little data the interim recency-weighted counts (``placement.interim``) stand in.
-"""
+"""``geoveilig recommend alarms|cameras|buurttent``: inzetadvies. The planning itself is
+``geoveilig.placement.service`` (also used by the API); this module only prints and writes."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
 import pandas as pd
-import shapely
-import sqlalchemy as sa
 import typer
 
-from .. import TIMEZONE, WGS84
-from ..crimetypes import GROUPS
-from ..errors import InvalidInput
-from ..hotspots import (
-    InsufficientData,
-    backtest,
-    hotspot_surface,
-    knox_test,
-    make_grid,
-    recommended_bandwidths,
-)
-from ..placement.interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
-from ..placement.policies import (
-    DEFAULT_ALARM_DURATION_DAYS,
-    Recommendation,
-    plan_buurttent,
-    recommend_alarms,
-    recommend_cameras,
-)
-from ..prevention import coverage as prevention_coverage
-from ..store.deployments import list_deployments
-from ..store.prevention import load_registry
+from .. import WGS84
+from ..placement import service
+from ..placement.policies import Recommendation
 from .common import areas, console, handle_errors, open_store, out, settings
 
 recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele camera's en "
                                  "BuurtTent-bezoeken.", no_args_is_help=True)
-
-BURGLARY = ("woninginbraak", "inbraak-schuur-garage")
-
-
-def _window_days(text: str) -> float:
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dw]?)\s*", text.lower())
-    if not m or float(m.group(1)) <= 0:
-        raise InvalidInput(f"ongeldig venster '{text}': gebruik bijv. 28d of 4w", where="--window")
-    return float(m.group(1)) * (7 if m.group(2) == "w" else 1)
-
-
-def _origin(store, origin: str | None) -> pd.Timestamp:  # type: ignore[no-untyped-def]
-    if origin:
-        try:
-            return pd.Timestamp(origin)
-        except ValueError as exc:
-            raise InvalidInput(f"ongeldige datum '{origin}'", where="--origin") from exc
-    rng = store.time_range()
-    if rng is None:
-        raise InvalidInput("de database bevat geen incidenten: lees eerst gegevens in "
-                           "(geoveilig import of geoveilig demo)")
-    return rng[1].normalize().tz_localize(None) + pd.Timedelta(days=1)
-
-
-def _demand(store, origin: pd.Timestamp, window_days: float,  # type: ignore[no-untyped-def]
-            crime_types: tuple[str, ...], method: str = "prospective",
-            with_backtest: bool = False) -> tuple[gpd.GeoDataFrame, str, float | None]:
-    """Risk per cell for the coming window: (demand, method name, backtest score).
-
-    The hotspot engine's surface (``hotspots.hotspot_surface`` on the 125 m grid, ``method``,
-    optionally backtested) when it has enough data; otherwise the interim recency-weighted
-    counts (``placement.interim``), said so on the console. ``residential`` (alarms): cells
-    with a woninginbraak in the three years before ``origin`` (no BAG data yet)."""
-    s = settings()
-    a = areas(s)
-    inc = store.incidents(end=origin, crime_types=list(crime_types))
-    try:
-        if len(inc) == 0:
-            raise InsufficientData("geen incidenten voor de gekozen periode")
-        grid = make_grid(a, s.grid_size, areas=a)
-        bt = (backtest(inc, grid, methods=[method], window=f"{window_days:g}d")
-              if with_backtest else None)
-        surface = hotspot_surface(inc, grid, method, origin=origin, window=f"{window_days:g}d",
-                                  backtest=bt)
-    except InsufficientData as exc:
-        console.print(f"[yellow]Let op:[/] hotspotmethode {method}: {exc}; de "
-                      "tussenoplossing (recentheidsgewogen tellingen) wordt gebruikt.",
-                      highlight=False)
-        recent = inc.loc[pd.to_datetime(inc["occurred_at"]) >=
-                         _aware(origin) - pd.Timedelta(days=365)]
-        demand = interim_demand(recent, a, origin=origin, window_days=window_days,
-                                crime_types=crime_types, cell_size=s.grid_size)
-        return demand, INTERIM_METHOD, None
-    demand = surface.loc[surface["buurt_code"].notna()].reset_index(drop=True)
-    demand["risk"] = demand["risk"].clip(lower=0.0)
-    burgl = inc.loc[(inc["crime_type"] == "woninginbraak")
-                    & (pd.to_datetime(inc["occurred_at"])
-                       >= _aware(origin) - pd.Timedelta(days=3 * 365))]
-    hit = shapely.STRtree(np.asarray(demand.geometry.values)).query(
-        np.asarray(burgl.geometry.values), predicate="within")[1]
-    demand["residential"] = False
-    demand.loc[np.unique(hit), "residential"] = True
-    score = demand["backtest_score"].iloc[0] if "backtest_score" in demand else None
-    label = str(demand["method_label"].iloc[0]) if "method_label" in demand else method
-    return demand, f"hotspots: {label}", None if score is None else float(score)
-
-
-def _near_repeat_days(store, origin: pd.Timestamp) -> int:  # type: ignore[no-untyped-def]
-    """Alarm duration from the Knox near-repeat test on the burglaries of the two years before
-    ``origin`` (``hotspots.recommended_bandwidths``); the default when there is too little."""
-    inc = store.incidents(start=origin - pd.Timedelta(days=730), end=origin,
-                          crime_types=list(BURGLARY))
-    try:
-        rec = recommended_bandwidths(knox_test(inc, permutations=99, seed=0))
-    except InvalidInput as exc:
-        console.print(f"[yellow]Let op:[/] near-repeat-analyse niet mogelijk ({exc}); "
-                      f"inzetduur {DEFAULT_ALARM_DURATION_DAYS} dagen.", highlight=False)
-        return DEFAULT_ALARM_DURATION_DAYS
-    days = max(1, round(float(rec["alarm_days"])))  # type: ignore[arg-type]
-    why = ("near-repeat-patroon gevonden" if rec["source"] == "knox"
-           else "geen near-repeat-patroon: standaardwaarde")
-    console.print(f"Inzetduur per plek: {days} dagen ({why}).", highlight=False)
-    return days
-
-
-def _aware(ts: pd.Timestamp) -> pd.Timestamp:
-    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts
-
-
-def _existing(store, kind: str, origin: pd.Timestamp) -> gpd.GeoDataFrame | None:  # type: ignore[no-untyped-def]
-    try:
-        units = list_deployments(store, kinds=[kind], active_at=origin)
-    except sa.exc.SQLAlchemyError:  # registry table missing in this database: no units known
-        console.print("[yellow]Let op:[/] het inzetregister is niet beschikbaar; geplaatste "
-                      "eenheden worden niet meegeteld.")
-        return None
-    if len(units) == 0:
-        return None
-    return units.assign(unit_id=units["id"].astype(str))
-
-
-def _uncovered_share(store, a, when: pd.Timestamp) -> pd.Series | None:  # type: ignore[no-untyped-def]
-    """1 - prevention coverage share per buurt on ``when`` from the prevention registry, or
-    None when the registry holds no groups."""
-    registry = load_registry(store)
-    if registry.groups.empty:
-        return None
-    cov = prevention_coverage(registry, a, when, level="buurt")
-    return pd.Series(1.0 - cov["coverage_share"].to_numpy(dtype=float),
-                     index=cov["code"].to_numpy())
 
 
 def _write(rec: Recommendation, path: Path) -> None:
@@ -206,20 +68,13 @@ def alarms(
     """Waar zetten we de mobiele alarmsystemen neer (woninginbraak-risico, woongebied)?"""
     store = open_store()
     try:
-        t0 = _origin(store, origin)
-        demand, label, score = _demand(store, t0, _window_days(window), BURGLARY, method,
-                                        with_backtest)
-        existing = _existing(store, "alarm", t0)
-        if duration_days is None:
-            duration_days = _near_repeat_days(store, t0)
+        plan = service.plan_alarms(
+            store, areas(), count=count, radius=radius, origin=origin, window=window,
+            keep_existing=keep_existing, min_spacing=min_spacing, duration_days=duration_days,
+            method=method, with_backtest=with_backtest, grid_size=settings().grid_size)
     finally:
         store.close()
-    rec = recommend_alarms(demand, count, radius=radius, existing=existing,
-                           rotate=not keep_existing, duration_days=duration_days, origin=t0,
-                           min_spacing=min_spacing, names=areas().names(), method_name=label,
-                           backtest_score=score)
-    _write(rec, out_file)
-    _report(rec, out_file)
+    _finish(plan, out_file)
 
 
 @recommend_app.command("cameras")
@@ -241,17 +96,13 @@ def cameras(
     """Waar moet de flexibele camera heen (straatcriminaliteit)?"""
     store = open_store()
     try:
-        t0 = _origin(store, origin)
-        demand, label, score = _demand(store, t0, _window_days(window), GROUPS["straat"],
-                                        method, with_backtest)
-        existing = _existing(store, "camera", t0)
+        plan = service.plan_cameras(
+            store, areas(), count=count, radius=radius, origin=origin, window=window,
+            keep_existing=keep_existing, min_spacing=min_spacing, method=method,
+            with_backtest=with_backtest, grid_size=settings().grid_size)
     finally:
         store.close()
-    rec = recommend_cameras(demand, count, radius=radius, existing=existing,
-                            keep_existing=keep_existing, min_spacing=min_spacing,
-                            names=areas().names(), method_name=label, backtest_score=score)
-    _write(rec, out_file)
-    _report(rec, out_file)
+    _finish(plan, out_file)
 
 
 @recommend_app.command("buurttent")
@@ -268,24 +119,19 @@ def buurttent(
 ) -> None:
     """Plan de BuurtTent-bezoeken van een jaar (HIC-risico x zwakke preventie x inwoners)."""
     store = open_store()
-    start = pd.Timestamp(year=year, month=1, day=1)
-    a = areas()
     try:
-        inc = store.incidents(start=start - pd.Timedelta(days=365), end=start,
-                              crime_types=list(GROUPS["hic"]))
-        uncovered = _uncovered_share(store, a, start)
+        plan = service.plan_buurttent_year(store, areas(), count=count, year=year,
+                                           min_gap_weeks=min_gap_weeks, slot=slot)
     finally:
         store.close()
-    table = interim_buurttent_table(inc, a, origin=start, hic_types=GROUPS["hic"],
-                                    uncovered_share=uncovered)
-    what = ("preventiedekking uit het register" if uncovered is not None
-            else "preventie onbekend (register leeg)")
-    rec = plan_buurttent(table, a.buurten, count, start=start,
-                         end=pd.Timestamp(year=year + 1, month=1, day=1), slot=slot,
-                         min_gap_weeks=min_gap_weeks, names=a.names(),
-                         method_name=f"interim: HIC-incidenten vorig jaar; {what}")
-    _write(rec, out_file)
-    _report(rec, out_file)
+    _finish(plan, out_file)
+
+
+def _finish(plan: service.Plan, path: Path) -> None:
+    for note in plan.notes:
+        console.print(f"[yellow]Let op:[/] {note}", highlight=False)
+    _write(plan.recommendation, path)
+    _report(plan.recommendation, path)
 
 
 def register(app: typer.Typer) -> None:
