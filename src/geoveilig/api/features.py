@@ -173,11 +173,12 @@ def _times(values: pd.Series, end: bool) -> np.ndarray:
     stamped = is_str & ~date_only
     if date_only.any():
         d = pd.to_datetime(text[date_only], errors="coerce", format="%Y-%m-%d")
-        ns = d.dt.tz_localize(TIMEZONE).dt.tz_convert("UTC").astype("int64").to_numpy()
+        ns = (d.dt.tz_localize(TIMEZONE).dt.tz_convert("UTC").dt.as_unit("ns")
+              .astype("int64").to_numpy())
         out[date_only] = ns + (86_400 * 10**9 - 1 if end else 0)
     if stamped.any():
         t = pd.to_datetime(text[stamped], errors="coerce", utc=True, format="ISO8601")
-        out[stamped] = t.astype("int64").to_numpy()
+        out[stamped] = t.dt.as_unit("ns").astype("int64").to_numpy()
     return out
 
 
@@ -352,9 +353,9 @@ def select(prepared: Prepared, q: ItemsQuery) -> np.ndarray:
     if q.interval is not None and prepared.t_lo is not None:
         lo, hi = q.interval
         if hi is not None:
-            mask &= prepared.t_lo <= hi.value
+            mask &= prepared.t_lo <= hi.as_unit("ns").value
         if lo is not None:
-            mask &= prepared.t_hi >= lo.value
+            mask &= prepared.t_hi >= lo.as_unit("ns").value
     for name, value in q.filters:
         col = prepared.columns.get(name)
         if col is not None:
