@@ -17,6 +17,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
+from geoveilig.api.features import MAX_LIMIT
 from geoveilig.api.openapi import build_openapi
 from tests.api_support import build_store
 
@@ -109,6 +110,14 @@ def test_owslib_features_client(server) -> None:  # type: ignore[no-untyped-def]
 schema = schemathesis.openapi.from_dict(build_openapi())
 
 
+#: Checks left out, deliberately:
+#: - ignored_auth: a restricted collection answers an unauthenticated caller with the same 404
+#:   as an unknown collection (privacy rule), never 401/403;
+#: - positive_data_acceptance: validity of some values is semantic (a calendar date inside the
+#:   pattern, a crime-type name) and cannot be expressed in the schema; those get a 400.
+EXCLUDED = [schemathesis.checks.ignored_auth, schemathesis.checks.positive_data_acceptance]
+
+
 @pytest.fixture(scope="module")
 def police_headers(server) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {"X-API-Key": server[1]["police"]}
@@ -121,4 +130,13 @@ def test_openapi_schemathesis(case, server, police_headers) -> None:  # type: ig
     base, _ = server
     headers = police_headers if "incidents" in case.path or "prevention-groups" in case.path \
         else None
-    case.call_and_validate(base_url=base, headers=headers)
+    limit = str((case.query or {}).get("limit", ""))
+    if limit.isdigit() and int(limit) > MAX_LIMIT:
+        # documented maximum, but a larger limit is clamped (OGC), not rejected
+        response = case.call_and_validate(
+            base_url=base, headers=headers,
+            excluded_checks=[*EXCLUDED, schemathesis.checks.negative_data_rejection])
+        if response.status_code == 200:
+            assert response.json()["numberReturned"] <= MAX_LIMIT
+        return
+    case.call_and_validate(base_url=base, headers=headers, excluded_checks=EXCLUDED)

@@ -86,8 +86,20 @@ class Period:
         return (pd.Timestamp(self.end) - pd.Timedelta(days=1)).date()
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+
 def parse_period(text: str) -> Period:
-    """``2017``, ``2017-Q1``, ``2017-03`` or ``2017-01-01/2017-06-30`` (both days included)."""
+    """``2017``, ``2017-Q1``, ``2017-03`` or ``2017-01-01/2017-06-30`` (both days included),
+    within the years 1900-2100."""
+    period = _parse_period(text)
+    if not (period.start.year >= MIN_YEAR and period.last_day.year <= MAX_YEAR):
+        raise InvalidInput(f"periode '{text}' ligt buiten {MIN_YEAR}-{MAX_YEAR}",
+                           where="period")
+    return period
+
+
+def _parse_period(text: str) -> Period:
     raw = text.strip()
     try:
         if m := _PERIOD_YEAR.match(raw):
@@ -118,18 +130,21 @@ def parse_period(text: str) -> Period:
 
 
 def parse_year(text: str) -> Period:
-    if not re.fullmatch(r"\d{4}", text.strip()):
-        raise InvalidInput(f"ongeldig jaar '{text}': verwacht vier cijfers, bv. 2017",
-                           where="year")
+    if not re.fullmatch(r"\d{4}", text.strip()) or not MIN_YEAR <= int(text) <= MAX_YEAR:
+        raise InvalidInput(f"ongeldig jaar '{text}': verwacht een jaartal {MIN_YEAR}-"
+                           f"{MAX_YEAR}, bv. 2017", where="year")
     return parse_period(text.strip())
 
 
 def parse_date(text: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        value = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(f"ongeldige datum '{text}': verwacht JJJJ-MM-DD",
                            where="date") from None
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise InvalidInput(f"datum '{text}' ligt buiten {MIN_YEAR}-{MAX_YEAR}", where="date")
+    return value
 
 
 def _choice(name: str, options: tuple[str, ...]) -> Callable[[str], str]:
@@ -148,7 +163,7 @@ CRIME_TYPE_PARAM = Param(
     parse_crime_type, default=crimetypes.TOTAL_SLUG,
     schema={"type": "string", "pattern": r"^[a-z-]+(,[a-z-]+)*$"}, example="woninginbraak")
 YEAR_PARAM = Param("year", "Kalenderjaar van de telling (alternatief voor period).",
-                   parse_year, schema={"type": "integer", "minimum": 1900, "maximum": 2999},
+                   parse_year, schema={"type": "integer", "minimum": 1900, "maximum": 2100},
                    example="2017")
 PERIOD_PARAM = Param(
     "period", "Periode van de telling: 2017, 2017-Q1, 2017-03 of 2017-01-01/2017-06-30 "

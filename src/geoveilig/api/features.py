@@ -132,13 +132,13 @@ def _instant(text: str, end: bool) -> pd.Timestamp:
                            where="datetime")
     try:
         ts = pd.Timestamp(t)
+        if ts.tzinfo is None:
+            ts = ts.tz_localize(TIMEZONE)
+        if end and len(t) == 10:
+            ts = ts + pd.Timedelta(days=1) - pd.Timedelta(nanoseconds=1)
+        return ts.tz_convert("UTC")
     except (ValueError, OverflowError):
         raise InvalidInput(f"ongeldige datetime '{text}'", where="datetime") from None
-    if ts.tzinfo is None:
-        ts = ts.tz_localize(TIMEZONE)
-    if end and len(t) == 10:
-        ts = ts + pd.Timedelta(days=1) - pd.Timedelta(nanoseconds=1)
-    return ts.tz_convert("UTC")
 
 
 def parse_datetime(text: str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:

@@ -150,6 +150,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
     @router.get("/api")
     def service_desc(request: Request) -> Response:
         ft.check_unknown(_raw(request), ("f",))
+        ft.check_format(_raw(request))
         return _json(openapi(request) if openapi else {}, OPENAPI_JSON)
 
     @router.get("/api.html")
@@ -187,6 +188,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         who = caller(request)
         layer = _visible(collection_id, who)
         ft.check_unknown(_raw(request), ("f",))
+        ft.check_format(_raw(request))
         return _json({
             "$schema": "https://json-schema.org/draft/2019-09/schema",
             "$id": f"{request.base_url}v1/collections/{layer.id}/queryables",

@@ -41,7 +41,7 @@ def _layer_params(layer: Layer) -> list[dict[str, Any]]:
     for q in layer.queryables:
         out.append({"name": q, "in": "query", "required": False,
                     "description": f"alleen objecten met deze waarde van '{q}'",
-                    "schema": {"type": "string", "maxLength": 64}})
+                    "schema": {"type": "string"}})
     return out
 
 
@@ -192,7 +192,7 @@ def _components_parameters() -> dict[str, Any]:
         "datetime": {"name": "datetime", "in": "query", "required": False,
                      "description": "Moment of interval (RFC 3339), open einde met '..', bv. "
                                     "2017-01-01T00:00:00Z/.. of 2017-03-01/2017-03-31.",
-                     "schema": {"type": "string"}},
+                     "schema": {"type": "string", "minLength": 1}},
         "f": {"name": "f", "in": "query", "required": False,
               "description": "Uitvoerformaat.",
               "schema": {"type": "string", "enum": list(ft.FORMATS)}},
