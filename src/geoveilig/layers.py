@@ -276,14 +276,16 @@ def data_version(store: Store) -> str:
     the newest prevention change. Cache keys of computed layers include it."""
     from .store.prevention import prevention_groups, prevention_status
 
+    scalar = lambda q: q.scalar_subquery()  # noqa: E731
+    stmt = sa.select(
+        scalar(sa.select(sa.func.max(import_batches.c.id))),
+        scalar(sa.select(sa.func.max(prevention_groups.c.updated_at))),
+        scalar(sa.select(sa.func.count()).select_from(prevention_groups)),
+        scalar(sa.select(sa.func.max(prevention_status.c.id))),
+        scalar(sa.select(sa.func.count()).select_from(prevention_status)),
+    )
     with store.engine.connect() as conn:
-        parts = (
-            conn.execute(sa.select(sa.func.max(import_batches.c.id))).scalar(),
-            tuple(conn.execute(sa.select(sa.func.max(prevention_groups.c.updated_at),
-                                         sa.func.count()).select_from(prevention_groups)).one()),
-            tuple(conn.execute(sa.select(sa.func.max(prevention_status.c.id),
-                                         sa.func.count()).select_from(prevention_status)).one()),
-        )
+        parts = tuple(conn.execute(stmt).one())
     return repr(parts)
 
 

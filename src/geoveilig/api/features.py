@@ -272,9 +272,23 @@ class LayerCache:
         self._lock = threading.Lock()
         self._building: dict[tuple, threading.Lock] = {}
 
+    @staticmethod
+    def key(layer: Layer, params: Mapping[str, Any], role: str, version: str) -> tuple:
+        return (layer.id, _freeze(params), role if layer.suppression else "-", version)
+
+    def peek(self, layer: Layer, params: Mapping[str, Any], role: str, version: str
+             ) -> Prepared | None:
+        """The prepared layer if it is cached (no building)."""
+        key = self.key(layer, params, role, version)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
     def get(self, layer: Layer, ctx: LayerContext, params: Mapping[str, Any], role: str,
             version: str) -> Prepared:
-        key = (layer.id, _freeze(params), role if layer.suppression else "-", version)
+        key = self.key(layer, params, role, version)
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
@@ -363,9 +377,11 @@ def select(prepared: Prepared, q: ItemsQuery) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-def items_body(prepared: Prepared, q: ItemsQuery, links: list[dict]) -> tuple[bytes, int, int]:
-    """The FeatureCollection bytes of one page; also numberMatched and numberReturned."""
-    idx = select(prepared, q)
+def items_body(prepared: Prepared, q: ItemsQuery, links: list[dict],
+               idx: np.ndarray | None = None) -> tuple[bytes, int, int]:
+    """The FeatureCollection bytes of one page (``idx``: ``select``'s answer, if known);
+    also numberMatched and numberReturned."""
+    idx = select(prepared, q) if idx is None else idx
     page = idx[q.offset:q.offset + q.limit]
     feats = prepared.features(q.crs)
     matched, returned = len(idx), len(page)

@@ -11,11 +11,13 @@ reveal what exists.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from ..errors import NotFound
@@ -64,6 +66,34 @@ def _raw(request: Request) -> dict[str, str]:
 
         raise InvalidInput(f"parameter {dup[0]} is meer dan eens opgegeven", where=dup[0])
     return dict(params.items())
+
+
+def store_version(request: Request) -> str:
+    """``layers.data_version`` of the store, re-read at most every ``version_ttl`` seconds
+    (default 1 s: new imports and prevention changes show within a second)."""
+    state = request.app.state
+    now = time.monotonic()
+    cached = getattr(state, "version_cache", None)
+    if cached is None or now - cached[0] >= getattr(state, "version_ttl", 1.0):
+        cached = (now, data_version(state.store))
+        state.version_cache = cached
+    return cached[1]
+
+
+async def _caller(request: Request) -> Caller:
+    """The caller; a key is checked against the store off the event loop."""
+    if "authorization" in request.headers or "x-api-key" in request.headers:
+        return await run_in_threadpool(caller, request)
+    return caller(request)
+
+
+async def _prepared(request: Request, layer: Layer, params: dict[str, Any], role: str,
+                    version: str) -> ft.Prepared:
+    cache: ft.LayerCache = request.app.state.layer_cache
+    found = cache.peek(layer, params, role, version)
+    if found is not None:
+        return found
+    return await run_in_threadpool(cache.get, layer, _ctx(request), params, role, version)
 
 
 def _spatial_extent(request: Request) -> list[float]:
@@ -166,7 +196,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         ft.check_unknown(raw, ("f",))
         ft.check_format(raw)
         who = caller(request)
-        version = data_version(request.app.state.store)
+        version = store_version(request)
         base = f"{request.base_url}v1/collections"
         cols = [collection_info(request, layer, version) for layer in all_layers()
                 if allows(who.role, layer.role)]
@@ -180,7 +210,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         raw = _raw(request)
         ft.check_unknown(raw, ("f",))
         ft.check_format(raw)
-        version = data_version(request.app.state.store)
+        version = store_version(request)
         return _json(collection_info(request, layer, version))
 
     @router.get("/collections/{collection_id}/queryables")
@@ -197,29 +227,29 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         }, "application/schema+json")
 
     @router.get("/collections/{collection_id}/items")
-    def items(collection_id: str, request: Request) -> Response:
-        who = caller(request)
+    async def items(collection_id: str, request: Request) -> Response:
+        who = await _caller(request)
         layer = _visible(collection_id, who)
         raw = _raw(request)
         q = ft.parse_items_query(layer, raw)
         params = layer.parse_params(raw)
-        version = data_version(request.app.state.store)
+        version = store_version(request)
         if layer.role != "public":
-            audit(request, who, "read-items", layer.id)
+            await run_in_threadpool(audit, request, who, "read-items", layer.id)
         tag = ft.etag("items", layer.id, sorted(raw.items()), who.role, version)
         headers = {"ETag": tag, "Content-Crs": f"<{q.crs}>", "Cache-Control": "no-cache"
                    if layer.role == "public" else "private, no-cache"}
         if request.headers.get("if-none-match") == tag:
             return Response(status_code=304, headers=headers)
-        cache: ft.LayerCache = request.app.state.layer_cache
-        prepared = cache.get(layer, _ctx(request), params, who.role, version)
+        prepared = await _prepared(request, layer, params, who.role, version)
         url = request.url
         links = [
             {"href": str(url), "rel": "self", "type": GEOJSON, "title": "deze pagina"},
             {"href": f"{request.base_url}v1/collections/{layer.id}", "rel": "collection",
              "type": "application/json", "title": layer.title},
         ]
-        idx_total = len(ft.select(prepared, q))
+        idx = ft.select(prepared, q)
+        idx_total = len(idx)
         if q.offset + q.limit < idx_total:
             links.append({"href": str(url.include_query_params(
                 offset=q.offset + q.limit, limit=q.limit)), "rel": "next", "type": GEOJSON,
@@ -228,27 +258,27 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
             links.append({"href": str(url.include_query_params(
                 offset=max(0, q.offset - q.limit), limit=q.limit)), "rel": "prev",
                 "type": GEOJSON, "title": "vorige pagina"})
-        body, _matched, _returned = ft.items_body(prepared, q, links)
+        body, _matched, _returned = ft.items_body(prepared, q, links, idx)
         return Response(body, media_type=GEOJSON, headers=headers)
 
     @router.get("/collections/{collection_id}/items/{feature_id}")
-    def item(collection_id: str, feature_id: str, request: Request) -> Response:
-        who = caller(request)
+    async def item(collection_id: str, feature_id: str, request: Request) -> Response:
+        who = await _caller(request)
         layer = _visible(collection_id, who)
         raw = _raw(request)
         ft.check_unknown(raw, set(ft.ITEM_PARAMS) | {p.name for p in layer.params})
         ft.check_format(raw)
         crs = ft.parse_crs(raw.get("crs"))
         params = layer.parse_params(raw)
-        version = data_version(request.app.state.store)
+        version = store_version(request)
         if layer.role != "public":
-            audit(request, who, "read-item", f"{layer.id}/{feature_id}"[:128])
+            await run_in_threadpool(audit, request, who, "read-item",
+                                    f"{layer.id}/{feature_id}"[:128])
         tag = ft.etag("item", layer.id, feature_id, sorted(raw.items()), who.role, version)
         headers = {"ETag": tag, "Content-Crs": f"<{crs}>"}
         if request.headers.get("if-none-match") == tag:
             return Response(status_code=304, headers=headers)
-        cache: ft.LayerCache = request.app.state.layer_cache
-        prepared = cache.get(layer, _ctx(request), params, who.role, version)
+        prepared = await _prepared(request, layer, params, who.role, version)
         base = f"{request.base_url}v1/collections/{layer.id}"
         links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "dit object"},
                  {"href": base, "rel": "collection", "type": "application/json",
