@@ -17,7 +17,7 @@ from ..areas import load_areas
 from ..settings import Settings, get_settings
 from ..store import Store
 from . import problems
-from .features import LayerCache
+from .features import LayerCache, ResponseCache
 from .jobs import JobManager, jobs_router
 from .ogc import ogc_router
 from .openapi import build_openapi
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.areas = load_areas(settings.geo_dir, gemeente=settings.gemeente)
         app.state.store = Store(settings.resolved_database_url())
         app.state.layer_cache = LayerCache()
+        app.state.response_cache = ResponseCache()
         app.state.ogc_cache = {}
         app.state.jobs = JobManager()
         try:

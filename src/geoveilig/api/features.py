@@ -307,6 +307,36 @@ class LayerCache:
         return prepared
 
 
+class ResponseCache:
+    """Finished response bodies by (URL, role, data version): small LRU."""
+
+    def __init__(self, size: int = 512, max_bytes: int = 64 * 2**20) -> None:
+        self.size = size
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, tuple[bytes, dict[str, str]]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> tuple[bytes, dict[str, str]] | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple, value: tuple[bytes, dict[str, str]]) -> None:
+        if len(value[0]) > self.max_bytes // 8:
+            return  # large pages (e.g. 10000 incidents) are not worth keeping
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = value
+            self._bytes += len(value[0])
+            while len(self._items) > self.size or self._bytes > self.max_bytes:
+                _k, (body, _h) = self._items.popitem(last=False)
+                self._bytes -= len(body)
+
+
 def _freeze(params: Mapping[str, Any]) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in params.items()))
 

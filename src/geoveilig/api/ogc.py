@@ -140,6 +140,27 @@ def collection_info(request: Request, layer: Layer, version: str) -> dict[str, A
     }
 
 
+def _items_page(request: Request, layer: Layer, prepared: ft.Prepared, q: ft.ItemsQuery
+                ) -> bytes:
+    url = request.url
+    links = [
+        {"href": str(url), "rel": "self", "type": GEOJSON, "title": "deze pagina"},
+        {"href": f"{request.base_url}v1/collections/{layer.id}", "rel": "collection",
+         "type": "application/json", "title": layer.title},
+    ]
+    idx = ft.select(prepared, q)
+    if q.offset + q.limit < len(idx):
+        links.append({"href": str(url.include_query_params(
+            offset=q.offset + q.limit, limit=q.limit)), "rel": "next", "type": GEOJSON,
+            "title": "volgende pagina"})
+    if q.offset > 0:
+        links.append({"href": str(url.include_query_params(
+            offset=max(0, q.offset - q.limit), limit=q.limit)), "rel": "prev",
+            "type": GEOJSON, "title": "vorige pagina"})
+    body, _matched, _returned = ft.items_body(prepared, q, links, idx)
+    return body
+
+
 def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None = None
                ) -> APIRouter:
     """The OGC API - Features routes over the registered layers."""
@@ -231,34 +252,29 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         who = await _caller(request)
         layer = _visible(collection_id, who)
         raw = _raw(request)
-        q = ft.parse_items_query(layer, raw)
-        params = layer.parse_params(raw)
         version = store_version(request)
         if layer.role != "public":
             await run_in_threadpool(audit, request, who, "read-items", layer.id)
-        tag = ft.etag("items", layer.id, sorted(raw.items()), who.role, version)
-        headers = {"ETag": tag, "Content-Crs": f"<{q.crs}>", "Cache-Control": "no-cache"
-                   if layer.role == "public" else "private, no-cache"}
-        if request.headers.get("if-none-match") == tag:
+        # a page already served (same URL, role and data) is answered from memory
+        responses: ft.ResponseCache = request.app.state.response_cache
+        rkey = (str(request.url), who.role, version)
+        hit = responses.get(rkey)
+        if hit is None:
+            q = ft.parse_items_query(layer, raw)
+            params = layer.parse_params(raw)
+            tag = ft.etag("items", layer.id, sorted(raw.items()), who.role, version)
+            headers = {"ETag": tag, "Content-Crs": f"<{q.crs}>",
+                       "Cache-Control": "no-cache" if layer.role == "public"
+                       else "private, no-cache"}
+            if request.headers.get("if-none-match") == tag:
+                return Response(status_code=304, headers=headers)
+            prepared = await _prepared(request, layer, params, who.role, version)
+            body = _items_page(request, layer, prepared, q)
+            hit = (body, headers)
+            responses.put(rkey, hit)
+        body, headers = hit
+        if request.headers.get("if-none-match") == headers["ETag"]:
             return Response(status_code=304, headers=headers)
-        prepared = await _prepared(request, layer, params, who.role, version)
-        url = request.url
-        links = [
-            {"href": str(url), "rel": "self", "type": GEOJSON, "title": "deze pagina"},
-            {"href": f"{request.base_url}v1/collections/{layer.id}", "rel": "collection",
-             "type": "application/json", "title": layer.title},
-        ]
-        idx = ft.select(prepared, q)
-        idx_total = len(idx)
-        if q.offset + q.limit < idx_total:
-            links.append({"href": str(url.include_query_params(
-                offset=q.offset + q.limit, limit=q.limit)), "rel": "next", "type": GEOJSON,
-                "title": "volgende pagina"})
-        if q.offset > 0:
-            links.append({"href": str(url.include_query_params(
-                offset=max(0, q.offset - q.limit), limit=q.limit)), "rel": "prev",
-                "type": GEOJSON, "title": "vorige pagina"})
-        body, _matched, _returned = ft.items_body(prepared, q, links, idx)
         return Response(body, media_type=GEOJSON, headers=headers)
 
     @router.get("/collections/{collection_id}/items/{feature_id}")
