@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from . import RD_NEW, TIMEZONE, crimetypes
 from .areas import Areas
-from .errors import InvalidInput, NotFound
+from .errors import GeoveiligError, InvalidInput, NotFound
 from .store import Store, import_batches
 
 Role = Literal["public", "analyst", "police"]
@@ -231,7 +231,12 @@ class Layer:
         values: dict[str, Any] = {}
         for p in self.params:
             text = raw.get(p.name, p.default)
-            values[p.name] = None if text is None else p.parse(text)
+            try:
+                values[p.name] = None if text is None else p.parse(text)
+            except GeoveiligError as exc:
+                if exc.where is None:
+                    exc.where = p.name
+                raise
         return values
 
     def build(self, ctx: LayerContext, params: Mapping[str, Any], role: str = "public"
@@ -254,6 +259,11 @@ def register_layer(layer: Layer) -> Layer:
     """Add (or replace) a layer in the catalogue; returns it."""
     _REGISTRY[layer.id] = layer
     return layer
+
+
+def unregister_layer(layer_id: str) -> None:
+    """Remove a layer (tests, plug-ins that go away)."""
+    _REGISTRY.pop(layer_id, None)
 
 
 def get_layer(layer_id: str) -> Layer:
