@@ -492,3 +492,54 @@ def test_keys_cli(tmp_path: Path, shared_geo: Path, monkeypatch) -> None:  # typ
     assert gone.exit_code == 0 and "ingetrokken" in gone.output
     assert "ingetrokken" in runner.invoke(app, ["keys", "list"]).output
     assert runner.invoke(app, ["keys", "revoke", "onbekend"]).exit_code == 1
+
+
+# --- planning endpoints (the hook placement plugs into) ---------------------------------------
+
+def test_planning_endpoint_runs_cached_jobs(setup, keys) -> None:  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+    import shapely
+    from pydantic import BaseModel, Field
+
+    from geoveilig.api.planning import Planner, register_planner, unregister_planner
+
+    class Req(BaseModel):
+        count: int = Field(ge=1, le=10)
+
+    calls: list[int] = []
+
+    def compute(ctx, req, progress):  # type: ignore[no-untyped-def]
+        calls.append(req.count)
+        progress(50, "rekenen")
+        b = ctx.areas.buurten.iloc[: req.count]
+        return gpd.GeoDataFrame({"buurt": b["code"].to_numpy(),
+                                 "explanation": ["dicht bij inbraken"] * req.count},
+                                geometry=shapely.centroid(b.geometry.to_numpy()),
+                                crs="EPSG:28992")
+
+    register_planner(Planner(kind="test-alarms", title="Testadvies", compute=compute,
+                             request_model=Req, role="analyst"))
+    try:
+        settings, _ = setup
+        with TestClient(create_app(settings)) as c:
+            h = auth(keys, "analyst")
+            r = c.post("/v1/recommendations/test-alarms", json={"count": 3}, headers=h)
+            assert r.status_code == 200 and r.headers["content-type"] == GEOJSON
+            feats = r.json()["features"]
+            assert len(feats) == 3 and feats[0]["properties"]["explanation"]
+            lon, lat = feats[0]["geometry"]["coordinates"]
+            assert 5 < lon < 6 and 51 < lat < 52
+            again = c.post("/v1/recommendations/test-alarms", json={"count": 3}, headers=h)
+            assert again.json() == r.json() and calls == [3]  # cached
+            bad = c.post("/v1/recommendations/test-alarms", json={"count": 0}, headers=h)
+            assert bad.status_code == 400 and bad.headers["content-type"] == PROBLEM
+            assert c.post("/v1/recommendations/test-alarms", content=b"{",
+                          headers=h).status_code == 400
+            # the public cannot tell it exists
+            pub = c.post("/v1/recommendations/test-alarms", json={"count": 3})
+            unknown = c.post("/v1/recommendations/onbekend", json={"count": 3})
+            assert pub.status_code == unknown.status_code == 404
+            doc = c.get("/v1/api").json()
+            assert "/v1/recommendations/test-alarms" in doc["paths"]
+    finally:
+        unregister_planner("test-alarms")

@@ -134,6 +134,28 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                         "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}},
                 "304": {"description": "niet gewijzigd (If-None-Match)"},
                 **_errors(400, 401, 404, 500, 503)}}}
+    from .planning import planners
+
+    extra_schemas: dict[str, Any] = {}
+    for planner in planners():
+        schema = planner.request_model.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        extra_schemas.update(schema.pop("$defs", {}))
+        paths[f"/v1/recommendations/{planner.kind}"] = {"post": {
+            "tags": ["recommendations"], "summary": planner.title,
+            "description": planner.description + f" Vereist rol '{planner.role}'.",
+            "operationId": f"recommend_{planner.kind.replace('-', '_')}",
+            "security": [{"bearerAuth": []}, {"apiKey": []}],
+            "parameters": [_param_ref("crs")],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": schema}}},
+            "responses": {
+                "200": {"description": "advies als GeoJSON met toelichting",
+                        "content": {GEOJSON: {"schema": {
+                            "$ref": "#/components/schemas/FeatureCollection"}}}},
+                "202": {"description": "berekening loopt; Location: statuspagina van de job",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                **_errors(400, 401, 404, 500)}}}
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "geoveilig", "version": __version__,
@@ -151,7 +173,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
             },
             "parameters": _components_parameters(),
             "responses": {"Problem": _errors(400)["400"]},
-            "schemas": _schemas(),
+            "schemas": {**extra_schemas, **_schemas()},
         },
     }
     if base_url:
