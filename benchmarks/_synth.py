@@ -26,8 +26,8 @@ def points_inside(areas: Areas, n: int, seed: int = 0) -> tuple[np.ndarray, np.n
     xs, ys = [], []
     got = 0
     while got < n:
-        x = rng.uniform(x0, x1, 2 * n)
-        y = rng.uniform(y0, y1, 2 * n)
+        x = np.round(rng.uniform(x0, x1, 2 * n), 1)  # as written to the CSV
+        y = np.round(rng.uniform(y0, y1, 2 * n), 1)
         ok = areas.buurt_index.lookup(x, y) >= 0
         xs.append(x[ok])
         ys.append(y[ok])

@@ -101,8 +101,9 @@ print(json.dumps({{"parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2
                   "accepted": summary.accepted, "already_present": again.already_present,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"end-to-end child failed:\n{out.stderr}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
     total = r["parse_s"] + r["store_s"]
     return {

@@ -212,7 +212,7 @@ def test_status_change_before_and_after(areas: Areas, store: Store) -> None:
 # --- store functions ------------------------------------------------------------------------
 
 def test_store_add_link_remove(areas: Areas, store: Store) -> None:
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() == Store.head_revision()  # "0002" or later
     box = _box_in(areas, KERN_DIERDONK, 0, 0, 100, 100)
     sp.add_group(store, group_id="t1", type="buurtpreventieteam", status="actief",
                  since="2017-01-01", buurten="BU07941900;BU07941909")
@@ -606,5 +606,5 @@ def test_migration_0002_down_and_up(store: Store) -> None:
         names = set(conn.dialect.get_table_names(conn))
     assert "prevention_groups" not in names and "incidents" in names
     store.migrate()
-    assert store.schema_revision() == "0002"
+    assert store.schema_revision() == Store.head_revision()
     assert sp.load_registry(store).groups.empty

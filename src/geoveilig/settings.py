@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     cors_origins: tuple[str, ...] = ("*",)
     pdok_url: str = "https://service.pdok.nl/cbs/wijkenbuurten/{year}/wfs/v1_0"
 
+    #: Online base map tiles for the web map; empty = none (outlines only, e.g. offline).
+    basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    basemap_attribution: str = "&copy; OpenStreetMap-bijdragers"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -22,6 +22,7 @@ from .jobs import JobManager, jobs_router
 from .ogc import ogc_router
 from .openapi import build_openapi
 from .planning import planning_router
+from .web import mount_web
 from .problems import PROBLEM, problem
 
 __all__ = ["PROBLEM", "create_app", "problem"]
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc_router("/v1", openapi=openapi))
     app.include_router(jobs_router())
     app.include_router(planning_router("/v1"))
+    mount_web(app)  # /kaart (the planning map page) and /static
 
     @app.get("/health", tags=["service"], summary="Gezondheid van de service")
     def health(request: Request) -> dict[str, object]:

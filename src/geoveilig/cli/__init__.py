@@ -6,7 +6,19 @@ from __future__ import annotations
 
 import typer
 
-from . import areas_cmd, demo_cmd, import_cmd, keys_cmd, prevention_cmd, serve_cmd
+from . import (
+    areas_cmd,
+    backup_cmd,
+    demo_cmd,
+    hotspots_cmd,
+    import_cmd,
+    keys_cmd,
+    map_cmd,
+    prevention_cmd,
+    recommend_cmd,
+    report_cmd,
+    serve_cmd,
+)
 
 app = typer.Typer(
     name="geoveilig",
@@ -16,7 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, keys_cmd):
+for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
+               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd, keys_cmd):
     module.register(app)
 
 

@@ -33,12 +33,16 @@ def demo_command(
                 parsed, source_name=f"{path.name} (SYNTHETISCH)",
                 content_sha256=hashlib.sha256(data).hexdigest(), synthetic=True)
             groups = _load_prevention_demo(store, a, seed, incidents)
+            deployments = _load_deployments_demo(store, a)
         finally:
             store.close()
     out.print(f"Demo-gegevens (synthetisch, seed {seed}): {summary.accepted} incidenten "
               f"ingelezen, {summary.already_present} waren er al. Bestand: {path}")
     if groups is not None:
         out.print(f"Demo-preventieregister (synthetisch): {groups} groepen.")
+    if deployments:
+        out.print(f"Demo-inzet (synthetisch: alarmsystemen Annawijk, camera Haaglaan, "
+                  f"BuurtTent 2017): {deployments} toegevoegd.")
 
 
 def _load_prevention_demo(store, a, seed, incidents):  # type: ignore[no-untyped-def]
@@ -57,6 +61,17 @@ def _load_prevention_demo(store, a, seed, incidents):  # type: ignore[no-untyped
         console.print(f"[yellow]Let op:[/] {exc}", highlight=False)
         return None
     return result["total"]
+
+
+def _load_deployments_demo(store, a) -> int:  # type: ignore[no-untyped-def]
+    """The deployments the source document names (``geoveilig.demo.deployments``), added
+    once: nothing is added when the registry already holds deployments."""
+    from ..demo.deployments import demo_deployments
+    from ..store.deployments import add_deployments, list_deployments
+
+    if len(list_deployments(store)):
+        return 0
+    return len(add_deployments(store, demo_deployments(a)))
 
 
 def register(app: typer.Typer) -> None:

@@ -8,14 +8,17 @@ The schema is created and migrated automatically (Alembic, ``store/migrations``)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -26,6 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from .. import RD_NEW, TIMEZONE
 from ..errors import ImportRejected, InvalidInput, StoreUnavailable
 from ..incidents import ParseResult
+from . import postgis
 from .models import audit_log, import_batches, incidents, metadata
 
 __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents", "metadata"]
@@ -33,6 +37,8 @@ __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents",
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _CHUNK = 50_000
 _BULK_ROWS = 20_000
+_WRITER_WAIT_MS = 600_000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,13 @@ def _fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
         params: object = tuple(compiled.params[k] for k in compiled.positiontup)
     else:
         params = compiled.params
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.execute(str(compiled), params)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    with postgis.reraise_dbapi(conn):
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(str(compiled), params)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
     return pd.DataFrame.from_records(rows, columns=list(stmt.selected_columns.keys()),
                                      nrows=len(rows))
 
@@ -106,14 +113,23 @@ class Store:
         self.url = url
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url, echo=echo, future=True)
+        sqlite = url.startswith("sqlite")
+        # pre-ping: a pooled connection the server dropped (restart, failover, terminated
+        # backend) is replaced on checkout instead of failing the next request
+        self.engine: Engine = sa.create_engine(url, echo=echo, future=True,
+                                               pool_pre_ping=not sqlite)
         if self.engine.dialect.name == "sqlite":
             # pysqlite's own transaction handling does not cover DDL (our temporary tables);
-            # let SQLAlchemy emit BEGIN so that a failed import rolls back completely.
+            # let SQLAlchemy emit BEGIN so that a failed import rolls back completely. Writers
+            # (imports) take the write lock up front (BEGIN IMMEDIATE): two imports at once
+            # then wait for each other instead of failing on a read->write lock upgrade.
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-            sa.event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
+        self.spatial = False  # PostGIS geometry column present (set by migrate/_detect)
         if migrate:
             self.migrate()
+        else:
+            self._detect()
 
     @classmethod
     def sqlite(cls, path: str | Path) -> Store:
@@ -127,10 +143,46 @@ class Store:
                 command.upgrade(_alembic_config(conn), "head")
         except sa.exc.OperationalError as exc:
             raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+        self._detect()
+
+    def _detect(self) -> None:
+        try:
+            with self.engine.connect() as conn:
+                self.spatial = postgis.has_geometry(conn)
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction: imports are serialised (SQLite: BEGIN IMMEDIATE; PostgreSQL:
+        an advisory lock), a lost database raises ``StoreUnavailable`` (nothing is written)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execution_options(geoveilig_write=True)
+                with conn.begin():
+                    if postgis.is_postgresql(conn):
+                        postgis.lock_imports(conn)
+                    yield conn
+        except sa.exc.OperationalError as exc:
+            raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        """Run a read on a pooled connection; when the connection turns out to be lost
+        (server restarted, backend terminated) retry once on a fresh one, and raise
+        ``StoreUnavailable`` (HTTP 503) when the database stays away."""
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as exc:
+                if not (exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError)):
+                    raise
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+        raise AssertionError("unreachable")
 
     def schema_revision(self) -> str | None:
-        with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+        return self._read(lambda conn: MigrationContext.configure(conn).get_current_revision())
 
     @staticmethod
     def head_revision() -> str | None:
@@ -173,7 +225,7 @@ class Store:
         if frame["buurt_code"].isna().any():
             raise InvalidInput("incidenten zonder buurt: parseer met de gebiedsindeling (areas)")
         n_present = parsed.duplicates_in_file
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             existing = self._existing(conn, frame)
             if len(existing):
                 same = existing["stored_hash"] == existing["content_hash"]
@@ -262,10 +314,14 @@ class Store:
         if bulk:
             for index in incidents.indexes:
                 index.drop(conn)
+            if self.spatial:
+                postgis.bulk_begin(conn)
         self._executemany(conn, "incidents", cols, columns)
         if bulk:
             for index in incidents.indexes:
                 index.create(conn)
+            if self.spatial:
+                postgis.bulk_end(conn)
 
     def _executemany(self, conn: Connection, table: str, cols: list[str],
                      columns: list[Sequence[object]]) -> None:
@@ -274,13 +330,17 @@ class Store:
             self.engine.dialect.paramstyle, "?")
         sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
                f"VALUES ({', '.join([mark] * len(cols))})")
-        rows = list(zip(*columns, strict=True))
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            for start in range(0, len(rows), _CHUNK):
-                cursor.executemany(sql, rows[start:start + _CHUNK])
-        finally:
-            cursor.close()
+        with postgis.reraise_dbapi(conn):
+            if postgis.is_postgresql(conn):
+                postgis.copy_rows(conn, table, cols, columns)
+                return
+            rows = list(zip(*columns, strict=True))
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                for start in range(0, len(rows), _CHUNK):
+                    cursor.executemany(sql, rows[start:start + _CHUNK])
+            finally:
+                cursor.close()
 
     # --- queries -----------------------------------------------------------------------
     def incidents(
@@ -291,20 +351,25 @@ class Store:
         crime_types: Iterable[str] | None = None,
         area_codes: Iterable[str] | None = None,
         bbox: Sequence[float] | None = None,
+        within: shapely.Geometry | None = None,
     ) -> gpd.GeoDataFrame:
         """Incidents as a GeoDataFrame (EPSG:28992), filtered by period (``start`` inclusive,
         ``end`` exclusive; dates are Europe/Amsterdam), crime-type slugs, area codes
-        (``WK…``/``BU…``; ``GM…`` = all) and an RD bbox (minx, miny, maxx, maxy)."""
+        (``WK…``/``BU…``; ``GM…`` = all), an RD bbox (minx, miny, maxx, maxy) and a polygon
+        ``within`` (RD metres; points on its boundary count). On PostGIS the bbox and polygon
+        are tested in the database (``ST_Intersects``, GiST index); on SQLite the polygon's
+        bbox is, and the polygon itself with shapely on the candidates."""
         t = incidents.c
         stmt = sa.select(t.incident_id, t.crime_type, t.occurred_at, t.occurred_from,
                          t.occurred_to, t.x, t.y, t.buurt_code, t.wijk_code, t.address)
-        stmt = stmt.where(*self._filters(start, end, crime_types, area_codes, bbox))
+        stmt = stmt.where(*self._filters(start, end, crime_types, area_codes, bbox,
+                                         spatial=self.spatial, within=within))
         stmt = stmt.order_by(t.occurred_at, t.id)  # served by the occurred_at index
-        try:
-            with self.engine.connect() as conn:
-                frame = _fetch(conn, stmt)
-        except sa.exc.OperationalError as exc:
-            raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
+        frame = self._read(lambda conn: _fetch(conn, stmt))
+        if within is not None and not self.spatial and len(frame):
+            inside = shapely.intersects_xy(within, frame["x"].to_numpy(dtype=float),
+                                           frame["y"].to_numpy(dtype=float))
+            frame = frame.loc[inside].reset_index(drop=True)
         for c in ("occurred_at", "occurred_from", "occurred_to"):
             frame[c] = _from_epoch(pd.to_numeric(frame[c], errors="coerce"))
         frame["x"] = frame["x"].astype(float)
@@ -313,15 +378,22 @@ class Store:
                                 crs=RD_NEW)
 
     def count_incidents(self, **filters: object) -> int:
-        stmt = sa.select(sa.func.count()).select_from(incidents).where(
-            *self._filters(filters.get("start"), filters.get("end"),  # type: ignore[arg-type]
-                           filters.get("crime_types"), filters.get("area_codes"),  # type: ignore[arg-type]
-                           filters.get("bbox")))  # type: ignore[arg-type]
-        with self.engine.connect() as conn:
-            return int(conn.execute(stmt).scalar_one())
+        within = filters.get("within")
+        where = self._filters(filters.get("start"), filters.get("end"),  # type: ignore[arg-type]
+                              filters.get("crime_types"), filters.get("area_codes"),  # type: ignore[arg-type]
+                              filters.get("bbox"), spatial=self.spatial,  # type: ignore[arg-type]
+                              within=within)  # type: ignore[arg-type]
+        if within is not None and not self.spatial:  # SQLite: exact test on the candidates
+            stmt = sa.select(incidents.c.x, incidents.c.y).where(*where)
+            xy = self._read(lambda conn: _fetch(conn, stmt))
+            return int(shapely.intersects_xy(within, xy["x"].to_numpy(dtype=float),
+                                             xy["y"].to_numpy(dtype=float)).sum())
+        stmt = sa.select(sa.func.count()).select_from(incidents).where(*where)
+        return int(self._read(lambda conn: conn.execute(stmt).scalar_one()))
 
     @staticmethod
-    def _filters(start, end, crime_types, area_codes, bbox) -> list:  # type: ignore[no-untyped-def]
+    def _filters(start, end, crime_types, area_codes, bbox,  # type: ignore[no-untyped-def]
+                 spatial: bool = False, within: shapely.Geometry | None = None) -> list:
         t = incidents.c
         where = []
         if start is not None:
@@ -344,20 +416,33 @@ class Store:
         if bbox is not None:
             if len(bbox) != 4 or bbox[0] > bbox[2] or bbox[1] > bbox[3]:
                 raise InvalidInput(f"ongeldige bbox {list(bbox)}: verwacht minx,miny,maxx,maxy")
-            where += [t.x >= bbox[0], t.x <= bbox[2], t.y >= bbox[1], t.y <= bbox[3]]
+            if spatial:  # PostGIS: ST_Intersects with the envelope, GiST index
+                where.append(postgis.bbox_clause(incidents, bbox))
+            else:
+                where += [t.x >= bbox[0], t.x <= bbox[2], t.y >= bbox[1], t.y <= bbox[3]]
+        if within is not None:
+            if not isinstance(within, shapely.Geometry) or within.is_empty or \
+                    shapely.get_type_id(within) not in (3, 6, 7):
+                raise InvalidInput("ongeldig gebied 'within': verwacht een (multi)polygoon in "
+                                   "RD-meters (EPSG:28992)")
+            if spatial:
+                where.append(postgis.within_clause(incidents, shapely.to_wkb(within)))
+            else:  # candidates by the polygon's bbox; the exact test follows in Python
+                x0, y0, x1, y1 = within.bounds
+                where += [t.x >= x0, t.x <= x1, t.y >= y0, t.y <= y1]
         return where
 
     def batches(self) -> pd.DataFrame:
-        with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(import_batches).order_by(import_batches.c.id)).all()
+        rows = self._read(lambda conn: conn.execute(
+            sa.select(import_batches).order_by(import_batches.c.id)).all())
         frame = pd.DataFrame(rows, columns=[c.name for c in import_batches.columns])
         frame["imported_at"] = _from_epoch(frame["imported_at"])
         return frame
 
     def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        with self.engine.connect() as conn:
-            lo, hi = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
-                                            sa.func.max(incidents.c.occurred_at))).one()
+        lo, hi = self._read(lambda conn: tuple(conn.execute(
+            sa.select(sa.func.min(incidents.c.occurred_at),
+                      sa.func.max(incidents.c.occurred_at))).one()))
         if lo is None:
             return None
         ts = _from_epoch(pd.Series([lo, hi]))
@@ -368,6 +453,16 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(audit_log.insert().values(at=int(time.time()), actor=actor,
                                                    action=action, target=target, detail=detail))
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    if conn.get_execution_options().get("geoveilig_write", False):
+        # an import waits for another one however long it takes (a 10⁶-row import is ~30 s),
+        # up to 10 minutes; readers are never blocked by writers in WAL mode
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={_WRITER_WAIT_MS}")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]

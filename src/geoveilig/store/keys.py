@@ -1,4 +1,4 @@
-"""API keys (table ``api_keys``, migration ``0004``).
+"""API keys (table ``api_keys``, migration ``0005``).
 
 A key is shown once, when it is created: ``gv_<key id>_<secret>``. The store keeps only a
 per-key random salt and ``sha256(salt + secret)``; the key id (not secret) finds the row, the

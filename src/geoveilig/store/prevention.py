@@ -123,6 +123,12 @@ def _read(conn: Connection) -> Registry:
     return Registry(groups=groups, history=history)
 
 
+def _text(value: object) -> str | None:
+    """A text cell or None: pandas' NaN/None for a missing value becomes NULL (SQLite turns a
+    bound NaN into NULL by itself, PostgreSQL would store the string 'NaN')."""
+    return value if isinstance(value, str) and value != "" else None
+
+
 def _write(conn: Connection, registry: Registry, *, replace_ids: list[str] | None) -> None:
     """Insert the registry's groups (teams first, for the team link) and history; with
     ``replace_ids`` delete those groups first, with None delete everything."""
@@ -139,19 +145,19 @@ def _write(conn: Connection, registry: Registry, *, replace_ids: list[str] | Non
     g = registry.groups
     now = int(time.time())
     rows = [{
-        "group_id": r["group_id"], "type": r["type"], "label": r["label"],
+        "group_id": r["group_id"], "type": r["type"], "label": _text(r["label"]),
         "team_id": None, "area_kind": r["area_kind"],
         "buurten": ";".join(r["buurten"]) or None,
         "geometry_wkb": None if r["area_kind"] == AREA_BUURTEN or r["geometry"] is None
         else shapely.to_wkb(r["geometry"]),
-        "postcodes": r["postcodes"],
+        "postcodes": _text(r["postcodes"]),
         "members": None if pd.isna(r["members"]) else int(r["members"]),
         "synthetic": int(bool(r["synthetic"])), "updated_at": now,
     } for r in g.to_dict("records")]
     if rows:
         conn.execute(prevention_groups.insert(), rows)
         links = [{"gid": r["group_id"], "tid": r["team_id"]} for r in g.to_dict("records")
-                 if r["team_id"]]
+                 if _text(r["team_id"])]
         if links:
             conn.execute(prevention_groups.update()
                          .where(prevention_groups.c.group_id == sa.bindparam("gid"))

@@ -1,14 +1,14 @@
 """API keys (hashed) for the HTTP API roles.
 
-Revision ID: 0004
-Revises: 0002  (the lead re-chains this after placement's 0003 on merge)
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0002"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

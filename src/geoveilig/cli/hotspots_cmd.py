@@ -1,0 +1,155 @@
+"""``geoveilig hotspots``, ``geoveilig backtest`` and ``geoveilig nearrepeat``: thin wrappers
+around :mod:`geoveilig.hotspots`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .. import WGS84, crimetypes
+from ..errors import InvalidInput
+from .common import areas, console, handle_errors, open_store, out, settings
+
+
+def _load(crime_type: str, cell_size: float | None):  # type: ignore[no-untyped-def]
+    from ..hotspots import make_grid
+
+    slugs = crimetypes.expand(crime_type)
+    s = settings()
+    a = areas(s)
+    grid = make_grid(a, cell_size or s.grid_size, areas=a)
+    incidents = open_store(s).incidents(crime_types=slugs)
+    if len(incidents) == 0:
+        raise InvalidInput(f"geen incidenten van type '{crime_type}' in de database "
+                           "(importeer eerst gegevens of draai 'geoveilig demo')",
+                           where="--crime-type")
+    return incidents, grid, crimetypes.label(crime_type) if "," not in crime_type else crime_type
+
+
+def _methods(text: str | None) -> list[str] | None:
+    return [m.strip() for m in text.split(",") if m.strip()] if text else None
+
+
+@handle_errors
+def hotspots(
+    crime_type: str = typer.Option(..., "--crime-type", help="misdrijftype of groep, bijv. "
+                                   "woninginbraak of hic (komma's toegestaan)"),
+    method: str = typer.Option("best", "--method", help="best (gekozen door de backtest), "
+                               "naive, kde, prospective, gistar, learned of emerging"),
+    origin: str | None = typer.Option(None, "--origin", help="startmoment van de voorspelling "
+                                      "(standaard: de dag na het laatste incident)"),
+    window: str = typer.Option("14d", "--window", help="voorspelperiode, bijv. 14d, 2w, 1m"),
+    out_path: Path = typer.Option(..., "--out", help="uitvoerbestand (.geojson of .gpkg)"),
+    cell_size: float | None = typer.Option(None, "--cell-size", help="celgrootte in meters "
+                                           "(standaard GEOVEILIG_GRID_SIZE, 125)"),
+    no_backtest: bool = typer.Option(False, "--no-backtest", help="sla de backtest over (de "
+                                     "kaart krijgt dan geen oordeel over de kwaliteit)"),
+    n_origins: int = typer.Option(26, "--origins", help="aantal startmomenten in de backtest"),
+    keep_rd: bool = typer.Option(False, "--rd", help="schrijf in RD New (EPSG:28992) i.p.v. "
+                                 "WGS84"),
+) -> None:
+    """Maak een risicokaart (125 m-cellen) voor een misdrijftype, met het oordeel van de
+    backtest erbij."""
+    from ..hotspots import backtest, hotspot_surface
+
+    incidents, grid, label = _load(crime_type, cell_size)
+    result = None
+    if not no_backtest:
+        methods = None if method == "best" else ["naive", method]
+        result = backtest(incidents, grid, methods, window=window, n_origins=n_origins,
+                          crime_type=crime_type)
+    elif method == "best":
+        raise InvalidInput("--method best heeft de backtest nodig; kies een methode of laat "
+                           "--no-backtest weg", where="--method")
+    gdf = hotspot_surface(incidents, grid, method, origin=origin, window=window,
+                          backtest=result)
+    meta = gdf.attrs.get("hotspots", {})
+    if not keep_rd:
+        gdf = gdf.to_crs(WGS84)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    driver = "GPKG" if out_path.suffix.lower() == ".gpkg" else "GeoJSON"
+    gdf.to_file(out_path, driver=driver)
+    out.print(f"{label}: {len(gdf)} cellen, methode {meta.get('method')}, vanaf "
+              f"{meta.get('origin', '')[:10]} voor {meta.get('window')} -> {out_path}")
+    if result is not None:
+        out.print(result.verdict, soft_wrap=True)
+        for w in result.warnings:
+            console.print(f"[yellow]Let op:[/] {w}", highlight=False)
+    else:
+        console.print("[yellow]Let op:[/] zonder backtest is niet bekend of deze kaart beter "
+                      "voorspelt dan de aantallen van de vorige periode.", highlight=False)
+
+
+@handle_errors
+def backtest_cmd(
+    crime_type: str = typer.Option(..., "--crime-type", help="misdrijftype of groep"),
+    methods: str | None = typer.Option(None, "--methods", help="komma-gescheiden methoden "
+                                       "(standaard alle; naive doet altijd mee)"),
+    window: str = typer.Option("14d", "--window", help="voorspelperiode, bijv. 14d"),
+    step: str = typer.Option("14d", "--step", help="afstand tussen startmomenten"),
+    n_origins: int = typer.Option(26, "--origins", help="aantal startmomenten"),
+    seed: int = typer.Option(0, "--seed", help="seed voor de bootstrap"),
+    out_path: Path | None = typer.Option(None, "--out", help="CSV met de samenvatting"),
+    per_origin: Path | None = typer.Option(None, "--per-origin", help="CSV met de scores per "
+                                           "startmoment"),
+    plot: Path | None = typer.Option(None, "--plot", help="grafiek (.png/.svg/.pdf)"),
+    cell_size: float | None = typer.Option(None, "--cell-size", help="celgrootte in meters"),
+) -> None:
+    """Toets de hotspotmethoden op het verleden (trefkans, PAI, PEI) en kies de beste."""
+    from ..hotspots import backtest
+
+    incidents, grid, label = _load(crime_type, cell_size)
+    result = backtest(incidents, grid, _methods(methods), window=window, step=step,
+                      n_origins=n_origins, seed=seed, crime_type=crime_type)
+    cols = ["method", "n_origins", "hit_5", "pai_1", "pai_5", "pai_5_low", "pai_5_high",
+            "pai_10", "pei_5", "meets_criterion"]
+    out.print(f"Backtest {label}: {len(result.origins)} startmomenten "
+              f"({result.origins[0]:%Y-%m-%d} t/m {result.origins[-1]:%Y-%m-%d}), venster "
+              f"{result.window.days} dagen")
+    out.print(result.summary[cols].round(3).to_string(index=False), soft_wrap=True)
+    out.print(result.verdict, soft_wrap=True)
+    for w in result.warnings:
+        console.print(f"[yellow]Let op:[/] {w}", highlight=False)
+    if out_path is not None:
+        result.to_csv(out_path)
+        out.print(f"samenvatting -> {out_path}")
+    if per_origin is not None:
+        result.to_csv(per_origin, per_origin=True)
+        out.print(f"scores per startmoment -> {per_origin}")
+    if plot is not None:
+        result.plot().savefig(plot, dpi=120)
+        out.print(f"grafiek -> {plot}")
+
+
+@handle_errors
+def nearrepeat(
+    crime_type: str = typer.Option(..., "--crime-type", help="misdrijftype of groep"),
+    permutations: int = typer.Option(99, "--permutations", help="aantal Monte-Carlo-permutaties"),
+    seed: int = typer.Option(0, "--seed"),
+    out_path: Path | None = typer.Option(None, "--out", help="CSV met alle banden"),
+) -> None:
+    """Near-repeattest (Knox): na een incident verhoogd risico dichtbij en kort daarna?"""
+    from ..hotspots import knox_test, recommended_bandwidths
+
+    incidents, _grid, label = _load(crime_type, None)
+    res = knox_test(incidents, permutations=permutations, seed=seed)
+    out.print(f"Near-repeattest {label}: {res.n_events} incidenten, {res.n_pairs} paren, "
+              f"{permutations} permutaties (seed {seed}); Knox-ratio's:")
+    out.print(res.ratio_frame().round(2).to_string(), soft_wrap=True)
+    rec = recommended_bandwidths(res)
+    if rec["source"] == "knox":
+        out.print(f"Verhoogd risico tot {rec['distance_bandwidth']:g} m en "
+                  f"{rec['alarm_days']:g} dagen na een incident (FDR-gecorrigeerd).")
+    else:
+        out.print("Geen significant near-repeatpatroon gevonden; standaardwaarden "
+                  f"{rec['distance_bandwidth']:g} m / {rec['alarm_days']:g} dagen.")
+    if out_path is not None:
+        res.table().to_csv(out_path, index=False)
+        out.print(f"tabel -> {out_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("hotspots")(hotspots)
+    app.command("backtest")(backtest_cmd)
+    app.command("nearrepeat")(nearrepeat)

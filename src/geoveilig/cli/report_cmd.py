@@ -1,0 +1,138 @@
+"""``geoveilig report``: the comparison table (chapter 2 of the evaluation) per gemeente, wijk or
+buurt as a table, CSV, JSON or a self-contained HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from .. import report as report_mod
+from .. import stats
+from ..errors import InvalidInput
+from .common import areas, console, handle_errors, open_store, out, settings
+
+FORMATS = ("table", "csv", "json", "html")
+
+
+def _rule(threshold: int, mode: str, preset: str | None, suppress: list[str],
+          show: list[str]) -> stats.LowCountRule:
+    if preset not in (None, "default", "seed"):
+        raise InvalidInput(f"onbekende instelling '{preset}': kies default of seed",
+                           where="--preset")
+    base = (stats.LowCountRule.seed() if preset == "seed"
+            else stats.LowCountRule(threshold=threshold, mode=mode))  # type: ignore[arg-type]
+    sup = frozenset(base.suppress | {stats.LowCountRule.parse_override(s) for s in suppress})
+    shw = frozenset(base.show | {stats.LowCountRule.parse_override(s) for s in show})
+    return stats.LowCountRule(threshold=base.threshold, mode=base.mode, suppress=sup, show=shw)
+
+
+def _target(year: int | None, quarter: int | None, period: str | None) -> stats.Period:
+    if period:
+        return stats.Period.parse(period)
+    if year is None:
+        raise InvalidInput("geef een jaar op met --year (of een periode met --period)",
+                           where="--year")
+    return stats.Period.of_quarter(year, quarter) if quarter else stats.Period.of_year(year)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("report")
+    @handle_errors
+    def report(
+        year: int | None = typer.Option(None, "--year", help="jaar, bijv. 2017"),
+        quarter: int | None = typer.Option(None, "--quarter",
+                                           help="kwartaal 1-4 van --year, vergeleken met "
+                                                "hetzelfde kwartaal eerder"),
+        period: str | None = typer.Option(None, "--period",
+                                          help="andere periode: 2018-Q1, 2017-03, 2017-W10 of "
+                                               "2017-01-01/2017-06-30"),
+        level: str = typer.Option("gemeente", "--level", help="gemeente, wijk of buurt"),
+        fmt: str = typer.Option("table", "--format", help="table, csv, json of html"),
+        out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+        crime_type: str | None = typer.Option(
+            None, "--crime-type", help="regels: categorieën en/of groepen, bijv. totaal,hic "
+                                       "(standaard de regels van de evaluatietabel)"),
+        compare_with: str = typer.Option("1,5", "--compare",
+                                         help="vergelijk met zoveel jaar eerder, bijv. 1,5"),
+        low_count: int = typer.Option(20, "--low-count",
+                                      help="drempel voor kleine aantallen (-*)"),
+        low_count_mode: str = typer.Option(
+            "both", "--low-count-mode",
+            help="both: -* als beide aantallen onder de drempel liggen; either: als één van "
+                 "beide dat doet; off: nooit"),
+        preset: str | None = typer.Option(
+            None, "--preset",
+            help="seed: de instelling die de tabel van de evaluatie 2017 precies nabootst "
+                 "(-* bij beide aantallen onder 20, Winkeldiefstallen 1 jaar altijd -*, "
+                 "5-jaarsverschil afgekapt i.p.v. afgerond)"),
+        rounding: str | None = typer.Option(
+            None, "--rounding",
+            help="half-away (standaard: afronden, 0,5 van nul af), truncate (afkappen), of "
+                 "per vergelijking, bijv. 1:half-away,5:truncate"),
+        suppress: list[str] = typer.Option(
+            [], "--suppress", help="altijd -* voor categorie[:jaren], bijv. winkeldiefstal:1 "
+                                   "(herhaalbaar)"),
+        show: list[str] = typer.Option(
+            [], "--show", help="altijd een percentage voor categorie[:jaren] (herhaalbaar)"),
+        alpha: float = typer.Option(0.05, "--alpha", help="significantieniveau"),
+        extra: list[str] = typer.Option(
+            [], "--extra-period",
+            help="extra vergelijking in het HTML-rapport, bijv. 2018-Q1 (herhaalbaar)"),
+        signals: bool = typer.Option(True, "--signals/--no-signals",
+                                     help="significantie naast de percentages tonen"),
+    ) -> None:
+        """Maak de tabel 'Hoe staat de stad ervoor?': aantallen, verschil met 1 en 5 jaar
+        eerder, -* bij kleine aantallen en significantie, per gemeente, wijk of buurt."""
+        if fmt not in FORMATS:
+            raise InvalidInput(f"onbekend formaat '{fmt}': kies {', '.join(FORMATS)}",
+                               where="--format")
+        if level not in ("gemeente", "wijk", "buurt"):
+            raise InvalidInput(f"onbekend niveau '{level}': kies gemeente, wijk of buurt",
+                               where="--level")
+        target = _target(year, quarter, period)
+        rule = _rule(low_count, low_count_mode, preset, suppress, show)
+        stats.parse_rounding(rounding)  # fail early on a bad value
+        try:
+            years_back = tuple(int(x) for x in compare_with.split(",") if x.strip())
+        except ValueError:
+            raise InvalidInput(f"ongeldige waarde '{compare_with}': gebruik bijv. 1,5",
+                               where="--compare") from None
+        rows = stats.resolve_rows(crime_type) if crime_type else stats.SEED_ROWS
+        extras = [stats.Period.parse(x) for x in extra]
+        s = settings()
+        a = areas(s)
+        store = open_store(s)
+        try:
+            rng = store.time_range()
+            if rng is None:
+                raise InvalidInput("de opslag bevat geen incidenten: importeer eerst gegevens "
+                                   "(geoveilig import) of laad de demo (geoveilig demo)")
+            coverage = (rng[0].normalize(), rng[1].normalize() + pd.DateOffset(days=1))
+            for p in (target, *extras):
+                stats.check_covered(p, coverage)
+            earliest = min([target, *extras], key=lambda p: p.start)
+            start = earliest.shift(-max((*years_back, 5))).start
+            incidents = store.incidents(start=start, end=max(p.end for p in [target, *extras]))
+        finally:
+            store.close()
+        round_spec = rounding or (stats.SEED_ROUNDING if preset == "seed" else None)
+        kw = {"years_back": years_back, "rule": rule, "alpha": alpha, "coverage": coverage,
+              "rounding": stats.parse_rounding(round_spec)}
+        if fmt == "html":
+            ev = stats.evaluation(incidents, a, target, extra_periods=extras, rows=rows, **kw)  # type: ignore[arg-type]
+            text = report_mod.render_html(ev)
+        else:
+            comp = stats.compare(incidents, target, areas=a, level=level, rows=rows, **kw)  # type: ignore[arg-type]
+            if fmt == "csv":
+                text = report_mod.to_csv(comp, signals=signals)
+            elif fmt == "json":
+                text = report_mod.to_json(comp)
+            else:
+                text = report_mod.text_table(comp, signals=signals)
+        if out_file is not None:
+            out_file.write_text(text, encoding="utf-8")
+            console.print(f"Geschreven: {out_file} ({fmt}, {target.label})", highlight=False)
+        else:
+            out.print(text, end="", highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,313 @@
+"""Rolling-origin backtest of the forecasting methods, with a success criterion declared before
+the data are scored.
+
+For each origin (by default every 14 days through the last year of data, the last origin one
+window before the end of the data) every method is run on the events strictly before the origin
+and scored on the events in ``[origin, origin + window)``: hit rate, PAI and PEI at 1%, 5% and
+10% of the area (:mod:`.metrics`). The naive baseline is always included.
+
+Summary per method: the mean over the origins and a percentile bootstrap interval (resampling
+origins with replacement, the same resamples for every method, seeded). Origins where the window
+is empty are left out of the summary (and counted); an origin where a method cannot run
+(:class:`~geoveilig.errors.InvalidInput`, e.g. too little history) is recorded with its Dutch
+message and left out for that method.
+
+The success criterion (:class:`SuccessCriterion`, default: *mean PAI at 5% of the area above the
+naive baseline's and the lower end of its 95% bootstrap interval above 1, over at least 10
+origins with incidents*) is fixed before the scores exist; :class:`BacktestResult` says for
+every method whether it is met. The best method is the one with the highest mean of the
+criterion's metric among those that meet it; when none does, the highest mean overall is
+reported with ``criterion_met=False`` and a verdict that says so.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import GeoveiligError, InvalidInput
+from .events import Events, InsufficientData, as_events, as_timestamp, format_window, parse_window
+from .grid import Grid
+from .methods import METHOD_LABELS, METHODS, run_method
+from .metrics import scores
+
+DEFAULT_METHODS = ("naive", "kde", "prospective", "gistar", "learned", "emerging")
+COVERAGES = (0.01, 0.05, 0.10)
+
+
+@dataclass(frozen=True)
+class SuccessCriterion:
+    """A forecast is useful when its mean ``metric`` over the origins is above the
+    ``baseline``'s and the lower end of its ``level`` bootstrap interval is above
+    ``min_lower``, scored on at least ``min_origins`` origins with incidents in the window
+    (fewer origins give no verdict: a bootstrap over two values says nothing)."""
+
+    metric: str = "pai_5"
+    baseline: str = "naive"
+    level: float = 0.95
+    min_lower: float = 1.0
+    min_origins: int = 10
+
+    def describe(self) -> str:
+        what = {"pai": "PAI", "hit": "trefkans", "pei": "PEI"}.get(self.metric.split("_")[0],
+                                                                   self.metric)
+        pct = self.metric.split("_")[1] if "_" in self.metric else ""
+        return (f"{what} bij {pct}% van het oppervlak gemiddeld hoger dan die van de methode "
+                f"'{self.baseline}', met de ondergrens van het {self.level:.0%}-bootstrapinterval "
+                f"boven {self.min_lower:g}, over minstens {self.min_origins} startmomenten met "
+                "incidenten")
+
+
+def rolling_origins(incidents: object, window: object = "14d", *, step: object = "14d",
+                    n_origins: int = 26, end: object | None = None,
+                    min_history: object = "365d") -> list[pd.Timestamp]:
+    """Origins every ``step`` (midnight, Europe/Amsterdam), the last one a full ``window``
+    before ``end`` (default: the day after the last incident), the earliest at least
+    ``min_history`` after the first incident. Raises ``InsufficientData`` if none fit."""
+    ev = as_events(incidents)
+    if len(ev) == 0:
+        raise InsufficientData("backtest: geen incidenten")
+    win, stp = parse_window(window), parse_window(step, "step")
+    if n_origins < 1:
+        raise InvalidInput(f"aantal startmomenten moet minstens 1 zijn, niet {n_origins}")
+    stop = as_timestamp(end, "end") if end is not None else \
+        (ev.last + pd.Timedelta(days=1)).normalize()  # type: ignore[operator]
+    last = (stop - win).normalize()
+    if last + win > stop:
+        last -= pd.Timedelta(days=1)
+    earliest = ev.first + parse_window(min_history, "min_history")  # type: ignore[operator]
+    out = [last - i * stp for i in range(n_origins)]
+    out = sorted(o for o in out if o >= earliest)
+    if not out:
+        raise InsufficientData(
+            f"backtest: te weinig geschiedenis; het eerste incident is van "
+            f"{ev.first:%Y-%m-%d} en er is minstens {format_window(parse_window(min_history))} "
+            f"aan gegevens vóór een startmoment nodig")
+    return out
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    scores: pd.DataFrame  # one row per origin x method
+    summary: pd.DataFrame  # one row per method
+    criterion: SuccessCriterion
+    best_method: str
+    criterion_met: bool
+    window: pd.Timedelta
+    origins: tuple[pd.Timestamp, ...]
+    crime_type: str | None = None
+    n_boot: int = 2000
+    seed: int = 0
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def verdict(self) -> str:
+        """One Dutch sentence for next to a surface."""
+        row = self.summary.set_index("method").loc[self.best_method]
+        m = self.criterion.metric
+        scores_txt = (f"{m.upper().replace('_', '@')}% = {row[m]:.2f} "
+                      f"(interval {row[m + '_low']:.2f}-{row[m + '_high']:.2f}, "
+                      f"{int(row['n_origins'])} startmomenten)")
+        label = METHOD_LABELS.get(self.best_method, self.best_method)
+        if self.criterion_met:
+            return (f"Beste methode: {label}; voldoet aan het vooraf vastgelegde criterium "
+                    f"({self.criterion.describe()}): {scores_txt}.")
+        return (f"Geen methode voldoet aan het vooraf vastgelegde criterium "
+                f"({self.criterion.describe()}). Hoogste score: {label}, {scores_txt}. "
+                "Gebruik deze kaart niet als voorspelling.")
+
+    def verdict_for(self, method: str | None = None) -> dict[str, object]:
+        """The backtest facts for one method (default: the best), to store with a surface."""
+        method = method or self.best_method
+        s = self.summary.set_index("method")
+        if method not in s.index:
+            return {"backtested": False, "criterion": self.criterion.describe()}
+        row = s.loc[method]
+        m = self.criterion.metric
+        return {
+            "backtested": True,
+            "method": method,
+            "best_method": self.best_method,
+            "criterion": self.criterion.describe(),
+            "criterion_met": bool(row["meets_criterion"]),
+            "metric": m,
+            "score": float(row[m]),
+            "score_low": float(row[m + "_low"]),
+            "score_high": float(row[m + "_high"]),
+            "baseline_score": float(s.loc[self.criterion.baseline, m])
+            if self.criterion.baseline in s.index else float("nan"),
+            "n_origins": int(row["n_origins"]),
+            "window": format_window(self.window),
+            "first_origin": self.origins[0].isoformat(),
+            "last_origin": self.origins[-1].isoformat(),
+            "crime_type": self.crime_type,
+            "verdict": self.verdict,
+        }
+
+    def to_csv(self, path: str | Path | None = None, *, per_origin: bool = False) -> str:
+        """The summary (or the per-origin scores) as CSV; written to ``path`` if given."""
+        frame = self.scores if per_origin else self.summary
+        text = frame.to_csv(index=False)
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    def plot(self):  # type: ignore[no-untyped-def]
+        from .plot import plot_backtest
+
+        return plot_backtest(self)
+
+
+def _bootstrap(values: np.ndarray, idx: np.ndarray, level: float) -> tuple[float, float]:
+    sample = values[idx]
+    n_ok = np.isfinite(sample).sum(axis=1)
+    sums = np.where(np.isfinite(sample), sample, 0.0).sum(axis=1)
+    boots = sums[n_ok > 0] / n_ok[n_ok > 0]
+    if boots.size == 0:
+        return float("nan"), float("nan")
+    a = (1 - level) / 2
+    lo, hi = np.quantile(boots, [a, 1 - a])
+    return float(lo), float(hi)
+
+
+def backtest(
+    incidents: object,
+    grid: Grid,
+    methods: tuple[str, ...] | list[str] | None = None,
+    *,
+    window: object = "14d",
+    origins: list[pd.Timestamp] | None = None,
+    step: object = "14d",
+    n_origins: int = 26,
+    params: dict[str, dict[str, object]] | None = None,
+    coverages: tuple[float, ...] = COVERAGES,
+    criterion: SuccessCriterion | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
+    crime_type: str | None = None,
+) -> BacktestResult:
+    """Rolling-origin backtest (see the module docstring)."""
+    criterion = criterion or SuccessCriterion()
+    methods = list(methods or DEFAULT_METHODS)
+    for m in methods:
+        if m not in METHODS:
+            raise InvalidInput(f"onbekende methode {m!r}; kies uit {', '.join(METHODS)}",
+                               where="methods")
+    if criterion.baseline not in methods:
+        methods.insert(0, criterion.baseline)
+    if "naive" not in methods:
+        methods.insert(0, "naive")
+    win = parse_window(window)
+    ev: Events = as_events(incidents, grid.crs)
+    if origins is None:
+        origins = rolling_origins(ev, win, step=step, n_origins=n_origins)
+    origins = sorted(as_timestamp(o) for o in origins)
+    params = params or {}
+    area = grid.cell_area
+    rows = []
+    warnings: list[str] = []
+    for origin in origins:  # loop over origins x methods; each method is vectorised
+        target = ev.between(origin, origin + win)
+        observed = grid.counts(target)
+        outside = len(target) - int(observed.sum())
+        for m in methods:
+            t = time.perf_counter()
+            row: dict[str, object] = {"origin": origin, "method": m,
+                                      "n_events": int(observed.sum()),
+                                      "n_outside": outside, "error": None}
+            try:
+                risk = run_method(m, ev, grid, origin, win, params.get(m))
+                row.update(scores(risk, observed, area, coverages))
+            except GeoveiligError as exc:
+                row["error"] = str(exc)
+                row.update(scores(np.zeros(grid.n_cells), np.zeros(grid.n_cells), area,
+                                  coverages))
+            row["seconds"] = time.perf_counter() - t
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    metric_cols = [c for c in table.columns if c.split("_")[0] in ("hit", "pai", "pei")]
+    if criterion.metric not in metric_cols:
+        raise InvalidInput(f"criterium gebruikt onbekende maat {criterion.metric!r}; kies uit "
+                           f"{', '.join(metric_cols)}")
+    empty = table.groupby("origin")["n_events"].first().eq(0).sum()
+    if empty:
+        warnings.append(f"{empty} startmoment(en) zonder incidenten in het venster; "
+                        "niet meegeteld")
+    rng = np.random.default_rng(seed)
+    n_o = len(origins)
+    idx = rng.integers(0, n_o, size=(n_boot, n_o))
+    summary_rows = []
+    for m in methods:
+        sub = table[table["method"] == m].set_index("origin").reindex(origins)
+        rec: dict[str, object] = {"method": m, "label": METHOD_LABELS.get(m, m),
+                                  "n_origins": int(sub[criterion.metric].notna().sum()),
+                                  "n_failed": int(sub["error"].notna().sum()),
+                                  "seconds": float(sub["seconds"].sum())}
+        for c in metric_cols:
+            v = sub[c].to_numpy(float)
+            rec[c] = float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+            rec[c + "_low"], rec[c + "_high"] = _bootstrap(v, idx, criterion.level)
+        summary_rows.append(rec)
+    summary = pd.DataFrame(summary_rows)
+    base = summary.set_index("method").loc[criterion.baseline, criterion.metric]
+    met = (summary[criterion.metric] > base) & \
+        (summary[criterion.metric + "_low"] > criterion.min_lower) & \
+        (summary["n_origins"] >= criterion.min_origins) & \
+        (summary["method"] != criterion.baseline)
+    summary["meets_criterion"] = met.fillna(False).astype(bool)
+    ok = summary[summary["meets_criterion"]]
+    pool = ok if len(ok) else summary[summary[criterion.metric].notna()]
+    if len(pool) == 0:
+        raise InsufficientData("backtest: geen enkele methode kon gescoord worden "
+                               "(te weinig incidenten in de vensters)")
+    best = str(pool.sort_values(criterion.metric, ascending=False, kind="stable")
+               ["method"].iloc[0])
+    scored = int(summary["n_origins"].max())
+    if scored < criterion.min_origins:
+        warnings.append(f"slechts {scored} startmoment(en) met incidenten in het venster; "
+                        f"minstens {criterion.min_origins} nodig voor een oordeel (kies meer "
+                        "startmomenten, een langer venster of een bredere groep misdrijven)")
+    failed = summary[summary["n_failed"] > 0]
+    for rec in failed.itertuples():
+        first = table[(table["method"] == rec.method) & table["error"].notna()]["error"].iloc[0]
+        warnings.append(f"methode {rec.method}: {rec.n_failed} startmoment(en) niet berekend "
+                        f"({first})")
+    return BacktestResult(table, summary, criterion, best, bool(len(ok)), win, tuple(origins),
+                          crime_type, n_boot, seed, tuple(warnings))
+
+
+def backtest_by_crime_type(
+    incidents: pd.DataFrame,
+    grid: Grid,
+    crime_types: list[str] | tuple[str, ...],
+    **kwargs: object,
+) -> tuple[pd.DataFrame, dict[str, BacktestResult | str]]:
+    """Run :func:`backtest` per crime type (a slug or group, see
+    :func:`geoveilig.crimetypes.expand`) on an incident frame with a ``crime_type`` column.
+
+    Returns one summary table (column ``crime_type`` added, ``best`` marks each type's chosen
+    method) and the results per type; a type that cannot be backtested maps to its Dutch
+    message instead of a result."""
+    from ..crimetypes import expand
+
+    if "crime_type" not in incidents.columns:
+        raise InvalidInput("incidenten missen de kolom crime_type")
+    tables, results = [], {}
+    for ct in crime_types:
+        sub = incidents[incidents["crime_type"].isin(expand(ct))]
+        try:
+            res = backtest(sub, grid, crime_type=ct, **kwargs)  # type: ignore[arg-type]
+        except GeoveiligError as exc:
+            results[ct] = str(exc)
+            continue
+        results[ct] = res
+        t = res.summary.copy()
+        t.insert(0, "crime_type", ct)
+        t["best"] = t["method"] == res.best_method
+        tables.append(t)
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return table, results

@@ -1,0 +1,44 @@
+"""Placement: where to put mobile alarm systems, BuurtTent visits and flexible cameras.
+
+* ``coverage``: the optimisation core, the weighted maximal covering location problem
+  (``MCLP.from_points(...).solve()``: lazy greedy + swap, LP bound, exact HiGHS MILP);
+* ``policies``: risk cells -> ranked, explained recommendations (``recommend_alarms``,
+  ``recommend_cameras``, ``plan_buurttent``, generic ``recommend_sites``);
+* ``evaluation``: did a deployment help (``evaluate_deployment``, difference-in-differences);
+* ``interim``: stand-in demand (when the hotspot engine has too little data) and the BuurtTent
+  table per buurt (used by ``geoveilig recommend``).
+
+CLI::
+
+    geoveilig recommend alarms --count K [--radius 150] [--origin DATE] [--window 28d]
+                               [--keep-existing] [--min-spacing M] [--duration-days D]
+                               [--method M] [--backtest] --out F
+    geoveilig recommend cameras --count K [--radius 75] [--origin DATE] [--window 28d]
+                                [--keep-existing] [--min-spacing M] [--method M] [--backtest]
+                                --out F
+    geoveilig recommend buurttent --count K --year Y [--min-gap-weeks 8] [--slot W-SAT] --out F
+"""
+
+from .coverage import MCLP, CoverageSolution, coverage_matrix, spacing_conflicts
+from .evaluation import EffectEstimate, evaluate_deployment
+from .policies import (
+    Recommendation,
+    plan_buurttent,
+    recommend_alarms,
+    recommend_cameras,
+    recommend_sites,
+)
+
+__all__ = [
+    "MCLP",
+    "CoverageSolution",
+    "EffectEstimate",
+    "Recommendation",
+    "coverage_matrix",
+    "evaluate_deployment",
+    "plan_buurttent",
+    "recommend_alarms",
+    "recommend_cameras",
+    "recommend_sites",
+    "spacing_conflicts",
+]

@@ -1,0 +1,129 @@
+"""Interim inputs for the placement policies, until the hotspot engine (risk surfaces) and the
+prevention registry (coverage per buurt) land. Each is ONE function the edges call, so it can be
+swapped for the real engine without touching the policies.
+
+* ``interim_demand``: recency-weighted incident counts per grid cell (default 125 m), scaled to
+  the expected number of incidents in the coming window. Weight of an incident of age ``a``
+  days: 0.5 ** (a / half_life); the sum is divided by the integral of that weight over the
+  look-back period, which turns it into a daily rate, times the window length.
+  ``residential``: a cell counts as residential when a woninginbraak was recorded there in the
+  three years before ``origin`` (no BAG dwelling data in the service yet).
+* ``interim_buurttent_table``: HIC incidents per buurt in the year before ``origin`` as the HIC
+  risk; ``uncovered_share`` as given (the CLI takes 1 - coverage share from the prevention
+  registry when it holds groups), else 1 (unknown); inhabitants from the area data when present
+  (never invented).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .. import RD_NEW, TIMEZONE
+from ..areas import Areas
+from ..errors import CrsError, InvalidInput
+
+__all__ = ["INTERIM_METHOD", "interim_buurttent_table", "interim_demand"]
+
+INTERIM_METHOD = "interim: recentheidsgewogen tellingen per cel"
+
+
+def _origin(origin: date | datetime | str | pd.Timestamp) -> pd.Timestamp:
+    ts = pd.Timestamp(origin)
+    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts.tz_convert(TIMEZONE)
+
+
+def interim_demand(
+    incidents: gpd.GeoDataFrame,
+    areas: Areas,
+    *,
+    origin: date | datetime | str | pd.Timestamp,
+    window_days: float = 28,
+    crime_types: Iterable[str] | None = None,
+    cell_size: float = 125.0,
+    lookback_days: float = 365,
+    half_life_days: float = 60,
+) -> gpd.GeoDataFrame:
+    """Demand cells (cell centres, EPSG:28992) inside the gemeente with ``risk`` (expected
+    incidents of ``crime_types`` in the ``window_days`` after ``origin``), ``buurt_code``,
+    ``wijk_code``, ``residential`` and ``count`` (incidents in the look-back)."""
+    if incidents.crs is None or incidents.crs.to_epsg() != 28992:
+        raise CrsError("incidenten: verwacht EPSG:28992 (RD New)")
+    for name, v in (("venster", window_days), ("terugblik", lookback_days),
+                    ("halfwaardetijd", half_life_days), ("celgrootte", cell_size)):
+        if not v > 0:
+            raise InvalidInput(f"{name} moet groter dan 0 zijn (kreeg {v})")
+    t0 = _origin(origin)
+    minx, miny, maxx, maxy = areas.buurten.total_bounds
+    x0 = np.floor(minx / cell_size) * cell_size
+    y0 = np.floor(miny / cell_size) * cell_size
+    nx = int(np.ceil((maxx - x0) / cell_size))
+    ny = int(np.ceil((maxy - y0) / cell_size))
+    gx, gy = np.meshgrid(x0 + (np.arange(nx) + 0.5) * cell_size,
+                         y0 + (np.arange(ny) + 0.5) * cell_size, indexing="ij")
+    cx, cy = gx.ravel(), gy.ravel()
+    where = areas.assign(cx, cy)
+    inside = where["buurt_code"].notna().to_numpy()
+
+    inc = incidents
+    t = pd.to_datetime(inc["occurred_at"])
+    age = ((t0 - t) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    x = inc.geometry.x.to_numpy()
+    y = inc.geometry.y.to_numpy()
+    ix = np.floor((x - x0) / cell_size).astype(np.int64)
+    iy = np.floor((y - y0) / cell_size).astype(np.int64)
+    on_grid = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+    cell = ix * ny + iy
+    types = inc["crime_type"].to_numpy(dtype=object)
+    wanted = np.ones(len(inc), dtype=bool) if crime_types is None else \
+        np.isin(types, list(crime_types))
+    recent = on_grid & wanted & (age > 0) & (age <= lookback_days)
+    w = 0.5 ** (age[recent] / half_life_days)
+    norm = half_life_days / np.log(2) * (1 - 0.5 ** (lookback_days / half_life_days))
+    risk = np.bincount(cell[recent], weights=w, minlength=nx * ny) / norm * window_days
+    count = np.bincount(cell[recent], minlength=nx * ny)
+    burgl = on_grid & (types == "woninginbraak") & (age > 0) & (age <= 3 * 365)
+    residential = np.bincount(cell[burgl], minlength=nx * ny) > 0
+    frame = pd.DataFrame({
+        "cell_id": np.arange(nx * ny)[inside], "risk": risk[inside], "count": count[inside],
+        "buurt_code": where["buurt_code"].to_numpy()[inside],
+        "wijk_code": where["wijk_code"].to_numpy()[inside],
+        "residential": residential[inside],
+    })
+    return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(cx[inside], cy[inside]),
+                            crs=RD_NEW)
+
+
+def interim_buurttent_table(
+    incidents: pd.DataFrame,
+    areas: Areas,
+    *,
+    origin: date | datetime | str | pd.Timestamp,
+    hic_types: Iterable[str],
+    lookback_days: float = 365,
+    uncovered_share: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Per buurt: ``buurt_code``, ``wijk_code``, ``hic_risk`` (HIC incidents in the look-back
+    year), ``uncovered_share`` (from ``uncovered_share``, a Series indexed by buurt code, e.g.
+    1 - the prevention registry's coverage share; 1.0 = unknown where absent) and
+    ``inhabitants`` when the areas have it."""
+    t0 = _origin(origin)
+    t = pd.to_datetime(incidents["occurred_at"])
+    sel = (t < t0) & (t >= t0 - pd.Timedelta(days=lookback_days)) & \
+        incidents["crime_type"].isin(list(hic_types))
+    counts = incidents.loc[sel].groupby("buurt_code").size()
+    b = areas.buurten
+    table = pd.DataFrame({
+        "buurt_code": b["code"].to_numpy(), "wijk_code": b["wijk_code"].to_numpy(),
+        "hic_risk": counts.reindex(b["code"]).fillna(0).to_numpy(dtype=float),
+        "uncovered_share": 1.0 if uncovered_share is None else
+        pd.to_numeric(uncovered_share, errors="coerce").reindex(b["code"]).fillna(1.0)
+        .clip(0.0, 1.0).to_numpy(dtype=float),
+    })
+    if "inhabitants" in b.columns:
+        table["inhabitants"] = b["inhabitants"].to_numpy()
+    return table
