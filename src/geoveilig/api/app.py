@@ -22,8 +22,8 @@ from .jobs import JobManager, jobs_router
 from .ogc import ogc_router
 from .openapi import build_openapi
 from .planning import planning_router
-from .web import mount_web
 from .problems import PROBLEM, problem
+from .web import mount_web
 
 __all__ = ["PROBLEM", "create_app", "problem"]
 
