@@ -32,6 +32,10 @@ def build_store(tmp: Path, shared_geo: Path, areas: Areas, demo: gpd.GeoDataFram
         registry = demo_prevention_groups(areas, seed=42, incidents=demo)
         load_demo_registry(store, registry, source_name="demo",
                            known_buurten=list(areas.buurten["code"]))
+        from geoveilig.demo.deployments import demo_deployments
+        from geoveilig.store.deployments import add_deployments
+
+        add_deployments(store, demo_deployments(areas))
         keys = {role: create_key(store, f"test-{role}", role)[1]
                 for role in ("analyst", "police")}
     finally:

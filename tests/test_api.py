@@ -203,7 +203,8 @@ def test_counts_match_the_store_and_suppression(client: TestClient, setup, keys)
 
 ROLE_TABLE = {  # collection: minimum role
     "wijken": "public", "buurten": "public", "prevention-coverage": "public",
-    "prevention-groups": "analyst", "incidents": "police",
+    "prevention-groups": "analyst", "incidents": "police", "hotspots": "analyst",
+    "deployments": "analyst",
 }
 RANK = {"public": 0, "analyst": 1, "police": 2}
 
@@ -215,13 +216,14 @@ def test_role_by_collection(client: TestClient, keys, role: str, collection: str
     h = auth(keys, role)
     listed = {c["id"] for c in client.get("/v1/collections", headers=h).json()["collections"]}
     meta = client.get(f"/v1/collections/{collection}", headers=h)
-    items = client.get(f"/v1/collections/{collection}/items?limit=3", headers=h)
+    extra = "&crimeType=hic" if collection == "hotspots" else ""
+    items = client.get(f"/v1/collections/{collection}/items?limit=3{extra}", headers=h)
     assert (collection in listed) is allowed
     if allowed:
         assert meta.status_code == 200 and meta.json()["role"] == ROLE_TABLE[collection]
         assert items.status_code == 200 and items.json()["numberReturned"] > 0
         fid = items.json()["features"][0]["id"]
-        one = client.get(f"/v1/collections/{collection}/items/{fid}", headers=h)
+        one = client.get(f"/v1/collections/{collection}/items/{fid}?{extra[1:]}", headers=h)
         assert one.status_code == 200 and one.json()["id"] == fid
     else:
         unknown = client.get("/v1/collections/geheim", headers=h).json()
@@ -543,3 +545,25 @@ def test_planning_endpoint_runs_cached_jobs(setup, keys) -> None:  # type: ignor
             assert "/v1/recommendations/test-alarms" in doc["paths"]
     finally:
         unregister_planner("test-alarms")
+
+
+def test_hotspots_and_deployments_layers(client: TestClient, keys) -> None:  # type: ignore[no-untyped-def]
+    h = auth(keys, "analyst")
+    body = client.get("/v1/collections/hotspots/items?crimeType=hic&method=kde&window=1m"
+                      "&limit=10000", headers=h).json()
+    assert body["numberMatched"] == body["numberReturned"] > 1000  # 125 m cells over Helmond
+    props = body["features"][0]["properties"]
+    assert props["method"] == "kde" and props["window"] == "30d"
+    assert 0 <= props["percentile"] <= 100 and "gi_class" in props
+    hot = client.get("/v1/collections/hotspots/items?crimeType=hic&method=kde&window=1m"
+                     "&gi_class=not-significant&limit=1", headers=h).json()
+    assert 0 < hot["numberMatched"] <= body["numberMatched"]
+    for bad in ("method=magie", "window=0d", "window=9999d", "origin=gisteren",
+                "crimeType=ruzie"):
+        r = client.get(f"/v1/collections/hotspots/items?{bad}", headers=h)
+        assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, bad
+    dep = client.get("/v1/collections/deployments/items?datetime=2017-01-01/2017-12-31",
+                     headers=h).json()
+    assert dep["numberMatched"] > 0
+    kinds = {f["properties"]["kind"] for f in dep["features"]}
+    assert kinds and all(f["geometry"]["type"] == "Point" for f in dep["features"])

@@ -282,8 +282,9 @@ def visible_layers(role: str) -> list[Layer]:
 
 
 def data_version(store: Store) -> str:
-    """A token that changes whenever the stored data changes: the newest import batch and
-    the newest prevention change. Cache keys of computed layers include it."""
+    """A token that changes whenever the stored data changes: the newest import batch, the
+    newest prevention change and the deployments. Cache keys of computed layers include it."""
+    from .store.deployments import deployments
     from .store.prevention import prevention_groups, prevention_status
 
     scalar = lambda q: q.scalar_subquery()  # noqa: E731
@@ -293,6 +294,8 @@ def data_version(store: Store) -> str:
         scalar(sa.select(sa.func.count()).select_from(prevention_groups)),
         scalar(sa.select(sa.func.max(prevention_status.c.id))),
         scalar(sa.select(sa.func.count()).select_from(prevention_status)),
+        scalar(sa.select(sa.func.max(deployments.c.created_at))),
+        scalar(sa.select(sa.func.count()).select_from(deployments)),
     )
     with store.engine.connect() as conn:
         parts = tuple(conn.execute(stmt).one())
@@ -473,12 +476,104 @@ register_layer(Layer(
     queryables=("crime_type", "buurt_code", "wijk_code"), geometry_type="Point",
     temporal=_incident_temporal, keywords=("incidenten", "politie")))
 
+# --- hotspots (geoveilig.hotspots) ------------------------------------------------------------
+
+_GRIDS: dict[int, tuple[Areas, Any]] = {}
+
+
+def _grid(areas: Areas):  # type: ignore[no-untyped-def]
+    """The 125 m grid of ``areas``, made once per Areas object."""
+    from .hotspots import make_grid
+
+    hit = _GRIDS.get(id(areas))
+    if hit is None or hit[0] is not areas:
+        hit = (areas, make_grid(areas, 125.0, areas=areas))
+        _GRIDS[id(areas)] = hit
+    return hit[1]
+
+
+def _method(text: str) -> str:
+    from .hotspots import METHODS
+
+    return _choice("method", tuple(METHODS))(text)
+
+
+def _window(text: str) -> str:
+    from .hotspots.events import parse_window
+
+    try:
+        days = parse_window(text).days
+    except (ValueError, OverflowError, InvalidInput):
+        days = -1
+    if not 1 <= days <= 366:
+        raise InvalidInput(f"ongeldig venster '{text}': gebruik bv. 14d, 2w of 1m (1 dag tot "
+                           "1 jaar)", where="window")
+    return text
+
+
+def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """The risk surface on the 125 m grid for a crime type, method, origin and window
+    (``geoveilig.hotspots.hotspot_surface``; ``best`` needs a backtest and is not offered
+    here: use the CLI ``geoveilig hotspots``)."""
+    from .hotspots import hotspot_surface
+
+    slugs = params.get("crimeType") or crimetypes.GROUPS["inbraak"]
+    inc = ctx.store.incidents(crime_types=slugs)
+    if len(inc) == 0:
+        raise InvalidInput("geen incidenten van dit type in de database", where="crimeType")
+    origin = params.get("origin")
+    frame = hotspot_surface(inc, _grid(ctx.areas), params.get("method") or "prospective",
+                            origin=None if origin is None else origin.isoformat(),
+                            window=params.get("window") or "14d")
+    frame["cell_id"] = frame["cell_id"].astype(str)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
+
+
+register_layer(Layer(
+    id="hotspots", title="Hotspots (risico per cel van 125 m)",
+    description="Voorspeld risico per cel van 125 m voor een misdrijftype, methode, "
+                "startmoment en venster, met Getis-Ord Gi*-klasse. Voor de gemeente.",
+    builder=build_hotspots, role="analyst",
+    params=(
+        Param("crimeType", "Misdrijftype(n) (standaard inbraak: woning, schuur en garage).",
+              parse_crime_type, default="inbraak", schema=CRIME_TYPE_PARAM.schema,
+              example="woninginbraak"),
+        Param("method", "naive, kde, prospective, gistar, learned of emerging.", _method,
+              default="prospective",
+              schema={"type": "string", "enum": ["naive", "kde", "prospective", "gistar",
+                                                 "learned", "emerging"]}),
+        Param("origin", "Startmoment van de voorspelling (JJJJ-MM-DD; standaard de dag na het "
+              "laatste incident).", parse_date, schema={"type": "string", "format": "date"},
+              example="2018-01-01"),
+        Param("window", "Voorspelperiode, bv. 14d, 2w, 1m.", _window, default="14d",
+              schema={"type": "string", "pattern": r"^\d+[dwm]$"}, example="14d"),
+    ),
+    id_column="cell_id", queryables=("gi_class", "buurt_code", "wijk_code"),
+    temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*")))
+
+
+# --- deployments (geoveilig.store.deployments) -------------------------------------------------
+
+def build_deployments(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """Alarms, cameras and BuurtTent visits as points, with their period."""
+    from .store.deployments import list_deployments
+
+    frame = list_deployments(ctx.store)
+    for col in ("start", "end"):
+        frame[col] = _iso(frame[col])
+    frame["id"] = frame["id"].astype(str)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
+
+
+register_layer(Layer(
+    id="deployments", title="Inzet: alarmsystemen, camera's, BuurtTent",
+    description="Geregistreerde inzet (mobiele alarmsystemen, flexibele camera's, "
+                "BuurtTent-bezoeken) met plaats en periode. Voor de gemeente.",
+    builder=build_deployments, role="analyst", id_column="id",
+    time_columns=("start", "end"), queryables=("kind", "wijk_code", "buurt_code"),
+    geometry_type="Point", keywords=("inzet", "alarm", "camera", "BuurtTent")))
+
 # --- hooks for the layers built elsewhere ----------------------------------------------------
-# hotspots (issue 4): register_layer(Layer(id="hotspots", builder=<(ctx, params) -> grid cells
-#   in EPSG:28992>, role="analyst", params=(CRIME_TYPE_PARAM, Param("method", ...),
-#   Param("origin", ..., parse_date), Param("window", ...)), id_column="cell_id",
-#   geometry_type="Polygon"))
-# deployments (issue 6): register_layer(Layer(id="deployments", role="analyst",
-#   id_column="deployment_id", time_columns=("start", "end"), geometry_type="Point", ...))
 # recommendations (issue 6): register_layer(Layer(id="recommendations", role="analyst",
-#   builder=<last planning run as points with explanations>, ...))
+#   builder=<last planning run as points with explanations>, ...)); planning requests
+#   themselves go through geoveilig.api.planning.register_planner.
