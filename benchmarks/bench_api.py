@@ -10,8 +10,9 @@ table and one JSON line. Runs are bounded (``-d``); nothing here is a timed asse
 Rows: our service with one uvicorn worker, and with ``--workers 2`` (uvicorn issue #3149:
 Nagle's algorithm on kept-alive connections in multi-worker mode) without and with
 ``geoveilig.api.server.NoDelayH11Protocol`` (TCP_NODELAY on each accepted socket), then
-pygeoapi with one worker. If pygeoapi is
-not importable, a plain FastAPI endpoint returning ``GeoDataFrame.to_json()`` stands in.
+pygeoapi with one worker. If pygeoapi is not importable, a plain FastAPI endpoint returning
+``GeoDataFrame.to_json()`` stands in. The hotspot layer (analyst key) is measured for our
+service only: pygeoapi has no equivalent (it could only serve a precomputed file).
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ def _ms(text: str) -> float:
     return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
 
 
-def run_wrk(url: str, duration: int, connections: int, threads: int) -> dict[str, float]:
+def run_wrk(url: str, duration: int, connections: int, threads: int,
+            headers: dict[str, str] | None = None) -> dict[str, float]:
+    extra = [a for k, v in (headers or {}).items() for a in ("-H", f"{k}: {v}")]
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s",
-                          "--timeout", "5s", "--latency", url],
+                          "--timeout", "5s", "--latency", *extra, url],
                          capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
@@ -75,12 +78,14 @@ def run_wrk(url: str, duration: int, connections: int, threads: int) -> dict[str
             "non2xx": int(errors.group(1)) if errors else 0}
 
 
-def prepare_data(tmp: Path, geo_dir: Path) -> None:
+def prepare_data(tmp: Path, geo_dir: Path) -> str:
+    """Load the demo data; write wijken/buurten GeoJSON for pygeoapi; return an analyst key."""
     from geoveilig.areas import load_areas
     from geoveilig.demo import generate_incidents, to_csv
     from geoveilig.incidents import parse_incidents
     from geoveilig.layers import LayerContext, get_layer
     from geoveilig.store import Store
+    from geoveilig.store.keys import create_key
 
     areas = load_areas(geo_dir)
     incidents = generate_incidents(areas, seed=42)
@@ -96,8 +101,10 @@ def prepare_data(tmp: Path, geo_dir: Path) -> None:
             layer = get_layer(lid)
             frame = layer.build(ctx, layer.parse_params({}), "public").to_crs("OGC:CRS84")
             (tmp / f"{lid}.geojson").write_text(frame.to_json(drop_id=True))
+        _record, key = create_key(store, "benchmark", "analyst")
     finally:
         store.close()
+    return key
 
 
 PYGEOAPI_CONFIG = """
@@ -202,7 +209,7 @@ def main() -> None:
     geo_dir = (ROOT / geo_dir).resolve() if not geo_dir.is_absolute() else geo_dir
     tmp = Path(tempfile.mkdtemp(prefix="bench_api_"))
     t0 = time.perf_counter()
-    prepare_data(tmp, geo_dir)
+    key = prepare_data(tmp, geo_dir)
     print(f"data prepared in {time.perf_counter() - t0:.1f} s ({tmp})", file=sys.stderr)
 
     layers = {"wijken": "/collections/wijken/items",
@@ -210,11 +217,14 @@ def main() -> None:
               "buurten RD": f"/collections/buurten/items?crs={RD}"}
     rows: list[dict[str, object]] = []
 
-    def bench(server: str, workers: int, base: str) -> None:
-        for name, path in layers.items():
+    hotspots = "/collections/hotspots/items?crimeType=inbraak&method=prospective&limit=10000"
+
+    def bench(server: str, workers: int, base: str, paths: dict[str, str],
+              headers: dict[str, str] | None = None) -> None:
+        for name, path in paths.items():
             url = base + path
-            httpx.get(url, timeout=30)  # warm the cache
-            r = run_wrk(url, args.duration, args.connections, args.threads)
+            httpx.get(url, timeout=60, headers=headers)  # warm the cache
+            r = run_wrk(url, args.duration, args.connections, args.threads, headers)
             rows.append({"server": server, "workers": workers, "layer": name, **r})
 
     # ours: cold timing of a computed layer, then wrk
@@ -224,12 +234,21 @@ def main() -> None:
         try:
             base = f"http://127.0.0.1:{port}/v1"
             wait_up(f"http://127.0.0.1:{port}/health", proc)
+            name = "geoveilig" + (" (TCP_NODELAY)" if nodelay else "")
             if workers == 1:
                 t = time.perf_counter()
                 httpx.get(f"{base}/collections/buurten/items?crimeType=woninginbraak"
                           "&period=2016", timeout=60).raise_for_status()
                 cold_ms = (time.perf_counter() - t) * 1000
-            bench("geoveilig" + (" (TCP_NODELAY)" if nodelay else ""), workers, base)
+                t = time.perf_counter()
+                hs = httpx.get(base + hotspots, timeout=60, headers={"X-API-Key": key})
+                hs.raise_for_status()
+                cold_hotspots_ms = (time.perf_counter() - t) * 1000
+                n_cells = hs.json()["numberReturned"]
+            bench(name, workers, base, layers)
+            if workers == 1:
+                bench(name, workers, base, {f"hotspots ({n_cells} cells)": hotspots},
+                      {"X-API-Key": key})
         finally:
             stop(proc)
 
@@ -249,7 +268,7 @@ def main() -> None:
     try:
         wait_up(f"http://127.0.0.1:{port}/collections/wijken/items?f=json", proc)
         layers = {k: v + ("&" if "?" in v else "?") + "f=json" for k, v in layers.items()}
-        bench(reference, 1, f"http://127.0.0.1:{port}")
+        bench(reference, 1, f"http://127.0.0.1:{port}", layers)
     finally:
         stop(proc)
 
@@ -262,11 +281,14 @@ def main() -> None:
             and r["workers"] == 1}
     ref = {r["layer"]: r["rps"] for r in rows if r["server"] == reference}
     speedup = {k: round(ours[k] / ref[k], 1) for k in ours if ref.get(k)}
-    print(f"cold buurten layer (new crime type and period): {cold_ms:.0f} ms")
+    print(f"cold buurten layer (new crime type and period): {cold_ms:.0f} ms; cold hotspot "
+          f"layer (inbraak, prospective, {n_cells} cells, whole response): "
+          f"{cold_hotspots_ms:.0f} ms")
     print(json.dumps({"benchmark": "api", "wrk": {"threads": args.threads,
                       "connections": args.connections, "duration_s": args.duration},
                       "reference": reference, "rows": rows, "speedup_vs_reference": speedup,
-                      "cold_layer_ms": round(cold_ms, 1)}))
+                      "cold_layer_ms": round(cold_ms, 1),
+                      "cold_hotspots_ms": round(cold_hotspots_ms, 1)}))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
