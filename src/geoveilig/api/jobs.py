@@ -14,6 +14,7 @@ running, successful, failed, with ``progress`` 0-100 and a ``results`` link when
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 import time
@@ -31,6 +32,7 @@ from ..layers import allows
 from .auth import caller
 
 Progress = Callable[[float, str], None]
+log = logging.getLogger("geoveilig.api.jobs")
 
 
 @dataclass(frozen=True)
@@ -116,10 +118,13 @@ class JobManager:
             job.status = "failed"
             job.error = {"type": f"https://geoveilig.nl/problems/{exc.code}",
                          "status": exc.status, "detail": exc.message}
+            job.message = exc.message
         except Exception:
             job.status = "failed"
             job.error = {"type": "https://geoveilig.nl/problems/internal", "status": 500,
                          "detail": "de berekening is mislukt; de fout is gelogd"}
+            job.message = job.error["detail"]
+            log.exception("job %s (%s) mislukt", job.id, job.kind)
         finally:
             job.finished = time.time()
             job.done.set()
