@@ -240,15 +240,34 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def _records_json(props: pd.DataFrame) -> list[str]:
+    """One JSON object per row (pandas' C encoder, JSON Lines split at the newlines, which
+    JSON strings always escape): NaN/None -> null, timestamps -> ISO 8601."""
+    if len(props) == 0:
+        return []
+    if len(props.columns) == 0:
+        return ["{}"] * len(props)
+    clean = props.copy()
+    for col in clean.columns:
+        if isinstance(clean[col].dtype, pd.DatetimeTZDtype):
+            clean[col] = clean[col].map(_json_value)
+    text = clean.to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
+                         double_precision=10)
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) != len(props):  # never expected; keep the slow exact path as a guard
+        records = props.astype(object).where(props.notna(), None).to_dict("records")
+        return [json.dumps({k: _json_value(v) for k, v in r.items()}, ensure_ascii=False,
+                           allow_nan=False, separators=(",", ":")) for r in records]
+    return lines
+
+
 def prepare(layer: Layer, frame: Any) -> Prepared:
     frame = frame.reset_index(drop=True)
     if layer.id_column not in frame:
         raise InvalidInput(f"laag {layer.id}: kolom {layer.id_column} ontbreekt")
     geometry = frame.geometry.to_numpy()
     props = frame.drop(columns=[frame.geometry.name])
-    records = props.astype(object).where(props.notna(), None).to_dict("records")
-    props_json = [json.dumps({k: _json_value(v) for k, v in r.items()}, ensure_ascii=False,
-                             allow_nan=False, separators=(",", ":")) for r in records]
+    props_json = _records_json(props)
     t_lo = t_hi = None
     if layer.time_columns:
         t_lo = _times(frame[layer.time_columns[0]], end=False)
