@@ -57,6 +57,15 @@ class ApiVersionHeader:
         await self.app(scope, receive, send_with_header)
 
 
+def warm_up(areas: object) -> None:
+    """Import the analysis modules and build the hotspot grid at start-up, so that the first
+    request for a layer pays for its computation only (importing scikit-learn etc. takes
+    seconds)."""
+    from .. import layers
+
+    layers._grid(areas)  # imports geoveilig.hotspots too
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -69,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.response_cache = ResponseCache()
         app.state.ogc_cache = {}
         app.state.jobs = JobManager()
+        warm_up(app.state.areas)
         try:
             yield
         finally:
