@@ -81,7 +81,7 @@ def test_migration_0003_down_and_up(deploy_store):
 
     from geoveilig.store import Store, _alembic_config
 
-    head = Store.head_revision()
+    head = Store.head_revision()  # later migrations (0004 postgis, 0005 api keys) follow 0003
     assert deploy_store.schema_revision() == head
     with deploy_store.engine.begin() as conn:
         command.downgrade(_alembic_config(conn), "0002")

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     #: Hotspot grid cell size in metres (125 m = the Dutch police's CAS grid).
     grid_size: float = 125.0
     #: Base URL of PDOK's CBS wijken-en-buurten WFS; ``{year}`` is filled in.
+    #: Origins allowed by CORS for the HTTP API (no credentials are ever allowed).
+    cors_origins: tuple[str, ...] = ("*",)
     pdok_url: str = "https://service.pdok.nl/cbs/wijkenbuurten/{year}/wfs/v1_0"
 
     #: Online base map tiles for the web map; empty = none (outlines only, e.g. offline).

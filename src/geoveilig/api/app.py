@@ -1,5 +1,7 @@
 """App factory: the lifespan loads the boundaries and opens the store once into ``app.state``;
-domain errors become RFC 9457 problem+json."""
+the routers come from factories (``ogc_router``, ``jobs_router``); errors become RFC 9457
+problem+json in one place (``problems.install``). Routes compute nothing: they call
+``geoveilig.layers`` and the library."""
 
 from __future__ import annotations
 
@@ -7,21 +9,61 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..areas import load_areas
-from ..errors import GeoveiligError
 from ..settings import Settings, get_settings
 from ..store import Store
+from . import problems
+from .features import LayerCache, ResponseCache
+from .jobs import JobManager, jobs_router
+from .ogc import ogc_router
+from .openapi import build_openapi
+from .planning import planning_router
+from .problems import PROBLEM, problem
+from .web import mount_web
 
-PROBLEM = "application/problem+json"
+__all__ = ["PROBLEM", "create_app", "problem"]
+
+API_VERSION = __version__
+
+#: CORS: read-only map data may be fetched from any origin, but no cookies/credentials are
+#: used (keys travel in headers), and only these methods and headers are allowed.
+CORS_METHODS = ["GET", "POST", "OPTIONS"]
+CORS_HEADERS = ["Authorization", "X-API-Key", "If-None-Match", "Content-Type", "Accept"]
+CORS_EXPOSE = ["ETag", "Content-Crs", "API-Version", "Location"]
 
 
-def problem(status: int, title: str, detail: str, type_: str = "about:blank",
-            **extra: object) -> JSONResponse:
-    body = {"type": type_, "title": title, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+class ApiVersionHeader:
+    """Pure ASGI middleware: ``API-Version`` on every response (Dutch API Design Rules)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"],
+                                      (b"api-version", API_VERSION.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+def warm_up(areas: object) -> None:
+    """Import the analysis modules and build the hotspot grid at start-up, so that the first
+    request for a layer pays for its computation only (importing scikit-learn etc. takes
+    seconds)."""
+    from .. import layers
+
+    layers._grid(areas)  # imports geoveilig.hotspots too
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,18 +74,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.areas = load_areas(settings.geo_dir, gemeente=settings.gemeente)
         app.state.store = Store(settings.resolved_database_url())
+        app.state.layer_cache = LayerCache()
+        app.state.response_cache = ResponseCache()
+        app.state.ogc_cache = {}
+        app.state.jobs = JobManager()
+        warm_up(app.state.areas)
         try:
             yield
         finally:
+            app.state.jobs.shutdown()
             app.state.store.close()
 
     app = FastAPI(title="geoveilig", version=__version__, lifespan=lifespan,
-                  description="Misdaadcijfers per wijk en buurt, hotspots en inzetadvies.")
+                  description="Misdaadcijfers per wijk en buurt, hotspots en inzetadvies.",
+                  openapi_url=None, docs_url=None, redoc_url=None)
+    problems.install(app)
 
-    @app.exception_handler(GeoveiligError)
-    async def _domain_error(_request: Request, exc: GeoveiligError) -> JSONResponse:
-        return problem(exc.status, type(exc).__name__, str(exc),
-                       type_=f"https://geoveilig.nl/problems/{exc.code}")
+    def openapi(request: Request) -> dict:
+        cache = request.app.state.ogc_cache
+        if "openapi" not in cache:
+            cache["openapi"] = build_openapi()
+        return cache["openapi"]
+
+    app.include_router(ogc_router("/v1", openapi=openapi))
+    app.include_router(jobs_router())
+    app.include_router(planning_router("/v1"))
+    mount_web(app)  # /kaart (the planning map page) and /static
 
     @app.get("/health", tags=["service"], summary="Gezondheid van de service")
     def health(request: Request) -> dict[str, object]:
@@ -59,4 +115,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "schema": store.schema_revision(),
         }
 
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                       allow_credentials=False, allow_methods=CORS_METHODS,
+                       allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSE, max_age=600)
+    app.add_middleware(ApiVersionHeader)
     return app

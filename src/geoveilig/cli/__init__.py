@@ -12,6 +12,7 @@ from . import (
     demo_cmd,
     hotspots_cmd,
     import_cmd,
+    keys_cmd,
     map_cmd,
     prevention_cmd,
     recommend_cmd,
@@ -28,7 +29,7 @@ app = typer.Typer(
 )
 
 for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
-               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd):
+               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd, keys_cmd):
     module.register(app)
 
 

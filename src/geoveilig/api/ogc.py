@@ -1,0 +1,305 @@
+"""OGC API - Features (Part 1 Core, GeoJSON, OpenAPI 3.0; Part 2 CRS by reference) over the
+layer catalogue, as a router built by a factory (the idea of tipg's ``factory.py``).
+
+Privacy rule: a collection the caller's role may not see does not exist for that caller.
+``/collections`` leaves it out, and every path under it (metadata, items, one item, with any
+parameters, valid or not) answers exactly like an unknown collection: the same 404 problem.
+Access is decided before any parameter is looked at, so neither error messages nor 400-vs-404
+reveal what exists.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..errors import NotFound
+from ..layers import Layer, LayerContext, all_layers, allows, data_version, get_layer
+from . import features as ft
+from .auth import Caller, audit, caller
+
+GEOJSON = "application/geo+json"
+OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+]
+
+
+def _not_found(collection_id: str) -> NotFound:
+    return NotFound(f"onbekende collectie '{collection_id}'")
+
+
+def _visible(collection_id: str, who: Caller) -> Layer:
+    try:
+        layer = get_layer(collection_id)
+    except NotFound:
+        raise _not_found(collection_id) from None
+    if not allows(who.role, layer.role):
+        raise _not_found(collection_id)
+    return layer
+
+
+def _ctx(request: Request) -> LayerContext:
+    return LayerContext(areas=request.app.state.areas, store=request.app.state.store)
+
+
+def _json(body: Any, media_type: str = "application/json", **headers: str) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+                    media_type=media_type, headers=headers or None)
+
+
+def _raw(request: Request) -> dict[str, str]:
+    params = request.query_params
+    dup = sorted({k for k in params if len(params.getlist(k)) > 1})
+    if dup:
+        from ..errors import InvalidInput
+
+        raise InvalidInput(f"parameter {dup[0]} is meer dan eens opgegeven", where=dup[0])
+    return dict(params.items())
+
+
+def store_version(request: Request) -> str:
+    """``layers.data_version`` of the store, re-read at most every ``version_ttl`` seconds
+    (default 1 s: new imports and prevention changes show within a second)."""
+    state = request.app.state
+    now = time.monotonic()
+    cached = getattr(state, "version_cache", None)
+    if cached is None or now - cached[0] >= getattr(state, "version_ttl", 1.0):
+        cached = (now, data_version(state.store))
+        state.version_cache = cached
+    return cached[1]
+
+
+async def _caller(request: Request) -> Caller:
+    """The caller; a key is checked against the store off the event loop."""
+    if "authorization" in request.headers or "x-api-key" in request.headers:
+        return await run_in_threadpool(caller, request)
+    return caller(request)
+
+
+async def _prepared(request: Request, layer: Layer, params: dict[str, Any], role: str,
+                    version: str) -> ft.Prepared:
+    cache: ft.LayerCache = request.app.state.layer_cache
+    found = cache.peek(layer, params, role, version)
+    if found is not None:
+        return found
+    return await run_in_threadpool(cache.get, layer, _ctx(request), params, role, version)
+
+
+def _spatial_extent(request: Request) -> list[float]:
+    cache = request.app.state.ogc_cache
+    if "extent" not in cache:
+        b = request.app.state.areas.gemeente.total_bounds
+        lo = ft.transformer("EPSG:28992", ft.CRS84).transform_bounds(*b, densify_pts=21)
+        cache["extent"] = [round(v, 6) for v in lo]
+    return cache["extent"]
+
+
+def collection_info(request: Request, layer: Layer, version: str) -> dict[str, Any]:
+    key = ("collection", layer.id, version)
+    cache = request.app.state.ogc_cache
+    if key not in cache:
+        lo, hi = layer.temporal(_ctx(request)) if layer.temporal else (None, None)
+        cache[key] = (lo, hi)
+    lo, hi = cache[key]
+    base = f"{request.base_url}v1/collections/{layer.id}"
+    return {
+        "id": layer.id,
+        "title": layer.title,
+        "description": layer.description,
+        "keywords": list(layer.keywords),
+        "itemType": "feature",
+        "role": layer.role,
+        "extent": {
+            "spatial": {"bbox": [_spatial_extent(request)], "crs": ft.CRS84},
+            "temporal": {"interval": [[lo, hi]],
+                         "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"},
+        },
+        "crs": list(ft.SUPPORTED_CRS),
+        "storageCrs": ft.RD,
+        "parameters": {p.name: {"description": p.description, "default": p.default}
+                       for p in layer.params},
+        "queryables": list(layer.queryables),
+        "links": [
+            {"href": base, "rel": "self", "type": "application/json", "title": layer.title},
+            {"href": f"{base}/items", "rel": "items", "type": GEOJSON,
+             "title": "objecten (GeoJSON)"},
+            {"href": f"{base}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+             "type": "application/schema+json", "title": "filterbare eigenschappen"},
+        ],
+    }
+
+
+def _items_page(request: Request, layer: Layer, prepared: ft.Prepared, q: ft.ItemsQuery
+                ) -> bytes:
+    url = request.url
+    links = [
+        {"href": str(url), "rel": "self", "type": GEOJSON, "title": "deze pagina"},
+        {"href": f"{request.base_url}v1/collections/{layer.id}", "rel": "collection",
+         "type": "application/json", "title": layer.title},
+    ]
+    idx = ft.select(prepared, q)
+    if q.offset + q.limit < len(idx):
+        links.append({"href": str(url.include_query_params(
+            offset=q.offset + q.limit, limit=q.limit)), "rel": "next", "type": GEOJSON,
+            "title": "volgende pagina"})
+    if q.offset > 0:
+        links.append({"href": str(url.include_query_params(
+            offset=max(0, q.offset - q.limit), limit=q.limit)), "rel": "prev",
+            "type": GEOJSON, "title": "vorige pagina"})
+    body, _matched, _returned = ft.items_body(prepared, q, links, idx)
+    return body
+
+
+def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None = None
+               ) -> APIRouter:
+    """The OGC API - Features routes over the registered layers."""
+    router = APIRouter(prefix=prefix, include_in_schema=False)
+
+    def landing(request: Request) -> Response:
+        ft.check_unknown(_raw(request), ("f",))
+        ft.check_format(_raw(request))
+        base = f"{request.base_url}v1"
+        return _json({
+            "title": "geoveilig",
+            "description": "Misdaadcijfers per wijk en buurt, hotspots, preventie en "
+                           "inzetadvies voor de gemeente Helmond en de politie.",
+            "version": __version__,
+            "links": [
+                {"href": f"{base}/", "rel": "self", "type": "application/json",
+                 "title": "deze pagina"},
+                {"href": f"{base}/api", "rel": "service-desc", "type": OPENAPI_JSON,
+                 "title": "OpenAPI-beschrijving"},
+                {"href": f"{base}/api.html", "rel": "service-doc", "type": "text/html",
+                 "title": "documentatie van de API"},
+                {"href": f"{base}/conformance", "rel": "conformance",
+                 "type": "application/json", "title": "conformiteitsklassen"},
+                {"href": f"{base}/collections", "rel": "data", "type": "application/json",
+                 "title": "collecties"},
+            ],
+        })
+
+    router.add_api_route("/", landing, methods=["GET"])
+    router.add_api_route("", landing, methods=["GET"])
+
+    @router.get("/conformance")
+    def conformance(request: Request) -> Response:
+        ft.check_unknown(_raw(request), ("f",))
+        ft.check_format(_raw(request))
+        return _json({"conformsTo": CONFORMANCE})
+
+    @router.get("/api")
+    def service_desc(request: Request) -> Response:
+        ft.check_unknown(_raw(request), ("f",))
+        ft.check_format(_raw(request))
+        return _json(openapi(request) if openapi else {}, OPENAPI_JSON)
+
+    @router.get("/api.html")
+    def service_doc(request: Request) -> HTMLResponse:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url=f"{request.base_url}v1/api",
+                                   title="geoveilig API")
+
+    @router.get("/collections")
+    def collections(request: Request) -> Response:
+        raw = _raw(request)
+        ft.check_unknown(raw, ("f",))
+        ft.check_format(raw)
+        who = caller(request)
+        version = store_version(request)
+        base = f"{request.base_url}v1/collections"
+        cols = [collection_info(request, layer, version) for layer in all_layers()
+                if allows(who.role, layer.role)]
+        return _json({"collections": cols, "crs": list(ft.SUPPORTED_CRS), "links": [
+            {"href": base, "rel": "self", "type": "application/json", "title": "collecties"}]})
+
+    @router.get("/collections/{collection_id}")
+    def collection(collection_id: str, request: Request) -> Response:
+        who = caller(request)
+        layer = _visible(collection_id, who)
+        raw = _raw(request)
+        ft.check_unknown(raw, ("f",))
+        ft.check_format(raw)
+        version = store_version(request)
+        return _json(collection_info(request, layer, version))
+
+    @router.get("/collections/{collection_id}/queryables")
+    def queryables(collection_id: str, request: Request) -> Response:
+        who = caller(request)
+        layer = _visible(collection_id, who)
+        ft.check_unknown(_raw(request), ("f",))
+        ft.check_format(_raw(request))
+        return _json({
+            "$schema": "https://json-schema.org/draft/2019-09/schema",
+            "$id": f"{request.base_url}v1/collections/{layer.id}/queryables",
+            "type": "object", "title": layer.title,
+            "properties": {q: {"type": "string", "title": q} for q in layer.queryables},
+        }, "application/schema+json")
+
+    @router.get("/collections/{collection_id}/items")
+    async def items(collection_id: str, request: Request) -> Response:
+        who = await _caller(request)
+        layer = _visible(collection_id, who)
+        raw = _raw(request)
+        version = store_version(request)
+        if layer.role != "public":
+            await run_in_threadpool(audit, request, who, "read-items", layer.id)
+        # a page already served (same URL, role and data) is answered from memory
+        responses: ft.ResponseCache = request.app.state.response_cache
+        rkey = (str(request.url), who.role, version)
+        hit = responses.get(rkey)
+        if hit is None:
+            q = ft.parse_items_query(layer, raw)
+            params = layer.parse_params(raw)
+            tag = ft.etag("items", layer.id, sorted(raw.items()), who.role, version)
+            headers = {"ETag": tag, "Content-Crs": f"<{q.crs}>",
+                       "Cache-Control": "no-cache" if layer.role == "public"
+                       else "private, no-cache"}
+            if request.headers.get("if-none-match") == tag:
+                return Response(status_code=304, headers=headers)
+            prepared = await _prepared(request, layer, params, who.role, version)
+            body = _items_page(request, layer, prepared, q)
+            hit = (body, headers)
+            responses.put(rkey, hit)
+        body, headers = hit
+        if request.headers.get("if-none-match") == headers["ETag"]:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=GEOJSON, headers=headers)
+
+    @router.get("/collections/{collection_id}/items/{feature_id}")
+    async def item(collection_id: str, feature_id: str, request: Request) -> Response:
+        who = await _caller(request)
+        layer = _visible(collection_id, who)
+        raw = _raw(request)
+        ft.check_unknown(raw, set(ft.ITEM_PARAMS) | {p.name for p in layer.params})
+        ft.check_format(raw)
+        crs = ft.parse_crs(raw.get("crs"))
+        params = layer.parse_params(raw)
+        version = store_version(request)
+        if layer.role != "public":
+            await run_in_threadpool(audit, request, who, "read-item",
+                                    f"{layer.id}/{feature_id}"[:128])
+        tag = ft.etag("item", layer.id, feature_id, sorted(raw.items()), who.role, version)
+        headers = {"ETag": tag, "Content-Crs": f"<{crs}>"}
+        if request.headers.get("if-none-match") == tag:
+            return Response(status_code=304, headers=headers)
+        prepared = await _prepared(request, layer, params, who.role, version)
+        base = f"{request.base_url}v1/collections/{layer.id}"
+        links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "dit object"},
+                 {"href": base, "rel": "collection", "type": "application/json",
+                  "title": layer.title}]
+        body = ft.feature_body(prepared, feature_id, crs, links)
+        return Response(body, media_type=GEOJSON, headers=headers)
+
+    return router

@@ -1,0 +1,251 @@
+"""The OpenAPI 3.0 document, built from the layer catalogue: one path per collection with
+its own parameters, the OGC parameters in ``components.parameters`` (QGIS reads the limit
+there), every error response as problem+json. Published without authentication."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+from ..layers import Layer, all_layers
+from . import features as ft
+
+PROBLEM_REF = {"$ref": "#/components/responses/Problem"}
+GEOJSON = "application/geo+json"
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    titles = {400: "ongeldige parameter", 401: "ongeldige of ingetrokken API-sleutel",
+              404: "onbekende (of voor deze rol verborgen) collectie of object",
+              406: "niet aanvaardbaar", 500: "interne fout", 503: "database niet bereikbaar"}
+    return {str(c): {"description": titles[c],
+                     "content": {"application/problem+json": {
+                         "schema": {"$ref": "#/components/schemas/Problem"}}}} for c in codes}
+
+
+def _param_ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _layer_params(layer: Layer) -> list[dict[str, Any]]:
+    out = []
+    for p in layer.params:
+        schema = dict(p.schema)
+        if p.default is not None:
+            schema["default"] = p.default
+        entry: dict[str, Any] = {"name": p.name, "in": "query", "required": False,
+                                 "description": p.description, "schema": schema}
+        if p.example is not None:
+            entry["example"] = p.example
+        out.append(entry)
+    for q in layer.queryables:
+        out.append({"name": q, "in": "query", "required": False,
+                    "description": f"alleen objecten met deze waarde van '{q}'",
+                    "schema": {"type": "string"}})
+    return out
+
+
+def _security(layer: Layer) -> list[dict[str, list]]:
+    if layer.role == "public":
+        return [{}, {"bearerAuth": []}, {"apiKey": []}]
+    return [{"bearerAuth": []}, {"apiKey": []}]
+
+
+def _json_ok(description: str, media: str = "application/json") -> dict[str, Any]:
+    return {"description": description, "content": {media: {"schema": {"type": "object"}}}}
+
+
+def build_openapi(base_url: str | None = None) -> dict[str, Any]:
+    f_param = _param_ref("f")
+    paths: dict[str, Any] = {
+        "/health": {"get": {"tags": ["service"], "summary": "Gezondheid van de service",
+                            "operationId": "health",
+                            "responses": {"200": _json_ok("status"), **_errors(503)}}},
+        "/v1/": {"get": {"tags": ["Capabilities"], "summary": "Landingspagina",
+                         "operationId": "getLandingPage", "parameters": [f_param],
+                         "responses": {"200": _json_ok("landingspagina met links"),
+                                       **_errors(400, 500)}}},
+        "/v1/conformance": {"get": {"tags": ["Capabilities"], "summary": "Conformiteit",
+                                    "operationId": "getConformance", "parameters": [f_param],
+                                    "responses": {"200": _json_ok("conformsTo"),
+                                                  **_errors(400, 500)}}},
+        "/v1/api": {"get": {"tags": ["Capabilities"], "summary": "Deze OpenAPI-beschrijving",
+                            "operationId": "getOpenAPI", "parameters": [f_param],
+                            "responses": {"200": _json_ok("OpenAPI 3.0", ft_openapi()),
+                                          **_errors(400)}}},
+        "/v1/collections": {"get": {
+            "tags": ["Capabilities"], "summary": "Collecties die de rol van de aanvrager mag zien",
+            "operationId": "getCollections", "parameters": [f_param],
+            "security": [{}, {"bearerAuth": []}, {"apiKey": []}],
+            "responses": {"200": _json_ok("collecties"), **_errors(400, 401, 500, 503)}}},
+        "/v1/jobs/{jobId}": {"get": {
+            "tags": ["Jobs"], "summary": "Status van een lange berekening",
+            "operationId": "getJob",
+            "parameters": [{"name": "jobId", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json_ok("status, voortgang en link naar het resultaat"),
+                          **_errors(401, 404)}}},
+        "/v1/jobs/{jobId}/results": {"get": {
+            "tags": ["Jobs"], "summary": "Resultaat van een afgeronde berekening",
+            "operationId": "getJobResults",
+            "parameters": [{"name": "jobId", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json_ok("resultaat"), **_errors(400, 401, 404)}}},
+    }
+    for layer in all_layers():
+        base = f"/v1/collections/{layer.id}"
+        tag = [layer.id]
+        role = (f" Vereist rol '{layer.role}' (API-sleutel); zonder die rol bestaat de "
+                "collectie niet (404)." if layer.role != "public" else "")
+        sec = _security(layer)
+        op = layer.id.replace("-", "_")
+        paths[base] = {"get": {
+            "tags": tag, "summary": f"Metadata: {layer.title}", "description":
+            layer.description + role, "operationId": f"describe_{op}",
+            "parameters": [f_param], "security": sec,
+            "responses": {"200": _json_ok("collectie"), **_errors(400, 401, 404, 500, 503)}}}
+        paths[f"{base}/queryables"] = {"get": {
+            "tags": tag, "summary": f"Filterbare eigenschappen: {layer.title}",
+            "operationId": f"queryables_{op}", "parameters": [f_param], "security": sec,
+            "responses": {"200": _json_ok("JSON Schema", "application/schema+json"),
+                          **_errors(400, 401, 404)}}}
+        paths[f"{base}/items"] = {"get": {
+            "tags": tag, "summary": f"Objecten: {layer.title}",
+            "description": layer.description + role, "operationId": f"items_{op}",
+            "security": sec,
+            "parameters": [_param_ref(n) for n in ("bbox", "bbox-crs", "datetime", "limit",
+                                                    "offset", "crs", "f")]
+            + _layer_params(layer),
+            "responses": {
+                "200": {"description": "GeoJSON FeatureCollection",
+                        "headers": {"Content-Crs": {"schema": {"type": "string"}},
+                                    "ETag": {"schema": {"type": "string"}}},
+                        "content": {GEOJSON: {"schema": {
+                            "$ref": "#/components/schemas/FeatureCollection"}}}},
+                "304": {"description": "niet gewijzigd (If-None-Match)"},
+                **_errors(400, 401, 404, 500, 503)}}}
+        paths[f"{base}/items/{{featureId}}"] = {"get": {
+            "tags": tag, "summary": f"Eén object: {layer.title}",
+            "operationId": f"item_{op}", "security": sec,
+            "parameters": [_param_ref("featureId"), _param_ref("crs"), f_param]
+            + [p for p in _layer_params(layer) if p["name"] not in layer.queryables],
+            "responses": {
+                "200": {"description": "GeoJSON Feature",
+                        "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}},
+                "304": {"description": "niet gewijzigd (If-None-Match)"},
+                **_errors(400, 401, 404, 500, 503)}}}
+    from .planning import planners
+
+    extra_schemas: dict[str, Any] = {}
+    for planner in planners():
+        schema = planner.request_model.model_json_schema(
+            ref_template="#/components/schemas/{model}")
+        extra_schemas.update(schema.pop("$defs", {}))
+        paths[f"/v1/recommendations/{planner.kind}"] = {"post": {
+            "tags": ["recommendations"], "summary": planner.title,
+            "description": planner.description + f" Vereist rol '{planner.role}'.",
+            "operationId": f"recommend_{planner.kind.replace('-', '_')}",
+            "security": [{"bearerAuth": []}, {"apiKey": []}],
+            "parameters": [_param_ref("crs")],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": schema}}},
+            "responses": {
+                "200": {"description": "advies als GeoJSON met toelichting",
+                        "content": {GEOJSON: {"schema": {
+                            "$ref": "#/components/schemas/FeatureCollection"}}}},
+                "202": {"description": "berekening loopt; Location: statuspagina van de job",
+                        "content": {"application/json": {"schema": {"type": "object"}}}},
+                **_errors(400, 401, 404, 500)}}}
+    doc: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": {"title": "geoveilig", "version": __version__,
+                 "description": "OGC API - Features (Part 1 Core, GeoJSON, OpenAPI 3.0; Part 2 "
+                                "CRS) over de kaartlagen van geoveilig. Rollen: public (zonder "
+                                "sleutel), analyst, police (API-sleutel via Authorization: "
+                                "Bearer of X-API-Key). Fouten als application/problem+json.",
+                 "license": {"name": "EUPL-1.2"},
+                 "contact": {"name": "gemeente Helmond"}},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
+            "parameters": _components_parameters(),
+            "responses": {"Problem": _errors(400)["400"]},
+            "schemas": {**extra_schemas, **_schemas()},
+        },
+    }
+    if base_url:
+        doc["servers"] = [{"url": base_url.rstrip("/")}]
+    return doc
+
+
+def ft_openapi() -> str:
+    from .ogc import OPENAPI_JSON
+
+    return OPENAPI_JSON
+
+
+def _components_parameters() -> dict[str, Any]:
+    crs_schema = {"type": "string", "enum": list(ft.SUPPORTED_CRS), "default": ft.CRS84}
+    return {
+        "limit": {"name": "limit", "in": "query", "required": False, "style": "form",
+                  "explode": False,
+                  "description": f"Aantal objecten per pagina (standaard {ft.DEFAULT_LIMIT}, "
+                                 f"maximaal {ft.MAX_LIMIT}; een grotere waarde wordt "
+                                 "teruggebracht tot het maximum).",
+                  "schema": {"type": "integer", "minimum": 1, "maximum": ft.MAX_LIMIT,
+                             "default": ft.DEFAULT_LIMIT}},
+        "offset": {"name": "offset", "in": "query", "required": False,
+                   "description": "Aantal objecten om over te slaan (de next-links vullen dit).",
+                   "schema": {"type": "integer", "minimum": 0, "default": 0}},
+        "bbox": {"name": "bbox", "in": "query", "required": False, "style": "form",
+                 "explode": False,
+                 "description": "minx,miny,maxx,maxy in bbox-crs (standaard CRS84: lengte, "
+                                "breedte).",
+                 "schema": {"type": "array", "minItems": 4, "maxItems": 6,
+                            "items": {"type": "number"}}},
+        "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False,
+                     "description": "Coördinatenstelsel van bbox.", "schema": crs_schema},
+        "crs": {"name": "crs", "in": "query", "required": False,
+                "description": "Coördinatenstelsel van de uitvoer (Content-Crs-header).",
+                "schema": crs_schema},
+        "datetime": {"name": "datetime", "in": "query", "required": False,
+                     "description": "Moment of interval (RFC 3339), open einde met '..', bv. "
+                                    "2017-01-01T00:00:00Z/.. of 2017-03-01/2017-03-31.",
+                     "schema": {"type": "string", "minLength": 1}},
+        "f": {"name": "f", "in": "query", "required": False,
+              "description": "Uitvoerformaat.",
+              "schema": {"type": "string", "enum": list(ft.FORMATS)}},
+        "featureId": {"name": "featureId", "in": "path", "required": True,
+                      "description": "Id van het object.", "schema": {"type": "string"}},
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    link = {"type": "object", "required": ["href"], "properties": {
+        "href": {"type": "string"}, "rel": {"type": "string"}, "type": {"type": "string"},
+        "title": {"type": "string"}}}
+    feature = {"type": "object", "required": ["type", "geometry", "properties"], "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "id": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+        "geometry": {"type": "object", "nullable": True},
+        "properties": {"type": "object", "nullable": True},
+        "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}}
+    return {
+        "Link": link,
+        "Feature": feature,
+        "FeatureCollection": {
+            "type": "object", "required": ["type", "features"], "properties": {
+                "type": {"type": "string", "enum": ["FeatureCollection"]},
+                "features": {"type": "array", "items": {"$ref": "#/components/schemas/Feature"}},
+                "numberMatched": {"type": "integer", "minimum": 0},
+                "numberReturned": {"type": "integer", "minimum": 0},
+                "links": {"type": "array", "items": {"$ref": "#/components/schemas/Link"}}}},
+        "Problem": {
+            "type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+                "type": {"type": "string"}, "title": {"type": "string"},
+                "status": {"type": "integer"}, "detail": {"type": "string"},
+                "parameter": {"type": "string"}}},
+    }

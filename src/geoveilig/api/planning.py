@@ -1,0 +1,100 @@
+"""Planning endpoints: ``POST /v1/recommendations/{kind}`` (JSON in, GeoJSON out), run as
+cached jobs (``jobs.run_job``). The placement module plugs a kind in with one call:
+
+    register_planner(Planner(
+        kind="alarms", title="Mobiele alarmsystemen", role="analyst",
+        request_model=AlarmRequest,                      # pydantic model of the JSON body
+        compute=lambda ctx, req, progress: recommend_alarms(ctx.areas, ctx.store, ...)))
+
+``compute(ctx, request, progress)`` returns a GeoDataFrame in EPSG:28992 (served as GeoJSON in
+CRS84, or RD with ``?crs=``) or a ``JobResult``. Identical requests (same body, same data
+version) are answered from the job cache; slow ones get 202 and a status URL. A kind the
+caller's role may not use answers like an unknown kind (404).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from ..errors import InvalidInput, NotFound
+from ..layers import LayerContext, allows
+from . import features as ft
+from .auth import caller
+from .jobs import JobResult, Progress, run_job
+
+
+@dataclass(frozen=True)
+class Planner:
+    kind: str
+    title: str
+    compute: Callable[[LayerContext, Any, Progress], gpd.GeoDataFrame | JobResult]
+    request_model: type[BaseModel]
+    role: str = "analyst"
+    description: str = ""
+
+
+_PLANNERS: dict[str, Planner] = {}
+
+
+def register_planner(planner: Planner) -> Planner:
+    _PLANNERS[planner.kind] = planner
+    return planner
+
+
+def unregister_planner(kind: str) -> None:
+    _PLANNERS.pop(kind, None)
+
+
+def planners() -> list[Planner]:
+    return list(_PLANNERS.values())
+
+
+def to_geojson(frame: gpd.GeoDataFrame, crs: str) -> JobResult:
+    """A GeoDataFrame (EPSG:28992) as GeoJSON bytes in ``crs`` (CRS84 or RD)."""
+    out = frame if crs == ft.RD else frame.to_crs("OGC:CRS84")
+    return JobResult(out.to_json(drop_id=True, to_wgs84=False).encode(),
+                     "application/geo+json")
+
+
+def planning_router(prefix: str = "/v1") -> APIRouter:
+    router = APIRouter(prefix=prefix, include_in_schema=False)
+
+    @router.post("/recommendations/{kind}")
+    async def recommend(kind: str, request: Request) -> Response:
+        who = await run_in_threadpool(caller, request)
+        planner = _PLANNERS.get(kind)
+        if planner is None or not allows(who.role, planner.role):
+            raise NotFound(f"onbekend soort advies '{kind}'")
+        raw = dict(request.query_params)
+        ft.check_unknown(raw, ("crs",))
+        crs = ft.parse_crs(raw.get("crs"))
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise InvalidInput("de body is geen geldige JSON", where="body") from None
+        try:
+            req = planner.request_model.model_validate(body)
+        except ValidationError as exc:
+            detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
+                               for e in exc.errors())
+            raise InvalidInput(detail, where="body") from None
+        ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
+
+        def compute(progress: Progress) -> JobResult:
+            result = planner.compute(ctx, req, progress)
+            return result if isinstance(result, JobResult) else to_geojson(result, crs)
+
+        payload = {"request": req.model_dump(mode="json"), "crs": crs}
+        return await run_in_threadpool(run_job, request, f"recommendations/{kind}", payload,
+                                       compute)
+
+    return router

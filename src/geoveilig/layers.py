@@ -1,0 +1,579 @@
+"""The catalogue of map layers.
+
+A layer is a GeoDataFrame in EPSG:28992 built from plain inputs (``LayerContext``: the areas
+and the store) and the layer's own query parameters. The API serves every registered layer as
+an OGC API - Features collection; the web map, the CLI and notebooks can call the same
+builders. Each layer says which role it needs and how small counts are suppressed for the
+public.
+
+Adding a layer is one ``register_layer(Layer(...))`` call; the hotspot, deployment and
+recommendation layers plug in that way (see the hooks at the end of this module).
+
+No routing and no settings here: the edges pass ``LayerContext`` in.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from . import RD_NEW, TIMEZONE, crimetypes
+from .areas import Areas
+from .errors import GeoveiligError, InvalidInput, NotFound
+from .store import Store, import_batches
+
+Role = Literal["public", "analyst", "police"]
+ROLES: tuple[Role, ...] = ("public", "analyst", "police")
+ROLE_RANK: dict[str, int] = {r: i for i, r in enumerate(ROLES)}
+
+
+def allows(role: str, needed: str) -> bool:
+    """Whether ``role`` may see what ``needed`` protects (public < analyst < police)."""
+    return ROLE_RANK.get(role, -1) >= ROLE_RANK[needed]
+
+
+@dataclass(frozen=True)
+class LayerContext:
+    """What builders get: plain inputs, no settings."""
+
+    areas: Areas
+    store: Store
+
+
+# --- query parameters --------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Param:
+    """A layer-specific query parameter (camelCase name). ``parse`` turns the raw text into
+    the value the builder gets and raises ``InvalidInput`` with a Dutch message otherwise."""
+
+    name: str
+    description: str
+    parse: Callable[[str], Any]
+    default: str | None = None
+    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    example: str | None = None
+
+
+def parse_crime_type(text: str) -> tuple[str, ...]:
+    slugs = crimetypes.expand(text)
+    return slugs
+
+
+_PERIOD_YEAR = re.compile(r"^(\d{4})$")
+_PERIOD_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
+_PERIOD_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open period [start, end) of calendar dates (Europe/Amsterdam)."""
+
+    start: date
+    end: date
+    label: str
+
+    @property
+    def last_day(self) -> date:
+        return (pd.Timestamp(self.end) - pd.Timedelta(days=1)).date()
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2100
+
+
+def parse_period(text: str) -> Period:
+    """``2017``, ``2017-Q1``, ``2017-03`` or ``2017-01-01/2017-06-30`` (both days included),
+    within the years 1900-2100."""
+    period = _parse_period(text)
+    if not (period.start.year >= MIN_YEAR and period.last_day.year <= MAX_YEAR):
+        raise InvalidInput(f"periode '{text}' ligt buiten {MIN_YEAR}-{MAX_YEAR}",
+                           where="period")
+    return period
+
+
+def _parse_period(text: str) -> Period:
+    raw = text.strip()
+    try:
+        if m := _PERIOD_YEAR.match(raw):
+            y = int(m.group(1))
+            return Period(date(y, 1, 1), date(y + 1, 1, 1), raw)
+        if m := _PERIOD_QUARTER.match(raw):
+            y, q = int(m.group(1)), int(m.group(2))
+            start = date(y, 3 * q - 2, 1)
+            end = date(y + 1, 1, 1) if q == 4 else date(y, 3 * q + 1, 1)
+            return Period(start, end, f"{y}-Q{q}")
+        if m := _PERIOD_MONTH.match(raw):
+            y, mo = int(m.group(1)), int(m.group(2))
+            start = date(y, mo, 1)
+            end = date(y + 1, 1, 1) if mo == 12 else date(y, mo + 1, 1)
+            return Period(start, end, raw)
+        if "/" in raw:
+            a, b = raw.split("/", 1)
+            start = date.fromisoformat(a.strip())
+            last = date.fromisoformat(b.strip())
+            if last < start:
+                raise InvalidInput(f"periode '{text}': het einde ligt voor het begin",
+                                   where="period")
+            return Period(start, (pd.Timestamp(last) + pd.Timedelta(days=1)).date(), raw)
+    except ValueError:
+        pass
+    raise InvalidInput(f"ongeldige periode '{text}': gebruik bijvoorbeeld 2017, 2017-Q1, "
+                       "2017-03 of 2017-01-01/2017-06-30", where="period")
+
+
+def parse_year(text: str) -> Period:
+    if not re.fullmatch(r"\d{4}", text.strip()) or not MIN_YEAR <= int(text) <= MAX_YEAR:
+        raise InvalidInput(f"ongeldig jaar '{text}': verwacht een jaartal {MIN_YEAR}-"
+                           f"{MAX_YEAR}, bv. 2017", where="year")
+    return parse_period(text.strip())
+
+
+def parse_date(text: str) -> date:
+    try:
+        value = date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(f"ongeldige datum '{text}': verwacht JJJJ-MM-DD",
+                           where="date") from None
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise InvalidInput(f"datum '{text}' ligt buiten {MIN_YEAR}-{MAX_YEAR}", where="date")
+    return value
+
+
+def _choice(name: str, options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in options:
+            raise InvalidInput(f"ongeldige waarde '{text}' voor {name}: kies uit "
+                               f"{', '.join(options)}", where=name)
+        return text
+    return parse
+
+
+CRIME_TYPE_PARAM = Param(
+    "crimeType",
+    "Misdrijftype: een slug of groep, of een kommalijst daarvan (bv. woninginbraak, hic, "
+    "woninginbraak,straatroof).",
+    parse_crime_type, default=crimetypes.TOTAL_SLUG,
+    schema={"type": "string", "pattern": r"^[a-z-]+(,[a-z-]+)*$"}, example="woninginbraak")
+YEAR_PARAM = Param("year", "Kalenderjaar van de telling (alternatief voor period).",
+                   parse_year, schema={"type": "integer", "minimum": 1900, "maximum": 2100},
+                   example="2017")
+PERIOD_PARAM = Param(
+    "period", "Periode van de telling: 2017, 2017-Q1, 2017-03 of 2017-01-01/2017-06-30 "
+    "(standaard het laatste volledige jaar met gegevens).", parse_period,
+    schema={"type": "string",
+            "pattern": r"^\d{4}(-Q[1-4]|-\d{2}|-\d{2}-\d{2}/\d{4}-\d{2}-\d{2})?$"},
+    example="2017-Q1")
+DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag).", parse_date,
+                   schema={"type": "string", "format": "date"}, example="2018-04-20")
+
+
+# --- suppression -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Suppression:
+    """Small-count rule for the public role: a count of 1 up to ``threshold - 1`` is replaced
+    by null and ``<column>_suppressed`` is true (0 and larger counts are shown). The
+    threshold is a parameter, not a hard-coded list (see the seed's ``-*`` footnote)."""
+
+    columns: tuple[str, ...]
+    threshold: int = 5
+
+    def apply(self, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+        out = frame.copy()
+        for col in self.columns:
+            if col not in out:
+                continue
+            values = pd.to_numeric(out[col], errors="coerce")
+            small = (values > 0) & (values < self.threshold)
+            out[col] = values.astype(object).where(~small, None)
+            out[f"{col}_suppressed"] = small.to_numpy()
+        return out
+
+
+# --- the layer record ----------------------------------------------------------------------
+
+Builder = Callable[[LayerContext, Mapping[str, Any]], gpd.GeoDataFrame]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One map layer / OGC collection.
+
+    ``builder(ctx, params)`` returns a GeoDataFrame in EPSG:28992 with the column ``id_column``
+    (the feature id). ``time_columns`` names the property (or start/end pair) that the
+    OGC ``datetime`` filter uses; ``queryables`` the properties that can be filtered by
+    equality (``?wijk_code=WK079401``)."""
+
+    id: str
+    title: str
+    description: str
+    builder: Builder
+    role: Role = "public"
+    params: tuple[Param, ...] = ()
+    id_column: str = "code"
+    time_columns: tuple[str, ...] = ()
+    queryables: tuple[str, ...] = ()
+    suppression: Suppression | None = None
+    geometry_type: str = "Polygon"
+    temporal: Callable[[LayerContext], tuple[str | None, str | None]] | None = None
+    keywords: tuple[str, ...] = ()
+
+    def parse_params(self, raw: Mapping[str, str]) -> dict[str, Any]:
+        """Layer parameters from raw query text (defaults filled in), validated."""
+        values: dict[str, Any] = {}
+        for p in self.params:
+            text = raw.get(p.name, p.default)
+            try:
+                values[p.name] = None if text is None else p.parse(text)
+            except GeoveiligError as exc:
+                if exc.where is None:
+                    exc.where = p.name
+                raise
+        return values
+
+    def build(self, ctx: LayerContext, params: Mapping[str, Any], role: str = "public"
+              ) -> gpd.GeoDataFrame:
+        """The layer as ``role`` may see it (suppression applied for the public)."""
+        if not allows(role, self.role):
+            raise NotFound(f"onbekende collectie '{self.id}'")
+        frame = self.builder(ctx, params)
+        if frame.crs is None or frame.crs.to_epsg() != 28992:
+            raise InvalidInput(f"laag {self.id}: bouwer gaf geen EPSG:28992")
+        if role == "public" and self.suppression is not None:
+            frame = self.suppression.apply(frame)
+        return frame
+
+
+_REGISTRY: dict[str, Layer] = {}
+
+
+def register_layer(layer: Layer) -> Layer:
+    """Add (or replace) a layer in the catalogue; returns it."""
+    _REGISTRY[layer.id] = layer
+    return layer
+
+
+def unregister_layer(layer_id: str) -> None:
+    """Remove a layer (tests, plug-ins that go away)."""
+    _REGISTRY.pop(layer_id, None)
+
+
+def get_layer(layer_id: str) -> Layer:
+    try:
+        return _REGISTRY[layer_id]
+    except KeyError:
+        raise NotFound(f"onbekende collectie '{layer_id}'") from None
+
+
+def all_layers() -> list[Layer]:
+    return list(_REGISTRY.values())
+
+
+def visible_layers(role: str) -> list[Layer]:
+    return [layer for layer in _REGISTRY.values() if allows(role, layer.role)]
+
+
+def data_version(store: Store) -> str:
+    """A token that changes whenever the stored data changes: the newest import batch, the
+    newest prevention change and the deployments. Cache keys of computed layers include it."""
+    from .store.deployments import deployments
+    from .store.prevention import prevention_groups, prevention_status
+
+    scalar = lambda q: q.scalar_subquery()  # noqa: E731
+    stmt = sa.select(
+        scalar(sa.select(sa.func.max(import_batches.c.id))),
+        scalar(sa.select(sa.func.max(prevention_groups.c.updated_at))),
+        scalar(sa.select(sa.func.count()).select_from(prevention_groups)),
+        scalar(sa.select(sa.func.max(prevention_status.c.id))),
+        scalar(sa.select(sa.func.count()).select_from(prevention_status)),
+        scalar(sa.select(sa.func.max(deployments.c.created_at))),
+        scalar(sa.select(sa.func.count()).select_from(deployments)),
+    )
+    with store.engine.connect() as conn:
+        parts = tuple(conn.execute(stmt).one())
+    return repr(parts)
+
+
+# --- builders: incident counts per wijk / buurt ----------------------------------------------
+
+def _incident_temporal(ctx: LayerContext) -> tuple[str | None, str | None]:
+    rng = ctx.store.time_range()
+    if rng is None:
+        return None, None
+    return rng[0].isoformat(), rng[1].isoformat()
+
+
+def default_period(store: Store) -> Period:
+    """The last complete calendar year with data (the current year if nothing is stored)."""
+    rng = store.time_range()
+    if rng is None:
+        y = pd.Timestamp.now(tz=TIMEZONE).year
+        return parse_period(str(y))
+    hi = rng[1]
+    year = hi.year if (hi.month, hi.day) == (12, 31) else hi.year - 1
+    year = max(year, rng[0].year)
+    return parse_period(str(year))
+
+
+def _period_of(ctx: LayerContext, params: Mapping[str, Any]) -> Period:
+    year, period = params.get("year"), params.get("period")
+    if year is not None and period is not None:
+        raise InvalidInput("geef year of period, niet allebei", where="period")
+    return year or period or default_period(ctx.store)
+
+
+def area_counts(ctx: LayerContext, params: Mapping[str, Any], level: str) -> gpd.GeoDataFrame:
+    """Incident counts per wijk or buurt for one crime type (or group) and period. Columns:
+    ``code``, ``name`` (+ ``wijk_code`` for buurten), ``crime_type``, ``crime_type_label``,
+    ``period``, ``period_start``, ``period_end`` (inclusive), ``count``, ``area_km2``,
+    ``geometry``. (The statistics module's richer table replaces this single function.)"""
+    slugs = params.get("crimeType") or crimetypes.GROUPS[crimetypes.TOTAL_SLUG]
+    period = _period_of(ctx, params)
+    inc = ctx.store.incidents(start=period.start, end=period.end, crime_types=slugs)
+    key = "wijk_code" if level == "wijk" else "buurt_code"
+    counts = inc.groupby(key).size()
+    base = ctx.areas.wijken if level == "wijk" else ctx.areas.buurten
+    cols = ["code", "name"] + (["wijk_code"] if level == "buurt" else [])
+    out = base[[*cols, "geometry"]].copy()
+    spec = crimetypes.TOTAL_SLUG if set(slugs) == set(crimetypes.SLUGS) else ",".join(slugs)
+    out["crime_type"] = spec
+    label = (crimetypes.label(spec) if "," not in spec
+             else ", ".join(crimetypes.label(s) for s in slugs))
+    out["crime_type_label"] = label
+    out["period"] = period.label
+    out["period_start"] = period.start.isoformat()
+    out["period_end"] = period.last_day.isoformat()
+    out["count"] = counts.reindex(out["code"]).fillna(0).astype(int).to_numpy()
+    out["area_km2"] = (out.geometry.area / 1e6).round(3)
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=RD_NEW)
+
+
+def build_wijken(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    return area_counts(ctx, params, "wijk")
+
+
+def build_buurten(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    return area_counts(ctx, params, "buurt")
+
+
+def build_incidents(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """Incident points (police only): id, type, times, buurt/wijk, address."""
+    slugs = params.get("crimeType")
+    inc = ctx.store.incidents(crime_types=slugs)
+    out = gpd.GeoDataFrame({
+        "incident_id": inc["incident_id"].astype(str).to_numpy(),
+        "crime_type": inc["crime_type"].to_numpy(),
+        "crime_type_label": inc["crime_type"].map(
+            lambda s: crimetypes.BY_SLUG[s].label if s in crimetypes.BY_SLUG else s).to_numpy(),
+        "occurred_at": _iso(inc["occurred_at"]),
+        "occurred_from": _iso(inc["occurred_from"]),
+        "occurred_to": _iso(inc["occurred_to"]),
+        "buurt_code": inc["buurt_code"].to_numpy(),
+        "wijk_code": inc["wijk_code"].to_numpy(),
+        "address": inc["address"].to_numpy(),
+    }, geometry=inc.geometry.values, crs=RD_NEW)
+    return out
+
+
+def _iso(values: pd.Series) -> np.ndarray:
+    out = values.map(lambda t: None if pd.isna(t) else t.isoformat())
+    return out.to_numpy(dtype=object)
+
+
+# --- builders: prevention ------------------------------------------------------------------
+
+def _today() -> date:
+    return pd.Timestamp.now(tz=TIMEZONE).date()
+
+
+def _registry(ctx: LayerContext):  # type: ignore[no-untyped-def]
+    from .store.prevention import load_registry
+
+    return load_registry(ctx.store)
+
+
+def build_prevention_groups(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """Buurtpreventieteams and WhatsApp groups with their area and status on ``date``."""
+    from .prevention import group_areas
+
+    when = params.get("date") or _today()
+    frame = group_areas(_registry(ctx), ctx.areas, when)
+    frame["date"] = when.isoformat()
+    return frame
+
+
+def build_prevention_coverage(ctx: LayerContext, params: Mapping[str, Any]
+                              ) -> gpd.GeoDataFrame:
+    """Prevention coverage per wijk on ``date`` (aggregates only: public)."""
+    from .prevention import coverage_layer
+
+    when = params.get("date") or _today()
+    frame = coverage_layer(_registry(ctx), ctx.areas, when, level="wijk")
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
+
+
+def _prevention_temporal(ctx: LayerContext) -> tuple[str | None, str | None]:
+    reg = _registry(ctx)
+    first = reg.first_date()
+    return (first.date().isoformat() if first is not None else None), None
+
+
+# --- the catalogue ---------------------------------------------------------------------------
+
+COUNT_SUPPRESSION = Suppression(("count",), threshold=5)
+
+register_layer(Layer(
+    id="wijken", title="Wijken: geregistreerde misdrijven",
+    description="Aantal geregistreerde misdrijven per CBS-wijk voor een misdrijftype en "
+                "periode. Voor het publiek worden aantallen van 1 tot en met 4 niet getoond.",
+    builder=build_wijken, role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM, PERIOD_PARAM),
+    id_column="code", time_columns=("period_start", "period_end"), queryables=("code",),
+    suppression=COUNT_SUPPRESSION, temporal=_incident_temporal,
+    keywords=("wijk", "misdrijven", "CBS")))
+
+register_layer(Layer(
+    id="buurten", title="Buurten: geregistreerde misdrijven",
+    description="Aantal geregistreerde misdrijven per CBS-buurt voor een misdrijftype en "
+                "periode. Voor het publiek worden aantallen van 1 tot en met 4 niet getoond.",
+    builder=build_buurten, role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM, PERIOD_PARAM),
+    id_column="code", time_columns=("period_start", "period_end"),
+    queryables=("code", "wijk_code"), suppression=COUNT_SUPPRESSION,
+    temporal=_incident_temporal, keywords=("buurt", "misdrijven", "CBS")))
+
+register_layer(Layer(
+    id="prevention-groups", title="Preventiegroepen",
+    description="Buurtpreventieteams en WhatsApp-preventiegroepen met hun gebied en status "
+                "op de peildatum (alleen voor de gemeente: het publiek ziet de dekking per "
+                "wijk).",
+    builder=build_prevention_groups, role="analyst", params=(DATE_PARAM,),
+    id_column="group_id", queryables=("type", "status", "area_kind"),
+    temporal=_prevention_temporal, keywords=("preventie", "WhatsApp", "buurtpreventie")))
+
+register_layer(Layer(
+    id="prevention-coverage", title="Dekking buurtpreventie per wijk",
+    description="Aandeel van elke wijk dat op de peildatum gedekt is door actieve "
+                "buurtpreventieteams en WhatsApp-groepen, en of de wijk 'wijkdekkend' is.",
+    builder=build_prevention_coverage, role="public", params=(DATE_PARAM,),
+    id_column="code", queryables=("code", "fully_covered"),
+    temporal=_prevention_temporal, keywords=("preventie", "dekking", "wijk")))
+
+register_layer(Layer(
+    id="incidents", title="Incidenten (politie)",
+    description="Afzonderlijke geregistreerde incidenten als punten. Alleen voor de politie; "
+                "elke opvraging wordt gelogd.",
+    builder=build_incidents, role="police",
+    params=(Param("crimeType", "Misdrijftype(n): slug, groep of kommalijst (standaard alle).",
+                  parse_crime_type, schema=CRIME_TYPE_PARAM.schema, example="woninginbraak"),),
+    id_column="incident_id", time_columns=("occurred_at",),
+    queryables=("crime_type", "buurt_code", "wijk_code"), geometry_type="Point",
+    temporal=_incident_temporal, keywords=("incidenten", "politie")))
+
+# --- hotspots (geoveilig.hotspots) ------------------------------------------------------------
+
+_GRIDS: dict[int, tuple[Areas, Any]] = {}
+
+
+def _grid(areas: Areas):  # type: ignore[no-untyped-def]
+    """The 125 m grid of ``areas``, made once per Areas object."""
+    from .hotspots import make_grid
+
+    hit = _GRIDS.get(id(areas))
+    if hit is None or hit[0] is not areas:
+        hit = (areas, make_grid(areas, 125.0, areas=areas))
+        _GRIDS[id(areas)] = hit
+    return hit[1]
+
+
+def _method(text: str) -> str:
+    from .hotspots import METHODS
+
+    return _choice("method", tuple(METHODS))(text)
+
+
+def _window(text: str) -> str:
+    from .hotspots.events import parse_window
+
+    try:
+        days = parse_window(text).days
+    except (ValueError, OverflowError, InvalidInput):
+        days = -1
+    if not 1 <= days <= 366:
+        raise InvalidInput(f"ongeldig venster '{text}': gebruik bv. 14d, 2w of 1m (1 dag tot "
+                           "1 jaar)", where="window")
+    return text
+
+
+def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """The risk surface on the 125 m grid for a crime type, method, origin and window
+    (``geoveilig.hotspots.hotspot_surface``; ``best`` needs a backtest and is not offered
+    here: use the CLI ``geoveilig hotspots``)."""
+    from .hotspots import hotspot_surface
+
+    slugs = params.get("crimeType") or crimetypes.GROUPS["inbraak"]
+    inc = ctx.store.incidents(crime_types=slugs)
+    if len(inc) == 0:
+        raise InvalidInput("geen incidenten van dit type in de database", where="crimeType")
+    origin = params.get("origin")
+    frame = hotspot_surface(inc, _grid(ctx.areas), params.get("method") or "prospective",
+                            origin=None if origin is None else origin.isoformat(),
+                            window=params.get("window") or "14d")
+    frame["cell_id"] = frame["cell_id"].astype(str)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
+
+
+register_layer(Layer(
+    id="hotspots", title="Hotspots (risico per cel van 125 m)",
+    description="Voorspeld risico per cel van 125 m voor een misdrijftype, methode, "
+                "startmoment en venster, met Getis-Ord Gi*-klasse. Voor de gemeente.",
+    builder=build_hotspots, role="analyst",
+    params=(
+        Param("crimeType", "Misdrijftype(n) (standaard inbraak: woning, schuur en garage).",
+              parse_crime_type, default="inbraak", schema=CRIME_TYPE_PARAM.schema,
+              example="woninginbraak"),
+        Param("method", "naive, kde, prospective, gistar, learned of emerging.", _method,
+              default="prospective",
+              schema={"type": "string", "enum": ["naive", "kde", "prospective", "gistar",
+                                                 "learned", "emerging"]}),
+        Param("origin", "Startmoment van de voorspelling (JJJJ-MM-DD; standaard de dag na het "
+              "laatste incident).", parse_date, schema={"type": "string", "format": "date"},
+              example="2018-01-01"),
+        Param("window", "Voorspelperiode, bv. 14d, 2w, 1m.", _window, default="14d",
+              schema={"type": "string", "pattern": r"^\d+[dwm]$"}, example="14d"),
+    ),
+    id_column="cell_id", queryables=("gi_class", "buurt_code", "wijk_code"),
+    temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*")))
+
+
+# --- deployments (geoveilig.store.deployments) -------------------------------------------------
+
+def build_deployments(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    """Alarms, cameras and BuurtTent visits as points, with their period."""
+    from .store.deployments import list_deployments
+
+    frame = list_deployments(ctx.store)
+    for col in ("start", "end"):
+        frame[col] = _iso(frame[col])
+    frame["id"] = frame["id"].astype(str)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
+
+
+register_layer(Layer(
+    id="deployments", title="Inzet: alarmsystemen, camera's, BuurtTent",
+    description="Geregistreerde inzet (mobiele alarmsystemen, flexibele camera's, "
+                "BuurtTent-bezoeken) met plaats en periode. Voor de gemeente.",
+    builder=build_deployments, role="analyst", id_column="id",
+    time_columns=("start", "end"), queryables=("kind", "wijk_code", "buurt_code"),
+    geometry_type="Point", keywords=("inzet", "alarm", "camera", "BuurtTent")))
+
+# --- hooks for the layers built elsewhere ----------------------------------------------------
+# recommendations (issue 6): register_layer(Layer(id="recommendations", role="analyst",
+#   builder=<last planning run as points with explanations>, ...)); planning requests
+#   themselves go through geoveilig.api.planning.register_planner.
