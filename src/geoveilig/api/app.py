@@ -98,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(ogc_router("/v1", openapi=openapi))
     app.include_router(jobs_router())
+    from . import planners  # noqa: F401  (registers alarms, cameras, buurttent, recommendations)
+
     app.include_router(planning_router("/v1"))
     mount_web(app)  # /kaart (the planning map page) and /static
 

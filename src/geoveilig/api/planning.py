@@ -65,6 +65,35 @@ def to_geojson(frame: gpd.GeoDataFrame, crs: str) -> JobResult:
                      "application/geo+json")
 
 
+_MESSAGES = {
+    "greater_than_equal": "moet minstens {ge} zijn",
+    "less_than_equal": "mag hoogstens {le} zijn",
+    "greater_than": "moet groter zijn dan {gt}",
+    "less_than": "moet kleiner zijn dan {lt}",
+    "missing": "ontbreekt",
+    "extra_forbidden": "onbekend veld",
+    "int_parsing": "moet een geheel getal zijn",
+    "int_from_float": "moet een geheel getal zijn",
+    "float_parsing": "moet een getal zijn",
+    "bool_parsing": "moet true of false zijn",
+    "string_pattern_mismatch": "ongeldige waarde",
+    "date_parsing": "ongeldige datum (gebruik JJJJ-MM-DD)",
+    "date_from_datetime_parsing": "ongeldige datum (gebruik JJJJ-MM-DD)",
+    "model_type": "verwacht een JSON-object",
+}
+
+
+def _dutch(error: Any) -> str:
+    """A pydantic validation error in Dutch (the English text when the type is unknown)."""
+    template = _MESSAGES.get(error.get("type", ""))
+    if template is None:
+        return str(error.get("msg", "ongeldige waarde"))
+    try:
+        return template.format(**(error.get("ctx") or {}))
+    except (KeyError, IndexError):
+        return template
+
+
 def planning_router(prefix: str = "/v1") -> APIRouter:
     router = APIRouter(prefix=prefix, include_in_schema=False)
 
@@ -84,8 +113,8 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
         try:
             req = planner.request_model.model_validate(body)
         except ValidationError as exc:
-            detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}"
-                               for e in exc.errors())
+            detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
+                               f"{_dutch(e)}" for e in exc.errors())
             raise InvalidInput(detail, where="body") from None
         ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
 

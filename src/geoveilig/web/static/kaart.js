@@ -365,17 +365,22 @@
     planLayer.clearLayers();
     var list = document.getElementById("plan-sites");
     list.innerHTML = "";
-    var feats = fc.features || [];
+    var feats = (fc.features || []).slice().sort(function (a, b) {  // new sites first
+      return (a.properties.status === "bestaand") - (b.properties.status === "bestaand");
+    });
     feats.forEach(function (f, i) {
       var rank = f.properties.rank || i + 1;
       var c = f.geometry.coordinates;
-      L.marker([c[1], c[0]], { icon: L.divIcon({ className: "site-marker", html: String(rank),
-                                                 iconSize: [22, 22] }) })
-        .bindPopup(popup(f.properties)).addTo(planLayer);
-      var li = document.createElement("li");
       var p = f.properties;
-      li.textContent = (p.buurt_name || p.buurt_code || "") + (p.date ? " – " + p.date : "") +
-        (p.expected_covered !== undefined ? " – verwacht " + Number(p.expected_covered).toFixed(1) : "");
+      var existing = p.status === "bestaand";
+      L.marker([c[1], c[0]], { icon: L.divIcon({
+        className: "site-marker" + (existing ? " existing" : ""),
+        html: existing ? "•" : String(rank), iconSize: [22, 22] }) })
+        .bindPopup(popup(p)).addTo(planLayer);
+      var li = document.createElement("li");
+      li.textContent = (p.status ? p.status + ": " : "") + (p.buurt_name || p.buurt_code || "") +
+        (p.date ? " – " + p.date : "") +
+        (p.expected_covered !== undefined ? " – verwacht gedekt " + Number(p.expected_covered).toFixed(2) : "");
       list.appendChild(li);
     });
     var s = fc.summary || fc.properties || {};
@@ -398,7 +403,7 @@
       if (job.status === "failed") throw new Error(job.detail || job.message || "De berekening is mislukt.");
       if (Date.now() - started > 120000) throw new Error("De berekening duurt te lang; probeer het later opnieuw.");
       document.getElementById("plan-progress-text").textContent =
-        "Bezig met berekenen… " + (job.progress !== undefined ? Math.round(100 * job.progress) + "%" : "");
+        "Bezig met berekenen… " + (job.progress !== undefined ? Math.round(job.progress) + "%" : "");
       return new Promise(function (resolve) { setTimeout(resolve, 500); }).then(function () {
         return poll(url, started);
       });
