@@ -3,10 +3,18 @@ prevention registry) and one API key per role."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import geopandas as gpd
+import httpx
 
 from geoveilig.areas import Areas
 from geoveilig.settings import Settings
@@ -42,3 +50,42 @@ def build_store(tmp: Path, shared_geo: Path, areas: Areas, demo: gpd.GeoDataFram
         store.close()
     settings = Settings(data_dir=tmp, geo_dir=shared_geo)
     return settings, keys
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, geo_dir: Path, **env: str) -> Iterator[str]:
+    """``uvicorn`` with the app factory in its own process on 127.0.0.1 and a free port
+    (GDAL and the browser need a real server; an in-process thread would share the GIL with
+    the client). Yields the base URL; fails the test if the server does not come up."""
+    import pytest
+
+    port = free_port()
+    environ = {**os.environ, "GEOVEILIG_DATA_DIR": str(data_dir),
+               "GEOVEILIG_GEO_DIR": str(geo_dir), **env}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "geoveilig.api.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while True:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.time() > deadline or proc.poll() is not None:
+            proc.kill()
+            pytest.fail(f"uvicorn did not start: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.1)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -4,14 +4,8 @@ The server is uvicorn on 127.0.0.1 and a free port, started by the fixture."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pyogrio
 import pytest
 import schemathesis
@@ -19,15 +13,9 @@ from hypothesis import HealthCheck, settings
 
 from geoveilig.api.features import MAX_LIMIT
 from geoveilig.api.openapi import build_openapi
-from tests.api_support import build_store
+from tests.api_support import build_store, running_server
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -36,29 +24,8 @@ def server(tmp_path_factory, shared_geo, areas, demo_incidents) -> Iterator[tupl
     server thread could not answer it)."""
     tmp = tmp_path_factory.mktemp("api_clients")
     _cfg, keys = build_store(tmp, shared_geo, areas, demo_incidents)
-    port = _free_port()
-    env = {**os.environ, "GEOVEILIG_DATA_DIR": str(tmp), "GEOVEILIG_GEO_DIR": str(shared_geo)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "geoveilig.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"uvicorn did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
-    try:
+    with running_server(tmp, shared_geo) as base:
         yield base, keys
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_gdal_oapif_driver_reads_every_public_layer(server) -> None:  # type: ignore[no-untyped-def]

@@ -8,17 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.api_support import build_store
+from tests.api_support import build_store, running_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -36,40 +31,12 @@ def _chromium() -> str:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, shared_geo, areas, demo_incidents) -> Iterator[tuple[str, dict]]:  # type: ignore[no-untyped-def]
     tmp = tmp_path_factory.mktemp("webmap")
     _settings, keys = build_store(tmp, shared_geo, areas, demo_incidents)
-    port = _free_port()
-    env = {**os.environ, "GEOVEILIG_DATA_DIR": str(tmp), "GEOVEILIG_GEO_DIR": str(shared_geo),
-           "GEOVEILIG_BASEMAP_URL": ""}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "geoveilig.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
-        try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"uvicorn did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.2)
-    try:
+    with running_server(tmp, shared_geo, GEOVEILIG_BASEMAP_URL="") as base:
         yield base, keys
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
