@@ -24,7 +24,8 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
-from .stats import Comparison, Evaluation
+from . import stats
+from .stats import Comparison, Evaluation, Period
 
 # ---------------------------------------------------------------------------------------------
 # Small formatting helpers (Dutch)
@@ -413,3 +414,24 @@ def render_html(ev: Evaluation, *, title: str | None = None,
         extras=extras, generated=f"{generated:%d-%m-%Y %H:%M} UTC",
         years=[str(c) for c in ev.yearly.columns],
     )
+
+
+def incidents_for(store: object, periods: list[Period], years_back: tuple[int, ...] = (1, 5)
+                  ) -> tuple[pd.DataFrame, tuple[pd.Timestamp, pd.Timestamp]]:
+    """The incidents a comparison of ``periods`` with ``years_back`` needs, read from
+    ``store`` (a ``geoveilig.store.Store``), and the store's data coverage (first day, day
+    after the last). Raises ``InvalidInput`` when the store is empty or a period lies outside
+    the data."""
+    from .errors import InvalidInput
+
+    rng = store.time_range()  # type: ignore[attr-defined]
+    if rng is None:
+        raise InvalidInput("de opslag bevat geen incidenten: importeer eerst gegevens "
+                           "(geoveilig import) of laad de demo (geoveilig demo)")
+    coverage = (rng[0].normalize(), rng[1].normalize() + pd.DateOffset(days=1))
+    for p in periods:
+        stats.check_covered(p, coverage)
+    earliest = min(periods, key=lambda p: p.start)
+    start = earliest.shift(-max((*years_back, 5))).start
+    incidents = store.incidents(start=start, end=max(p.end for p in periods))  # type: ignore[attr-defined]
+    return incidents, coverage

@@ -156,6 +156,35 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                 "202": {"description": "berekening loopt; Location: statuspagina van de job",
                         "content": {"application/json": {"schema": {"type": "object"}}}},
                 **_errors(400, 401, 404, 500)}}}
+    def _q(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "description": description,
+                "schema": schema}
+
+    paths["/v1/reports/evaluation"] = {"get": {
+        "tags": ["rapporten"], "summary": "De evaluatietabel (JSON, CSV of HTML)",
+        "description": "Aantallen per categorie, verschil met 1 en 5 jaar eerder (-* bij "
+                       "kleine aantallen) en significantie. `level=buurt` vereist een "
+                       "sleutel (analyst of police).",
+        "operationId": "report_evaluation",
+        "parameters": [
+            _q("year", "jaar, bijv. 2017 (of period)",
+               {"type": "integer", "minimum": 2000, "maximum": 2100}),
+            _q("quarter", "kwartaal van year", {"type": "integer", "minimum": 1, "maximum": 4}),
+            _q("period", "2018-Q1, 2017-03, 2017-W10 of 2017-01-01/2017-06-30",
+               {"type": "string"}),
+            _q("level", "gemeente, wijk of buurt",
+               {"type": "string", "enum": ["gemeente", "wijk", "buurt"]}),
+            _q("crimeType", "regels: categorieën en/of groepen", {"type": "string"}),
+            _q("preset", "seed: bootst de tabel van de evaluatie 2017 na",
+               {"type": "string", "enum": ["seed"]}),
+            _q("f", "formaat", {"type": "string", "enum": ["json", "csv", "html"]}),
+        ],
+        "responses": {
+            "200": {"description": "de tabel", "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "text/html": {"schema": {"type": "string"}}}},
+            **_errors(400, 401, 500, 503)}}}
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "geoveilig", "version": __version__,

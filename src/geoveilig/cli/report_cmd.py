@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from .. import report as report_mod
@@ -105,16 +104,8 @@ def register(app: typer.Typer) -> None:
         a = areas(s)
         store = open_store(s)
         try:
-            rng = store.time_range()
-            if rng is None:
-                raise InvalidInput("de opslag bevat geen incidenten: importeer eerst gegevens "
-                                   "(geoveilig import) of laad de demo (geoveilig demo)")
-            coverage = (rng[0].normalize(), rng[1].normalize() + pd.DateOffset(days=1))
-            for p in (target, *extras):
-                stats.check_covered(p, coverage)
-            earliest = min([target, *extras], key=lambda p: p.start)
-            start = earliest.shift(-max((*years_back, 5))).start
-            incidents = store.incidents(start=start, end=max(p.end for p in [target, *extras]))
+            incidents, coverage = report_mod.incidents_for(store, [target, *extras],
+                                                           years_back)
         finally:
             store.close()
         round_spec = rounding or (stats.SEED_ROUNDING if preset == "seed" else None)
