@@ -101,9 +101,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from . import planners  # noqa: F401  (registers alarms, cameras, buurttent, recommendations)
 
     app.include_router(planning_router("/v1"))
+    from .analysis import analysis_router
     from .reports import reports_router
 
     app.include_router(reports_router("/v1"))
+    app.include_router(analysis_router("/v1"))
     mount_web(app)  # /kaart (the planning map page) and /static
 
     @app.get("/health", tags=["service"], summary="Gezondheid van de service")

@@ -185,6 +185,39 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                 "text/csv": {"schema": {"type": "string"}},
                 "text/html": {"schema": {"type": "string"}}}},
             **_errors(400, 401, 500, 503)}}}
+    job_responses = {
+        "200": {"description": "resultaat (JSON)",
+                "content": {"application/json": {"schema": {"type": "object"}}}},
+        "202": {"description": "berekening loopt; Location: statuspagina van de job",
+                "content": {"application/json": {"schema": {"type": "object"}}}},
+        **_errors(400, 401, 404, 500)}
+    analyst = [{"bearerAuth": []}, {"apiKey": []}]
+    paths["/v1/backtest"] = {"get": {
+        "tags": ["analyse"], "summary": "Backtest van de hotspotmethoden (trefkans, PAI, PEI)",
+        "description": "Rollende toets van elke hotspotmethode op het verleden, met de vooraf "
+                       "vastgelegde maatstaf en de beste methode. Vereist rol 'analyst'.",
+        "operationId": "backtest", "security": analyst,
+        "parameters": [
+            {**_q("crimeType", "misdrijftype of groep", {"type": "string"}),
+             "required": True},
+            _q("methods", "komma-gescheiden methoden (standaard alle)", {"type": "string"}),
+            _q("window", "voorspelvenster, bijv. 14d", {"type": "string"}),
+            _q("origins", "aantal startmomenten",
+               {"type": "integer", "minimum": 2, "maximum": 104}),
+        ],
+        "responses": job_responses}}
+    paths["/v1/deployments/{deploymentId}/effect"] = {"get": {
+        "tags": ["analyse"], "summary": "Heeft de inzet geholpen? (verschil-in-verschillen)",
+        "description": "Schatting met 95%-interval en een oordeel in gewone taal, tegen "
+                       "vergelijkbare controlecellen. Vereist rol 'analyst'.",
+        "operationId": "deployment_effect", "security": analyst,
+        "parameters": [
+            {"name": "deploymentId", "in": "path", "required": True,
+             "schema": {"type": "integer"}},
+            _q("crimeType", "misdrijftype of groep (standaard: wat de inzet moet voorkomen)",
+               {"type": "string"}),
+        ],
+        "responses": job_responses}}
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "geoveilig", "version": __version__,

@@ -35,6 +35,7 @@ from ..prevention import coverage as prevention_coverage
 from ..store import Store
 from ..store.deployments import list_deployments
 from ..store.prevention import load_registry
+from .evaluation import EffectEstimate, evaluate_deployment
 from .interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
 from .policies import (
     DEFAULT_ALARM_DURATION_DAYS,
@@ -219,3 +220,35 @@ def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
                          min_gap_weeks=min_gap_weeks, names=areas.names(),
                          method_name=f"interim: HIC-incidenten vorig jaar; {what}")
     return Plan(rec, ())
+
+
+#: What a deployment kind is meant to prevent (the default crime types of its evaluation).
+EFFECT_TYPES = {"alarm": BURGLARY, "camera": GROUPS["straat"], "buurttent": GROUPS["hic"]}
+DEFAULT_RADIUS = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
+
+
+def deployment_effect(store: Store, deployment_id: int,
+                      crime_types: tuple[str, ...] | None = None) -> EffectEstimate:
+    """"Did it help?" for one registered deployment: its point and radius (or area), its
+    period, the crime types its kind is meant to prevent (or ``crime_types``), compared with
+    matched control cells (``placement.evaluation.evaluate_deployment``)."""
+    from ..errors import NotFound
+
+    units = list_deployments(store)
+    row = units.loc[units["id"] == int(deployment_id)]
+    if row.empty:
+        raise NotFound(f"onbekende inzet {deployment_id}")
+    dep = row.iloc[0]
+    kind = str(dep["kind"])
+    types = crime_types or EFFECT_TYPES.get(kind, GROUPS["hic"])
+    incidents = store.incidents(crime_types=list(types))
+    radius = dep.get("radius_m")
+    radius = float(radius) if pd.notna(radius) and radius else DEFAULT_RADIUS.get(kind, 150.0)
+    area = None
+    if isinstance(dep.get("area_wkt"), str) and dep["area_wkt"]:
+        area = shapely.from_wkt(dep["area_wkt"])
+    end = dep.get("end")
+    return evaluate_deployment(
+        incidents, start=dep["start"], end=None if pd.isna(end) else end, area=area,
+        point=None if area is not None else dep.geometry, radius=radius,
+        crime_types=list(types))

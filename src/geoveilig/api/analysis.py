@@ -1,0 +1,111 @@
+"""Analysis endpoints (analyst role): the backtest scores of the hotspot methods and the
+"did it help?" evaluation of a registered deployment. Both are slow enough to run as cached
+jobs (``jobs.run_job``: 200 with the result, or 202 with a status URL). Routes call the
+library (``hotspots.backtest``, ``placement.service.deployment_effect``)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from .. import crimetypes
+from ..errors import InvalidInput, NotFound
+from ..layers import LayerContext, _grid, allows
+from ..placement.service import deployment_effect
+from ..store.deployments import list_deployments
+from . import features as ft
+from .auth import audit, caller
+from .jobs import JobResult, Progress, run_job
+
+ROLE = "analyst"
+
+
+def _require(request: Request, what: str) -> None:
+    who = caller(request)
+    if not allows(who.role, ROLE):
+        raise NotFound(f"onbekende bron '{what}'")  # the same answer as for unknown paths
+
+
+def _backtest(request: Request, raw: dict[str, str]) -> Response:
+    _require(request, "backtest")
+    ft.check_unknown(raw, ("crimeType", "methods", "window", "origins"))
+    if "crimeType" not in raw:
+        raise InvalidInput("crimeType ontbreekt, bijv. woninginbraak", where="crimeType")
+    types = crimetypes.expand(raw["crimeType"])
+    methods = [m.strip() for m in raw.get("methods", "").split(",") if m.strip()] or None
+    window = raw.get("window", "14d")
+    try:
+        n_origins = int(raw.get("origins", "26"))
+    except ValueError:
+        raise InvalidInput("origins moet een geheel getal zijn", where="origins") from None
+    if not 2 <= n_origins <= 104:
+        raise InvalidInput("origins moet tussen 2 en 104 liggen", where="origins")
+    ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
+    audit(request, caller(request), "backtest", raw["crimeType"])
+
+    def compute(progress: Progress) -> JobResult:
+        from ..hotspots import backtest
+
+        incidents = ctx.store.incidents(crime_types=list(types))
+        result = backtest(incidents, _grid(ctx.areas), methods, window=window,
+                          n_origins=n_origins, crime_type=raw["crimeType"])
+        body = {
+            "crimeType": raw["crimeType"], "window": window,
+            "origins": [o.isoformat() for o in result.origins],
+            "bestMethod": result.best_method, "verdict": result.verdict,
+            "summary": json.loads(result.summary.to_json(orient="records")),
+            "warnings": list(result.warnings),
+        }
+        return JobResult(json.dumps(body, ensure_ascii=False).encode())
+
+    payload = {"crimeType": raw["crimeType"], "methods": methods, "window": window,
+               "origins": n_origins}
+    return run_job(request, "backtest", payload, compute)
+
+
+def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Response:
+    _require(request, "deployments")
+    ft.check_unknown(raw, ("crimeType",))
+    try:
+        dep = int(deployment_id)
+    except ValueError:
+        raise NotFound(f"onbekende inzet '{deployment_id}'") from None
+    types = crimetypes.expand(raw["crimeType"]) if raw.get("crimeType") else None
+    store = request.app.state.store
+    if not (list_deployments(store)["id"] == dep).any():
+        raise NotFound(f"onbekende inzet '{deployment_id}'")
+    audit(request, caller(request), "effect", str(dep))
+
+    def compute(progress: Progress) -> JobResult:
+        est = deployment_effect(store, dep, types)
+        body = est.as_dict()
+        body["counts"] = json.loads(est.counts.to_json())
+        return JobResult(json.dumps(body, ensure_ascii=False, default=str).encode())
+
+    return run_job(request, "effect", {"deployment": dep, "crimeType": raw.get("crimeType")},
+                   compute)
+
+
+def analysis_router(prefix: str = "/v1") -> APIRouter:
+    router = APIRouter(prefix=prefix, tags=["analyse"])
+
+    @router.get("/backtest", summary="Backtest van de hotspotmethoden (trefkans, PAI, PEI)")
+    async def backtest(request: Request) -> Response:
+        """Rollende toets van elke hotspotmethode op het verleden voor `crimeType`
+        (`methods`, `window`, `origins`), met de vooraf vastgelegde maatstaf en de beste
+        methode. Rol analyst."""
+        return await run_in_threadpool(_backtest, request, dict(request.query_params))
+
+    @router.get("/deployments/{deployment_id}/effect",
+                summary="Heeft de inzet geholpen? (verschil-in-verschillen)")
+    async def effect(deployment_id: str, request: Request) -> Response:
+        """Incidenten rond een geregistreerde inzet voor, tijdens en na, vergeleken met
+        vergelijkbare controlecellen: schatting, 95%-interval en een oordeel in gewone
+        taal ("te vroeg om te zeggen" als de gegevens dat niet toelaten). Rol analyst."""
+        return await run_in_threadpool(_effect, request, deployment_id,
+                                       dict(request.query_params))
+
+    return router
