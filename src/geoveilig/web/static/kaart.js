@@ -149,7 +149,10 @@
     while (i < edges.length - 2 && value >= edges[i + 1]) i++;
     return scheme[Math.round(i * (scheme.length - 1) / Math.max(edges.length - 2, 1))];
   }
-  function fmt(x) { return Math.abs(x) >= 10 ? Math.round(x).toLocaleString("nl-NL") : x.toFixed(2).replace(".", ","); }
+  function fmt(x) {
+    if (Number.isInteger(x) || Math.abs(x) >= 10) return Math.round(x).toLocaleString("nl-NL");
+    return x.toFixed(2).replace(".", ",");
+  }
 
   // --- layers ------------------------------------------------------------------------------
   function draw(entry) {
