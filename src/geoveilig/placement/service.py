@@ -10,7 +10,6 @@ the interim recency-weighted counts (``placement.interim``) stand in and a note 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -63,11 +62,14 @@ class Demand:
 
 
 def window_days(text: str, where: str = "window") -> float:
-    """'28d', '4w' or '28' -> days."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([dw]?)\s*", str(text).lower())
-    if not m or float(m.group(1)) <= 0:
-        raise InvalidInput(f"ongeldig venster '{text}': gebruik bijv. 28d of 4w", where=where)
-    return float(m.group(1)) * (7 if m.group(2) == "w" else 1)
+    """'28d', '4w', '1m' or '28' -> days (``hotspots.events.parse_window``)."""
+    from ..hotspots.events import parse_window
+
+    try:
+        return parse_window(text, where) / pd.Timedelta(days=1)
+    except InvalidInput:
+        raise InvalidInput(f"ongeldig venster '{text}': gebruik bijv. 28d of 4w",
+                           where=where) from None
 
 
 def _aware(ts: pd.Timestamp) -> pd.Timestamp:
