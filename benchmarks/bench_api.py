@@ -1,5 +1,5 @@
-"""Benchmark of the HTTP API with ``wrk`` on loopback, side by side with pygeoapi serving the
-same wijken and buurten (same properties, GeoJSON provider) with the same number of workers.
+"""Benchmark of the HTTP API with ``wrk`` on loopback, side by side with pygeoapi serving the same
+wijken and buurten (same properties, GeoJSON provider) with the same number of workers.
 
     .venv/bin/python benchmarks/bench_api.py [--duration 5] [--connections 16] [--threads 2]
 
@@ -7,13 +7,15 @@ Needs ``wrk`` (Debian package ``wrk``) and the CBS boundaries (``GEOVEILIG_GEO_D
 ``../shared/geo``). Loads the full synthetic demo incidents into a temporary store. Prints a
 table and one JSON line. Runs are bounded (``-d``); nothing here is a timed assertion.
 
-Rows: our service with one uvicorn worker, and with ``--workers 2`` (uvicorn issue #3149:
-Nagle's algorithm on kept-alive connections in multi-worker mode) without and with
-``geoveilig.api.server.NoDelayH11Protocol`` (TCP_NODELAY on each accepted socket), then
-pygeoapi with one worker. If pygeoapi is not importable, a plain FastAPI endpoint returning
+Each layer is requested as wrk sends it (no ``Accept-Encoding``: identity) and as browsers,
+GDAL and QGIS send it (``Accept-Encoding: gzip``); the hotspot layer also as a map revalidating
+it (``If-None-Match``: 304). Rows: our service as ``geoveilig serve`` runs it (uvloop,
+httptools, TCP_NODELAY) with one and two uvicorn workers; with two workers on plain asyncio +
+h11, without and with ``geoveilig.api.server.NoDelayH11Protocol`` (uvicorn issue #3149: Nagle's
+algorithm on kept-alive connections in multi-worker mode on asyncio); then pygeoapi with one
+worker. If pygeoapi is not importable, a plain FastAPI endpoint returning
 ``GeoDataFrame.to_json()`` stands in. The hotspot layer (analyst key) is measured for our
-service only: pygeoapi has no equivalent (it could only serve a precomputed file).
-"""
+service only: pygeoapi has no equivalent (it could only serve a precomputed file)."""
 
 from __future__ import annotations
 
@@ -176,16 +178,28 @@ def root() -> dict:
 '''
 
 
-def start_geoveilig(tmp: Path, geo_dir: Path, port: int, workers: int, nodelay: bool
+#: how our service is started: as ``geoveilig serve`` does (uvloop, httptools, TCP_NODELAY),
+#: and on plain asyncio + h11 without and with the NoDelay protocol (uvicorn issue #3149 shows
+#: on asyncio only: uvloop sets TCP_NODELAY on accepted sockets itself)
+SERVING = {
+    "serve": ["--loop", "auto", "--http", "geoveilig.api.server:HTTP_PROTOCOL"],
+    "asyncio+h11": ["--loop", "asyncio", "--http", "h11"],
+    "asyncio+h11+nodelay": ["--loop", "asyncio", "--http",
+                            "geoveilig.api.server:NoDelayH11Protocol"],
+}
+
+
+def start_geoveilig(tmp: Path, geo_dir: Path, port: int, workers: int, serving: str
                     ) -> subprocess.Popen:
     from geoveilig.api.server import HTTP_PROTOCOL
 
+    options = [HTTP_PROTOCOL if o == "geoveilig.api.server:HTTP_PROTOCOL" else o
+               for o in SERVING[serving]]
     env = {**os.environ, "GEOVEILIG_DATA_DIR": str(tmp), "GEOVEILIG_GEO_DIR": str(geo_dir)}
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "geoveilig.api.app:create_app", "--factory",
          "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"]
-        + (["--http", HTTP_PROTOCOL] if nodelay else []),
+         "--log-level", "warning", "--no-access-log", *options],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
@@ -219,22 +233,31 @@ def main() -> None:
 
     hotspots = "/collections/hotspots/items?crimeType=inbraak&method=prospective&limit=10000"
 
+    # the same request twice: as wrk sends it (no Accept-Encoding) and as browsers, GDAL and
+    # QGIS send it (Accept-Encoding: gzip)
+    encodings = {"identity": {}, "gzip": {"Accept-Encoding": "gzip"}}
+
     def bench(server: str, workers: int, base: str, paths: dict[str, str],
-              headers: dict[str, str] | None = None) -> None:
+              headers: dict[str, str] | None = None,
+              which: tuple[str, ...] = ("identity", "gzip")) -> None:
         for name, path in paths.items():
             url = base + path
-            httpx.get(url, timeout=60, headers=headers)  # warm the cache
-            r = run_wrk(url, args.duration, args.connections, args.threads, headers)
-            rows.append({"server": server, "workers": workers, "layer": name, **r})
+            for enc in which:
+                h = {**(headers or {}), **encodings[enc]}
+                httpx.get(url, timeout=60, headers=h)  # warm the cache
+                r = run_wrk(url, args.duration, args.connections, args.threads, h)
+                rows.append({"server": server, "workers": workers, "layer": name,
+                             "encoding": enc, **r})
 
     # ours: cold timing of a computed layer, then wrk
-    for workers, nodelay in ((1, True), (2, False), (2, True)):
+    for workers, serving in ((1, "serve"), (2, "serve"), (2, "asyncio+h11"),
+                             (2, "asyncio+h11+nodelay")):
         port = free_port()
-        proc = start_geoveilig(tmp, geo_dir, port, workers, nodelay)
+        proc = start_geoveilig(tmp, geo_dir, port, workers, serving)
         try:
             base = f"http://127.0.0.1:{port}/v1"
             wait_up(f"http://127.0.0.1:{port}/health", proc)
-            name = "geoveilig" + (" (TCP_NODELAY)" if nodelay else "")
+            name = "geoveilig" + ("" if serving == "serve" else f" {serving}")
             if workers == 1:
                 t = time.perf_counter()
                 httpx.get(f"{base}/collections/buurten/items?crimeType=woninginbraak"
@@ -245,14 +268,26 @@ def main() -> None:
                 hs.raise_for_status()
                 cold_hotspots_ms = (time.perf_counter() - t) * 1000
                 n_cells = hs.json()["numberReturned"]
+                hs_bytes = len(hs.content)
+                hs_gzip_bytes = int(httpx.get(base + hotspots, timeout=60, headers={
+                    "X-API-Key": key, "Accept-Encoding": "gzip"}).headers["content-length"])
                 t = time.perf_counter()  # a second new surface: compute + serialise only
                 httpx.get(base + hotspots.replace("prospective", "kde"), timeout=60,
                           headers={"X-API-Key": key}).raise_for_status()
                 cold_kde_ms = (time.perf_counter() - t) * 1000
-            bench(name, workers, base, layers)
+            bench(name, workers, base, layers,
+                  which=("identity", "gzip") if workers == 1 else ("identity",))
             if workers == 1:
-                bench(name, workers, base, {f"hotspots ({n_cells} cells)": hotspots},
-                      {"X-API-Key": key})
+                hs_name = f"hotspots ({n_cells} cells)"
+                bench(name, workers, base, {hs_name: hotspots}, {"X-API-Key": key})
+                # a map that already has the layer revalidates it: 304
+                tag = httpx.get(base + hotspots, timeout=60, headers={
+                    "X-API-Key": key, "Accept-Encoding": "gzip"}).headers["etag"]
+                r = run_wrk(base + hotspots, args.duration, args.connections, args.threads,
+                            {"X-API-Key": key, "Accept-Encoding": "gzip",
+                             "If-None-Match": tag})
+                rows.append({"server": name, "workers": workers, "layer": hs_name,
+                             "encoding": "304", **r})
         finally:
             stop(proc)
 
@@ -272,28 +307,34 @@ def main() -> None:
     try:
         wait_up(f"http://127.0.0.1:{port}/collections/wijken/items?f=json", proc)
         layers = {k: v + ("&" if "?" in v else "?") + "f=json" for k, v in layers.items()}
+        # the same two requests; pygeoapi's Starlette app does not compress (its own note:
+        # "gzip currently doesn't work in starlette"), so it answers both uncompressed
         bench(reference, 1, f"http://127.0.0.1:{port}", layers)
     finally:
         stop(proc)
 
-    print(f"{'server':32} {'workers':>7} {'layer':15} {'req/s':>9} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'non2xx':>7}")
+    print(f"{'server':30} {'workers':>7} {'layer':22} {'encoding':>8} {'req/s':>8} "
+          f"{'p50 ms':>7} {'p99 ms':>7} {'non2xx':>6}")
     for r in rows:
-        print(f"{r['server']:32} {r['workers']:>7} {r['layer']:15} {r['rps']:>9.0f} "
-              f"{r['p50_ms']:>8.2f} {r['p99_ms']:>8.2f} {r['non2xx']:>7}")
-    ours = {r["layer"]: r["rps"] for r in rows if r["server"].startswith("geoveilig")
-            and r["workers"] == 1}
-    ref = {r["layer"]: r["rps"] for r in rows if r["server"] == reference}
-    speedup = {k: round(ours[k] / ref[k], 1) for k in ours if ref.get(k)}
+        print(f"{r['server']:30} {r['workers']:>7} {r['layer']:22} {r['encoding']:>8} "
+              f"{r['rps']:>8.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['non2xx']:>6}")
+    ours = {(r["layer"], r["encoding"]): r["rps"] for r in rows
+            if r["server"].startswith("geoveilig") and r["workers"] == 1}
+    ref = {(r["layer"], r["encoding"]): r["rps"] for r in rows if r["server"] == reference}
+    speedup = {f"{k[0]} ({k[1]})": round(ours[k] / ref[k], 1) for k in ours if ref.get(k)}
+    print("speed-up against " + reference + " (same request, same worker count): "
+          + ", ".join(f"{k} {v}x" for k, v in speedup.items()))
     print(f"cold buurten layer (new crime type and period): {cold_ms:.0f} ms; cold hotspot "
           f"layer (inbraak, prospective, {n_cells} cells, whole response): "
-          f"{cold_hotspots_ms:.0f} ms; another new hotspot layer (kde): {cold_kde_ms:.0f} ms")
+          f"{cold_hotspots_ms:.0f} ms; another new hotspot layer (kde): {cold_kde_ms:.0f} ms; "
+          f"hotspot response {hs_bytes / 1e6:.2f} MB, gzip {hs_gzip_bytes / 1e3:.0f} kB")
     print(json.dumps({"benchmark": "api", "wrk": {"threads": args.threads,
                       "connections": args.connections, "duration_s": args.duration},
                       "reference": reference, "rows": rows, "speedup_vs_reference": speedup,
                       "cold_layer_ms": round(cold_ms, 1),
                       "cold_hotspots_ms": round(cold_hotspots_ms, 1),
-                      "cold_hotspots_kde_ms": round(cold_kde_ms, 1)}))
+                      "cold_hotspots_kde_ms": round(cold_kde_ms, 1),
+                      "hotspots_bytes": hs_bytes, "hotspots_gzip_bytes": hs_gzip_bytes}))
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -325,8 +325,38 @@ def test_bad_and_revoked_keys_are_refused(client: TestClient, setup) -> None:  #
     finally:
         store.close()
     assert key.split("_", 2)[2] not in stored.key_hash  # only the hash is stored
+    # a verified key is remembered for key_ttl (1 s): the first request after that re-checks
+    # it, and the revocation holds from then on
+    time.sleep(1.05)
     assert client.get("/v1/collections/incidents", headers={"X-API-Key": key}
                       ).status_code == 401
+    assert client.get("/v1/collections/incidents/items", headers={"X-API-Key": key}
+                      ).status_code == 401
+
+
+def test_audit_writes_are_group_committed(client: TestClient, setup, keys) -> None:  # type: ignore[no-untyped-def]
+    """Concurrent restricted reads each get their audit row, committed before the answer."""
+    import concurrent.futures
+
+    settings, _ = setup
+    url = "/v1/collections/incidents/items?crimeType=overval&limit=1&offset={}"
+    h = {"X-API-Key": keys["police"]}
+
+    def count() -> int:
+        store = Store(settings.resolved_database_url())
+        try:
+            with store.engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
+                    audit_log.c.action == "read-items")).scalar_one()
+        finally:
+            store.close()
+
+    before = count()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda i: client.get(url.format(i), headers=h).status_code,
+                              range(40)))
+    assert codes == [200] * 40
+    assert count() == before + 40  # every request answered had its row written
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -392,6 +422,68 @@ def test_etag_and_304(client: TestClient, keys) -> None:  # type: ignore[no-unty
     # the role is part of the tag (suppressed vs unsuppressed counts)
     other = client.get(url, headers={**auth(keys, "analyst"), "If-None-Match": tag})
     assert other.status_code == 200
+
+
+def test_gzip_when_accepted(client: TestClient) -> None:
+    """Layers go out gzipped to clients that accept it (browsers, GDAL, QGIS), with their own
+    ETag and ``Vary: Accept-Encoding``; either tag answers 304; ``gzip;q=0`` and ``identity``
+    get the plain body."""
+    url = "/v1/collections/buurten/items"
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    assert "Accept-Encoding" in plain.headers["vary"]
+    zipped = client.get(url, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert zipped.content == plain.content  # httpx decodes it
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 3
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    for tag in (plain.headers["etag"], zipped.headers["etag"], f'W/{zipped.headers["etag"]}'):
+        r = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": tag})
+        assert r.status_code == 304, tag
+    refused = client.get(url, headers={"Accept-Encoding": "gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+
+
+def test_cached_pages_keep_roles_and_audit(client: TestClient, setup, keys) -> None:  # type: ignore[no-untyped-def]
+    """A page answered from the response cache (before the routing) is still audited on every
+    read, and never reaches a role that may not see it: the public gets the same 404 as for
+    an unknown collection, a wrong key a 401."""
+    settings, _ = setup
+    url = "/v1/collections/incidents/items?crimeType=overval&limit=7"
+    police = {"X-API-Key": keys["police"]}
+
+    def audited() -> int:
+        store = Store(settings.resolved_database_url())
+        try:
+            with store.engine.connect() as conn:
+                return conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
+                    audit_log.c.detail.contains('"limit": "7"'))).scalar_one()
+        finally:
+            store.close()
+
+    first = client.get(url, headers=police)
+    again = client.get(url, headers=police)
+    assert first.status_code == again.status_code == 200 and first.content == again.content
+    assert audited() == 2
+    public = client.get(url)
+    unknown = client.get("/v1/collections/bestaatniet/items?crimeType=overval&limit=7")
+    assert public.status_code == unknown.status_code == 404
+    assert public.json()["detail"].replace("incidents", "X") == \
+        unknown.json()["detail"].replace("bestaatniet", "X")
+    analyst = client.get(url, headers={"X-API-Key": keys["analyst"]})
+    assert analyst.status_code == 404
+    wrong = client.get(url, headers={"X-API-Key": keys["police"] + "x"})
+    assert wrong.status_code == 401 and wrong.headers["content-type"] == PROBLEM
+    assert audited() == 2  # refused reads read nothing
+
+
+def test_accepts_gzip() -> None:
+    from geoveilig.api.features import accepts_gzip
+
+    assert accepts_gzip("gzip") and accepts_gzip("deflate, gzip;q=1.0, *;q=0.5")
+    assert accepts_gzip("*") and accepts_gzip("GZIP")
+    assert not accepts_gzip(None) and not accepts_gzip("") and not accepts_gzip("br")
+    assert not accepts_gzip("gzip;q=0") and not accepts_gzip("gzip;q=abc")
 
 
 def test_cache_follows_the_data_version(setup, areas) -> None:  # type: ignore[no-untyped-def]
@@ -553,7 +645,12 @@ def test_hotspots_and_deployments_layers(client: TestClient, keys) -> None:  # t
                       "&limit=10000", headers=h).json()
     assert body["numberMatched"] == body["numberReturned"] > 1000  # 125 m cells over Helmond
     props = body["features"][0]["properties"]
-    assert props["method"] == "kde" and props["window"] == "30d"
+    assert body["parameters"]["method"] == "kde" and body["parameters"]["window"] == "30d"
+    assert "method" not in props  # said once per response, not per cell
+    assert set(props) == {"cell_id", "buurt_code", "wijk_code", "share_in_area", "risk", "rank",
+                          "percentile", "gi_z", "gi_p", "gi_q", "gi_class", "gi_label",
+                          "gi_empty"}
+    assert body["parameters"]["origin"] < body["parameters"]["window_end"]
     assert 0 <= props["percentile"] <= 100 and "gi_class" in props
     hot = client.get("/v1/collections/hotspots/items?crimeType=hic&method=kde&window=1m"
                      "&gi_class=not-significant&limit=1", headers=h).json()

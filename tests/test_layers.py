@@ -113,3 +113,13 @@ def test_register_layer_is_one_call_and_the_api_serves_it(shared_geo, tmp_path) 
             assert "/v1/collections/test-grid/items" in c.get("/v1/api").json()["paths"]
     finally:
         unregister_layer("test-grid")
+
+
+def test_significant_digits() -> None:
+    import numpy as np
+
+    from geoveilig.layers import _significant
+
+    got = _significant(np.array([0.0, 123456789.0, 0.000123456789, -2.5e-9 / 3, np.nan]), 6)
+    np.testing.assert_array_equal(got[:3], [0.0, 123457000.0, 0.000123457])
+    assert got[3] == pytest.approx(-8.33333e-10, rel=1e-9) and np.isnan(got[4])

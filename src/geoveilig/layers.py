@@ -526,7 +526,35 @@ def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataF
                             origin=None if origin is None else origin.isoformat(),
                             window=params.get("window") or "14d")
     frame["cell_id"] = frame["cell_id"].astype(str)
-    return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
+    # What is the same for every cell (method, window, origin) is said once, in the
+    # response's "parameters" member, not 3,772 times: the layer is served whole to the map.
+    constant = {c: str(frame[c].iloc[0]) for c in _HOTSPOT_CONSTANT if c in frame and len(frame)}
+    out = frame[[c for c in _HOTSPOT_COLUMNS if c in frame]].copy()
+    for col, digits in _HOTSPOT_ROUNDING.items():
+        if col in out:
+            out[col] = out[col].round(digits)
+    if "risk" in out:  # relative risk: six significant digits are plenty
+        out["risk"] = _significant(out["risk"].to_numpy(dtype=float), 6)
+    gdf = gpd.GeoDataFrame(out, geometry="geometry", crs=RD_NEW)
+    gdf.attrs["parameters"] = constant
+    return gdf
+
+
+_HOTSPOT_CONSTANT = ("method", "method_label", "window", "origin", "window_end")
+_HOTSPOT_COLUMNS = ("cell_id", "buurt_code", "wijk_code", "share_in_area", "risk", "rank",
+                    "percentile", "gi_z", "gi_p", "gi_q", "gi_class", "gi_label", "gi_empty",
+                    "geometry")
+_HOTSPOT_ROUNDING = {"share_in_area": 3, "percentile": 2, "gi_z": 3, "gi_p": 4, "gi_q": 4}
+
+
+def _significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant digits (0 and non-finite kept)."""
+    out = values.copy()
+    ok = np.isfinite(values) & (values != 0)
+    scale = np.floor(np.log10(np.abs(values[ok])))
+    factor = 10.0 ** (digits - 1 - scale)
+    out[ok] = np.round(values[ok] * factor) / factor
+    return out
 
 
 register_layer(Layer(

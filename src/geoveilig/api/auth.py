@@ -1,11 +1,30 @@
 """Callers and roles. No key: ``public``. ``Authorization: Bearer <key>`` or
 ``X-API-Key: <key>``: the role of that key (analyst or police). A wrong, unknown or revoked
-key is refused with 401 (it never silently falls back to public)."""
+key is refused with 401 (it never silently falls back to public).
+
+A verified key is remembered for ``key_ttl`` seconds (default 1 s, like the data version):
+a revocation with ``geoveilig keys revoke`` takes effect within one to two seconds (requests
+already in flight while one of them re-checks the key may still use it), and a busy map does
+not read the key table on every request. Only valid keys are remembered (by a SHA-256 of
+the token, never the token itself), so random tokens cannot fill the memory.
+
+Access to restricted collections is written to the audit log through ``AuditWriter``: the
+request waits until its row is committed (nothing is lost), but concurrent requests share one
+transaction (group commit), so auditing costs microseconds per request under load instead of
+a commit each.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import hashlib
 import json
+import threading
+import time
 from dataclasses import dataclass
+from urllib.parse import parse_qsl
 
 from fastapi import Request
 
@@ -26,12 +45,11 @@ class Caller:
 
 
 PUBLIC = Caller("public", "public")
+KEY_TTL = 1.0
+_KEY_CACHE_SIZE = 4096
 
 
-def caller(request: Request) -> Caller:
-    cached = getattr(request.state, "caller", None)
-    if cached is not None:
-        return cached
+def _token(request: Request) -> str | None:
     token = request.headers.get("x-api-key")
     auth = request.headers.get("authorization")
     if auth is not None:
@@ -39,21 +57,157 @@ def caller(request: Request) -> Caller:
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthorized("gebruik 'Authorization: Bearer <sleutel>' of 'X-API-Key'")
         token = value.strip()
+    return token
+
+
+def _key_cache(request: Request) -> dict[bytes, tuple[float, Caller, bool]]:
+    """sha256(token) -> (verified at, caller, a re-check is under way)."""
+    state = request.app.state
+    cache = getattr(state, "key_cache", None)
+    if cache is None:
+        cache = state.key_cache = {}
+    return cache
+
+
+def known_caller(request: Request) -> Caller | None:
+    """The caller if it is known without reading the store (no key, or a key verified less
+    than ``key_ttl`` seconds ago, or less than twice that while another request re-checks
+    it); None when the key must be checked."""
+    cached = getattr(request.state, "caller", None)
+    if cached is not None:
+        return cached
+    if getattr(request.state, "recheck_key", False):
+        return None
+    token = _token(request)
     if token is None:
-        result = PUBLIC
-    else:
-        store: Store = request.app.state.store
-        key = verify_key(store, token)
-        if key is None:
-            raise Unauthorized("ongeldige of ingetrokken API-sleutel")
-        result = Caller(key.role, f"key:{key.key_id} ({key.name})")
+        request.state.caller = PUBLIC
+        return PUBLIC
+    cache = _key_cache(request)
+    digest = hashlib.sha256(token.encode()).digest()
+    hit = cache.get(digest)
+    if hit is None:
+        return None
+    age = time.monotonic() - hit[0]
+    ttl = getattr(request.app.state, "key_ttl", KEY_TTL)
+    if age >= ttl and not (hit[2] and age < 2 * ttl):
+        # this request re-checks the key (``caller`` reads the key table)
+        cache[digest] = (hit[0], hit[1], True)
+        request.state.recheck_key = True
+        return None
+    # fresh, or another request is re-checking it: the others in flight meanwhile keep using
+    # it (for at most another ttl) instead of all reading the key table at the same moment
+    request.state.caller = hit[1]
+    return hit[1]
+
+
+def caller(request: Request) -> Caller:
+    known = known_caller(request)
+    if known is not None:
+        return known
+    token = _token(request)
+    assert token is not None
+    store: Store = request.app.state.store
+    cache = _key_cache(request)
+    digest = hashlib.sha256(token.encode()).digest()
+    key = verify_key(store, token)
+    if key is None:
+        cache.pop(digest, None)
+        raise Unauthorized("ongeldige of ingetrokken API-sleutel")
+    result = Caller(key.role, f"key:{key.key_id} ({key.name})")
+    if len(cache) >= _KEY_CACHE_SIZE:
+        cache.clear()
+    cache[digest] = (time.monotonic(), result, False)
     request.state.caller = result
     return result
 
 
+def _audit_row(request: Request, who: Caller, action: str, target: str
+               ) -> tuple[int, str, str, str, str]:
+    scope = request.scope
+    detail = _audit_detail(scope["path"], scope.get("query_string", b""), who.role)
+    return (int(time.time()), who.actor, action, target, detail)
+
+
+@functools.lru_cache(maxsize=1024)
+def _audit_detail(path: str, query_string: bytes, role: str) -> str:
+    """The audit row's detail: path, filter (the query parameters) and role, as JSON (a map
+    asks for the same few URLs over and over: made once each)."""
+    query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+    return json.dumps({"path": path, "query": query, "role": role}, ensure_ascii=False)
+
+
 def audit(request: Request, who: Caller, action: str, target: str) -> None:
-    """An audit_log row for an access to restricted data: who, when (now), what, filter."""
+    """An audit_log row for an access to restricted data: who, when (now), what, filter
+    (written at once; for synchronous routes)."""
     store: Store = request.app.state.store
-    detail = json.dumps({"path": request.url.path, "query": dict(request.query_params),
-                         "role": who.role}, ensure_ascii=False)
-    store.audit(who.actor, action, target, detail)
+    store.audit_many([_audit_row(request, who, action, target)])
+
+
+async def audit_async(request: Request, who: Caller, action: str, target: str) -> None:
+    """As ``audit``, through the app's ``AuditWriter`` (group commit); returns once the row
+    is committed and raises what the store raised."""
+    writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
+    row = _audit_row(request, who, action, target)
+    if writer is None:
+        store: Store = request.app.state.store
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(store.audit_many, [row])
+        return
+    await writer.write(row)
+
+
+class AuditWriter:
+    """One thread that writes queued audit rows in one transaction per round (group commit).
+    ``write`` resolves when its row is committed, or raises the store's error."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[tuple[tuple, asyncio.AbstractEventLoop, asyncio.Future]] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+        self._thread.start()
+
+    async def write(self, row: tuple) -> None:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("audit writer is closed")
+            self._pending.append((row, loop, future))
+            self._cond.notify()
+        await future
+
+    def close(self) -> None:
+        """Write what is queued, then stop."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                batch, self._pending = self._pending, []
+                if not batch and self._closed:
+                    return
+            error: BaseException | None = None
+            try:
+                self.store.audit_many([row for row, _loop, _f in batch])
+            except BaseException as exc:  # handed to the waiting requests
+                error = exc
+            for _row, loop, future in batch:
+                with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown)
+                    loop.call_soon_threadsafe(_settle, future, error)
+
+
+def _settle(future: asyncio.Future, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

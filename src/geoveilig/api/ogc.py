@@ -18,12 +18,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import __version__
 from ..errors import NotFound
 from ..layers import Layer, LayerContext, all_layers, allows, data_version, get_layer
 from . import features as ft
-from .auth import Caller, audit, caller
+from .auth import Caller, audit_async, caller, known_caller
 
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
@@ -81,10 +82,12 @@ def store_version(request: Request) -> str:
 
 
 async def _caller(request: Request) -> Caller:
-    """The caller; a key is checked against the store off the event loop."""
-    if "authorization" in request.headers or "x-api-key" in request.headers:
-        return await run_in_threadpool(caller, request)
-    return caller(request)
+    """The caller; a key not verified in the last second is checked against the store off
+    the event loop."""
+    known = known_caller(request)
+    if known is not None:
+        return known
+    return await run_in_threadpool(caller, request)
 
 
 async def _prepared(request: Request, layer: Layer, params: dict[str, Any], role: str,
@@ -159,6 +162,53 @@ def _items_page(request: Request, layer: Layer, prepared: ft.Prepared, q: ft.Ite
             "type": GEOJSON, "title": "vorige pagina"})
     body, _matched, _returned = ft.items_body(prepared, q, links, idx)
     return body
+
+
+def _send_cached(request: Request, hit: ft.Cached) -> Response:
+    """A cached page as gzip when the client accepts it (browsers, GDAL and QGIS do:
+    compressed once), or 304 when the client has it."""
+    body, headers = ft.encoded(hit, request.headers.get("accept-encoding"))
+    if ft.etag_matches(request.headers.get("if-none-match"), hit.headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=GEOJSON, headers=headers)
+
+
+async def _answer_cached(request: Request, who: Caller, hit: ft.Cached) -> Response:
+    if hit.audit is not None:  # restricted data: every read is logged, cached or not
+        await audit_async(request, who, *hit.audit)
+    return _send_cached(request, hit)
+
+
+class CachedItems:
+    """Pure ASGI middleware: a GET for a page of items already in the response cache (same
+    URL, role and data version) is answered before FastAPI's routing and parameter handling,
+    with the same headers, ETag/304, gzip and audit as the route. Anything else (a miss, an
+    unknown or unverified key, an error) goes on to the app unchanged, which answers it in full.
+
+    The cache only holds pages that the route built for a role allowed to see them, so a hit
+    is never a privacy decision of its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] == "GET"
+                and scope["path"].endswith("/items")):
+            request = Request(scope, receive)
+            response = None
+            try:
+                who = known_caller(request)
+                if who is not None:
+                    hit = request.app.state.response_cache.get(
+                        (str(request.url), who.role, store_version(request)))
+                    if hit is not None:
+                        response = await _answer_cached(request, who, hit)
+            except Exception:  # the route gives the proper problem+json answer
+                response = None
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None = None
@@ -253,29 +303,27 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         layer = _visible(collection_id, who)
         raw = _raw(request)
         version = store_version(request)
-        if layer.role != "public":
-            await run_in_threadpool(audit, request, who, "read-items", layer.id)
         # a page already served (same URL, role and data) is answered from memory
         responses: ft.ResponseCache = request.app.state.response_cache
         rkey = (str(request.url), who.role, version)
         hit = responses.get(rkey)
         if hit is None:
+            if layer.role != "public":
+                await audit_async(request, who, "read-items", layer.id)
             q = ft.parse_items_query(layer, raw)
             params = layer.parse_params(raw)
             tag = ft.etag("items", layer.id, sorted(raw.items()), who.role, version)
             headers = {"ETag": tag, "Content-Crs": f"<{q.crs}>",
                        "Cache-Control": "no-cache" if layer.role == "public"
                        else "private, no-cache"}
-            if request.headers.get("if-none-match") == tag:
+            if ft.etag_matches(request.headers.get("if-none-match"), tag):
                 return Response(status_code=304, headers=headers)
             prepared = await _prepared(request, layer, params, who.role, version)
-            body = _items_page(request, layer, prepared, q)
-            hit = (body, headers)
-            responses.put(rkey, hit)
-        body, headers = hit
-        if request.headers.get("if-none-match") == headers["ETag"]:
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type=GEOJSON, headers=headers)
+            hit = responses.put(rkey, ft.Cached(
+                _items_page(request, layer, prepared, q), headers,
+                audit=None if layer.role == "public" else ("read-items", layer.id)))
+            return _send_cached(request, hit)
+        return await _answer_cached(request, who, hit)
 
     @router.get("/collections/{collection_id}/items/{feature_id}")
     async def item(collection_id: str, feature_id: str, request: Request) -> Response:
@@ -288,11 +336,10 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         params = layer.parse_params(raw)
         version = store_version(request)
         if layer.role != "public":
-            await run_in_threadpool(audit, request, who, "read-item",
-                                    f"{layer.id}/{feature_id}"[:128])
+            await audit_async(request, who, "read-item", f"{layer.id}/{feature_id}"[:128])
         tag = ft.etag("item", layer.id, feature_id, sorted(raw.items()), who.role, version)
         headers = {"ETag": tag, "Content-Crs": f"<{crs}>"}
-        if request.headers.get("if-none-match") == tag:
+        if ft.etag_matches(request.headers.get("if-none-match"), tag):
             return Response(status_code=304, headers=headers)
         prepared = await _prepared(request, layer, params, who.role, version)
         base = f"{request.base_url}v1/collections/{layer.id}"
@@ -302,4 +349,8 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         body = ft.feature_body(prepared, feature_id, crs, links)
         return Response(body, media_type=GEOJSON, headers=headers)
 
+    # The hot path first: Starlette tries the routes in order, and a map or GIS client asks
+    # for items far more often than for anything else (~0.1 ms per request saved).
+    router.routes.sort(key=lambda r: 0 if getattr(r, "path", "").endswith(
+        ("/items", "/items/{feature_id}")) else 1)
     return router

@@ -117,9 +117,15 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                                                     "offset", "crs", "f")]
             + _layer_params(layer),
             "responses": {
-                "200": {"description": "GeoJSON FeatureCollection",
+                "200": {"description": "GeoJSON FeatureCollection; gzip-gecomprimeerd als "
+                        "Accept-Encoding dat toestaat (eigen ETag, Vary: Accept-Encoding). Wat "
+                        "voor alle objecten gelijk is (bv. methode en venster van een "
+                        "hotspotlaag) staat één keer in het lid 'parameters'.",
                         "headers": {"Content-Crs": {"schema": {"type": "string"}},
-                                    "ETag": {"schema": {"type": "string"}}},
+                                    "ETag": {"schema": {"type": "string"}},
+                                    "Content-Encoding": {"schema": {"type": "string",
+                                                                    "enum": ["gzip"]}},
+                                    "Vary": {"schema": {"type": "string"}}},
                         "content": {GEOJSON: {"schema": {
                             "$ref": "#/components/schemas/FeatureCollection"}}}},
                 "304": {"description": "niet gewijzigd (If-None-Match)"},

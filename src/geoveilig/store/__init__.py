@@ -450,9 +450,38 @@ class Store:
 
     def audit(self, actor: str, action: str, target: str | None = None,
               detail: str | None = None) -> None:
+        self.audit_many([(int(time.time()), actor, action, target, detail)])
+
+    def audit_many(self, rows: Sequence[tuple[int, str, str, str | None, str | None]]) -> None:
+        """Audit rows ``(at epoch s, actor, action, target, detail)`` in one transaction."""
+        if not rows:
+            return
+        if self.engine.dialect.name == "sqlite":
+            # the API audits every restricted read: on SQLite a plain DBAPI transaction costs
+            # 0.06 ms against 0.3 ms through SQLAlchemy
+            raw = self.engine.raw_connection()
+            try:
+                cursor = raw.cursor()
+                try:
+                    cursor.execute(f"PRAGMA busy_timeout={_WRITER_WAIT_MS}")
+                    cursor.execute("BEGIN IMMEDIATE")
+                    try:
+                        cursor.executemany(
+                            "INSERT INTO audit_log (at, actor, action, target, detail) "
+                            "VALUES (?, ?, ?, ?, ?)", rows)
+                        cursor.execute("COMMIT")
+                    except BaseException:
+                        cursor.execute("ROLLBACK")
+                        raise
+                finally:
+                    cursor.close()
+            finally:
+                raw.close()
+            return
         with self.engine.begin() as conn:
-            conn.execute(audit_log.insert().values(at=int(time.time()), actor=actor,
-                                                   action=action, target=target, detail=detail))
+            conn.execute(audit_log.insert(), [
+                {"at": at, "actor": actor, "action": action, "target": target,
+                 "detail": detail} for at, actor, action, target, detail in rows])
 
 
 def _sqlite_begin(conn: Connection) -> None:
