@@ -7,7 +7,10 @@ For each: ``geoveilig.spatial.PolygonIndex`` against ``geopandas.sjoin`` (predic
 "intersects", lowest polygon index on ties) on the same points in the same run; the
 assignments must be identical. Then end to end: a 1,000,000-row Dutch police-style CSV through
 ``parse_incidents`` and ``Store.import_incidents`` into a fresh SQLite store, with peak memory
-(measured in a child process). Prints a table and one JSON line.
+(measured in a child process). For scale, the same rows are then copied into a clone of the
+table by SQLite alone (``INSERT ... SELECT`` in id order, the same indexes, commit): the floor
+of the database engine on this machine, with no Python in the loop. Prints a table and one
+JSON line.
 
     python benchmarks/bench_import.py [--points 1000000] [--rows 1000000]
 """
@@ -97,9 +100,36 @@ summary = store.import_incidents(parsed, source_name="bench.csv",
 t2 = time.perf_counter()
 again = store.import_incidents(parsed, source_name="bench.csv", content_sha256="x")
 t3 = time.perf_counter()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+store.close()
+# The floor of the database itself: the same rows into the same table by SQLite alone (INSERT
+# ... SELECT in id order from the stored copy, no Python in the loop), its indexes, commit.
+import sqlite3
+con = sqlite3.connect(Path({str(csv_path.parent)!r}) / "bench.sqlite", isolation_level=None)
+for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-262144",
+               "temp_store=MEMORY"):
+    con.execute("PRAGMA " + pragma)
+ddl = con.execute("SELECT sql FROM sqlite_master WHERE name = 'incidents'").fetchone()[0]
+indexes = [r[0] for r in con.execute(
+    "SELECT sql FROM sqlite_master WHERE tbl_name = 'incidents' AND type = 'index' "
+    "AND sql IS NOT NULL")]
+con.execute("BEGIN IMMEDIATE")
+con.execute(ddl.replace("incidents", "floor_copy", 1))
+cols = "incident_id, crime_type, occurred_at, x, y, buurt_code, wijk_code, content_hash, batch_id"
+f0 = time.perf_counter()
+con.execute(f"INSERT INTO floor_copy ({{cols}}) SELECT {{cols}} FROM incidents "
+            "ORDER BY incident_id")
+f1 = time.perf_counter()
+for sql in indexes:
+    con.execute(sql.replace("ON incidents", "ON floor_copy").replace(
+        "INDEX ix_incidents", "INDEX ix_floor"))
+f2 = time.perf_counter()
+con.execute("COMMIT")
+f3 = time.perf_counter()
 print(json.dumps({{"parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2,
                   "accepted": summary.accepted, "already_present": again.already_present,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+                  "peak_rss_mb": peak, "floor_insert_s": f1 - f0, "floor_indexes_s": f2 - f1,
+                  "floor_commit_s": f3 - f2, "n_indexes": len(indexes)}}))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode != 0:
@@ -112,6 +142,13 @@ print(json.dumps({{"parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2
         "reimport_s": round(r["reimport_s"], 2), "accepted": r["accepted"],
         "already_present_on_reimport": r["already_present"],
         "peak_rss_mb": round(r["peak_rss_mb"]),
+        "sqlite_alone": {
+            "insert_s": round(r["floor_insert_s"], 2), "indexes_s": round(r["floor_indexes_s"], 2),
+            "n_secondary_indexes": r["n_indexes"], "commit_s": round(r["floor_commit_s"], 2),
+            "total_s": round(r["floor_insert_s"] + r["floor_indexes_s"] + r["floor_commit_s"], 2),
+            "rows_per_s": round(rows / (r["floor_insert_s"] + r["floor_indexes_s"]
+                                        + r["floor_commit_s"])),
+        },
     }
 
 
@@ -146,6 +183,10 @@ def main() -> None:
     print(f"end to end CSV -> SQLite: {e2e['rows']:,} rows in {e2e['total_s']} s "
           f"(parse {e2e['parse_s']} s, store {e2e['store_s']} s) = {e2e['rows_per_s']:,} rows/s; "
           f"re-import {e2e['reimport_s']} s; peak RSS {e2e['peak_rss_mb']} MB")
+    fl = e2e["sqlite_alone"]
+    print(f"the same rows by SQLite alone (INSERT ... SELECT, no Python): insert "
+          f"{fl['insert_s']} s + {fl['n_secondary_indexes']} indexes {fl['indexes_s']} s + "
+          f"commit {fl['commit_s']} s = {fl['total_s']} s = {fl['rows_per_s']:,} rows/s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"benchmark": "import", "assignment": results, "end_to_end": e2e,
                       "bench_process_peak_rss_mb": round(peak), "cpus": os.cpu_count(),

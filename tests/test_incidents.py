@@ -1,4 +1,5 @@
 import io
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -173,6 +174,28 @@ def test_parse_number_and_datetime_formats():
     assert dt.iloc[2] == dt.iloc[1]
     assert dt.iloc[3] == pd.Timestamp("2017-01-01", tz="Europe/Amsterdam")
     assert dt.iloc[4] == pd.Timestamp("2017-12-31", tz="Europe/Amsterdam")
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(
+    st.floats(-1e7, 1e7, allow_nan=False).map(lambda v: f"{v:.3f}"),
+    st.floats(-1e7, 1e7, allow_nan=False).map(lambda v: f"{v:.2f}".replace(".", ",")),
+    st.integers(1000, 999_999).map(lambda v: f"{v:,}".replace(",", ".") + ",5"),
+    st.sampled_from(["", " ", "x", "1,2,3", "1.2.3", "nan", "inf", "1e5", " 7,5 ", "+.5"]),
+), min_size=1, max_size=30))
+def test_parse_number_fast_path_agrees_with_the_rules(values: list[str]) -> None:
+    """A column of plain numbers takes one Arrow cast; any other value sends the whole column
+    through the row-by-row rules. Both give the same number for every plain value, and
+    anything non-numeric is not a finite number either way."""
+    got = parse_number(pd.Series(values)).to_numpy()
+    one_by_one = np.array([parse_number(pd.Series([v])).iloc[0] for v in values])
+    finite = np.isfinite(got)
+    np.testing.assert_array_equal(finite, np.isfinite(one_by_one))
+    np.testing.assert_allclose(got[finite], one_by_one[finite])
+    for v, g in zip(values, got, strict=True):
+        plain = v.strip().replace(",", ".")
+        if re.fullmatch(r"[-+]?\d+(\.\d+)?", plain):
+            assert g == float(plain)
 
 
 rd_x = st.floats(170_000, 178_000, allow_nan=False)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -90,13 +89,36 @@ MAJORITY = 0.8
 _TO_RD = Transformer.from_crs("EPSG:4326", RD_NEW, always_xy=True)
 
 
-@dataclass
 class ParseResult:
-    incidents: gpd.GeoDataFrame
-    rejects: pd.DataFrame  # row, column, value, reason
-    n_rows: int
-    coordinate_system: CoordinateSystem | None
-    duplicates_in_file: int = 0
+    """The valid rows, the rejection report (``row``, ``column``, ``value``, ``reason``), the
+    number of rows read, the coordinate system found and the exact repeats within the file.
+
+    ``frame`` holds the valid rows with ``x``/``y``; ``incidents`` is the same as a
+    GeoDataFrame, made on first use (building 10⁶ shapely points costs a second that an
+    import into the store, which needs only x and y, does not pay)."""
+
+    def __init__(self, incidents: pd.DataFrame, rejects: pd.DataFrame, n_rows: int,
+                 coordinate_system: CoordinateSystem | None,
+                 duplicates_in_file: int = 0) -> None:
+        self.frame = incidents
+        self.rejects = rejects
+        self.n_rows = n_rows
+        self.coordinate_system = coordinate_system
+        self.duplicates_in_file = duplicates_in_file
+        self._geo: gpd.GeoDataFrame | None = (
+            incidents if isinstance(incidents, gpd.GeoDataFrame) else None)
+
+    @property
+    def incidents(self) -> gpd.GeoDataFrame:
+        if self._geo is None:
+            f = self.frame
+            self._geo = gpd.GeoDataFrame(f, geometry=gpd.points_from_xy(f["x"], f["y"]),
+                                         crs=RD_NEW)
+        return self._geo
+
+    def __repr__(self) -> str:
+        return (f"ParseResult({len(self.frame)} incidents, {self.rejected_rows} rejected rows "
+                f"of {self.n_rows}, {self.coordinate_system})")
 
     @property
     def rejected_rows(self) -> int:
@@ -265,7 +287,18 @@ def parse_number(values: pd.Series) -> pd.Series:
     """Numbers with a decimal point or a Dutch decimal comma (``155123,45``, ``155.123,45``).
     Unparseable -> NaN."""
     arr = _arrow(values)
+    # Fast path: with the decimal comma made a point, a column of plain numbers casts in one
+    # go. Anything else (thousands separators, text, ...) makes the cast fail, and the exact
+    # rules below decide row by row.
     comma = pc.match_substring(arr, ",")
+    plain = pc.replace_substring(arr, ",", ".") if pc.any(comma).as_py() else arr
+    plain = pc.if_else(pc.equal(plain, ""), pa.scalar(None, pa.string()), plain)
+    try:
+        num = pc.cast(plain, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    else:
+        return pd.Series(num.to_numpy(zero_copy_only=False), index=values.index, dtype=float)
     thousands = pc.and_(comma, pc.match_substring_regex(arr, r"^[-+]?\d{1,3}(\.\d{3})+(,\d*)?$"))
     arr = pc.if_else(thousands, pc.replace_substring(arr, ".", ""), arr)
     arr = pc.replace_substring(arr, ",", ".")
@@ -490,9 +523,7 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
         dup_in_file = int(exact.sum())
         ok &= ~exact
     valid = frame.loc[ok].reset_index(drop=True)
-    gdf = gpd.GeoDataFrame(valid, geometry=gpd.points_from_xy(valid["x"], valid["y"]),
-                           crs=RD_NEW)
-    return ParseResult(incidents=gdf, rejects=rejects, n_rows=n, coordinate_system=system,
+    return ParseResult(incidents=valid, rejects=rejects, n_rows=n, coordinate_system=system,
                        duplicates_in_file=dup_in_file)
 
 

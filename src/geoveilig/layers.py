@@ -68,9 +68,6 @@ def parse_crime_type(text: str) -> tuple[str, ...]:
     return slugs
 
 
-_PERIOD_YEAR = re.compile(r"^(\d{4})$")
-_PERIOD_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
-_PERIOD_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -90,8 +87,8 @@ MIN_YEAR, MAX_YEAR = 1900, 2100
 
 
 def parse_period(text: str) -> Period:
-    """``2017``, ``2017-Q1``, ``2017-03`` or ``2017-01-01/2017-06-30`` (both days included),
-    within the years 1900-2100."""
+    """``2017``, ``2017-Q1``, ``2017-03``, ``2017-W10`` or ``2017-01-01/2017-06-30`` (both days
+    included; ``a..b`` excludes the end), within the years 1900-2100."""
     period = _parse_period(text)
     if not (period.start.year >= MIN_YEAR and period.last_day.year <= MAX_YEAR):
         raise InvalidInput(f"periode '{text}' ligt buiten {MIN_YEAR}-{MAX_YEAR}",
@@ -100,33 +97,20 @@ def parse_period(text: str) -> Period:
 
 
 def _parse_period(text: str) -> Period:
+    """Through ``stats.Period.parse`` (the one period grammar of geoveilig), with the API's
+    parameter name in the message."""
+    from .stats import Period as StatsPeriod
+
     raw = text.strip()
     try:
-        if m := _PERIOD_YEAR.match(raw):
-            y = int(m.group(1))
-            return Period(date(y, 1, 1), date(y + 1, 1, 1), raw)
-        if m := _PERIOD_QUARTER.match(raw):
-            y, q = int(m.group(1)), int(m.group(2))
-            start = date(y, 3 * q - 2, 1)
-            end = date(y + 1, 1, 1) if q == 4 else date(y, 3 * q + 1, 1)
-            return Period(start, end, f"{y}-Q{q}")
-        if m := _PERIOD_MONTH.match(raw):
-            y, mo = int(m.group(1)), int(m.group(2))
-            start = date(y, mo, 1)
-            end = date(y + 1, 1, 1) if mo == 12 else date(y, mo + 1, 1)
-            return Period(start, end, raw)
-        if "/" in raw:
-            a, b = raw.split("/", 1)
-            start = date.fromisoformat(a.strip())
-            last = date.fromisoformat(b.strip())
-            if last < start:
-                raise InvalidInput(f"periode '{text}': het einde ligt voor het begin",
-                                   where="period")
-            return Period(start, (pd.Timestamp(last) + pd.Timedelta(days=1)).date(), raw)
-    except ValueError:
-        pass
-    raise InvalidInput(f"ongeldige periode '{text}': gebruik bijvoorbeeld 2017, 2017-Q1, "
-                       "2017-03 of 2017-01-01/2017-06-30", where="period")
+        p = StatsPeriod.parse(raw)
+    except (InvalidInput, ValueError, OverflowError) as exc:
+        reversed_ = "/" in raw and "omgekeerde" in str(exc)
+        raise InvalidInput(
+            f"periode '{text}': het einde ligt voor het begin" if reversed_ else
+            f"ongeldige periode '{text}': gebruik bijvoorbeeld 2017, 2017-Q1, 2017-03 of "
+            "2017-01-01/2017-06-30", where="period") from None
+    return Period(p.start.date(), p.end.date(), raw if p.kind == "range" else p.key)
 
 
 def parse_year(text: str) -> Period:

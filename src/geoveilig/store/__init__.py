@@ -36,6 +36,9 @@ __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents",
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _CHUNK = 50_000
+_ROWS_PER_STATEMENT = 200
+_SQLITE_MAX_VARIABLES = 32_766  # SQLite >= 3.32
+_REQUIRED = ("incident_id", "crime_type", "occurred_at", "content_hash")
 _BULK_ROWS = 20_000
 _WRITER_WAIT_MS = 600_000
 T = TypeVar("T")
@@ -221,7 +224,7 @@ class Store:
                 "er is niets ingelezen (gebruik --partial om de geldige rijen in te lezen)",
                 rejects,
             )
-        frame = parsed.incidents
+        frame = parsed.frame
         if frame["buurt_code"].isna().any():
             raise InvalidInput("incidenten zonder buurt: parseer met de gebiedsindeling (areas)")
         n_present = parsed.duplicates_in_file
@@ -272,6 +275,7 @@ class Store:
         tmp.create(conn)
         try:
             ids = frame[["incident_id", "content_hash"]].drop_duplicates("incident_id")
+            ids = ids.iloc[np.argsort(ids["incident_id"].to_numpy(dtype=str), kind="stable")]
             self._executemany(conn, "_import_ids", ["incident_id", "content_hash"], [
                 ids["incident_id"].to_numpy(dtype=object), ids["content_hash"].tolist()])
             rows = conn.execute(
@@ -288,35 +292,36 @@ class Store:
     def _insert(self, conn: Connection, frame: pd.DataFrame, batch_id: int) -> None:
         if len(frame) == 0:
             return
-        cols = ["incident_id", "crime_type", "occurred_at", "occurred_from", "occurred_to",
-                "x", "y", "buurt_code", "wijk_code", "address", "content_hash", "batch_id"]
         data = {
             "incident_id": frame["incident_id"].to_numpy(dtype=object),
             "crime_type": frame["crime_type"].to_numpy(dtype=object),
             "occurred_at": _epoch(frame["occurred_at"]),
             "occurred_from": _epoch(frame["occurred_from"]),
             "occurred_to": _epoch(frame["occurred_to"]),
-            "x": frame["x"].astype(float).tolist(),
-            "y": frame["y"].astype(float).tolist(),
+            "x": frame["x"].to_numpy(dtype=float),
+            "y": frame["y"].to_numpy(dtype=float),
             "buurt_code": frame["buurt_code"].to_numpy(dtype=object),
             "wijk_code": frame["wijk_code"].to_numpy(dtype=object),
             "address": frame["address"].to_numpy(dtype=object)
-            if "address" in frame else [None] * len(frame),
-            "content_hash": frame["content_hash"].astype("int64").tolist(),
-            "batch_id": [batch_id] * len(frame),
+            if "address" in frame else np.full(len(frame), None, dtype=object),
+            "content_hash": frame["content_hash"].to_numpy(dtype=np.int64),
         }
+        # columns without any value stay out of the INSERT (they default to NULL): most
+        # sources have no time window and no address
+        cols = [c for c, v in data.items()
+                if v.dtype != object or c in _REQUIRED or not pd.isna(v).all()]
         # Bulk mode: for a large batch into a smaller table, drop the secondary indexes, insert
         # in key order and rebuild them (same transaction, so a failure restores them too).
         existing = conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar_one()
         bulk = len(frame) >= _BULK_ROWS and len(frame) >= existing
         order = np.argsort(data["incident_id"].astype(str), kind="stable") if bulk else None
-        columns = [np.asarray(data[c], dtype=object)[order] if bulk else data[c] for c in cols]
+        columns = [data[c][order] if bulk else data[c] for c in cols]
         if bulk:
             for index in incidents.indexes:
                 index.drop(conn)
             if self.spatial:
                 postgis.bulk_begin(conn)
-        self._executemany(conn, "incidents", cols, columns)
+        self._executemany(conn, "incidents", cols, columns, constants={"batch_id": batch_id})
         if bulk:
             for index in incidents.indexes:
                 index.create(conn)
@@ -324,21 +329,42 @@ class Store:
                 postgis.bulk_end(conn)
 
     def _executemany(self, conn: Connection, table: str, cols: list[str],
-                     columns: list[Sequence[object]]) -> None:
-        """Plain DBAPI executemany: an order of magnitude faster than SQLAlchemy objects."""
-        mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(
-            self.engine.dialect.paramstyle, "?")
-        sql = (f"INSERT INTO {table} ({', '.join(cols)}) "
-               f"VALUES ({', '.join([mark] * len(cols))})")
+                     columns: list[Sequence[object]],
+                     constants: dict[str, int] | None = None) -> None:
+        """Plain DBAPI inserts, an order of magnitude faster than SQLAlchemy objects: COPY on
+        PostgreSQL; on SQLite one prepared statement of many rows (``VALUES (...), (...)``),
+        which halves the per-row cost of ``executemany``. ``constants`` are integer columns
+        with the same value in every row (written as literals)."""
+        constants = {k: int(v) for k, v in (constants or {}).items()}
         with postgis.reraise_dbapi(conn):
             if postgis.is_postgresql(conn):
-                postgis.copy_rows(conn, table, cols, columns)
+                n = len(columns[0]) if columns else 0
+                postgis.copy_rows(conn, table, cols + list(constants), [
+                    *columns, *([v] * n for v in constants.values())])
                 return
-            rows = list(zip(*columns, strict=True))
+            mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(
+                self.engine.dialect.paramstyle, "?")
+            names = ", ".join([*cols, *constants])
+            one = "(" + ", ".join([mark] * len(cols) + [str(v) for v in constants.values()]) + ")"
+            values = [v.tolist() if isinstance(v, np.ndarray) else list(v) for v in columns]
+            n = len(values[0]) if values else 0
+            per = max(1, min(_ROWS_PER_STATEMENT, _SQLITE_MAX_VARIABLES // max(1, len(cols))))
             cursor = conn.connection.driver_connection.cursor()
             try:
-                for start in range(0, len(rows), _CHUNK):
-                    cursor.executemany(sql, rows[start:start + _CHUNK])
+                full = n - n % per
+                if full:
+                    table_ = np.empty((full, len(cols)), dtype=object)
+                    for j, v in enumerate(values):
+                        table_[:, j] = v[:full]
+                    sql = f"INSERT INTO {table} ({names}) VALUES " + ", ".join([one] * per)
+                    for start in range(0, full, _CHUNK):
+                        cursor.executemany(sql, [
+                            table_[s:s + per].ravel().tolist()
+                            for s in range(start, min(start + _CHUNK, full), per)])
+                if n > full:
+                    sql = f"INSERT INTO {table} ({names}) VALUES {one}"
+                    cursor.executemany(sql, list(zip(*(v[full:] for v in values),
+                                                      strict=True)))
             finally:
                 cursor.close()
 
