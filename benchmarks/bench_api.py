@@ -12,10 +12,12 @@ GDAL and QGIS send it (``Accept-Encoding: gzip``); the hotspot layer also as a m
 it (``If-None-Match``: 304). Rows: our service as ``geoveilig serve`` runs it (uvloop,
 httptools, TCP_NODELAY) with one and two uvicorn workers; with two workers on plain asyncio +
 h11, without and with ``geoveilig.api.server.NoDelayH11Protocol`` (uvicorn issue #3149: Nagle's
-algorithm on kept-alive connections in multi-worker mode on asyncio); then pygeoapi with one
-worker. If pygeoapi is not importable, a plain FastAPI endpoint returning
-``GeoDataFrame.to_json()`` stands in. The hotspot layer (analyst key) is measured for our
-service only: pygeoapi has no equivalent (it could only serve a precomputed file)."""
+algorithm on kept-alive connections in multi-worker mode on asyncio); a bare Starlette app
+sending the hotspot layer's bytes from memory (the floor for a response of that size on this
+machine); then pygeoapi with one worker. If pygeoapi is not importable, a plain FastAPI
+endpoint returning ``GeoDataFrame.to_json()`` stands in. The hotspot layer (analyst key) is
+measured for our service only: pygeoapi has no equivalent (it could only serve a precomputed
+file)."""
 
 from __future__ import annotations
 
@@ -203,6 +205,33 @@ def start_geoveilig(tmp: Path, geo_dir: Path, port: int, workers: int, serving: 
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
+BARE = '''
+import gzip
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+BODY = open("{path}", "rb").read()
+GZ = gzip.compress(BODY, compresslevel=6, mtime=0)
+async def items(request):
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(GZ, media_type="application/geo+json",
+                        headers={{"Content-Encoding": "gzip"}})
+    return Response(BODY, media_type="application/geo+json")
+app = Starlette(routes=[Route("/items", items)])
+'''
+
+
+def start_bare(tmp: Path, body: bytes, port: int) -> subprocess.Popen:
+    """The floor for a response of this size here: a bare Starlette app (same uvicorn,
+    uvloop and httptools) sending the same bytes from memory, no routing, auth or audit."""
+    (tmp / "hotspots.body").write_bytes(body)
+    (tmp / "bare.py").write_text(BARE.format(path=tmp / "hotspots.body"))
+    return subprocess.Popen([sys.executable, "-m", "uvicorn", "bare:app", "--app-dir",
+                             str(tmp), "--port", str(port), "--log-level", "warning",
+                             "--no-access-log", "--http", "httptools"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -269,6 +298,7 @@ def main() -> None:
                 cold_hotspots_ms = (time.perf_counter() - t) * 1000
                 n_cells = hs.json()["numberReturned"]
                 hs_bytes = len(hs.content)
+                hs_body = hs.content
                 hs_gzip_bytes = int(httpx.get(base + hotspots, timeout=60, headers={
                     "X-API-Key": key, "Accept-Encoding": "gzip"}).headers["content-length"])
                 t = time.perf_counter()  # a second new surface: compute + serialise only
@@ -290,6 +320,15 @@ def main() -> None:
                              "encoding": "304", **r})
         finally:
             stop(proc)
+
+    port = free_port()
+    proc = start_bare(tmp, hs_body, port)
+    try:
+        wait_up(f"http://127.0.0.1:{port}/items", proc)
+        bench("bare Starlette (same bytes)", 1, f"http://127.0.0.1:{port}",
+              {f"hotspots ({n_cells} cells)": "/items"})
+    finally:
+        stop(proc)
 
     reference = "pygeoapi"
     try:
