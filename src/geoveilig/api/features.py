@@ -347,11 +347,32 @@ class Cached:
     #: (action, target) of the audit row every read of this page writes; None: public
     audit: tuple[str, str] | None = None
     _gzip: bytes | None = None
+    _raw_headers: dict[tuple[bool, str], list[tuple[bytes, bytes]]] | None = None
 
     def gzip(self) -> bytes:
         if self._gzip is None:
             self._gzip = gzip.compress(self.body, compresslevel=6, mtime=0)
         return self._gzip
+
+    def raw(self, accept_encoding: str | None, if_none_match: str | None, media_type: str
+            ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, raw ASGI headers and body for a request's ``Accept-Encoding`` and
+        ``If-None-Match`` (as ``encoded`` and ``etag_matches``; the header lists are made
+        once per encoding)."""
+        zipped = len(self.body) >= GZIP_MIN_BYTES and accepts_gzip(accept_encoding)
+        key = (zipped, media_type)
+        if self._raw_headers is None:
+            self._raw_headers = {}
+        if key not in self._raw_headers:
+            body, headers = encoded(self, "gzip" if zipped else None)
+            self._raw_headers[key] = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                                      for k, v in headers.items()]
+            self._raw_headers[key] += [(b"content-type", media_type.encode("latin-1"))]
+        headers = self._raw_headers[key]
+        if etag_matches(if_none_match, self.headers["ETag"]):
+            return 304, headers, b""
+        body = self.gzip() if zipped else self.body
+        return 200, [*headers, (b"content-length", str(len(body)).encode())], body
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
