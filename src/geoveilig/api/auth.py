@@ -199,15 +199,19 @@ class AuditWriter:
                 self.store.audit_many([row for row, _loop, _f in batch])
             except BaseException as exc:  # handed to the waiting requests
                 error = exc
+            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future]] = {}
             for _row, loop, future in batch:
+                by_loop.setdefault(loop, []).append(future)
+            for loop, futures in by_loop.items():  # one wake-up per loop and round
                 with contextlib.suppress(RuntimeError):  # the loop is gone (shutdown)
-                    loop.call_soon_threadsafe(_settle, future, error)
+                    loop.call_soon_threadsafe(_settle, futures, error)
 
 
-def _settle(future: asyncio.Future, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+def _settle(futures: list[asyncio.Future], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
