@@ -232,8 +232,9 @@ class Store:
             existing = self._existing(conn, frame)
             if len(existing):
                 same = existing["stored_hash"] == existing["content_hash"]
-                conflict_ids = set(existing.loc[~same, "incident_id"])
-                present_ids = set(existing.loc[same, "incident_id"])
+                ids = existing["incident_id"].to_numpy(dtype=object)
+                conflict_ids = set(ids[~same.to_numpy()])
+                present_ids = set(ids[same.to_numpy()])
                 if conflict_ids:
                     c = frame.loc[_isin(frame["incident_id"], conflict_ids)]
                     extra = pd.DataFrame({
@@ -278,16 +279,12 @@ class Store:
             ids = ids.iloc[np.argsort(ids["incident_id"].to_numpy(dtype=str), kind="stable")]
             self._executemany(conn, "_import_ids", ["incident_id", "content_hash"], [
                 ids["incident_id"].to_numpy(dtype=object), ids["content_hash"].tolist()])
-            rows = conn.execute(
-                sa.select(tmp.c.incident_id, tmp.c.content_hash,
-                          incidents.c.content_hash.label("stored_hash"))
-                .join(incidents, incidents.c.incident_id == tmp.c.incident_id)
-            ).all()
+            found = _fetch(conn, sa.select(tmp.c.incident_id, tmp.c.content_hash,
+                                           incidents.c.content_hash.label("stored_hash"))
+                           .join(incidents, incidents.c.incident_id == tmp.c.incident_id))
         finally:
             tmp.drop(conn)
-        return pd.DataFrame([tuple(r) for r in rows],
-                            columns=["incident_id", "content_hash", "stored_hash"]) \
-            if rows else empty
+        return found if len(found) else empty
 
     def _insert(self, conn: Connection, frame: pd.DataFrame, batch_id: int) -> None:
         if len(frame) == 0:
