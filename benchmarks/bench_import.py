@@ -9,8 +9,10 @@ assignments must be identical. Then end to end: a 1,000,000-row Dutch police-sty
 ``parse_incidents`` and ``Store.import_incidents`` into a fresh SQLite store, with peak memory
 (measured in a child process). For scale, the same rows are then copied into a clone of the
 table by SQLite alone (``INSERT ... SELECT`` in id order, the same indexes, commit): the floor
-of the database engine on this machine, with no Python in the loop. Prints a table and one
-JSON line.
+of the database engine on this machine, with no Python in the loop. Finally a design probe
+(not the store's layout): the same rows as zstd Arrow IPC chunks in a SQLite BLOB table with
+zone maps, written and queried for one year of one crime type, against the store's query.
+Prints a table and one JSON line.
 
     python benchmarks/bench_import.py [--points 1000000] [--rows 1000000]
 """
@@ -126,7 +128,53 @@ for sql in indexes:
 f2 = time.perf_counter()
 con.execute("COMMIT")
 f3 = time.perf_counter()
+# Design probe (not the store's layout): the same valid rows as zstd-compressed Arrow IPC
+# chunks of 65,536 rows, sorted by time, in a SQLite BLOB table with per-chunk zone maps (time
+# range, bbox), in one transaction; then one year of one crime type read back from it.
+import pyarrow as pa, pyarrow.ipc as ipc, pyarrow.compute as pc
+frame = parsed.frame
+p0 = time.perf_counter()
+cols = {{"incident_id": pa.array(frame["incident_id"].to_numpy(dtype=object), pa.string()),
+        "crime_type": pa.array(frame["crime_type"].to_numpy(dtype=object)).dictionary_encode(),
+        "occurred_at": pa.array(frame["occurred_at"].astype("int64").to_numpy() // 10**9),
+        "x": pa.array(frame["x"].to_numpy()), "y": pa.array(frame["y"].to_numpy()),
+        "buurt_code": pa.array(frame["buurt_code"].to_numpy(dtype=object)).dictionary_encode(),
+        "content_hash": pa.array(frame["content_hash"].to_numpy())}}
+table = pa.table(cols).sort_by("occurred_at")
+pcon = sqlite3.connect(Path({str(csv_path.parent)!r}) / "probe.sqlite", isolation_level=None)
+pcon.execute("PRAGMA journal_mode=WAL"); pcon.execute("PRAGMA synchronous=NORMAL")
+pcon.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, n INTEGER, t_min INTEGER, "
+             "t_max INTEGER, x_min REAL, y_min REAL, x_max REAL, y_max REAL, data BLOB)")
+pcon.execute("CREATE INDEX ix_chunks_t ON chunks (t_min, t_max)")
+opts = ipc.IpcWriteOptions(compression="zstd")
+pcon.execute("BEGIN IMMEDIATE")
+for batch in table.to_batches(max_chunksize=65_536):
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, batch.schema, options=opts) as w:
+        w.write_batch(batch)
+    t, x, y = batch.column("occurred_at"), batch.column("x"), batch.column("y")
+    pcon.execute("INSERT INTO chunks (n, t_min, t_max, x_min, y_min, x_max, y_max, data) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                 (batch.num_rows, pc.min(t).as_py(), pc.max(t).as_py(), pc.min(x).as_py(),
+                  pc.min(y).as_py(), pc.max(x).as_py(), pc.max(y).as_py(),
+                  sink.getvalue().to_pybytes()))
+pcon.execute("COMMIT")
+p1 = time.perf_counter()
+lo, hi = 1483225200, 1514761200  # 2017 in Europe/Amsterdam
+blobs = pcon.execute("SELECT data FROM chunks WHERE t_max >= ? AND t_min < ?", (lo, hi)).fetchall()
+got = pa.concat_tables(ipc.open_stream(b[0]).read_all() for b in blobs)
+got = got.filter(pc.and_(pc.and_(pc.greater_equal(got["occurred_at"], lo),
+                                 pc.less(got["occurred_at"], hi)),
+                         pc.equal(got["crime_type"].cast(pa.string()), "woninginbraak")))
+p2 = time.perf_counter()
+store2 = Store.sqlite(Path({str(csv_path.parent)!r}) / "bench.sqlite")
+q0 = time.perf_counter()
+rows_store = store2.incidents(start="2017-01-01", end="2018-01-01", crime_types=["woninginbraak"])
+q1 = time.perf_counter()
+store2.close()
 print(json.dumps({{"parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2,
+                  "probe_write_s": p1 - p0, "probe_query_s": p2 - p1, "probe_rows": got.num_rows,
+                  "store_query_s": q1 - q0, "store_rows": len(rows_store),
                   "accepted": summary.accepted, "already_present": again.already_present,
                   "peak_rss_mb": peak, "floor_insert_s": f1 - f0, "floor_indexes_s": f2 - f1,
                   "floor_commit_s": f3 - f2, "n_indexes": len(indexes)}}))
@@ -142,6 +190,12 @@ print(json.dumps({{"parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2
         "reimport_s": round(r["reimport_s"], 2), "accepted": r["accepted"],
         "already_present_on_reimport": r["already_present"],
         "peak_rss_mb": round(r["peak_rss_mb"]),
+        "columnar_probe": {
+            "write_s": round(r["probe_write_s"], 2), "query_2017_burglary_s":
+            round(r["probe_query_s"], 3), "rows": r["probe_rows"],
+            "end_to_end_rows_per_s": round(rows / (r["parse_s"] + r["probe_write_s"])),
+            "row_store_query_s": round(r["store_query_s"], 3), "row_store_rows": r["store_rows"],
+        },
         "sqlite_alone": {
             "insert_s": round(r["floor_insert_s"], 2), "indexes_s": round(r["floor_indexes_s"], 2),
             "n_secondary_indexes": r["n_indexes"], "commit_s": round(r["floor_commit_s"], 2),
@@ -183,6 +237,11 @@ def main() -> None:
     print(f"end to end CSV -> SQLite: {e2e['rows']:,} rows in {e2e['total_s']} s "
           f"(parse {e2e['parse_s']} s, store {e2e['store_s']} s) = {e2e['rows_per_s']:,} rows/s; "
           f"re-import {e2e['reimport_s']} s; peak RSS {e2e['peak_rss_mb']} MB")
+    pr = e2e["columnar_probe"]
+    print(f"design probe, not the store: the same rows as zstd Arrow chunks in SQLite: write "
+          f"{pr['write_s']} s (with today's parse: {pr['end_to_end_rows_per_s']:,} rows/s); "
+          f"2017 woninginbraak read back in {pr['query_2017_burglary_s']} s ({pr['rows']} rows) "
+          f"against {pr['row_store_query_s']} s from the store ({pr['row_store_rows']} rows)")
     fl = e2e["sqlite_alone"]
     print(f"the same rows by SQLite alone (INSERT ... SELECT, no Python): insert "
           f"{fl['insert_s']} s + {fl['n_secondary_indexes']} indexes {fl['indexes_s']} s + "
