@@ -60,32 +60,36 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(data_dir: Path, geo_dir: Path, **env: str) -> Iterator[str]:
-    """``uvicorn`` with the app factory in its own process on 127.0.0.1 and a free port
-    (GDAL and the browser need a real server; an in-process thread would share the GIL with
-    the client). Yields the base URL; fails the test if the server does not come up."""
+    """``geoveilig serve`` (the product's own serving: uvicorn with uvloop, httptools and
+    TCP_NODELAY) in its own process on 127.0.0.1 and a free port (GDAL and the browser need a
+    real server; an in-process thread would share the GIL with the client). Yields the base
+    URL; fails the test if the server does not come up."""
+    import tempfile
+
     import pytest
 
     port = free_port()
     environ = {**os.environ, "GEOVEILIG_DATA_DIR": str(data_dir),
                "GEOVEILIG_GEO_DIR": str(geo_dir), **env}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "geoveilig.api.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while True:
+    exe = Path(sys.executable).with_name("geoveilig")
+    with tempfile.TemporaryFile() as log:  # a file, not a pipe: the access log never blocks
+        proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                env=environ, stdout=log, stderr=log)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 90
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                log.seek(0)
+                pytest.fail(f"geoveilig serve did not start: {log.read().decode()[-2000:]}")
+            time.sleep(0.1)
         try:
-            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.time() > deadline or proc.poll() is not None:
-            proc.kill()
-            pytest.fail(f"uvicorn did not start: {proc.stderr.read().decode()[-2000:]}")
-        time.sleep(0.1)
-    try:
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
