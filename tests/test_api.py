@@ -334,6 +334,17 @@ def test_bad_and_revoked_keys_are_refused(client: TestClient, setup) -> None:  #
                       ).status_code == 401
 
 
+def _audit_rows(settings, where) -> int:  # type: ignore[no-untyped-def]
+    """The number of audit_log rows matching ``where``, read through a store of its own."""
+    store = Store(settings.resolved_database_url())
+    try:
+        with store.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(audit_log)
+                                .where(where)).scalar_one()
+    finally:
+        store.close()
+
+
 def test_audit_writes_are_group_committed(client: TestClient, setup, keys) -> None:  # type: ignore[no-untyped-def]
     """Concurrent restricted reads each get their audit row, committed before the answer."""
     import concurrent.futures
@@ -343,13 +354,7 @@ def test_audit_writes_are_group_committed(client: TestClient, setup, keys) -> No
     h = {"X-API-Key": keys["police"]}
 
     def count() -> int:
-        store = Store(settings.resolved_database_url())
-        try:
-            with store.engine.connect() as conn:
-                return conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
-                    audit_log.c.action == "read-items")).scalar_one()
-        finally:
-            store.close()
+        return _audit_rows(settings, audit_log.c.action == "read-items")
 
     before = count()
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -453,13 +458,7 @@ def test_cached_pages_keep_roles_and_audit(client: TestClient, setup, keys) -> N
     police = {"X-API-Key": keys["police"]}
 
     def audited() -> int:
-        store = Store(settings.resolved_database_url())
-        try:
-            with store.engine.connect() as conn:
-                return conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
-                    audit_log.c.detail.contains('"limit": "7"'))).scalar_one()
-        finally:
-            store.close()
+        return _audit_rows(settings, audit_log.c.detail.contains('"limit": "7"'))
 
     first = client.get(url, headers=police)
     again = client.get(url, headers=police)
