@@ -181,23 +181,19 @@ def root() -> dict:
 '''
 
 
-#: how our service is started: as ``geoveilig serve`` does (uvloop, httptools, TCP_NODELAY),
-#: and on plain asyncio + h11 without and with the NoDelay protocol (uvicorn issue #3149 shows
-#: on asyncio only: uvloop sets TCP_NODELAY on accepted sockets itself)
-SERVING = {
-    "serve": ["--loop", "auto", "--http", "geoveilig.api.server:HTTP_PROTOCOL"],
-    "asyncio+h11": ["--loop", "asyncio", "--http", "h11"],
-    "asyncio+h11+nodelay": ["--loop", "asyncio", "--http",
-                            "geoveilig.api.server:NoDelayH11Protocol"],
-}
-
-
 def start_geoveilig(tmp: Path, geo_dir: Path, port: int, workers: int, serving: str
                     ) -> subprocess.Popen:
+    """Our service as ``geoveilig serve`` runs it (uvloop, httptools, TCP_NODELAY), or on
+    plain asyncio + h11 without and with the NoDelay protocol (uvicorn issue #3149 shows on
+    asyncio only: uvloop sets TCP_NODELAY on accepted sockets itself)."""
     from geoveilig.api.server import HTTP_PROTOCOL
 
-    options = [HTTP_PROTOCOL if o == "geoveilig.api.server:HTTP_PROTOCOL" else o
-               for o in SERVING[serving]]
+    options = {
+        "serve": ["--loop", "auto", "--http", HTTP_PROTOCOL],
+        "asyncio+h11": ["--loop", "asyncio", "--http", "h11"],
+        "asyncio+h11+nodelay": ["--loop", "asyncio", "--http",
+                                "geoveilig.api.server:NoDelayH11Protocol"],
+    }[serving]
     env = {**os.environ, "GEOVEILIG_DATA_DIR": str(tmp), "GEOVEILIG_GEO_DIR": str(geo_dir)}
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "geoveilig.api.app:create_app", "--factory",

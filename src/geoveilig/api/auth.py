@@ -146,15 +146,8 @@ def audit(request: Request, who: Caller, action: str, target: str) -> None:
 async def audit_async(request: Request, who: Caller, action: str, target: str) -> None:
     """As ``audit``, through the app's ``AuditWriter`` (group commit); returns once the row
     is committed and raises what the store raised."""
-    writer: AuditWriter | None = getattr(request.app.state, "audit_writer", None)
-    row = _audit_row(request, who, action, target)
-    if writer is None:
-        store: Store = request.app.state.store
-        from starlette.concurrency import run_in_threadpool
-
-        await run_in_threadpool(store.audit_many, [row])
-        return
-    await writer.write(row)
+    writer: AuditWriter = request.app.state.audit_writer
+    await writer.write(_audit_row(request, who, action, target))
 
 
 class AuditWriter:

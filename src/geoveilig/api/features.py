@@ -347,7 +347,8 @@ class Cached:
     #: (action, target) of the audit row every read of this page writes; None: public
     audit: tuple[str, str] | None = None
     _gzip: bytes | None = None
-    _raw_headers: dict[tuple[bool, str], list[tuple[bytes, bytes]]] | None = None
+    _raw_headers: dict[tuple[bool, str], list[tuple[bytes, bytes]]] = field(
+        default_factory=dict)
 
     def gzip(self) -> bytes:
         if self._gzip is None:
@@ -356,18 +357,19 @@ class Cached:
 
     def raw(self, accept_encoding: str | None, if_none_match: str | None, media_type: str
             ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """Status, raw ASGI headers and body for a request's ``Accept-Encoding`` and
-        ``If-None-Match`` (as ``encoded`` and ``etag_matches``; the header lists are made
-        once per encoding)."""
+        """Status, raw ASGI headers and body for a request: the gzip form, with its own ETag,
+        when ``Accept-Encoding`` allows it; 304 when ``If-None-Match`` matches either ETag;
+        ``Vary: Accept-Encoding`` on every answer. The header lists are made once per
+        encoding."""
         zipped = len(self.body) >= GZIP_MIN_BYTES and accepts_gzip(accept_encoding)
         key = (zipped, media_type)
-        if self._raw_headers is None:
-            self._raw_headers = {}
         if key not in self._raw_headers:
-            body, headers = encoded(self, "gzip" if zipped else None)
+            headers = {**self.headers, "Vary": "Accept-Encoding", "Content-Type": media_type}
+            if zipped:
+                headers["Content-Encoding"] = "gzip"
+                headers["ETag"] = gzip_etag(headers["ETag"])
             self._raw_headers[key] = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                                       for k, v in headers.items()]
-            self._raw_headers[key] += [(b"content-type", media_type.encode("latin-1"))]
         headers = self._raw_headers[key]
         if etag_matches(if_none_match, self.headers["ETag"]):
             return 304, headers, b""
@@ -386,18 +388,6 @@ def accepts_gzip(accept_encoding: str | None) -> bool:
             except ValueError:
                 return False
     return False
-
-
-def encoded(cached: Cached, accept_encoding: str | None) -> tuple[bytes, dict[str, str]]:
-    """The body and headers to send for a request's ``Accept-Encoding``. The gzip form has its
-    own ETag (a different representation) and every answer says ``Vary: Accept-Encoding``."""
-    headers = {**cached.headers, "Vary": "Accept-Encoding"}
-    if len(cached.body) >= GZIP_MIN_BYTES and accepts_gzip(accept_encoding):
-        headers["Content-Encoding"] = "gzip"
-        if "ETag" in headers:
-            headers["ETag"] = gzip_etag(headers["ETag"])
-        return cached.gzip(), headers
-    return cached.body, headers
 
 
 def gzip_etag(tag: str) -> str:

@@ -167,10 +167,11 @@ def _items_page(request: Request, layer: Layer, prepared: ft.Prepared, q: ft.Ite
 def _send_cached(request: Request, hit: ft.Cached) -> Response:
     """A cached page as gzip when the client accepts it (browsers, GDAL and QGIS do:
     compressed once), or 304 when the client has it."""
-    body, headers = ft.encoded(hit, request.headers.get("accept-encoding"))
-    if ft.etag_matches(request.headers.get("if-none-match"), hit.headers["ETag"]):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=GEOJSON, headers=headers)
+    status, headers, body = hit.raw(request.headers.get("accept-encoding"),
+                                    request.headers.get("if-none-match"), GEOJSON)
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
 
 
 async def _answer_cached(request: Request, who: Caller, hit: ft.Cached) -> Response:
