@@ -575,17 +575,10 @@ class MCLP:
                                   shape=(len(capped), ny)).tocsr()
             rows.append(sparse.hstack([G, sparse.csr_matrix((len(capped), nx))], format="csr"))
             hi.append(self._caps[capped])
-        if len(self.conflicts):
-            pos = np.full(self.n_sites, -1)
-            pos[sites] = np.arange(ny)
-            p = pos[self.conflicts]
-            p = p[(p >= 0).all(axis=1)]
-            if len(p):
-                C = sparse.coo_matrix((np.ones(2 * len(p)),
-                                       (np.repeat(np.arange(len(p)), 2), p.ravel())),
-                                      shape=(len(p), ny)).tocsr()
-                rows.append(sparse.hstack([C, sparse.csr_matrix((len(p), nx))], format="csr"))
-                hi.append(np.ones(len(p)))
+        C = self._conflict_rows(sites)
+        if C is not None:
+            rows.append(sparse.hstack([C, sparse.csr_matrix((C.shape[0], nx))], format="csr"))
+            hi.append(np.ones(C.shape[0]))
         a_ub = sparse.vstack(rows, format="csr") if rows else None
         b_ub = np.concatenate(hi) if rows else None
         return {"sites": sites, "ny": ny, "nx": nx, "c": c, "a_ub": a_ub, "b_ub": b_ub,
@@ -647,21 +640,30 @@ class MCLP:
         chosen = [int(x) for x in sites[res.x[:ny] > 0.5]]
         return chosen, obj, max(bound_v, obj), int(res.status), str(res.message)
 
+    def _conflict_rows(self, sites: NDArray[np.int64]) -> sparse.csr_matrix | None:
+        """``y_i + y_j <= 1`` for each conflicting pair with both sites among ``sites``, as
+        rows over the ``sites`` columns; None when there is none."""
+        if not len(self.conflicts):
+            return None
+        pos = np.full(self.n_sites, -1)
+        pos[sites] = np.arange(len(sites))
+        p = pos[self.conflicts]
+        p = p[(p >= 0).all(axis=1)]
+        if not len(p):
+            return None
+        return sparse.coo_matrix((np.ones(2 * len(p)),
+                                  (np.repeat(np.arange(len(p)), 2), p.ravel())),
+                                 shape=(len(p), len(sites))).tocsr()
+
     def max_feasible_count(self, time_limit: float = 20.0) -> int:
         """The largest number of sites the spacing, caps, exclusions and budget allow."""
         sites = np.flatnonzero(self.allowed)
         ny = len(sites)
         rows, hi = [], []
-        if len(self.conflicts):
-            pos = np.full(self.n_sites, -1)
-            pos[sites] = np.arange(ny)
-            p = pos[self.conflicts]
-            p = p[(p >= 0).all(axis=1)]
-            if len(p):
-                rows.append(sparse.coo_matrix(
-                    (np.ones(2 * len(p)), (np.repeat(np.arange(len(p)), 2), p.ravel())),
-                    shape=(len(p), ny)).tocsr())
-                hi.append(np.ones(len(p)))
+        C = self._conflict_rows(sites)
+        if C is not None:
+            rows.append(C)
+            hi.append(np.ones(C.shape[0]))
         capped = np.flatnonzero(np.isfinite(self._caps))
         for g in capped:
             rows.append(sparse.csr_matrix((self._gid[sites] == g).astype(float)[None, :]))
