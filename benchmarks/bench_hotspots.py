@@ -23,13 +23,15 @@ import argparse
 import json
 import os
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import shapely
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import best_of as timed
 
 from geoveilig.areas import load_areas
 from geoveilig.hotspots import as_events, backtest, gi_star, gi_star_z, kde_grid, make_grid
@@ -38,15 +40,6 @@ ROOT = Path(__file__).resolve().parents[1]
 GEO = Path(os.environ.get("GEOVEILIG_GEO_DIR") or ROOT.parent / "shared" / "geo")
 if not GEO.is_absolute():
     GEO = (ROOT / GEO).resolve()
-
-
-def timed(fn, repeat: int = 1):  # type: ignore[no-untyped-def]
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def clustered_points(poly: shapely.Geometry, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -34,21 +34,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _synth import incident_csv, points_in_helmond, points_inside, voronoi_polygons
+from _timing import best_of
 
 from geoveilig.areas import load_areas
 from geoveilig.spatial import PolygonIndex
 
 ROOT = Path(__file__).resolve().parents[1]
 GEO = Path(os.environ.get("GEOVEILIG_GEO_DIR", ROOT.parent / "shared" / "geo"))
-
-
-def best_of(fn, repeat: int = 3) -> tuple[float, object]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def sjoin_assign(polys: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -66,7 +58,7 @@ def assignment_case(name: str, geoms: np.ndarray, x: np.ndarray, y: np.ndarray) 
     t0 = time.perf_counter()
     index = PolygonIndex(geoms)
     build = time.perf_counter() - t0
-    ours_t, ours = best_of(lambda: index.lookup(x, y))
+    ours_t, ours = best_of(lambda: index.lookup(x, y), repeat=3)
     ref_t, ref = best_of(lambda: sjoin_assign(polys, x, y), repeat=1)
     identical = bool(np.array_equal(ours, ref))
     vertices = np.asarray([len(g.exterior.coords) for g in geoms])

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +23,8 @@ import pandas as pd
 from scipy import stats as sps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+sys.path.insert(0, str(Path(__file__).parent))
+from _timing import best_of as timed
 from tests.stats_data import make_incidents
 
 from geoveilig import crimetypes as ct
@@ -45,15 +45,6 @@ def reference_counts(inc: pd.DataFrame, periods: list[stats.Period], codes: list
     return out
 
 
-def timed(fn, repeat: int = 3):  # type: ignore[no-untyped-def]
-    best, res = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        res = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, res
-
-
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
     geo = Path(os.environ.get("GEOVEILIG_GEO_DIR",
@@ -70,7 +61,7 @@ def main() -> None:
     codes = list(areas.buurten["code"])
 
     t_ours, ours = timed(lambda: stats.count_incidents(inc, weeks, areas=areas, level="buurt",
-                                                       rows=rows))
+                                                       rows=rows), repeat=3)
     t_ref, ref = timed(lambda: reference_counts(inc, weeks, codes, rows), repeat=1)
     got = ours["count"].to_numpy().reshape(len(codes), len(weeks), len(rows)).transpose(1, 0, 2)
     assert np.array_equal(got, ref), "counts differ from the reference"
@@ -78,7 +69,7 @@ def main() -> None:
     c = stats.compare(inc, "2017", areas=areas, level="buurt", rows=stats.SLUGS)
     a = c.frame["count_1y"].to_numpy(dtype=float)
     b = c.frame["count"].to_numpy(dtype=float)
-    t_bin, p_ours = timed(lambda: stats.binomial_test(a, b, 0.5))
+    t_bin, p_ours = timed(lambda: stats.binomial_test(a, b, 0.5), repeat=3)
     t_bin_ref, p_ref = timed(lambda: np.array([sps.binomtest(int(y), int(x + y), 0.5).pvalue
                                                if x + y > 0 else 1.0
                                                for x, y in zip(a, b, strict=True)]), repeat=1)
@@ -87,7 +78,7 @@ def main() -> None:
     series = np.stack([stats.count_incidents(inc, f"{y}", areas=areas, level="buurt",
                                              rows=stats.SLUGS)["count"].to_numpy()
                        for y in range(2012, 2018)], axis=1)
-    t_mk, (_s, pm) = timed(lambda: stats.mann_kendall(series))
+    t_mk, (_s, pm) = timed(lambda: stats.mann_kendall(series), repeat=3)
     t_mk_ref, pk = timed(lambda: np.array([
         sps.kendalltau(np.arange(6), r).pvalue if np.unique(r).size > 1 else 1.0
         for r in series]), repeat=1)
