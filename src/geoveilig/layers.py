@@ -68,8 +68,6 @@ def parse_crime_type(text: str) -> tuple[str, ...]:
     return slugs
 
 
-
-
 @dataclass(frozen=True)
 class Period:
     """A half-open period [start, end) of calendar dates (Europe/Amsterdam)."""
@@ -104,8 +102,12 @@ def _parse_period(text: str) -> Period:
     raw = text.strip()
     try:
         p = StatsPeriod.parse(raw)
-    except (InvalidInput, ValueError, OverflowError) as exc:
-        reversed_ = "/" in raw and "omgekeerde" in str(exc)
+    except (InvalidInput, ValueError, OverflowError):
+        first, _, last = raw.partition("/")
+        try:
+            reversed_ = date.fromisoformat(last.strip()) < date.fromisoformat(first.strip())
+        except ValueError:
+            reversed_ = False
         raise InvalidInput(
             f"periode '{text}': het einde ligt voor het begin" if reversed_ else
             f"ongeldige periode '{text}': gebruik bijvoorbeeld 2017, 2017-Q1, 2017-03 of "

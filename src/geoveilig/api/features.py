@@ -510,6 +510,14 @@ def select(prepared: Prepared, q: ItemsQuery) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
+def _parameters_member(prepared: Prepared) -> str:
+    """``,"parameters":{...}`` for a layer with per-response constants, else nothing."""
+    if not prepared.parameters:
+        return ""
+    return ',"parameters":' + json.dumps(prepared.parameters, ensure_ascii=False,
+                                         separators=(",", ":"))
+
+
 def items_body(prepared: Prepared, q: ItemsQuery, links: list[dict],
                idx: np.ndarray | None = None) -> tuple[bytes, int, int]:
     """The FeatureCollection bytes of one page (``idx``: ``select``'s answer, if known);
@@ -518,9 +526,7 @@ def items_body(prepared: Prepared, q: ItemsQuery, links: list[dict],
     page = idx[q.offset:q.offset + q.limit]
     feats = prepared.features(q.crs)
     matched, returned = len(idx), len(page)
-    params = (',"parameters":' + json.dumps(prepared.parameters, ensure_ascii=False,
-                                            separators=(",", ":"))
-              if prepared.parameters else "")
+    params = _parameters_member(prepared)
     body = ('{"type":"FeatureCollection","features":['
             + ",".join(feats[i] for i in page.tolist())
             + f'],"numberMatched":{matched},"numberReturned":{returned}{params},'
@@ -533,9 +539,7 @@ def feature_body(prepared: Prepared, feature_id: str, crs: str, links: list[dict
     if len(hits) == 0:
         raise NotFound(f"geen object '{feature_id}' in collectie '{prepared.layer.id}'")
     feat = prepared.features(crs)[int(hits[0])]
-    params = (',"parameters":' + json.dumps(prepared.parameters, ensure_ascii=False,
-                                            separators=(",", ":"))
-              if prepared.parameters else "")
+    params = _parameters_member(prepared)
     return (feat[:-1] + params + ',"links":' + json.dumps(links, separators=(",", ":"))
             + "}").encode()
 
