@@ -1,10 +1,10 @@
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from geoveilig.errors import ImportRejected, InvalidInput
 from geoveilig.incidents import parse_incidents
 from geoveilig.store import Store
+from geoveilig.store.backup import table_rows
 
 NOW = pd.Timestamp("2018-04-20", tz="Europe/Amsterdam")
 C = "173624,5;388270,2"
@@ -23,9 +23,7 @@ def _import(store, areas, data, partial=False, name="f.csv"):
 
 def _snapshot(store):
     with store.engine.connect() as conn:
-        inc = conn.execute(sa.text("SELECT * FROM incidents ORDER BY id")).all()
-        bat = conn.execute(sa.text("SELECT * FROM import_batches ORDER BY id")).all()
-    return inc, bat
+        return table_rows(conn)
 
 
 def test_schema_is_migrated_to_head(store):

@@ -3,10 +3,14 @@ in it, and down to base."""
 
 from __future__ import annotations
 
+import pandas as pd
 import sqlalchemy as sa
 from alembic import command
 
 from geoveilig.store import Store, _alembic_config
+from geoveilig.store.backup import table_rows
+
+from .storehelp import parsed
 
 
 def _tables(engine: sa.Engine) -> set[str]:
@@ -16,9 +20,12 @@ def _tables(engine: sa.Engine) -> set[str]:
 def test_upgrade_from_empty(database_url, backend):
     with Store(database_url) as store:
         assert store.schema_revision() == Store.head_revision()
-        assert {"incidents", "import_batches", "audit_log", "prevention_groups",
+        # SQLite keeps incidents as column chunks (0007), PostgreSQL as rows
+        layout = "incident_chunks" if backend == "sqlite" else "incidents"
+        assert {layout, "import_batches", "audit_log", "prevention_groups",
                 "prevention_status"} <= _tables(store.engine)
         assert store.spatial == (backend == "postgis")
+        assert store.columnar == (backend == "sqlite")
         if backend == "postgis":
             with store.engine.connect() as conn:
                 idx = conn.execute(sa.text(
@@ -60,3 +67,37 @@ def test_upgrade_from_previous_keeps_data_then_downgrade_to_base(database_url, b
             command.downgrade(_alembic_config(conn), "base")
         assert _tables(store.engine) == {"alembic_version"}
         assert store.schema_revision() is None
+
+
+def test_chunk_layout_round_trips_the_rows_of_the_row_table(tmp_path, areas, demo_incidents):
+    """SQLite 0006 -> 0007 packs the row table into chunks per batch and 0007 -> 0006 unpacks
+    them: every row comes back identical, ids and batches included."""
+    url = f"sqlite:///{tmp_path / 'rows.sqlite'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0006")
+    engine.dispose()
+    with Store(url, migrate=False) as old:  # the row-table code path of the store
+        assert not old.columnar
+        old.import_incidents(parsed(demo_incidents.iloc[:3000]), source_name="a.csv",
+                             content_sha256="a" * 64)
+        old.import_incidents(parsed(demo_incidents.iloc[2000:5000]), source_name="b.csv",
+                             content_sha256="b" * 64)
+        with old.engine.connect() as conn:
+            rows = table_rows(conn)
+        frame = old.incidents(start="2016-01-01", crime_types=["woninginbraak"])
+    assert len(rows["incidents"]) == 5000
+    with Store(url) as store:  # auto-upgrade: packed
+        assert store.columnar
+        with store.engine.connect() as conn:
+            assert table_rows(conn) == rows
+            n_chunks = conn.execute(sa.text("SELECT count(DISTINCT batch_id), count(*) "
+                                            "FROM incident_chunks")).one()
+        assert tuple(n_chunks) == (2, 2)
+        pd.testing.assert_frame_equal(
+            store.incidents(start="2016-01-01", crime_types=["woninginbraak"]), frame)
+        with store.engine.begin() as conn:
+            command.downgrade(_alembic_config(conn), "0006")
+        with store.engine.connect() as conn:
+            assert table_rows(conn) == rows
+            assert "incident_chunks" not in _tables(store.engine)

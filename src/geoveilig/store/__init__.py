@@ -18,6 +18,8 @@ from typing import TypeVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 import sqlalchemy as sa
 from alembic import command
@@ -29,7 +31,8 @@ from sqlalchemy.engine import Connection, Engine
 from .. import RD_NEW, TIMEZONE
 from ..errors import ImportRejected, InvalidInput, StoreUnavailable
 from ..incidents import ParseResult
-from . import postgis
+from . import chunks, postgis
+from .chunks import ChunkQuery
 from .models import audit_log, import_batches, incidents, metadata
 
 __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents", "metadata"]
@@ -41,6 +44,9 @@ _SQLITE_MAX_VARIABLES = 32_766  # SQLite >= 3.32
 _REQUIRED = ("incident_id", "crime_type", "occurred_at", "content_hash")
 _BULK_ROWS = 20_000
 _WRITER_WAIT_MS = 600_000
+#: the columns of ``Store.incidents()`` before the geometry is added
+_OUT = ("incident_id", "crime_type", "occurred_at", "occurred_from", "occurred_to", "x", "y",
+        "buurt_code", "wijk_code", "address")
 T = TypeVar("T")
 
 
@@ -59,10 +65,11 @@ class ImportSummary:
                 f"{self.already_present} waren er al")
 
 
-def _isin(values: pd.Series, members: set[str]) -> np.ndarray:
-    """``Series.isin`` for large sets of strings (pandas' Arrow path is slow for those)."""
-    return np.fromiter((v in members for v in values.to_numpy(dtype=object)), dtype=bool,
-                       count=len(values))
+def _isin(values: pd.Series | np.ndarray, members: Sequence[object] | np.ndarray) -> np.ndarray:
+    """Membership of text values in a (large) list of texts, hashed by Arrow."""
+    found = pc.is_in(pa.array(values, pa.string(), from_pandas=True),
+                     value_set=pa.array(members, pa.string(), from_pandas=True))
+    return found.to_numpy(zero_copy_only=False)
 
 
 def _fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
@@ -129,6 +136,7 @@ class Store:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         self.spatial = False  # PostGIS geometry column present (set by migrate/_detect)
+        self.columnar = False  # SQLite: incidents in chunks (migration 0007; see chunks.py)
         if migrate:
             self.migrate()
         else:
@@ -152,6 +160,7 @@ class Store:
         try:
             with self.engine.connect() as conn:
                 self.spatial = postgis.has_geometry(conn)
+                self.columnar = conn.dialect.name == "sqlite" and chunks.has_chunks(conn)
         except sa.exc.OperationalError as exc:
             raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
 
@@ -231,11 +240,11 @@ class Store:
         with self._writing() as conn:
             existing = self._existing(conn, frame)
             if len(existing):
-                same = existing["stored_hash"] == existing["content_hash"]
+                same = (existing["stored_hash"] == existing["content_hash"]).to_numpy()
                 ids = existing["incident_id"].to_numpy(dtype=object)
-                conflict_ids = set(ids[~same.to_numpy()])
-                present_ids = set(ids[same.to_numpy()])
-                if conflict_ids:
+                conflict_ids = ids[~same]
+                present_ids = pd.unique(ids[same])
+                if len(conflict_ids):
                     c = frame.loc[_isin(frame["incident_id"], conflict_ids)]
                     extra = pd.DataFrame({
                         "row": c["row"].to_numpy(), "column": "registratienummer",
@@ -250,7 +259,7 @@ class Store:
                             "incidenten (zelfde registratienummer, andere inhoud); er is niets "
                             "ingelezen", rejects)
                 n_present += len(present_ids)
-                frame = frame.loc[~_isin(frame["incident_id"], conflict_ids | present_ids)]
+                frame = frame.loc[~_isin(frame["incident_id"], ids)]
             n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
             batch_id = conn.execute(
                 import_batches.insert().values(
@@ -267,7 +276,21 @@ class Store:
     def _existing(self, conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
         """Stored (incident_id, stored_hash) for the ids in ``frame``, with the new hash."""
         empty = pd.DataFrame(columns=["incident_id", "content_hash", "stored_hash"])
-        if len(frame) == 0 or conn.execute(sa.select(incidents.c.id).limit(1)).first() is None:
+        if len(frame) == 0:
+            return empty
+        if self.columnar:  # under the write lock: every stored id, one hash join (Arrow)
+            stored = chunks.stored_keys(conn)
+            if not len(stored):
+                return empty
+            ids = pa.array(frame["incident_id"], pa.string(), from_pandas=True)
+            at = pc.index_in(ids, value_set=stored.column("incident_id"))
+            hit = pc.is_valid(at)
+            return pd.DataFrame({
+                "incident_id": ids.filter(hit).to_numpy(zero_copy_only=False),
+                "content_hash": frame["content_hash"].to_numpy(dtype=np.int64)[
+                    hit.to_numpy(zero_copy_only=False)],
+                "stored_hash": stored.column("content_hash").take(at.filter(hit)).to_numpy()})
+        if conn.execute(sa.select(incidents.c.id).limit(1)).first() is None:
             return empty
         tmp = sa.Table("_import_ids", sa.MetaData(),
                        sa.Column("incident_id", sa.String(64), primary_key=True),
@@ -288,6 +311,9 @@ class Store:
 
     def _insert(self, conn: Connection, frame: pd.DataFrame, batch_id: int) -> None:
         if len(frame) == 0:
+            return
+        if self.columnar:
+            chunks.write(conn, chunks.frame_table(frame, chunks.next_id(conn)), batch_id)
             return
         data = {
             "incident_id": frame["incident_id"].to_numpy(dtype=object),
@@ -379,16 +405,19 @@ class Store:
         """Incidents as a GeoDataFrame (EPSG:28992), filtered by period (``start`` inclusive,
         ``end`` exclusive; dates are Europe/Amsterdam), crime-type slugs, area codes
         (``WK…``/``BU…``; ``GM…`` = all), an RD bbox (minx, miny, maxx, maxy) and a polygon
-        ``within`` (RD metres; points on its boundary count). On PostGIS the bbox and polygon
-        are tested in the database (``ST_Intersects``, GiST index); on SQLite the polygon's
-        bbox is, and the polygon itself with shapely on the candidates."""
-        t = incidents.c
-        stmt = sa.select(t.incident_id, t.crime_type, t.occurred_at, t.occurred_from,
-                         t.occurred_to, t.x, t.y, t.buurt_code, t.wijk_code, t.address)
-        stmt = stmt.where(*self._filters(start, end, crime_types, area_codes, bbox,
-                                         spatial=self.spatial, within=within))
-        stmt = stmt.order_by(t.occurred_at, t.id)  # served by the occurred_at index
-        frame = self._read(lambda conn: _fetch(conn, stmt))
+        ``within`` (RD metres; points on its boundary count), ordered by time. On PostGIS the
+        bbox and polygon are tested in the database (``ST_Intersects``, GiST index); on SQLite
+        the chunks' zone maps select by time and bbox, Arrow filters their rows, and the
+        polygon is tested with shapely on the candidates in its bbox."""
+        query = self._query(start, end, crime_types, area_codes, bbox, within)
+        if self.columnar:
+            table = self._read(lambda conn: chunks.read(conn, query, columns=_OUT))
+            frame = chunks.to_frame(table)
+        else:
+            t = incidents.c
+            stmt = sa.select(*(t[c] for c in _OUT)).where(
+                *self._where(query, within)).order_by(t.occurred_at, t.id)
+            frame = self._read(lambda conn: _fetch(conn, stmt))
         if within is not None and not self.spatial and len(frame):
             inside = shapely.intersects_xy(within, frame["x"].to_numpy(dtype=float),
                                            frame["y"].to_numpy(dtype=float))
@@ -400,58 +429,92 @@ class Store:
         return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(frame["x"], frame["y"]),
                                 crs=RD_NEW)
 
-    def count_incidents(self, **filters: object) -> int:
-        within = filters.get("within")
-        where = self._filters(filters.get("start"), filters.get("end"),  # type: ignore[arg-type]
-                              filters.get("crime_types"), filters.get("area_codes"),  # type: ignore[arg-type]
-                              filters.get("bbox"), spatial=self.spatial,  # type: ignore[arg-type]
-                              within=within)  # type: ignore[arg-type]
-        if within is not None and not self.spatial:  # SQLite: exact test on the candidates
-            stmt = sa.select(incidents.c.x, incidents.c.y).where(*where)
-            xy = self._read(lambda conn: _fetch(conn, stmt))
-            return int(shapely.intersects_xy(within, xy["x"].to_numpy(dtype=float),
-                                             xy["y"].to_numpy(dtype=float)).sum())
-        stmt = sa.select(sa.func.count()).select_from(incidents).where(*where)
+    def count_incidents(
+        self,
+        *,
+        start: datetime | date | str | None = None,
+        end: datetime | date | str | None = None,
+        crime_types: Iterable[str] | None = None,
+        area_codes: Iterable[str] | None = None,
+        bbox: Sequence[float] | None = None,
+        within: shapely.Geometry | None = None,
+    ) -> int:
+        """The number of incidents ``incidents()`` would return for the same filters."""
+        query = self._query(start, end, crime_types, area_codes, bbox, within)
+        if within is not None and not self.spatial:  # exact test on the candidates
+            if self.columnar:
+                xy = self._read(lambda conn: chunks.read(conn, query, columns=["x", "y"]))
+                x, y = xy.column("x").to_numpy(), xy.column("y").to_numpy()
+            else:
+                rows = self._read(lambda conn: _fetch(conn, sa.select(
+                    incidents.c.x, incidents.c.y).where(*self._where(query, within))))
+                x, y = rows["x"].to_numpy(dtype=float), rows["y"].to_numpy(dtype=float)
+            return int(shapely.intersects_xy(within, x, y).sum())
+        if self.columnar:
+            return self._read(lambda conn: chunks.count(conn, query))
+        stmt = sa.select(sa.func.count()).select_from(incidents).where(
+            *self._where(query, within))
         return int(self._read(lambda conn: conn.execute(stmt).scalar_one()))
 
     @staticmethod
-    def _filters(start, end, crime_types, area_codes, bbox,  # type: ignore[no-untyped-def]
-                 spatial: bool = False, within: shapely.Geometry | None = None) -> list:
-        t = incidents.c
-        where = []
-        if start is not None:
-            where.append(t.occurred_at >= _to_epoch(start))
-        if end is not None:
-            where.append(t.occurred_at < _to_epoch(end))
-        if start is not None and end is not None and _to_epoch(end) <= _to_epoch(start):
+    def _query(start, end, crime_types, area_codes, bbox,  # type: ignore[no-untyped-def]
+               within: shapely.Geometry | None = None) -> ChunkQuery:
+        """The filters validated (``InvalidInput`` says which is wrong), in epoch seconds; a
+        polygon ``within`` narrows the bbox to its own."""
+        lo = _to_epoch(start) if start is not None else None
+        hi = _to_epoch(end) if end is not None else None
+        if lo is not None and hi is not None and hi <= lo:
             raise InvalidInput(f"lege of omgekeerde periode: {start} tot {end}")
-        if crime_types is not None:
-            where.append(t.crime_type.in_(list(crime_types)))
+        wijk = buurt = None
         if area_codes is not None:
             codes = [str(c) for c in area_codes]
             if not any(c.startswith("GM") for c in codes):
-                wijk = [c for c in codes if c.startswith("WK")]
-                buurt = [c for c in codes if c.startswith("BU")]
                 bad = [c for c in codes if not c.startswith(("WK", "BU"))]
                 if bad:
                     raise InvalidInput(f"onbekende gebiedscode(s): {', '.join(bad)}")
-                where.append(sa.or_(t.wijk_code.in_(wijk), t.buurt_code.in_(buurt)))
+                wijk = frozenset(c for c in codes if c.startswith("WK"))
+                buurt = frozenset(c for c in codes if c.startswith("BU"))
+        box = None
         if bbox is not None:
             if len(bbox) != 4 or bbox[0] > bbox[2] or bbox[1] > bbox[3]:
                 raise InvalidInput(f"ongeldige bbox {list(bbox)}: verwacht minx,miny,maxx,maxy")
-            if spatial:  # PostGIS: ST_Intersects with the envelope, GiST index
-                where.append(postgis.bbox_clause(incidents, bbox))
-            else:
-                where += [t.x >= bbox[0], t.x <= bbox[2], t.y >= bbox[1], t.y <= bbox[3]]
+            box = (float(bbox[0]), float(bbox[1]), float(bbox[2]), float(bbox[3]))
         if within is not None:
             if not isinstance(within, shapely.Geometry) or within.is_empty or \
                     shapely.get_type_id(within) not in (3, 6, 7):
                 raise InvalidInput("ongeldig gebied 'within': verwacht een (multi)polygoon in "
                                    "RD-meters (EPSG:28992)")
-            if spatial:
-                where.append(postgis.within_clause(incidents, shapely.to_wkb(within)))
-            else:  # candidates by the polygon's bbox; the exact test follows in Python
-                x0, y0, x1, y1 = within.bounds
+            x0, y0, x1, y1 = within.bounds
+            if box is not None:  # candidates in both boxes
+                x0, y0 = max(x0, box[0]), max(y0, box[1])
+                x1, y1 = min(x1, box[2]), min(y1, box[3])
+                if x0 > x1 or y0 > y1:
+                    x0, y0, x1, y1 = box[0], box[1], box[0] - 1.0, box[1]  # matches nothing
+            box = (x0, y0, x1, y1)
+        return ChunkQuery(start=lo, end=hi,
+                          crime_types=frozenset(crime_types) if crime_types is not None else None,
+                          wijk_codes=wijk, buurt_codes=buurt, bbox=box)
+
+    def _where(self, query: ChunkQuery, within: shapely.Geometry | None) -> list:
+        """``query`` as conditions on the row table (PostgreSQL, or SQLite before 0007)."""
+        t = incidents.c
+        where: list = []
+        if query.start is not None:
+            where.append(t.occurred_at >= query.start)
+        if query.end is not None:
+            where.append(t.occurred_at < query.end)
+        if query.crime_types is not None:
+            where.append(t.crime_type.in_(sorted(query.crime_types)))
+        if query.areas:
+            where.append(sa.or_(t.wijk_code.in_(sorted(query.wijk_codes or ())),
+                                t.buurt_code.in_(sorted(query.buurt_codes or ()))))
+        if self.spatial and within is not None:  # PostGIS: GiST index, exact in the database
+            where.append(postgis.within_clause(incidents, shapely.to_wkb(within)))
+        if query.bbox is not None:
+            if self.spatial:  # ST_Intersects with the envelope, GiST index
+                where.append(postgis.bbox_clause(incidents, query.bbox))
+            else:
+                x0, y0, x1, y1 = query.bbox
                 where += [t.x >= x0, t.x <= x1, t.y >= y0, t.y <= y1]
         return where
 
@@ -463,11 +526,17 @@ class Store:
         return frame
 
     def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        lo, hi = self._read(lambda conn: tuple(conn.execute(
-            sa.select(sa.func.min(incidents.c.occurred_at),
-                      sa.func.max(incidents.c.occurred_at))).one()))
-        if lo is None:
-            return None
+        if self.columnar:
+            found = self._read(chunks.time_range)
+            if found is None:
+                return None
+            lo, hi = found
+        else:
+            lo, hi = self._read(lambda conn: tuple(conn.execute(
+                sa.select(sa.func.min(incidents.c.occurred_at),
+                          sa.func.max(incidents.c.occurred_at))).one()))
+            if lo is None:
+                return None
         ts = _from_epoch(pd.Series([lo, hi]))
         return ts.iloc[0], ts.iloc[1]
 

@@ -35,7 +35,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from ..errors import InvalidInput, StoreUnavailable
-from . import Store, _alembic_config, postgis
+from . import Store, _alembic_config, chunks, postgis
 
 __all__ = ["BUNDLE_FORMAT", "BackupSummary", "backup", "restore", "table_rows"]
 
@@ -77,13 +77,25 @@ def _order(table: sa.Table) -> list[sa.Column]:
     return list(table.primary_key.columns) or _columns(table)
 
 
-def table_rows(conn: Connection) -> dict[str, list[tuple]]:
-    """Every row of every table (stored columns, in key order): for checks and tests."""
-    out = {}
+def _logical(conn: Connection) -> dict[str, dict[str, list]]:
+    """{table: {column: values}} of every table in key order; incidents stored as chunks
+    (SQLite, see ``chunks``) appear as the logical ``incidents`` rows of every backend."""
+    data = {}
     for t in _tables(conn):
+        if t.name == chunks.TABLE:
+            data["incidents"] = chunks.read_all(conn)
+            continue
         cols = _columns(t)
-        out[t.name] = [tuple(r) for r in conn.execute(sa.select(*cols).order_by(*_order(t)))]
-    return out
+        rows = conn.execute(sa.select(*cols).order_by(*_order(t))).all()
+        data[t.name] = {c.name: [r[i] for r in rows] for i, c in enumerate(cols)}
+    return data
+
+
+def table_rows(conn: Connection) -> dict[str, list[tuple]]:
+    """Every row of every table (stored columns, in key order; incidents as rows on every
+    backend): for checks and tests."""
+    return {name: list(zip(*columns.values(), strict=True))
+            for name, columns in _logical(conn).items()}
 
 
 def _revision(conn: Connection) -> str | None:
@@ -123,7 +135,9 @@ def _backup_sqlite(store: Store, out: Path) -> BackupSummary:
     try:
         with engine.connect() as conn:
             rows = {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                    for t in _tables(conn)}
+                    for t in _tables(conn) if t.name != chunks.TABLE}
+            if chunks.has_chunks(conn):
+                rows["incidents"] = chunks.count(conn, chunks.ChunkQuery())
             revision = _revision(conn)
     finally:
         engine.dispose()
@@ -159,11 +173,7 @@ def _read_backup(path: Path) -> tuple[str | None, dict[str, dict[str, list]]]:
         try:
             with engine.connect() as conn:
                 revision = _revision(conn)
-                data = {}
-                for t in _tables(conn):
-                    cols = _columns(t)
-                    rows = conn.execute(sa.select(*cols).order_by(*_order(t))).all()
-                    data[t.name] = {c.name: [r[i] for r in rows] for i, c in enumerate(cols)}
+                data = _logical(conn)
         finally:
             engine.dispose()
         return revision, data
@@ -211,10 +221,16 @@ def restore(store: Store, path: str | Path) -> BackupSummary:
             if revision != _revision(conn):
                 command.downgrade(cfg, revision or "base")
             tables = {t.name: t for t in _tables(conn)}
-            missing = sorted(set(data) - set(tables))
+            # incidents: rows into a row table, or packed into chunks (SQLite since 0007)
+            names = set(tables) | ({"incidents"} if chunks.TABLE in tables else set())
+            missing = sorted(set(data) - names)
             if missing:
                 raise InvalidInput(f"back-up bevat onbekende tabel(len): {', '.join(missing)}")
             for name, table in tables.items():
+                if name == chunks.TABLE:
+                    if "incidents" in data:
+                        counts["incidents"] = chunks.write_rows(conn, data["incidents"])
+                    continue
                 columns = data.get(name)
                 if columns is None:
                     continue

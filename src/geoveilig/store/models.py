@@ -1,7 +1,10 @@
 """Tables of the store (SQLAlchemy 2 Core/ORM metadata). Times are stored as seconds since the
 Unix epoch (UTC) in BIGINT columns: portable, compact and fast to range-filter on SQLite and
 PostgreSQL alike; the store converts them to Europe/Amsterdam timestamps on the way out.
-Locations are RD New (EPSG:28992) metres in ``x``/``y``."""
+Locations are RD New (EPSG:28992) metres in ``x``/``y``.
+
+``incidents`` is the row table of PostgreSQL/PostGIS (and of SQLite before migration 0007); the
+embedded SQLite store keeps the same logical rows in ``incident_chunks`` (``store.chunks``)."""
 
 from __future__ import annotations
 
