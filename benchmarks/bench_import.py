@@ -7,12 +7,10 @@ For each: ``geoveilig.spatial.PolygonIndex`` against ``geopandas.sjoin`` (predic
 "intersects", lowest polygon index on ties) on the same points in the same run; the
 assignments must be identical. Then end to end: a 1,000,000-row Dutch police-style CSV through
 ``parse_incidents`` and ``Store.import_incidents`` into a fresh SQLite store, with peak memory
-(measured in a child process). For scale, the same rows are then copied into a clone of the
-table by SQLite alone (``INSERT ... SELECT`` in id order, the same indexes, commit): the floor
-of the database engine on this machine, with no Python in the loop. Finally a design probe
-(not the store's layout): the same rows as zstd Arrow IPC chunks in a SQLite BLOB table with
-zone maps, written and queried for one year of one crime type, against the store's query.
-Prints a table and one JSON line.
+(measured in a child process). The reference for the store step is the same rows through the
+same store code into the row table of schema revision 0006 (unique key and three secondary
+indexes, the layout PostgreSQL keeps); then four typical queries run on both layouts (best of
+3, results compared). Prints a table and one JSON line.
 
     python benchmarks/bench_import.py [--points 1000000] [--rows 1000000]
 """
@@ -31,6 +29,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _synth import incident_csv, points_in_helmond, points_inside, voronoi_polygons
@@ -75,103 +74,80 @@ def assignment_case(name: str, geoms: np.ndarray, x: np.ndarray, y: np.ndarray) 
     }
 
 
+def _canonical(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Query results in one order (ties in time are ordered by the layout's internal ids)."""
+    return pd.DataFrame(frame.drop(columns="geometry")).sort_values(
+        ["occurred_at", "incident_id"], ignore_index=True)
+
+
+def _e2e_child(csv_path: Path) -> None:
+    """The end-to-end measurement, in its own process (``--child CSV``) so that its peak
+    memory is its own; prints one JSON line."""
+    import hashlib
+
+    import sqlalchemy as sa
+    from alembic import command
+
+    from geoveilig.incidents import parse_incidents
+    from geoveilig.store import Store, _alembic_config
+
+    areas = load_areas(GEO)
+    t0 = time.perf_counter()
+    data = csv_path.read_bytes()
+    parsed = parse_incidents(data, filename="bench.csv", areas=areas)
+    t1 = time.perf_counter()
+    store = Store.sqlite(csv_path.parent / "bench.sqlite")
+    summary = store.import_incidents(parsed, source_name="bench.csv",
+                                     content_sha256=hashlib.sha256(data).hexdigest())
+    t2 = time.perf_counter()
+    again = store.import_incidents(parsed, source_name="bench.csv", content_sha256="x")
+    t3 = time.perf_counter()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # The reference: the same rows into the row table of schema revision 0006 (unique key and
+    # three secondary indexes; what PostgreSQL keeps), through the same store code.
+    rows_url = f"sqlite:///{csv_path.parent / 'rows.sqlite'}"
+    engine = sa.create_engine(rows_url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0006")
+    engine.dispose()
+    rows_store = Store(rows_url, migrate=False)
+    r0 = time.perf_counter()
+    rows_store.import_incidents(parsed, source_name="bench.csv", content_sha256="x")
+    r1 = time.perf_counter()
+    rows_store.import_incidents(parsed, source_name="bench.csv", content_sha256="x")
+    r2 = time.perf_counter()
+    x0, y0 = float(parsed.frame["x"].median()), float(parsed.frame["y"].median())
+    queries = {
+        "2017 woninginbraak": dict(start="2017-01-01", end="2018-01-01",
+                                   crime_types=["woninginbraak"]),
+        "woninginbraak, all years": dict(crime_types=["woninginbraak"]),
+        "one wijk, 2016": dict(start="2016-01-01", end="2017-01-01", area_codes=["WK079410"]),
+        "1 km2 bbox, all years": dict(bbox=(x0 - 500, y0 - 500, x0 + 500, y0 + 500)),
+    }
+    compared = {}
+    for name, filters in queries.items():
+        ours_t, ours = best_of(lambda f=filters: store.incidents(**f), repeat=3)
+        ref_t, ref = best_of(lambda f=filters: rows_store.incidents(**f), repeat=3)
+        same = _canonical(ours).equals(_canonical(ref))
+        compared[name] = {"rows": len(ours), "chunks_s": round(ours_t, 4),
+                          "rows_s": round(ref_t, 4), "identical": bool(same)}
+    store.close()
+    rows_store.close()
+
+    def size(name: str) -> int:
+        return sum(f.stat().st_size for f in csv_path.parent.glob(name + "*"))
+
+    print(json.dumps({
+        "parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2,
+        "accepted": summary.accepted, "already_present": again.already_present,
+        "peak_rss_mb": peak, "rows_store_s": r1 - r0, "rows_reimport_s": r2 - r1,
+        "queries": compared, "size_mb": size("bench.sqlite") / 2**20,
+        "rows_size_mb": size("rows.sqlite") / 2**20}))
+
+
 def end_to_end(csv_path: Path, rows: int) -> dict:
-    """Run in a child process so that its peak memory is its own."""
-    code = f"""
-import json, resource, time, hashlib, sys
-from pathlib import Path
-from geoveilig.areas import load_areas
-from geoveilig.incidents import parse_incidents
-from geoveilig.store import Store
-areas = load_areas({str(GEO)!r})
-t0 = time.perf_counter()
-data = Path({str(csv_path)!r}).read_bytes()
-parsed = parse_incidents(data, filename="bench.csv", areas=areas)
-t1 = time.perf_counter()
-store = Store.sqlite(Path({str(csv_path.parent)!r}) / "bench.sqlite")
-summary = store.import_incidents(parsed, source_name="bench.csv",
-                                 content_sha256=hashlib.sha256(data).hexdigest())
-t2 = time.perf_counter()
-again = store.import_incidents(parsed, source_name="bench.csv", content_sha256="x")
-t3 = time.perf_counter()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-store.close()
-# The floor of the database itself: the same rows into the same table by SQLite alone (INSERT
-# ... SELECT in id order from the stored copy, no Python in the loop), its indexes, commit.
-import sqlite3
-con = sqlite3.connect(Path({str(csv_path.parent)!r}) / "bench.sqlite", isolation_level=None)
-for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-262144",
-               "temp_store=MEMORY"):
-    con.execute("PRAGMA " + pragma)
-ddl = con.execute("SELECT sql FROM sqlite_master WHERE name = 'incidents'").fetchone()[0]
-indexes = [r[0] for r in con.execute(
-    "SELECT sql FROM sqlite_master WHERE tbl_name = 'incidents' AND type = 'index' "
-    "AND sql IS NOT NULL")]
-con.execute("BEGIN IMMEDIATE")
-con.execute(ddl.replace("incidents", "floor_copy", 1))
-cols = "incident_id, crime_type, occurred_at, x, y, buurt_code, wijk_code, content_hash, batch_id"
-f0 = time.perf_counter()
-con.execute(f"INSERT INTO floor_copy ({{cols}}) SELECT {{cols}} FROM incidents "
-            "ORDER BY incident_id")
-f1 = time.perf_counter()
-for sql in indexes:
-    con.execute(sql.replace("ON incidents", "ON floor_copy").replace(
-        "INDEX ix_incidents", "INDEX ix_floor"))
-f2 = time.perf_counter()
-con.execute("COMMIT")
-f3 = time.perf_counter()
-# Design probe (not the store's layout): the same valid rows as zstd-compressed Arrow IPC
-# chunks of 65,536 rows, sorted by time, in a SQLite BLOB table with per-chunk zone maps (time
-# range, bbox), in one transaction; then one year of one crime type read back from it.
-import pyarrow as pa, pyarrow.ipc as ipc, pyarrow.compute as pc
-frame = parsed.frame
-p0 = time.perf_counter()
-cols = {{"incident_id": pa.array(frame["incident_id"].to_numpy(dtype=object), pa.string()),
-        "crime_type": pa.array(frame["crime_type"].to_numpy(dtype=object)).dictionary_encode(),
-        "occurred_at": pa.array(frame["occurred_at"].astype("int64").to_numpy() // 10**9),
-        "x": pa.array(frame["x"].to_numpy()), "y": pa.array(frame["y"].to_numpy()),
-        "buurt_code": pa.array(frame["buurt_code"].to_numpy(dtype=object)).dictionary_encode(),
-        "content_hash": pa.array(frame["content_hash"].to_numpy())}}
-table = pa.table(cols).sort_by("occurred_at")
-pcon = sqlite3.connect(Path({str(csv_path.parent)!r}) / "probe.sqlite", isolation_level=None)
-pcon.execute("PRAGMA journal_mode=WAL"); pcon.execute("PRAGMA synchronous=NORMAL")
-pcon.execute("CREATE TABLE chunks (id INTEGER PRIMARY KEY, n INTEGER, t_min INTEGER, "
-             "t_max INTEGER, x_min REAL, y_min REAL, x_max REAL, y_max REAL, data BLOB)")
-pcon.execute("CREATE INDEX ix_chunks_t ON chunks (t_min, t_max)")
-opts = ipc.IpcWriteOptions(compression="zstd")
-pcon.execute("BEGIN IMMEDIATE")
-for batch in table.to_batches(max_chunksize=65_536):
-    sink = pa.BufferOutputStream()
-    with ipc.new_stream(sink, batch.schema, options=opts) as w:
-        w.write_batch(batch)
-    t, x, y = batch.column("occurred_at"), batch.column("x"), batch.column("y")
-    pcon.execute("INSERT INTO chunks (n, t_min, t_max, x_min, y_min, x_max, y_max, data) "
-                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 (batch.num_rows, pc.min(t).as_py(), pc.max(t).as_py(), pc.min(x).as_py(),
-                  pc.min(y).as_py(), pc.max(x).as_py(), pc.max(y).as_py(),
-                  sink.getvalue().to_pybytes()))
-pcon.execute("COMMIT")
-p1 = time.perf_counter()
-lo, hi = 1483225200, 1514761200  # 2017 in Europe/Amsterdam
-blobs = pcon.execute("SELECT data FROM chunks WHERE t_max >= ? AND t_min < ?", (lo, hi)).fetchall()
-got = pa.concat_tables(ipc.open_stream(b[0]).read_all() for b in blobs)
-got = got.filter(pc.and_(pc.and_(pc.greater_equal(got["occurred_at"], lo),
-                                 pc.less(got["occurred_at"], hi)),
-                         pc.equal(got["crime_type"].cast(pa.string()), "woninginbraak")))
-p2 = time.perf_counter()
-store2 = Store.sqlite(Path({str(csv_path.parent)!r}) / "bench.sqlite")
-q0 = time.perf_counter()
-rows_store = store2.incidents(start="2017-01-01", end="2018-01-01", crime_types=["woninginbraak"])
-q1 = time.perf_counter()
-store2.close()
-print(json.dumps({{"parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2,
-                  "probe_write_s": p1 - p0, "probe_query_s": p2 - p1, "probe_rows": got.num_rows,
-                  "store_query_s": q1 - q0, "store_rows": len(rows_store),
-                  "accepted": summary.accepted, "already_present": again.already_present,
-                  "peak_rss_mb": peak, "floor_insert_s": f1 - f0, "floor_indexes_s": f2 - f1,
-                  "floor_commit_s": f3 - f2, "n_indexes": len(indexes)}}))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, "--child", str(csv_path)],
+                         capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"end-to-end child failed:\n{out.stderr}")
     r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -181,24 +157,21 @@ print(json.dumps({{"parse_s": t1 - t0, "store_s": t2 - t1, "reimport_s": t3 - t2
         "total_s": round(total, 2), "rows_per_s": round(rows / total),
         "reimport_s": round(r["reimport_s"], 2), "accepted": r["accepted"],
         "already_present_on_reimport": r["already_present"],
-        "peak_rss_mb": round(r["peak_rss_mb"]),
-        "columnar_probe": {
-            "write_s": round(r["probe_write_s"], 2), "query_2017_burglary_s":
-            round(r["probe_query_s"], 3), "rows": r["probe_rows"],
-            "end_to_end_rows_per_s": round(rows / (r["parse_s"] + r["probe_write_s"])),
-            "row_store_query_s": round(r["store_query_s"], 3), "row_store_rows": r["store_rows"],
+        "peak_rss_mb": round(r["peak_rss_mb"]), "size_mb": round(r["size_mb"], 1),
+        "row_table_0006": {
+            "store_s": round(r["rows_store_s"], 2),
+            "rows_per_s": round(rows / (r["parse_s"] + r["rows_store_s"])),
+            "reimport_s": round(r["rows_reimport_s"], 2),
+            "size_mb": round(r["rows_size_mb"], 1),
         },
-        "sqlite_alone": {
-            "insert_s": round(r["floor_insert_s"], 2), "indexes_s": round(r["floor_indexes_s"], 2),
-            "n_secondary_indexes": r["n_indexes"], "commit_s": round(r["floor_commit_s"], 2),
-            "total_s": round(r["floor_insert_s"] + r["floor_indexes_s"] + r["floor_commit_s"], 2),
-            "rows_per_s": round(rows / (r["floor_insert_s"] + r["floor_indexes_s"]
-                                        + r["floor_commit_s"])),
-        },
+        "queries": r["queries"],
     }
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        _e2e_child(Path(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -229,15 +202,14 @@ def main() -> None:
     print(f"end to end CSV -> SQLite: {e2e['rows']:,} rows in {e2e['total_s']} s "
           f"(parse {e2e['parse_s']} s, store {e2e['store_s']} s) = {e2e['rows_per_s']:,} rows/s; "
           f"re-import {e2e['reimport_s']} s; peak RSS {e2e['peak_rss_mb']} MB")
-    pr = e2e["columnar_probe"]
-    print(f"design probe, not the store: the same rows as zstd Arrow chunks in SQLite: write "
-          f"{pr['write_s']} s (with today's parse: {pr['end_to_end_rows_per_s']:,} rows/s); "
-          f"2017 woninginbraak read back in {pr['query_2017_burglary_s']} s ({pr['rows']} rows) "
-          f"against {pr['row_store_query_s']} s from the store ({pr['row_store_rows']} rows)")
-    fl = e2e["sqlite_alone"]
-    print(f"the same rows by SQLite alone (INSERT ... SELECT, no Python): insert "
-          f"{fl['insert_s']} s + {fl['n_secondary_indexes']} indexes {fl['indexes_s']} s + "
-          f"commit {fl['commit_s']} s = {fl['total_s']} s = {fl['rows_per_s']:,} rows/s")
+    ref = e2e["row_table_0006"]
+    print(f"reference, the row table of revision 0006 (unique key + 3 indexes; PostgreSQL keeps "
+          f"it): store {ref['store_s']} s = {ref['rows_per_s']:,} rows/s end to end; re-import "
+          f"{ref['reimport_s']} s; file {ref['size_mb']} MB against {e2e['size_mb']} MB")
+    print(f"{'query (best of 3)':28} {'rows':>7} {'chunks s':>9} {'row table s':>12} {'same':>5}")
+    for name, q in e2e["queries"].items():
+        print(f"{name:28} {q['rows']:>7} {q['chunks_s']:>9} {q['rows_s']:>12} "
+              f"{q['identical']!s:>5}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"benchmark": "import", "assignment": results, "end_to_end": e2e,
                       "bench_process_peak_rss_mb": round(peak), "cpus": os.cpu_count(),
