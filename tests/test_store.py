@@ -191,3 +191,32 @@ def test_reimport_and_conflicts_are_found_across_chunks(store, demo_incidents, m
         store.import_incidents(parsed(changed), source_name="c.csv", content_sha256="c" * 64)
     assert err.value.rejects["reason"].str.contains("andere inhoud").sum() == 3
     assert store.count_incidents() == before == 2500
+
+
+def test_small_imports_are_merged_into_full_chunks(tmp_path, demo_incidents, monkeypatch):
+    """Thirty small imports (a monthly extract) do not leave thirty chunks: small chunks are
+    merged once there are MERGE_AT of them, and every row keeps its id and import batch."""
+    from geoveilig.store import chunks
+
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 400)  # small = under 100 rows
+    store = Store.sqlite(tmp_path / "s.sqlite")
+    source = demo_incidents.iloc[:1800]
+    for k in range(30):
+        store.import_incidents(parsed(source.iloc[k * 60:(k + 1) * 60]), source_name=f"{k}.csv",
+                               content_sha256=f"{k:064d}")
+        with store.engine.connect() as conn:
+            small = conn.execute(sa.text(
+                "SELECT count(*) FROM incident_chunks WHERE n_rows < 100")).scalar_one()
+        assert small < chunks.MERGE_AT
+    with store.engine.connect() as conn:
+        sizes = [r[0] for r in conn.execute(sa.text("SELECT n_rows FROM incident_chunks"))]
+        rows = table_rows(conn)["incidents"]
+    assert sum(sizes) == 1800 and len(sizes) <= 1800 // 400 + chunks.MERGE_AT
+    batch_of = {r[1]: r[-1] for r in rows}  # incident_id -> batch_id
+    batches = store.batches()
+    for k in (0, 13, 29):
+        batch_id = int(batches.loc[batches["source_name"] == f"{k}.csv", "id"].iloc[0])
+        ids = source["incident_id"].iloc[k * 60:(k + 1) * 60]
+        assert {batch_of[i] for i in ids} == {batch_id}
+    assert set(store.incidents()["incident_id"]) == set(source["incident_id"])
+    store.close()

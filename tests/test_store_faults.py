@@ -69,8 +69,8 @@ def _killed_child(url, data, ready):  # runs in a forked process; never returns
         if table == "incidents":
             wait_to_be_killed()
 
-    def slow_chunks(conn, table, batch_id):
-        packed(conn, table, batch_id)
+    def slow_chunks(conn, table, merge=True):
+        packed(conn, table, merge)
         wait_to_be_killed()
 
     Store._executemany = slow_rows  # type: ignore[method-assign]

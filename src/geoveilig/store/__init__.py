@@ -313,7 +313,7 @@ class Store:
         if len(frame) == 0:
             return
         if self.columnar:
-            chunks.write(conn, chunks.frame_table(frame, chunks.next_id(conn)), batch_id)
+            chunks.write(conn, chunks.frame_table(frame, chunks.next_id(conn), batch_id))
             return
         data = {
             "incident_id": frame["incident_id"].to_numpy(dtype=object),

@@ -4,9 +4,12 @@ On SQLite the incidents are not one row per incident but chunks of up to ``CHUNK
 in ``incident_chunks`` (migration 0007): per chunk one BLOB, an Arrow IPC stream compressed
 with zstd (``data``), and its zone map in plain columns: row count, id range, time range
 (``t_min``/``t_max``, epoch seconds), bounding box (RD metres) and the crime types, wijken and
-buurten present. One import batch gives its own chunks, sorted by ``occurred_at``, so a query
-for a period reads only the chunks whose time range overlaps it and filters their rows with
-Arrow compute kernels.
+buurten present. An import is sorted by ``occurred_at`` and cut into chunks, so a query for a
+period reads only the chunks whose time range overlaps it and filters their rows with Arrow
+compute kernels. Small imports (a monthly police extract) would leave many small chunks, each
+costing a decode per query: once ``MERGE_AT`` chunks hold fewer than a quarter of
+``CHUNK_ROWS`` rows they are merged, in the importing transaction, into full chunks sorted by
+time.
 
 Why: a row table with its unique key and three secondary indexes costs SQLite 12 s per million
 rows on our reference machine (most of it building the indexes), while writing the same rows as
@@ -31,16 +34,18 @@ import pyarrow.ipc as ipc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["CHUNK_ROWS", "COLUMNS", "SCHEMA", "TABLE", "ChunkQuery", "frame_table",
-           "next_id", "read", "read_all", "rows_table", "stored_keys", "to_frame", "write",
-           "write_rows"]
+__all__ = ["CHUNK_ROWS", "COLUMNS", "MERGE_AT", "SCHEMA", "TABLE", "ChunkQuery",
+           "compact", "frame_table", "next_id", "read", "read_all", "rows_table", "stored_keys",
+           "to_frame", "write", "write_rows"]
 
 TABLE = "incident_chunks"
 CHUNK_ROWS = 65_536
+#: chunks below a quarter of CHUNK_ROWS are merged once there are this many
+MERGE_AT = 8
 _CODEC = pa.Codec("zstd", compression_level=1)
 _TEXT = pa.dictionary(pa.int32(), pa.string())
 
-#: the columns of one chunk (``batch_id`` is the chunk's own column)
+#: the columns of one chunk
 SCHEMA = pa.schema([
     ("id", pa.int64()),
     ("incident_id", pa.string()),
@@ -54,12 +59,13 @@ SCHEMA = pa.schema([
     ("wijk_code", _TEXT),
     ("address", pa.string()),
     ("content_hash", pa.int64()),
+    ("batch_id", pa.int64()),
 ])
 _DICTIONARY = [f.name for f in SCHEMA if pa.types.is_dictionary(f.type)]
 #: a logical incident row, as in the PostgreSQL ``incidents`` table (without ``geom``)
-COLUMNS = (*SCHEMA.names, "batch_id")
-_META = ("batch_id", "n_rows", "id_min", "id_max", "t_min", "t_max", "x_min", "y_min", "x_max",
-         "y_max", "crime_types", "wijk_codes", "buurt_codes", "data")
+COLUMNS = tuple(SCHEMA.names)
+_META = ("n_rows", "id_min", "id_max", "t_min", "t_max", "x_min", "y_min", "x_max", "y_max",
+         "crime_types", "wijk_codes", "buurt_codes", "data")
 
 
 @dataclass(frozen=True)
@@ -156,9 +162,9 @@ def _text(values: object, dictionary: bool) -> pa.Array:
     return arr.dictionary_encode() if dictionary else arr
 
 
-def frame_table(frame: pd.DataFrame, first_id: int) -> pa.Table:
-    """Parsed incidents (``ParseResult.frame``) as a chunk table, numbered from ``first_id``
-    in the order of the frame."""
+def frame_table(frame: pd.DataFrame, first_id: int, batch_id: int) -> pa.Table:
+    """Parsed incidents (``ParseResult.frame``) of import ``batch_id`` as a chunk table,
+    numbered from ``first_id`` in the order of the frame."""
     n = len(frame)
     address = frame["address"] if "address" in frame else pd.Series([None] * n, dtype=object)
     return pa.table({
@@ -174,12 +180,13 @@ def frame_table(frame: pd.DataFrame, first_id: int) -> pa.Table:
         "wijk_code": _text(frame["wijk_code"], True),
         "address": _text(address, False),
         "content_hash": pa.array(frame["content_hash"].to_numpy(dtype=np.int64)),
+        "batch_id": pa.array(np.full(n, batch_id, dtype=np.int64)),
     }).cast(SCHEMA)
 
 
 def rows_table(columns: Mapping[str, Sequence[object]]) -> pa.Table:
     """Logical rows (``COLUMNS`` -> values, as in a backup or the PostgreSQL table) as a chunk
-    table with its ``batch_id`` column, ids kept."""
+    table, ids kept."""
     cols = {}
     for field in SCHEMA:
         values = columns[field.name]
@@ -187,7 +194,6 @@ def rows_table(columns: Mapping[str, Sequence[object]]) -> pa.Table:
             cols[field.name] = _text(values, True)
         else:
             cols[field.name] = pa.array(values, field.type, from_pandas=True)
-    cols["batch_id"] = pa.array(columns["batch_id"], pa.int64())
     return pa.table(cols)
 
 
@@ -213,10 +219,11 @@ def _serialise(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def write(conn: Connection, table: pa.Table, batch_id: int) -> int:
-    """Store ``table`` (``SCHEMA`` columns, ids ascending) as chunks of ``batch_id`` in
-    ``conn``'s open transaction, sorted by ``occurred_at`` (a stable sort: ties stay in id
-    order), so that each chunk covers a short period. Returns the number of chunks."""
+def write(conn: Connection, table: pa.Table, merge: bool = True) -> int:
+    """Store ``table`` (``SCHEMA`` columns, ids ascending) as chunks in ``conn``'s open
+    transaction, sorted by ``occurred_at`` (a stable sort: ties stay in id order), so that
+    each chunk covers a short period; then (``merge``) merge small chunks (``compact``).
+    Returns the number of chunks written."""
     if len(table) == 0:
         return 0
     table = table.select(SCHEMA.names).cast(SCHEMA)
@@ -227,7 +234,7 @@ def write(conn: Connection, table: pa.Table, batch_id: int) -> int:
         ids, t = part.column("id"), part.column("occurred_at")
         x, y = pc.min_max(part.column("x")), pc.min_max(part.column("y"))
         rows.append((
-            int(batch_id), len(part), pc.min(ids).as_py(), pc.max(ids).as_py(),
+            len(part), pc.min(ids).as_py(), pc.max(ids).as_py(),
             pc.min(t).as_py(), pc.max(t).as_py(), x["min"].as_py(), y["min"].as_py(),
             x["max"].as_py(), y["max"].as_py(), _listed(part.column("crime_type")),
             _listed(part.column("wijk_code")), _listed(part.column("buurt_code")),
@@ -240,16 +247,34 @@ def write(conn: Connection, table: pa.Table, batch_id: int) -> int:
         cursor.executemany(sql, rows)
     finally:
         cursor.close()
+    if merge:
+        compact(conn)
     return len(rows)
+
+
+def compact(conn: Connection) -> int:
+    """Merge the small chunks into full ones (sorted by time) once there are ``MERGE_AT`` of
+    them, in ``conn``'s open transaction. Returns the number of chunks merged."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(f"SELECT id, data FROM {TABLE} WHERE n_rows < ? ORDER BY id",
+                       (max(1, CHUNK_ROWS // 4),))
+        small = cursor.fetchall()
+        if len(small) < MERGE_AT:
+            return 0
+        merged = pa.concat_tables([_plain(_decode(blob)) for _, blob in small])
+        cursor.executemany(f"DELETE FROM {TABLE} WHERE id = ?", [(i,) for i, _ in small])
+    finally:
+        cursor.close()
+    write(conn, merged.sort_by("id"), merge=False)  # full chunks and at most one small one
+    return len(small)
 
 
 def write_rows(conn: Connection, columns: Mapping[str, Sequence[object]]) -> int:
     """Logical incident rows (``COLUMNS`` -> values; from a backup, or the row table of an
-    older schema) stored as chunks per import batch, ids kept. Returns the number of rows."""
+    older schema) stored as chunks, ids kept. Returns the number of rows."""
     table = rows_table(columns)
-    batch = table.column("batch_id").to_numpy()
-    for batch_id in sorted(set(batch.tolist())):
-        write(conn, table.filter(batch == batch_id), batch_id)
+    write(conn, table.sort_by("id"))
     return len(table)
 
 
@@ -270,20 +295,19 @@ def _plain(table: pa.Table) -> pa.Table:
     return table
 
 
-def read(conn: Connection, query: ChunkQuery, columns: Sequence[str] | None = None,
-         with_batch: bool = False) -> pa.Table:
+def read(conn: Connection, query: ChunkQuery, columns: Sequence[str] | None = None) -> pa.Table:
     """The stored rows matching ``query``, sorted by (``occurred_at``, ``id``), with plain
-    string columns; ``columns`` limits the columns, ``with_batch`` adds ``batch_id``."""
+    string columns; ``columns`` limits the columns."""
     where, params = query.where()
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.execute(f"SELECT batch_id, crime_types, wijk_codes, buurt_codes, data "
+        cursor.execute(f"SELECT crime_types, wijk_codes, buurt_codes, data "
                        f"FROM {TABLE} WHERE {where} ORDER BY id", params)
         found = cursor.fetchall()
     finally:
         cursor.close()
     parts = []
-    for batch_id, types, wijken, buurten, blob in found:
+    for types, wijken, buurten, blob in found:
         if not query.may_match(types, wijken, buurten):
             continue
         table = _decode(blob)
@@ -292,16 +316,10 @@ def read(conn: Connection, query: ChunkQuery, columns: Sequence[str] | None = No
             table = table.filter(mask)
         if columns is not None:
             table = table.select(list(columns))
-        if with_batch:
-            table = table.append_column("batch_id", pa.array(
-                np.full(len(table), batch_id, dtype=np.int64)))
         parts.append(table)
     if not parts:
         names = list(columns) if columns is not None else list(SCHEMA.names)
-        schema = pa.schema([SCHEMA.field(n) for n in names])
-        if with_batch:
-            schema = schema.append(pa.field("batch_id", pa.int64()))
-        return _plain(schema.empty_table())
+        return _plain(pa.schema([SCHEMA.field(n) for n in names]).empty_table())
     table = _plain(pa.concat_tables(parts))
     if "occurred_at" in table.column_names and "id" in table.column_names:
         table = table.sort_by([("occurred_at", "ascending"), ("id", "ascending")])
@@ -337,7 +355,7 @@ def stored_keys(conn: Connection) -> pa.Table:
 
 def read_all(conn: Connection) -> dict[str, list[object]]:
     """Every stored incident as logical rows (``COLUMNS`` -> values), in id order."""
-    table = read(conn, ChunkQuery(), with_batch=True).sort_by("id")
+    table = read(conn, ChunkQuery()).sort_by("id")
     return {name: table.column(name).to_pylist() for name in COLUMNS}
 
 

@@ -1,9 +1,9 @@
 """SQLite: incidents as compressed Arrow column chunks with zone maps (``incident_chunks``).
 
-The embedded store keeps its incidents in chunks of up to 65,536 rows per import batch (see
+The embedded store keeps its incidents in time-sorted chunks of up to 65,536 rows (see
 ``geoveilig.store.chunks``): writing a million incidents takes about a second instead of the
 twelve that the row table with its four indexes cost, and period queries read faster. The
-existing rows are moved into chunks per batch, ids kept; the ``incidents`` table is dropped.
+existing rows are moved into chunks, ids and batches kept; the ``incidents`` table is dropped.
 Downgrading writes the rows back into the row table of revision 0006.
 
 PostgreSQL/PostGIS is not changed: it keeps the row table with its GiST index.
@@ -30,9 +30,6 @@ def upgrade() -> None:
     op.create_table(
         chunks.TABLE,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("batch_id", sa.Integer, sa.ForeignKey(
-            "import_batches.id", name="fk_incident_chunks_batch_id_import_batches"),
-            nullable=False),
         sa.Column("n_rows", sa.Integer, nullable=False),
         sa.Column("id_min", sa.BigInteger, nullable=False),
         sa.Column("id_max", sa.BigInteger, nullable=False),
