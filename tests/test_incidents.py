@@ -239,3 +239,149 @@ def test_property_garbage_never_crashes(blob):
     except GeoveiligError:
         return
     assert len(r.incidents) + r.rejected_rows + r.duplicates_in_file <= r.n_rows
+
+
+# --- fast paths against the plain rules -------------------------------------------------------
+
+def test_content_hash_values_are_pinned():
+    """Hashes are stored; these were computed before the parser was made faster and must not
+    change (re-importing an old file would otherwise look like a conflict)."""
+    text = ("id;soort;datum;begindatum;einddatum;x;y;adres\n"
+            "a;Woninginbraken;14-03-2017 21:30;;;173624,5;388270,2;Markt 1\n"
+            "b;fietsendiefstal;;10-03-2017 18:00;11-03-2017 08:00;173949;386938;\n"
+            "c;straatroof;2017-10-29 02:30;;;173624.51;388270.19;é straat\n"
+            "d;overval;2017-03-14T21:30:00+01:00;2017-03-14 20:00;;173624.5;388270.2;\n")
+    r = parse(text)
+    assert dict(zip(r.frame["incident_id"], r.frame["content_hash"].tolist(), strict=True)) == {
+        "a": 407594853509431247, "b": 7360141834004736766,
+        "c": 3562398752119747254, "d": 619734567933052768}
+    text = ("registratienummer;soort;pleegdatum;x;y\n"
+            "BENCH-0;inbraak-bedrijf;13-03-2015 11:09;178669,5;383880,5\n"
+            "BENCH-1;diefstal-bromfiets;08-12-2017 00:11;171302,3;384963,1\n")
+    assert parse(text).frame["content_hash"].tolist() == [2812608080921889671,
+                                                          4465288022767481574]
+
+
+def test_frame_dtypes():
+    c = f"{CENTRUM[0]};{CENTRUM[1]}"
+    r = parse(f"id;soort;datum;x;y\na;woninginbraak;2017-03-14;{c}\n")
+    dtypes = r.frame.dtypes.astype(str).to_dict()
+    assert dtypes == {
+        "incident_id": "str", "crime_type": "str",
+        "occurred_at": "datetime64[ns, Europe/Amsterdam]",
+        "occurred_from": "datetime64[ns, Europe/Amsterdam]",
+        "occurred_to": "datetime64[ns, Europe/Amsterdam]",
+        "address": "object", "x": "float64", "y": "float64", "row": "int64",
+        "buurt_code": "object", "wijk_code": "object", "content_hash": "int64"}
+
+
+def _parse_one_by_one(values: list[str]) -> list[pd.Timestamp]:
+    """The plain rule, value by value: aware ISO, naive ISO, else the first format of
+    ``_DATE_FORMATS`` that reads the value (no probing of the first value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from geoveilig.incidents import _AWARE, _DATE_FORMATS
+
+    out = []
+    for v in values:
+        v = pd.Series([v]).str.strip().iloc[0]
+        if v == "":
+            out.append(pd.NaT)
+        elif pc.match_substring_regex(pa.array([v]), _AWARE.pattern)[0].as_py():
+            t = pd.to_datetime(pd.Series([v]), format="ISO8601", utc=True, errors="coerce")
+            out.append(t.dt.tz_convert("Europe/Amsterdam").iloc[0])
+        else:
+            if re.match(r"^\d{4}-\d{2}-\d{2}", v):
+                t = pd.to_datetime(pd.Series([v]), format="ISO8601", errors="coerce").iloc[0]
+            else:
+                t = next((got for fmt in _DATE_FORMATS
+                          if (got := pc.strptime(pa.array([v]), format=fmt, unit="ns",
+                                                 error_is_null=True)[0].as_py()) is not None),
+                         pd.NaT)
+            t = pd.Series([t], dtype="datetime64[ns]").dt.tz_localize(
+                "Europe/Amsterdam", ambiguous=False, nonexistent=pd.Timedelta(hours=1))
+            out.append(t.iloc[0])
+    return out
+
+
+_date_text = st.builds(
+    lambda d, fmt: d.strftime(fmt),
+    st.datetimes(min_value=pd.Timestamp("1990-01-01").to_pydatetime(),
+                 max_value=pd.Timestamp("2030-12-31").to_pydatetime()),
+    st.sampled_from(["%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M", "%d-%m-%Y", "%d/%m/%Y %H:%M:%S",
+                     "%d/%m/%Y %H:%M", "%d/%m/%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y%m%d",
+                     "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S+01:00", "%Y-%m-%dT%H:%MZ",
+                     "%-d-%-m-%Y %-H:%M", " %d-%m-%Y  %H:%M "]))
+_date_garbage = st.text(alphabet="0123456789-/.: TZ+", max_size=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(_date_text, _date_text, _date_garbage, st.just("")),
+                min_size=1, max_size=25))
+def test_parse_datetime_probe_agrees_with_the_formats_in_order(values: list[str]) -> None:
+    """The column is read with the format of its first value, then the rest in order; every
+    value still gets the first format that reads it, as value by value."""
+    got = parse_datetime(pd.Series(values)).tolist()
+    expected = _parse_one_by_one(values)
+    assert [None if pd.isna(g) else g for g in got] == \
+        [None if pd.isna(e) else e for e in expected]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_date_text, _date_garbage))
+def test_date_formats_read_disjoint_values(value: str) -> None:
+    """The premise of the probe (``_PROBE_FORMATS``): no value is read by two formats."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from geoveilig.incidents import _DATE_FORMATS, _PROBE_FORMATS
+
+    assert set(_DATE_FORMATS) == _PROBE_FORMATS
+    readers = [fmt for fmt in _DATE_FORMATS
+               if pc.strptime(pa.array([value.strip()]), format=fmt, unit="ns",
+                              error_is_null=True)[0].is_valid]
+    assert len(readers) <= 1, (value, readers)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="a \t\r\n", max_size=30), st.booleans())
+def test_blank_line_check_on_bytes_matches_the_text_rule(text: str, bom: bool) -> None:
+    from geoveilig.incidents import _has_blank_line
+
+    data = (b"\xef\xbb\xbf" if bom else b"") + text.encode()
+    expected = re.search(r"\n[ \t\r]*\n(?=.)", text.strip("\r\n"), flags=re.S) is not None
+    assert _has_blank_line(data, 3 if bom else 0) == expected
+
+
+def test_csv_read_from_bytes_or_decoded_text_alike(areas):
+    """ASCII is read as bytes, UTF-8 (with or without BOM) after the BOM, cp1252 decoded:
+    the same rows either way, and the slow reader (blank line) agrees too."""
+    c = f"{CENTRUM[0]};{CENTRUM[1]}"
+    rows = [f"r{k};woninginbraak;14-03-2017 21:{k:02d};{c};Markt {k}" for k in range(20)]
+    text = "\n".join(["id;soort;datum;x;y;adres", *rows]) + "\n"
+    base = parse(text, areas=areas)
+    assert len(base.frame) == 20
+    accented = text.replace("Markt", "Markt é")
+    results = [parse_incidents(data, filename="t.csv", areas=areas, now=NOW) for data in (
+        accented.encode("utf-8"), b"\xef\xbb\xbf" + accented.encode("utf-8"),
+        accented.encode("cp1252"), (accented + "\n\n").replace("\n", "\r\n").encode("utf-8"))]
+    for r in results:
+        pd.testing.assert_frame_equal(r.frame, results[0].frame)
+        pd.testing.assert_frame_equal(r.rejects, results[0].rejects)
+    slow = accented.replace("\n", "\n\n", 1)  # a blank line after the header: pandas reader
+    r = parse_incidents(slow.encode(), filename="t.csv", areas=areas, now=NOW)
+    assert r.frame.drop(columns="row").equals(results[0].frame.drop(columns="row"))
+    assert list(r.frame["row"]) == [k + 3 for k in range(20)]
+    pd.testing.assert_frame_equal(base.frame.drop(columns=["address", "content_hash"]),
+                                  results[0].frame.drop(columns=["address", "content_hash"]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["a", "b", "c", "", " ", "aa", "é", "A"]), min_size=1,
+                max_size=12))
+def test_repeat_check_agrees_with_pandas(ids: list[str]) -> None:
+    from geoveilig.incidents import _may_repeat
+
+    s = pd.Series(ids, dtype="str")
+    assert _may_repeat(s) == bool((s.duplicated(keep=False) & (s != "")).any())

@@ -187,6 +187,11 @@ def _detect_format(data: bytes, filename: str | None) -> str:
 
 
 def _decode(data: bytes, filename: str | None) -> str:
+    return _decode_with(data, filename)[0]
+
+
+def _decode_with(data: bytes, filename: str | None) -> tuple[str, str]:
+    """The text and the encoding that read it (UTF-8 with or without BOM, else cp1252)."""
     for enc in ("utf-8-sig", "cp1252"):
         try:
             text = data.decode(enc)
@@ -195,15 +200,51 @@ def _decode(data: bytes, filename: str | None) -> str:
             continue
     else:  # pragma: no cover - cp1252 decodes almost everything
         raise InvalidInput(f"{filename or 'bestand'}: tekencodering niet te lezen")
-    bad = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\r\n\t")
+    _check_text(text[:4096], filename)
+    return text, enc
+
+
+def _check_text(head: str, filename: str | None) -> None:
+    bad = sum(1 for ch in head if ord(ch) < 32 and ch not in "\r\n\t")
     if bad > 8:
         raise InvalidInput(f"{filename or 'bestand'}: dit is geen tekstbestand (CSV of GeoJSON)")
-    return text
+
+
+_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
+_BLANK_LINE_TEXT = re.compile(r"\n[ \t\r]*\n(?=.)", flags=re.S)
+
+
+def _has_blank_line(data: bytes, start: int = 0) -> bool:
+    """Whether UTF-8 ``data[start:]``, stripped of leading and trailing line breaks, holds a
+    blank line (only spaces, tabs, carriage returns) between two lines: the question
+    ``_BLANK_LINE_TEXT.search(text.strip("\r\n"))`` asks of the decoded text, without
+    decoding or copying the file (these characters are single bytes in UTF-8)."""
+    head = data[start:start + 65536]
+    kept = head.lstrip(b"\r\n")
+    if kept:
+        start += len(head) - len(kept)
+    else:
+        start = len(data) - len(data[start:].lstrip(b"\r\n"))
+    tail = data[-65536:]
+    kept = tail.rstrip(b"\r\n")
+    end = len(data) - (len(tail) - len(kept)) if kept else len(data.rstrip(b"\r\n"))
+    # The stripped text ends in a character that is no line break, so a match always has a
+    # character after it: the look-ahead of the text pattern holds.
+    return start < end and _BLANK_LINE.search(data, start, end) is not None
 
 
 def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
-    text = _decode(data, filename)
-    first = next((ln for ln in text[:65536].splitlines() if ln.strip()), "")
+    if data.isascii():
+        # ASCII is UTF-8 without BOM: only the head is decoded here, Arrow reads the bytes.
+        text: str | None = None
+        encoding, bom = "ascii", 0
+        head = data[:65536].decode("ascii")
+        _check_text(head[:4096], filename)
+    else:
+        text, encoding = _decode_with(data, filename)
+        bom = 3 if encoding == "utf-8-sig" and data.startswith(b"\xef\xbb\xbf") else 0
+        head = text[:65536]
+    first = next((ln for ln in head.splitlines() if ln.strip()), "")
     if not first:
         raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
     sep = max((";", ",", "\t", "|"), key=first.count)
@@ -213,11 +254,22 @@ def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
             f"'{first[:80]}'"
         )
     header = next(csv.reader([first], delimiter=sep))
-    blank_lines = re.search(r"\n[ \t\r]*\n(?=.)", text.strip("\r\n"), flags=re.S)
-    if blank_lines is None and len(set(header)) == len(header):
-        frame = _read_csv_arrow(text, sep, header, filename)
+    utf8 = encoding != "cp1252"  # the bytes after the BOM are the UTF-8 of the text
+    if utf8:
+        blank_lines = _has_blank_line(data, bom)
+    else:
+        assert text is not None
+        blank_lines = _BLANK_LINE_TEXT.search(text.strip("\r\n")) is not None
+    if not blank_lines and len(set(header)) == len(header):
+        if utf8:
+            frame = _read_csv_arrow(pa.py_buffer(data).slice(bom), sep, header, filename)
+        else:
+            assert text is not None
+            frame = _read_csv_arrow(pa.py_buffer(text.encode("utf-8")), sep, header, filename)
         frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
         return frame
+    if text is None:
+        text = data.decode("ascii")
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                             skip_blank_lines=False, on_bad_lines="error", engine="c")
@@ -229,11 +281,13 @@ def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
     return frame.loc[~blank].reset_index(drop=True)
 
 
-def _read_csv_arrow(text: str, sep: str, header: list[str], filename: str | None) -> pd.DataFrame:
-    """Multi-threaded CSV reading with Arrow, every column as text (the fast path)."""
+def _read_csv_arrow(utf8: pa.Buffer, sep: str, header: list[str],
+                    filename: str | None) -> pd.DataFrame:
+    """Multi-threaded CSV reading with Arrow, every column as text (the fast path), from the
+    file's text as UTF-8 without BOM."""
     try:
         table = pa_csv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            pa.BufferReader(utf8),
             read_options=pa_csv.ReadOptions(block_size=1 << 22),
             parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=False),
             convert_options=pa_csv.ConvertOptions(
@@ -315,40 +369,144 @@ _DATE_FORMATS = (
 _AWARE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$")
 
 
+def _literal_counts(fmt: str) -> dict[str, int]:
+    """How often each character that ``fmt`` matches literally occurs in it (not the
+    directives, not whitespace, which matches any amount of whitespace)."""
+    literal = re.sub(r"%.", "", fmt)
+    return {ch: literal.count(ch) for ch in set(literal) if not ch.isspace()}
+
+
+def _reads_only_its_own(i: int) -> bool:
+    """Whether no format before ``_DATE_FORMATS[i]`` can read a value that it reads.
+
+    A value read by a format holds exactly the format's literal characters (the directives
+    read digits and whitespace; allow one '-' per %Y for a sign), so an earlier format that
+    needs more of some character than that can read none of these values."""
+    fmt = _DATE_FORMATS[i]
+    have = _literal_counts(fmt)
+    have["-"] = have.get("-", 0) + fmt.count("%Y")
+    return all(any(k > have.get(ch, 0) for ch, k in _literal_counts(earlier).items())
+               for earlier in _DATE_FORMATS[:i])
+
+
+#: The formats whose values no earlier format reads: when such a format reads a value, it is
+#: the first that does, which is the format the value gets.
+_PROBE_FORMATS = frozenset(fmt for i, fmt in enumerate(_DATE_FORMATS) if _reads_only_its_own(i))
+_ISO_START = r"^\d{4}-\d{2}-\d{2}"
+
+
 def parse_datetime(values: pd.Series, times: pd.Series | None = None) -> pd.Series:
     """Parse ISO 8601 and Dutch day-first dates (optionally with a separate time column) into
     Europe/Amsterdam. Naive values are local time; in the ambiguous autumn hour they are read
-    as winter time, a non-existent spring hour moves forward. Unparseable -> NaT."""
-    s = values.astype(str).str.strip()
-    if times is not None:
-        t = times.astype(str).str.strip()
+    as winter time, a non-existent spring hour moves forward. Unparseable -> NaT.
+
+    Each naive, non-ISO value is read with the first of ``_DATE_FORMATS`` that reads it. A
+    column in one format costs one ``strptime``: the format of the first value is applied to
+    the whole column (see ``_PROBE_FORMATS``); only the values it does not read go through
+    the formats in order."""
+    return _parse_datetime(values.astype(str).str.strip(),
+                           None if times is None else times.astype(str).str.strip())
+
+
+def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
+    """``parse_datetime`` of values (and times) already made text and stripped."""
+    if t is not None:
         s = s.where(t == "", s + " " + t)
-    empty = s == ""
-    aware = pd.Series(pc.match_substring_regex(_arrow(s), _AWARE.pattern).to_numpy(
-        zero_copy_only=False), index=s.index, dtype=bool) & ~empty
+    arr = _arrow(s)
+    n = len(s)
+    empty = _mask(pc.equal(arr, ""))
+    aware = np.zeros(n, dtype=bool)
+    # The offset at the end (_AWARE) is 'Z' or a sign 5 or 6 bytes from the end: the regex
+    # runs only when some value has one.
+    if ((_byte_at(arr, -1) == ord("Z")) | np.isin(_byte_at(arr, -5), _SIGNS)
+            | np.isin(_byte_at(arr, -6), _SIGNS)).any():
+        aware = _mask(pc.match_substring_regex(arr, _AWARE.pattern)) & ~empty
     result = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {TIMEZONE}]")
     if aware.any():
         parsed = pd.to_datetime(s[aware], format="ISO8601", utc=True, errors="coerce")
         result[aware] = parsed.dt.tz_convert(TIMEZONE)
     naive_mask = ~aware & ~empty
     if naive_mask.any():
-        sn = s[naive_mask]
-        iso = sn.str.match(r"^\d{4}-\d{2}-\d{2}")
-        parsed = pd.Series(pd.NaT, index=sn.index, dtype="datetime64[ns]")
-        if iso.any():
-            parsed[iso] = pd.to_datetime(sn[iso], format="ISO8601", errors="coerce")
-        rest = parsed.isna() & ~iso
-        for fmt in _DATE_FORMATS:
+        iso = np.zeros(n, dtype=bool)
+        stamps = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)  # NaT
+        # An ISO start has '-' as 5th and 8th character; pandas' \d may be any Unicode digit,
+        # so values that are not ASCII are candidates too.
+        if (~_mask(pc.string_is_ascii(arr))
+                | ((_byte_at(arr, 4) == ord("-")) & (_byte_at(arr, 7) == ord("-")))).any():
+            sn = s[naive_mask]
+            iso_n = sn.str.match(_ISO_START)
+            parsed = pd.Series(pd.NaT, index=sn.index, dtype="datetime64[ns]")
+            if iso_n.any():
+                parsed[iso_n] = pd.to_datetime(sn[iso_n], format="ISO8601", errors="coerce")
+            stamps[naive_mask] = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
+            iso[naive_mask] = iso_n.to_numpy(dtype=bool, na_value=False)
+        rest = naive_mask & ~iso
+
+        def read(fmt: str) -> None:
+            where = np.flatnonzero(rest)
+            part = arr if len(where) == n else arr.filter(pa.array(rest))
+            got = pc.strptime(part, format=fmt, unit="ns", error_is_null=True)
+            ok = _mask(pc.is_valid(got))
+            stamps[where[ok]] = _numpy(pc.cast(got, pa.int64()), len(where), fill=0)[ok]
+            rest[where[ok]] = False
+
+        first = np.flatnonzero(rest)[:1]
+        probe = arr.take(pa.array(first))
+        fmt0 = next((f for f in _DATE_FORMATS if len(first) and pc.strptime(
+            probe, format=f, unit="ns", error_is_null=True).is_valid()[0].as_py()), None)
+        if fmt0 in _PROBE_FORMATS:
+            read(fmt0)
+        for fmt in _DATE_FORMATS:  # what the probe's format did not read, in order
             if not rest.any():
                 break
-            part = sn[rest]
-            got = pc.strptime(_arrow(part), format=fmt, unit="ns", error_is_null=True)
-            parsed[part.index] = got.to_numpy(zero_copy_only=False)
-            rest = parsed.isna() & ~iso
-        local = parsed.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(len(parsed), dtype=bool),
-                                      nonexistent=pd.Timedelta(hours=1))
-        result[naive_mask] = local
+            if fmt != fmt0:
+                read(fmt)
+        naive = pd.Series(stamps.view("datetime64[ns]"), index=s.index)
+        local = naive.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(n, dtype=bool),
+                                     nonexistent=pd.Timedelta(hours=1))
+        if naive_mask.all():
+            result = local
+        else:
+            result[naive_mask] = local[naive_mask]
     return result
+
+
+_SIGNS = np.array([ord("+"), ord("-")], dtype=np.uint8)
+
+
+def _byte_at(arr: pa.Array | pa.ChunkedArray, k: int) -> np.ndarray:
+    """Byte ``k`` of each string (from the end when negative; UTF-8), 0 where the string is
+    shorter (or null)."""
+    parts = [np.zeros(0, dtype=np.uint8)]
+    for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
+        if len(chunk) == 0:
+            continue
+        _, offsets, data = chunk.buffers()
+        wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+        off = np.frombuffer(offsets, dtype=np.int64 if wide else np.int32)
+        off = off[chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
+        start, end = off[:-1], off[1:]
+        pos = start + k if k >= 0 else end + k
+        inside = (pos >= start) & (pos < end)
+        out = np.zeros(len(chunk), dtype=np.uint8)
+        if data is not None:
+            out[inside] = np.frombuffer(data, dtype=np.uint8)[pos[inside]]
+        parts.append(out)
+    return np.concatenate(parts)
+
+
+def _mask(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean Arrow array as a numpy mask, null as False."""
+    return _numpy(values, len(values), fill=False).astype(bool, copy=False)
+
+
+def _numpy(values: pa.Array | pa.ChunkedArray, n: int, *, fill: object) -> np.ndarray:
+    if values.null_count:
+        values = pc.fill_null(values, fill)
+    out = values.to_numpy() if isinstance(values, pa.ChunkedArray) else \
+        values.to_numpy(zero_copy_only=False)
+    assert len(out) == n
+    return out
 
 
 # --- main entry ------------------------------------------------------------------------------
@@ -366,7 +524,7 @@ def parse_incidents(
     ``now`` (default: the current time) bounds dates from above."""
     if crs not in (None, "rd", "wgs84"):
         raise InvalidInput(f"onbekend coördinatenstelsel '{crs}': kies 'rd' of 'wgs84'")
-    if not data or not data.strip():
+    if not data or data.isspace():  # isspace: no copy of the file, as strip() makes
         raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
     fmt = _detect_format(data, filename)
     raw = _read_csv(data, filename) if fmt == "csv" else _read_geo(data, filename, fmt)
@@ -404,16 +562,24 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     def col(name: str) -> pd.Series:
         return raw[cols[name]] if name in cols else pd.Series([""] * n, index=raw.index)
 
+    stripped_cache: dict[str, pd.Series] = {}
+
+    def stripped(name: str) -> pd.Series:
+        """``col(name).astype(str).str.strip()``, computed once per column."""
+        if name not in stripped_cache:
+            stripped_cache[name] = col(name).astype(str).str.strip()
+        return stripped_cache[name]
+
     # identifiers
-    ids = col("incident_id").astype(str).str.strip()
+    ids = stripped("incident_id")
     bad = ids == ""
     rej.add(rows[bad], cols["incident_id"], "", "registratienummer ontbreekt")
 
     # crime types (each distinct value resolved once)
-    ct_raw = col("crime_type").astype(str).str.strip()
+    ct_raw = stripped("crime_type")
     codes, uniques = pd.factorize(ct_raw)
     slugs_u, _ = crimetypes.resolve_many(list(uniques))
-    slug_arr = np.asarray([*slugs_u, None], dtype=object)[codes]
+    slug_arr = _take_strings([*slugs_u, None], codes)
     bad = pd.isna(slug_arr)
     rej.add(rows[bad], cols["crime_type"], ct_raw[bad],
             "onbekend misdrijftype (zie 'geoveilig import --help' voor de lijst)")
@@ -422,14 +588,14 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     now_ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz=TIMEZONE)
     if now_ts.tzinfo is None:
         now_ts = now_ts.tz_localize(TIMEZONE)
-    time_col = col("time") if "time" in cols else None
-    at = parse_datetime(col("occurred_at"), time_col) if "occurred_at" in cols else None
-    frm = parse_datetime(col("occurred_from")) if "occurred_from" in cols else None
-    to = parse_datetime(col("occurred_to")) if "occurred_to" in cols else None
+    time_col = stripped("time") if "time" in cols else None
+    at = _parse_datetime(stripped("occurred_at"), time_col) if "occurred_at" in cols else None
+    frm = _parse_datetime(stripped("occurred_from"), None) if "occurred_from" in cols else None
+    to = _parse_datetime(stripped("occurred_to"), None) if "occurred_to" in cols else None
     for series, name in ((at, "occurred_at"), (frm, "occurred_from"), (to, "occurred_to")):
         if series is None:
             continue
-        text = col(name).astype(str).str.strip()
+        text = stripped(name)
         unparsable = series.isna() & (text != "")
         rej.add(rows[unparsable], cols[name], text[unparsable],
                 "datum niet te lezen (gebruik bijv. 2017-03-14 21:30 of 14-03-2017 21:30)")
@@ -443,10 +609,10 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
         assert frm is not None
         end = to if to is not None else frm
         at = frm + (end.fillna(frm) - frm) / 2
-        no_date = frm.isna() & (col("occurred_from").astype(str).str.strip() == "")
+        no_date = frm.isna() & (stripped("occurred_from") == "")
         rej.add(rows[no_date], cols["occurred_from"], "", "begindatum ontbreekt")
     else:
-        no_date = at.isna() & (col("occurred_at").astype(str).str.strip() == "")
+        no_date = at.isna() & (stripped("occurred_at") == "")
         if frm is not None:
             # only a window: use its midpoint
             end = to if to is not None else frm
@@ -465,7 +631,7 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
                                             filename=filename)
 
     # addresses
-    address = col("address").astype(str).str.strip() if "address" in cols else None
+    address = stripped("address") if "address" in cols else None
 
     def dates(series: pd.Series | None) -> pd.arrays.DatetimeArray:
         if series is None:
@@ -473,12 +639,12 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
         return series.dt.tz_convert(TIMEZONE).array
 
     frame = pd.DataFrame({
-        "incident_id": ids.to_numpy(),
+        "incident_id": _column(ids),
         "crime_type": slug_arr,
         "occurred_at": dates(at),
         "occurred_from": dates(frm),
         "occurred_to": dates(to),
-        "address": address.replace("", None).to_numpy() if address is not None else None,
+        "address": _column(address.replace("", None)) if address is not None else None,
         "x": x,
         "y": y,
         "row": rows,
@@ -487,8 +653,8 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     if areas is not None:
         finite = np.isfinite(x) & np.isfinite(y)
         assigned = areas.assign(np.where(finite, x, np.nan), np.where(finite, y, np.nan))
-        frame["buurt_code"] = assigned["buurt_code"].to_numpy()
-        frame["wijk_code"] = assigned["wijk_code"].to_numpy()
+        frame["buurt_code"] = _column(assigned["buurt_code"])
+        frame["wijk_code"] = _column(assigned["wijk_code"])
         outside = finite & pd.isna(frame["buurt_code"]).to_numpy()
         rej.add(rows[outside], f"{xcol}/{ycol}",
                 pd.Series(x[outside]).round(2).astype(str) + " " +
@@ -505,7 +671,10 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     content = ["crime_type", "occurred_at", "occurred_from", "occurred_to", "address", "x", "y"]
     frame["content_hash"] = content_hash(frame[content])
     dup_in_file = 0
-    dupmask = frame["incident_id"].duplicated(keep=False) & (frame["incident_id"] != "")
+    if _may_repeat(frame["incident_id"]):
+        dupmask = frame["incident_id"].duplicated(keep=False) & (frame["incident_id"] != "")
+    else:
+        dupmask = pd.Series(False, index=frame.index)
     if dupmask.any():
         d = frame.loc[dupmask]
         variants = d.groupby("incident_id")["content_hash"].nunique()
@@ -522,9 +691,43 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
         exact = frame["incident_id"].duplicated(keep="first") & ~conf & ok
         dup_in_file = int(exact.sum())
         ok &= ~exact
-    valid = frame.loc[ok].reset_index(drop=True)
+    valid = (frame if ok.all() else frame.loc[ok]).reset_index(drop=True)
     return ParseResult(incidents=valid, rejects=rejects, n_rows=n, coordinate_system=system,
                        duplicates_in_file=dup_in_file)
+
+
+_STR = pd.StringDtype("pyarrow", np.nan)
+
+
+def _column(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``values.to_numpy()`` for a DataFrame column, without the round trip through Python
+    strings when it ends where it starts: an object array holding a string is inferred back to
+    the ``str`` dtype (``_STR``), so a ``str`` column with a string is passed as it is."""
+    if values.dtype == _STR and values.notna().any():
+        return values.array
+    return values.to_numpy()
+
+
+def _take_strings(table: list[str | None], codes: np.ndarray
+                  ) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``np.asarray(table, dtype=object)[codes]`` (code -1: the last entry) as a column: the
+    ``str`` array that the object array becomes in a DataFrame when it holds a string."""
+    if not any(isinstance(v, str) for v in table):
+        return np.asarray(table, dtype=object)[codes]
+    codes = np.where(codes < 0, len(table) + codes, codes)
+    taken = pa.array(table, type=pa.large_string()).take(pa.array(codes))
+    return pd.array(taken.to_pandas(types_mapper={pa.large_string(): _STR}.get))
+
+
+def _may_repeat(ids: pd.Series) -> bool:
+    """False when no non-empty id occurs twice (then ``duplicated`` has nothing to find);
+    True when one may. One Arrow sort instead of hashing every id in pandas."""
+    if ids.dtype != _STR or ids.isna().any():
+        return True
+    arr = pa.array(ids)
+    ordered = arr.take(pc.sort_indices(arr))
+    same = pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))
+    return bool(pc.any(pc.and_(same, pc.not_equal(ordered.slice(1), ""))).as_py())
 
 
 def content_hash(frame: pd.DataFrame) -> np.ndarray:
