@@ -385,3 +385,22 @@ def test_repeat_check_agrees_with_pandas(ids: list[str]) -> None:
 
     s = pd.Series(ids, dtype="str")
     assert _may_repeat(s) == bool((s.duplicated(keep=False) & (s != "")).any())
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet="0123456789,.é€ -", max_size=12)),
+                min_size=1, max_size=20), st.integers(0, 5), st.booleans())
+def test_comma_replaced_byte_for_byte_as_by_arrow(values, cut, chunked):
+    """``_replace_byte`` (the fast path of parse_number) against pc.replace_substring, on
+    sliced and chunked arrays with nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from geoveilig.incidents import _replace_byte
+
+    arr = pa.array(values, type=pa.string()).slice(min(cut, len(values) - 1))
+    if chunked:
+        arr = pa.chunked_array([arr, arr.slice(1)])
+    got = _replace_byte(arr, ord(","), ord("."))
+    assert got.to_pylist() == pc.replace_substring(arr, ",", ".").to_pylist()
+    got.validate(full=True)
