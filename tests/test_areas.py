@@ -238,3 +238,21 @@ def test_fetch_pdok_from_a_local_server(areas, tmp_path):
     assert list(again.buurten["code"]) == list(areas.buurten["code"])
     with pytest.raises(AreaError, match="PDOK niet bereikbaar"):
         fetch_pdok("GM0794", 2017, "http://127.0.0.1:9/nothing")
+
+
+@pytest.mark.parametrize("where", ["inside", "mixed", "outside", "nan", "none"])
+def test_assign_columns_as_from_object_arrays(areas, where):
+    """``assign`` takes the codes with Arrow; the frame is the one the object arrays of codes
+    and None gave: ``str`` columns, or object when no point is in a buurt."""
+    inside_x, inside_y = 173624.5, 388270.2
+    x, y = {"inside": ([inside_x] * 3, [inside_y] * 3),
+            "mixed": ([inside_x, 0.0, np.nan, 173949.0], [inside_y, 0.0, np.nan, 386938.0]),
+            "outside": ([0.0, 1.0], [0.0, 1.0]),
+            "nan": ([np.nan], [np.nan]),
+            "none": ([], [])}[where]
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    idx = areas.buurt_index.lookup(x, y)
+    codes = np.append(areas.buurten["code"].to_numpy(dtype=object), None)
+    wijk = np.append(areas.buurten["wijk_code"].to_numpy(dtype=object), None)
+    expected = pd.DataFrame({"buurt_code": codes[idx], "wijk_code": wijk[idx]})
+    pd.testing.assert_frame_equal(areas.assign(x, y), expected)

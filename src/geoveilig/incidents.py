@@ -740,16 +740,24 @@ def _column(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """``values.to_numpy()`` for a DataFrame column, without the round trip through Python
     strings when it ends where it starts: an object array holding a string is inferred back to
     the ``str`` dtype (``_STR``), so a ``str`` column with a string is passed as it is."""
-    if values.dtype == _STR and values.notna().any():
+    if values.dtype == _STR and values.notna().any() and _infers_str():
         return values.array
     return values.to_numpy()
+
+
+def _infers_str() -> bool:
+    """Whether pandas makes an object array of strings and None a ``str`` column (the
+    default since pandas 3)."""
+    return bool(pd.Series(np.array(["", None], dtype=object)).dtype == _STR)
 
 
 def _take_strings(table: list[str | None], codes: np.ndarray
                   ) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """``np.asarray(table, dtype=object)[codes]`` (code -1: the last entry) as a column: the
     ``str`` array that the object array becomes in a DataFrame when it holds a string."""
-    if not any(isinstance(v, str) for v in table):
+    is_str = np.array([isinstance(v, str) for v in table], dtype=bool)
+    if (not all(v is None or isinstance(v, str) for v in table) or not is_str[codes].any()
+            or not _infers_str()):
         return np.asarray(table, dtype=object)[codes]
     codes = np.where(codes < 0, len(table) + codes, codes)
     taken = pa.array(table, type=pa.large_string()).take(pa.array(codes))
