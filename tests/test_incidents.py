@@ -176,6 +176,25 @@ def test_parse_number_and_datetime_formats():
     assert dt.iloc[4] == pd.Timestamp("2017-12-31", tz="Europe/Amsterdam")
 
 
+def test_iso_offsets_of_every_form_and_unknown_endings():
+    """Offsets as +01, +0100 and +01:00 are read (also in one column with naive times); an
+    ISO value with an ending we cannot read (a zone name, an offset after the hour only) is
+    NaT, so the row is rejected with its number instead of the import crashing."""
+    dt = parse_datetime(pd.Series(["2017-03-14T21:30+01", "2017-03-14T21:30:00+0100",
+                                   "2017-03-14 21:30-01", "2017-03-14 21:30",
+                                   "2017-03-14T21:30:00 CET", "2017-03-14T21+01:00"]))
+    local = pd.Timestamp("2017-03-14 21:30", tz="Europe/Amsterdam")
+    assert list(dt.iloc[:4]) == [local, local, local + pd.Timedelta(hours=2), local]
+    assert dt.iloc[4:].isna().all()
+    data = (b"registratienummer;soort;pleegdatum;x;y\n"
+            b"a;woninginbraak;2017-03-14T21:30+01;173624,5;388270,2\n"
+            b"b;woninginbraak;2017-03-14T21:30:00 CET;173624,5;388270,2\n")
+    parsed = parse_incidents(data, filename="t.csv", crs="rd")
+    assert list(parsed.frame["incident_id"]) == ["a"]
+    assert list(parsed.rejects["row"]) == [3]
+    assert parsed.rejects["reason"].iloc[0].startswith("datum niet te lezen")
+
+
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.one_of(
     st.floats(-1e7, 1e7, allow_nan=False).map(lambda v: f"{v:.3f}"),

@@ -376,7 +376,7 @@ _DATE_FORMATS = (
     "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y",
     "%d.%m.%Y %H:%M", "%d.%m.%Y", "%Y%m%d",
 )
-_AWARE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})$")
+_AWARE = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$")
 
 
 def _literal_counts(fmt: str) -> dict[str, int]:
@@ -403,6 +403,9 @@ def _reads_only_its_own(i: int) -> bool:
 #: the first that does, which is the format the value gets.
 _PROBE_FORMATS = frozenset(fmt for i, fmt in enumerate(_DATE_FORMATS) if _reads_only_its_own(i))
 _ISO_START = r"^\d{4}-\d{2}-\d{2}"
+#: a whole naive ISO 8601 value; an ISO value with any other ending (an offset _AWARE does not
+#: know, a zone name) is not read, so it is rejected instead of mixing naive and aware times
+_ISO_NAIVE = r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?)?"
 
 
 def parse_datetime(values: pd.Series, times: pd.Series | None = None) -> pd.Series:
@@ -426,10 +429,10 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
     n = len(s)
     empty = _mask(pc.equal(arr, ""))
     aware = np.zeros(n, dtype=bool)
-    # The offset at the end (_AWARE) is 'Z' or a sign 5 or 6 bytes from the end: the regex
-    # runs only when some value has one.
-    if ((_byte_at(arr, -1) == ord("Z")) | np.isin(_byte_at(arr, -5), _SIGNS)
-            | np.isin(_byte_at(arr, -6), _SIGNS)).any():
+    # The offset at the end (_AWARE) is 'Z' or a sign 3, 5 or 6 bytes from the end (+01,
+    # +0100, +01:00): the regex runs only when some value has one.
+    if ((_byte_at(arr, -1) == ord("Z")) | np.isin(_byte_at(arr, -3), _SIGNS)
+            | np.isin(_byte_at(arr, -5), _SIGNS) | np.isin(_byte_at(arr, -6), _SIGNS)).any():
         aware = _mask(pc.match_substring_regex(arr, _AWARE.pattern)) & ~empty
     result = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {TIMEZONE}]")
     if aware.any():
@@ -446,8 +449,10 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
             sn = s[naive_mask]
             iso_n = sn.str.match(_ISO_START)
             parsed = pd.Series(pd.NaT, index=sn.index, dtype="datetime64[ns]")
-            if iso_n.any():
-                parsed[iso_n] = pd.to_datetime(sn[iso_n], format="ISO8601", errors="coerce")
+            readable = iso_n & sn.str.fullmatch(_ISO_NAIVE)
+            if readable.any():
+                parsed[readable] = pd.to_datetime(sn[readable], format="ISO8601",
+                                                  errors="coerce")
             stamps[naive_mask] = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
             iso[naive_mask] = iso_n.to_numpy(dtype=bool, na_value=False)
         rest = naive_mask & ~iso
@@ -879,4 +884,5 @@ def _coordinates(
     x = np.where(valid, x, np.nan)
     y = np.where(valid, y, np.nan)
     return x, y, system, xcol, ycol
+
 
