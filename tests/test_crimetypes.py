@@ -25,6 +25,8 @@ def test_every_seed_label_resolves(shared_geo):
     ("straatroven", "straatroof"),
     ("Fietsendiefstal", "fietsendiefstal"),
     ("diefstal/verduistering fiets", "fietsendiefstal"),
+    ("fietsdiefstal", "fietsendiefstal"),
+    ("Fietsdiefstallen", "fietsendiefstal"),
     ("Overval", "overval"),
     ("zakkenrollen", "zakkenrollerij"),
     ("Diefstal uit/vanaf motorvoertuigen", "diefstal-uit-motorvoertuig"),

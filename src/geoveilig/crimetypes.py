@@ -36,7 +36,8 @@ CRIME_TYPES: tuple[CrimeType, ...] = (
         "zaakbeschadiging", "vandalisme", "vandalism", "criminal damage",
     )),
     CrimeType("fietsendiefstal", "Fietsendiefstallen", (
-        "fietsendiefstal", "diefstal fiets", "diefstal van fiets", "diefstal/verduistering fiets",
+        "fietsendiefstal", "fietsdiefstal", "diefstal fiets", "diefstal van fiets",
+        "diefstal/verduistering fiets",
         "bicycle theft", "bike theft",
     )),
     CrimeType("inbraak-bedrijf", "Inbraken/diefstallen bedrijven/instellingen", (
@@ -135,6 +136,9 @@ def _plural_variants(text: str) -> set[str]:
     for suffix in ("en", "s", "n"):
         if text.endswith(suffix):
             out.add(text[: -len(suffix)])
+    # a doubled consonant before -en: diefstallen -> diefstal
+    if re.search(r"([bdfgklmnprst])\1en$", text):
+        out.add(text[:-3])
     out |= {text + "en", text + "s"}
     return out
 
