@@ -886,3 +886,38 @@ def _coordinates(
     return x, y, system, xcol, ycol
 
 
+
+# --- export ----------------------------------------------------------------------------------
+
+#: the columns of ``export_table``: Dutch headers that ``parse_incidents`` reads back
+EXPORT_COLUMNS = ("registratienummer", "soort", "pleegdatum", "begindatum", "einddatum", "adres",
+                  "rd_x", "rd_y", "buurtcode", "wijkcode")
+
+
+def _iso(values: pd.Series) -> pd.Series:
+    """tz-aware timestamps as ISO 8601 with their UTC offset (NaT -> '')."""
+    local = values.dt.tz_convert(TIMEZONE)
+    text = local.dt.strftime("%Y-%m-%dT%H:%M:%S%z").str.replace(
+        r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+    return text.where(values.notna(), "")
+
+
+def export_table(incidents: pd.DataFrame) -> pd.DataFrame:
+    """Incidents as the store gives them (``Store.incidents()``) in the import format: Dutch
+    headers, ISO 8601 times with their offset, RD coordinates in metres, the slug as crime
+    type, plus the assigned buurt and wijk codes (ignored on import). Importing the result
+    gives the same incidents again (``geoveilig export`` then ``geoveilig import``)."""
+    f = incidents
+    address = f["address"] if "address" in f else pd.Series([None] * len(f), index=f.index)
+    return pd.DataFrame({
+        "registratienummer": f["incident_id"].astype(str).to_numpy(),
+        "soort": f["crime_type"].astype(str).to_numpy(),
+        "pleegdatum": _iso(f["occurred_at"]).to_numpy(),
+        "begindatum": _iso(f["occurred_from"]).to_numpy(),
+        "einddatum": _iso(f["occurred_to"]).to_numpy(),
+        "adres": address.fillna("").astype(str).to_numpy(),
+        "rd_x": f["x"].to_numpy(dtype=float),
+        "rd_y": f["y"].to_numpy(dtype=float),
+        "buurtcode": f["buurt_code"].fillna("").astype(str).to_numpy(),
+        "wijkcode": f["wijk_code"].fillna("").astype(str).to_numpy(),
+    })

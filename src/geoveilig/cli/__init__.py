@@ -10,6 +10,7 @@ from . import (
     areas_cmd,
     backup_cmd,
     demo_cmd,
+    export_cmd,
     hotspots_cmd,
     import_cmd,
     keys_cmd,
@@ -28,7 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (areas_cmd, import_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
+for module in (areas_cmd, import_cmd, export_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
                map_cmd, hotspots_cmd, recommend_cmd, backup_cmd, keys_cmd):
     module.register(app)
 

@@ -1,0 +1,70 @@
+"""``geoveilig export --out F.csv|F.gpkg``: the stored incidents in the import format."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import typer
+
+from .. import RD_NEW, crimetypes
+from ..errors import InvalidInput
+from ..incidents import export_table
+from ..stats import Period
+from .common import console, handle_errors, open_store, out
+
+_FORMATS = {".csv": "csv", ".gpkg": "gpkg"}
+
+
+@handle_errors
+def export_command(
+    out_file: Path = typer.Option(..., "--out", help="doelbestand: .csv of .gpkg (GeoPackage)"),
+    period: str | None = typer.Option(None, "--period",
+                                      help="alleen deze periode, bijv. 2017, 2017-Q3, 2017-05 "
+                                           "of 2016-01-01..2017-07-01"),
+    crime_type: str | None = typer.Option(None, "--crime-type",
+                                          help="misdrijftype of groep (bijv. woninginbraak, "
+                                               "hic), meerdere met komma's"),
+    area: list[str] = typer.Option([], "--area",
+                                   help="alleen deze wijk- of buurtcode (herhaalbaar)"),
+) -> None:
+    """Schrijf de opgeslagen incidenten weg in het importformaat (CSV met ; of GeoPackage in
+    RD New), met de toegekende buurt- en wijkcode. Incidentlocaties zijn persoonsgegevens:
+    elke export wordt in het auditlog vastgelegd."""
+    kind = _FORMATS.get(out_file.suffix.lower())
+    if kind is None:
+        raise typer.BadParameter(f"'{out_file.name}': gebruik de extensie .csv of .gpkg",
+                                 param_hint="--out")
+    filters: dict[str, object] = {}
+    if period is not None:
+        p = Period.parse(period)
+        filters.update(start=p.start, end=p.end)
+    if crime_type is not None:
+        filters["crime_types"] = list(crimetypes.expand(crime_type))
+    if area:
+        filters["area_codes"] = list(area)
+    store = open_store()
+    try:
+        with console.status("incidenten lezen..."):
+            incidents = store.incidents(**filters)  # type: ignore[arg-type]
+        if incidents.empty:
+            raise InvalidInput("geen incidenten gevonden voor deze selectie; er is niets "
+                               "geschreven")
+        table = export_table(incidents)
+        if kind == "csv":
+            table.to_csv(out_file, sep=";", index=False)
+        else:
+            gdf = gpd.GeoDataFrame(table, geometry=incidents.geometry.values, crs=RD_NEW)
+            out_file.unlink(missing_ok=True)
+            gdf.to_file(out_file, driver="GPKG", layer="incidenten", engine="pyogrio")
+        store.audit(getpass.getuser(), "export-incidents", out_file.name, json.dumps(
+            {"rows": len(table), "period": period, "crime_type": crime_type, "area": area}))
+    finally:
+        store.close()
+    out.print(f"{len(table)} incidenten geschreven naar {out_file}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export_command)
