@@ -85,8 +85,8 @@ def test_chunk_layout_round_trips_the_rows_of_the_row_table(tmp_path, areas, dem
                              content_sha256="b" * 64)
         with old.engine.connect() as conn:
             rows = table_rows(conn)
-        frame = old.incidents(start="2016-01-01", crime_types=["woninginbraak"])
-    assert len(rows["incidents"]) == 5000
+        frame = old.incidents(start="2012-03-01", crime_types=["woninginbraak", "overig"])
+    assert len(rows["incidents"]) == 5000 and len(frame) > 100
     with Store(url) as store:  # auto-upgrade: packed
         assert store.columnar
         with store.engine.connect() as conn:
@@ -95,7 +95,7 @@ def test_chunk_layout_round_trips_the_rows_of_the_row_table(tmp_path, areas, dem
                                             "FROM incident_chunks")).one()
         assert tuple(n_chunks) == (1, 5000)
         pd.testing.assert_frame_equal(
-            store.incidents(start="2016-01-01", crime_types=["woninginbraak"]), frame)
+            store.incidents(start="2012-03-01", crime_types=["woninginbraak", "overig"]), frame)
         with store.engine.begin() as conn:
             command.downgrade(_alembic_config(conn), "0006")
         with store.engine.connect() as conn:

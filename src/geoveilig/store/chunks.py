@@ -326,14 +326,21 @@ def read(conn: Connection, query: ChunkQuery, columns: Sequence[str] | None = No
     return table
 
 
+def _column(values: pa.ChunkedArray, index: pd.RangeIndex) -> pd.Series:
+    """One column as pandas infers it from DBAPI rows (``DataFrame.from_records``): text with
+    any value as pandas' ``str`` dtype (missing = NaN), text without values as objects (None),
+    numbers as numpy."""
+    if pa.types.is_string(values.type) and values.null_count < len(values):
+        return pd.Series(pd.array(values.combine_chunks(), dtype="str"), index=index)
+    return pd.Series(values.to_numpy(zero_copy_only=False), index=index,
+                     dtype=object if pa.types.is_string(values.type) else None)
+
+
 def to_frame(table: pa.Table) -> pd.DataFrame:
-    """A DataFrame as the row table's DBAPI path gives it: text as Python objects (None for
-    missing), numbers as numpy columns."""
+    """A DataFrame as the row table's DBAPI path gives it (see ``_column``)."""
     index = pd.RangeIndex(len(table))
-    return pd.DataFrame({
-        f.name: pd.Series(table.column(f.name).to_numpy(zero_copy_only=False), index=index,
-                          dtype=object if pa.types.is_string(f.type) else None, copy=False)
-        for f in table.schema}, index=index)
+    return pd.DataFrame({name: _column(table.column(name), index)
+                         for name in table.column_names}, index=index)
 
 
 def count(conn: Connection, query: ChunkQuery) -> int:
