@@ -1,11 +1,13 @@
 """Store benchmark: SQLite (the embedded default, the reference) and PostgreSQL + PostGIS side
 by side on the same 1,000,000 synthetic incidents (not demo data):
 
-- import: ``Store.import_incidents`` into an empty store (rows/s; SQLite executemany with index
-  rebuild, PostgreSQL COPY), and a re-import of the same rows (all already present);
-- wijk aggregation: incidents per ``wijk_code`` in one year (GROUP BY in the database);
-- bbox query: ``Store.incidents(bbox=...)`` for a 1 x 1 km box (SQLite x/y range on the (x, y)
-  index, PostGIS ``ST_Intersects`` on the GiST index) and ``count_incidents`` for the same box.
+- import: ``Store.import_incidents`` into an empty store (rows/s; SQLite: Arrow column chunks,
+  PostgreSQL: COPY into the row table), and a re-import of the same rows (all already present);
+- wijk aggregation: incidents per ``wijk_code`` in one year (``Store.incidents`` for the year,
+  counted with pandas, as ``geoveilig.stats`` does);
+- bbox query: ``Store.incidents(bbox=...)`` for a 1 x 1 km box (SQLite: the chunks' zone maps
+  and an Arrow filter; PostGIS ``ST_Intersects`` on the GiST index) and ``count_incidents`` for
+  the same box.
 
 Both backends must return identical aggregations and bbox results (checked). PostgreSQL: the
 server from ``--postgres-url`` / ``GEOVEILIG_TEST_POSTGRES_URL``, otherwise a throwaway cluster
@@ -36,7 +38,7 @@ from _synth import points_inside
 from geoveilig.areas import load_areas
 from geoveilig.crimetypes import SLUGS
 from geoveilig.incidents import ParseResult, content_hash
-from geoveilig.store import Store, incidents
+from geoveilig.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -71,13 +73,11 @@ def synthetic(n: int, seed: int = 0) -> ParseResult:
 
 
 def wijk_counts(store: Store, year: int) -> dict[str, int]:
-    t = incidents.c
-    lo = int(pd.Timestamp(f"{year}-01-01", tz="Europe/Amsterdam").timestamp())
-    hi = int(pd.Timestamp(f"{year + 1}-01-01", tz="Europe/Amsterdam").timestamp())
-    stmt = (sa.select(t.wijk_code, sa.func.count()).where(t.occurred_at >= lo, t.occurred_at < hi)
-            .group_by(t.wijk_code).order_by(t.wijk_code))
-    with store.engine.connect() as conn:
-        return {w: int(c) for w, c in conn.execute(stmt)}
+    """Incidents per wijk in one year, as ``geoveilig.stats`` gets them: the year's incidents
+    from the store, counted with pandas."""
+    found = store.incidents(start=f"{year}-01-01", end=f"{year + 1}-01-01")
+    counts = found["wijk_code"].value_counts().sort_index()
+    return {str(w): int(c) for w, c in counts.items()}
 
 
 def best(fn, repeat: int = 5) -> tuple[float, object]:
