@@ -21,11 +21,11 @@ from typing import Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyogrio
 import shapely
 
 from . import RD_NEW
+from ._strings import take_strings
 from .errors import AreaError, CrsError
 from .spatial import PolygonIndex
 
@@ -142,7 +142,8 @@ class Areas:
         idx = self.buurt_index.lookup(x, y)
         codes = np.append(self.buurten["code"].to_numpy(dtype=object), None)
         wijk = np.append(self.buurten["wijk_code"].to_numpy(dtype=object), None)
-        return pd.DataFrame({"buurt_code": _take(codes, idx), "wijk_code": _take(wijk, idx)})
+        return pd.DataFrame({"buurt_code": take_strings(codes, idx),
+                             "wijk_code": take_strings(wijk, idx)})
 
     def names(self) -> dict[str, str]:
         """Code -> name for every area of every level."""
@@ -160,22 +161,6 @@ class Areas:
             "buurten": counts.reindex(self.wijken["code"]).fillna(0).astype(int).to_numpy(),
             "area_km2": (self.wijken.geometry.area / 1e6).round(2).to_numpy(),
         })
-
-
-_STR = pd.StringDtype("pyarrow", np.nan)
-
-
-def _take(table: np.ndarray, idx: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """``table[idx]`` (object array of codes, None last) as a DataFrame column. An object array
-    of strings and None becomes a ``str`` column in a DataFrame; this makes that column with
-    one Arrow take instead of from a million Python strings. Anything else: ``table[idx]``."""
-    picked = (idx >= 0) & (idx < len(table) - 1)
-    if (not picked.any() or not all(isinstance(c, str) for c in table[:-1])
-            or pd.Series(np.array(["", None], dtype=object)).dtype != _STR):
-        return table[idx]
-    taken = pa.array(table.tolist(), type=pa.large_string()).take(
-        pa.array(np.where(idx < 0, len(table) + idx, idx)))
-    return pd.array(taken.to_pandas(types_mapper={pa.large_string(): _STR}.get))
 
 
 def validate(

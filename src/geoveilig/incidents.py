@@ -30,6 +30,7 @@ user must declare ``crs``.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from datetime import datetime
@@ -45,6 +46,7 @@ import pyogrio
 from pyproj import Transformer
 
 from . import RD_NEW, TIMEZONE, crimetypes
+from ._strings import STR, infers_str, take_strings
 from .areas import Areas
 from .errors import InvalidInput
 
@@ -336,7 +338,7 @@ def _arrow(values: pd.Series, *, stripped: bool = False) -> pa.Array | pa.Chunke
     """The values as Arrow strings, trimmed of whitespace. ``stripped``: they come from
     ``.str.strip()``, which for Arrow-backed strings is the same trim, done already."""
     arr = pa.array(values.astype(str), type=pa.string(), from_pandas=True)
-    if stripped and values.dtype == _STR:
+    if stripped and values.dtype == STR:
         return arr
     return pc.utf8_trim_whitespace(arr)
 
@@ -604,13 +606,10 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     def col(name: str) -> pd.Series:
         return raw[cols[name]] if name in cols else pd.Series([""] * n, index=raw.index)
 
-    stripped_cache: dict[str, pd.Series] = {}
-
+    @functools.cache
     def stripped(name: str) -> pd.Series:
         """``col(name).astype(str).str.strip()``, computed once per column."""
-        if name not in stripped_cache:
-            stripped_cache[name] = col(name).astype(str).str.strip()
-        return stripped_cache[name]
+        return col(name).astype(str).str.strip()
 
     # identifiers
     ids = stripped("incident_id")
@@ -621,7 +620,7 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     ct_raw = stripped("crime_type")
     codes, uniques = pd.factorize(ct_raw)
     slugs_u, _ = crimetypes.resolve_many(list(uniques))
-    slug_arr = _take_strings([*slugs_u, None], codes)
+    slug_arr = take_strings([*slugs_u, None], codes)
     bad = pd.isna(slug_arr)
     rej.add(rows[bad], cols["crime_type"], ct_raw[bad],
             "onbekend misdrijftype (zie 'geoveilig import --help' voor de lijst)")
@@ -738,41 +737,19 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
                        duplicates_in_file=dup_in_file)
 
 
-_STR = pd.StringDtype("pyarrow", np.nan)
-
-
 def _column(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
     """``values.to_numpy()`` for a DataFrame column, without the round trip through Python
     strings when it ends where it starts: an object array holding a string is inferred back to
-    the ``str`` dtype (``_STR``), so a ``str`` column with a string is passed as it is."""
-    if values.dtype == _STR and values.notna().any() and _infers_str():
+    the ``str`` dtype (``STR``), so a ``str`` column with a string is passed as it is."""
+    if values.dtype == STR and values.notna().any() and infers_str():
         return values.array
     return values.to_numpy()
-
-
-def _infers_str() -> bool:
-    """Whether pandas makes an object array of strings and None a ``str`` column (the
-    default since pandas 3)."""
-    return bool(pd.Series(np.array(["", None], dtype=object)).dtype == _STR)
-
-
-def _take_strings(table: list[str | None], codes: np.ndarray
-                  ) -> np.ndarray | pd.api.extensions.ExtensionArray:
-    """``np.asarray(table, dtype=object)[codes]`` (code -1: the last entry) as a column: the
-    ``str`` array that the object array becomes in a DataFrame when it holds a string."""
-    is_str = np.array([isinstance(v, str) for v in table], dtype=bool)
-    if (not all(v is None or isinstance(v, str) for v in table) or not is_str[codes].any()
-            or not _infers_str()):
-        return np.asarray(table, dtype=object)[codes]
-    codes = np.where(codes < 0, len(table) + codes, codes)
-    taken = pa.array(table, type=pa.large_string()).take(pa.array(codes))
-    return pd.array(taken.to_pandas(types_mapper={pa.large_string(): _STR}.get))
 
 
 def _may_repeat(ids: pd.Series) -> bool:
     """False when no non-empty id occurs twice (then ``duplicated`` has nothing to find);
     True when one may. One Arrow sort instead of hashing every id in pandas."""
-    if ids.dtype != _STR or ids.isna().any():
+    if ids.dtype != STR or ids.isna().any():
         return True
     arr = pa.array(ids)
     ordered = arr.take(pc.sort_indices(arr))
@@ -886,12 +863,7 @@ def _coordinates(
     return x, y, system, xcol, ycol
 
 
-
 # --- export ----------------------------------------------------------------------------------
-
-#: the columns of ``export_table``: Dutch headers that ``parse_incidents`` reads back
-EXPORT_COLUMNS = ("registratienummer", "soort", "pleegdatum", "begindatum", "einddatum", "adres",
-                  "rd_x", "rd_y", "buurtcode", "wijkcode")
 
 
 def _iso(values: pd.Series) -> pd.Series:

@@ -134,10 +134,13 @@ def _backup_sqlite(store: Store, out: Path) -> BackupSummary:
     engine = sa.create_engine(f"sqlite:///{out}", poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            rows = {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
-                    for t in _tables(conn) if t.name != chunks.TABLE}
-            if chunks.has_chunks(conn):
-                rows["incidents"] = chunks.count(conn, chunks.ChunkQuery())
+            rows = {}
+            for t in _tables(conn):
+                if t.name == chunks.TABLE:  # counted as the logical incident rows
+                    rows["incidents"] = chunks.count(conn, chunks.ChunkQuery())
+                else:
+                    rows[t.name] = conn.execute(
+                        sa.select(sa.func.count()).select_from(t)).scalar_one()
             revision = _revision(conn)
     finally:
         engine.dispose()

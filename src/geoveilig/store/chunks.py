@@ -257,13 +257,16 @@ def compact(conn: Connection) -> int:
     them, in ``conn``'s open transaction. Returns the number of chunks merged."""
     cursor = conn.connection.driver_connection.cursor()
     try:
-        cursor.execute(f"SELECT id, data FROM {TABLE} WHERE n_rows < ? ORDER BY id",
+        # the ids first: the BLOBs are read only when there is something to merge
+        cursor.execute(f"SELECT id FROM {TABLE} WHERE n_rows < ? ORDER BY id",
                        (max(1, CHUNK_ROWS // 4),))
-        small = cursor.fetchall()
+        small = [(i,) for (i,) in cursor.fetchall()]
         if len(small) < MERGE_AT:
             return 0
-        merged = pa.concat_tables([_plain(_decode(blob)) for _, blob in small])
-        cursor.executemany(f"DELETE FROM {TABLE} WHERE id = ?", [(i,) for i, _ in small])
+        blobs = [cursor.execute(f"SELECT data FROM {TABLE} WHERE id = ?", i).fetchone()[0]
+                 for i in small]
+        merged = pa.concat_tables([_plain(_decode(blob)) for blob in blobs])
+        cursor.executemany(f"DELETE FROM {TABLE} WHERE id = ?", small)
     finally:
         cursor.close()
     write(conn, merged.sort_by("id"), merge=False)  # full chunks and at most one small one
