@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 import sqlalchemy as sa
 
 from geoveilig.errors import ImportRejected, InvalidInput
@@ -220,3 +221,29 @@ def test_small_imports_are_merged_into_full_chunks(tmp_path, demo_incidents, mon
         assert {batch_of[i] for i in ids} == {batch_id}
     assert set(store.incidents()["incident_id"]) == set(source["incident_id"])
     store.close()
+
+
+def test_incidents_are_ordered_by_time_across_interleaved_imports(store, demo_incidents):
+    """Two imports whose periods overlap (every other incident in each): the result is in
+    time order over both, not import by import."""
+    sample = demo_incidents.iloc[:4000]
+    store.import_incidents(parsed(sample.iloc[::2]), source_name="even.csv",
+                           content_sha256="e" * 64)
+    store.import_incidents(parsed(sample.iloc[1::2]), source_name="odd.csv",
+                           content_sha256="o" * 64)
+    got = store.incidents()
+    assert got["occurred_at"].is_monotonic_increasing
+    assert set(got["incident_id"]) == set(sample["incident_id"])
+    burglary = store.incidents(crime_types=["woninginbraak"])
+    assert len(burglary) and burglary["occurred_at"].is_monotonic_increasing
+
+
+def test_bbox_and_polygon_that_do_not_overlap_give_nothing(store, demo_incidents):
+    store.import_incidents(parsed(demo_incidents.iloc[:3000]), source_name="a.csv",
+                           content_sha256="a" * 64)
+    x0, y0, x1, y1 = demo_incidents.iloc[:3000].total_bounds
+    left = shapely.box(x0, y0, (x0 + x1) / 2, y1)
+    right = (x0 + (x1 - x0) * 0.75, y0, x1, y1)
+    assert len(store.incidents(within=left)) > 0 and len(store.incidents(bbox=right)) > 0
+    assert len(store.incidents(within=left, bbox=right)) == 0
+    assert store.count_incidents(within=left, bbox=right) == 0

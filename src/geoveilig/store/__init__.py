@@ -488,17 +488,17 @@ class Store:
             if box is not None:  # candidates in both boxes
                 x0, y0 = max(x0, box[0]), max(y0, box[1])
                 x1, y1 = min(x1, box[2]), min(y1, box[3])
-                if x0 > x1 or y0 > y1:
-                    x0, y0, x1, y1 = box[0], box[1], box[0] - 1.0, box[1]  # matches nothing
             box = (x0, y0, x1, y1)
+        nothing = box is not None and (box[0] > box[2] or box[1] > box[3])
         return ChunkQuery(start=lo, end=hi,
                           crime_types=frozenset(crime_types) if crime_types is not None else None,
-                          wijk_codes=wijk, buurt_codes=buurt, bbox=box)
+                          wijk_codes=wijk, buurt_codes=buurt, bbox=None if nothing else box,
+                          nothing=nothing)
 
     def _where(self, query: ChunkQuery, within: shapely.Geometry | None) -> list:
         """``query`` as conditions on the row table (PostgreSQL, or SQLite before 0007)."""
         t = incidents.c
-        where: list = []
+        where: list = [sa.false()] if query.nothing else []
         if query.start is not None:
             where.append(t.occurred_at >= query.start)
         if query.end is not None:

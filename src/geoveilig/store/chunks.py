@@ -80,6 +80,8 @@ class ChunkQuery:
     wijk_codes: frozenset[str] | None = None
     buurt_codes: frozenset[str] | None = None
     bbox: tuple[float, float, float, float] | None = None
+    #: the filters exclude each other (a bbox and a polygon that do not overlap)
+    nothing: bool = False
 
     @property
     def areas(self) -> bool:
@@ -88,6 +90,8 @@ class ChunkQuery:
     def where(self) -> tuple[str, list[object]]:
         """The SQL condition on the zone maps (time range and bbox)."""
         sql, params = ["1 = 1"], []
+        if self.nothing:
+            sql.append("1 = 0")
         if self.start is not None:
             sql.append("t_max >= ?")
             params.append(self.start)
@@ -298,9 +302,13 @@ def _plain(table: pa.Table) -> pa.Table:
     return table
 
 
-def read(conn: Connection, query: ChunkQuery, columns: Sequence[str] | None = None) -> pa.Table:
-    """The stored rows matching ``query``, sorted by (``occurred_at``, ``id``), with plain
-    string columns; ``columns`` limits the columns."""
+def read(conn: Connection, query: ChunkQuery, columns: Sequence[str] | None = None,
+         ordered: bool = True) -> pa.Table:
+    """The stored rows matching ``query`` with plain string columns; ``columns`` limits the
+    columns. ``ordered``: sorted by (``occurred_at``, ``id``) over all chunks (chunks of
+    different imports overlap in time); otherwise in storage order."""
+    names = list(columns) if columns is not None else list(SCHEMA.names)
+    keep = [*names, *(k for k in ("occurred_at", "id") if ordered and k not in names)]
     where, params = query.where()
     cursor = conn.connection.driver_connection.cursor()
     try:
@@ -317,16 +325,13 @@ def read(conn: Connection, query: ChunkQuery, columns: Sequence[str] | None = No
         mask = query.mask(table)
         if mask is not None:
             table = table.filter(mask)
-        if columns is not None:
-            table = table.select(list(columns))
-        parts.append(table)
+        parts.append(table.select(keep))
     if not parts:
-        names = list(columns) if columns is not None else list(SCHEMA.names)
         return _plain(pa.schema([SCHEMA.field(n) for n in names]).empty_table())
     table = _plain(pa.concat_tables(parts))
-    if "occurred_at" in table.column_names and "id" in table.column_names:
+    if ordered:
         table = table.sort_by([("occurred_at", "ascending"), ("id", "ascending")])
-    return table
+    return table.select(names)
 
 
 def _column(values: pa.ChunkedArray, index: pd.RangeIndex) -> pd.Series:
@@ -350,7 +355,7 @@ def count(conn: Connection, query: ChunkQuery) -> int:
     if query == ChunkQuery():
         total = conn.execute(sa.text(f"SELECT sum(n_rows) FROM {TABLE}")).scalar_one()
         return int(total or 0)
-    return len(read(conn, query, columns=["id"]))
+    return len(read(conn, query, columns=["id"], ordered=False))
 
 
 def time_range(conn: Connection) -> tuple[int, int] | None:
@@ -360,12 +365,12 @@ def time_range(conn: Connection) -> tuple[int, int] | None:
 
 def stored_keys(conn: Connection) -> pa.Table:
     """``incident_id`` and ``content_hash`` of every stored incident."""
-    return read(conn, ChunkQuery(), columns=["incident_id", "content_hash"])
+    return read(conn, ChunkQuery(), columns=["incident_id", "content_hash"], ordered=False)
 
 
 def read_all(conn: Connection) -> dict[str, list[object]]:
     """Every stored incident as logical rows (``COLUMNS`` -> values), in id order."""
-    table = read(conn, ChunkQuery()).sort_by("id")
+    table = read(conn, ChunkQuery(), ordered=False).sort_by("id")
     return {name: table.column(name).to_pylist() for name in COLUMNS}
 
 
