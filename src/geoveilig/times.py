@@ -1,0 +1,61 @@
+"""One rule for time in the whole library.
+
+Every timestamp the library computes with is timezone-aware in Europe/Amsterdam. A *naive*
+value (no offset) is read as Amsterdam wall-clock time, exactly as the importer reads the times
+in a police file: in the autumn hour that occurs twice the second (winter-time, standard) reading
+is taken, and a wall-clock time that does not exist (the spring hour) is moved one hour forward.
+Aware values are converted, never re-labelled.
+
+Use :func:`local_timestamp` for one value and :func:`local_series` for a column; do not write
+``tz_localize`` anywhere else.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from . import TIMEZONE
+from .errors import InvalidInput
+
+__all__ = ["TIMEZONE", "local_series", "local_timestamp", "parse_local"]
+
+_SHIFT = pd.Timedelta(hours=1)
+
+
+def local_timestamp(value: pd.Timestamp | datetime | date | str | np.datetime64) -> pd.Timestamp:
+    """``value`` as an aware Europe/Amsterdam timestamp (naive = Amsterdam wall clock).
+
+    Raises ``ValueError``/``TypeError`` from pandas for values it cannot read; use
+    :func:`parse_local` for user input, which raises :class:`InvalidInput` in Dutch."""
+    ts = pd.Timestamp(value)
+    if ts is pd.NaT:
+        raise ValueError("NaT has no time zone")
+    if ts.tzinfo is None:
+        return ts.tz_localize(TIMEZONE, ambiguous=False, nonexistent=_SHIFT)
+    return ts.tz_convert(TIMEZONE)
+
+
+def parse_local(value: pd.Timestamp | datetime | date | str, *, where: str | None = None
+                ) -> pd.Timestamp:
+    """:func:`local_timestamp` for user input: a Dutch :class:`InvalidInput` on bad values."""
+    try:
+        return local_timestamp(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInput(f"ongeldige datum '{value}': gebruik JJJJ-MM-DD of "
+                           "JJJJ-MM-DDTuu:mm", where=where) from exc
+
+
+def local_series(values: pd.Series | pd.DatetimeIndex | np.ndarray) -> pd.Series:
+    """A datetime column as aware Europe/Amsterdam (naive = Amsterdam wall clock).
+
+    Missing values stay ``NaT``; the index of a Series is kept."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if not pd.api.types.is_datetime64_any_dtype(s.dtype):
+        s = pd.to_datetime(s, errors="coerce", format="ISO8601")
+    if s.dt.tz is None:
+        n = len(s)
+        return s.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(n, dtype=bool),
+                                nonexistent=_SHIFT)
+    return s.dt.tz_convert(TIMEZONE)
