@@ -9,7 +9,7 @@ export GEOVEILIG_DATA_DIR ?= data
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint bench setup strip-notebooks
+.PHONY: demo test test-fast lint bench setup strip-notebooks
 
 $(UV):
 	$(PY) -m venv .tools
@@ -27,6 +27,10 @@ demo: setup
 
 test: setup
 	.venv/bin/python -m pytest
+
+# the unit tests only: no browser, PostGIS, notebook or slow integration tests
+test-fast: setup
+	.venv/bin/python -m pytest -q -m "not slow and not browser and not postgres"
 
 lint: setup
 	.venv/bin/ruff check src tests benchmarks notebooks

@@ -60,6 +60,7 @@ def test_missing_geography_is_a_clear_error(monkeypatch, tmp_path):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow  # the whole demo through the CLI; `make test-fast` skips it
 def test_demo_then_health(env, shared_geo):
     from geoveilig.demo import yearly_counts
 

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 from scipy.spatial import cKDTree
 
 from geoveilig.demo import generate_incidents, read_seed_table, to_csv, yearly_counts
@@ -37,6 +38,7 @@ def test_demo_counts_equal_the_seed_table(demo_incidents):
     assert demo_incidents["occurred_at"].min() >= pd.Timestamp("2012-01-01", tz="Europe/Amsterdam")
 
 
+@pytest.mark.slow  # the whole demo through the CLI; `make test-fast` skips it
 def test_demo_is_synthetic_reproducible_and_inside_buurten(areas, demo_incidents):
     assert demo_incidents["incident_id"].str.startswith("DEMO-").all()
     assert demo_incidents["incident_id"].is_unique

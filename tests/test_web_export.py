@@ -1,5 +1,6 @@
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from geoveilig.cli import app
@@ -26,6 +27,7 @@ def test_static_map_is_self_contained(areas, demo_incidents):
     assert "DEMO-2017" not in html
 
 
+@pytest.mark.slow  # the whole demo through the CLI; `make test-fast` skips it
 def test_map_cli_writes_the_file(monkeypatch, tmp_path, shared_geo, demo_incidents):
     monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(shared_geo))
     monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path / "data"))
