@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,3 +188,36 @@ def test_police_sees_incidents_and_wrong_key_is_refused(server, browser) -> None
         assert "Incidenten (politie)" not in p.overlays()
     finally:
         p.close()
+
+
+def test_api_html_renders_offline_from_vendored_assets(server, browser) -> None:  # type: ignore[no-untyped-def]
+    """/v1/api.html works offline: Swagger UI is vendored in the package, so the page renders
+    the OpenAPI document with every request to another host refused."""
+    base, _keys = server
+    context = browser.new_context()
+    page = context.new_page()
+    requests: list[str] = []
+    outside: list[str] = []
+
+    def route(r):  # type: ignore[no-untyped-def]
+        url = r.request.url
+        requests.append(url)
+        if url.startswith(base):
+            r.continue_()
+        else:
+            outside.append(url)
+            r.abort()
+
+    try:
+        page.route("**/*", route)
+        page.goto(f"{base}/v1/api.html")
+        page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+        assert "geoveilig" in page.locator(".swagger-ui .info .title").inner_text()
+        # the operations of the document are listed (OGC landing page, collections)
+        page.wait_for_selector(".opblock", timeout=30_000)
+        assert page.locator(".opblock").count() > 5
+        assert outside == []
+        assert any(re.search(r"/static/vendor/swagger-ui/swagger-ui-bundle\.js$", u)
+                   for u in requests)
+    finally:
+        context.close()

@@ -278,8 +278,12 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
     def service_doc(request: Request) -> HTMLResponse:
         from fastapi.openapi.docs import get_swagger_ui_html
 
+        vendor = f"{request.base_url}static/vendor/swagger-ui"  # vendored: works offline
         return get_swagger_ui_html(openapi_url=f"{request.base_url}v1/api",
-                                   title="geoveilig API")
+                                   title="geoveilig API",
+                                   swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{vendor}/swagger-ui.css",
+                                   swagger_favicon_url=f"{vendor}/favicon-32x32.png")
 
     @router.get("/collections")
     def collections(request: Request) -> Response:
