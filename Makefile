@@ -22,6 +22,7 @@ $(UV):
 setup: .venv/.synced
 
 demo: setup
+	@.venv/bin/python -m geoveilig.ports $(HOST) $(PORT)
 	.venv/bin/geoveilig demo
 	.venv/bin/geoveilig serve --host $(HOST) --port $(PORT)
 

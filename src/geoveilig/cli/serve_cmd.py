@@ -18,6 +18,9 @@ def serve(
     """Start de webservice (OGC API - Features onder /v1, voor QGIS en de kaart)."""
     import uvicorn
 
+    from ..ports import require_free_port
+
+    require_free_port(host, port)
     from ..api.server import HTTP_PROTOCOL
 
     s = settings()
