@@ -264,6 +264,8 @@ def test_incident_tiles_come_from_the_database_on_postgis(client: TestClient, ke
     ("wijken/tiles/WebMercatorQuad/12/1362/2112?crimeType=nonsense", 400),
     ("wijken/tiles/WebMercatorQuad?period=2017-13", 400),
     ("wijken/tiles?limit=1", 400),
+    ("wijken/tiles?f=mvt", 400),
+    ("wijken/tiles/WebMercatorQuad/12/1362/2112?f=json", 400),
 ])
 def test_bad_tile_requests_are_problems(client: TestClient, path: str, status: int) -> None:
     r = client.get(f"/v1/collections/{path}")

@@ -76,11 +76,16 @@ def _tiled(collection_id: str, who: Caller) -> Layer:
     return layer
 
 
-def _check(raw: dict[str, str], allowed: set[str] | tuple[str, ...]) -> None:
+def _check(raw: dict[str, str], allowed: set[str] | tuple[str, ...], tile: bool = False
+           ) -> None:
+    """Unknown parameters and ``f``: ``mvt`` for a tile, ``json`` for the metadata."""
     ft.check_unknown(raw, allowed)
     f = raw.get("f")
-    if f is not None and f not in ("json", *TILE_FORMATS):
-        raise InvalidInput(f"niet ondersteund formaat f={f}", where="f")
+    if not tile:
+        ft.check_format(raw)
+    elif f is not None and f not in TILE_FORMATS:
+        raise InvalidInput(f"niet ondersteund formaat f={f}: tegels zijn er alleen als mvt",
+                           where="f")
 
 
 def _uri(tms_id: str) -> str:
@@ -352,7 +357,7 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         hit = cache.get(rkey)
         if hit is not None:
             return _response(await _answer_cached(request, who, hit))
-        _check(raw, set(TILE_PARAMS) | {p.name for p in layer.params})
+        _check(raw, set(TILE_PARAMS) | {p.name for p in layer.params}, tile=True)
         params = layer.parse_params(raw)
         target = f"{layer.id}/{tms_id}/{z}/{y}/{x}"[:128]
         if layer.role != "public":
