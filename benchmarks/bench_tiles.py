@@ -16,7 +16,8 @@ nothing here is a timed assertion.
 Rows (all ``geoveilig serve``'s uvicorn: uvloop, httptools, TCP_NODELAY, one worker):
 - the hotspot layer (inbraak, prospective; analyst key) as one cached tile at WebMercatorQuad
   zoom 14 and NetherlandsRDNewQuad zoom 10 (middle of Helmond), identity and gzip, and
-  revalidated (304);
+  revalidated (304), and once more with 4 connections instead of 16 (less queueing);
+- a bare Starlette app sending the same tile bytes from memory: the floor on this machine;
 - the same hotspot layer as the whole GeoJSON response (``limit=10000``), identity and gzip;
 - on PostGIS: the incident points (police key) as a cached tile encoded by ``ST_AsMVT``, and
   tipg's tile of the same table, zoom and tile (tipg caches no tiles: every request runs
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
-from bench_api import free_port, run_wrk, start_geoveilig, stop, wait_up
+from bench_api import free_port, run_wrk, start_bare, start_geoveilig, stop, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
 HOTSPOTS = "/collections/hotspots/{what}?crimeType=inbraak&method=prospective"
@@ -115,13 +116,16 @@ def main() -> None:
     sizes: dict[str, int] = {}
     tiles = centre_tiles(geo_dir)
 
-    def measure(label: str, server: str, url: str, headers: dict[str, str]) -> None:
+    def measure(label: str, server: str, url: str, headers: dict[str, str],
+                connections: int | None = None) -> None:
         warm = httpx.get(url, headers=headers, timeout=120)
         if warm.status_code not in (200, 304):
             warm.raise_for_status()
-        runs = sorted((run_wrk(url, args.duration, args.connections, args.threads, headers)
+        c = connections or args.connections
+        runs = sorted((run_wrk(url, args.duration, c, min(args.threads, c), headers)
                        for _ in range(args.repeat)), key=lambda r: r["p99_ms"])
-        rows.append({"server": server, "request": label, **runs[len(runs) // 2],
+        rows.append({"server": server, "request": label, "connections": c,
+                     **runs[len(runs) // 2],
                      "p99_runs_ms": [r["p99_ms"] for r in runs]})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 
@@ -162,6 +166,21 @@ def main() -> None:
         tag = httpx.get(tile, headers=analyst).headers["etag"]
         measure(f"hotspot tile WebMercatorQuad/{z} 304", "geoveilig (SQLite)", tile,
                 {**analyst, "If-None-Match": tag})
+        # the same cached tile with fewer connections in flight (less queueing in wrk)
+        measure(f"hotspot tile WebMercatorQuad/{z} identity", "geoveilig (SQLite)", tile,
+                analyst, connections=4)
+        tile_body = httpx.get(tile, headers=analyst).content
+    finally:
+        stop(proc)
+    # the floor for a response of this size on this machine: a bare Starlette app sending the
+    # same bytes from memory (no routing, key, audit or cache lookup)
+    port = free_port()
+    proc = start_bare(tmp, tile_body, port)
+    try:
+        wait_up(f"http://127.0.0.1:{port}/items", proc)
+        for c in (args.connections, 4):
+            measure(f"hotspot tile WebMercatorQuad/{z} identity", "bare Starlette (bytes)",
+                    f"http://127.0.0.1:{port}/items", {}, connections=c)
     finally:
         stop(proc)
 
@@ -222,12 +241,14 @@ def main() -> None:
                 conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.dispose()
 
-    print(f"{'server':20} {'request':44} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'non2xx':>6}  p99 of each run")
+    print(f"{'server':22} {'request':44} {'conn':>4} {'req/s':>8} {'p50 ms':>7} "
+          f"{'p99 ms':>7} {'non2xx':>6}  p99 of each run")
     for r in rows:
         each = " ".join(f"{v:.1f}" for v in r["p99_runs_ms"])
-        print(f"{r['server']:20} {r['request']:44} {r['rps']:>8.0f} {r['p50_ms']:>7.2f} "
-              f"{r['p99_ms']:>7.2f} {r['non2xx']:>6}  {each}")
+        print(f"{r['server']:22} {r['request']:44} {r['connections']:>4} {r['rps']:>8.0f} "
+              f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['non2xx']:>6}  {each}")
+    print(f"load average while running (1, 5, 15 min): {os.getloadavg()}; "
+          f"{os.cpu_count()} CPUs")
     for k, v in cold.items():
         print(f"cold: {k}: {v:.0f} ms")
     for k, v in sizes.items():
@@ -238,7 +259,8 @@ def main() -> None:
                       "connections": args.connections, "duration_s": args.duration,
                       "repeat": args.repeat}, "tiles": tiles, "rows": rows,
                       "cold_ms": {k: round(v, 1) for k, v in cold.items()},
-                      "bytes": sizes, "not_run": skipped}))
+                      "bytes": sizes, "not_run": skipped,
+                      "load_average": os.getloadavg()}))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
