@@ -21,8 +21,9 @@ from geoveilig.settings import Settings
 from geoveilig.store import Store
 
 
-def build_store(tmp: Path, shared_geo: Path, areas: Areas, demo: gpd.GeoDataFrame
-                ) -> tuple[Settings, dict[str, str]]:
+def build_store(tmp: Path, shared_geo: Path, areas: Areas, demo: gpd.GeoDataFrame,
+                url: str | None = None) -> tuple[Settings, dict[str, str]]:
+    """``url``: an empty database to fill instead of the SQLite file in ``tmp``."""
     from geoveilig.demo import to_csv
     from geoveilig.demo.prevention import demo_prevention_groups
     from geoveilig.incidents import parse_incidents
@@ -33,7 +34,7 @@ def build_store(tmp: Path, shared_geo: Path, areas: Areas, demo: gpd.GeoDataFram
     path = to_csv(sample, tmp / "sample.csv")
     data = path.read_bytes()
     parsed = parse_incidents(data, filename=path.name, areas=areas)
-    store = Store.sqlite(tmp / "geoveilig.sqlite")
+    store = Store(url) if url else Store.sqlite(tmp / "geoveilig.sqlite")
     try:
         store.import_incidents(parsed, source_name="sample.csv",
                                content_sha256=hashlib.sha256(data).hexdigest(), synthetic=True)
@@ -48,7 +49,7 @@ def build_store(tmp: Path, shared_geo: Path, areas: Areas, demo: gpd.GeoDataFram
                 for role in ("analyst", "police")}
     finally:
         store.close()
-    settings = Settings(data_dir=tmp, geo_dir=shared_geo)
+    settings = Settings(data_dir=tmp, geo_dir=shared_geo, database_url=url)
     return settings, keys
 
 

@@ -25,6 +25,7 @@ from .ogc import CachedItems, ogc_router
 from .openapi import build_openapi
 from .planning import planning_router
 from .problems import PROBLEM, problem
+from .tiles import CachedTiles, tiles_router
 from .web import mount_web
 
 __all__ = ["PROBLEM", "create_app", "problem"]
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return cache["openapi"]
 
     app.include_router(ogc_router("/v1", openapi=openapi))
+    app.include_router(tiles_router("/v1"))  # OGC API - Tiles (vector tiles)
     app.include_router(jobs_router())
     from . import planners  # noqa: F401  (registers alarms, cameras, buurttent, recommendations)
 
@@ -132,6 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         }
 
     app.add_middleware(CachedItems)  # innermost: pages already served skip the routing
+    app.add_middleware(CachedTiles)  # and so do tiles already served
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_credentials=False, allow_methods=CORS_METHODS,
                        allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSE, max_age=600)

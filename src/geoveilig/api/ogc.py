@@ -24,6 +24,7 @@ from .. import __version__
 from ..errors import NotFound
 from ..layers import Layer, LayerContext, all_layers, allows, data_version, get_layer
 from . import features as ft
+from . import tiles
 from .auth import Caller, audit_async, caller, known_caller
 
 GEOJSON = "application/geo+json"
@@ -33,6 +34,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *tiles.CONFORMANCE,
 ]
 
 
@@ -139,6 +141,7 @@ def collection_info(request: Request, layer: Layer, version: str) -> dict[str, A
              "title": "objecten (GeoJSON)"},
             {"href": f"{base}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
              "type": "application/schema+json", "title": "filterbare eigenschappen"},
+            *tiles.collection_links(layer, base),
         ],
     }
 
@@ -256,6 +259,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
                  "type": "application/json", "title": "conformiteitsklassen"},
                 {"href": f"{base}/collections", "rel": "data", "type": "application/json",
                  "title": "collecties"},
+                *tiles.landing_links(base),
             ],
         })
 

@@ -140,6 +140,9 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                         "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}},
                 "304": {"description": "niet gewijzigd (If-None-Match)"},
                 **_errors(400, 401, 404, 500, 503)}}}
+    from .tiles import openapi_paths as tile_paths
+
+    paths.update(tile_paths(f_param, _errors, _security))
     from .planning import planners
 
     extra_schemas: dict[str, Any] = {}
