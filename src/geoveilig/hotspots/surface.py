@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
-from .backtest import BacktestResult
+from .backtesting import BacktestResult
 from .emerging import CATEGORY_LABELS, emerging_hotspots
 from .events import InsufficientData, as_events, as_timestamp, format_window, parse_window
 from .gistar import CLASS_LABELS, gi_star
