@@ -86,3 +86,18 @@ def test_package_does_not_shadow_a_module_with_a_function():
     assert mod.backtest is hs.backtest
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("geoveilig.hotspots.backtest")
+
+
+@pytest.mark.parametrize("days", [60, 200, 370])
+def test_learned_on_short_history_never_raises_sklearn_errors(other_grid, other_incidents,
+                                                              days):
+    from geoveilig.hotspots import run_method
+    from geoveilig.hotspots.events import InsufficientData
+
+    origin = other_incidents["occurred_at"].min() + pd.Timedelta(days=days)
+    try:
+        risk = run_method("learned", other_incidents, other_grid, origin, "14d")
+    except InsufficientData as exc:  # a Dutch message is fine, a ValueError is not
+        assert "te weinig" in str(exc)
+    else:
+        assert risk.shape == (other_grid.n_cells,) and np.ptp(risk) > 0

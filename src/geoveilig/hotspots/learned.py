@@ -138,7 +138,15 @@ def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: 
     rows = np.flatnonzero(~quiet)
     if rows.size > max_rows:  # seeded uniform subsample: unbiased, bounds the fit time
         rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+    # a feature without any known value (e.g. the seasonal lag with less than a year of
+    # history) carries no information, and scikit-learn cannot bin it: leave it out
+    known = ~np.isnan(x_all[rows]).all(axis=0)
+    x_fit, x_pred = x_all[rows][:, known], x_now[~quiet_now][:, known]
     with threadpool_limits(limits=n_threads):
-        model.fit(x_all[rows], y[rows])
-        pred[~quiet_now] = model.predict(x_now[~quiet_now])
+        try:
+            model.fit(x_fit, y[rows])
+        except ValueError as exc:  # never a bare scikit-learn error for thin data
+            raise InsufficientData(f"methode learned: te weinig gegevens om het model te "
+                                   f"trainen ({len(ys)} perioden)") from exc
+        pred[~quiet_now] = model.predict(x_pred)
     return pred
