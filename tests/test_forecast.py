@@ -101,3 +101,124 @@ def test_learned_on_short_history_never_raises_sklearn_errors(other_grid, other_
         assert "te weinig" in str(exc)
     else:
         assert risk.shape == (other_grid.n_cells,) and np.ptp(risk) > 0
+
+
+# --- no look-ahead at any entry point ----------------------------------------------------------
+ORIGIN = "2017-06-05"
+
+
+@pytest.fixture(scope="module")
+def helmond_sim(areas):
+    """Two years of simulated burglaries in Helmond, as the importer reads them."""
+    from geoveilig.incidents import parse_incidents
+
+    sim = self_exciting_incidents(areas.buurten.union_all().buffer(-50), 700, days=730, seed=7,
+                                  start="2016-01-01")
+    frame = sim.drop(columns="geometry").assign(
+        occurred_at=sim["occurred_at"].dt.strftime("%Y-%m-%d %H:%M"))
+    cut = pd.Timestamp(ORIGIN, tz=TZ)
+
+    def parsed(part: pd.DataFrame):  # type: ignore[no-untyped-def]
+        data = part[["incident_id", "crime_type", "occurred_at", "x", "y"]].to_csv(index=False)
+        p = parse_incidents(data.encode(), filename="sim.csv", areas=areas)
+        assert len(p.rejects) == 0
+        return p
+
+    before = frame[sim["occurred_at"] < cut]
+    assert len(before) < len(frame) - 100  # plenty of future to leak
+    return parsed(frame), parsed(before)
+
+
+def _fill(store, parsed) -> None:  # type: ignore[no-untyped-def]
+    store.import_incidents(parsed, source_name="sim.csv", content_sha256="x" * 64)
+
+
+def test_hotspot_surface_refuses_a_backtest_past_the_origin(other_grid, other_incidents):
+    from geoveilig.errors import InvalidInput
+    from geoveilig.hotspots import hotspot_surface
+
+    res = backtest(other_incidents, other_grid, ["kde"], n_origins=3, n_boot=50)
+    early = res.origins[-1]  # its window ends 14 days later: after this origin
+    with pytest.raises(InvalidInput, match="vooruitkijken"):
+        hotspot_surface(other_incidents, other_grid, "best", origin=early, backtest=res)
+    ok = backtest(other_incidents, other_grid, ["kde"], n_origins=3, n_boot=50, end=early)
+    assert ok.end <= early
+    gdf = hotspot_surface(other_incidents, other_grid, "best", origin=early, backtest=ok)
+    assert gdf.attrs["hotspots"]["backtest"]["backtested"]
+
+
+def test_cli_hotspots_origin_uses_only_the_past(tmp_path, shared_geo, helmond_sim):
+    import json
+
+    from typer.testing import CliRunner
+
+    from geoveilig.cli import app
+    from geoveilig.store import Store
+
+    outs = []
+    for name, parsed in zip(("all", "past"), helmond_sim, strict=True):
+        with Store.sqlite(tmp_path / f"{name}.sqlite") as store:
+            _fill(store, parsed)
+        env = {"GEOVEILIG_DATABASE_URL": f"sqlite:///{tmp_path / f'{name}.sqlite'}",
+               "GEOVEILIG_GEO_DIR": str(shared_geo)}
+        out = tmp_path / f"{name}.geojson"
+        res = CliRunner().invoke(app, ["hotspots", "--crime-type", "woninginbraak", "--method",
+                                       "kde", "--origins", "4", "--origin", ORIGIN, "--rd",
+                                       "--out", str(out)], env=env)
+        assert res.exit_code == 0, res.output
+        outs.append((res.output, [f["properties"] for f in json.loads(out.read_text())
+                                  ["features"]]))
+    (text_all, all_), (text_past, past) = outs
+    assert [p["risk"] for p in all_] == [p["risk"] for p in past]
+    assert all_[0]["verdict"] == past[0]["verdict"]  # the backtest saw the same data
+    assert all_[0]["backtest_score"] == past[0]["backtest_score"]
+    assert "bandbreedte" in text_all and "bandbreedte" in text_past  # chosen from the data
+
+
+def test_api_hotspots_layer_uses_only_the_past(tmp_path, shared_geo, helmond_sim):
+    from fastapi.testclient import TestClient
+
+    from geoveilig.api import create_app
+    from geoveilig.settings import Settings
+    from geoveilig.store import Store
+    from geoveilig.store.keys import create_key
+
+    risks = []
+    for name, parsed in zip(("all", "past"), helmond_sim, strict=True):
+        data = tmp_path / name
+        data.mkdir()
+        with Store.sqlite(data / "geoveilig.sqlite") as store:
+            _fill(store, parsed)
+            key = create_key(store, "test", "analyst")[1]
+        app = create_app(Settings(data_dir=data, geo_dir=shared_geo))
+        with TestClient(app) as client:
+            r = client.get(f"/v1/collections/hotspots/items?crimeType=woninginbraak"
+                           f"&method=combined&origin={ORIGIN}&limit=10000",
+                           headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200, r.text
+        feats = sorted(r.json()["features"], key=lambda f: f["properties"]["cell_id"])
+        risks.append([f["properties"]["risk"] for f in feats])
+    assert risks[0] == risks[1] and max(risks[0]) > min(risks[0])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgis",
+                                                            marks=pytest.mark.postgres)])
+def test_placement_demand_uses_only_the_past(backend, tmp_path, request, areas, helmond_sim):
+    from geoveilig.placement.service import demand
+    from geoveilig.store import Store
+
+    def make(name: str) -> Store:
+        if backend == "sqlite":
+            return Store.sqlite(tmp_path / f"{name}.sqlite")
+        return Store(request.getfixturevalue("postgres_server").migrated())
+
+    got = []
+    for name, parsed in zip(("all", "past"), helmond_sim, strict=True):
+        with make(name) as store:
+            _fill(store, parsed)
+            d = demand(store, areas, pd.Timestamp(ORIGIN), 14, ("woninginbraak",),
+                       method="kde", with_backtest=True)
+        got.append(d)
+    assert got[0].backtest_score is not None
+    assert got[0].backtest_score == got[1].backtest_score
+    np.testing.assert_array_equal(got[0].cells["risk"].to_numpy(), got[1].cells["risk"])

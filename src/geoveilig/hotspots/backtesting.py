@@ -39,7 +39,7 @@ from .grid import Grid
 from .methods import METHOD_LABELS, METHODS, run_method
 from .metrics import scores
 
-DEFAULT_METHODS = ("naive", "kde", "prospective", "gistar", "learned", "emerging")
+DEFAULT_METHODS = ("naive", "kde", "prospective", "gistar", "learned", "emerging", "combined")
 COVERAGES = (0.01, 0.05, 0.10)
 
 
@@ -126,6 +126,11 @@ class BacktestResult:
                 f"({self.criterion.describe()}). Hoogste score: {label}, {scores_txt}. "
                 "Gebruik deze kaart niet als voorspelling.")
 
+    @property
+    def end(self) -> pd.Timestamp:
+        """The end of the last scored window: the backtest used data up to here."""
+        return self.origins[-1] + self.window
+
     def verdict_for(self, method: str | None = None) -> dict[str, object]:
         """The backtest facts for one method (default: the best), to store with a surface."""
         method = method or self.best_method
@@ -211,6 +216,7 @@ def backtest(
     origins: list[pd.Timestamp] | None = None,
     step: object = "14d",
     n_origins: int = 26,
+    end: object | None = None,
     params: dict[str, dict[str, object]] | None = None,
     coverages: tuple[float, ...] = COVERAGES,
     criterion: SuccessCriterion | None = None,
@@ -218,7 +224,9 @@ def backtest(
     seed: int = 0,
     crime_type: str | None = None,
 ) -> BacktestResult:
-    """Rolling-origin backtest (see the module docstring)."""
+    """Rolling-origin backtest (see the module docstring). ``end``: no window reaches past it
+    (give the forecast origin, so that the choice of a method uses only the data before it;
+    default: the day after the last incident)."""
     criterion = criterion or SuccessCriterion()
     methods = list(methods or DEFAULT_METHODS)
     for m in methods:
@@ -232,8 +240,11 @@ def backtest(
     win = parse_window(window)
     ev: Events = as_events(incidents, grid.crs)
     if origins is None:
-        origins = rolling_origins(ev, win, step=step, n_origins=n_origins)
+        origins = rolling_origins(ev, win, step=step, n_origins=n_origins, end=end)
     origins = sorted(as_timestamp(o) for o in origins)
+    if end is not None and origins and origins[-1] + win > as_timestamp(end, "end"):
+        raise InvalidInput(f"backtest: het venster van startmoment {origins[-1]:%Y-%m-%d} loopt "
+                           f"voorbij {as_timestamp(end, 'end'):%Y-%m-%d}", where="origins")
     params = params or {}
     area = grid.cell_area
     rows = []
