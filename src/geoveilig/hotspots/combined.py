@@ -12,7 +12,7 @@ before ``T`` only:
   (σ half a cell and one cell, ``tau`` 7 and 28 days) integrated exactly over the cells: the
   self-exciting part;
 * ``prospective``: the Bowers-Johnson-Pease surface (:mod:`.prospective`);
-* ``learned``: the gradient-boosting model (:mod:`.learned`), refitted every half year on a
+* ``learned``: the gradient-boosting model (:mod:`.learned`), refitted every 52 weeks on a
   calendar-fixed schedule and otherwise reused, so a backtest fits it a few times, not at every
   origin (a model fitted at ``T_fit`` is only used at moments ``T >= T_fit``);
 * ``uniform``: every square metre the same (the floor).
@@ -62,7 +62,7 @@ FLOOR = 0.01
 SELECT_WINDOWS = 8
 STACK_WINDOWS = 12
 #: the learned component is refitted every this many days (calendar-fixed schedule)
-LEARNED_REFIT_DAYS = 182
+LEARNED_REFIT_DAYS = 364
 COMPONENTS = ("recent", "longterm", "nearrepeat", "prospective", "learned")
 
 # --- cache -----------------------------------------------------------------------------------
@@ -195,7 +195,7 @@ def _windows(ev: Events, grid: Grid, t0: int, window_s: int, n: int
         start = t0 - k * window_s
         if start - window_s < first:
             break
-        obs = _counts(ev, grid, start + window_s, window_s)
+        obs = recent_counts(ev, grid, start + window_s, window_s / DAY)
         if obs.sum() > 0:
             out.append((start, obs))
     return out
@@ -219,8 +219,10 @@ def choose_bandwidth(ev: Events, grid: Grid, t0: int, window_s: int, *,
             return Choice(bw, False, f"te weinig geschiedenis om de bandbreedte te kiezen "
                           f"({len(wins)} vensters met incidenten, minstens {MIN_WINDOWS}); "
                           f"vaste bandbreedte {bw:g} m gebruikt")
-        ll = [sum(_loglik(longterm_density(ev, grid, s, lookback_days, h), obs,
-                          grid.cell_area) for s, obs in wins) for h in cands]
+        ll = [sum(_cached(ev, grid, ("ll-bw", s, window_s, lookback_days, h),
+                          lambda s=s, obs=obs, h=h: _loglik(
+                              longterm_density(ev, grid, s, lookback_days, h), obs,
+                              grid.cell_area)) for s, obs in wins) for h in cands]
         bw = cands[int(np.argmax(ll))]
         return Choice(bw, True, f"bandbreedte {bw:g} m gekozen op {len(wins)} vensters vóór "
                       "het startmoment")
@@ -236,7 +238,9 @@ def choose_lookback(ev: Events, grid: Grid, t0: int, window_s: int) -> Choice:
                           f"te weinig geschiedenis om de terugkijkperiode te kiezen "
                           f"({len(wins)} vensters met incidenten, minstens {MIN_WINDOWS}); "
                           f"vaste terugkijkperiode {FALLBACK_LOOKBACK_DAYS} dagen gebruikt")
-        ll = [sum(_loglik(recent_counts(ev, grid, s, d), obs, grid.cell_area)
+        ll = [sum(_cached(ev, grid, ("ll-lb", s, window_s, d),
+                          lambda s=s, obs=obs, d=d: _loglik(recent_counts(ev, grid, s, d), obs,
+                                                            grid.cell_area))
                   for s, obs in wins) for d in LOOKBACK_DAYS]
         d = LOOKBACK_DAYS[int(np.argmax(ll))]
         return Choice(d, True, f"terugkijkperiode {d} dagen gekozen op {len(wins)} vensters "
@@ -275,7 +279,7 @@ def _normalise(v: np.ndarray, area: np.ndarray) -> np.ndarray:
     return v / s if s > 0 else area / area.sum()
 
 
-def stack_weights(p: np.ndarray, y: np.ndarray, *, iterations: int = 300) -> np.ndarray:
+def stack_weights(p: np.ndarray, y: np.ndarray, *, iterations: int = 200) -> np.ndarray:
     """Mixture weights on the simplex maximising ``sum y log(p @ w)`` (EM); ``p`` is
     (rows, components) of per-row probabilities, ``y`` the counts per row."""
     j = p.shape[1]
@@ -288,7 +292,7 @@ def stack_weights(p: np.ndarray, y: np.ndarray, *, iterations: int = 300) -> np.
         mix = p @ w
         r = p * w / np.where(mix > 0, mix, 1.0)[:, None]
         new = (y[:, None] * r).sum(axis=0) / y.sum()
-        if np.max(np.abs(new - w)) < 1e-7:
+        if np.max(np.abs(new - w)) < 1e-6:
             w = new
             break
         w = new
@@ -320,15 +324,24 @@ def fit_stack(ev: Events, grid: Grid, t0: int, window_s: int,
                          f"te weinig geschiedenis om de gewichten te schatten ({len(wins)} "
                          f"vensters met incidenten, minstens {MIN_WINDOWS}); gelijke gewichten "
                          "voor recente aantallen en near-repeats gebruikt")
-        rows, ys, names = [], [], None
-        for s, obs in wins:
+        def block(s: int, obs: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
             comp = _components(ev, grid, s, window_s, bw.value, lb.value, use)
-            if names is None:
-                names = list(comp)
-            rows.append(np.column_stack([_normalise(comp.get(n, area), area) for n in names]))
-            ys.append(obs)
-        w = stack_weights(np.vstack(rows), np.concatenate(ys))
-        assert names is not None
+            hit = obs > 0  # only cells with events enter the likelihood
+            return list(comp), np.column_stack([_normalise(v, area)[hit]
+                                                for v in comp.values()]), obs[hit]
+
+        blocks = [_cached(ev, grid, ("stack-rows", s, window_s, bw.value, lb.value, use),
+                          lambda s=s, obs=obs: block(s, obs)) for s, obs in wins]
+        names = list(dict.fromkeys(n for b in blocks for n in b[0]))  # type: ignore[index]
+        rows = []
+        for b_names, b_p, _ in blocks:  # type: ignore[misc]
+            full = np.zeros((b_p.shape[0], len(names)))
+            full[:, [names.index(n) for n in b_names]] = b_p
+            missing = [names.index(n) for n in names if n not in b_names]
+            if missing:  # e.g. no learned model yet at that window: it gets the uniform share
+                full[:, missing] = full[:, [names.index("uniform")]]
+            rows.append(full)
+        w = stack_weights(np.vstack(rows), np.concatenate([b[2] for b in blocks]))  # type: ignore
         return Stack(dict(zip(names, map(float, w), strict=True)), bw, lb, len(wins),
                      f"gewichten geschat op {len(wins)} vensters vóór het startmoment")
     return _cached(ev, grid, ("stack", t0, window_s, use), make)  # type: ignore[return-value]

@@ -123,20 +123,24 @@ def fit_learned(ev: Events, grid: Grid, t_fit: int, window_s: int, *, train_peri
     n_periods = train_periods + max(max(TEMPORAL_SCALES), per_year) + 1
     cnt = _count_matrix(past, grid, t_fit, w, n_periods)
     doy0 = from_epoch(t_fit).day_of_year
+    rng = np.random.default_rng(seed)
+    per_period = max(1, max_rows // train_periods)
     xs, ys = [], []
     for j in range(1, train_periods + 1):
         target = cnt[:, j - 1]
         if np.isnan(target).all():
             break
-        xs.append(_features(cnt, grid, j, per_year, (doy0 - j * w / 86400) % 365.25, None))
-        ys.append(target)
+        # a seeded uniform subsample of cells per period, taken before stacking
+        keep = np.sort(rng.choice(grid.n_cells, per_period, replace=False)) \
+            if grid.n_cells > per_period else slice(None)
+        xs.append(_features(cnt, grid, j, per_year, (doy0 - j * w / 86400) % 365.25,
+                            None)[keep])
+        ys.append(target[keep])
     if len(ys) < 3 or sum(float(np.nansum(v)) for v in ys) == 0:
         raise InsufficientData("methode learned: te weinig voorgaande perioden met gegevens")
     x_all, y = np.vstack(xs), np.concatenate(ys)
     rows = np.arange(y.size)
-    if rows.size > max_rows:
-        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
-    known = ~np.isnan(x_all[rows]).all(axis=0)
+    known = ~np.isnan(x_all).all(axis=0)
     model = HistGradientBoostingRegressor(loss="poisson", max_iter=max_iter, learning_rate=0.1,
                                           max_bins=63, max_leaf_nodes=8, min_samples_leaf=20,
                                           random_state=seed, early_stopping=False)
