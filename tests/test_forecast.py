@@ -222,3 +222,84 @@ def test_placement_demand_uses_only_the_past(backend, tmp_path, request, areas, 
     assert got[0].backtest_score is not None
     assert got[0].backtest_score == got[1].backtest_score
     np.testing.assert_array_equal(got[0].cells["risk"].to_numpy(), got[1].cells["risk"])
+
+
+# --- the combined forecast and the choices from the past --------------------------------------
+def test_gaussian_cell_mass_is_exact(other_grid):
+    from geoveilig.hotspots.combined import gaussian_cell_mass
+    from geoveilig.hotspots.simulate import _cell_mass
+
+    g = other_grid
+    rng = np.random.default_rng(0)
+    x = rng.uniform(600_000, 606_000, 200)
+    y = rng.uniform(5_700_000, 5_707_000, 200)
+    w = rng.random(200)
+    xe = g.x0 + np.arange(g.nx + 1) * g.cell_size
+    ye = g.y0 + np.arange(g.ny + 1) * g.cell_size
+    dense = g.from_raster((_cell_mass(y, ye, 60.0) * w[:, None]).T @ _cell_mass(x, xe, 60.0))
+    np.testing.assert_allclose(gaussian_cell_mass(g, x, y, w, 60.0), dense, atol=1e-9)
+
+
+def test_stack_weights_recover_a_known_mixture():
+    from geoveilig.hotspots.combined import stack_weights
+
+    rng = np.random.default_rng(1)
+    n = 400
+    p = rng.dirichlet(np.ones(n), size=3).T  # three distributions over 400 cells
+    truth = np.array([0.6, 0.3, 0.1])
+    y = rng.poisson(20_000 * p @ truth).astype(float)
+    w = stack_weights(p, y)
+    assert w.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(w, truth, atol=0.03)
+
+
+def test_choices_travel_and_fall_back_in_dutch(other_grid, other_incidents):
+    from geoveilig.hotspots.combined import choices
+
+    ev = as_events(other_incidents, other_grid.crs)
+    late = pd.Timestamp("2017-09-01", tz=TZ)
+    kde = choices(ev, other_grid, late, "14d", "kde")
+    # the simulated near repeats have σ 40 m: the likelihood wants a few cells, not a city
+    assert kde["bandwidth_m"] <= 4 * other_grid.cell_size
+    assert "gekozen" in kde["notes"][0]
+    lb = choices(ev, other_grid, late, "14d", "naive")
+    assert lb["lookback_days"] in (7, 14, 28, 56, 91, 182, 365)
+    early = ev.first + pd.Timedelta(days=30)
+    short = choices(ev, other_grid, early, "14d", "combined")
+    assert any("te weinig geschiedenis" in n for n in short["notes"])
+    from geoveilig.hotspots import hotspot_surface
+
+    gdf = hotspot_surface(other_incidents, other_grid, "combined", origin=early)
+    assert np.ptp(gdf["risk"]) > 0
+    assert "te weinig geschiedenis" in " ".join(gdf.attrs["hotspots"]["choices"]["notes"])
+
+
+def test_combined_weights_use_only_windows_before_the_origin(other_grid, other_incidents):
+    from geoveilig.hotspots.combined import fit_stack
+    from geoveilig.hotspots.events import to_epoch
+
+    origin = pd.Timestamp("2017-09-01", tz=TZ)
+    past = as_events(other_incidents[other_incidents["occurred_at"] < origin], other_grid.crs)
+    full = as_events(other_incidents, other_grid.crs)
+    w = 14 * 86_400
+    a = fit_stack(past, other_grid, to_epoch(origin), w)
+    b = fit_stack(full, other_grid, to_epoch(origin), w)
+    assert a.weights == b.weights and a.n_windows == b.n_windows >= 3
+    assert a.bandwidth == b.bandwidth and a.lookback == b.lookback
+    assert sum(a.weights.values()) == pytest.approx(1.0)
+
+
+def test_cli_best_falls_back_on_short_history(tmp_path, shared_geo, helmond_sim):
+    from typer.testing import CliRunner
+
+    from geoveilig.cli import app
+    from geoveilig.store import Store
+
+    with Store.sqlite(tmp_path / "s.sqlite") as store:
+        _fill(store, helmond_sim[1])
+    env = {"GEOVEILIG_DATABASE_URL": f"sqlite:///{tmp_path / 's.sqlite'}",
+           "GEOVEILIG_GEO_DIR": str(shared_geo)}
+    res = CliRunner().invoke(app, ["hotspots", "--crime-type", "woninginbraak", "--origin",
+                                   "2016-04-01", "--out", str(tmp_path / "x.geojson")], env=env)
+    assert res.exit_code == 0, res.output
+    assert "geen backtest mogelijk" in res.output and "methode combined" in res.output
