@@ -63,6 +63,8 @@ SELECT_WINDOWS = 8
 STACK_WINDOWS = 12
 #: the learned component is refitted every this many days (calendar-fixed schedule)
 LEARNED_REFIT_DAYS = 364
+#: training periods of the learned component (the standalone method uses 26)
+LEARNED_PERIODS = 13
 COMPONENTS = ("recent", "longterm", "nearrepeat", "prospective", "learned")
 
 # --- cache -----------------------------------------------------------------------------------
@@ -163,9 +165,12 @@ def learned_surface(ev: Events, grid: Grid, t: int, window_s: int) -> np.ndarray
     refit = LEARNED_REFIT_DAYS * DAY
     t_fit = int(t // refit * refit)
 
+    cells = _cached(ev, grid, ("cells",), lambda: grid.cell_of(ev.x, ev.y))
+
     def fit() -> object:
         try:
-            return fit_learned(ev, grid, t_fit, window_s)
+            return fit_learned(ev, grid, t_fit, window_s, train_periods=LEARNED_PERIODS,
+                               cells=cells)  # type: ignore[arg-type]
         except InsufficientData:
             return None
 
@@ -173,7 +178,8 @@ def learned_surface(ev: Events, grid: Grid, t: int, window_s: int) -> np.ndarray
     if model is None:
         return None
     return _cached(ev, grid, ("learned", t, window_s),  # type: ignore[return-value]
-                   lambda: predict_learned(model, ev, grid, t, window_s))
+                   lambda: predict_learned(model, ev, grid, t, window_s,  # type: ignore
+                                           cells))  # type: ignore[arg-type]
 
 
 # --- choices ---------------------------------------------------------------------------------

@@ -80,17 +80,20 @@ def _features(cnt: np.ndarray, grid: Grid, j: int, per_year: int, doy: float,
     return feats
 
 
-def _count_matrix(ev: Events, grid: Grid, t0: int, w: int, n_periods: int) -> np.ndarray:
+def _count_matrix(ev: Events, grid: Grid, t0: int, w: int, n_periods: int,
+                  cells: np.ndarray | None = None) -> np.ndarray:
     """Counts per cell (rows) and period ``k`` before ``t0`` (columns); periods that start
-    before the first event are NaN (unknown, not zero)."""
-    ev = ev.before(from_epoch(t0)) if len(ev) and ev.t[-1] >= t0 else ev
-    age = t0 - ev.t
+    before the first event are NaN (unknown, not zero). ``cells``: the cell of every event of
+    ``ev``, when known."""
+    first = int(ev.t[0]) if len(ev) else t0
+    a = int(np.searchsorted(ev.t, t0 - n_periods * w, side="left"))
+    b = int(np.searchsorted(ev.t, t0, side="left"))
+    age = t0 - ev.t[a:b]
     k = age // w
-    cell = grid.cell_of(ev.x, ev.y)
+    cell = grid.cell_of(ev.x[a:b], ev.y[a:b]) if cells is None else cells[a:b]
     ok = (cell >= 0) & (k < n_periods)
     cnt = np.bincount(cell[ok] * n_periods + k[ok], minlength=grid.n_cells * n_periods)
     cnt = cnt.reshape(grid.n_cells, n_periods).astype(float)
-    first = int(ev.t[0]) if len(ev) else t0
     period_start = t0 - (np.arange(n_periods) + 1) * w
     cnt[:, period_start < first] = np.nan  # before the data began: unknown, not zero
     return cnt
@@ -109,19 +112,21 @@ class FittedLearned:
 
 
 def fit_learned(ev: Events, grid: Grid, t_fit: int, window_s: int, *, train_periods: int = 26,
-                max_iter: int = 30, max_rows: int = 60_000, seed: int = 0) -> FittedLearned:
+                max_iter: int = 30, max_rows: int = 60_000, seed: int = 0,
+                cells: np.ndarray | None = None) -> FittedLearned:
     """Fit the model on the ``train_periods`` periods before ``t_fit`` (no gate, no extra
     features). Raises ``InsufficientData`` when too little history."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from threadpoolctl import threadpool_limits
 
     past = ev.before(from_epoch(t_fit))
+    cells = None if cells is None else cells[:len(past)]
     if len(past) < 10:
         raise InsufficientData("methode learned: te weinig incidenten om te trainen")
     w = int(window_s)
     per_year = max(1, round(365.25 * 86400 / w))
     n_periods = train_periods + max(max(TEMPORAL_SCALES), per_year) + 1
-    cnt = _count_matrix(past, grid, t_fit, w, n_periods)
+    cnt = _count_matrix(past, grid, t_fit, w, n_periods, cells)
     doy0 = from_epoch(t_fit).day_of_year
     rng = np.random.default_rng(seed)
     per_period = max(1, max_rows // train_periods)
@@ -153,14 +158,14 @@ def fit_learned(ev: Events, grid: Grid, t_fit: int, window_s: int, *, train_peri
     return FittedLearned(model, known, per_year, n_periods, t_fit)
 
 
-def predict_learned(fitted: FittedLearned, ev: Events, grid: Grid, t: int, window_s: int
-                    ) -> np.ndarray:
+def predict_learned(fitted: FittedLearned, ev: Events, grid: Grid, t: int, window_s: int,
+                    cells: np.ndarray | None = None) -> np.ndarray:
     """Expected count per cell in ``[t, t + window)`` from a model fitted at or before ``t``."""
     from threadpoolctl import threadpool_limits
 
     if t < fitted.t_fit:
         raise ValueError("a learned model may only be used at or after its fit moment")
-    cnt = _count_matrix(ev, grid, t, int(window_s), fitted.n_periods)
+    cnt = _count_matrix(ev, grid, t, int(window_s), fitted.n_periods, cells)
     x = _features(cnt, grid, 0, fitted.per_year, from_epoch(t).day_of_year, None)
     with threadpool_limits(limits=1):
         return fitted.model.predict(x[:, fitted.known])  # type: ignore[attr-defined]
