@@ -285,7 +285,7 @@ def _normalise(v: np.ndarray, area: np.ndarray) -> np.ndarray:
     return v / s if s > 0 else area / area.sum()
 
 
-def stack_weights(p: np.ndarray, y: np.ndarray, *, iterations: int = 200) -> np.ndarray:
+def stack_weights(p: np.ndarray, y: np.ndarray, *, iterations: int = 100) -> np.ndarray:
     """Mixture weights on the simplex maximising ``sum y log(p @ w)`` (EM); ``p`` is
     (rows, components) of per-row probabilities, ``y`` the counts per row."""
     j = p.shape[1]
@@ -298,7 +298,7 @@ def stack_weights(p: np.ndarray, y: np.ndarray, *, iterations: int = 200) -> np.
         mix = p @ w
         r = p * w / np.where(mix > 0, mix, 1.0)[:, None]
         new = (y[:, None] * r).sum(axis=0) / y.sum()
-        if np.max(np.abs(new - w)) < 1e-6:
+        if np.max(np.abs(new - w)) < 1e-5:
             w = new
             break
         w = new
