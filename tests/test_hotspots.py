@@ -448,7 +448,7 @@ def test_bad_input_messages(grid, burglaries):
     # naive with an empty last period: no silent empty surface, a clear message instead
     origin = burglaries["occurred_at"].max() + pd.Timedelta(days=60)
     with pytest.raises(InsufficientData, match="geen verschil tussen cellen"):
-        hotspot_surface(burglaries, grid, "naive", origin=origin)
+        hotspot_surface(burglaries, grid, "naive", origin=origin, params={"lookback": "14d"})
     with pytest.raises(InsufficientData, match="backtest"):
         hotspot_surface(burglaries, grid, "best")
     with pytest.raises(InsufficientData, match="geschiedenis"):

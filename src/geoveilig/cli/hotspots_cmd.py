@@ -35,8 +35,9 @@ def _methods(text: str | None) -> list[str] | None:
 def hotspots(
     crime_type: str = typer.Option(..., "--crime-type", help="misdrijftype of groep, bijv. "
                                    "woninginbraak of hic (komma's toegestaan)"),
-    method: str = typer.Option("best", "--method", help="best (gekozen door de backtest), "
-                               "naive, kde, prospective, gistar, learned of emerging"),
+    method: str = typer.Option("best", "--method", help="best (gekozen door de backtest op "
+                               "de gegevens vóór het startmoment), combined, naive, kde, "
+                               "prospective, gistar, learned of emerging"),
     origin: str | None = typer.Option(None, "--origin", help="startmoment van de voorspelling "
                                       "(standaard: de dag na het laatste incident)"),
     window: str = typer.Option("14d", "--window", help="voorspelperiode, bijv. 14d, 2w, 1m"),
@@ -51,18 +52,29 @@ def hotspots(
 ) -> None:
     """Maak een risicokaart (125 m-cellen) voor een misdrijftype, met het oordeel van de
     backtest erbij."""
-    from ..hotspots import backtest, hotspot_surface
+    from ..hotspots import InsufficientData, backtest, default_origin, hotspot_surface
+    from ..hotspots.events import as_timestamp
 
     incidents, grid, label = _load(crime_type, cell_size)
+    start = default_origin(incidents) if origin is None else as_timestamp(origin, "--origin")
     result = None
     if not no_backtest:
         methods = None if method == "best" else ["naive", method]
-        result = backtest(incidents, grid, methods, window=window, n_origins=n_origins,
-                          crime_type=crime_type)
-    elif method == "best":
+        # the backtest ends at the origin: the choice of the method sees only the past
+        try:
+            result = backtest(incidents, grid, methods, window=window, n_origins=n_origins,
+                              end=start, crime_type=crime_type)
+        except InsufficientData as exc:
+            if method != "best":
+                raise
+            method = "combined"  # works on short history; says so instead of failing
+            console.print(f"[yellow]Let op:[/] geen backtest mogelijk vóór het startmoment "
+                          f"({exc}); de gecombineerde methode wordt gebruikt, zonder oordeel "
+                          "over de kwaliteit.", highlight=False)
+    if no_backtest and method == "best":
         raise InvalidInput("--method best heeft de backtest nodig; kies een methode of laat "
                            "--no-backtest weg", where="--method")
-    gdf = hotspot_surface(incidents, grid, method, origin=origin, window=window,
+    gdf = hotspot_surface(incidents, grid, method, origin=start, window=window,
                           backtest=result)
     meta = gdf.attrs.get("hotspots", {})
     if not keep_rd:
@@ -79,6 +91,8 @@ def hotspots(
     else:
         console.print("[yellow]Let op:[/] zonder backtest is niet bekend of deze kaart beter "
                       "voorspelt dan de aantallen van de vorige periode.", highlight=False)
+    for note in (meta.get("choices") or {}).get("notes", []):
+        console.print(f"[cyan]Keuze uit de gegevens:[/] {note}", highlight=False)
 
 
 @handle_errors

@@ -12,11 +12,13 @@ Typical use::
     gdf = hotspot_surface(incidents, grid, "best", backtest=result)
 
 Modules: :mod:`.grid`, :mod:`.kde`, :mod:`.prospective`, :mod:`.gistar`, :mod:`.learned`,
-:mod:`.emerging`, :mod:`.nearrepeat`, :mod:`.metrics`, :mod:`.backtest`, :mod:`.surface`,
+:mod:`.combined` (the stacked default and the choices made from the past),
+:mod:`.emerging`, :mod:`.nearrepeat`, :mod:`.metrics`, :mod:`.backtesting` (the
+:func:`backtest` function), :mod:`.surface`,
 :mod:`.plot`, :mod:`.simulate` (seeded test processes).
 """
 
-from .backtest import (
+from .backtesting import (
     COVERAGES,
     DEFAULT_METHODS,
     BacktestResult,

@@ -2,7 +2,8 @@
 
 Methods accept either an incident GeoDataFrame (columns ``x``, ``y``, ``occurred_at``; or a
 point geometry) or an :class:`Events` object built once from it (faster in a backtest). Times
-are kept as UTC epoch seconds; the analysis moment of an incident is ``occurred_at``.
+are kept as UTC epoch seconds; the analysis moment of an incident is ``occurred_at``. Naive
+times (and origins) are Europe/Amsterdam wall clock, by the one rule of :mod:`geoveilig.times`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from .. import TIMEZONE
 from ..errors import CrsError, InvalidInput
+from ..times import local_series, local_timestamp
 
 DAY = 86_400
 
@@ -65,14 +67,15 @@ def from_epoch(sec: int) -> pd.Timestamp:
 
 
 def as_timestamp(value: object, name: str = "origin") -> pd.Timestamp:
-    """A tz-aware timestamp; naive dates/times are read as Europe/Amsterdam."""
+    """A tz-aware timestamp; naive dates/times are read as Europe/Amsterdam wall clock
+    (:func:`geoveilig.times.local_timestamp`)."""
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"ongeldige datum/tijd voor {name}: {value!r}") from exc
+        raise InvalidInput(f"ongeldige datum/tijd voor {name}: {value!r}", where=name) from exc
     if ts is pd.NaT:
-        raise InvalidInput(f"ontbrekende datum/tijd voor {name}")
-    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts
+        raise InvalidInput(f"ontbrekende datum/tijd voor {name}", where=name)
+    return local_timestamp(ts)
 
 
 _WINDOW = re.compile(
@@ -152,7 +155,7 @@ def as_events(incidents: object, crs: object | None = None) -> Events:
         y = incidents.geometry.y.to_numpy(float)
     else:
         raise InvalidInput("incidenten missen de kolommen x en y (of een geometrie)")
-    when = pd.to_datetime(incidents["occurred_at"], utc=True)
+    when = local_series(incidents["occurred_at"]).dt.tz_convert("UTC")
     ok = np.isfinite(x) & np.isfinite(y) & when.notna().to_numpy()
     t = pd.DatetimeIndex(when[ok]).as_unit("s").asi8.astype(np.int64)
     order = np.argsort(t, kind="stable")

@@ -33,11 +33,13 @@ the start of the data is not read as a run of zeros.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from .events import InsufficientData, history, to_epoch
+from .events import Events, InsufficientData, from_epoch, history, to_epoch
 from .grid import Grid
 
 TEMPORAL_SCALES = (1, 2, 4, 13, 26)
@@ -78,6 +80,97 @@ def _features(cnt: np.ndarray, grid: Grid, j: int, per_year: int, doy: float,
     return feats
 
 
+def _count_matrix(ev: Events, grid: Grid, t0: int, w: int, n_periods: int,
+                  cells: np.ndarray | None = None) -> np.ndarray:
+    """Counts per cell (rows) and period ``k`` before ``t0`` (columns); periods that start
+    before the first event are NaN (unknown, not zero). ``cells``: the cell of every event of
+    ``ev``, when known."""
+    first = int(ev.t[0]) if len(ev) else t0
+    a = int(np.searchsorted(ev.t, t0 - n_periods * w, side="left"))
+    b = int(np.searchsorted(ev.t, t0, side="left"))
+    age = t0 - ev.t[a:b]
+    k = age // w
+    cell = grid.cell_of(ev.x[a:b], ev.y[a:b]) if cells is None else cells[a:b]
+    ok = (cell >= 0) & (k < n_periods)
+    cnt = np.bincount(cell[ok] * n_periods + k[ok], minlength=grid.n_cells * n_periods)
+    cnt = cnt.reshape(grid.n_cells, n_periods).astype(float)
+    period_start = t0 - (np.arange(n_periods) + 1) * w
+    cnt[:, period_start < first] = np.nan  # before the data began: unknown, not zero
+    return cnt
+
+
+@dataclass(frozen=True)
+class FittedLearned:
+    """A learned model fitted at ``t_fit`` (from the events before it), reusable at later
+    moments with the same window (:func:`predict_learned`)."""
+
+    model: object
+    known: np.ndarray  # feature columns kept
+    per_year: int
+    n_periods: int
+    t_fit: int
+
+
+def fit_learned(ev: Events, grid: Grid, t_fit: int, window_s: int, *, train_periods: int = 26,
+                max_iter: int = 30, max_rows: int = 60_000, seed: int = 0,
+                cells: np.ndarray | None = None) -> FittedLearned:
+    """Fit the model on the ``train_periods`` periods before ``t_fit`` (no gate, no extra
+    features). Raises ``InsufficientData`` when too little history."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
+
+    past = ev.before(from_epoch(t_fit))
+    cells = None if cells is None else cells[:len(past)]
+    if len(past) < 10:
+        raise InsufficientData("methode learned: te weinig incidenten om te trainen")
+    w = int(window_s)
+    per_year = max(1, round(365.25 * 86400 / w))
+    n_periods = train_periods + max(max(TEMPORAL_SCALES), per_year) + 1
+    cnt = _count_matrix(past, grid, t_fit, w, n_periods, cells)
+    doy0 = from_epoch(t_fit).day_of_year
+    rng = np.random.default_rng(seed)
+    per_period = max(1, max_rows // train_periods)
+    xs, ys = [], []
+    for j in range(1, train_periods + 1):
+        target = cnt[:, j - 1]
+        if np.isnan(target).all():
+            break
+        # a seeded uniform subsample of cells per period, taken before stacking
+        keep = np.sort(rng.choice(grid.n_cells, per_period, replace=False)) \
+            if grid.n_cells > per_period else slice(None)
+        xs.append(_features(cnt, grid, j, per_year, (doy0 - j * w / 86400) % 365.25,
+                            None)[keep])
+        ys.append(target[keep])
+    if len(ys) < 3 or sum(float(np.nansum(v)) for v in ys) == 0:
+        raise InsufficientData("methode learned: te weinig voorgaande perioden met gegevens")
+    x_all, y = np.vstack(xs), np.concatenate(ys)
+    rows = np.arange(y.size)
+    known = ~np.isnan(x_all).all(axis=0)
+    model = HistGradientBoostingRegressor(loss="poisson", max_iter=max_iter, learning_rate=0.1,
+                                          max_bins=63, max_leaf_nodes=8, min_samples_leaf=20,
+                                          random_state=seed, early_stopping=False)
+    with threadpool_limits(limits=1):
+        try:
+            model.fit(x_all[rows][:, known], y[rows])
+        except ValueError as exc:
+            raise InsufficientData("methode learned: te weinig gegevens om het model te "
+                                   "trainen") from exc
+    return FittedLearned(model, known, per_year, n_periods, t_fit)
+
+
+def predict_learned(fitted: FittedLearned, ev: Events, grid: Grid, t: int, window_s: int,
+                    cells: np.ndarray | None = None) -> np.ndarray:
+    """Expected count per cell in ``[t, t + window)`` from a model fitted at or before ``t``."""
+    from threadpoolctl import threadpool_limits
+
+    if t < fitted.t_fit:
+        raise ValueError("a learned model may only be used at or after its fit moment")
+    cnt = _count_matrix(ev, grid, t, int(window_s), fitted.n_periods, cells)
+    x = _features(cnt, grid, 0, fitted.per_year, from_epoch(t).day_of_year, None)
+    with threadpool_limits(limits=1):
+        return fitted.model.predict(x[:, fitted.known])  # type: ignore[attr-defined]
+
+
 def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: pd.Timedelta,
                    *, train_periods: int = 26, max_iter: int = 30, learning_rate: float = 0.1,
                    max_leaf_nodes: int = 8, min_samples_leaf: int = 20, max_rows: int = 60_000,
@@ -93,15 +186,7 @@ def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: 
     t0 = to_epoch(origin)
     per_year = max(1, round(365.25 * 86400 / w))
     n_periods = train_periods + max(max(TEMPORAL_SCALES), per_year) + 1
-    age = t0 - ev.t
-    k = age // w
-    cell = grid.cell_of(ev.x, ev.y)
-    ok = (cell >= 0) & (k < n_periods)
-    cnt = np.bincount(cell[ok] * n_periods + k[ok], minlength=grid.n_cells * n_periods)
-    cnt = cnt.reshape(grid.n_cells, n_periods).astype(float)
-    first = int(ev.t[0])
-    period_start = t0 - (np.arange(n_periods) + 1) * w
-    cnt[:, period_start < first] = np.nan  # before the data began: unknown, not zero
+    cnt = _count_matrix(ev, grid, t0, w, n_periods)
     extra = None
     if cell_features is not None:
         extra = np.asarray(cell_features, float).reshape(grid.n_cells, -1)
@@ -138,7 +223,15 @@ def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: 
     rows = np.flatnonzero(~quiet)
     if rows.size > max_rows:  # seeded uniform subsample: unbiased, bounds the fit time
         rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+    # a feature without any known value (e.g. the seasonal lag with less than a year of
+    # history) carries no information, and scikit-learn cannot bin it: leave it out
+    known = ~np.isnan(x_all[rows]).all(axis=0)
+    x_fit, x_pred = x_all[rows][:, known], x_now[~quiet_now][:, known]
     with threadpool_limits(limits=n_threads):
-        model.fit(x_all[rows], y[rows])
-        pred[~quiet_now] = model.predict(x_now[~quiet_now])
+        try:
+            model.fit(x_fit, y[rows])
+        except ValueError as exc:  # never a bare scikit-learn error for thin data
+            raise InsufficientData(f"methode learned: te weinig gegevens om het model te "
+                                   f"trainen ({len(ys)} perioden)") from exc
+        pred[~quiet_now] = model.predict(x_pred)
     return pred

@@ -10,11 +10,12 @@ change its answer (the leakage test checks this for every method).
 Methods:
 
 ``naive``
-    the count per cell in the last period before the origin (``lookback``, default = the
-    window). The baseline that is always in the backtest.
+    the count per cell in the last period before the origin (``lookback``; default ``auto``:
+    chosen by rolling likelihood before the origin). The baseline always in the backtest.
 ``kde``
     retrospective kernel density of the events in ``lookback`` (default 365 days) before the
-    origin; ``bandwidth`` a rule or metres (see :mod:`.kde`). Risk = expected events per cell.
+    origin; ``bandwidth`` ``likelihood`` (default: metres chosen by rolling likelihood before
+    the origin), a rule or metres (see :mod:`.kde`). Risk = expected events per cell.
 ``prospective``
     Bowers-Johnson-Pease near-repeat weighting (:mod:`.prospective`).
 ``gistar``
@@ -23,6 +24,9 @@ Methods:
     gradient boosting on lagged counts (:mod:`.learned`).
 ``emerging``
     final-bin space-time Gi* z of the emerging hot spot analysis (:mod:`.emerging`).
+``combined``
+    the stacked forecast of recent counts, near repeats, KDE and the learned model, weights
+    fitted on rolling windows before the origin (:mod:`.combined`).
 """
 
 from __future__ import annotations
@@ -33,8 +37,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
+from .combined import choose_bandwidth, choose_lookback, method_combined
 from .emerging import method_emerging
-from .events import history, parse_window
+from .events import history, parse_window, to_epoch
 from .gistar import gi_star
 from .grid import Grid
 from .kde import kde_grid
@@ -45,22 +50,40 @@ Method = Callable[..., np.ndarray]
 
 
 def method_naive(incidents: object, grid: Grid, origin: pd.Timestamp, window: pd.Timedelta,
-                 *, lookback: object | None = None) -> np.ndarray:
-    """Counts per cell in ``[origin - lookback, origin)`` (default lookback = window)."""
+                 *, lookback: object | None = "auto") -> np.ndarray:
+    """Counts per cell in ``[origin - lookback, origin)``; ``lookback="auto"`` (default) is
+    chosen by rolling likelihood on the windows before the origin
+    (:func:`~geoveilig.hotspots.combined.choose_lookback`), ``None`` = the window."""
     ev = history(incidents, origin, crs=grid.crs, min_events=1, method="naive")
-    lb = window if lookback is None else parse_window(lookback, "lookback")
+    if isinstance(lookback, str) and lookback == "auto":
+        from .events import as_events
+
+        full = as_events(incidents, grid.crs)
+        days = choose_lookback(full, grid, to_epoch(origin),
+                               int(window.total_seconds())).value
+        lb = pd.Timedelta(days=days)
+    else:
+        lb = window if lookback is None else parse_window(lookback, "lookback")
     return grid.counts(ev.between(pd.Timestamp(origin) - lb, origin))
 
 
 def method_kde(incidents: object, grid: Grid, origin: pd.Timestamp, window: pd.Timedelta,
-               *, lookback: object = "365d", bandwidth: str | float = "silverman",
+               *, lookback: object = "365d", bandwidth: str | float = "likelihood",
                oversample: int | None = None) -> np.ndarray:
-    """Expected events per cell from a Gaussian KDE of the events in the lookback period."""
+    """Expected events per cell from a Gaussian KDE of the events in the lookback period;
+    ``bandwidth="likelihood"`` (default): metres chosen by rolling likelihood on the windows
+    before the origin (:func:`~geoveilig.hotspots.combined.choose_bandwidth`)."""
     ev = history(incidents, origin, crs=grid.crs, min_events=1, method="kde")
     lb = parse_window(lookback, "lookback")
     recent = ev.between(pd.Timestamp(origin) - lb, origin)
     if len(recent) == 0:
         return np.zeros(grid.n_cells)
+    if bandwidth == "likelihood":
+        from .events import as_events
+
+        full = as_events(incidents, grid.crs)
+        bandwidth = choose_bandwidth(full, grid, to_epoch(origin), int(window.total_seconds()),
+                                     lookback_days=lb / pd.Timedelta(days=1)).value
     dens, _ = kde_grid(recent, grid, bandwidth, oversample=oversample)
     return dens * grid.cell_area
 
@@ -82,6 +105,7 @@ METHODS: dict[str, Method] = {
     "gistar": method_gistar,
     "learned": method_learned,
     "emerging": method_emerging,
+    "combined": method_combined,
 }
 
 #: Dutch names for reports and maps.
@@ -92,6 +116,7 @@ METHOD_LABELS = {
     "gistar": "Getis-Ord Gi*",
     "learned": "lerend model (gradient boosting)",
     "emerging": "opkomende hotspots (ruimte-tijd Gi*)",
+    "combined": "gecombineerd (gestapeld: herhaling, near-repeat, KDE, lerend model)",
 }
 
 

@@ -48,15 +48,15 @@ def prospective_risk(events: Events, grid: Grid, origin: pd.Timestamp, *,
     cells = cKDTree(np.c_[grid.cx, grid.cy])
     pts = cKDTree(np.c_[x, y])
     dist = pts.sparse_distance_matrix(cells, distance_bandwidth, output_type="coo_matrix")
-    # sparse_distance_matrix drops exact zeros; add the events sitting on a cell centre
-    d = dist.data
-    i, c = dist.row, dist.col
+    # older SciPy drops exact zeros from the sparse matrix, newer keeps them: add the events
+    # sitting on a cell centre and keep every (event, cell) pair once, whatever the version
     on_centre = cells.query(np.c_[x, y], k=1, distance_upper_bound=1e-9)[1]
     hit = on_centre < grid.n_cells
-    if hit.any():
-        i = np.concatenate([i, np.nonzero(hit)[0]])
-        c = np.concatenate([c, on_centre[hit]])
-        d = np.concatenate([d, np.zeros(int(hit.sum()))])
+    i = np.concatenate([dist.row, np.nonzero(hit)[0]]).astype(np.int64)
+    c = np.concatenate([dist.col, on_centre[hit]]).astype(np.int64)
+    d = np.concatenate([dist.data, np.zeros(int(hit.sum()))])
+    _, first = np.unique(i * grid.n_cells + c, return_index=True)
+    i, c, d = i[first], c[first], d[first]
     wt = 1.0 / (1.0 + age / tu)
     w = wt[i] / (1.0 + d / du)
     risk = np.bincount(c, weights=w, minlength=grid.n_cells)

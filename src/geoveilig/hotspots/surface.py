@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
-from .backtest import BacktestResult
+from .backtesting import BacktestResult
+from .combined import choices
 from .emerging import CATEGORY_LABELS, emerging_hotspots
 from .events import InsufficientData, as_events, as_timestamp, format_window, parse_window
 from .gistar import CLASS_LABELS, gi_star
@@ -50,14 +51,22 @@ def hotspot_surface(
     """The risk surface of ``method`` for ``[origin, origin + window)`` (see module docstring).
 
     ``method="best"`` takes ``backtest.best_method``. Raises ``InsufficientData`` instead of
-    returning a surface without information (every cell the same risk)."""
-    if method == "best":
-        if backtest is None:
-            raise InsufficientData("methode 'best' heeft een backtest nodig")
-        method = backtest.best_method
-    get_method(method)
+    returning a surface without information (every cell the same risk), and ``InvalidInput``
+    for a backtest whose windows reach past the origin (its choice would have seen the
+    future: run it with ``end=origin``)."""
+    if method == "best" and backtest is None:
+        raise InsufficientData("methode 'best' heeft een backtest nodig")
     ev = as_events(incidents, grid.crs)
     origin_ts = default_origin(ev) if origin is None else as_timestamp(origin)
+    if backtest is not None and backtest.end > origin_ts:
+        raise InvalidInput(
+            f"de backtest loopt tot {backtest.end:%Y-%m-%d %H:%M}, na het startmoment "
+            f"{origin_ts:%Y-%m-%d %H:%M}: de keuze zou gegevens van na het startmoment "
+            "gebruiken (vooruitkijken); draai de backtest met eind = het startmoment",
+            where="origin")
+    if method == "best":
+        method = backtest.best_method  # type: ignore[union-attr]
+    get_method(method)
     win = parse_window(window)
     risk = run_method(method, ev, grid, origin_ts, win, params)
     if np.ptp(risk) == 0:
@@ -95,6 +104,9 @@ def hotspot_surface(
         "n_events_before_origin": len(ev.before(origin_ts)),
         "gi_lookback": format_window(parse_window(gi_lookback)), "alpha": alpha,
     }
+    chosen = choices(ev, grid, origin_ts, win, method, params)
+    if chosen:
+        meta["choices"] = chosen
     if backtest is not None:
         v = backtest.verdict_for(method)
         meta["backtest"] = v

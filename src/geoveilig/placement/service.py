@@ -101,7 +101,7 @@ def demand(store: Store, areas: Areas, origin: pd.Timestamp, days: float,
         if len(inc) == 0:
             raise InsufficientData("geen incidenten voor de gekozen periode")
         grid = make_grid(areas, grid_size, areas=areas)
-        bt = (backtest(inc, grid, methods=[method], window=f"{days:g}d")
+        bt = (backtest(inc, grid, methods=[method], window=f"{days:g}d", end=origin)
               if with_backtest else None)
         surface = hotspot_surface(inc, grid, method, origin=origin, window=f"{days:g}d",
                                   backtest=bt)

@@ -7,7 +7,10 @@ and scored on the events in ``[origin, origin + window)``: hit rate, PAI and PEI
 10% of the area (:mod:`.metrics`). The naive baseline is always included.
 
 Summary per method: the mean over the origins and a percentile bootstrap interval (resampling
-origins with replacement, the same resamples for every method, seeded). Origins where the window
+origins with replacement, the same resamples for every method, seeded). When the windows of
+consecutive origins overlap (step shorter than the window) their scores are not independent:
+the bootstrap then resamples moving blocks of ``ceil(window / step)`` consecutive origins
+(:func:`bootstrap_indices`) and a warning says so. Origins where the window
 is empty are left out of the summary (and counted); an origin where a method cannot run
 (:class:`~geoveilig.errors.InvalidInput`, e.g. too little history) is recorded with its Dutch
 message and left out for that method.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +39,7 @@ from .grid import Grid
 from .methods import METHOD_LABELS, METHODS, run_method
 from .metrics import scores
 
-DEFAULT_METHODS = ("naive", "kde", "prospective", "gistar", "learned", "emerging")
+DEFAULT_METHODS = ("naive", "kde", "prospective", "gistar", "learned", "emerging", "combined")
 COVERAGES = (0.01, 0.05, 0.10)
 
 
@@ -103,6 +107,8 @@ class BacktestResult:
     n_boot: int = 2000
     seed: int = 0
     warnings: tuple[str, ...] = field(default=())
+    #: origins per bootstrap block (1 = independent windows)
+    block: int = 1
 
     @property
     def verdict(self) -> str:
@@ -119,6 +125,11 @@ class BacktestResult:
         return (f"Geen methode voldoet aan het vooraf vastgelegde criterium "
                 f"({self.criterion.describe()}). Hoogste score: {label}, {scores_txt}. "
                 "Gebruik deze kaart niet als voorspelling.")
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The end of the last scored window: the backtest used data up to here."""
+        return self.origins[-1] + self.window
 
     def verdict_for(self, method: str | None = None) -> dict[str, object]:
         """The backtest facts for one method (default: the best), to store with a surface."""
@@ -162,6 +173,28 @@ class BacktestResult:
         return plot_backtest(self)
 
 
+def bootstrap_indices(n: int, block: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_boot`` resamples of ``n`` origin indices: moving blocks of ``block`` consecutive
+    origins with random starts, concatenated and cut to ``n`` (``block=1`` is the ordinary
+    bootstrap)."""
+    block = max(1, min(int(block), n))
+    n_blocks = -(-n // block)
+    starts = rng.integers(0, n - block + 1, size=(n_boot, n_blocks))
+    idx = (starts[:, :, None] + np.arange(block)[None, None, :]).reshape(n_boot, -1)
+    return idx[:, :n]
+
+
+def overlap_block(origins: list[pd.Timestamp] | tuple[pd.Timestamp, ...],
+                  window: pd.Timedelta) -> int:
+    """Consecutive origins whose windows overlap: ``ceil(window / smallest step)``."""
+    if len(origins) < 2:
+        return 1
+    step = min(b - a for a, b in pairwise(origins))
+    if step <= pd.Timedelta(0):
+        return len(origins)
+    return max(1, int(np.ceil(window / step - 1e-9)))
+
+
 def _bootstrap(values: np.ndarray, idx: np.ndarray, level: float) -> tuple[float, float]:
     sample = values[idx]
     n_ok = np.isfinite(sample).sum(axis=1)
@@ -183,6 +216,7 @@ def backtest(
     origins: list[pd.Timestamp] | None = None,
     step: object = "14d",
     n_origins: int = 26,
+    end: object | None = None,
     params: dict[str, dict[str, object]] | None = None,
     coverages: tuple[float, ...] = COVERAGES,
     criterion: SuccessCriterion | None = None,
@@ -190,7 +224,9 @@ def backtest(
     seed: int = 0,
     crime_type: str | None = None,
 ) -> BacktestResult:
-    """Rolling-origin backtest (see the module docstring)."""
+    """Rolling-origin backtest (see the module docstring). ``end``: no window reaches past it
+    (give the forecast origin, so that the choice of a method uses only the data before it;
+    default: the day after the last incident)."""
     criterion = criterion or SuccessCriterion()
     methods = list(methods or DEFAULT_METHODS)
     for m in methods:
@@ -204,8 +240,11 @@ def backtest(
     win = parse_window(window)
     ev: Events = as_events(incidents, grid.crs)
     if origins is None:
-        origins = rolling_origins(ev, win, step=step, n_origins=n_origins)
+        origins = rolling_origins(ev, win, step=step, n_origins=n_origins, end=end)
     origins = sorted(as_timestamp(o) for o in origins)
+    if end is not None and origins and origins[-1] + win > as_timestamp(end, "end"):
+        raise InvalidInput(f"backtest: het venster van startmoment {origins[-1]:%Y-%m-%d} loopt "
+                           f"voorbij {as_timestamp(end, 'end'):%Y-%m-%d}", where="origins")
     params = params or {}
     area = grid.cell_area
     rows = []
@@ -239,7 +278,12 @@ def backtest(
                         "niet meegeteld")
     rng = np.random.default_rng(seed)
     n_o = len(origins)
-    idx = rng.integers(0, n_o, size=(n_boot, n_o))
+    block = min(overlap_block(origins, win), n_o)
+    if block > 1:
+        warnings.append(f"de vensters van opeenvolgende startmomenten overlappen (venster "
+                        f"{format_window(win)}); het bootstrapinterval trekt daarom blokken "
+                        f"van {block} opeenvolgende startmomenten")
+    idx = bootstrap_indices(n_o, block, n_boot, rng)
     summary_rows = []
     for m in methods:
         sub = table[table["method"] == m].set_index("origin").reindex(origins)
@@ -277,7 +321,7 @@ def backtest(
         warnings.append(f"methode {rec.method}: {rec.n_failed} startmoment(en) niet berekend "
                         f"({first})")
     return BacktestResult(table, summary, criterion, best, bool(len(ok)), win, tuple(origins),
-                          crime_type, n_boot, seed, tuple(warnings))
+                          crime_type, n_boot, seed, tuple(warnings), block)
 
 
 def backtest_by_crime_type(
