@@ -4,8 +4,9 @@ tables on ``dataderden.cbs.nl``).
 * **Paging**: a reply is ``{"value": [...]}``; when the server has more it adds
   ``odata.nextLink`` (OData v3, JSON light) or ``@odata.nextLink`` (v4). Every page is
   followed until none is left.
-* **Retries**: connection errors, time-outs, 429 and 5xx are retried with exponential back-off
-  (``retries`` times); other 4xx answers are a definite ``SourceError``.
+* **Retries**: time-outs, dropped connections, 429 and 5xx are retried with exponential
+  back-off (``retries`` times); a refused connection or unknown host (offline) is reported at
+  once; other 4xx answers are a definite ``SourceError``.
 * **Progress**: ``progress(text)`` is called after every page (the CLI prints it).
 * **Cache**: every complete answer is written to
   ``{cache_dir}/{table_id}/{retrieved:YYYY-MM-DD}/{entity}-{hash of the query}.json`` together
@@ -120,7 +121,9 @@ class Client:
             self.requests += 1
             try:
                 response = client.get(url, headers={"Accept": "application/json"})
-            except httpx.TransportError as exc:
+            except httpx.ConnectError as exc:  # no network, DNS, refused: not transient
+                raise SourceUnavailable(f"{_host(url)} niet bereikbaar; geen netwerk?") from exc
+            except httpx.TransportError as exc:  # time-outs, dropped connections
                 last = type(exc).__name__
                 continue
             if response.status_code in _RETRY_STATUS:
@@ -138,9 +141,8 @@ class Client:
                 raise SourceError(f"{_host(url)} gaf geen OData-lijst ('value') terug voor "
                                   f"{_short(url)}")
             return body
-        raise SourceUnavailable(f"{_host(url)} is niet bereikbaar ({last} na "
-                                f"{self.retries + 1} pogingen); geen netwerk? Eerder opgehaalde "
-                                "tabellen blijven bruikbaar.")
+        raise SourceUnavailable(f"{_host(url)} gaf na {self.retries + 1} pogingen geen "
+                                f"antwoord ({last})")
 
     def pages(self, url: str) -> Iterator[list[dict[str, Any]]]:
         """Every page of rows of ``url``, following next links."""

@@ -122,7 +122,7 @@ def parse_counts(rows: list[dict[str, Any]], classes: Mapping[str, str], *, tabl
         "month": np.array([p[1] for p in periods], dtype=np.int64),
         "crime_class": crime,
         "crime_label": crime.map(labels),
-        "count": pd.array([None if v is None else int(v) for v in frame[topic]],
+        "count": pd.array([None if r.get(topic) is None else int(r[topic]) for r in rows],
                           dtype="Int64"),
     })
     out["table_id"] = table_id

@@ -100,8 +100,8 @@ def _records(frame: pd.DataFrame, table: Table) -> list[dict[str, object]]:
     if missing:
         raise InvalidInput(f"kolommen ontbreken voor {table.name}: {', '.join(missing)}")
     out = frame.copy()
-    out["retrieved_at"] = (pd.to_datetime(out["retrieved_at"], utc=True)
-                           .astype("int64") // 1_000_000_000)
+    at = pd.to_datetime(out["retrieved_at"], utc=True)
+    out["retrieved_at"] = (at - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     if "synthetic" not in out:
         out["synthetic"] = (out["source"] == "synthetisch").astype(int)
     recs = out[cols].astype(object).where(out[cols].notna(), None).to_dict("records")
