@@ -88,8 +88,8 @@ def pad(code: str, width: int = 10) -> str:
     return code.ljust(width)
 
 
-BUURTEN = ("BU07940000", "BU07940001", "BU07941000")
-WIJKEN = ("WK079400", "WK079410")
+BUURTEN = ("BU07941002", "BU07941100", "BU07941000")
+WIJKEN = ("WK079410", "WK079411")
 CLASSES = {"0.0.0": "Totaal misdrijven", "1.1.1": "Diefstal/inbraak woning",
            "1.2.3": "Diefstal van brom-, snor-, fietsen", "1.4.5": "Mishandeling",
            "3.7.4": "Cybercrime"}
@@ -102,7 +102,7 @@ def count_value(area: str, year: int, month: int, cls: str) -> int | None:
     base = {"1.1.1": 3, "1.2.3": 5, "1.4.5": 2, "3.7.4": 1}
     if cls == "0.0.0":
         return sum(count_value(area, year, month, c) or 0 for c in base)
-    weight = {"BU07940000": 1, "BU07940001": 2, "BU07941000": 3}.get(area)
+    weight = {"BU07941002": 1, "BU07941100": 2, "BU07941000": 3}.get(area)
     if weight is None:  # wijk / gemeente: the sum of their buurten
         members = [b for b in BUURTEN if b.startswith("BU" + area[2:8])] if area.startswith(
             "WK") else list(BUURTEN)
@@ -137,9 +137,9 @@ def install_police(fake: FakeCbs, table: str = "47022NED",
 
 
 FIGURES = {  # area -> (inhabitants, dwellings, land ha) for 2016; 2017 adds 1 %
-    "GM0794": (90_000, 40_000, 5_300.0), "WK079400": (2_000, 900, 100.0),
-    "WK079410": (1_500, 15, 80.0), "BU07940000": (1_200, 500, 50.0),
-    "BU07940001": (800, 400, 50.0), "BU07941000": (12, 15, 80.0),
+    "GM0794": (90_000, 40_000, 5_300.0), "WK079410": (2_000, 900, 100.0),
+    "WK079411": (1_500, 15, 80.0), "BU07941002": (1_200, 500, 50.0),
+    "BU07941100": (800, 400, 50.0), "BU07941000": (12, 15, 80.0),
 }
 
 

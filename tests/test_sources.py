@@ -64,16 +64,16 @@ def test_period_codes():
 
 def test_parse_counts_strips_padding_keeps_unpublished_and_labels():
     rows = [
-        {"ID": 0, "SoortMisdrijf": "1.1.1   ", "WijkenEnBuurten": "BU07940000",
+        {"ID": 0, "SoortMisdrijf": "1.1.1   ", "WijkenEnBuurten": "BU07941002",
          "Perioden": "2017MM01", "GeregistreerdeMisdrijven_1": 4},
-        {"ID": 1, "SoortMisdrijf": "1.4.5   ", "WijkenEnBuurten": "WK079400  ",
+        {"ID": 1, "SoortMisdrijf": "1.4.5   ", "WijkenEnBuurten": "WK079410  ",
          "Perioden": "2017JJ00", "GeregistreerdeMisdrijven_1": None},
         {"ID": 2, "SoortMisdrijf": "9.9.9   ", "WijkenEnBuurten": "GM0794    ",
          "Perioden": "2017MM12", "GeregistreerdeMisdrijven_1": 0},
     ]
     out = parse.parse_counts(rows, {"1.1.1": "Diefstal/inbraak woning"}, table_id="47022NED",
                              retrieved_at=AT)
-    assert list(out["area_code"]) == ["BU07940000", "WK079400", "GM0794"]
+    assert list(out["area_code"]) == ["BU07941002", "WK079410", "GM0794"]
     assert list(out["area_level"]) == ["buurt", "wijk", "gemeente"]
     assert list(out["month"]) == [1, 0, 12]
     assert out["count"].isna().tolist() == [False, True, False]  # null is not zero
@@ -88,7 +88,7 @@ def test_parse_counts_strips_padding_keeps_unpublished_and_labels():
 
 
 def test_parse_key_figures_by_topic_name_not_number():
-    rows = [{"WijkenEnBuurten": "BU07940000", "AantalInwoners_5": 1200,
+    rows = [{"WijkenEnBuurten": "BU07941002", "AantalInwoners_5": 1200,
              "Woningvoorraad_35": 500, "OppervlakteLand_112": 50.0},
             {"WijkenEnBuurten": "BU07941000", "AantalInwoners_5": 12,
              "Woningvoorraad_35": -99997, "OppervlakteLand_112": None}]
@@ -211,7 +211,7 @@ def test_fetch_into_store_and_refetch_replaces(store, fake, tmp_path):
     counts = store_counts.read_counts(store)
     # 2 years x 12 months x (gemeente + 2 wijken + 3 buurten) x 5 classes; GM0795 filtered out
     assert len(counts) == 2 * 12 * 6 * 5 == report.rows["47022NED"]
-    assert set(counts["area_code"]) == {"GM0794", "WK079400", "WK079410", *BUURTEN}
+    assert set(counts["area_code"]) == {"GM0794", "WK079410", "WK079411", *BUURTEN}
     assert counts["count"].isna().sum() == 1
     assert set(counts["source"]) == {"politie"} and not counts["synthetic"].any()
     assert (counts["retrieved_at"] == pd.Timestamp(AT)).all()
@@ -250,13 +250,13 @@ def test_yearly_counts_and_rates_with_denominator_year(store, fake, tmp_path):
     fetch_all(_clients(fake, tmp_path), store, SPECS, "GM0794")
     yearly = rates.yearly_counts(store_counts.read_counts(store))
     b = yearly.set_index(["area_code", "year", "category"])
-    # months are summed: BU07940000 woninginbraak 2017 = 12 x (3 x 1 + 1)
-    assert b.loc[("BU07940000", 2017, "woninginbraak"), "count"] == 12 * count_value(
-        "BU07940000", 2017, 1, "1.1.1")
+    # months are summed: BU07941002 woninginbraak 2017 = 12 x (3 x 1 + 1)
+    assert b.loc[("BU07941002", 2017, "woninginbraak"), "count"] == 12 * count_value(
+        "BU07941002", 2017, 1, "1.1.1")
     assert b.loc[("BU07941000", 2017, "mishandeling"), "unpublished"] == 1
-    assert b.loc[("BU07940000", 2017, "fietsendiefstal+diefstal-bromfiets"), "match"] == \
+    assert b.loc[("BU07941002", 2017, "fietsendiefstal+diefstal-bromfiets"), "match"] == \
         "combined"
-    assert b.loc[("BU07940000", 2017, "overig"), "count"] == 12 * 2  # cybercrime
+    assert b.loc[("BU07941002", 2017, "overig"), "count"] == 12 * 2  # cybercrime
     # the roll-up row is the police's own total, not added to the detail rows
     g = b.loc[("GM0794", 2017)]
     assert g.loc["totaal", "count"] == g.drop(index="totaal")["count"].sum() + 0 * 1 + (
@@ -276,7 +276,7 @@ def test_yearly_counts_and_rates_with_denominator_year(store, fake, tmp_path):
     assert small["rate_suppressed"] and np.isnan(small["per_1000_inhabitants"])
     assert "-*" in small["rate_note"]
     # a wijk with 15 dwellings: no burglary rate per dwelling, the per-inhabitant rate stays
-    w = r.loc[("WK079410", 2016, "woninginbraak")]
+    w = r.loc[("WK079411", 2016, "woninginbraak")]
     assert np.isnan(w["per_1000_dwellings"]) and w["rate_suppressed"]
     # no key figures of the year or before: no rate (never a later year: no look-ahead)
     later_only = rates.add_rates(yearly, figures[figures["year"] == 2017])
@@ -381,3 +381,84 @@ def test_cli_offline_says_so_in_one_dutch_line(monkeypatch, tmp_path):
     assert result.exit_code == 1
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "niet bereikbaar" in lines[0] and lines[0].startswith("Fout")
+
+
+def test_compare_years_on_counts_with_low_count_rule(store, fake, tmp_path):
+    fetch_all(_clients(fake, tmp_path), store, SPECS, "GM0794")
+    yearly = rates.yearly_counts(store_counts.read_counts(store))
+    table = rates.compare_years(yearly, 2017, years_back=(1, 5), rule=LowCountRule())
+    t = table.set_index(["area_code", "category"])
+    w = t.loc[("GM0794", "woninginbraak")]
+    a, b = 12 * count_value("GM0794", 2016, 1, "1.1.1"), 12 * count_value("GM0794", 2017, 1,
+                                                                          "1.1.1")
+    assert (w["count_1y"], w["count"]) == (a, b)
+    assert w["change_1y_text"] == f"{round(100 * (b - a) / a)}%"
+    assert pd.isna(w["count_5y"]) and w["change_5y_text"] == ""  # 2012 not published: empty
+    assert 0 <= w["p_1y"] <= 1 and w["signal_1y"] in ("geen signaal", "significant hoger")
+    # both years below the threshold: -* (the rule of the evaluation table)
+    small = rates.compare_years(yearly, 2017, rule=LowCountRule(threshold=10_000))
+    assert (small["change_1y_text"] == "-*").all()
+    with pytest.raises(InvalidInput, match="geen gepubliceerde aantallen voor 2030"):
+        rates.compare_years(yearly, 2030)
+
+
+def test_layers_run_on_counts_without_incidents(store, fake, tmp_path, areas):
+    from geoveilig.layers import LayerContext, get_layer
+    fetch_all(_clients(fake, tmp_path), store, SPECS, "GM0794")
+    ctx = LayerContext(areas=areas, store=store)
+    layer = get_layer("buurten")  # the incident layer falls back on published counts
+    params = layer.parse_params({"crimeType": "woninginbraak", "year": "2017"})
+    frame = layer.build(ctx, params, role="analyst").set_index("code")
+    assert frame.loc["BU07941002", "count"] == 12 * count_value("BU07941002", 2017, 1, "1.1.1")
+    assert frame.loc["BU07941002", "source"] == "politie"
+    assert frame.loc["BU07941002", "table_id"] == "47022NED"
+    assert frame.loc["BU07941002", "denominator_year"] == 2017
+    assert frame.loc["BU07941002", "per_1000_dwellings"] == round(
+        frame.loc["BU07941002", "count"] / 505 * 1000, 2)
+    assert pd.isna(frame.loc["BU07942103", "count"])  # a buurt the table has no row for
+    public = get_layer("published-buurten").build(
+        ctx, get_layer("published-buurten").parse_params({"crimeType": "fietsendiefstal"}),
+        role="public")
+    assert "inclusief diefstallen brom- en snorfietsen" in public["crime_type_label"].iloc[0]
+    assert set(public["period"]) == {"2017"}  # the last complete published year
+    with pytest.raises(InvalidInput, match="heel jaar"):
+        layer.build(ctx, layer.parse_params({"period": "2017-Q1"}), role="analyst")
+    per = get_layer("perception").build(ctx, {}, role="public")
+    assert set(per["code"]) == {"GM0794"} and len(per) == 4
+    row = per.set_index("id").loc["GM0794-VoeltZichWelEensOnveilig-2017"]
+    assert (row["lower"], row["value"], row["upper"]) == (33.0, 35.5, 38.0)
+    assert row["source"] == "cbs-veiligheidsmonitor" and row["table_id"] == "81877NED"
+
+
+def test_report_on_counts_only_and_beside_incidents(monkeypatch, tmp_path, fake, shared_geo):
+    monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(shared_geo))
+    monkeypatch.setenv("GEOVEILIG_CBS_URL", fake.url)
+    monkeypatch.setenv("GEOVEILIG_POLICE_URL", fake.url)
+    assert runner.invoke(app, ["cbs", "fetch", "--tables", ",".join(
+        t.id for t in SPECS)]).exit_code == 0
+    result = runner.invoke(app, ["report", "--year", "2017"])
+    assert result.exit_code == 0, result.output
+    assert "Gepubliceerde aantallen (politie via CBS), 2017" in result.output
+    assert "Woninginbraken" in result.output and "t.o.v. 2016" in result.output
+    html_file = tmp_path / "r.html"
+    result = runner.invoke(app, ["report", "--year", "2017", "--format", "html", "--out",
+                                 str(html_file)])
+    assert result.exit_code == 0, result.output
+    html = html_file.read_text(encoding="utf-8")
+    for text in ("Gepubliceerde cijfers", "Per 1.000 inwoners en woningen, 2017",
+                 "Veiligheidsbeleving (Veiligheidsmonitor)", "33,0-38,0", "47022NED",
+                 "Hotspots en inzetadvies hebben incidentpunten nodig"):
+        assert text in html, text
+    result = runner.invoke(app, ["report", "--year", "2017", "--quarter", "1"])
+    assert result.exit_code == 1 and "per heel jaar" in result.output
+    # with (synthetic) incidents the evaluation report carries the published section
+    assert runner.invoke(app, ["demo"]).exit_code == 0
+    result = runner.invoke(app, ["report", "--year", "2017", "--format", "html", "--out",
+                                 str(html_file)])
+    assert result.exit_code == 0, result.output
+    html = html_file.read_text(encoding="utf-8")
+    assert "Hoe staat" in html or "Criminaliteitscijfers" in html
+    assert "Ingelezen incidenten en gepubliceerde aantallen" in html
+    assert "de incidenten elders in dit rapport zijn SYNTHETISCH" in html
+    assert "geïmporteerd (synthetisch)" in html

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .. import crimetypes
+from ..errors import InvalidInput
 from ..stats import LowCountRule
 from . import mapping
 
@@ -218,3 +219,52 @@ def perception_table(perception: pd.DataFrame, yearly: pd.DataFrame | None = Non
         if "per_1000_inhabitants" in key:
             out["crimes_per_1000"] = key["per_1000_inhabitants"].reindex(idx).to_numpy()
     return out
+
+
+def compare_years(yearly: pd.DataFrame, year: int, *, years_back: tuple[int, ...] = (1, 5),
+                  rule: LowCountRule | None = None, alpha: float = 0.05,
+                  level: str = "gemeente") -> pd.DataFrame:
+    """The evaluation table on published counts: per area of ``level`` and category the count
+    of ``year`` against 1 and 5 years earlier, the change in whole percentages with the
+    low-count rule (``-*``), and the exact test for two Poisson counts
+    (``stats.binomial_test``, equal lengths). Years without published counts stay empty
+    (never zero)."""
+    from ..stats import BINOMIAL_METHOD, binomial_test, format_percent, percent_change
+
+    rule = rule or LowCountRule()
+    sub = yearly[yearly["area_level"] == level]
+    if year not in set(sub["year"]):
+        have = ", ".join(str(y) for y in sorted(set(sub["year"]))) or "geen"
+        raise InvalidInput(f"geen gepubliceerde aantallen voor {year} (wel: {have})",
+                           where="--year")
+    wide = sub.pivot_table(index=["area_code", "category"], columns="year", values="count",
+                           aggfunc="sum")
+    out = wide[[year]].rename(columns={year: "count"}).reset_index()
+    for k in years_back:
+        ref = wide[year - k] if (year - k) in wide.columns else pd.Series(np.nan,
+                                                                          index=wide.index)
+        a = ref.to_numpy(dtype=float)
+        b = wide[year].to_numpy(dtype=float)
+        out[f"count_{k}y"] = pd.array([None if np.isnan(v) else int(v) for v in a],
+                                      dtype="Int64")
+        change = percent_change(a, b)
+        suppressed = rule.apply(out["category"].to_numpy(), k, np.nan_to_num(a, nan=np.inf),
+                                b) & ~np.isnan(a)
+        out[f"change_{k}y"] = np.where(suppressed, np.nan, change)
+        out[f"change_{k}y_text"] = [
+            rule.symbol if s else ("" if np.isnan(c) else format_percent(c))
+            for s, c in zip(suppressed, change, strict=True)]
+        p = binomial_test(a, b)
+        out[f"p_{k}y"] = p
+        out[f"signal_{k}y"] = [
+            "" if np.isnan(pv) else ("significant hoger" if pv < alpha and bb > aa else
+                                     "significant lager" if pv < alpha else "geen signaal")
+            for pv, aa, bb in zip(p, a, b, strict=True)]
+    out["category_label"] = out["category"].map(mapping.category_label)
+    out["match"] = out["category"].map(category_match)
+    out["method"] = BINOMIAL_METHOD
+    order = {k: i for i, k in enumerate([crimetypes.TOTAL_SLUG, *dict.fromkeys(
+        _slug_keys().values())])}
+    out = out.sort_values(["area_code", "category"],
+                          key=lambda s: s.map(order) if s.name == "category" else s)
+    return out.reset_index(drop=True)
