@@ -111,9 +111,12 @@ def published_area_counts(ctx: LayerContext, params: Mapping[str, Any], level: s
 def _build(level: str):  # type: ignore[no-untyped-def]
     def build(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
         frame = published_area_counts(ctx, params, level)
-        if frame is None:
-            raise InvalidInput("er zijn geen gepubliceerde aantallen opgeslagen "
-                               "(geoveilig cbs fetch)")
+        if frame is None:  # nothing fetched yet: an empty collection, not an error
+            cols = ["code", "name", *(["wijk_code"] if level == "buurt" else []),
+                    "crime_type", "crime_type_label", "period", "period_start", "period_end",
+                    "count", "per_1000_inhabitants", "per_1000_dwellings", "denominator_year",
+                    "rate_suppressed", "source", "table_id", "retrieved_at"]
+            return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=RD_NEW)
         return frame
     return build
 
