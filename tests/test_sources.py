@@ -368,6 +368,10 @@ def test_cli_fetch_rates_compare_perception(monkeypatch, tmp_path, fake, shared_
     result = runner.invoke(app, ["cbs", "compare"])
     assert result.exit_code == 1 and "geen incidenten" in result.output
     assert "Traceback" not in result.output
+    # hotspots need incident points: said plainly, published counts are not enough
+    result = runner.invoke(app, ["hotspots", "--crime-type", "woninginbraak", "--out",
+                                 str(tmp_path / "h.geojson")])
+    assert result.exit_code == 1 and "incidentpunten nodig" in " ".join(result.output.split())
 
 
 def test_cli_offline_says_so_in_one_dutch_line(monkeypatch, tmp_path):
