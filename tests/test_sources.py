@@ -466,3 +466,13 @@ def test_report_on_counts_only_and_beside_incidents(monkeypatch, tmp_path, fake,
     assert "Ingelezen incidenten en gepubliceerde aantallen" in html
     assert "de incidenten elders in dit rapport zijn SYNTHETISCH" in html
     assert "geïmporteerd (synthetisch)" in html
+
+
+def test_incident_layers_name_their_source(store, areas, demo_incidents):
+    from geoveilig.layers import LayerContext, get_layer
+    store.import_incidents(parsed(demo_incidents.iloc[:500]), source_name="demo.csv",
+                           content_sha256="d" * 64, synthetic=True)
+    ctx = LayerContext(areas=areas, store=store)
+    layer = get_layer("wijken")
+    frame = layer.build(ctx, layer.parse_params({"year": "2016"}), role="public")
+    assert set(frame["source"]) == {"incidenten (synthetisch)"}

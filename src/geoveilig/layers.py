@@ -343,6 +343,9 @@ def area_counts(ctx: LayerContext, params: Mapping[str, Any], level: str) -> gpd
     out["period_start"] = period.start.isoformat()
     out["period_end"] = period.last_day.isoformat()
     out["count"] = counts.reindex(out["code"]).fillna(0).astype(int).to_numpy()
+    batches = ctx.store.batches()  # the source on every row: never confuse demo with real
+    synthetic = bool(batches["synthetic"].astype(bool).any()) if len(batches) else False
+    out["source"] = "incidenten (synthetisch)" if synthetic else "incidenten"
     out["area_km2"] = (out.geometry.area / 1e6).round(3)
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=RD_NEW)
 
