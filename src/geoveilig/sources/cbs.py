@@ -73,12 +73,6 @@ class Answer:
         return self.retrieved_at.date().isoformat()
 
 
-def odata_filter(column: str, values: list[str] | tuple[str, ...]) -> str:
-    """``(col eq 'a' or col eq 'b')``: OData string literals with quotes doubled."""
-    quoted = [f"{column} eq '{v.replace(chr(39), chr(39) * 2)}'" for v in values]
-    return "(" + " or ".join(quoted) + ")"
-
-
 def next_link(reply: Mapping[str, Any]) -> str | None:
     """The URL of the next page (v3 ``odata.nextLink`` or v4 ``@odata.nextLink``)."""
     link = reply.get("odata.nextLink") or reply.get("@odata.nextLink")

@@ -104,7 +104,6 @@ def add_rates(yearly: pd.DataFrame, figures: pd.DataFrame,
         out[col] = np.where(small, np.nan, np.round(rate, 2))
         out["rate_suppressed"] |= small
     out["denominator_year"] = merged["denominator_year"].astype("Int64").to_numpy()
-    out["inhabitants"] = out["inhabitants"].astype("Int64", errors="ignore")
     missing = out["denominator_year"].isna()
     out.loc[missing, "rate_note"] = "geen kerncijfers van dit jaar of eerder"
     later = ~missing & (out["denominator_year"] != out["year"])
