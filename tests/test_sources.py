@@ -235,6 +235,17 @@ def test_fetch_into_store_and_refetch_replaces(store, fake, tmp_path):
     assert summary.set_index("table_id").loc["47022NED", "years"] == "2016-2017"
 
 
+def test_table_selection():
+    default = tables.resolve_tables(None)
+    assert default[0].kind == "counts" and default[0].id == "47022NED"
+    assert {t.kind for t in default} == {"counts", "figures", "perception"}
+    figures = tables.resolve_tables("figures")
+    assert len(figures) == len(tables.FIGURES) and {t.year for t in figures} == set(
+        tables.FIGURES)
+    assert [t.id for t in tables.resolve_tables("47018ned, perception")] == [
+        "47018NED", "81877NED", "85146NED"]
+
+
 def test_from_year_and_unknown_table(store, fake, tmp_path):
     fetch_all(_clients(fake, tmp_path), store, tables.resolve_tables("47022NED"), "GM0794",
               from_year=2017)
