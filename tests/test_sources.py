@@ -445,7 +445,8 @@ def test_layers_run_on_counts_without_incidents(store, fake, tmp_path, areas):
     assert row["source"] == "cbs-veiligheidsmonitor" and row["table_id"] == "81877NED"
 
 
-def test_report_on_counts_only_and_beside_incidents(monkeypatch, tmp_path, fake, shared_geo):
+def test_report_on_counts_only_and_beside_incidents(monkeypatch, tmp_path, fake, shared_geo,
+                                                    demo_incidents):
     monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(shared_geo))
     monkeypatch.setenv("GEOVEILIG_CBS_URL", fake.url)
@@ -468,7 +469,12 @@ def test_report_on_counts_only_and_beside_incidents(monkeypatch, tmp_path, fake,
     result = runner.invoke(app, ["report", "--year", "2017", "--quarter", "1"])
     assert result.exit_code == 1 and "per heel jaar" in result.output
     # with (synthetic) incidents the evaluation report carries the published section
-    assert runner.invoke(app, ["demo"]).exit_code == 0
+    from geoveilig.store import Store
+    when = demo_incidents["occurred_at"]
+    some = demo_incidents[(when >= "2016-01-01") & (when < "2018-01-01")].iloc[::4]
+    with Store.sqlite(tmp_path / "data" / "geoveilig.sqlite") as st:
+        st.import_incidents(parsed(some), source_name="demo.csv", content_sha256="e" * 64,
+                            synthetic=True)
     result = runner.invoke(app, ["report", "--year", "2017", "--format", "html", "--out",
                                  str(html_file)])
     assert result.exit_code == 0, result.output
