@@ -257,6 +257,17 @@ def test_from_year_and_unknown_table(store, fake, tmp_path):
         tables.resolve_tables("12345NED")
 
 
+def test_yearly_counts_months_of_a_partial_year():
+    rows = pd.DataFrame({
+        "area_code": "GM0794", "area_level": "gemeente", "year": [2018, 2018, 2017],
+        "month": [1, 2, 0], "crime_class": "1.1.1", "crime_label": "x",
+        "count": pd.array([3, None, 40], dtype="Int64"), "table_id": ["47022NED"] * 2 + [
+            "47018NED"], "source": "politie", "retrieved_at": pd.Timestamp(AT)})
+    y = rates.yearly_counts(rows).set_index("year")
+    assert (y.loc[2018, "months"], y.loc[2018, "count"], y.loc[2018, "unpublished"]) == (2, 3, 1)
+    assert (y.loc[2017, "months"], y.loc[2017, "count"]) == (12, 40)  # a year row
+
+
 def test_yearly_counts_and_rates_with_denominator_year(store, fake, tmp_path):
     fetch_all(_clients(fake, tmp_path), store, SPECS, "GM0794")
     yearly = rates.yearly_counts(store_counts.read_counts(store))

@@ -54,10 +54,11 @@ def yearly_counts(counts: pd.DataFrame) -> pd.DataFrame:
     grouped = c.groupby(["table_id", "area_code", "area_level", "year", "category"],
                         sort=True, dropna=False)
     out = grouped.agg(count=("count", lambda s: int(s.fillna(0).sum())),
-                      months=("month", "nunique"), unpublished=("unpublished", "sum"),
+                      months=("month", lambda m: int(m[m > 0].nunique()) if (m > 0).any()
+                              else 12),  # a year row stands for twelve months
+                      unpublished=("unpublished", "sum"),
                       source=("source", "first"), retrieved_at=("retrieved_at", "max")
                       ).reset_index()
-    out.loc[out.groupby(["table_id", "year"])["months"].transform("max") == 1, "months"] = 12
     out["category_label"] = out["category"].map(mapping.category_label)
     out["match"] = out["category"].map(category_match)
     out["count"] = out["count"].astype("Int64")
