@@ -266,6 +266,9 @@ def test_yearly_counts_months_of_a_partial_year():
     y = rates.yearly_counts(rows).set_index("year")
     assert (y.loc[2018, "months"], y.loc[2018, "count"], y.loc[2018, "unpublished"]) == (2, 3, 1)
     assert (y.loc[2017, "months"], y.loc[2017, "count"]) == (12, 40)  # a year row
+    # the evaluation table on counts carries the months, so a partial year is visible
+    table = rates.compare_years(rates.yearly_counts(rows), 2018, years_back=(1,))
+    assert table.loc[0, "months"] == 2 and table.loc[0, "count_1y"] == 40
 
 
 def test_yearly_counts_and_rates_with_denominator_year(store, fake, tmp_path):
@@ -420,6 +423,7 @@ def test_compare_years_on_counts_with_low_count_rule(store, fake, tmp_path):
     assert (w["count_1y"], w["count"]) == (a, b)
     assert w["change_1y_text"] == f"{round(100 * (b - a) / a)}%"
     assert pd.isna(w["count_5y"]) and w["change_5y_text"] == ""  # 2012 not published: empty
+    assert w["months"] == 12
     assert 0 <= w["p_1y"] <= 1 and w["signal_1y"] in ("geen signaal", "significant hoger")
     # both years below the threshold: -* (the rule of the evaluation table)
     small = rates.compare_years(yearly, 2017, rule=LowCountRule(threshold=10_000))

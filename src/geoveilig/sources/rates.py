@@ -240,6 +240,9 @@ def compare_years(yearly: pd.DataFrame, year: int, *, years_back: tuple[int, ...
     wide = sub.pivot_table(index=["area_code", "category"], columns="year", values="count",
                            aggfunc="sum")
     out = wide[[year]].rename(columns={year: "count"}).reset_index()
+    months = sub[sub["year"] == year].groupby(["area_code", "category"])["months"].min()
+    out["months"] = months.reindex(pd.MultiIndex.from_frame(out[["area_code", "category"]])
+                                   ).fillna(0).astype(int).to_numpy()
     for k in years_back:
         ref = wide[year - k] if (year - k) in wide.columns else pd.Series(np.nan,
                                                                           index=wide.index)

@@ -60,6 +60,8 @@ def section_context(store: object, year: int, *, rule: LowCountRule | None = Non
     if not yearly.empty:
         table = rates.compare_years(yearly, year, years_back=years_back, rule=rule)
         ctx["method"] = table["method"].iloc[0] if len(table) else ""
+        least = int(table["months"].min()) if len(table) else 12
+        ctx["partial_months"] = least if least < 12 else 0
         for rec in table.to_dict("records"):
             rows.append({
                 "label": rec["category_label"], "match": rec["match"],
@@ -198,6 +200,9 @@ def without_incidents(store: object, period: object, *, fmt: str, level: str = "
             **{f"signal_{k}y": f"signaal {year - k}" for k in years_back}}
     shown = table[list(cols)].rename(columns=cols)
     shown = shown.astype(object).where(shown.notna().to_numpy(), "")
+    partial = int(table["months"].min()) if len(table) else 12
+    warn = (f"Let op: van {year} zijn pas {partial} maanden gepubliceerd; de vergelijking met "
+            "hele eerdere jaren is dan scheef.\n" if partial < 12 else "")
     return (f"Gepubliceerde aantallen (politie via CBS), {year}; er zijn geen incidenten "
-            "ingelezen.\n" + shown.to_string(index=False) + "\n"
+            "ingelezen.\n" + warn + shown.to_string(index=False) + "\n"
             + (rule or LowCountRule()).describe() + "\n")
