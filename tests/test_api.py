@@ -81,10 +81,14 @@ def test_conformance(client: TestClient) -> None:
         assert any(c.endswith(part) for c in classes), part
 
 
+#: public layers of published counts (geoveilig.sources.layers): empty until cbs fetch
+PUBLISHED = ("published-wijken", "published-buurten", "perception")
+
+
 def test_collections_metadata(client: TestClient) -> None:
     body = client.get("/v1/collections").json()
     by_id = {c["id"]: c for c in body["collections"]}
-    assert set(by_id) == {"wijken", "buurten", "prevention-coverage"}
+    assert set(by_id) == {"wijken", "buurten", "prevention-coverage", *PUBLISHED}
     for c in by_id.values():
         assert c["itemType"] == "feature"
         assert c["crs"] == [CRS84, RD]

@@ -321,6 +321,11 @@ def area_counts(ctx: LayerContext, params: Mapping[str, Any], level: str) -> gpd
     ``code``, ``name`` (+ ``wijk_code`` for buurten), ``crime_type``, ``crime_type_label``,
     ``period``, ``period_start``, ``period_end`` (inclusive), ``count``, ``area_km2``,
     ``geometry``. (The statistics module's richer table replaces this single function.)"""
+    if ctx.store.time_range() is None:  # no incidents: published counts, when stored
+        from .sources.layers import published_area_counts
+        published = published_area_counts(ctx, params, level)
+        if published is not None:
+            return published
     slugs = params.get("crimeType") or crimetypes.GROUPS[crimetypes.TOTAL_SLUG]
     period = _period_of(ctx, params)
     inc = ctx.store.incidents(start=period.start, end=period.end, crime_types=slugs)
@@ -338,6 +343,9 @@ def area_counts(ctx: LayerContext, params: Mapping[str, Any], level: str) -> gpd
     out["period_start"] = period.start.isoformat()
     out["period_end"] = period.last_day.isoformat()
     out["count"] = counts.reindex(out["code"]).fillna(0).astype(int).to_numpy()
+    batches = ctx.store.batches()  # the source on every row: never confuse demo with real
+    synthetic = bool(batches["synthetic"].astype(bool).any()) if len(batches) else False
+    out["source"] = "incidenten (synthetisch)" if synthetic else "incidenten"
     out["area_km2"] = (out.geometry.area / 1e6).round(3)
     return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=RD_NEW)
 
@@ -591,3 +599,6 @@ register_layer(Layer(
 # recommendations (issue 6): register_layer(Layer(id="recommendations", role="analyst",
 #   builder=<last planning run as points with explanations>, ...)); planning requests
 #   themselves go through geoveilig.api.planning.register_planner.
+
+# published counts, rates and perception (geoveilig.sources.layers registers its layers)
+from .sources import layers as _published_layers  # noqa: E402, F401

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from matplotlib import colormaps, rc_context
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import TwoSlopeNorm
@@ -370,8 +371,9 @@ def _table_ctx(c: Comparison, code: str | None = None) -> dict[str, object]:
 
 
 def render_html(ev: Evaluation, *, title: str | None = None,
-                generated: datetime | None = None) -> str:
-    """The self-contained Dutch HTML report of an ``Evaluation``."""
+                generated: datetime | None = None, published: str = "") -> str:
+    """The self-contained Dutch HTML report of an ``Evaluation``. ``published``: the
+    section of published figures (``geoveilig.sources.report.render_section``), appended."""
     g = ev.gemeente
     name = g.gemeente_name or "de gemeente"
     title = title or f"Criminaliteitscijfers {name} {g.period.label}"
@@ -412,7 +414,7 @@ def render_html(ev: Evaluation, *, title: str | None = None,
         wijk_explain=explain(ev.wijken, max_items=30, include_noise=False,
                                             rows=("totaal", "hic")) if ev.wijken else [],
         extras=extras, generated=f"{generated:%d-%m-%Y %H:%M} UTC",
-        years=[str(c) for c in ev.yearly.columns],
+        years=[str(c) for c in ev.yearly.columns], published=Markup(published),
     )
 
 

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     basemap_attribution: str = "&copy; OpenStreetMap-bijdragers"
 
+    #: CBS OData feeds (``geoveilig cbs fetch``): StatLine (key figures, Veiligheidsmonitor)
+    #: and the police's tables on dataderden. The ODataFeed paths page with ``nextLink``.
+    cbs_url: str = "https://opendata.cbs.nl/ODataFeed/odata"
+    police_url: str = "https://dataderden.cbs.nl/ODataFeed/odata"
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -9,6 +9,7 @@ import typer
 from . import (
     areas_cmd,
     backup_cmd,
+    cbs_cmd,
     demo_cmd,
     export_cmd,
     hotspots_cmd,
@@ -30,7 +31,7 @@ app = typer.Typer(
 )
 
 for module in (areas_cmd, import_cmd, export_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
-               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd, keys_cmd):
+               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd, keys_cmd, cbs_cmd):
     module.register(app)
 
 

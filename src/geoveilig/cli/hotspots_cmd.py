@@ -22,8 +22,9 @@ def _load(crime_type: str, cell_size: float | None):  # type: ignore[no-untyped-
     incidents = open_store(s).incidents(crime_types=slugs)
     if len(incidents) == 0:
         raise InvalidInput(f"geen incidenten van type '{crime_type}' in de database "
-                           "(importeer eerst gegevens of draai 'geoveilig demo')",
-                           where="--crime-type")
+                           "(importeer eerst gegevens of draai 'geoveilig demo'); hotspots "
+                           "hebben incidentpunten nodig, gepubliceerde aantallen per buurt "
+                           "(geoveilig cbs) zijn daarvoor niet genoeg", where="--crime-type")
     return incidents, grid, crimetypes.label(crime_type) if "," not in crime_type else crime_type
 
 

@@ -10,6 +10,7 @@ import typer
 from .. import report as report_mod
 from .. import stats
 from ..errors import InvalidInput
+from ..sources import report as published_report
 from .common import areas, console, handle_errors, open_store, out, settings
 
 FORMATS = ("table", "csv", "json", "html")
@@ -104,16 +105,26 @@ def register(app: typer.Typer) -> None:
         a = areas(s)
         store = open_store(s)
         try:
-            incidents, coverage = report_mod.incidents_for(store, [target, *extras],
-                                                           years_back)
+            # no incidents but published counts (geoveilig cbs fetch): report on those
+            published = published_report.without_incidents(
+                store, target, fmt=fmt, level=level, rule=rule, years_back=years_back,
+                alpha=alpha, gemeente_name=a.gemeente_name)
+            if published is None:
+                incidents, coverage = report_mod.incidents_for(store, [target, *extras],
+                                                               years_back)
+                section = (published_report.section_if_counts(store, target, rule=rule)
+                           if fmt == "html" else "")
         finally:
             store.close()
+        if published is not None:
+            _write(published, out_file, fmt, f"gepubliceerde aantallen {target.label}")
+            return
         round_spec = rounding or (stats.SEED_ROUNDING if preset == "seed" else None)
         kw = {"years_back": years_back, "rule": rule, "alpha": alpha, "coverage": coverage,
               "rounding": stats.parse_rounding(round_spec)}
         if fmt == "html":
             ev = stats.evaluation(incidents, a, target, extra_periods=extras, rows=rows, **kw)  # type: ignore[arg-type]
-            text = report_mod.render_html(ev)
+            text = report_mod.render_html(ev, published=section)
         else:
             comp = stats.compare(incidents, target, areas=a, level=level, rows=rows, **kw)  # type: ignore[arg-type]
             if fmt == "csv":
@@ -122,8 +133,12 @@ def register(app: typer.Typer) -> None:
                 text = report_mod.to_json(comp)
             else:
                 text = report_mod.text_table(comp, signals=signals)
-        if out_file is not None:
-            out_file.write_text(text, encoding="utf-8")
-            console.print(f"Geschreven: {out_file} ({fmt}, {target.label})", highlight=False)
-        else:
-            out.print(text, end="", highlight=False, markup=False, soft_wrap=True)
+        _write(text, out_file, fmt, target.label)
+
+
+def _write(text: str, out_file: Path | None, fmt: str, label: str) -> None:
+    if out_file is not None:
+        out_file.write_text(text, encoding="utf-8")
+        console.print(f"Geschreven: {out_file} ({fmt}, {label})", highlight=False)
+    else:
+        out.print(text, end="", highlight=False, markup=False, soft_wrap=True)

@@ -87,7 +87,9 @@ def plan_origin(store: Store, origin: str | pd.Timestamp | None, where: str = "o
     rng = store.time_range()
     if rng is None:
         raise InvalidInput("de database bevat geen incidenten: lees eerst gegevens in "
-                           "(geoveilig import of geoveilig demo)")
+                           "(geoveilig import of geoveilig demo); inzetadvies heeft "
+                           "incidentpunten nodig, gepubliceerde aantallen per buurt (geoveilig "
+                           "cbs) zijn daarvoor niet genoeg")
     return rng[1].normalize().tz_localize(None) + pd.Timedelta(days=1)
 
 

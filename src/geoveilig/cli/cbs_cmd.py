@@ -1,0 +1,188 @@
+"""``geoveilig cbs fetch|show|mapping|rates|compare|perception``: published police counts, CBS
+key figures and Veiligheidsmonitor indicators for any gemeente."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from .. import safecsv
+from ..errors import InvalidInput
+from ..sources import fetch as fetch_mod
+from ..sources import mapping, service, tables
+from ..sources.cbs import Client
+from ..stats import LowCountRule
+from ..store import counts as store_counts
+from .common import console, handle_errors, open_store, out, settings
+
+cbs_app = typer.Typer(help="Gepubliceerde cijfers van politie en CBS: misdrijven per wijk en "
+                           "buurt, kerncijfers en veiligheidsbeleving.", no_args_is_help=True)
+
+FORMATS = ("table", "csv")
+
+
+def _emit(frame: pd.DataFrame, headers: dict[str, str], fmt: str, out_file: Path | None,
+          note: str = "") -> None:
+    if fmt not in FORMATS:
+        raise InvalidInput(f"onbekend formaat '{fmt}': kies table of csv", where="--format")
+    frame = frame[[c for c in headers if c in frame.columns]]
+    if fmt == "csv":
+        text = safecsv.to_csv(frame, index=False)
+    else:
+        shown = frame.rename(columns=headers).astype(object).where(frame.notna().to_numpy(), "")
+        text = shown.to_string(index=False) + "\n" + (note + "\n" if note else "")
+    if out_file is not None:
+        out_file.write_text(text, encoding="utf-8")
+        console.print(f"Geschreven: {out_file} ({len(frame)} rijen)", highlight=False)
+    else:
+        out.print(text, end="", highlight=False, markup=False, soft_wrap=True)
+
+
+@cbs_app.command("fetch")
+@handle_errors
+def fetch(
+    gemeente: str | None = typer.Option(None, "--gemeente",
+                                        help="CBS-gemeentecode, bijv. GM0794 (standaard "
+                                             "GEOVEILIG_GEMEENTE)"),
+    from_year: int | None = typer.Option(None, "--from",
+                                         help="eerste jaar (standaard het eerste gepubliceerde)"),
+    table_spec: str | None = typer.Option(None, "--tables",
+                                          help="kommalijst van tabel-id's of counts, figures, "
+                                               "perception (standaard alle)"),
+    refresh: bool = typer.Option(False, "--refresh",
+                                 help="niet uit de cache lezen, alles opnieuw ophalen"),
+) -> None:
+    """Haal de geregistreerde misdrijven per wijk en buurt per maand (politie), de kerncijfers
+    wijken en buurten (CBS) en de veiligheidsbeleving (Veiligheidsmonitor) op en sla ze op.
+    Antwoorden worden bewaard in GEOVEILIG_DATA_DIR/cbs/<tabel>/<datum>/."""
+    s = settings()
+    code = fetch_mod.check_gemeente(gemeente or s.gemeente)
+    specs = tables.resolve_tables(table_spec)
+    cache = s.data_dir / "cbs"
+    with console.status("ophalen...") as status:
+        def progress(text: str) -> None:
+            status.update(text)
+
+        clients = {"politie": Client(s.police_url, cache, progress=progress),
+                   "cbs": Client(s.cbs_url, cache, progress=progress)}
+        store = open_store(s)
+        try:
+            report = fetch_mod.fetch_all(clients, store, specs, code, from_year=from_year,
+                                         refresh=refresh,
+                                         progress=lambda line: console.print(line,
+                                                                             highlight=False))
+        finally:
+            store.close()
+    total = sum(report.rows.values())
+    out.print(f"{code}: {total} rijen uit {len(report.rows)} tabellen opgeslagen "
+              f"(bron op elke rij; cache in {cache}).", highlight=False)
+
+
+@cbs_app.command("show")
+@handle_errors
+def show() -> None:
+    """Toon welke gepubliceerde tabellen in de opslag staan, met bron en ophaaldatum."""
+    store = open_store()
+    try:
+        summary = store_counts.sources_summary(store)
+    finally:
+        store.close()
+    if summary.empty:
+        out.print("Geen gepubliceerde cijfers opgeslagen (geoveilig cbs fetch).")
+        return
+    summary["retrieved_at"] = summary["retrieved_at"].dt.strftime("%Y-%m-%d")
+    _emit(summary, {"kind": "soort", "table_id": "tabel", "source": "bron", "years": "jaren",
+                    "rows": "rijen", "retrieved_at": "opgehaald"}, "table", None)
+
+
+@cbs_app.command("mapping")
+@handle_errors
+def mapping_cmd(
+    fmt: str = typer.Option("table", "--format", help="table of csv"),
+) -> None:
+    """Toon hoe de misdrijfklassen van de politie op de categorieën van geoveilig passen."""
+    note = "Geen eigen gepubliceerde klasse: " + "; ".join(
+        f"{k}: {v}" for k, v in mapping.UNMATCHED.items())
+    _emit(mapping.table(), {"code": "code", "label": "politieklasse",
+                            "categories": "categorie(en)", "match": "overeenkomst",
+                            "note": "toelichting"}, fmt, None, note)
+
+
+RATE_HEADERS = {
+    "area_code": "gebied", "year": "jaar", "category_label": "categorie", "count": "aantal",
+    "months": "maanden", "unpublished": "niet gepubl.", "per_1000_inhabitants": "per 1.000 inw.",
+    "per_1000_dwellings": "per 1.000 won.", "denominator_year": "noemer uit",
+    "rate_note": "opmerking", "source": "bron", "table_id": "tabel",
+}
+
+
+@cbs_app.command("rates")
+@handle_errors
+def rates_cmd(
+    level: str = typer.Option("gemeente", "--level", help="gemeente, wijk of buurt"),
+    year: list[int] = typer.Option([], "--year", help="jaar (herhaalbaar; standaard alle)"),
+    crime_type: str | None = typer.Option(None, "--crime-type",
+                                          help="alleen deze categorie, bijv. woninginbraak"),
+    low_count: int = typer.Option(20, "--low-count", help="drempel voor kleine aantallen (-*)"),
+    fmt: str = typer.Option("table", "--format", help="table of csv"),
+    out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+) -> None:
+    """Gepubliceerde aantallen per jaar met cijfers per 1.000 inwoners (woninginbraak ook per
+    1.000 woningen) en het jaar van de noemer."""
+    rule = LowCountRule(threshold=low_count)
+    store = open_store()
+    try:
+        table = service.rates_table(store, level=level, years=year or None, rule=rule)
+    finally:
+        store.close()
+    if crime_type:
+        table = table[table["category"].str.split("+").map(lambda s: crime_type in s)
+                      | (table["category"] == crime_type)]
+    _emit(table, RATE_HEADERS, fmt, out_file,
+          f"{rule.symbol} = geen cijfer omdat het aantal of de noemer kleiner is dan "
+          f"{rule.threshold}. Bron: politie via CBS (tabel op elke rij).")
+
+
+@cbs_app.command("compare")
+@handle_errors
+def compare_cmd(
+    fmt: str = typer.Option("table", "--format", help="table of csv"),
+    out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+) -> None:
+    """Vergelijk de ingelezen incidenten met de gepubliceerde aantallen per categorie en jaar
+    (hele gemeente)."""
+    store = open_store()
+    try:
+        table = service.comparison_table(store)
+    finally:
+        store.close()
+    _emit(table, {"year": "jaar", "category_label": "categorie", "match": "overeenkomst",
+                  "incidents": "incidenten", "published": "gepubliceerd",
+                  "difference": "verschil", "ratio": "verhouding",
+                  "incident_source": "bron incidenten", "published_source": "bron aantallen",
+                  "note": "opmerking"}, fmt, out_file)
+
+
+@cbs_app.command("perception")
+@handle_errors
+def perception_cmd(
+    fmt: str = typer.Option("table", "--format", help="table of csv"),
+    out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+) -> None:
+    """Veiligheidsbeleving (Veiligheidsmonitor) per jaar met de betrouwbaarheidsmarge, naast
+    de geregistreerde misdrijven van hetzelfde gebied en jaar."""
+    store = open_store()
+    try:
+        table = service.perception_table(store)
+    finally:
+        store.close()
+    _emit(table, {"area_code": "gebied", "year": "jaar", "label": "indicator",
+                  "value": "waarde", "unit": "eenheid", "interval": "95%-marge",
+                  "crimes": "misdrijven", "crimes_per_1000": "per 1.000 inw.",
+                  "table_id": "tabel", "source": "bron"}, fmt, out_file)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(cbs_app, name="cbs")

@@ -1,0 +1,65 @@
+"""Orchestration over the store for the edges (CLI, report, layers): read published figures,
+compute rates, the comparison with incidents and the perception table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ..errors import InvalidInput
+from ..stats import LowCountRule
+from ..store import counts as store_counts
+from . import rates
+
+LEVELS = ("gemeente", "wijk", "buurt")
+
+
+def has_counts(store: object) -> bool:
+    return not store_counts.sources_summary(store).query("kind == 'misdrijven'").empty
+
+
+def rates_table(store: object, *, level: str = "gemeente", years: Sequence[int] | None = None,
+                rule: LowCountRule | None = None) -> pd.DataFrame:
+    """Yearly published counts with rates for the areas of ``level``."""
+    if level not in LEVELS:
+        raise InvalidInput(f"onbekend niveau '{level}': kies gemeente, wijk of buurt",
+                           where="--level")
+    counts = store_counts.read_counts(store, years=years)
+    if counts.empty:
+        raise InvalidInput("de opslag bevat geen gepubliceerde aantallen: haal ze op met "
+                           "geoveilig cbs fetch --gemeente GM....")
+    counts = counts[counts["area_level"] == level]
+    yearly = rates.yearly_counts(counts)
+    figures = store_counts.read_figures(store)
+    return rates.add_rates(yearly, figures[figures["area_level"] == level], rule)
+
+
+def comparison_table(store: object, *, synthetic_label: str = "synthetisch") -> pd.DataFrame:
+    """Imported incidents against published counts per category and year (gemeente)."""
+    counts = store_counts.read_counts(store)
+    if counts.empty:
+        raise InvalidInput("de opslag bevat geen gepubliceerde aantallen: haal ze op met "
+                           "geoveilig cbs fetch --gemeente GM....")
+    rng = store.time_range()  # type: ignore[attr-defined]
+    if rng is None:
+        raise InvalidInput("de opslag bevat geen incidenten om met de gepubliceerde aantallen "
+                           "te vergelijken")
+    incidents = store.incidents(start=rng[0].normalize(),  # type: ignore[attr-defined]
+                                end=rng[1].normalize() + pd.DateOffset(days=1))
+    batches = store.batches()  # type: ignore[attr-defined]
+    synthetic = "synthetic" in batches and bool(batches["synthetic"].astype(bool).any())
+    label = f"geïmporteerd ({synthetic_label})" if synthetic else "geïmporteerd"
+    coverage = (rng[0].normalize(), rng[1].normalize() + pd.DateOffset(days=1))
+    return rates.compare_sources(incidents, rates.yearly_counts(counts), coverage=coverage,
+                                 incident_source=label)
+
+
+def perception_table(store: object) -> pd.DataFrame:
+    perception = store_counts.read_perception(store)
+    if perception.empty:
+        raise InvalidInput("de opslag bevat geen cijfers over veiligheidsbeleving: haal ze op "
+                           "met geoveilig cbs fetch --tables perception")
+    counts = store_counts.read_counts(store, area_codes=list(perception["area_code"].unique()))
+    return rates.perception_table(perception, rates.yearly_counts(counts),
+                                  store_counts.read_figures(store))
