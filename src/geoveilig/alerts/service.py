@@ -106,3 +106,70 @@ def import_with_alerts(store: Store, areas: Areas, parsed: ParseResult, *, sourc
                                      content_sha256=content_sha256, partial=partial,
                                      synthetic=synthetic, on_import=hook)
     return summary, hook
+
+
+# --- witte-voetenacties ------------------------------------------------------------------------
+
+def current_zones(store: Store, areas: Areas, day: pd.Timestamp,
+                  crime_type: str = "woninginbraak") -> tuple[gpd.GeoDataFrame, dict[str, Extent],
+                                                             tuple[str, ...]]:
+    """The zones of ``crime_type`` valid on ``day``: the stored alerts, or, when the outbox
+    holds none for that day (data loaded without alerts, e.g. ``geoveilig demo``), derived
+    from the stored incidents before ``day`` exactly as an import would have. Also the extents
+    measured on the two years before ``day`` and a note on which source was used."""
+    from ..store.alerts import list_alerts
+
+    history = store.incidents(start=day - pd.Timedelta(days=HISTORY_DAYS), end=day,
+                              crime_types=[crime_type])
+    extents = estimate_extents(history, day, crime_types=(crime_type,))
+    stored = list_alerts(store, active_at=day)
+    stored = stored.loc[(stored["crime_type"] == crime_type).to_numpy()]
+    if len(stored):
+        return stored, extents, (f"{len(stored)} geldige melding(en) uit de outbox.",)
+    zones = build_zones(history, extents, grid_of(areas), day)
+    frame = gpd.GeoDataFrame({
+        "id": [-(i + 1) for i in range(len(zones))],
+        "crime_type": [z.crime_type for z in zones],
+        "cells": [list(z.cell_ids) for z in zones],
+        "valid_until": [z.valid_until for z in zones],
+    }, geometry=gpd.GeoSeries([z.geometry for z in zones], crs="EPSG:28992"),
+        crs="EPSG:28992")
+    return frame, extents, (f"geen meldingen in de outbox op deze datum: {len(zones)} zone(s) "
+                            "afgeleid uit de opgeslagen incidenten (negatieve melding-id's).",)
+
+
+def plan_witte_voeten(store: Store, areas: Areas, *, count: int,
+                      date: str | pd.Timestamp | None = None, efficacy: float | None = None,
+                      save: bool = False) -> tuple[object, list[int]]:
+    """``geoveilig recommend witte-voeten`` and ``POST /v1/recommendations/witte-voeten``:
+    the plan (``wittevoeten.WitteVoetenPlan``) and, with ``save``, the ids of the deployments
+    (kind ``witte-voeten``) it was saved as. ``date`` defaults to the day after the last
+    stored incident (said in the notes)."""
+    from ..placement.service import plan_origin
+    from ..store.deployments import add_deployments
+    from . import wittevoeten
+
+    day = plan_origin(store, date, where="date")
+    notes: tuple[str, ...] = ()
+    if date is None or not str(date).strip():
+        notes = (f"peildatum {day:%Y-%m-%d}: de dag na het laatste incident.",)
+    aware = day.tz_localize("Europe/Amsterdam") if day.tzinfo is None else day
+    zones, extents, why = current_zones(store, areas, aware)
+    ext = extents.get(wittevoeten.CRIME_TYPE)
+    uplift = ext.knox_ratio if ext is not None else 1.0
+    registry = load_registry(store)
+    groups = group_areas(registry, areas, day.tz_localize(None) if day.tzinfo else day) \
+        if len(registry.groups) else gpd.GeoDataFrame(
+            {"group_id": [], "type": [], "status": []}, geometry=[], crs="EPSG:28992")
+    history = store.incidents(start=aware - pd.Timedelta(days=365), end=aware,
+                              crime_types=[wittevoeten.CRIME_TYPE])
+    result = wittevoeten.plan(zones, history, groups, grid_of(areas), areas, count=count,
+                              date=aware, uplift=uplift,
+                              efficacy=wittevoeten.DEFAULT_EFFICACY if efficacy is None
+                              else efficacy)
+    result = wittevoeten.WitteVoetenPlan(result.sites, result.date,
+                                         (*notes, *why, *result.notes), result.candidates)
+    ids: list[int] = []
+    if save and len(result.sites):
+        ids = add_deployments(store, wittevoeten.as_deployments(result.sites))
+    return result, ids

@@ -58,7 +58,7 @@ class Extent:
     days: float
     source: str  # "knox" (measured) or "standaard" (no significant pattern: FALLBACK)
     n_events: int
-    knox_ratio: float  # Knox ratio of the closest / shortest band (1 = no excess)
+    knox_ratio: float  # Knox ratio over the bands within the extent (1 = no excess)
 
     def text(self) -> str:
         how = ("gemeten met de Knox-test" if self.source == "knox"
@@ -79,20 +79,35 @@ def estimate_extents(history: pd.DataFrame, as_of: pd.Timestamp, *,
     out: dict[str, Extent] = {}
     for slug in dict.fromkeys(crime_types):
         part = recent.loc[(recent["crime_type"] == slug).to_numpy()]
-        ratio, found = 1.0, None
+        result, found = None, None
         try:
             result = knox_test(part, permutations=permutations, seed=seed)
             ext = elevated_extent(result)
-            ratio = float(np.nan_to_num(result.ratio[0, 0], nan=1.0))
             if ext.found:
                 found = ext
         except InvalidInput:  # too few incidents (InsufficientData) counts as no pattern
             pass
         if found is not None:
-            out[slug] = Extent(slug, found.distance, found.days, "knox", len(part), ratio)
+            out[slug] = Extent(slug, found.distance, found.days, "knox", len(part),
+                               _ratio(result, found.distance, found.days))
         elif slug in ALWAYS:
-            out[slug] = Extent(slug, FALLBACK[0], FALLBACK[1], "standaard", len(part), ratio)
+            out[slug] = Extent(slug, FALLBACK[0], FALLBACK[1], "standaard", len(part),
+                               _ratio(result, *FALLBACK))
     return out
+
+
+def _ratio(result: object, distance: float, days: float) -> float:
+    """Knox ratio (observed / expected pairs) over all bands within the extent: how much a
+    recent incident raises the risk in its zone on average (1 without a result)."""
+    if result is None:
+        return 1.0
+    de = np.asarray(result.distance_edges)  # type: ignore[attr-defined]
+    te = np.asarray(result.time_edges)  # type: ignore[attr-defined]
+    di = de[1:] <= distance + 1e-9
+    tj = te[1:] <= days + 1e-9
+    obs = float(result.observed[np.ix_(di, tj)].sum())  # type: ignore[attr-defined]
+    exp = float(result.expected[np.ix_(di, tj)].sum())  # type: ignore[attr-defined]
+    return obs / exp if exp > 0 else 1.0
 
 
 def _aware(ts: object) -> pd.Timestamp:
