@@ -107,8 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(ogc_router("/v1", openapi=openapi))
     app.include_router(jobs_router())
-    from . import planners  # noqa: F401  (registers alarms, cameras, buurttent, recommendations)
     from . import alerts as _alerts  # noqa: F401  (registers witte-voeten; issue 24)
+    from . import planners  # noqa: F401  (registers alarms, cameras, buurttent, recommendations)
 
     app.include_router(planning_router("/v1"))
     from .analysis import analysis_router
