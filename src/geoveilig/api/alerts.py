@@ -11,8 +11,8 @@ the ids of the saved deployments).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +26,7 @@ class WitteVoetenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     count: int = Field(ge=1, le=500, description="aantal acties (cellen van 125 m)")
-    date: date | None = Field(default=None, description="peildatum")
+    date: dt.date | None = Field(default=None, description="peildatum")
     efficacy: float | None = Field(default=None, gt=0, le=1,
                                    description="aangenomen aandeel voorkomen inbraken")
     save: bool = Field(default=False, description="sla op als inzet (witte-voeten)")
