@@ -90,7 +90,9 @@ def test_chunk_layout_round_trips_the_rows_of_the_row_table(tmp_path, areas, dem
     with Store(url) as store:  # auto-upgrade: packed
         assert store.columnar
         with store.engine.connect() as conn:
-            assert table_rows(conn) == rows
+            got = table_rows(conn)  # tables of later migrations (e.g. 0011 alerts) are empty
+            assert all(not got[t] for t in set(got) - set(rows))
+            assert {t: got[t] for t in rows} == rows
             n_chunks = conn.execute(sa.text("SELECT count(*), sum(n_rows) "
                                             "FROM incident_chunks")).one()
         assert tuple(n_chunks) == (1, 5000)
