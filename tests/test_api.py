@@ -84,7 +84,7 @@ def test_conformance(client: TestClient) -> None:
 def test_collections_metadata(client: TestClient) -> None:
     body = client.get("/v1/collections").json()
     by_id = {c["id"]: c for c in body["collections"]}
-    assert set(by_id) == {"wijken", "buurten", "prevention-coverage"}
+    assert set(by_id) == {"wijken", "buurten", "prevention-coverage", "alerts-buurten"}
     for c in by_id.values():
         assert c["itemType"] == "feature"
         assert c["crs"] == [CRS84, RD]
