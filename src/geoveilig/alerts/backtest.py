@@ -216,7 +216,7 @@ def alert_backtest(incidents: pd.DataFrame, grid: Grid, *, areas: object = None,
                             "p90": float(np.percentile(per, 90)), "max": int(per.max()),
                             f"share_over_{overload}": round(float((per > overload).mean()), 3)})
             rows.append({
-                "year": year, "until": pd.Timestamp(s1, unit="s", tz="UTC")
+                "year": year, "through": pd.Timestamp(s1 - 1, unit="s", tz="UTC")
                 .tz_convert(TIMEZONE).date().isoformat(),
                 "rule": rule, "distance_m": dist, "days": days,
                 "source": source, "n_events": int(target.size), "off_grid": n_off,
