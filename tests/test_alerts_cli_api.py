@@ -167,3 +167,13 @@ def test_api_alert_collections_by_role(client, env) -> None:
     assert "group_ids" not in rows[0] and "message" not in rows[0]
     for p in rows:  # the low-count rule: 1-4 incidents are never shown to the public
         assert p["incidents"] is None or p["incidents"] == 0 or p["incidents"] >= 5
+
+
+def test_alerts_backtest_cli(env, imported) -> None:
+    runner = imported[0]
+    res = runner.invoke(app, ["alerts", "backtest"], env=env["env"])
+    assert res.exit_code == 0, res.output
+    assert "knox" in res.output and "naive" in res.output and "pai" in res.output
+    assert "group_months" in res.output  # the load on the prevention groups
+    res = runner.invoke(app, ["alerts", "list", "--status", "onbekend"], env=env["env"])
+    assert res.exit_code == 1 and "onbekende status" in res.output
