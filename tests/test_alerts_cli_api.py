@@ -107,6 +107,11 @@ def test_alerts_list_show_resend(env, imported) -> None:
 def test_recommend_witte_voeten_cli_saves_deployments(env, imported) -> None:
     runner = imported[0]
     out = env["tmp"] / "wv.geojson"
+    store = _store(env)
+    try:
+        before = len(list_deployments(store, kinds=["witte-voeten"]))
+    finally:
+        store.close()
     res = runner.invoke(app, ["recommend", "witte-voeten", "--count", "3", "--save",
                               "--out", str(out)], env=env["env"])
     assert res.exit_code == 0, res.output
@@ -123,7 +128,7 @@ def test_recommend_witte_voeten_cli_saves_deployments(env, imported) -> None:
         saved = list_deployments(store, kinds=["witte-voeten"])
     finally:
         store.close()
-    assert len(saved) == len(props)
+    assert len(saved) == before + len(props)
     assert (saved["end"] > saved["start"]).all()
     res = runner.invoke(app, ["recommend", "witte-voeten", "--count", "0"], env=env["env"])
     assert res.exit_code == 1 and "count" in res.output
@@ -146,6 +151,18 @@ def test_api_witte_voeten_planner(client, env) -> None:
     lon, lat = fc["features"][0]["geometry"]["coordinates"][0][0]
     assert 5.5 < lon < 5.8 and 51.4 < lat < 51.55
     assert client.post("/v1/recommendations/witte-voeten", json={"count": 2}).status_code == 404
+    saved = client.post("/v1/recommendations/witte-voeten",
+                        json={"count": 1, "date": "2018-03-26", "save": True}, headers=h)
+    assert saved.status_code == 200, saved.text
+    ids = saved.json()["summary"]["deploymentIds"]
+    assert len(ids) == 1
+    store = _store(env)
+    try:
+        dep = list_deployments(store, kinds=["witte-voeten"])
+    finally:
+        store.close()
+    row = dep.loc[dep["id"] == ids[0]].iloc[0]
+    assert row["start"].date().isoformat() == "2018-03-26" and row["source"].startswith("melding")
     bad = client.post("/v1/recommendations/witte-voeten", json={"count": 0}, headers=h)
     assert bad.status_code == 400 and bad.headers["content-type"].startswith(
         "application/problem+json")
