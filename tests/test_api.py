@@ -88,7 +88,8 @@ PUBLISHED = ("published-wijken", "published-buurten", "perception")
 def test_collections_metadata(client: TestClient) -> None:
     body = client.get("/v1/collections").json()
     by_id = {c["id"]: c for c in body["collections"]}
-    assert set(by_id) == {"wijken", "buurten", "prevention-coverage", *PUBLISHED}
+    assert set(by_id) == {"wijken", "buurten", "prevention-coverage", *PUBLISHED,
+                         "alerts-buurten"}
     for c in by_id.values():
         assert c["itemType"] == "feature"
         assert c["crs"] == [CRS84, RD]

@@ -33,7 +33,8 @@ def test_gdal_oapif_driver_reads_every_public_layer(server) -> None:  # type: ig
     assert "OAPIF" in pyogrio.list_drivers()
     layers = {name for name, _geom in pyogrio.list_layers(f"OAPIF:{base}/v1")}
     assert layers == {"wijken", "buurten", "prevention-coverage",  # no restricted layers
-                      "published-wijken", "published-buurten", "perception"}
+                      "published-wijken", "published-buurten", "perception",
+                      "alerts-buurten"}
     wijken = pyogrio.read_dataframe(f"OAPIF:{base}/v1", layer="wijken")
     assert len(wijken) == 12 and {"code", "name", "count"} <= set(wijken.columns)
     # GDAL reads storageCrs and asks for it with crs= (Part 2): RD New
@@ -61,7 +62,7 @@ def test_owslib_features_client(server) -> None:  # type: ignore[no-untyped-def]
     assert api.links  # landing page
     ids = {c["id"] for c in api.collections()["collections"]}
     assert ids == {"wijken", "buurten", "prevention-coverage", "published-wijken",
-                   "published-buurten", "perception"}
+                   "published-buurten", "perception", "alerts-buurten"}
     assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in \
         api.conformance()["conformsTo"]
     items = api.collection_items("buurten", limit=5)

@@ -270,6 +270,7 @@ def visible_layers(role: str) -> list[Layer]:
 def data_version(store: Store) -> str:
     """A token that changes whenever the stored data changes: the newest import batch, the
     newest prevention change and the deployments. Cache keys of computed layers include it."""
+    from .store.alerts import alert_deliveries, alerts
     from .store.deployments import deployments
     from .store.prevention import prevention_groups, prevention_status
 
@@ -282,6 +283,8 @@ def data_version(store: Store) -> str:
         scalar(sa.select(sa.func.count()).select_from(prevention_status)),
         scalar(sa.select(sa.func.max(deployments.c.created_at))),
         scalar(sa.select(sa.func.count()).select_from(deployments)),
+        scalar(sa.select(sa.func.max(alerts.c.id))),  # alerts and their delivery status
+        scalar(sa.select(sa.func.max(alert_deliveries.c.id))),
     )
     with store.engine.connect() as conn:
         parts = tuple(conn.execute(stmt).one())
@@ -602,3 +605,5 @@ register_layer(Layer(
 
 # published counts, rates and perception (geoveilig.sources.layers registers its layers)
 from .sources import layers as _published_layers  # noqa: E402, F401
+# alerts (issue 24): "alerts" (analyst) and "alerts-buurten" (public), see geoveilig.alerts.layers
+from .alerts import layers as _alert_layers  # noqa: E402, F401

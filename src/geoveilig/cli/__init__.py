@@ -7,6 +7,7 @@ from __future__ import annotations
 import typer
 
 from . import (
+    alerts_cmd,
     areas_cmd,
     backup_cmd,
     cbs_cmd,
@@ -31,7 +32,8 @@ app = typer.Typer(
 )
 
 for module in (areas_cmd, import_cmd, export_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
-               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd, keys_cmd, cbs_cmd):
+               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd, keys_cmd, cbs_cmd,
+               alerts_cmd):
     module.register(app)
 
 

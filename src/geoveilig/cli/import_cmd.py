@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from ..alerts.delivery import AlertSettings, deliver
+from ..alerts.service import import_with_alerts
 from ..errors import ImportRejected
 from ..incidents import parse_incidents
 from .common import areas, console, handle_errors, open_store, out
@@ -35,8 +37,9 @@ def import_file(
     store = open_store()
     try:
         with console.status("opslaan..."):
-            summary = store.import_incidents(parsed, source_name=file.name,
-                                             content_sha256=sha, partial=partial)
+            # the alerts outbox is written in the import's transaction (geoveilig.alerts)
+            summary, hook = import_with_alerts(store, areas(), parsed, source_name=file.name,
+                                               content_sha256=sha, partial=partial)
     except ImportRejected as exc:
         if rejects is not None:
             exc.rejects.to_csv(rejects, index=False)  # type: ignore[attr-defined]
@@ -49,6 +52,16 @@ def import_file(
         console.print(f"{summary.rejected} afgewezen rij(en) geschreven naar {rejects}")
     out.print(f"Klaar. Ingelezen: {summary.accepted}, afgewezen: {summary.rejected}, "
               f"al aanwezig: {summary.already_present}.")
+    if hook.alert_ids:
+        out.print(f"{len(hook.alert_ids)} nieuwe melding(en) van verhoogd risico "
+                  f"(geoveilig alerts list).")
+        config = AlertSettings().config()
+        if config.configured:
+            store = open_store()
+            try:
+                out.print(deliver(store, config, ids=hook.alert_ids).message())
+            finally:
+                store.close()
 
 
 def register(app: typer.Typer) -> None:

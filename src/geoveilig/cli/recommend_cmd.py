@@ -11,6 +11,7 @@ import typer
 from .. import WGS84
 from ..placement import service
 from ..placement.policies import Recommendation
+from .alerts_cmd import witte_voeten as alerts_witte_voeten
 from .common import areas, console, handle_errors, open_store, out, settings
 
 recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele camera's en "
@@ -132,6 +133,10 @@ def _finish(plan: service.Plan, path: Path) -> None:
         console.print(f"[yellow]Let op:[/] {note}", highlight=False)
     _write(plan.recommendation, path)
     _report(plan.recommendation, path)
+
+
+# issue 24: witte-voetenacties (geoveilig.alerts), command body in alerts_cmd
+recommend_app.command("witte-voeten")(alerts_witte_voeten)
 
 
 def register(app: typer.Typer) -> None:

@@ -220,12 +220,19 @@ class Store:
         content_sha256: str,
         partial: bool = False,
         synthetic: bool = False,
+        on_import: Callable[[Connection, pd.DataFrame, int], object] | None = None,
     ) -> ImportSummary:
         """Store the valid rows of ``parsed`` in one transaction.
 
         Without ``partial`` any rejected row (from parsing, or an id already stored with other
         content) raises ``ImportRejected`` and nothing is written. Rows whose id is stored with
-        the same content count as already present (re-importing a file adds nothing)."""
+        the same content count as already present (re-importing a file adds nothing).
+
+        ``on_import(conn, new_rows, batch_id)`` is called inside the import transaction after
+        the rows are written, with the rows that were actually added (not those already
+        present) and the new batch id; whatever it writes through ``conn`` commits or rolls
+        back with the import (the alerts outbox uses it: ``geoveilig.alerts``). If it raises,
+        nothing of the import is stored."""
         rejects = parsed.rejects
         if len(rejects) and not partial:
             raise ImportRejected(
@@ -269,6 +276,8 @@ class Store:
                 ).returning(import_batches.c.id)
             ).scalar_one()
             self._insert(conn, frame, batch_id)
+            if on_import is not None:
+                on_import(conn, frame, batch_id)
         return ImportSummary(batch_id=batch_id, source_name=source_name, n_rows=parsed.n_rows,
                              accepted=len(frame), rejected=n_rejected,
                              already_present=n_present, rejects=rejects)

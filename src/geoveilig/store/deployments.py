@@ -30,6 +30,7 @@ KINDS: dict[str, str] = {
     "alarm": "mobiel alarmsysteem",
     "camera": "flexibele camera",
     "buurttent": "BuurtTent",
+    "witte-voeten": "witte-voetenactie",  # issue 24: geoveilig.alerts.wittevoeten
 }
 
 deployments = Table(
