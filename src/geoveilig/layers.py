@@ -603,7 +603,7 @@ register_layer(Layer(
 #   builder=<last planning run as points with explanations>, ...)); planning requests
 #   themselves go through geoveilig.api.planning.register_planner.
 
-# published counts, rates and perception (geoveilig.sources.layers registers its layers)
-from .sources import layers as _published_layers  # noqa: E402, F401
-# alerts (issue 24): "alerts" (analyst) and "alerts-buurten" (public), see geoveilig.alerts.layers
+# alerts: "alerts" (analyst) and "alerts-buurten" (public), see geoveilig.alerts.layers;
+# published counts, rates and perception: geoveilig.sources.layers registers its layers
 from .alerts import layers as _alert_layers  # noqa: E402, F401
+from .sources import layers as _published_layers  # noqa: E402, F401
