@@ -35,6 +35,7 @@ import io
 import re
 import zipfile
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
@@ -1185,3 +1186,75 @@ def export_table(incidents: pd.DataFrame) -> pd.DataFrame:
         "buurtcode": f["buurt_code"].fillna("").astype(str).to_numpy(),
         "wijkcode": f["wijk_code"].fillna("").astype(str).to_numpy(),
     })
+
+
+# --- re-importable rejects -------------------------------------------------------------------
+
+#: the columns added to every rejected row (Dutch; the importer names them as ignored)
+ERROR_COLUMNS = ("fout_kolom", "fout_reden")
+
+
+def rejected_rows(data: bytes, filename: str | None, rejects: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The rejected rows of the file ``data`` unchanged, in its own columns and order, plus
+    ``fout_kolom`` and ``fout_reden`` (every reason for the row, joined with ' | '), and how
+    the file was read (format, encoding, separator). ``rejects`` is the rejection report of
+    ``parse_incidents`` or of the store (``row``, ``column``, ``reason``)."""
+    _, raw = read_raw(data, filename)
+    source = dict(raw.attrs.get("source", {}))
+    if not len(rejects):
+        keep = raw.iloc[0:0]
+    else:
+        keep = raw.loc[raw["__row"].isin(rejects["row"].unique())]
+    reasons = rejects.groupby("row", sort=False).agg(
+        fout_kolom=("column", lambda c: " | ".join(dict.fromkeys(map(str, c)))),
+        fout_reden=("reason", lambda r: " | ".join(dict.fromkeys(map(str, r)))))
+    out = keep.drop(columns=[c for c in keep.columns
+                             if str(c).startswith("__") and c != "__row"]).copy()
+    for col in ERROR_COLUMNS:
+        out[col] = out["__row"].map(reasons[col]).fillna("").to_numpy()
+    return out.reset_index(drop=True), source
+
+
+def write_rejects(data: bytes, filename: str | None, rejects: pd.DataFrame,
+                  out: str | Path) -> int:
+    """Write the rejected rows of ``data`` to ``out`` so that they can be fixed and imported
+    again: a CSV with the input's separator, encoding and line ends; an Excel file for an
+    Excel input; GeoJSON for GeoJSON/GeoPackage (rejected geometries that are no point are
+    written as an empty point with the reason). Text cells are neutralised against formula
+    injection (``geoveilig.safecsv``), which the importer undoes. Returns the number of rows."""
+    rows, source = rejected_rows(data, filename, rejects)
+    reasons_rows = rows["__row"].to_numpy(dtype=np.int64)
+    rows = rows.drop(columns=[c for c in rows.columns if str(c).startswith("__")])
+    fmt = source.get("format", "csv")
+    out = Path(out)
+    if fmt == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet("afgewezen")
+        sheet.append(list(rows.columns))
+        for record in safecsv.neutralise_frame(rows).itertuples(index=False):
+            sheet.append(list(record))
+        book.save(out)
+        return len(rows)
+    if fmt in ("geojson", "gpkg"):
+        # the features themselves, geometry as it was (a polygon stays a polygon)
+        gdf = gpd.read_file(io.BytesIO(data), engine="pyogrio")
+        picked = gdf.iloc[reasons_rows - 1].reset_index(drop=True)
+        for col in ERROR_COLUMNS:
+            picked[col] = rows[col].to_numpy()
+        geometry = picked.geometry.name
+        text = safecsv.neutralise_frame(picked.drop(columns=geometry))
+        gdf = gpd.GeoDataFrame(text, geometry=picked.geometry.values, crs=gdf.crs)
+        out.unlink(missing_ok=True)
+        gdf.to_file(out, driver="GeoJSON", engine="pyogrio")
+        return len(rows)
+    encoding = source.get("encoding", "utf-8")
+    with out.open("w", encoding=encoding, newline="", errors="replace") as fh:
+        writer = csv.writer(fh, delimiter=source.get("sep", ";"),
+                            lineterminator=source.get("newline", "\n"))
+        writer.writerow([safecsv.neutralise(str(c)) for c in rows.columns])
+        for record in rows.itertuples(index=False):
+            writer.writerow([safecsv.neutralise("" if pd.isna(v) else str(v)) for v in record])
+    return len(rows)
