@@ -83,8 +83,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                     "end", "pleegeinde", "to"),
     "x_rd": ("rd_x", "x_rd", "rdx", "xrd"),
     "y_rd": ("rd_y", "y_rd", "rdy", "yrd"),
-    "x": ("x", "xcoord", "xcoordinaat", "x_coordinaat", "coord_x"),
-    "y": ("y", "ycoord", "ycoordinaat", "y_coordinaat", "coord_y"),
+    "x": ("x", "xcoord", "xcoordinaat", "x_coordinaat", "xcoördinaat", "coord_x"),
+    "y": ("y", "ycoord", "ycoordinaat", "y_coordinaat", "ycoördinaat", "coord_y"),
     "lon": ("lon", "lng", "long", "longitude", "lengtegraad"),
     "lat": ("lat", "latitude", "breedtegraad"),
     "address": ("address", "adres", "straat", "straatnaam", "pleeglocatie", "locatie",
@@ -644,6 +644,8 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
             part = arr if len(where) == n else arr.filter(pa.array(rest))
             got = pc.strptime(part, format=fmt, unit="ns", error_is_null=True)
             ok = _mask(pc.is_valid(got))
+            if ok.any():  # strptime rolls a day that does not exist (31-02) into the next month
+                ok &= _day_as_written(part, fmt) == _numpy(pc.day(got), len(where), fill=0)
             stamps[where[ok]] = _numpy(pc.cast(got, pa.int64()), len(where), fill=0)[ok]
             rest[where[ok]] = False
 
@@ -669,6 +671,19 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
 
 
 _SIGNS = np.array([ord("+"), ord("-")], dtype=np.uint8)
+
+
+def _day_as_written(arr: pa.Array | pa.ChunkedArray, fmt: str) -> np.ndarray:
+    """The day of the month as the text writes it (formats starting with ``%d``: one or two
+    digits at the start; ``%Y%m%d``: bytes 6-7), -1 where it cannot be read."""
+    if fmt == "%Y%m%d":
+        tens, ones = _byte_at(arr, 6).astype(np.int64), _byte_at(arr, 7).astype(np.int64)
+        return np.where((tens >= 48) & (tens <= 57) & (ones >= 48) & (ones <= 57),
+                        (tens - 48) * 10 + ones - 48, -1)
+    first, second = _byte_at(arr, 0).astype(np.int64), _byte_at(arr, 1).astype(np.int64)
+    one = (first >= 48) & (first <= 57)
+    two = one & (second >= 48) & (second <= 57)
+    return np.where(two, (first - 48) * 10 + second - 48, np.where(one, first - 48, -1))
 
 
 def _replace_byte(arr: pa.Array | pa.ChunkedArray, old: int, new: int
@@ -793,7 +808,7 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     cols = _map_columns([c for c in raw.columns if not c.startswith("__")])
     rows = raw["__row"].to_numpy()
     n = len(raw)
-    geo = fmt != "csv"
+    geo = fmt in ("geojson", "gpkg")
     missing = []
     if "incident_id" not in cols:
         missing.append("registratienummer (id)")
