@@ -266,16 +266,18 @@ class Store:
         frame = parsed.frame
         withdrawn = (frame["withdrawn"].to_numpy(dtype=bool) if "withdrawn" in frame
                      else np.zeros(len(frame), dtype=bool))
+        hint = ""
         if withdrawn.any() and not update:
             w = frame.loc[withdrawn]
+            hint = f"; {len(w)} ingetrokken registratie(s): verwerk die met --update"
             rejects = _add_rejects(rejects, w, "registratienummer",
                                    "ingetrokken registratie: verwerk intrekkingen met --update")
             frame, withdrawn = frame.loc[~withdrawn], withdrawn[~withdrawn]
         if len(rejects) and not partial:
             raise ImportRejected(
                 f"{source_name}: {rejects['row'].nunique()} van {parsed.n_rows} rijen ongeldig; "
-                "er is niets ingelezen (gebruik --partial om de geldige rijen in te lezen)",
-                rejects,
+                "er is niets ingelezen (gebruik --partial om de geldige rijen in te lezen)"
+                + hint, rejects,
             )
         if frame["buurt_code"].isna().any():
             raise InvalidInput("incidenten zonder buurt: parseer met de gebiedsindeling (areas)")
