@@ -307,3 +307,34 @@ def test_crimetypes_command_lists_every_accepted_name(env):
     assert {"slug", "label", "synoniem", "politiecode", "politieklasse"} == {
         r["soort"] for r in rows}
     assert runner.invoke(app, ["crimetypes", "--format", "xml"]).exit_code != 0
+
+
+# --- dates from the data, not the clock -------------------------------------------------------
+
+def test_reference_date_is_the_day_after_the_last_incident_when_data_end_earlier():
+    from datetime import date
+
+    from geoveilig.times import reference_date
+
+    day, note = reference_date(_ts("2017-03-16 13:05"), today=date(2026, 12, 6))
+    assert day == date(2017, 3, 17) and "dag na het laatste incident (2017-03-16)" in note
+    assert reference_date(_ts("2026-12-06 08:00"), today=date(2026, 12, 6))[0] == \
+        date(2026, 12, 6)
+    assert reference_date(None, today=date(2026, 12, 6)) == (date(2026, 12, 6),
+                                                             "peildatum 2026-12-06 (vandaag)")
+
+
+def test_prevention_commands_default_to_the_day_after_the_data(env):
+    assert runner.invoke(app, ["import", str(DATA / "bvh_export.csv")]).exit_code == 0
+    reg = env / "reg.csv"
+    reg.write_text("group_id;type;label;buurten;status_history\n"
+                   "t1;bpt;BPT Dierdonk;BU07941900|BU07941909;actief 2016-06-01\n",
+                   encoding="utf-8")
+    assert runner.invoke(app, ["prevention", "import", str(reg)]).exit_code == 0
+    result = runner.invoke(app, ["prevention", "gaps", "--crime-type", "totaal"])
+    assert result.exit_code == 0, result.output
+    assert "Peildatum 2017-03-17: de dag na het laatste incident" in result.output
+    assert "Witte vlekken op 2017-03-17" in result.output
+    result = runner.invoke(app, ["prevention", "coverage"])
+    assert result.exit_code == 0, result.output
+    assert "Dekking preventiegroepen op 2017-03-17" in result.output
