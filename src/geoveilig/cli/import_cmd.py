@@ -54,10 +54,10 @@ def import_file(
                                  areas=areas())
     console.print("Kolommen: " + ", ".join(f"{field} ← {col}"
                                            for field, col in parsed.columns.items()),
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if parsed.ignored_columns:
         console.print(f"Genegeerde kolommen: {', '.join(parsed.ignored_columns)}",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     store = open_store()
     try:
         with console.status("opslaan..."):
@@ -76,7 +76,7 @@ def import_file(
         console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)
     out.print(f"Klaar. Ingelezen: {summary.accepted}, bijgewerkt: {summary.updated}, "
               f"ingetrokken: {summary.withdrawn}, afgewezen: {summary.rejected}, "
-              f"al aanwezig: {summary.already_present}.", highlight=False)
+              f"al aanwezig: {summary.already_present}.", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
