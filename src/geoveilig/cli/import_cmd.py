@@ -52,6 +52,8 @@ def import_file(
     with console.status(f"{file.name} lezen en controleren..."):
         parsed = parse_incidents(data, filename=file.name, crs=crs,  # type: ignore[arg-type]
                                  areas=areas())
+    del data  # bounded memory: the file's bytes are not kept while storing (read again for
+    # the rejects file, which needs only the rejected rows)
     console.print("Kolommen: " + ", ".join(f"{field} ← {col}"
                                            for field, col in parsed.columns.items()),
                   highlight=False, soft_wrap=True)
@@ -66,13 +68,14 @@ def import_file(
                                              update=update, actor=getpass.getuser())
     except ImportRejected as exc:
         if rejects is not None:
-            n = write_rejects(data, file.name, exc.rejects, rejects)  # type: ignore[arg-type]
+            n = write_rejects(file.read_bytes(), file.name, exc.rejects,  # type: ignore[arg-type]
+                              rejects)
             console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)
         raise
     finally:
         store.close()
     if rejects is not None and len(summary.rejects):
-        n = write_rejects(data, file.name, summary.rejects, rejects)
+        n = write_rejects(file.read_bytes(), file.name, summary.rejects, rejects)
         console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)
     out.print(f"Klaar. Ingelezen: {summary.accepted}, bijgewerkt: {summary.updated}, "
               f"ingetrokken: {summary.withdrawn}, afgewezen: {summary.rejected}, "
