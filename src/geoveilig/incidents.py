@@ -107,8 +107,7 @@ WITHDRAWN = frozenset({"ingetrokken", "vervallen", "verwijderd", "geannuleerd", 
 ACTIVE = frozenset({"", "actief", "geldig", "nieuw", "gewijzigd", "definitief", "open",
                     "afgesloten", "active", "new", "updated", "valid"})
 #: a header that names a date or time
-_DATE_NAME = re.compile(r"datum|date|tijd|time|moment|dag$|day$|jaar|year|maand|month|uur$",
-                        re.IGNORECASE)
+_DATE_NAME = re.compile(r"datum|date|tijd|time|moment", re.IGNORECASE)
 _TIME_VALUE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
 
 _RD_X = (0.0, 300_000.0)
@@ -833,8 +832,10 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     if n == 0:
         raise InvalidInput(f"{filename}: het bestand bevat geen rijen")
     used_keys = set(cols)
-    if not geo:  # the coordinate columns actually read are decided in _coordinates
-        pairs = (("lon", "lat"), ("x_rd", "y_rd"), ("x", "y"))
+    pairs = (("lon", "lat"), ("x_rd", "y_rd"), ("x", "y"))
+    if geo:  # the location is the geometry; coordinate columns are not read
+        used_keys -= {k for p in pairs for k in p}
+    else:  # the coordinate columns read are the first complete pair (as in _coordinates)
         pair = next(p for p in pairs if set(p) <= cols.keys())
         used_keys -= {k for p in pairs for k in p} - set(pair)
     if "time" in cols and "occurred_at" not in cols:
