@@ -338,3 +338,19 @@ def test_prevention_commands_default_to_the_day_after_the_data(env):
     result = runner.invoke(app, ["prevention", "coverage"])
     assert result.exit_code == 0, result.output
     assert "Dekking preventiegroepen op 2017-03-17" in result.output
+
+
+def test_prevention_layers_default_date_comes_from_the_data(tmp_path, areas):
+    from geoveilig.layers import LayerContext, build_prevention_coverage
+    from geoveilig.store import prevention as sp
+
+    store = Store.sqlite(tmp_path / "s.sqlite")
+    try:
+        parsed = _parse("bvh_export.csv", areas)
+        store.import_incidents(parsed, source_name="bvh_export.csv", content_sha256="0" * 64)
+        sp.add_group(store, group_id="t1", type="bpt", status="actief", since="2016-01-01",
+                     buurten=["BU07941900"])
+        layer = build_prevention_coverage(LayerContext(areas=areas, store=store), {})
+        assert set(layer["date"]) == {"2017-03-17"}
+    finally:
+        store.close()
