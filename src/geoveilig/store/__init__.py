@@ -7,14 +7,16 @@ The schema is created and migrated automatically (Alembic, ``store/migrations``)
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -23,10 +25,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from .. import RD_NEW, TIMEZONE
@@ -35,6 +33,9 @@ from ..incidents import ParseResult
 from . import chunks, postgis
 from .chunks import ChunkQuery
 from .models import audit_log, import_batches, incident_history, incidents, metadata
+
+if TYPE_CHECKING:  # alembic is imported when a migration runs, not on every start
+    from alembic.config import Config
 
 __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incident_history", "incidents",
            "metadata"]
@@ -119,7 +120,30 @@ def _fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
                                      nrows=len(rows))
 
 
+_REVISION = re.compile(r"^(down_)?revision\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+
+
+@functools.cache
+def _head_from_files() -> str | None:
+    """The newest revision, read from the migration files' ``revision``/``down_revision``
+    lines without importing alembic (None when that is not one single head)."""
+    revisions, downs = set(), set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (downs if down else revisions).add(value)
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(conn: Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -178,6 +202,14 @@ class Store:
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (creates it in an empty database)."""
         try:
+            head = _head_from_files()
+            if head is not None:  # at head already (every start but the first): no alembic
+                with self.engine.connect() as conn:
+                    if _stored_revision(conn) == head:
+                        self._detect()
+                        return
+            from alembic import command
+
             with self.engine.begin() as conn:
                 command.upgrade(_alembic_config(conn), "head")
         except sa.exc.OperationalError as exc:
@@ -222,10 +254,15 @@ class Store:
         raise AssertionError("unreachable")
 
     def schema_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         return self._read(lambda conn: MigrationContext.configure(conn).get_current_revision())
 
     @staticmethod
     def head_revision() -> str | None:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         return ScriptDirectory.from_config(cfg).get_current_head()
