@@ -1,4 +1,13 @@
-"""Parsing and validating incident files (CSV, GeoJSON, GeoPackage) into a GeoDataFrame.
+"""Parsing and validating incident files (CSV, Excel .xlsx, GeoJSON, GeoPackage) into a
+GeoDataFrame.
+
+Police layouts: date and time in separate columns (``pleegdatum`` + ``pleegtijd``, the window
+``begindatum`` + ``begintijd`` and ``einddatum`` + ``eindtijd``), the police's classes and codes
+as crime types (``crimetypes.POLICE_CLASSES``; a code column and a class column must agree), a
+``status`` column whose withdrawn values (``WITHDRAWN``) set ``withdrawn`` in the result. Every
+input column is used or listed in ``ParseResult.ignored_columns``; an unused column that looks
+like a date or time refuses the file. ``write_rejects`` writes the rejected rows back in the
+input's own layout with ``fout_kolom`` and ``fout_reden``.
 
 ``parse_incidents`` takes the file's bytes (the caller reads the file) and returns every valid
 row plus a rejection report with, for each bad row, the row number, the column and the reason.
