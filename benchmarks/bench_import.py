@@ -10,9 +10,19 @@ assignments must be identical. Then end to end: a 1,000,000-row Dutch police-sty
 (measured in a child process). The reference for the store step is the same rows through the
 same store code into the row table of schema revision 0006 (unique key and three secondary
 indexes, the layout PostgreSQL keeps); then four typical queries run on both layouts (best of
-3, results compared). Prints a table and one JSON line.
+3, results compared).
 
-    python benchmarks/bench_import.py [--points 1000000] [--rows 1000000]
+Last, as a user runs it: ``geoveilig import big.csv`` as a process (start-up included, into an
+empty SQLite store) against a plain pipeline in a process of its own on the same file
+(``pandas.read_csv`` + ``pandas.to_datetime`` + ``geopandas.sjoin`` with the buurten +
+``DataFrame.to_sql`` into SQLite), wall clock and CPU time (user+sys) of each, best of
+``--repeat``; and the peak RSS of ``geoveilig import`` for ``--rss-rows`` rows (5,000,000).
+Python's bytecode cache is written by a warm-up run first (as after any first run on a user's
+machine; ``PYTHONDONTWRITEBYTECODE`` would otherwise make every start compile every module).
+Prints a table and one JSON line.
+
+    python benchmarks/bench_import.py [--points 1000000] [--rows 1000000] [--only-cli]
+        [--rss-rows 5000000] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -168,15 +178,139 @@ def end_to_end(csv_path: Path, rows: int) -> dict:
     }
 
 
+def _reference_child(csv_path: Path, db: Path) -> None:
+    """The plain pipeline a data scientist would write, in its own process (``--reference
+    CSV DB``): read, parse dates and decimal commas, assign buurten with ``geopandas.sjoin``,
+    write with ``to_sql``. No validation beyond what these calls do themselves."""
+    import sqlalchemy as sa
+
+    frame = pd.read_csv(csv_path, sep=";", dtype=str, keep_default_na=False)
+    frame["occurred_at"] = pd.to_datetime(frame["pleegdatum"], format="%d-%m-%Y %H:%M")
+    x = pd.to_numeric(frame["x"].str.replace(",", ".", regex=False))
+    y = pd.to_numeric(frame["y"].str.replace(",", ".", regex=False))
+    buurten = gpd.read_file(GEO / "helmond_buurten_2017.geojson").to_crs(28992)
+    points = gpd.GeoDataFrame(frame.drop(columns=["x", "y"]), crs=28992,
+                              geometry=gpd.points_from_xy(x, y))
+    joined = gpd.sjoin(points, buurten[["geometry"]], how="left", predicate="within")
+    out = pd.DataFrame(joined.drop(columns="geometry"))
+    out["x"], out["y"] = x.to_numpy(), y.to_numpy()
+    engine = sa.create_engine(f"sqlite:///{db}")
+    out.to_sql("incidents", engine, if_exists="replace", index=False, chunksize=50_000)
+    engine.dispose()
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds (user+sys) and peak RSS (kB) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss, proc.stdout
+
+
+def _peak_rss_kb(cmd: list[str], env: dict[str, str]) -> int:
+    """The peak RSS of a command, measured by GNU time (``ru_maxrss`` of the children is a
+    maximum over every child this script waited for)."""
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env, capture_output=True,
+                          text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return int(proc.stderr.strip().splitlines()[-1])
+
+
+def cli_versus_pipeline(tmp: Path, rows: int, rss_rows: int, repeat: int) -> dict:
+    """``geoveilig import`` as a process against the plain pipeline, same file, same run."""
+    from _synth import incident_csv, points_inside
+
+    geoveilig = str(Path(sys.executable).with_name("geoveilig"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(GEOVEILIG_GEO_DIR=str(GEO))
+    env.pop("GEOVEILIG_DATABASE_URL", None)
+    areas = load_areas(GEO)
+    cx, cy = points_inside(areas, rows, seed=4)
+    path = incident_csv(tmp / "big.csv", cx, cy, seed=5)
+    del cx, cy
+    # warm-up: writes the bytecode cache of everything both runs import
+    _run([geoveilig, "crimetypes"], {**env, "GEOVEILIG_DATA_DIR": str(tmp / "warm")})
+    _run([sys.executable, "-c", "import geopandas, pandas, sqlalchemy, sqlite3"], env)
+    ours, ref = [], []
+    for i in range(repeat):
+        data_dir = tmp / f"store{i}"
+        wall, cpu, _, stdout = _run([geoveilig, "import", str(path)],
+                                    {**env, "GEOVEILIG_DATA_DIR": str(data_dir)})
+        assert f"Ingelezen: {rows}," in stdout, stdout
+        ours.append((wall, cpu))
+        db = tmp / f"reference{i}.sqlite"
+        wall, cpu, _, _ = _run([sys.executable, __file__, "--reference", str(path), str(db)],
+                               env)
+        ref.append((wall, cpu))
+        for f in [*data_dir.glob("*"), db]:
+            f.unlink()
+    best_ours, best_ref = min(ours), min(ref)
+    result = {
+        "rows": rows, "repeat": repeat,
+        "geoveilig_import_s": round(best_ours[0], 2), "geoveilig_cpu_s": round(best_ours[1], 2),
+        "geoveilig_rows_per_s": round(rows / best_ours[0]),
+        "pipeline_s": round(best_ref[0], 2), "pipeline_cpu_s": round(best_ref[1], 2),
+        "pipeline_rows_per_s": round(rows / best_ref[0]),
+        "speedup": round(best_ref[0] / best_ours[0], 2),
+        "all_runs": {"geoveilig": [[round(w, 2), round(c, 2)] for w, c in ours],
+                     "pipeline": [[round(w, 2), round(c, 2)] for w, c in ref]},
+    }
+    path.unlink()
+    if rss_rows:
+        cx, cy = points_inside(areas, rss_rows, seed=6)
+        big = incident_csv(tmp / "big_rss.csv", cx, cy, seed=7)
+        del cx, cy
+        t0 = time.perf_counter()
+        peak = _peak_rss_kb([geoveilig, "import", str(big)],
+                            {**env, "GEOVEILIG_DATA_DIR": str(tmp / "rss")})
+        result.update(rss_rows=rss_rows, rss_import_s=round(time.perf_counter() - t0, 1),
+                      rss_peak_mb=round(peak / 1024))
+        big.unlink()
+    return result
+
+
+def _print_cli(r: dict) -> None:
+    print(f"{'as a user runs it (process)':34} {'rows':>9} {'wall s':>7} {'cpu s':>7} "
+          f"{'rows/s':>10}")
+    print(f"{'geoveilig import big.csv':34} {r['rows']:>9,} {r['geoveilig_import_s']:>7} "
+          f"{r['geoveilig_cpu_s']:>7} {r['geoveilig_rows_per_s']:>10,}")
+    print(f"{'read_csv + sjoin + to_sql':34} {r['rows']:>9,} {r['pipeline_s']:>7} "
+          f"{r['pipeline_cpu_s']:>7} {r['pipeline_rows_per_s']:>10,}")
+    print(f"speed-up over the plain pipeline: {r['speedup']}x (best of {r['repeat']})")
+    if "rss_peak_mb" in r:
+        print(f"peak RSS of geoveilig import, {r['rss_rows']:,} rows: {r['rss_peak_mb']} MB "
+              f"({r['rss_import_s']} s)")
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         _e2e_child(Path(sys.argv[2]))
+        return
+    if sys.argv[1:2] == ["--reference"]:
+        _reference_child(Path(sys.argv[2]), Path(sys.argv[3]))
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--polygons", type=int, default=10_000)
+    parser.add_argument("--rss-rows", type=int, default=5_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only-cli", action="store_true",
+                        help="only geoveilig import as a process against the plain pipeline")
     args = parser.parse_args()
+    if args.only_cli:
+        with tempfile.TemporaryDirectory() as tmp:
+            cli = cli_versus_pipeline(Path(tmp), args.rows, args.rss_rows, args.repeat)
+        _print_cli(cli)
+        print(json.dumps({"benchmark": "import-cli", "cli": cli, "cpus": os.cpu_count(),
+                          "loadavg": os.getloadavg()}))
+        return
 
     areas = load_areas(GEO)
     results = []
@@ -192,6 +326,8 @@ def main() -> None:
         cx, cy = points_inside(areas, args.rows, seed=4)
         path = incident_csv(Path(tmp) / "bench.csv", cx, cy, seed=5)
         e2e = end_to_end(path, args.rows)
+        path.unlink()
+        cli = cli_versus_pipeline(Path(tmp), args.rows, args.rss_rows, args.repeat)
 
     print(f"{'case':28} {'polys':>6} {'points':>9} {'ours pts/s':>12} {'sjoin pts/s':>12} "
           f"{'speedup':>8} {'+build':>7} {'same':>5}")
@@ -210,8 +346,10 @@ def main() -> None:
     for name, q in e2e["queries"].items():
         print(f"{name:28} {q['rows']:>7} {q['chunks_s']:>9} {q['rows_s']:>12} "
               f"{q['identical']!s:>5}")
+    _print_cli(cli)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"benchmark": "import", "assignment": results, "end_to_end": e2e,
+                      "cli": cli,
                       "bench_process_peak_rss_mb": round(peak), "cpus": os.cpu_count(),
                       "loadavg": os.getloadavg()}))
 

@@ -45,7 +45,8 @@ def test_import_bad_file_fails_in_dutch_and_writes_rejects(env):
     assert "fraude" in rej.read_text(encoding="utf-8")
     result = runner.invoke(app, ["import", str(f), "--partial"])
     assert result.exit_code == 0
-    assert "Ingelezen: 1, afgewezen: 1, al aanwezig: 0" in result.output
+    assert "Ingelezen: 1, bijgewerkt: 0, ingetrokken: 0, afgewezen: 1, al aanwezig: 0" \
+        in result.output
     result = runner.invoke(app, ["import", str(env / "missing.csv")])
     assert result.exit_code != 0
     result = runner.invoke(app, ["areas", "show", "--level", "land"])

@@ -23,7 +23,7 @@ def test_upgrade_from_empty(database_url, backend):
         # SQLite keeps incidents as column chunks (0007), PostgreSQL as rows
         layout = "incident_chunks" if backend == "sqlite" else "incidents"
         assert {layout, "import_batches", "audit_log", "prevention_groups",
-                "prevention_status"} <= _tables(store.engine)
+                "prevention_status", "incident_history"} <= _tables(store.engine)
         assert store.spatial == (backend == "postgis")
         assert store.columnar == (backend == "sqlite")
         if backend == "postgis":

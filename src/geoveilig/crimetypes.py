@@ -143,22 +143,95 @@ def _plural_variants(text: str) -> set[str]:
     return out
 
 
+#: The police's own classes as the politie/CBS open data give them ("soort misdrijf", the
+#: code of the Standaardclassificatie misdrijven with its label, e.g. ``1.1.1 Diefstal/inbraak
+#: woning``), mapped to our categories. Accepted as the bare code, the label, or both.
+#: ``1.2.3`` (bromfietsen, snorfietsen and fietsen together) counts as ``fietsendiefstal``, the
+#: larger part; classes that are no WvS crime (accidents, nuisance) are not listed and refused.
+POLICE_CLASSES: tuple[tuple[str, str, str], ...] = (
+    ("1.1.1", "Diefstal/inbraak woning", "woninginbraak"),
+    ("1.1.2", "Diefstal/inbraak box/garage/schuur/tuinhuis", "inbraak-schuur-garage"),
+    ("1.2.1", "Diefstal uit/vanaf motorvoertuigen", "diefstal-uit-motorvoertuig"),
+    ("1.2.2", "Diefstal van motorvoertuigen", "diefstal-motorvoertuig"),
+    ("1.2.3", "Diefstal van brom-, snor-, fietsen", "fietsendiefstal"),
+    ("1.2.4", "Zakkenrollerij", "zakkenrollerij"),
+    ("1.2.5", "Diefstal af/uit/van overige voertuigen", "overig"),
+    ("1.4.1", "Zedenmisdrijf", "zedenmisdrijf"),
+    ("1.4.2", "Moord, doodslag", "overig"),
+    ("1.4.3", "Openlijk geweld (persoon)", "openlijk-geweld"),
+    ("1.4.4", "Bedreiging", "bedreiging"),
+    ("1.4.5", "Mishandeling", "mishandeling"),
+    ("1.4.6", "Straatroof", "straatroof"),
+    ("1.4.7", "Overval", "overval"),
+    ("1.5.2", "Diefstallen (water)", "overig"),
+    ("1.6.1", "Brand/ontploffing", "overig"),
+    ("1.6.2", "Overige vermogensdelicten", "overig"),
+    ("1.6.3", "Mensenhandel", "overig"),
+    ("2.2.1", "Vernieling cq. zaakbeschadiging", "vernieling"),
+    ("2.4.2", "Huisvredebreuk", "overig"),
+    ("2.5.1", "Diefstal/inbraak bedrijven en instellingen", "inbraak-bedrijf"),
+    ("2.5.2", "Winkeldiefstal", "winkeldiefstal"),
+    ("3.1.1", "Drugshandel", "overig"),
+    ("3.1.2", "Mensensmokkel", "overig"),
+    ("3.1.3", "Wapenhandel", "overig"),
+    ("3.2.1", "Kinderporno", "overig"),
+    ("3.2.2", "Kinderprostitutie", "overig"),
+    ("3.6.4", "Aantasting openbare orde", "overig"),
+    ("3.7.1", "Discriminatie", "overig"),
+    ("3.7.3", "Maatschappelijke integriteit (overig)", "overig"),
+    ("3.7.4", "Cybercrime", "overig"),
+    ("3.9.1", "Horizontale fraude", "overig"),
+    ("3.9.2", "Verticale fraude", "overig"),
+    ("3.9.3", "Fraude (overig)", "overig"),
+)
+_CODE = re.compile(r"^(\d\.\d\.\d)\b\s*(.*)$")
+_BY_CODE: dict[str, str] = {code: slug for code, _, slug in POLICE_CLASSES}
+
+
 def _build_lookup() -> dict[str, str]:
     lookup: dict[str, str] = {}
     for ct in CRIME_TYPES:
         for name in (ct.slug, ct.slug.replace("-", " "), ct.label, *ct.synonyms):
             for variant in _plural_variants(_norm(name)):
                 lookup.setdefault(variant, ct.slug)
+    for _, name, slug in POLICE_CLASSES:
+        for variant in _plural_variants(_norm(name)):
+            lookup.setdefault(variant, slug)
     return lookup
 
 
 _LOOKUP = _build_lookup()
+HINT = "zie 'geoveilig crimetypes' voor alle namen en codes"
+
+
+def catalogue() -> list[dict[str, str]]:
+    """Every accepted input per category, for ``geoveilig crimetypes``: rows with ``slug``,
+    ``label`` (Dutch), ``kind`` (slug, label, synonym, police code, police class) and
+    ``name`` (what may be written in a file or an option)."""
+    rows: list[dict[str, str]] = []
+    for ct in CRIME_TYPES:
+        def add(kind: str, name: str, ct: CrimeType = ct) -> None:
+            rows.append({"slug": ct.slug, "label": ct.label, "kind": kind, "name": name})
+        add("slug", ct.slug)
+        add("label", ct.label)
+        for syn in ct.synonyms:
+            add("synoniem", syn)
+        for code, name, slug in POLICE_CLASSES:
+            if slug == ct.slug:
+                add("politiecode", code)
+                add("politieklasse", f"{code} {name}")
+                add("politieklasse", name)
+    return rows
 
 
 def resolve(text: str) -> str:
     """Return the slug of one crime category named by ``text`` (slug, Dutch label, police/CBS
     name, English name, singular or plural). Raises ``UnknownCrimeType`` otherwise."""
     key = _norm(text)
+    code = _CODE.match(key)
+    if code is not None and code.group(1) in _BY_CODE:
+        # a police code, alone or before its label ("1.1.1 Diefstal/inbraak woning")
+        return _BY_CODE[code.group(1)]
     if key in _LOOKUP:
         return _LOOKUP[key]
     for variant in _plural_variants(key):
@@ -166,7 +239,7 @@ def resolve(text: str) -> str:
             return _LOOKUP[variant]
     raise UnknownCrimeType(
         f"onbekend misdrijftype '{text}'; kies uit: {', '.join(SLUGS)} "
-        f"of een groep: {', '.join(GROUPS)}"
+        f"of een groep: {', '.join(GROUPS)} ({HINT})"
     )
 
 

@@ -1,4 +1,13 @@
-"""Parsing and validating incident files (CSV, GeoJSON, GeoPackage) into a GeoDataFrame.
+"""Parsing and validating incident files (CSV, Excel .xlsx, GeoJSON, GeoPackage) into a
+GeoDataFrame.
+
+Police layouts: date and time in separate columns (``pleegdatum`` + ``pleegtijd``, the window
+``begindatum`` + ``begintijd`` and ``einddatum`` + ``eindtijd``), the police's classes and codes
+as crime types (``crimetypes.POLICE_CLASSES``; a code column and a class column must agree), a
+``status`` column whose withdrawn values (``WITHDRAWN``) set ``withdrawn`` in the result. Every
+input column is used or listed in ``ParseResult.ignored_columns``; an unused column that looks
+like a date or time refuses the file. ``write_rejects`` writes the rejected rows back in the
+input's own layout with ``fout_kolom`` and ``fout_reden``.
 
 ``parse_incidents`` takes the file's bytes (the caller reads the file) and returns every valid
 row plus a rejection report with, for each bad row, the row number, the column and the reason.
@@ -33,7 +42,9 @@ import csv
 import functools
 import io
 import re
-from datetime import datetime
+import zipfile
+from datetime import date, datetime, time
+from pathlib import Path
 from typing import Literal
 
 import geopandas as gpd
@@ -43,9 +54,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyogrio
+import shapely
 from pyproj import Transformer
 
-from . import RD_NEW, TIMEZONE, crimetypes
+from . import RD_NEW, TIMEZONE, crimetypes, safecsv
 from ._strings import STR, infers_str, take_strings
 from .areas import Areas
 from .errors import InvalidInput
@@ -63,24 +75,49 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
                     "zaaknummer", "bvhnummer", "nummer", "mutatienummer", "incidentnummer",
                     "registration_number"),
     "crime_type": ("crime_type", "misdrijf", "soort", "soortmisdrijf", "categorie", "delict",
-                   "maatschappelijkeklasse", "type", "misdrijftype", "incident_type", "crime",
-                   "category", "omschrijving"),
+                   "maatschappelijkeklasse", "klasse", "type", "misdrijftype", "incident_type",
+                   "crime", "category", "omschrijving"),
     "occurred_at": ("occurred_at", "datum", "pleegdatum", "datumtijd", "datetime", "date",
                     "pleegmoment", "tijdstip", "moment"),
     "time": ("tijd", "time", "pleegtijd"),
+    "time_from": ("begintijd", "tijdvan", "pleegtijdvan", "starttijd", "begin_time",
+                  "time_from", "vantijd"),
+    "time_to": ("eindtijd", "tijdtot", "pleegtijdtot", "end_time", "time_to", "tottijd"),
+    "crime_code": ("incidentcode", "soortmisdrijfcode", "misdrijfcode", "politiecode",
+                   "maatschappelijkeklassecode", "mkcode", "klassecode", "crime_code"),
+    "status": ("status", "registratiestatus", "statusregistratie", "mutatie"),
     "occurred_from": ("occurred_from", "begindatum", "pleegdatumvan", "datumvan", "van",
                       "begin", "start", "pleegbegin", "from"),
     "occurred_to": ("occurred_to", "einddatum", "pleegdatumtot", "datumtot", "tot", "eind",
                     "end", "pleegeinde", "to"),
     "x_rd": ("rd_x", "x_rd", "rdx", "xrd"),
     "y_rd": ("rd_y", "y_rd", "rdy", "yrd"),
-    "x": ("x", "xcoord", "xcoordinaat", "x_coordinaat", "coord_x"),
-    "y": ("y", "ycoord", "ycoordinaat", "y_coordinaat", "coord_y"),
+    "x": ("x", "xcoord", "xcoordinaat", "x_coordinaat", "xcoördinaat", "coord_x"),
+    "y": ("y", "ycoord", "ycoordinaat", "y_coordinaat", "ycoördinaat", "coord_y"),
     "lon": ("lon", "lng", "long", "longitude", "lengtegraad"),
     "lat": ("lat", "latitude", "breedtegraad"),
     "address": ("address", "adres", "straat", "straatnaam", "pleeglocatie", "locatie",
                 "pleegadres"),
 }
+
+#: Dutch names of the fields, for the summary "which column fed which field"
+FIELD_LABELS = {
+    "incident_id": "registratienummer", "crime_type": "misdrijftype",
+    "crime_code": "misdrijftype (politiecode)", "occurred_at": "pleegmoment",
+    "time": "pleegmoment (tijd)", "occurred_from": "begin pleegperiode",
+    "time_from": "begin pleegperiode (tijd)", "occurred_to": "einde pleegperiode",
+    "time_to": "einde pleegperiode (tijd)", "x_rd": "x (RD)", "y_rd": "y (RD)", "x": "x",
+    "y": "y", "lon": "lengtegraad", "lat": "breedtegraad", "address": "adres",
+    "status": "status (ingetrokken)",
+}
+#: status values that withdraw a registration, and values that mean a normal one
+WITHDRAWN = frozenset({"ingetrokken", "vervallen", "verwijderd", "geannuleerd", "withdrawn",
+                       "cancelled", "canceled", "deleted"})
+ACTIVE = frozenset({"", "actief", "geldig", "nieuw", "gewijzigd", "definitief", "open",
+                    "afgesloten", "active", "new", "updated", "valid"})
+#: a header that names a date or time
+_DATE_NAME = re.compile(r"datum|date|tijd|time|moment", re.IGNORECASE)
+_TIME_VALUE = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
 
 _RD_X = (0.0, 300_000.0)
 _RD_Y = (289_000.0, 629_000.0)
@@ -101,8 +138,16 @@ class ParseResult:
 
     def __init__(self, incidents: pd.DataFrame, rejects: pd.DataFrame, n_rows: int,
                  coordinate_system: CoordinateSystem | None,
-                 duplicates_in_file: int = 0) -> None:
+                 duplicates_in_file: int = 0, columns: dict[str, str] | None = None,
+                 ignored_columns: list[str] | None = None,
+                 source: dict[str, str] | None = None) -> None:
         self.frame = incidents
+        #: which input column(s) fed which field (Dutch field name -> column names)
+        self.columns = columns or {}
+        #: input columns that were not used (named in the summary, never silently dropped)
+        self.ignored_columns = ignored_columns or []
+        #: how the file was read: format, encoding, separator (for the rejects file)
+        self.source = source or {}
         self.rejects = rejects
         self.n_rows = n_rows
         self.coordinate_system = coordinate_system
@@ -170,22 +215,68 @@ def _map_columns(columns: list[str]) -> dict[str, str]:
 
 # --- format detection and reading ----------------------------------------------------------
 
-def _detect_format(data: bytes, filename: str | None) -> str:
+#: first bytes of file types that are certainly no incident file, with their Dutch name
+_MAGIC = (
+    (b"%PDF", "een PDF-document"), (b"\x89PNG", "een PNG-afbeelding"),
+    (b"\xff\xd8\xff", "een JPEG-afbeelding"), (b"GIF8", "een GIF-afbeelding"),
+    (b"\xd0\xcf\x11\xe0", "een oud Office-bestand (.xls/.doc; sla op als .xlsx of CSV)"),
+    (b"\x1f\x8b", "een gzip-archief"), (b"7z\xbc\xaf", "een 7-Zip-archief"),
+    (b"Rar!", "een RAR-archief"), (b"\x7fELF", "een programma"), (b"MZ", "een programma"),
+)
+#: how much of a file ``sniff`` needs
+SNIFF_BYTES = 8192
+
+
+def sniff(head: bytes, filename: str | None = None) -> str:
+    """The type of an incident file from its first bytes (``SNIFF_BYTES`` are enough):
+    'csv', 'geojson', 'gpkg' or 'xlsx'. Anything else raises ``InvalidInput`` before the rest
+    of the file is read."""
+    name = filename or "bestand"
     ext = (filename or "").lower().rsplit(".", 1)[-1] if filename and "." in filename else ""
-    if data[:16].startswith(b"SQLite format 3"):
+    if head[:16].startswith(b"SQLite format 3"):
         return "gpkg"
     if ext == "gpkg":
-        raise InvalidInput(f"{filename}: geen geldige GeoPackage (geen SQLite-bestand)")
-    head = data[:4096]
-    if b"\x00" in head:
+        raise InvalidInput(f"{name}: geen geldige GeoPackage (geen SQLite-bestand)")
+    if head.startswith(b"PK\x03\x04"):
+        if ext in ("xlsx", "xlsm") or b"[Content_Types].xml" in head or b"xl/" in head:
+            return "xlsx"
+        raise InvalidInput(f"{name}: dit is een zip-archief, geen incidentbestand (CSV, "
+                           "Excel .xlsx, GeoJSON of GeoPackage)")
+    if ext in ("xlsx", "xlsm"):
+        raise InvalidInput(f"{name}: geen geldig Excel-bestand (.xlsx)")
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            raise InvalidInput(f"{name}: dit is {what}: geen tekstbestand (CSV of GeoJSON), "
+                               "geen Excel-bestand (.xlsx) en geen GeoPackage")
+    encoding = _utf16(head)
+    if encoding is not None:
+        text = head[2:len(head) - len(head) % 2].decode(encoding, errors="ignore")
+        stripped_text = text.lstrip(" \t\r\n")
+        return "geojson" if ext in ("geojson", "json") or stripped_text.startswith("{") \
+            else "csv"
+    if b"\x00" in head[:4096]:
         raise InvalidInput(
-            f"{filename or 'bestand'}: dit is geen tekstbestand (CSV of GeoJSON) en geen "
+            f"{name}: dit is geen tekstbestand (CSV of GeoJSON), geen Excel-bestand en geen "
             "GeoPackage"
         )
-    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    stripped = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if ext in ("geojson", "json") or stripped.startswith(b"{"):
         return "geojson"
     return "csv"
+
+
+def _utf16(data: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when ``data`` starts with a UTF-16 byte-order mark (as Excel's
+    "Unicode text" export writes), else None."""
+    if data.startswith(b"\xff\xfe"):
+        return "utf-16-le"
+    if data.startswith(b"\xfe\xff"):
+        return "utf-16-be"
+    return None
+
+
+def _detect_format(data: bytes, filename: str | None) -> str:
+    return sniff(data[:SNIFF_BYTES], filename)
 
 
 def _decode(data: bytes, filename: str | None) -> str:
@@ -193,7 +284,16 @@ def _decode(data: bytes, filename: str | None) -> str:
 
 
 def _decode_with(data: bytes, filename: str | None) -> tuple[str, str]:
-    """The text and the encoding that read it (UTF-8 with or without BOM, else cp1252)."""
+    """The text and the encoding that read it (UTF-16 with a byte-order mark, UTF-8 with or
+    without BOM, else cp1252: the encodings Windows tools write)."""
+    wide = _utf16(data)
+    if wide is not None:
+        try:
+            text = data[2:].decode(wide)
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{filename or 'bestand'}: UTF-16-tekst niet te lezen") from exc
+        _check_text(text[:4096], filename)
+        return text, wide
     for enc in ("utf-8-sig", "cp1252"):
         try:
             text = data.decode(enc)
@@ -256,7 +356,12 @@ def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
             f"'{first[:80]}'"
         )
     header = next(csv.reader([first], delimiter=sep))
-    utf8 = encoding != "cp1252"  # the bytes after the BOM are the UTF-8 of the text
+    _check_header(header, filename)
+    source = {"encoding": "utf-8-sig" if bom else ("cp1252" if encoding == "cp1252" else
+                                                    encoding if encoding.startswith("utf-16")
+                                                    else "utf-8"),
+              "sep": sep, "newline": "\r\n" if "\r\n" in head else "\n"}
+    utf8 = encoding in ("ascii", "utf-8-sig")  # the bytes after the BOM are the UTF-8 text
     if utf8:
         blank_lines = _has_blank_line(data, bom)
     else:
@@ -269,6 +374,7 @@ def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
             assert text is not None
             frame = _read_csv_arrow(pa.py_buffer(text.encode("utf-8")), sep, header, filename)
         frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
+        frame.attrs["source"] = source
         return frame
     if text is None:
         text = data.decode("ascii")
@@ -280,7 +386,83 @@ def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
     blank = (frame.drop(columns="__row") == "").all(axis=1)
-    return frame.loc[~blank].reset_index(drop=True)
+    frame = frame.loc[~blank].reset_index(drop=True)
+    frame.attrs["source"] = source
+    return frame
+
+
+def _check_header(header: list[str], filename: str | None) -> None:
+    """Refuse a header that names a column twice (also when only the case differs): which of
+    the two would be read is a guess."""
+    seen: dict[str, str] = {}
+    twice: list[str] = []
+    for name in header:
+        key = str(name).strip().lower()
+        if key in seen and seen[key] not in twice:
+            twice.append(seen[key])
+        seen.setdefault(key, str(name).strip())
+    if twice:
+        raise InvalidInput(f"{filename or 'bestand'}: kolomnaam komt meer dan één keer voor in "
+                           f"de kopregel: {', '.join(twice)}; geef elke kolom een eigen naam")
+
+
+def _cell(value: object) -> str:
+    """An Excel cell as the text a CSV export would hold: dates ISO (a date without time as
+    the date alone), whole numbers without '.0', empty cells as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        if value.hour == value.minute == value.second == value.microsecond == 0:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def _read_xlsx(data: bytes, filename: str | None) -> pd.DataFrame:
+    """The first worksheet of an Excel workbook (openpyxl, read-only): the first non-empty row
+    is the header, every cell becomes text (see ``_cell``); ``__row`` is Excel's row number."""
+    import openpyxl  # only for Excel files
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    name = filename or "bestand"
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise InvalidInput(f"{name}: geen geldig Excel-bestand (.xlsx): {exc}") from exc
+    try:
+        sheet = book.worksheets[0]
+        header: list[str] | None = None
+        rows: list[list[str]] = []
+        numbers: list[int] = []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells = [_cell(v) for v in values]
+            if header is None:
+                if any(c.strip() for c in cells):
+                    header = [c.strip() for c in cells]
+                    while header and not header[-1]:
+                        header.pop()
+                continue
+            if not any(c.strip() for c in cells):
+                continue
+            cells = (cells + [""] * len(header))[:len(header)]
+            rows.append(cells)
+            numbers.append(number)
+    finally:
+        book.close()
+    if header is None:
+        raise InvalidInput(f"{name}: het werkblad is leeg")
+    _check_header(header, filename)
+    frame = pd.DataFrame(rows, columns=header, dtype=object) if rows else \
+        pd.DataFrame({c: pd.Series(dtype=object) for c in header})
+    frame["__row"] = np.asarray(numbers, dtype=np.int64)
+    frame.attrs["source"] = {"format": "xlsx"}
+    return frame
 
 
 def _read_csv_arrow(utf8: pa.Buffer, sep: str, header: list[str],
@@ -317,10 +499,16 @@ def _read_geo(data: bytes, filename: str | None, fmt: str) -> pd.DataFrame:
         else:
             frame[col] = frame[col].astype(object).where(frame[col].notna(), "").astype(str)
     frame.columns = [str(c).strip() for c in frame.columns]
+    _check_header([str(c) for c in gdf.columns if c != gdf.geometry.name], filename)
     geom = gdf.geometry
     is_point = (geom.geom_type == "Point").to_numpy()
-    frame["__x"] = np.where(is_point, geom.x.where(is_point, np.nan), np.nan) if len(gdf) else []
-    frame["__y"] = np.where(is_point, geom.y.where(is_point, np.nan), np.nan) if len(gdf) else []
+    # coordinates of the points only: .x raises for a polygon or multipoint, which must be a
+    # rejected row, not an error
+    values = geom.values
+    frame["__x"] = np.where(is_point, shapely.get_x(np.where(is_point, values, None)), np.nan) \
+        if len(gdf) else []
+    frame["__y"] = np.where(is_point, shapely.get_y(np.where(is_point, values, None)), np.nan) \
+        if len(gdf) else []
     frame["__geomtype"] = geom.geom_type.fillna("").to_numpy() if len(gdf) else []
     crs = gdf.crs
     frame.attrs["crs"] = None if crs is None else ("wgs84" if crs.is_geographic else
@@ -464,6 +652,8 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
             part = arr if len(where) == n else arr.filter(pa.array(rest))
             got = pc.strptime(part, format=fmt, unit="ns", error_is_null=True)
             ok = _mask(pc.is_valid(got))
+            if ok.any():  # strptime rolls a day that does not exist (31-02) into the next month
+                ok &= _day_as_written(part, fmt) == _numpy(pc.day(got), len(where), fill=0)
             stamps[where[ok]] = _numpy(pc.cast(got, pa.int64()), len(where), fill=0)[ok]
             rest[where[ok]] = False
 
@@ -489,6 +679,19 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
 
 
 _SIGNS = np.array([ord("+"), ord("-")], dtype=np.uint8)
+
+
+def _day_as_written(arr: pa.Array | pa.ChunkedArray, fmt: str) -> np.ndarray:
+    """The day of the month as the text writes it (formats starting with ``%d``: one or two
+    digits at the start; ``%Y%m%d``: bytes 6-7), -1 where it cannot be read."""
+    if fmt == "%Y%m%d":
+        tens, ones = _byte_at(arr, 6).astype(np.int64), _byte_at(arr, 7).astype(np.int64)
+        return np.where((tens >= 48) & (tens <= 57) & (ones >= 48) & (ones <= 57),
+                        (tens - 48) * 10 + ones - 48, -1)
+    first, second = _byte_at(arr, 0).astype(np.int64), _byte_at(arr, 1).astype(np.int64)
+    one = (first >= 48) & (first <= 57)
+    two = one & (second >= 48) & (second <= 57)
+    return np.where(two, (first - 48) * 10 + second - 48, np.where(one, first - 48, -1))
 
 
 def _replace_byte(arr: pa.Array | pa.ChunkedArray, old: int, new: int
@@ -570,10 +773,41 @@ def parse_incidents(
         raise InvalidInput(f"onbekend coördinatenstelsel '{crs}': kies 'rd' of 'wgs84'")
     if not data or data.isspace():  # isspace: no copy of the file, as strip() makes
         raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
-    fmt = _detect_format(data, filename)
-    raw = _read_csv(data, filename) if fmt == "csv" else _read_geo(data, filename, fmt)
+    fmt, raw = read_raw(data, filename)
+    _restore(raw)
     return _validate(raw, fmt=fmt, filename=filename or "bestand", crs=crs, areas=areas,
                      now=now)
+
+
+def read_raw(data: bytes, filename: str | None) -> tuple[str, pd.DataFrame]:
+    """The file type and its rows as text columns (plus ``__row`` and, for geometries,
+    ``__x``/``__y``/``__geomtype``), as the file holds them."""
+    fmt = _detect_format(data, filename)
+    if fmt == "csv":
+        raw = _read_csv(data, filename)
+    elif fmt == "xlsx":
+        raw = _read_xlsx(data, filename)
+    else:
+        raw = _read_geo(data, filename, fmt)
+    raw.attrs.setdefault("source", {})["format"] = fmt
+    return fmt, raw
+
+
+def _restore(raw: pd.DataFrame) -> None:
+    """Undo the formula neutralisation of ``geoveilig.safecsv`` in place (a cell written as
+    ``'=...`` reads as ``=...``); only cells that start with a quote are touched."""
+    for col in raw.columns:
+        if str(col).startswith("__"):
+            continue
+        values = raw[col]
+        if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
+            continue
+        arr = pa.array(values.astype(str), pa.string(), from_pandas=True)
+        quoted = _byte_at(arr, 0) == ord("'")
+        if quoted.any():
+            fixed = values.astype(object).copy()
+            fixed[quoted] = [safecsv.restore(v) for v in values[quoted]]
+            raw[col] = fixed.astype(values.dtype) if values.dtype != object else fixed
 
 
 def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSystem | None,
@@ -582,10 +816,14 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     cols = _map_columns([c for c in raw.columns if not c.startswith("__")])
     rows = raw["__row"].to_numpy()
     n = len(raw)
-    geo = fmt != "csv"
+    geo = fmt in ("geojson", "gpkg")
     missing = []
     if "incident_id" not in cols:
         missing.append("registratienummer (id)")
+    if "crime_type" not in cols and "crime_code" in cols:
+        cols["crime_type"], code_only = cols.pop("crime_code"), True
+    else:
+        code_only = False
     if "crime_type" not in cols:
         missing.append("misdrijftype (soort)")
     if "occurred_at" not in cols and "occurred_from" not in cols:
@@ -602,6 +840,31 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
         )
     if n == 0:
         raise InvalidInput(f"{filename}: het bestand bevat geen rijen")
+    used_keys = set(cols)
+    pairs = (("lon", "lat"), ("x_rd", "y_rd"), ("x", "y"))
+    if geo:  # the location is the geometry; coordinate columns are not read
+        used_keys -= {k for p in pairs for k in p}
+    else:  # the coordinate columns read are the first complete pair (as in _coordinates)
+        pair = next(p for p in pairs if set(p) <= cols.keys())
+        used_keys -= {k for p in pairs for k in p} - set(pair)
+    if "time" in cols and "occurred_at" not in cols:
+        used_keys.discard("time")
+    if "time_from" in cols and "occurred_from" not in cols:
+        used_keys.discard("time_from")
+    if "time_to" in cols and "occurred_to" not in cols:
+        used_keys.discard("time_to")
+    used = {cols[k] for k in used_keys}
+    ignored = [c for c in raw.columns if not str(c).startswith("__") and c not in used]
+    datelike = [c for c in ignored if _looks_like_date(c, raw[c])]
+    if datelike:
+        raise InvalidInput(
+            f"{filename}: kolom(men) met een datum of tijd die niet gebruikt worden: "
+            f"{', '.join(datelike)}. Hernoem ze naar een bekende naam (bijv. pleegdatum, "
+            "pleegtijd, begindatum, begintijd, einddatum, eindtijd) of verwijder ze; een tijd "
+            "die stil wegvalt geeft een verkeerd pleegmoment")
+    mapping = {FIELD_LABELS[k] if not (k == "crime_type" and code_only)
+               else FIELD_LABELS["crime_code"]: cols[k] for k in sorted(
+                   used_keys, key=list(FIELD_LABELS).index)}
 
     def col(name: str) -> pd.Series:
         return raw[cols[name]] if name in cols else pd.Series([""] * n, index=raw.index)
@@ -623,16 +886,52 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     slug_arr = take_strings([*slugs_u, None], codes)
     bad = pd.isna(slug_arr)
     rej.add(rows[bad], cols["crime_type"], ct_raw[bad],
-            "onbekend misdrijftype (zie 'geoveilig import --help' voor de lijst)")
+            f"onbekend misdrijftype ({crimetypes.HINT})")
+    if "crime_code" in cols:  # the police code and the class name must agree
+        code_raw = stripped("crime_code")
+        ccodes, cuniq = pd.factorize(code_raw)
+        cslugs, _ = crimetypes.resolve_many(list(cuniq))
+        code_slug = take_strings([*cslugs, None], ccodes)
+        has_code = (code_raw != "").to_numpy()
+        unknown = has_code & pd.isna(code_slug)
+        rej.add(rows[unknown], cols["crime_code"], code_raw[unknown],
+                f"onbekende politiecode ({crimetypes.HINT})")
+        both = has_code & ~pd.isna(code_slug) & ~bad
+        differ = both & (np.asarray(code_slug, dtype=object) != np.asarray(slug_arr,
+                                                                           dtype=object))
+        rej.add(rows[differ], cols["crime_code"], code_raw[differ],
+                "politiecode en misdrijfomschrijving horen bij verschillende misdrijftypen")
+        take = has_code & ~pd.isna(code_slug)
+        if take.any():
+            slug_arr = np.where(take, np.asarray(code_slug, dtype=object),
+                                np.asarray(slug_arr, dtype=object))
+
+    # status: withdrawn registrations
+    withdrawn = np.zeros(n, dtype=bool)
+    if "status" in cols:
+        status = stripped("status").str.lower()
+        withdrawn = status.isin(WITHDRAWN).to_numpy()
+        unknown = ~withdrawn & ~status.isin(ACTIVE).to_numpy()
+        rej.add(rows[unknown], cols["status"], stripped("status")[unknown],
+                "onbekende status (gebruik bijv. 'ingetrokken' voor een ingetrokken "
+                "registratie, of laat leeg)")
 
     # dates
     now_ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz=TIMEZONE)
     if now_ts.tzinfo is None:
         now_ts = now_ts.tz_localize(TIMEZONE)
-    time_col = stripped("time") if "time" in cols else None
-    at = _parse_datetime(stripped("occurred_at"), time_col) if "occurred_at" in cols else None
-    frm = _parse_datetime(stripped("occurred_from"), None) if "occurred_from" in cols else None
-    to = _parse_datetime(stripped("occurred_to"), None) if "occurred_to" in cols else None
+    def clock(name: str) -> pd.Series | None:
+        """A time column, hours padded to two digits (8:00 -> 08:00)."""
+        if name not in cols:
+            return None
+        return stripped(name).str.replace(r"^(\d):", r"0\1:", regex=True)
+
+    at = _parse_datetime(stripped("occurred_at"), clock("time")) \
+        if "occurred_at" in cols else None
+    frm = _parse_datetime(stripped("occurred_from"), clock("time_from")) \
+        if "occurred_from" in cols else None
+    to = _parse_datetime(stripped("occurred_to"), clock("time_to")) \
+        if "occurred_to" in cols else None
     for series, name in ((at, "occurred_at"), (frm, "occurred_from"), (to, "occurred_to")):
         if series is None:
             continue
@@ -690,6 +989,8 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
         "y": y,
         "row": rows,
     })
+    if "status" in cols:
+        frame["withdrawn"] = withdrawn
     # assignment to buurt and wijk
     if areas is not None:
         finite = np.isfinite(x) & np.isfinite(y)
@@ -734,7 +1035,24 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
         ok &= ~exact
     valid = (frame if ok.all() else frame.loc[ok]).reset_index(drop=True)
     return ParseResult(incidents=valid, rejects=rejects, n_rows=n, coordinate_system=system,
-                       duplicates_in_file=dup_in_file)
+                       duplicates_in_file=dup_in_file, columns=mapping, ignored_columns=ignored,
+                       source=dict(raw.attrs.get("source", {})))
+
+
+def _looks_like_date(name: str, values: pd.Series) -> bool:
+    """Whether an unused column holds dates or times: by its name, or because most of its
+    first non-empty values read as a date or a clock time."""
+    if _DATE_NAME.search(re.sub(r"[\s_\-.]+", "", str(name))):
+        return True
+    sample = values.astype(str).str.strip()
+    sample = sample[sample != ""].head(50)
+    if len(sample) == 0:
+        return False
+    clock = sample.str.match(_TIME_VALUE.pattern)
+    dated = parse_datetime(sample).notna()
+    # plain numbers (a count, an x coordinate) are no dates, though %Y%m%d may read them
+    plain = sample.str.fullmatch(r"[-+]?\d+([.,]\d+)?")
+    return bool(((clock | dated) & ~plain).mean() >= 0.8)
 
 
 def _column(values: pd.Series) -> np.ndarray | pd.api.extensions.ExtensionArray:
@@ -893,3 +1211,75 @@ def export_table(incidents: pd.DataFrame) -> pd.DataFrame:
         "buurtcode": f["buurt_code"].fillna("").astype(str).to_numpy(),
         "wijkcode": f["wijk_code"].fillna("").astype(str).to_numpy(),
     })
+
+
+# --- re-importable rejects -------------------------------------------------------------------
+
+#: the columns added to every rejected row (Dutch; the importer names them as ignored)
+ERROR_COLUMNS = ("fout_kolom", "fout_reden")
+
+
+def rejected_rows(data: bytes, filename: str | None, rejects: pd.DataFrame
+                  ) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The rejected rows of the file ``data`` unchanged, in its own columns and order, plus
+    ``fout_kolom`` and ``fout_reden`` (every reason for the row, joined with ' | '), and how
+    the file was read (format, encoding, separator). ``rejects`` is the rejection report of
+    ``parse_incidents`` or of the store (``row``, ``column``, ``reason``)."""
+    _, raw = read_raw(data, filename)
+    source = dict(raw.attrs.get("source", {}))
+    if not len(rejects):
+        keep = raw.iloc[0:0]
+    else:
+        keep = raw.loc[raw["__row"].isin(rejects["row"].unique())]
+    reasons = rejects.groupby("row", sort=False).agg(
+        fout_kolom=("column", lambda c: " | ".join(dict.fromkeys(map(str, c)))),
+        fout_reden=("reason", lambda r: " | ".join(dict.fromkeys(map(str, r)))))
+    out = keep.drop(columns=[c for c in keep.columns
+                             if str(c).startswith("__") and c != "__row"]).copy()
+    for col in ERROR_COLUMNS:
+        out[col] = out["__row"].map(reasons[col]).fillna("").to_numpy()
+    return out.reset_index(drop=True), source
+
+
+def write_rejects(data: bytes, filename: str | None, rejects: pd.DataFrame,
+                  out: str | Path) -> int:
+    """Write the rejected rows of ``data`` to ``out`` so that they can be fixed and imported
+    again: a CSV with the input's separator, encoding and line ends; an Excel file for an
+    Excel input; GeoJSON for GeoJSON/GeoPackage (rejected geometries that are no point are
+    written as an empty point with the reason). Text cells are neutralised against formula
+    injection (``geoveilig.safecsv``), which the importer undoes. Returns the number of rows."""
+    rows, source = rejected_rows(data, filename, rejects)
+    reasons_rows = rows["__row"].to_numpy(dtype=np.int64)
+    rows = rows.drop(columns=[c for c in rows.columns if str(c).startswith("__")])
+    fmt = source.get("format", "csv")
+    out = Path(out)
+    if fmt == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook(write_only=True)
+        sheet = book.create_sheet("afgewezen")
+        sheet.append(list(rows.columns))
+        for record in safecsv.neutralise_frame(rows).itertuples(index=False):
+            sheet.append(list(record))
+        book.save(out)
+        return len(rows)
+    if fmt in ("geojson", "gpkg"):
+        # the features themselves, geometry as it was (a polygon stays a polygon)
+        gdf = gpd.read_file(io.BytesIO(data), engine="pyogrio")
+        picked = gdf.iloc[reasons_rows - 1].reset_index(drop=True)
+        for col in ERROR_COLUMNS:
+            picked[col] = rows[col].to_numpy()
+        geometry = picked.geometry.name
+        text = safecsv.neutralise_frame(picked.drop(columns=geometry))
+        gdf = gpd.GeoDataFrame(text, geometry=picked.geometry.values, crs=gdf.crs)
+        out.unlink(missing_ok=True)
+        gdf.to_file(out, driver="GeoJSON", engine="pyogrio")
+        return len(rows)
+    encoding = source.get("encoding", "utf-8")
+    with out.open("w", encoding=encoding, newline="", errors="replace") as fh:
+        writer = csv.writer(fh, delimiter=source.get("sep", ";"),
+                            lineterminator=source.get("newline", "\n"))
+        writer.writerow([safecsv.neutralise(str(c)) for c in rows.columns])
+        for record in rows.itertuples(index=False):
+            writer.writerow([safecsv.neutralise("" if pd.isna(v) else str(v)) for v in record])
+    return len(rows)

@@ -157,7 +157,8 @@ PERIOD_PARAM = Param(
     schema={"type": "string",
             "pattern": r"^\d{4}(-Q[1-4]|-\d{2}|-\d{2}-\d{2}/\d{4}-\d{2}-\d{2})?$"},
     example="2017-Q1")
-DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag).", parse_date,
+DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag, of de dag na het "
+                   "laatste incident als de gegevens eerder eindigen).", parse_date,
                    schema={"type": "string", "format": "date"}, example="2018-04-20")
 
 
@@ -387,8 +388,13 @@ def _iso(values: pd.Series) -> np.ndarray:
 
 # --- builders: prevention ------------------------------------------------------------------
 
-def _today() -> date:
-    return pd.Timestamp.now(tz=TIMEZONE).date()
+def _today(ctx: LayerContext) -> date:
+    """"Now" for a date parameter: today, or the day after the last incident when the data
+    end before today (``geoveilig.times.reference_date``)."""
+    from .times import reference_date
+
+    rng = ctx.store.time_range()
+    return reference_date(rng[1] if rng is not None else None)[0]
 
 
 def _registry(ctx: LayerContext):  # type: ignore[no-untyped-def]
@@ -401,7 +407,7 @@ def build_prevention_groups(ctx: LayerContext, params: Mapping[str, Any]) -> gpd
     """Buurtpreventieteams and WhatsApp groups with their area and status on ``date``."""
     from .prevention import group_areas
 
-    when = params.get("date") or _today()
+    when = params.get("date") or _today(ctx)
     frame = group_areas(_registry(ctx), ctx.areas, when)
     frame["date"] = when.isoformat()
     return frame
@@ -412,8 +418,9 @@ def build_prevention_coverage(ctx: LayerContext, params: Mapping[str, Any]
     """Prevention coverage per wijk on ``date`` (aggregates only: public)."""
     from .prevention import coverage_layer
 
-    when = params.get("date") or _today()
+    when = params.get("date") or _today(ctx)
     frame = coverage_layer(_registry(ctx), ctx.areas, when, level="wijk")
+    frame["date"] = when.isoformat()  # the date used, also when it was the default
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
 
 

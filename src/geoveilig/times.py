@@ -19,7 +19,7 @@ import pandas as pd
 from . import TIMEZONE
 from .errors import InvalidInput
 
-__all__ = ["TIMEZONE", "local_series", "local_timestamp", "parse_local"]
+__all__ = ["TIMEZONE", "local_series", "local_timestamp", "parse_local", "reference_date"]
 
 _SHIFT = pd.Timedelta(hours=1)
 
@@ -59,3 +59,19 @@ def local_series(values: pd.Series | pd.DatetimeIndex | np.ndarray) -> pd.Series
         return s.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(n, dtype=bool),
                                 nonexistent=_SHIFT)
     return s.dt.tz_convert(TIMEZONE)
+
+
+def reference_date(last_incident: pd.Timestamp | datetime | None,
+                   today: date | None = None) -> tuple[date, str]:
+    """The date that a default of "now" stands for: today, or the day after the last stored
+    incident when the data end before today (an analysis on an extract of last year must not
+    look at an empty recent period). Returns the date and a Dutch note saying which date was
+    used and why, for the output."""
+    today = today or pd.Timestamp.now(tz=TIMEZONE).date()
+    if last_incident is not None:
+        last = local_timestamp(last_incident).date()
+        if last < today:
+            day = last + pd.Timedelta(days=1)
+            return day, (f"peildatum {day.isoformat()}: de dag na het laatste incident "
+                         f"({last.isoformat()}), want de gegevens eindigen voor vandaag")
+    return today, f"peildatum {today.isoformat()} (vandaag)"

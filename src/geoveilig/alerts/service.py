@@ -98,13 +98,16 @@ def prepare(store: Store, areas: Areas, new_rows: pd.DataFrame, *,
 
 
 def import_with_alerts(store: Store, areas: Areas, parsed: ParseResult, *, source_name: str,
-                       content_sha256: str, partial: bool = False, synthetic: bool = False
+                       content_sha256: str, partial: bool = False, synthetic: bool = False,
+                       update: bool = False, actor: str = "geoveilig"
                        ) -> tuple[ImportSummary, AlertHook]:
-    """``Store.import_incidents`` with the alerts outbox written in the same transaction."""
+    """``Store.import_incidents`` with the alerts outbox written in the same transaction
+    (``update``/``actor``: corrections, see ``Store.import_incidents``)."""
     hook = prepare(store, areas, parsed.frame)
     summary = store.import_incidents(parsed, source_name=source_name,
                                      content_sha256=content_sha256, partial=partial,
-                                     synthetic=synthetic, on_import=hook)
+                                     synthetic=synthetic, on_import=hook, update=update,
+                                     actor=actor)
     return summary, hook
 
 

@@ -6,15 +6,17 @@ import functools
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
-from ..areas import Areas, load_areas
 from ..errors import GeoveiligError, ImportRejected
 from ..settings import Settings, get_settings
-from ..store import Store
+
+if TYPE_CHECKING:  # imported when used: a command that needs neither starts faster
+    from ..areas import Areas
+    from ..store import Store
 
 console = Console(stderr=True)
 out = Console()
@@ -27,12 +29,16 @@ def settings() -> Settings:
 
 
 def open_store(s: Settings | None = None) -> Store:
+    from ..store import Store
+
     s = s or settings()
     return Store(s.resolved_database_url())
 
 
 @functools.lru_cache(maxsize=4)
 def _areas_cached(geo_dir: str, gemeente: str) -> Areas:
+    from ..areas import load_areas
+
     return load_areas(Path(geo_dir), gemeente=gemeente)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import typer
 
-from .. import RD_NEW, crimetypes
+from .. import RD_NEW, crimetypes, safecsv
 from ..errors import InvalidInput
 from ..incidents import export_table
 from ..stats import Period
@@ -54,7 +54,7 @@ def export_command(
                                "geschreven")
         table = export_table(incidents)
         if kind == "csv":
-            table.to_csv(out_file, sep=";", index=False)
+            safecsv.to_csv(table, out_file, sep=";", index=False)  # formulas neutralised
         else:
             gdf = gpd.GeoDataFrame(table, geometry=incidents.geometry.values, crs=RD_NEW)
             out_file.unlink(missing_ok=True)

@@ -1,60 +1,92 @@
-"""``geoveilig import FILE [--partial --rejects FILE]``."""
+"""``geoveilig import FILE [--partial --rejects FILE --update]``.
+
+Only ``typer`` is imported at module level: the library (pandas, Arrow, the store) is imported
+when the command runs, so ``geoveilig import`` starts without loading the analysis modules."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import typer
 
-from ..alerts.delivery import AlertSettings, deliver
-from ..alerts.service import import_with_alerts
-from ..errors import ImportRejected
-from ..incidents import parse_incidents
-from .common import areas, console, handle_errors, open_store, out
+from .common import handle_errors
 
 
 @handle_errors
 def import_file(
-    file: Path = typer.Argument(..., help="CSV, GeoJSON of GeoPackage met incidenten"),
+    file: Path = typer.Argument(..., help="CSV (; , of tab), Excel (.xlsx), GeoJSON of "
+                                          "GeoPackage met incidenten"),
     partial: bool = typer.Option(False, "--partial",
                                  help="lees de geldige rijen in, ook als er foute rijen zijn"),
-    rejects: Path | None = typer.Option(None, "--rejects",
-                                        help="schrijf de afgewezen rijen naar dit CSV-bestand"),
+    rejects: Path | None = typer.Option(
+        None, "--rejects",
+        help="schrijf de afgewezen rijen onveranderd naar dit bestand (zelfde kolommen, "
+             "scheidingsteken en codering als de invoer, plus fout_kolom en fout_reden); "
+             "verbeter ze en lees het bestand opnieuw in"),
+    update: bool = typer.Option(
+        False, "--update",
+        help="verwerk correcties: een bekend registratienummer met andere inhoud "
+             "(herclassificatie, verbeterde locatie) vervangt de opgeslagen versie, die in de "
+             "historie bewaard blijft; status 'ingetrokken' trekt een incident in"),
     crs: str | None = typer.Option(None, "--crs",
                                    help="coördinaten: 'rd' (EPSG:28992) of 'wgs84' (lon/lat); "
                                         "standaard automatisch herkend"),
 ) -> None:
-    """Lees incidenten in (CSV met ; of , en Nederlandse of Engelse kolomnamen, GeoJSON of
-    GeoPackage). Standaard wordt niets ingelezen als er één foute rij is."""
+    """Lees incidenten in (CSV met ; , of tab in UTF-8, Windows-1252 of UTF-16, Excel .xlsx,
+    GeoJSON of GeoPackage; Nederlandse of Engelse kolomnamen, ook politie-exports met
+    begindatum/begintijd en einddatum/eindtijd). Standaard wordt niets ingelezen als er één
+    foute rij is. Misdrijftypen: zie 'geoveilig crimetypes'."""
     if not file.is_file():
         raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
+    import getpass
+    import hashlib
+
+    from ..alerts.service import import_with_alerts
+    from ..errors import ImportRejected
+    from ..incidents import SNIFF_BYTES, parse_incidents, sniff, write_rejects
+    from .common import areas, console, open_store, out
+
+    with file.open("rb") as fh:  # refuse a wrong file type before reading it all
+        sniff(fh.read(SNIFF_BYTES), file.name)
     data = file.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     with console.status(f"{file.name} lezen en controleren..."):
         parsed = parse_incidents(data, filename=file.name, crs=crs,  # type: ignore[arg-type]
                                  areas=areas())
+    del data  # bounded memory: the file's bytes are not kept while storing (read again for
+    # the rejects file, which needs only the rejected rows)
+    console.print("Kolommen: " + ", ".join(f"{field} ← {col}"
+                                           for field, col in parsed.columns.items()),
+                  highlight=False, soft_wrap=True)
+    if parsed.ignored_columns:
+        console.print(f"Genegeerde kolommen: {', '.join(parsed.ignored_columns)}",
+                      highlight=False, soft_wrap=True)
     store = open_store()
     try:
         with console.status("opslaan..."):
             # the alerts outbox is written in the import's transaction (geoveilig.alerts)
             summary, hook = import_with_alerts(store, areas(), parsed, source_name=file.name,
-                                               content_sha256=sha, partial=partial)
+                                               content_sha256=sha, partial=partial,
+                                               update=update, actor=getpass.getuser())
     except ImportRejected as exc:
         if rejects is not None:
-            exc.rejects.to_csv(rejects, index=False)  # type: ignore[attr-defined]
-            console.print(f"Afgewezen rijen geschreven naar {rejects}")
+            n = write_rejects(file.read_bytes(), file.name, exc.rejects,  # type: ignore[arg-type]
+                              rejects)
+            console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)
         raise
     finally:
         store.close()
     if rejects is not None and len(summary.rejects):
-        summary.rejects.to_csv(rejects, index=False)
-        console.print(f"{summary.rejected} afgewezen rij(en) geschreven naar {rejects}")
-    out.print(f"Klaar. Ingelezen: {summary.accepted}, afgewezen: {summary.rejected}, "
-              f"al aanwezig: {summary.already_present}.")
+        n = write_rejects(file.read_bytes(), file.name, summary.rejects, rejects)
+        console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)
+    out.print(f"Klaar. Ingelezen: {summary.accepted}, bijgewerkt: {summary.updated}, "
+              f"ingetrokken: {summary.withdrawn}, afgewezen: {summary.rejected}, "
+              f"al aanwezig: {summary.already_present}.", highlight=False, soft_wrap=True)
     if hook.alert_ids:
+        from ..alerts.delivery import AlertSettings, deliver
+
         out.print(f"{len(hook.alert_ids)} nieuwe melding(en) van verhoogd risico "
-                  f"(geoveilig alerts list).")
+                  "(geoveilig alerts list).")
         config = AlertSettings().config()
         if config.configured:
             store = open_store()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -26,12 +25,27 @@ _FORMATS = ("table", "csv", "json")
 
 def _date(value: str | None) -> pd.Timestamp:
     if value is None:
-        return pd.Timestamp(date.today())
+        return _reference_day()
     try:
         return pd.Timestamp(value).normalize()
     except ValueError:
         raise typer.BadParameter(f"'{value}' is geen datum (JJJJ-MM-DD)",
                                  param_hint="--date") from None
+
+
+def _reference_day() -> pd.Timestamp:
+    """The default of --date: today, or the day after the last incident when the data end
+    before today; says which date it is."""
+    from ..times import reference_date
+
+    store = open_store()
+    try:
+        rng = store.time_range()
+    finally:
+        store.close()
+    day, note = reference_date(rng[1] if rng is not None else None)
+    console.print(f"{note.capitalize()} (geef een andere met --date).", highlight=False)
+    return pd.Timestamp(day)
 
 
 def _emit(frame: pd.DataFrame, fmt: str, path: Path | None, title: str | None = None) -> None:
@@ -146,7 +160,8 @@ def _registry():  # type: ignore[no-untyped-def]
 @handle_errors
 def coverage_cmd(
     when: str | None = typer.Option(None, "--date", help="peildatum JJJJ-MM-DD "
-                                    "(standaard vandaag)"),
+                                    "(standaard vandaag, of de dag na het laatste incident "
+                                    "als de gegevens eerder eindigen)"),
     level: str = typer.Option("wijk", "--level", help="gemeente, wijk of buurt"),
     fmt: str = typer.Option("table", "--format", help="table, csv of json"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
@@ -178,7 +193,9 @@ def growth_cmd(
 @prevention_app.command("gaps")
 @handle_errors
 def gaps_cmd(
-    when: str | None = typer.Option(None, "--date", help="peildatum (standaard vandaag)"),
+    when: str | None = typer.Option(None, "--date", help="peildatum (standaard vandaag, of "
+                                    "de dag na het laatste incident als de gegevens eerder "
+                                    "eindigen)"),
     level: str = typer.Option("both", "--level", help="wijk, buurt of both"),
     months: int = typer.Option(12, "--months", help="risico = HIC-misdrijven in de "
                                "maanden voor de peildatum"),

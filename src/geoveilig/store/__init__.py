@@ -7,13 +7,16 @@ The schema is created and migrated automatically (Alembic, ``store/migrations``)
 
 from __future__ import annotations
 
+import functools
+import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -22,10 +25,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from .. import RD_NEW, TIMEZONE
@@ -33,9 +32,13 @@ from ..errors import ImportRejected, InvalidInput, StoreUnavailable
 from ..incidents import ParseResult
 from . import chunks, postgis
 from .chunks import ChunkQuery
-from .models import audit_log, import_batches, incidents, metadata
+from .models import audit_log, import_batches, incident_history, incidents, metadata
 
-__all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incidents", "metadata"]
+if TYPE_CHECKING:  # alembic is imported when a migration runs, not on every start
+    from alembic.config import Config
+
+__all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incident_history", "incidents",
+           "metadata"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 _CHUNK = 50_000
@@ -59,10 +62,36 @@ class ImportSummary:
     rejected: int
     already_present: int
     rejects: pd.DataFrame
+    #: stored incidents replaced by a corrected version (``--update``)
+    updated: int = 0
+    #: withdrawn registrations in the file (removed from the store when they were in it)
+    withdrawn: int = 0
 
     def message(self) -> str:
-        return (f"{self.source_name}: {self.accepted} ingelezen, {self.rejected} afgewezen, "
+        return (f"{self.source_name}: {self.accepted} ingelezen, {self.updated} bijgewerkt, "
+                f"{self.withdrawn} ingetrokken, {self.rejected} afgewezen, "
                 f"{self.already_present} waren er al")
+
+
+def _plain_value(value: object) -> object:
+    """A value as JSON and the database take it (numpy scalars and NaN/NA unwrapped)."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):  # type: ignore[arg-type]
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _add_rejects(rejects: pd.DataFrame, rows: pd.DataFrame, column: str,
+                 reason: str) -> pd.DataFrame:
+    """``rejects`` with one more reason for each of ``rows`` (parsed rows)."""
+    extra = pd.DataFrame({"row": rows["row"].to_numpy(), "column": column,
+                          "value": rows["incident_id"].to_numpy(), "reason": reason})
+    return pd.concat([rejects, extra], ignore_index=True).sort_values(
+        "row", kind="stable", ignore_index=True)
 
 
 def _isin(values: pd.Series | np.ndarray, members: Sequence[object] | np.ndarray) -> np.ndarray:
@@ -91,7 +120,30 @@ def _fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
                                      nrows=len(rows))
 
 
+_REVISION = re.compile(r"^(down_)?revision\s*=\s*[\"']([^\"']+)[\"']", re.MULTILINE)
+
+
+@functools.cache
+def _head_from_files() -> str | None:
+    """The newest revision, read from the migration files' ``revision``/``down_revision``
+    lines without importing alembic (None when that is not one single head)."""
+    revisions, downs = set(), set()
+    for path in (_MIGRATIONS / "versions").glob("*.py"):
+        for down, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (downs if down else revisions).add(value)
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(conn: Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def _alembic_config(connection: Connection) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.attributes["connection"] = connection
@@ -150,6 +202,14 @@ class Store:
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (creates it in an empty database)."""
         try:
+            head = _head_from_files()
+            if head is not None:  # at head already (every start but the first): no alembic
+                with self.engine.connect() as conn:
+                    if _stored_revision(conn) == head:
+                        self._detect()
+                        return
+            from alembic import command
+
             with self.engine.begin() as conn:
                 command.upgrade(_alembic_config(conn), "head")
         except sa.exc.OperationalError as exc:
@@ -194,10 +254,15 @@ class Store:
         raise AssertionError("unreachable")
 
     def schema_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         return self._read(lambda conn: MigrationContext.configure(conn).get_current_revision())
 
     @staticmethod
     def head_revision() -> str | None:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         return ScriptDirectory.from_config(cfg).get_current_head()
@@ -221,6 +286,8 @@ class Store:
         partial: bool = False,
         synthetic: bool = False,
         on_import: Callable[[Connection, pd.DataFrame, int], object] | None = None,
+        update: bool = False,
+        actor: str = "geoveilig",
     ) -> ImportSummary:
         """Store the valid rows of ``parsed`` in one transaction.
 
@@ -232,55 +299,152 @@ class Store:
         the rows are written, with the rows that were actually added (not those already
         present) and the new batch id; whatever it writes through ``conn`` commits or rolls
         back with the import (the alerts outbox uses it: ``geoveilig.alerts``). If it raises,
-        nothing of the import is stored."""
+        nothing of the import is stored.
+
+        ``update``: a row whose id is stored with other content is a correction (the police
+        re-classified it or corrected its location): it replaces the stored version, which is
+        kept in ``incident_history`` with ``actor``, the time, this batch and what changed. A
+        row with a withdrawn status (``ParseResult.frame['withdrawn']``) removes the stored
+        incident the same way. Without ``update`` both are refused."""
         rejects = parsed.rejects
+        frame = parsed.frame
+        withdrawn = (frame["withdrawn"].to_numpy(dtype=bool) if "withdrawn" in frame
+                     else np.zeros(len(frame), dtype=bool))
+        hint = ""
+        if withdrawn.any() and not update:
+            w = frame.loc[withdrawn]
+            hint = f"; {len(w)} ingetrokken registratie(s): verwerk die met --update"
+            rejects = _add_rejects(rejects, w, "registratienummer",
+                                   "ingetrokken registratie: verwerk intrekkingen met --update")
+            frame, withdrawn = frame.loc[~withdrawn], withdrawn[~withdrawn]
         if len(rejects) and not partial:
             raise ImportRejected(
                 f"{source_name}: {rejects['row'].nunique()} van {parsed.n_rows} rijen ongeldig; "
-                "er is niets ingelezen (gebruik --partial om de geldige rijen in te lezen)",
-                rejects,
+                "er is niets ingelezen (gebruik --partial om de geldige rijen in te lezen)"
+                + hint, rejects,
             )
-        frame = parsed.frame
         if frame["buurt_code"].isna().any():
             raise InvalidInput("incidenten zonder buurt: parseer met de gebiedsindeling (areas)")
         n_present = parsed.duplicates_in_file
+        replace_ids: np.ndarray = np.empty(0, dtype=object)
+        n_withdrawn = int(withdrawn.sum())
+        n_updated = 0
         with self._writing() as conn:
             existing = self._existing(conn, frame)
             if len(existing):
                 same = (existing["stored_hash"] == existing["content_hash"]).to_numpy()
                 ids = existing["incident_id"].to_numpy(dtype=object)
-                conflict_ids = ids[~same]
-                present_ids = pd.unique(ids[same])
-                if len(conflict_ids):
+                gone = _isin(ids, frame["incident_id"].to_numpy(dtype=object)[withdrawn]) \
+                    if withdrawn.any() else np.zeros(len(ids), dtype=bool)
+                conflict_ids = pd.unique(ids[~same & ~gone])
+                present_ids = pd.unique(ids[same & ~gone])
+                if len(conflict_ids) and not update:
                     c = frame.loc[_isin(frame["incident_id"], conflict_ids)]
-                    extra = pd.DataFrame({
-                        "row": c["row"].to_numpy(), "column": "registratienummer",
-                        "value": c["incident_id"].to_numpy(),
-                        "reason": "registratienummer staat al in de database met andere inhoud",
-                    })
-                    rejects = pd.concat([rejects, extra], ignore_index=True).sort_values(
-                        "row", kind="stable", ignore_index=True)
+                    rejects = _add_rejects(
+                        rejects, c, "registratienummer",
+                        "registratienummer staat al in de database met andere inhoud "
+                        "(correcties: gebruik --update)")
                     if not partial:
                         raise ImportRejected(
                             f"{source_name}: {len(c)} rij(en) botsen met al opgeslagen "
                             "incidenten (zelfde registratienummer, andere inhoud); er is niets "
-                            "ingelezen", rejects)
+                            "ingelezen (verwerk correcties met --update)", rejects)
+                    drop = ids
+                else:
+                    n_updated = len(conflict_ids)
+                    replace_ids = pd.unique(np.concatenate([conflict_ids, ids[gone]]))
+                    drop = present_ids
                 n_present += len(present_ids)
-                frame = frame.loc[~_isin(frame["incident_id"], ids)]
+                keep = ~_isin(frame["incident_id"], drop)
+                frame, withdrawn = frame.loc[keep], withdrawn[keep]
+            frame = frame.loc[~withdrawn]  # withdrawn: stored ones are in replace_ids
             n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
+            now = int(time.time())
             batch_id = conn.execute(
                 import_batches.insert().values(
-                    kind="incidents", imported_at=int(time.time()), source_name=source_name,
-                    content_sha256=content_sha256, n_rows=parsed.n_rows, accepted=len(frame),
+                    kind="incidents", imported_at=now, source_name=source_name,
+                    content_sha256=content_sha256, n_rows=parsed.n_rows,
+                    accepted=len(frame) - n_updated,
                     rejected=n_rejected, already_present=n_present, synthetic=int(synthetic),
                 ).returning(import_batches.c.id)
             ).scalar_one()
+            if len(replace_ids):
+                old = self._remove(conn, list(replace_ids))
+                self._history(conn, old, frame, batch_id, actor, now)
             self._insert(conn, frame, batch_id)
+            if len(replace_ids):
+                conn.execute(audit_log.insert().values(
+                    at=now, actor=actor, action="import-update", target=source_name,
+                    detail=json.dumps({"batch_id": batch_id, "updated": n_updated,
+                                       "withdrawn": len(replace_ids) - n_updated})))
             if on_import is not None:
                 on_import(conn, frame, batch_id)
         return ImportSummary(batch_id=batch_id, source_name=source_name, n_rows=parsed.n_rows,
-                             accepted=len(frame), rejected=n_rejected,
-                             already_present=n_present, rejects=rejects)
+                             accepted=len(frame) - n_updated, rejected=n_rejected,
+                             already_present=n_present, rejects=rejects, updated=n_updated,
+                             withdrawn=n_withdrawn)
+
+    def _remove(self, conn: Connection, ids: list[str]) -> pd.DataFrame:
+        """Take the stored incidents with these ids out (in the write transaction); their
+        logical rows (``chunks.COLUMNS``, times in epoch seconds)."""
+        if self.columnar:
+            table = chunks.remove(conn, ids)
+            return pd.DataFrame({c: table.column(c).to_pylist() for c in chunks.COLUMNS})
+        t = incidents
+        parts = []
+        for start in range(0, len(ids), 1000):
+            part = ids[start:start + 1000]
+            parts.append(_fetch(conn, sa.select(*(t.c[c] for c in chunks.COLUMNS))
+                                .where(t.c.incident_id.in_(part))))
+            conn.execute(t.delete().where(t.c.incident_id.in_(part)))
+        return pd.concat(parts, ignore_index=True)
+
+    def _history(self, conn: Connection, old: pd.DataFrame, new: pd.DataFrame, batch_id: int,
+                 actor: str, now: int) -> None:
+        """One ``incident_history`` row per replaced version: the old version, and the fields
+        that changed (``{field: [old, new]}``; a withdrawal names no new values)."""
+        current = new.set_index("incident_id")
+        fields = ("crime_type", "occurred_at", "occurred_from", "occurred_to", "x", "y",
+                  "buurt_code", "wijk_code", "address")
+        rows = []
+        for rec in old.to_dict("records"):
+            iid = rec["incident_id"]
+            if iid in current.index:
+                now_row = current.loc[iid]
+                changes = {}
+                for f in fields:
+                    was = _plain_value(rec[f])
+                    value = now_row.get(f)
+                    if f.startswith("occurred"):
+                        value = None if pd.isna(value) else int(
+                            pd.Timestamp(value).tz_convert("UTC").timestamp())
+                    value = _plain_value(value)
+                    if was != value:
+                        changes[f] = [was, value]
+                action = "update"
+            else:
+                changes, action = {}, "withdraw"
+            rows.append({
+                "incident_id": iid, "action": action, "changed_at": now, "actor": actor,
+                "batch_id": batch_id, "changes": json.dumps(changes, ensure_ascii=False),
+                **{f: _plain_value(rec[f]) for f in fields},
+                "content_hash": int(rec["content_hash"]),
+                "previous_batch_id": int(rec["batch_id"]),
+            })
+        if rows:
+            conn.execute(incident_history.insert(), rows)
+
+    def history(self, incident_id: str | None = None) -> pd.DataFrame:
+        """The previous versions of corrected and withdrawn incidents (oldest first), with
+        ``changed_at`` as a Europe/Amsterdam timestamp and ``changes`` as a dict."""
+        stmt = sa.select(incident_history).order_by(incident_history.c.id)
+        if incident_id is not None:
+            stmt = stmt.where(incident_history.c.incident_id == incident_id)
+        frame = self._read(lambda conn: _fetch(conn, stmt))
+        if len(frame):
+            frame["changed_at"] = _from_epoch(frame["changed_at"])
+            frame["changes"] = [json.loads(c) for c in frame["changes"]]
+        return frame
 
     def _existing(self, conn: Connection, frame: pd.DataFrame) -> pd.DataFrame:
         """Stored (incident_id, stored_hash) for the ids in ``frame``, with the new hash."""

@@ -13,6 +13,10 @@ taken to the backup's schema revision, every table is filled (parents before chi
 self-referencing key is set after all rows are in), sequences are moved past the restored ids
 and the schema is upgraded to the newest revision again. Generated columns (PostGIS ``geom``)
 are not stored in a bundle: the database recomputes them.
+
+Every table of the store is copied, ``incident_history`` (migration 0008: the previous versions
+of corrected and withdrawn incidents, with who, when and what changed) included, so a restore
+keeps the audit trail of corrections (``tests/test_store_update.py``).
 """
 
 from __future__ import annotations

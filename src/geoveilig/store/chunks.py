@@ -35,7 +35,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 __all__ = ["CHUNK_ROWS", "COLUMNS", "MERGE_AT", "SCHEMA", "TABLE", "ChunkQuery",
-           "compact", "frame_table", "next_id", "read", "read_all", "rows_table", "stored_keys",
+           "compact", "frame_table", "next_id", "read", "read_all", "remove", "rows_table",
+           "stored_keys",
            "to_frame", "write", "write_rows"]
 
 TABLE = "incident_chunks"
@@ -275,6 +276,35 @@ def compact(conn: Connection) -> int:
         cursor.close()
     write(conn, merged.sort_by("id"), merge=False)  # full chunks and at most one small one
     return len(small)
+
+
+def remove(conn: Connection, incident_ids: Sequence[str]) -> pa.Table:
+    """Take the stored rows with these ``incident_id`` out of their chunks (in ``conn``'s open
+    transaction) and return them (plain strings, ``SCHEMA`` columns). Each chunk holding one
+    of them is rewritten without it, ids kept; the other chunks are not touched."""
+    wanted = pa.array(sorted(set(incident_ids)), pa.string())
+    removed = []
+    if not len(wanted):
+        return _plain(SCHEMA.empty_table())
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(f"SELECT id, data FROM {TABLE} ORDER BY id")
+        found = cursor.fetchall()
+        for chunk_id, blob in found:
+            table = _decode(blob)
+            hit = pc.fill_null(pc.is_in(table.column("incident_id"), value_set=wanted), False)
+            if not pc.any(hit).as_py():
+                continue
+            removed.append(_plain(table.filter(hit)))
+            cursor.execute(f"DELETE FROM {TABLE} WHERE id = ?", (chunk_id,))
+            rest = table.filter(pc.invert(hit))
+            if len(rest):
+                write(conn, _plain(rest).sort_by("id"), merge=False)
+    finally:
+        cursor.close()
+    if not removed:
+        return _plain(SCHEMA.empty_table())
+    return pa.concat_tables(removed)
 
 
 def write_rows(conn: Connection, columns: Mapping[str, Sequence[object]]) -> int:

@@ -76,3 +76,29 @@ audit_log = Table(
     Column("target", String(128)),
     Column("detail", Text),
 )
+
+#: previous versions of corrected or withdrawn incidents (migration 0008): who, when, which
+#: batch, what changed (JSON ``{field: [old, new]}``) and the whole previous version
+incident_history = Table(
+    "incident_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # 'update' | 'withdraw'
+    Column("changed_at", BigInteger, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("batch_id", Integer, ForeignKey("import_batches.id"), nullable=False),
+    Column("changes", Text, nullable=False),
+    Column("crime_type", String(40), nullable=False),
+    Column("occurred_at", BigInteger, nullable=False),
+    Column("occurred_from", BigInteger),
+    Column("occurred_to", BigInteger),
+    Column("x", Float, nullable=False),
+    Column("y", Float, nullable=False),
+    Column("buurt_code", String(10)),
+    Column("wijk_code", String(8)),
+    Column("address", Text),
+    Column("content_hash", BigInteger, nullable=False),
+    Column("previous_batch_id", Integer, nullable=False),
+    Index(None, "incident_id"),
+)
