@@ -6,6 +6,9 @@ UV := .tools/bin/uv
 SHARED_GEO := $(wildcard ../shared/geo)
 export GEOVEILIG_GEO_DIR ?= $(if $(SHARED_GEO),../shared/geo,data/geo)
 export GEOVEILIG_DATA_DIR ?= data
+# compiled bytecode is kept (a new process then starts in ~1 s instead of recompiling every
+# module), also where the environment says otherwise
+unexport PYTHONDONTWRITEBYTECODE
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

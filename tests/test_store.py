@@ -247,3 +247,17 @@ def test_bbox_and_polygon_that_do_not_overlap_give_nothing(store, demo_incidents
     assert len(store.incidents(within=left)) > 0 and len(store.incidents(bbox=right)) > 0
     assert len(store.incidents(within=left, bbox=right)) == 0
     assert store.count_incidents(within=left, bbox=right) == 0
+
+
+def test_times_of_any_resolution_are_stored_as_they_are(store, demo_incidents):
+    """pandas 3 reads text as microseconds: such times must not be stored as 1970 dates
+    (the store once assumed nanoseconds)."""
+    sample = demo_incidents.iloc[:50].copy()
+    for col in ("occurred_at", "occurred_from", "occurred_to"):
+        sample[col] = pd.to_datetime(sample[col]).dt.as_unit("us")
+    store.import_incidents(parsed(sample), source_name="us.csv", content_sha256="u" * 64)
+    got = store.incidents().set_index("incident_id").loc[sample["incident_id"]]
+    want = sample.set_index("incident_id")["occurred_at"].dt.floor("s")
+    assert (got["occurred_at"].dt.tz_convert("UTC").to_numpy()
+            == want.dt.tz_convert("UTC").to_numpy()).all()
+    assert got["occurred_at"].min().year >= 2012

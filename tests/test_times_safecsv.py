@@ -42,3 +42,13 @@ def test_numbers_stay_numbers(value):
 
 def test_carriage_return_prefix_is_neutralised():
     assert safecsv.neutralise("\rx") == "'\rx" and safecsv.restore("'\rx") == "\rx"
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_epoch_seconds_whatever_the_resolution(unit):
+    s = pd.Series(pd.to_datetime(["2017-03-14 21:30:59", None, "1999-12-31 23:00:00"])
+                  .as_unit(unit)).dt.tz_localize("Europe/Amsterdam")
+    seconds, null = times.epoch_seconds(s)
+    assert null.tolist() == [False, True, False]
+    assert seconds[0] == int(pd.Timestamp("2017-03-14 20:30:59", tz="UTC").timestamp())
+    assert seconds[2] == int(pd.Timestamp("1999-12-31 22:00", tz="UTC").timestamp())

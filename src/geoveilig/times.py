@@ -75,3 +75,18 @@ def reference_date(last_incident: pd.Timestamp | datetime | None,
             return day, (f"peildatum {day.isoformat()}: de dag na het laatste incident "
                          f"({last.isoformat()}), want de gegevens eindigen voor vandaag")
     return today, f"peildatum {today.isoformat()} (vandaag)"
+
+
+_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def epoch_seconds(values: pd.Series | pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
+    """Whole seconds since 1970 (UTC, floored) of a datetime column and its missing mask,
+    whatever the column's resolution (pandas 3 reads text as microseconds, older code made
+    nanoseconds): ``(int64 array, bool array)``. Naive values follow :func:`local_series`."""
+    s = local_series(values) if not isinstance(values, pd.Series) or values.dt.tz is None \
+        else values
+    unit = np.datetime_data(s.dt.tz_convert("UTC").dt.tz_localize(None).dtype)[0]
+    raw = np.asarray(s.array.asi8) if len(s) else np.empty(0, np.int64)
+    null = raw == np.iinfo(np.int64).min
+    return np.floor_divide(raw, _PER_SECOND[unit]), null

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 from .. import RD_NEW, TIMEZONE
 from ..errors import ImportRejected, InvalidInput, StoreUnavailable
 from ..incidents import ParseResult
+from ..times import epoch_seconds, local_timestamp
 from . import chunks, postgis
 from .chunks import ChunkQuery
 from .models import audit_log, import_batches, incident_history, incidents, metadata
@@ -152,16 +153,14 @@ def _alembic_config(connection: Connection) -> Config:
 
 def _epoch(series: pd.Series) -> np.ndarray:
     """tz-aware timestamps -> int64 seconds since epoch (UTC); NaT -> None-able float."""
-    s = pd.to_datetime(series, utc=True)
-    out = (s.astype("int64") // 1_000_000_000).astype("Int64")
-    return out.where(s.notna(), pd.NA).to_numpy(dtype=object, na_value=None)
+    seconds, null = epoch_seconds(pd.to_datetime(series, utc=True))
+    out = seconds.astype(object)
+    out[null] = None
+    return out
 
 
 def _to_epoch(value: datetime | date | str | pd.Timestamp) -> int:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize(TIMEZONE)
-    return int(ts.tz_convert("UTC").timestamp())
+    return int(local_timestamp(value).tz_convert("UTC").timestamp())
 
 
 def _from_epoch(values: pd.Series) -> pd.Series:

@@ -34,6 +34,8 @@ import pyarrow.ipc as ipc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..times import epoch_seconds
+
 __all__ = ["CHUNK_ROWS", "COLUMNS", "MERGE_AT", "SCHEMA", "TABLE", "ChunkQuery",
            "compact", "frame_table", "next_id", "read", "read_all", "remove", "rows_table",
            "stored_keys",
@@ -154,9 +156,8 @@ def _isin(column: pa.ChunkedArray, values: Iterable[str]) -> pa.ChunkedArray:
 # --- building tables -------------------------------------------------------------------------
 def _epoch(values: pd.Series) -> pa.Array:
     """tz-aware timestamps -> int64 epoch seconds (UTC), NaT -> null."""
-    ns = np.asarray(values.array.asi8) if len(values) else np.empty(0, np.int64)
-    null = ns == np.iinfo(np.int64).min
-    return pa.array(np.floor_divide(ns, 1_000_000_000), pa.int64(), mask=null)
+    seconds, null = epoch_seconds(values)
+    return pa.array(seconds, pa.int64(), mask=null)
 
 
 def _text(values: object, dictionary: bool) -> pa.Array:
