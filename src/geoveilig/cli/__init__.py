@@ -10,11 +10,13 @@ from . import (
     areas_cmd,
     backup_cmd,
     demo_cmd,
+    deployments_cmd,
     export_cmd,
     hotspots_cmd,
     import_cmd,
     keys_cmd,
     map_cmd,
+    plans_cmd,
     prevention_cmd,
     recommend_cmd,
     report_cmd,
@@ -30,7 +32,8 @@ app = typer.Typer(
 )
 
 for module in (areas_cmd, import_cmd, export_cmd, demo_cmd, serve_cmd, prevention_cmd, report_cmd,
-               map_cmd, hotspots_cmd, recommend_cmd, backup_cmd, keys_cmd):
+               map_cmd, hotspots_cmd, recommend_cmd, plans_cmd, deployments_cmd, backup_cmd,
+               keys_cmd):
     module.register(app)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import pandas as pd
@@ -11,10 +12,20 @@ import typer
 from .. import WGS84
 from ..placement import service
 from ..placement.policies import Recommendation
+from ..store.plans import Requester
 from .common import areas, console, handle_errors, open_store, out, settings
 
 recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele camera's en "
                                  "BuurtTent-bezoeken.", no_args_is_help=True)
+
+
+def _requester() -> Requester:
+    """A planning run from the command line: recorded as the local user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "onbekend"
+    return Requester(role="analyst", actor=f"cli:{user}")
 
 
 def _write(rec: Recommendation, path: Path) -> None:
@@ -22,8 +33,9 @@ def _write(rec: Recommendation, path: Path) -> None:
     sites.to_crs(WGS84).to_file(path, driver="GeoJSON")
 
 
-def _report(rec: Recommendation, path: Path) -> None:
-    out.print(rec.summary(), highlight=False)
+def _report(plan: service.Plan, path: Path) -> None:
+    rec = plan.recommendation
+    out.print(plan.summary(), highlight=False)
     cols = [c for c in ("rank", "date", "status", "expected_covered", "share_of_risk",
                         "wijk_name", "buurt_code", "buurt_name", "distance_to_existing_m")
             if c in rec.sites]
@@ -47,13 +59,16 @@ def _report(rec: Recommendation, path: Path) -> None:
 @recommend_app.command("alarms")
 @handle_errors
 def alarms(
-    count: int = typer.Option(..., "--count", "-k", help="aantal (extra) alarmsystemen"),
+    count: int = typer.Option(..., "--count", "-k", help="aantal nieuwe plaatsen voor "
+                                                         "alarmsystemen"),
     radius: float = typer.Option(150.0, "--radius", help="dekkingsstraal in meters (100-200)"),
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum (standaard: dag na "
                                                              "het laatste incident)"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
-    keep_existing: bool = typer.Option(False, "--keep-existing",
-                                       help="geplaatste systemen blijven staan (geen rotatie)"),
+    keep_existing: bool = typer.Option(
+        service.KEEP_EXISTING, "--keep-existing/--move-existing",
+        help="geplaatste systemen blijven staan, of afgekoelde systemen worden verplaatst "
+             "(apart vermeld; --count blijft het aantal nieuwe plaatsen)"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
                                              help="minimale afstand tussen systemen (m)"),
     duration_days: int | None = typer.Option(
@@ -71,7 +86,8 @@ def alarms(
         plan = service.plan_alarms(
             store, areas(), count=count, radius=radius, origin=origin, window=window,
             keep_existing=keep_existing, min_spacing=min_spacing, duration_days=duration_days,
-            method=method, with_backtest=with_backtest, grid_size=settings().grid_size)
+            method=method, with_backtest=with_backtest, grid_size=settings().grid_size,
+            requester=_requester())
     finally:
         store.close()
     _finish(plan, out_file)
@@ -80,12 +96,13 @@ def alarms(
 @recommend_app.command("cameras")
 @handle_errors
 def cameras(
-    count: int = typer.Option(..., "--count", "-k", help="aantal camera's"),
+    count: int = typer.Option(..., "--count", "-k", help="aantal nieuwe cameraplaatsen"),
     radius: float = typer.Option(75.0, "--radius", help="dekkingsstraal in meters (50-100)"),
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
-    keep_existing: bool = typer.Option(False, "--keep-existing",
-                                       help="de huidige camera blijft staan en telt mee"),
+    keep_existing: bool = typer.Option(
+        service.KEEP_EXISTING, "--keep-existing/--move-existing",
+        help="de huidige camera's blijven staan en tellen mee, of mogen verplaatst worden"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
                                              help="minimale afstand tussen camera's (m)"),
     method: str = typer.Option("prospective", "--method", help="hotspotmethode voor het risico"),
@@ -99,7 +116,8 @@ def cameras(
         plan = service.plan_cameras(
             store, areas(), count=count, radius=radius, origin=origin, window=window,
             keep_existing=keep_existing, min_spacing=min_spacing, method=method,
-            with_backtest=with_backtest, grid_size=settings().grid_size)
+            with_backtest=with_backtest, grid_size=settings().grid_size,
+            requester=_requester())
     finally:
         store.close()
     _finish(plan, out_file)
@@ -121,7 +139,8 @@ def buurttent(
     store = open_store()
     try:
         plan = service.plan_buurttent_year(store, areas(), count=count, year=year,
-                                           min_gap_weeks=min_gap_weeks, slot=slot)
+                                           min_gap_weeks=min_gap_weeks, slot=slot,
+                                           requester=_requester())
     finally:
         store.close()
     _finish(plan, out_file)
@@ -131,7 +150,10 @@ def _finish(plan: service.Plan, path: Path) -> None:
     for note in plan.notes:
         console.print(f"[yellow]Let op:[/] {note}", highlight=False)
     _write(plan.recommendation, path)
-    _report(plan.recommendation, path)
+    _report(plan, path)
+    console.print(f"Opgeslagen als plan {plan.plan_id} (geoveilig plans show {plan.plan_id}; "
+                  f"inzet vastleggen: geoveilig deployments add --plan {plan.plan_id} "
+                  "--ranks 1,2,...)", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

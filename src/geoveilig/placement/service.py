@@ -85,7 +85,7 @@ class Plan:
         what = "bezoeken" if rec.kind == "buurttent" else "nieuwe plaatsen"
         return (f"{head}{c['new']} {what}, {c['moved']} verplaatsing(en) van geplaatste "
                 f"eenheden, {c['kept']} blijven staan. Doel: {rec.objective:.2f} "
-                f"({self.objective_unit}); bovengrens {rec.bound:.2f}, afstand tot optimum "
+                f"({self.objective_unit}); bovengrens {rec.bound:.2f}, gat (afstand tot optimum) "
                 f"hoogstens {gap} ({rec.status}).")
 
 
