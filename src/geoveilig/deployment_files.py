@@ -157,7 +157,8 @@ def parse_deployments(data: bytes, filename: str = "bestand", *, areas: Areas | 
         try:
             if geom is not None:
                 if file_crs == "wgs84":
-                    geom = shapely.ops.transform(_TO_RD.transform, geom)
+                    geom = shapely.transform(geom, lambda xy: np.column_stack(
+                        _TO_RD.transform(xy[:, 0], xy[:, 1])))
             elif r.get("area_wkt"):
                 geom = shapely.from_wkt(str(r["area_wkt"]))
             elif r.get("x") is not None and r.get("y") is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import typer
 
 from .. import WGS84
@@ -46,6 +47,10 @@ def show_cmd(plan_id: int = typer.Argument(..., help="plannummer")) -> None:
     out.print(f"Plan {plan['id']} ({plan['kind']}), {plan['created_at']:%Y-%m-%d %H:%M} door "
               f"{plan['actor']} (rol {plan['role']})", highlight=False)
     out.print(plan["summary"], highlight=False)
+    gap = "onbekend" if plan["gap"] is None or pd.isna(plan["gap"]) else \
+        f"{100 * plan['gap']:.1f}%"
+    out.print(f"Doel: {plan['objective']:.2f} ({plan['objective_unit']}); bovengrens "
+              f"{plan['bound']}; gat hoogstens {gap}; {plan['status']}", highlight=False)
     out.print(f"Parameters: {json.dumps(plan['params'], ensure_ascii=False)}", highlight=False)
     out.print(f"Gegevensversie: {plan['data_version']}", highlight=False)
     for note in plan["notes"]:
