@@ -13,6 +13,10 @@ taken to the backup's schema revision, every table is filled (parents before chi
 self-referencing key is set after all rows are in), sequences are moved past the restored ids
 and the schema is upgraded to the newest revision again. Generated columns (PostGIS ``geom``)
 are not stored in a bundle: the database recomputes them.
+
+Every table of the store is included (they are reflected, not listed): the stored plans
+(``plans``, ``plan_sites``) and the deployments with their status and plan link come back
+as they were, plans before the deployments that refer to them.
 """
 
 from __future__ import annotations
