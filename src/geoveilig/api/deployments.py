@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from .. import RD_NEW
@@ -44,6 +44,9 @@ from .auth import audit, caller
 from .planning import _dutch
 
 ROLE = "analyst"
+_MAX_ID = 2**31 - 1
+_RD_BOUNDS = (0.0, 300_000.0, 300_000.0, 625_000.0)
+Id = Annotated[int, Field(ge=0, le=_MAX_ID)]
 
 
 class _Body(BaseModel):
@@ -62,8 +65,15 @@ class NewDeployment(_Body):
     start: date | datetime | None = None
     planned_start: date | datetime | None = Field(default=None, alias="plannedStart")
     planned_end: date | datetime | None = Field(default=None, alias="plannedEnd")
-    plan_id: int | None = Field(default=None, ge=1, alias="planId")
-    ranks: list[int] | None = Field(default=None, min_length=1, max_length=500)
+    plan_id: int | None = Field(default=None, ge=1, le=_MAX_ID, alias="planId")
+    ranks: list[Id] | None = Field(default=None, min_length=1, max_length=500)
+
+    @field_validator("label", "note")
+    @classmethod
+    def _printable(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("bevat een NUL-teken")
+        return value
 
 
 class DeploymentChange(_Body):
@@ -121,8 +131,9 @@ def _create(request: Request, body: NewDeployment) -> list[int]:
             raise InvalidInput(f"{', '.join(extra)} hoort niet bij inzet uit een plan (de "
                                "plaats en soort komen uit het plan)", where="body")
         return deployments_from_plan(store, body.plan_id, body.ranks,
-                                     planned_start=_ts(body.planned_start),
-                                     planned_end=_ts(body.planned_end), note=body.note)
+                                     planned_start=_ts(body.planned_start, "plannedStart"),
+                                     planned_end=_ts(body.planned_end, "plannedEnd"),
+                                     note=body.note)
     if body.kind is None:
         raise InvalidInput("kind ontbreekt (alarm, camera of buurttent)", where="kind")
     if body.lon is not None and body.lat is not None and body.x is None and body.y is None:
@@ -133,19 +144,29 @@ def _create(request: Request, body: NewDeployment) -> list[int]:
     else:
         raise InvalidInput("geef de plaats als lon en lat (WGS84) of als x en y (RD)",
                            where="body")
+    if not (np.isfinite([point.x, point.y]).all() and _RD_BOUNDS[0] <= point.x <= _RD_BOUNDS[2]
+            and _RD_BOUNDS[1] <= point.y <= _RD_BOUNDS[3]):
+        raise InvalidInput("de plaats ligt buiten Nederland", where="body")
     found = request.app.state.areas.assign(np.array([point.x]), np.array([point.y])).iloc[0]
     if found["buurt_code"] is None:
         raise InvalidInput("de plaats ligt buiten de gemeente", where="body")
     frame = gpd.GeoDataFrame([{
         "kind": body.kind, "label": body.label, "radius_m": body.radius, "note": body.note,
-        "start": _ts(body.start), "planned_start": _ts(body.planned_start),
-        "planned_end": _ts(body.planned_end), "buurt_code": found["buurt_code"],
+        "start": _ts(body.start, "start"),
+        "planned_start": _ts(body.planned_start, "plannedStart"),
+        "planned_end": _ts(body.planned_end, "plannedEnd"), "buurt_code": found["buurt_code"],
         "wijk_code": found["wijk_code"], "source": "API"}], geometry=[point], crs=RD_NEW)
     return add_deployments(store, frame)
 
 
-def _ts(value: date | datetime | None) -> pd.Timestamp | None:
-    return None if value is None else pd.Timestamp(value)
+def _ts(value: date | datetime | None, where: str = "body") -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(value)
+    except (ValueError, OverflowError):  # outside the years pandas can represent
+        raise InvalidInput(f"datum {value} ligt buiten het bereik (1677-2262)",
+                           where=where) from None
 
 
 def _changed(request: Request) -> None:
@@ -174,44 +195,47 @@ def deployments_router(prefix: str = "/v1") -> APIRouter:
             if len(ids) == 1 else None
         return JSONResponse({"deployments": rows}, status_code=201, headers=headers)
 
-    @router.patch("/deployments/{deployment_id}",
-                  summary="Inzet plaatsen, beëindigen of annuleren")
-    async def change(deployment_id: str, request: Request) -> JSONResponse:
-        """`{"status": "geplaatst", "at": "JJJJ-MM-DD"}` (plaatsen),
-        `{"status": "beëindigd", "at": ...}` of `{"status": "geannuleerd"}`. Een wijziging
-        die de huidige status niet toelaat geeft 409. Rol analyst."""
+    @router.api_route("/deployments/{deployment_id}", methods=["PATCH", "DELETE"],
+                      summary="Inzet plaatsen, beëindigen, annuleren of verwijderen")
+    async def one(deployment_id: str, request: Request) -> Response:
+        """PATCH: `{"status": "geplaatst", "at": "JJJJ-MM-DD"}` (plaatsen),
+        `{"status": "beëindigd", "at": ...}` of `{"status": "geannuleerd"}`; een wijziging
+        die de huidige status niet toelaat geeft 409. DELETE: alleen zolang de inzet gepland
+        is. Rol analyst. (One route for both methods, so a 405 lists both in ``Allow``.)"""
         who = await run_in_threadpool(_require, request)
         dep = _id(deployment_id)
-        body = await _body(request, DeploymentChange)
-        store = request.app.state.store
-        if body.status == "geannuleerd":
-            if body.at is not None:
-                raise InvalidInput("annuleren heeft geen datum", where="at")
-            await run_in_threadpool(cancel_deployment, store, dep)
-        else:
-            if body.at is None:
-                raise InvalidInput("at (de datum) ontbreekt", where="at")
-            step = place_deployment if body.status == "geplaatst" else end_deployment
-            await run_in_threadpool(step, store, dep, pd.Timestamp(body.at))
-        await run_in_threadpool(audit, request, who, f"deployment-{body.status}", str(dep))
-        _changed(request)
-        return JSONResponse(record(await run_in_threadpool(get_deployment, store, dep)))
-
-    @router.delete("/deployments/{deployment_id}", summary="Geplande inzet verwijderen",
-                   status_code=204)
-    async def delete(deployment_id: str, request: Request) -> Response:
-        """Alleen zolang de inzet gepland is (anders 409). Rol analyst."""
-        who = await run_in_threadpool(_require, request)
-        dep = _id(deployment_id)
-        await run_in_threadpool(remove_deployment, request.app.state.store, dep)
-        await run_in_threadpool(audit, request, who, "deployment-delete", str(dep))
-        _changed(request)
-        return Response(status_code=204)
+        if request.method == "DELETE":
+            return await _delete(request, who, dep)
+        return await _change(request, who, dep)
 
     return router
 
 
+async def _change(request: Request, who: Any, dep: int) -> JSONResponse:
+    body = await _body(request, DeploymentChange)
+    store = request.app.state.store
+    if body.status == "geannuleerd":
+        if body.at is not None:
+            raise InvalidInput("annuleren heeft geen datum", where="at")
+        await run_in_threadpool(cancel_deployment, store, dep)
+    else:
+        if body.at is None:
+            raise InvalidInput("at (de datum) ontbreekt", where="at")
+        step = place_deployment if body.status == "geplaatst" else end_deployment
+        await run_in_threadpool(step, store, dep, _ts(body.at, "at"))
+    await run_in_threadpool(audit, request, who, f"deployment-{body.status}", str(dep))
+    _changed(request)
+    return JSONResponse(record(await run_in_threadpool(get_deployment, store, dep)))
+
+
+async def _delete(request: Request, who: Any, dep: int) -> Response:
+    await run_in_threadpool(remove_deployment, request.app.state.store, dep)
+    await run_in_threadpool(audit, request, who, "deployment-delete", str(dep))
+    _changed(request)
+    return Response(status_code=204)
+
+
 def _id(text: str) -> int:
-    if not text.isdigit():
+    if not text.isdigit() or int(text) > _MAX_ID:
         raise NotFound(f"onbekende inzet '{text}'")
     return int(text)

@@ -24,6 +24,32 @@ def _errors(*codes: int) -> dict[str, Any]:
                          "schema": {"$ref": "#/components/schemas/Problem"}}}} for c in codes}
 
 
+def oas30(schema: Any) -> Any:
+    """A pydantic (JSON Schema 2020-12) schema in the OpenAPI 3.0 dialect: ``anyOf`` with
+    ``null`` becomes ``nullable``, numeric ``exclusiveMinimum``/``exclusiveMaximum`` become
+    ``minimum``/``maximum`` with the boolean flag."""
+    if isinstance(schema, list):
+        return [oas30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    any_of = schema.get("anyOf")
+    if isinstance(any_of, list) and {"type": "null"} in any_of:
+        rest = [s for s in any_of if s != {"type": "null"}]
+        base = oas30(rest[0]) if len(rest) == 1 else {"anyOf": oas30(rest)}
+        others = {k: oas30(v) for k, v in schema.items() if k != "anyOf"}
+        return {**others, **base, "nullable": True}
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {name: oas30(v) for name, v in value.items()}
+        else:
+            out[key] = oas30(value)
+    return out
+
+
 def _param_ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/parameters/{name}"}
 
@@ -237,7 +263,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                        "ranks). Vereist rol 'analyst'; wordt gelogd.",
         "operationId": "deployment_create", "security": analyst,
         "requestBody": {"required": True, "content": {"application/json": {
-            "schema": NewDeployment.model_json_schema(by_alias=True)}}},
+            "schema": oas30(NewDeployment.model_json_schema(by_alias=True))}}},
         "responses": {"201": {"description": "vastgelegde inzet", "content": record},
                       **_errors(400, 401, 404, 409, 500)}}}
     paths["/v1/deployments/{deploymentId}"] = {
@@ -248,7 +274,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                            "rol 'analyst'.",
             "operationId": "deployment_change", "security": analyst, "parameters": [dep_path],
             "requestBody": {"required": True, "content": {"application/json": {
-                "schema": DeploymentChange.model_json_schema(by_alias=True)}}},
+                "schema": oas30(DeploymentChange.model_json_schema(by_alias=True))}}},
             "responses": {"200": {"description": "de inzet na de wijziging", "content": record},
                           **_errors(400, 401, 404, 409, 500)}},
         "delete": {
