@@ -52,7 +52,7 @@ def _sites(n: int = 3) -> gpd.GeoDataFrame:
 def _save(store: Store, kind: str = "alarms") -> int:
     return save_plan(
         store, kind=kind, sites=_sites(), params={"count": 3, "radius": 150.0},
-        objective=1.83, objective_unit="verwacht aantal woninginbraken binnen 150 m in de "
+        objective=1.83, objective_unit="verwacht aantal inbraken binnen 150 m in de "
         "komende 4 weken", bound=1.9, gap=0.04, proven=False, solver="greedy", status="ok",
         total_risk=20.0, summary="3 nieuwe plaatsen", notes=["let op"],
         requester=Requester("analyst", "key:abc (test)", "abc"), data_version="v1")
@@ -66,7 +66,7 @@ def test_plan_round_trip_and_survives_reopening(store) -> None:  # type: ignore[
     assert plan["kind"] == "alarms" and plan["key_id"] == "abc" and plan["role"] == "analyst"
     assert plan["params"] == {"count": 3, "radius": 150.0} and plan["notes"] == ["let op"]
     assert plan["data_version"] == "v1" and plan["gap"] == pytest.approx(0.04)
-    assert "woninginbraken binnen 150 m" in plan["objective_unit"]
+    assert "inbraken binnen 150 m" in plan["objective_unit"]
     sites = store.plan_sites(first)
     assert list(sites["rank"]) == [0, 1, 2, 3]
     assert list(sites["status"]) == ["bestaand", "nieuw", "nieuw", "nieuw"]
@@ -210,7 +210,7 @@ def test_cli_cycle(store, shared_geo, tmp_path) -> None:  # type: ignore[no-unty
     plan_id = _save(store)
     assert f"{plan_id}" in run("plans", "list") and "alarms" in run("plans", "list")
     shown = run("plans", "show", str(plan_id))
-    assert "woninginbraken binnen 150 m" in shown and "Annabuurt" in shown
+    assert "inbraken binnen 150 m" in shown and "Annabuurt" in shown
     run("plans", "export", str(plan_id), "--out", str(tmp_path / "plan.geojson"))
     doc = json.loads((tmp_path / "plan.geojson").read_text())
     assert len(doc["features"]) == 4 and doc["plan"]["id"] == plan_id

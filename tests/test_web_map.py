@@ -146,7 +146,7 @@ def test_analyst_logs_in_and_plans_alarms(server, browser) -> None:  # type: ign
         assert p.page.locator("#plan-sites li").count() == n
         summary = p.page.locator("#plan-summary").inner_text()
         assert "3 nieuwe plaatsen" in summary
-        assert "verwacht aantal woninginbraken binnen 150 m in de komende 4 weken" in summary
+        assert "verwacht aantal inbraken binnen 150 m in de komende 4 weken" in summary
         assert p.page.locator("#plan-keep").is_checked()  # the one default (KEEP_EXISTING)
         with p.page.expect_download() as dl:
             p.page.click("#download-geojson")

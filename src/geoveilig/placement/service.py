@@ -97,20 +97,27 @@ def window_text(days: float) -> str:
     return f"{days:g} dagen"
 
 
+def _data_version(store: Store) -> str:
+    """The store's data version (``layers.data_version``), read before a planning run starts
+    so that the saved plan names the data it used."""
+    from ..layers import data_version
+
+    return data_version(store)
+
+
 def _saved(store: Store, kind: str, rec: Recommendation, notes: tuple[str, ...], unit: str,
-           params: dict[str, object], requester: Requester | None, save: bool) -> Plan:
+           params: dict[str, object], requester: Requester | None, save: bool,
+           version: str) -> Plan:
     """The plan, saved in the store (``save``) with the data version it used."""
     plan = Plan(rec, notes, None, unit)
     if not save:
         return plan
-    from ..layers import data_version
-
     plan_id = save_plan(
         store, kind=kind, sites=rec.sites, params={**rec.params, **params},
         objective=rec.objective, objective_unit=unit, bound=rec.bound, gap=rec.gap,
         proven=rec.proven, solver=rec.solver, status=rec.status, total_risk=rec.total_risk,
         summary=plan.summary(), notes=notes, requester=requester or LIBRARY,
-        data_version=data_version(store))
+        data_version=version)
     return Plan(rec, notes, plan_id, unit)
 
 
@@ -236,6 +243,7 @@ def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0
                 requester: Requester | None = None, save: bool = True) -> Plan:
     """Where to put ``count`` more mobile alarm systems: burglary risk on residential cells.
     Without ``keep_existing`` cooled-down units in place are moved (listed separately)."""
+    version = _data_version(store)
     t0 = plan_origin(store, origin)
     d = demand(store, areas, t0, window_days(window), BURGLARY, method=method,
                with_backtest=with_backtest, grid_size=grid_size)
@@ -248,12 +256,12 @@ def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0
                            rotate=not keep_existing, duration_days=duration_days, origin=t0,
                            min_spacing=min_spacing, names=areas.names(), method_name=d.method,
                            backtest_score=d.backtest_score)
-    unit = (f"verwacht aantal woninginbraken binnen {radius:g} m in de komende "
+    unit = (f"verwacht aantal inbraken binnen {radius:g} m in de komende "
             f"{window_text(window_days(window))}")
     params = {"origin": t0.date().isoformat(), "window": window, "keep_existing": keep_existing,
               "method": d.method, "requested_method": method, "with_backtest": with_backtest,
               "grid_size": grid_size}
-    return _saved(store, "alarms", rec, notes, unit, params, requester, save)
+    return _saved(store, "alarms", rec, notes, unit, params, requester, save, version)
 
 
 def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0,
@@ -264,6 +272,7 @@ def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0
                  save: bool = True) -> Plan:
     """Where ``count`` more flexible cameras should go: incidents in public space (group
     ``straat``). Without ``keep_existing`` the cameras in place may move."""
+    version = _data_version(store)
     t0 = plan_origin(store, origin)
     d = demand(store, areas, t0, window_days(window), GROUPS["straat"], method=method,
                with_backtest=with_backtest, grid_size=grid_size)
@@ -277,7 +286,8 @@ def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0
     params = {"origin": t0.date().isoformat(), "window": window, "keep_existing": keep_existing,
               "method": d.method, "requested_method": method, "with_backtest": with_backtest,
               "grid_size": grid_size}
-    return _saved(store, "cameras", rec, (*d.notes, *notes), unit, params, requester, save)
+    return _saved(store, "cameras", rec, (*d.notes, *notes), unit, params, requester, save,
+                  version)
 
 
 def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
@@ -285,6 +295,7 @@ def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
                         requester: Requester | None = None, save: bool = True) -> Plan:
     """A dated schedule of ``count`` BuurtTent visits in ``year``: HIC risk (last year's HIC
     incidents) x uncovered prevention share x inhabitants (when known)."""
+    version = _data_version(store)
     start = pd.Timestamp(year=year, month=1, day=1)
     inc = store.incidents(start=start - pd.Timedelta(days=365), end=start,
                           crime_types=list(GROUPS["hic"]))
@@ -299,7 +310,7 @@ def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
                          method_name=f"interim: HIC-incidenten vorig jaar; {what}")
     unit = ("prioriteit = verwacht aantal HIC-incidenten per buurt (jaar ervoor) x aandeel "
             "zonder actieve preventie x inwoners (waar bekend)")
-    return _saved(store, "buurttent", rec, (), unit, {"year": year}, requester, save)
+    return _saved(store, "buurttent", rec, (), unit, {"year": year}, requester, save, version)
 
 
 #: What a deployment kind is meant to prevent (the default crime types of its evaluation).
