@@ -82,9 +82,10 @@ class Plan:
         c = self.counts()
         gap = f"{100 * rec.gap:.1f}%" if np.isfinite(rec.gap) else "onbekend"
         head = f"Plan {self.plan_id}: " if self.plan_id is not None else ""
-        what = "bezoeken" if rec.kind == "buurttent" else "nieuwe plaatsen"
-        return (f"{head}{c['new']} {what}, {c['moved']} verplaatsing(en) van geplaatste "
-                f"eenheden, {c['kept']} blijven staan. Doel: {rec.objective:.2f} "
+        sites = (f"{c['new']} bezoeken" if rec.kind == "buurttent" else
+                 f"{c['new']} nieuwe plaatsen, {c['moved']} verplaatsing(en) van geplaatste "
+                 f"eenheden, {c['kept']} blijven staan")
+        return (f"{head}{sites}. Doel: {rec.objective:.2f} "
                 f"({self.objective_unit}); bovengrens {rec.bound:.2f}, gat (afstand tot optimum) "
                 f"hoogstens {gap} ({rec.status}).")
 
