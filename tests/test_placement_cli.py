@@ -46,6 +46,12 @@ def test_recommend_cameras_writes_explained_sites(cli_env):
                               "--window", "4w", "--out", str(out)], env=env)
     assert res.exit_code == 0, res.output
     assert "bovengrens" in res.output and "gat" in res.output
+    # every run is saved as a plan, with the objective's unit and the count of new sites
+    text = " ".join(res.output.split())  # rich wraps long lines
+    assert "Opgeslagen als plan 1" in text and "3 nieuwe plaatsen" in text
+    assert "incidenten op straat binnen 75 m in de komende 4 weken" in text
+    shown = runner.invoke(app, ["plans", "show", "1"], env=env)
+    assert shown.exit_code == 0 and "cli:" in shown.output
     fc = json.loads(out.read_text())
     props = [f["properties"] for f in fc["features"]]
     assert len(props) == 3

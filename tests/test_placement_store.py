@@ -8,7 +8,7 @@ import pytest
 import shapely
 
 from geoveilig.demo.deployments import demo_deployments
-from geoveilig.errors import CrsError, InvalidInput, NotFound
+from geoveilig.errors import Conflict, CrsError, InvalidInput, NotFound
 from geoveilig.store.deployments import add_deployments, list_deployments, remove_deployment
 
 
@@ -54,7 +54,9 @@ def test_registry_round_trip(helmond, deploy_store):
     assert len(list_deployments(deploy_store, kinds=["alarm"], active_at="2017-10-01")) == 0
     summer = list_deployments(deploy_store, start="2017-06-01", end="2017-08-01")
     assert set(summer["kind"]) == {"camera", "buurttent"}
-    remove_deployment(deploy_store, ids[0])
+    with pytest.raises(Conflict):  # placed: only a planned deployment may be deleted
+        remove_deployment(deploy_store, ids[0])
+    remove_deployment(deploy_store, ids[0], any_status=True)
     assert len(list_deployments(deploy_store)) == len(d) - 1
     with pytest.raises(NotFound):
         remove_deployment(deploy_store, ids[0])

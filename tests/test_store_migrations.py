@@ -87,7 +87,7 @@ def test_chunk_layout_round_trips_the_rows_of_the_row_table(tmp_path, areas, dem
             rows = table_rows(conn)
         frame = old.incidents(start="2012-03-01", crime_types=["woninginbraak", "overig"])
     assert len(rows["incidents"]) == 5000 and len(frame) > 100
-    with Store(url) as store:  # auto-upgrade: packed
+    with Store(url) as store:  # auto-upgrade: packed (and 0009 adds the empty plan tables)
         assert store.columnar
         with store.engine.connect() as conn:
             now = table_rows(conn)
@@ -103,3 +103,37 @@ def test_chunk_layout_round_trips_the_rows_of_the_row_table(tmp_path, areas, dem
         with store.engine.connect() as conn:
             assert table_rows(conn) == rows
             assert "incident_chunks" not in _tables(store.engine)
+
+
+def test_0009_gives_existing_deployments_a_status_and_downgrades(database_url, backend):
+    """Deployments recorded before the cycle existed become placed (or ended when they have
+    an end); plans and the new columns go away again on downgrade."""
+    from geoveilig.store.deployments import list_deployments
+
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), "0007")
+        conn.execute(sa.text(
+            "INSERT INTO deployments (kind, label, x, y, start_at, end_at, units, approximate, "
+            "synthetic, created_at) VALUES "
+            "('alarm', 'a', 173650, 388300, 1509490800, NULL, 1, 0, 0, 5), "
+            "('buurttent', 'b', 173650, 388300, 1509490800, 1509577200, 1, 0, 0, 6)"))
+    engine.dispose()
+    with Store(database_url) as store:
+        assert store.schema_revision() == "0009"
+        got = list_deployments(store)
+        assert list(got["status"]) == ["geplaatst", "beëindigd"]
+        assert got["plan_id"].isna().all() and got["planned_start"].isna().all()
+        assert {"plans", "plan_sites"} <= _tables(store.engine)
+        with store.engine.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO deployments (kind, label, x, y, planned_start_at, units, "
+                "approximate, synthetic, created_at, status, revision) VALUES "
+                "('camera', 'c', 173650, 388300, 1509490800, 1, 0, 0, 7, 'gepland', 0)"))
+            command.downgrade(_alembic_config(conn), "0007")
+        with store.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT label FROM deployments ORDER BY id")).all()
+            assert [r[0] for r in rows] == ["a", "b"]  # the planned one has no place in 0007
+        assert "plans" not in _tables(store.engine)
+        cols = {c["name"]: c for c in sa.inspect(store.engine).get_columns("deployments")}
+        assert "status" not in cols and not cols["start_at"]["nullable"]

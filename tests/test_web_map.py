@@ -145,7 +145,10 @@ def test_analyst_logs_in_and_plans_alarms(server, browser) -> None:  # type: ign
         assert n >= 3
         assert p.page.locator(".site-marker").count() == n
         assert p.page.locator("#plan-sites li").count() == n
-        assert "gedekt risico" in p.page.locator("#plan-summary").inner_text()
+        summary = p.page.locator("#plan-summary").inner_text()
+        assert "3 nieuwe plaatsen" in summary
+        assert "verwacht aantal inbraken binnen 150 m in de komende 4 weken" in summary
+        assert p.page.locator("#plan-keep").is_checked()  # the one default (KEEP_EXISTING)
         with p.page.expect_download() as dl:
             p.page.click("#download-geojson")
         data = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))
@@ -221,3 +224,53 @@ def test_api_html_renders_offline_from_vendored_assets(server, browser) -> None:
                    for u in requests)
     finally:
         context.close()
+
+
+def test_cycle_plan_save_place_end_evaluate(server, browser) -> None:  # type: ignore[no-untyped-def]
+    """The whole cycle on the map: plan, save the chosen sites as planned deployments, mark one
+    as placed on a date, end it, and open its effect evaluation."""
+    base, keys = server
+    p = Page(browser, base)
+    try:
+        p.open()
+        p.login(keys["analyst"])
+        p.page.wait_for_selector("body[data-role='Gemeente (analist)']", timeout=30_000)
+        p.page.select_option("#plan-kind", "cameras")
+        p.page.fill("#plan-count", "2")
+        p.page.click("#plan-submit")
+        p.page.wait_for_selector("body[data-plan-id]", timeout=120_000)
+        plan_id = p.page.get_attribute("body", "data-plan-id")
+        assert p.page.locator("#plan-sites input.site-select").count() == 2
+        p.page.locator("#plan-sites input.site-select").nth(1).uncheck()  # choose one site
+        p.page.click("#plan-save")
+        item = p.page.locator("#deployment-list li[data-status='gepland']")
+        item.first.wait_for(timeout=30_000)
+        assert item.count() == 1
+        assert f"plan {plan_id}, rang 1" in item.first.inner_text()
+        assert f"Plan {plan_id} opgeslagen: 1 geplande inzet" in \
+            p.page.locator("#message").inner_text()
+        # placed on a date (in the past, so the data reach far enough to evaluate)
+        item.first.locator("input.dep-date").fill("2017-06-01")
+        item.first.locator("[data-dep-action=place]").click()
+        placed = p.page.locator("#deployment-list li[data-status='geplaatst']")
+        placed.first.wait_for(timeout=30_000)
+        assert "sinds 2017-06-01" in placed.first.inner_text()
+        placed.first.locator("input.dep-date").fill("2017-10-01")
+        placed.first.locator("[data-dep-action=end]").click()
+        ended = p.page.locator("#deployment-list li[data-status='beëindigd']")
+        ended.first.wait_for(timeout=30_000)
+        assert "tot 2017-10-01" in ended.first.inner_text()
+        # the evaluation link appears once enough data follow the start
+        ended.first.locator("[data-dep-action=effect]").click()
+        p.page.wait_for_selector("body[data-effect]", timeout=120_000)
+        effect = p.page.locator("#effect-result").inner_text()
+        assert p.page.get_attribute("body", "data-effect") != "fout", effect
+        assert "95%-interval" in effect and "controlecellen" in effect
+        # the map layer shows the same registry, coloured by status
+        p.toggle("Inzet (gepland, geplaatst, beëindigd)")
+        p.page.wait_for_selector('[data-legend="deployments"]')
+        assert "beëindigd" in p.page.locator('[data-legend="deployments"]').inner_text()
+        p.shot("inzetcyclus")
+        assert p.errors == []
+    finally:
+        p.close()

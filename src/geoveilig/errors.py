@@ -48,6 +48,14 @@ class NotFound(GeoveiligError):
     code = "not-found"
 
 
+class Conflict(GeoveiligError):
+    """The request does not fit the current state (e.g. ending a deployment that was never
+    placed)."""
+
+    status = 409
+    code = "conflict"
+
+
 class ImportRejected(GeoveiligError):
     """An import found invalid rows and imported nothing. ``rejects`` lists every bad row."""
 

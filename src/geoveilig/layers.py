@@ -42,10 +42,12 @@ def allows(role: str, needed: str) -> bool:
 
 @dataclass(frozen=True)
 class LayerContext:
-    """What builders get: plain inputs, no settings."""
+    """What builders get: plain inputs, no settings. ``requester`` (a
+    ``store.plans.Requester``) says who asked, for what is recorded (planning runs)."""
 
     areas: Areas
     store: Store
+    requester: Any = None
 
 
 # --- query parameters --------------------------------------------------------------------
@@ -270,7 +272,8 @@ def visible_layers(role: str) -> list[Layer]:
 
 def data_version(store: Store) -> str:
     """A token that changes whenever the stored data changes: the newest import batch, the
-    newest prevention change and the deployments. Cache keys of computed layers include it."""
+    newest prevention change, the deployments (added, deleted, or changed: placed, ended,
+    cancelled) and the alerts with their delivery. Cache keys of computed layers include it."""
     from .store.alerts import alert_deliveries, alerts
     from .store.deployments import deployments
     from .store.prevention import prevention_groups, prevention_status
@@ -282,10 +285,11 @@ def data_version(store: Store) -> str:
         scalar(sa.select(sa.func.count()).select_from(prevention_groups)),
         scalar(sa.select(sa.func.max(prevention_status.c.id))),
         scalar(sa.select(sa.func.count()).select_from(prevention_status)),
-        scalar(sa.select(sa.func.max(deployments.c.created_at))),
+        scalar(sa.select(sa.func.max(deployments.c.id))),
         scalar(sa.select(sa.func.count()).select_from(deployments)),
         scalar(sa.select(sa.func.max(alerts.c.id))),  # alerts and their delivery status
         scalar(sa.select(sa.func.max(alert_deliveries.c.id))),
+        scalar(sa.select(sa.func.sum(deployments.c.revision))),
     )
     with store.engine.connect() as conn:
         parts = tuple(conn.execute(stmt).one())
@@ -587,13 +591,19 @@ register_layer(Layer(
 # --- deployments (geoveilig.store.deployments) -------------------------------------------------
 
 def build_deployments(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
-    """Alarms, cameras and BuurtTent visits as points, with their period."""
+    """Alarms, cameras and BuurtTent visits as points, with their status, planned and actual
+    period, plan link and whether their effect can be evaluated yet (``effect_ready``)."""
+    from .placement.service import effect_ready
     from .store.deployments import list_deployments
 
     frame = list_deployments(ctx.store)
-    for col in ("start", "end"):
+    span = ctx.store.time_range()
+    frame["effect_ready"] = effect_ready(frame, span[1] if span else None).to_numpy()
+    for col in ("start", "end", "planned_start", "planned_end"):
         frame[col] = _iso(frame[col])
     frame["id"] = frame["id"].astype(str)
+    for col in ("plan_id", "plan_rank"):
+        frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
 
 
@@ -602,7 +612,8 @@ register_layer(Layer(
     description="Geregistreerde inzet (mobiele alarmsystemen, flexibele camera's, "
                 "BuurtTent-bezoeken) met plaats en periode. Voor de gemeente.",
     builder=build_deployments, role="analyst", id_column="id",
-    time_columns=("start", "end"), queryables=("kind", "wijk_code", "buurt_code"),
+    time_columns=("start", "end"),
+    queryables=("kind", "status", "wijk_code", "buurt_code"),
     geometry_type="Point", keywords=("inzet", "alarm", "camera", "BuurtTent")))
 
 # --- hooks for the layers built elsewhere ----------------------------------------------------

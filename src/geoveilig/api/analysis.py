@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from .. import crimetypes
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..layers import LayerContext, _grid, allows
 from ..placement.service import deployment_effect
 from ..store.deployments import list_deployments
@@ -75,8 +75,13 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
         raise NotFound(f"onbekende inzet '{deployment_id}'") from None
     types = crimetypes.expand(raw["crimeType"]) if raw.get("crimeType") else None
     store = request.app.state.store
-    if not (list_deployments(store)["id"] == dep).any():
+    found = list_deployments(store)
+    found = found.loc[found["id"] == dep]
+    if found.empty:
         raise NotFound(f"onbekende inzet '{deployment_id}'")
+    if found["start"].isna().all():
+        raise Conflict(f"inzet {dep} is {found['status'].iloc[0]}: een effect is pas te meten "
+                       "na plaatsing")
     audit(request, caller(request), "effect", str(dep))
 
     def compute(progress: Progress) -> JobResult:

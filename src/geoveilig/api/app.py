@@ -34,7 +34,7 @@ API_VERSION = __version__
 
 #: CORS: read-only map data may be fetched from any origin, but no cookies/credentials are
 #: used (keys travel in headers), and only these methods and headers are allowed.
-CORS_METHODS = ["GET", "POST", "OPTIONS"]
+CORS_METHODS = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]
 CORS_HEADERS = ["Authorization", "X-API-Key", "If-None-Match", "Content-Type", "Accept"]
 CORS_EXPOSE = ["ETag", "Content-Crs", "API-Version", "Location"]
 
@@ -114,10 +114,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(planning_router("/v1"))
     from .analysis import analysis_router
+    from .deployments import deployments_router
     from .reports import reports_router
 
     app.include_router(reports_router("/v1"))
     app.include_router(analysis_router("/v1"))
+    app.include_router(deployments_router("/v1"))
     mount_web(app)  # /kaart (the planning map page) and /static
 
     @app.get("/health", tags=["service"], summary="Gezondheid van de service")

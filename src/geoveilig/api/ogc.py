@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .. import __version__
 from ..errors import NotFound
 from ..layers import Layer, LayerContext, all_layers, allows, data_version, get_layer
+from ..store.plans import plans_version
 from . import features as ft
 from . import tiles
 from .auth import Caller, audit_async, caller, known_caller
@@ -72,13 +73,15 @@ def _raw(request: Request) -> dict[str, str]:
 
 
 def store_version(request: Request) -> str:
-    """``layers.data_version`` of the store, re-read at most every ``version_ttl`` seconds
-    (default 1 s: new imports and prevention changes show within a second)."""
+    """``layers.data_version`` of the store plus the stored plans (the ``recommendations``
+    layer), re-read at most every ``version_ttl`` seconds (default 1 s: new imports,
+    prevention changes and plans show within a second). Plans are not in ``data_version``
+    itself: they are outputs, and a planning job's cache key must not change by saving it."""
     state = request.app.state
     now = time.monotonic()
     cached = getattr(state, "version_cache", None)
     if cached is None or now - cached[0] >= getattr(state, "version_ttl", 1.0):
-        cached = (now, data_version(state.store))
+        cached = (now, data_version(state.store) + repr(plans_version(state.store)))
         state.version_cache = cached
     return cached[1]
 

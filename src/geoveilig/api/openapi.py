@@ -17,10 +17,37 @@ GEOJSON = "application/geo+json"
 def _errors(*codes: int) -> dict[str, Any]:
     titles = {400: "ongeldige parameter", 401: "ongeldige of ingetrokken API-sleutel",
               404: "onbekende (of voor deze rol verborgen) collectie of object",
-              406: "niet aanvaardbaar", 500: "interne fout", 503: "database niet bereikbaar"}
+              406: "niet aanvaardbaar", 409: "past niet bij de huidige status (conflict)",
+              500: "interne fout", 503: "database niet bereikbaar"}
     return {str(c): {"description": titles[c],
                      "content": {"application/problem+json": {
                          "schema": {"$ref": "#/components/schemas/Problem"}}}} for c in codes}
+
+
+def oas30(schema: Any) -> Any:
+    """A pydantic (JSON Schema 2020-12) schema in the OpenAPI 3.0 dialect: ``anyOf`` with
+    ``null`` becomes ``nullable``, numeric ``exclusiveMinimum``/``exclusiveMaximum`` become
+    ``minimum``/``maximum`` with the boolean flag."""
+    if isinstance(schema, list):
+        return [oas30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    any_of = schema.get("anyOf")
+    if isinstance(any_of, list) and {"type": "null"} in any_of:
+        rest = [s for s in any_of if s != {"type": "null"}]
+        base = oas30(rest[0]) if len(rest) == 1 else {"anyOf": oas30(rest)}
+        others = {k: oas30(v) for k, v in schema.items() if k != "anyOf"}
+        return {**others, **base, "nullable": True}
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in ("exclusiveMinimum", "exclusiveMaximum") and not isinstance(value, bool):
+            out["minimum" if key == "exclusiveMinimum" else "maximum"] = value
+            out[key] = True
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {name: oas30(v) for name, v in value.items()}
+        else:
+            out[key] = oas30(value)
+    return out
 
 
 def _param_ref(name: str) -> dict[str, str]:
@@ -227,6 +254,39 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                {"type": "string"}),
         ],
         "responses": job_responses}}
+    from .deployments import DeploymentChange, NewDeployment
+
+    dep_path = {"name": "deploymentId", "in": "path", "required": True,
+                "schema": {"type": "integer"}}
+    record = {"application/json": {"schema": {"type": "object"}}}
+    paths["/v1/deployments"] = {"post": {
+        "tags": ["inzet"], "summary": "Inzet vastleggen (één, of uit een plan)",
+        "description": "Eén inzet (kind, lon/lat of x/y, plannedStart/plannedEnd of start) of "
+                       "geplande inzet voor gekozen rangen van een opgeslagen plan (planId, "
+                       "ranks). Vereist rol 'analyst'; wordt gelogd.",
+        "operationId": "deployment_create", "security": analyst,
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": oas30(NewDeployment.model_json_schema(by_alias=True))}}},
+        "responses": {"201": {"description": "vastgelegde inzet", "content": record},
+                      **_errors(400, 401, 404, 409, 500)}}}
+    paths["/v1/deployments/{deploymentId}"] = {
+        "patch": {
+            "tags": ["inzet"], "summary": "Inzet plaatsen, beëindigen of annuleren",
+            "description": "status geplaatst (met at), beëindigd (met at) of geannuleerd; een "
+                           "overgang die de huidige status niet toelaat geeft 409. Vereist "
+                           "rol 'analyst'.",
+            "operationId": "deployment_change", "security": analyst, "parameters": [dep_path],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": oas30(DeploymentChange.model_json_schema(by_alias=True))}}},
+            "responses": {"200": {"description": "de inzet na de wijziging", "content": record},
+                          **_errors(400, 401, 404, 409, 500)}},
+        "delete": {
+            "tags": ["inzet"], "summary": "Geplande inzet verwijderen",
+            "description": "Alleen zolang de inzet gepland is (anders 409). Vereist rol "
+                           "'analyst'.",
+            "operationId": "deployment_delete", "security": analyst, "parameters": [dep_path],
+            "responses": {"204": {"description": "verwijderd"},
+                          **_errors(401, 404, 409, 500)}}}
     doc: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "geoveilig", "version": __version__,

@@ -1,23 +1,26 @@
 """The three planning kinds behind ``POST /v1/recommendations/{kind}`` (``alarms``,
-``cameras``, ``buurttent``) and the ``recommendations`` collection (the last planning run of
-each kind in this service process). The planning itself is ``placement.service``.
+``cameras``, ``buurttent``) and the ``recommendations`` collection: the sites of a stored plan
+(``planId``), or of the newest plan of each kind, read from the store (the same in every worker
+and after a restart). The planning itself, and saving the plan, is ``placement.service``.
 
 Request bodies (JSON, camelCase; unknown fields are refused):
 
-- alarms: ``count`` (1-500), ``radius`` (m, default 150), ``origin`` (date, default the day
-  after the last incident), ``window`` ("28d"), ``keepExisting``, ``minSpacing`` (m),
+- alarms: ``count`` (1-500: the number of NEW sites; moves are listed apart), ``radius``
+  (m, default 150), ``origin`` (date, default the day after the last incident), ``window``
+  ("28d"), ``keepExisting``, ``minSpacing`` (m),
   ``durationDays``, ``method`` (hotspot method, default prospective)
 - cameras: as alarms, ``radius`` default 75
 - buurttent: ``count``, ``year``, ``minGapWeeks`` (default 8), ``slot`` (default "W-SAT")
 
 The answer is a GeoJSON FeatureCollection (CRS84) of ranked sites with their explanation, plus
-a ``summary`` member: objective, bound, gap, proven, solver, status, method and notes.
+a ``summary`` member: planId, objective and objectiveUnit, bound, gap, proven, solver, status,
+the number of new sites, moves and units that stay, and notes. ``keepExisting`` defaults to
+``placement.service.KEEP_EXISTING`` (as in the CLI and on the map).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -29,11 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..layers import Layer, LayerContext, Param, register_layer
 from ..placement import service
 from ..placement.policies import Recommendation
+from ..store.plans import get_plan, latest_plan_ids, plan_sites
 from .jobs import JobResult, Progress
 from .planning import Planner, register_planner
-
-_LAST: dict[str, gpd.GeoDataFrame] = {}
-_LOCK = threading.Lock()
 
 
 class _Body(BaseModel):
@@ -46,7 +47,7 @@ class SitesRequest(_Body):
     origin: date | None = Field(default=None, description="vanaf datum")
     window: str = Field(default="28d", pattern=r"^\s*\d+(\.\d+)?\s*[dw]?\s*$",
                         description="voorspelvenster, bijv. 28d of 4w")
-    keep_existing: bool = Field(default=False, alias="keepExisting")
+    keep_existing: bool = Field(default=service.KEEP_EXISTING, alias="keepExisting")
     min_spacing: float | None = Field(default=None, gt=0, alias="minSpacing")
     method: str = Field(default="prospective", description="hotspotmethode")
 
@@ -60,21 +61,23 @@ class BuurtTentRequest(_Body):
     year: int = Field(ge=2000, le=2100)
     min_gap_weeks: float = Field(default=8, ge=0, le=52, alias="minGapWeeks")
     slot: str = Field(default="W-SAT", pattern=r"^[A-Z]+(-[A-Z]{3})?$")
-    keep_existing: bool = Field(default=False, alias="keepExisting")  # ignored, for the form
+    keep_existing: bool = Field(default=service.KEEP_EXISTING,
+                                alias="keepExisting")  # ignored, for the form
 
 
 def _result(kind: str, plan: service.Plan) -> JobResult:
     rec: Recommendation = plan.recommendation
     sites = rec.sites.drop(columns=[c for c in ("candidate_index",) if c in rec.sites])
-    sites = sites.assign(kind=kind)
-    with _LOCK:
-        _LAST[kind] = sites
+    sites = sites.assign(kind=kind, plan_id=plan.plan_id)
     fc = json.loads(sites.to_crs("OGC:CRS84").to_json(drop_id=True, to_wgs84=False))
+    counts = plan.counts()
     fc["summary"] = {
-        "kind": kind, "objective": rec.objective, "bound": rec.bound,
+        "planId": plan.plan_id, "kind": kind, "objective": rec.objective,
+        "objectiveUnit": plan.objective_unit, "bound": rec.bound,
         "gap": rec.gap if pd.notna(rec.gap) else None, "proven": rec.proven,
         "solver": rec.solver, "status": rec.status, "total_risk": rec.total_risk,
-        "text": rec.summary(), "notes": list(plan.notes),
+        "newSites": counts["new"], "moves": counts["moved"], "kept": counts["kept"],
+        "text": plan.summary(), "notes": list(plan.notes),
     }
     return JobResult(json.dumps(fc, default=str).encode(), "application/geo+json")
 
@@ -83,7 +86,7 @@ def _alarms(ctx: LayerContext, req: AlarmRequest, progress: Progress) -> JobResu
     plan = service.plan_alarms(
         ctx.store, ctx.areas, count=req.count, radius=req.radius or 150.0, origin=req.origin,
         window=req.window, keep_existing=req.keep_existing, min_spacing=req.min_spacing,
-        duration_days=req.duration_days, method=req.method)
+        duration_days=req.duration_days, method=req.method, requester=ctx.requester)
     return _result("alarms", plan)
 
 
@@ -91,26 +94,46 @@ def _cameras(ctx: LayerContext, req: SitesRequest, progress: Progress) -> JobRes
     plan = service.plan_cameras(
         ctx.store, ctx.areas, count=req.count, radius=req.radius or 75.0, origin=req.origin,
         window=req.window, keep_existing=req.keep_existing, min_spacing=req.min_spacing,
-        method=req.method)
+        method=req.method, requester=ctx.requester)
     return _result("cameras", plan)
 
 
 def _buurttent(ctx: LayerContext, req: BuurtTentRequest, progress: Progress) -> JobResult:
     plan = service.plan_buurttent_year(ctx.store, ctx.areas, count=req.count, year=req.year,
-                                       min_gap_weeks=req.min_gap_weeks, slot=req.slot)
+                                       min_gap_weeks=req.min_gap_weeks, slot=req.slot,
+                                       requester=ctx.requester)
     return _result("buurttent", plan)
 
 
 def build_recommendations(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
-    """The last planning run of each kind (or of ``kind``) in this process."""
-    with _LOCK:
-        frames = [f for k, f in _LAST.items() if params.get("kind") in (None, k)]
-    if not frames:
+    """The sites of stored plan ``planId``, or of the newest plan of each kind (or of
+    ``kind``), with ``plan_id``, ``kind`` and ``site_id`` = ``<plan>-<seq>``."""
+    kind = params.get("kind")
+    if params.get("planId") is not None:
+        plan = get_plan(ctx.store, params["planId"])
+        ids = [plan["id"]] if kind in (None, plan["kind"]) else []
+        kinds = {plan["id"]: plan["kind"]}
+    else:
+        latest = latest_plan_ids(ctx.store)
+        ids = [i for k, i in sorted(latest.items()) if kind in (None, k)]
+        kinds = {i: k for k, i in latest.items()}
+    if not ids:
         return gpd.GeoDataFrame({"site_id": pd.Series(dtype=str), "kind": pd.Series(dtype=str),
-                                 "rank": pd.Series(dtype=int)}, geometry=[], crs="EPSG:28992")
-    out = pd.concat(frames, ignore_index=True)
-    out["site_id"] = out["kind"] + "-" + out["rank"].astype(str)
-    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:28992")
+                                 "plan_id": pd.Series(dtype=int), "rank": pd.Series(dtype=int)},
+                                geometry=[], crs="EPSG:28992")
+    out = plan_sites(ctx.store, ids)
+    out["kind"] = out["plan_id"].map(kinds)
+    out["site_id"] = out["plan_id"].astype(str) + "-" + out["seq"].astype(str)
+    return out
+
+
+def _plan_id(text: str) -> int:
+    from ..errors import InvalidInput
+
+    if not text.strip().isdigit():
+        raise InvalidInput(f"ongeldig planId '{text}': verwacht een geheel getal",
+                           where="planId")
+    return int(text)
 
 
 def _kind(text: str) -> str:
@@ -136,11 +159,14 @@ register_planner(Planner(
     description="Een gedateerd schema van BuurtTent-bezoeken: HIC-risico x zwakke "
                 "preventiedekking."))
 register_layer(Layer(
-    id="recommendations", title="Aanbevolen plaatsen (laatste planning)",
-    description="De plaatsen van de laatste planning per soort (alarmsystemen, camera's, "
-                "BuurtTent) in deze service, met hun toelichting.",
+    id="recommendations", title="Aanbevolen plaatsen (opgeslagen plannen)",
+    description="De plaatsen van een opgeslagen plan (planId), of van het nieuwste plan per "
+                "soort (alarmsystemen, camera's, BuurtTent), met hun toelichting.",
     builder=build_recommendations, role="analyst",
     params=(Param("kind", "Soort advies: alarms, cameras of buurttent.", _kind,
-                  example="alarms"),),
-    id_column="site_id", queryables=("kind", "buurt_code", "wijk_code"),
+                  example="alarms"),
+            Param("planId", "Nummer van een opgeslagen plan (standaard: het nieuwste per "
+                  "soort).", _plan_id, schema={"type": "integer", "minimum": 1},
+                  example="1")),
+    id_column="site_id", queryables=("kind", "status", "buurt_code", "wijk_code"),
     geometry_type="Point", keywords=("advies", "inzet")))

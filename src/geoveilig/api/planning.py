@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import InvalidInput, NotFound
 from ..layers import LayerContext, allows
+from ..store.plans import Requester
 from . import features as ft
 from .auth import caller
 from .jobs import JobResult, Progress, run_job
@@ -94,6 +95,12 @@ def _dutch(error: Any) -> str:
         return template
 
 
+def requester(who: Any) -> Requester:
+    """The caller as it is recorded with a plan: role, key id and actor."""
+    key_id = who.actor[4:].split(" ", 1)[0] if who.actor.startswith("key:") else None
+    return Requester(role=who.role, actor=who.actor, key_id=key_id)
+
+
 def planning_router(prefix: str = "/v1") -> APIRouter:
     router = APIRouter(prefix=prefix, include_in_schema=False)
 
@@ -116,7 +123,8 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
             detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
                                f"{_dutch(e)}" for e in exc.errors())
             raise InvalidInput(detail, where="body") from None
-        ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
+        ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store,
+                           requester=requester(who))
 
         def compute(progress: Progress) -> JobResult:
             result = planner.compute(ctx, req, progress)

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pyproj import Transformer
 
 from .. import crimetypes
+from ..placement.service import KEEP_EXISTING
 from ..store import import_batches
 
 _ENV = Environment(loader=PackageLoader("geoveilig.web", "templates"),
@@ -26,7 +27,7 @@ _TO_WGS84 = Transformer.from_crs("EPSG:28992", "EPSG:4326", always_xy=True)
 
 def page_config(request: Request) -> dict[str, object]:
     """What the page needs to start: API base, crime types, years with data, centre, base
-    map, and whether the data are synthetic."""
+    map, whether the data are synthetic, and the one default for units in place."""
     app = request.app
     areas = app.state.areas
     store = app.state.store
@@ -53,6 +54,7 @@ def page_config(request: Request) -> dict[str, object]:
         "basemapUrl": settings.basemap_url or None,
         "basemapAttribution": settings.basemap_attribution,
         "synthetic": synthetic,
+        "keepExisting": KEEP_EXISTING,
     }
 
 

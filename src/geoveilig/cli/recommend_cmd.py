@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ import typer
 from .. import WGS84
 from ..placement import service
 from ..placement.policies import Recommendation
+from ..store.plans import Requester
 from .alerts_cmd import witte_voeten as alerts_witte_voeten
 from .common import areas, console, handle_errors, open_store, out, settings
 
@@ -18,13 +20,23 @@ recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele 
                                  "BuurtTent-bezoeken.", no_args_is_help=True)
 
 
+def _requester() -> Requester:
+    """A planning run from the command line: recorded as the local user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "onbekend"
+    return Requester(role="analyst", actor=f"cli:{user}")
+
+
 def _write(rec: Recommendation, path: Path) -> None:
     sites = rec.sites.drop(columns=[c for c in ("candidate_index",) if c in rec.sites])
     sites.to_crs(WGS84).to_file(path, driver="GeoJSON")
 
 
-def _report(rec: Recommendation, path: Path) -> None:
-    out.print(rec.summary(), highlight=False)
+def _report(plan: service.Plan, path: Path) -> None:
+    rec = plan.recommendation
+    out.print(plan.summary(), highlight=False)
     cols = [c for c in ("rank", "date", "status", "expected_covered", "share_of_risk",
                         "wijk_name", "buurt_code", "buurt_name", "distance_to_existing_m")
             if c in rec.sites]
@@ -48,13 +60,16 @@ def _report(rec: Recommendation, path: Path) -> None:
 @recommend_app.command("alarms")
 @handle_errors
 def alarms(
-    count: int = typer.Option(..., "--count", "-k", help="aantal (extra) alarmsystemen"),
+    count: int = typer.Option(..., "--count", "-k", help="aantal nieuwe plaatsen voor "
+                                                         "alarmsystemen"),
     radius: float = typer.Option(150.0, "--radius", help="dekkingsstraal in meters (100-200)"),
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum (standaard: dag na "
                                                              "het laatste incident)"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
-    keep_existing: bool = typer.Option(False, "--keep-existing",
-                                       help="geplaatste systemen blijven staan (geen rotatie)"),
+    keep_existing: bool = typer.Option(
+        service.KEEP_EXISTING, "--keep-existing/--move-existing",
+        help="geplaatste systemen blijven staan, of afgekoelde systemen worden verplaatst "
+             "(apart vermeld; --count blijft het aantal nieuwe plaatsen)"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
                                              help="minimale afstand tussen systemen (m)"),
     duration_days: int | None = typer.Option(
@@ -72,7 +87,8 @@ def alarms(
         plan = service.plan_alarms(
             store, areas(), count=count, radius=radius, origin=origin, window=window,
             keep_existing=keep_existing, min_spacing=min_spacing, duration_days=duration_days,
-            method=method, with_backtest=with_backtest, grid_size=settings().grid_size)
+            method=method, with_backtest=with_backtest, grid_size=settings().grid_size,
+            requester=_requester())
     finally:
         store.close()
     _finish(plan, out_file)
@@ -81,12 +97,13 @@ def alarms(
 @recommend_app.command("cameras")
 @handle_errors
 def cameras(
-    count: int = typer.Option(..., "--count", "-k", help="aantal camera's"),
+    count: int = typer.Option(..., "--count", "-k", help="aantal nieuwe cameraplaatsen"),
     radius: float = typer.Option(75.0, "--radius", help="dekkingsstraal in meters (50-100)"),
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
-    keep_existing: bool = typer.Option(False, "--keep-existing",
-                                       help="de huidige camera blijft staan en telt mee"),
+    keep_existing: bool = typer.Option(
+        service.KEEP_EXISTING, "--keep-existing/--move-existing",
+        help="de huidige camera's blijven staan en tellen mee, of mogen verplaatst worden"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
                                              help="minimale afstand tussen camera's (m)"),
     method: str = typer.Option("prospective", "--method", help="hotspotmethode voor het risico"),
@@ -100,7 +117,8 @@ def cameras(
         plan = service.plan_cameras(
             store, areas(), count=count, radius=radius, origin=origin, window=window,
             keep_existing=keep_existing, min_spacing=min_spacing, method=method,
-            with_backtest=with_backtest, grid_size=settings().grid_size)
+            with_backtest=with_backtest, grid_size=settings().grid_size,
+            requester=_requester())
     finally:
         store.close()
     _finish(plan, out_file)
@@ -122,7 +140,8 @@ def buurttent(
     store = open_store()
     try:
         plan = service.plan_buurttent_year(store, areas(), count=count, year=year,
-                                           min_gap_weeks=min_gap_weeks, slot=slot)
+                                           min_gap_weeks=min_gap_weeks, slot=slot,
+                                           requester=_requester())
     finally:
         store.close()
     _finish(plan, out_file)
@@ -132,7 +151,10 @@ def _finish(plan: service.Plan, path: Path) -> None:
     for note in plan.notes:
         console.print(f"[yellow]Let op:[/] {note}", highlight=False)
     _write(plan.recommendation, path)
-    _report(plan.recommendation, path)
+    _report(plan, path)
+    console.print(f"Opgeslagen als plan {plan.plan_id} (geoveilig plans show {plan.plan_id}; "
+                  f"inzet vastleggen: geoveilig deployments add --plan {plan.plan_id} "
+                  "--ranks 1,2,...)", highlight=False)
 
 
 # issue 24: witte-voetenacties (geoveilig.alerts), command body in alerts_cmd

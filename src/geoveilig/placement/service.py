@@ -6,6 +6,12 @@ duration) and returns a ``Plan``: the ``Recommendation`` plus Dutch notes on wha
 Demand for alarms and cameras is the hotspot engine's risk surface (``method``, default
 prospective; ``with_backtest`` adds its backtest score); when the engine has too little data
 the interim recency-weighted counts (``placement.interim``) stand in and a note says so.
+
+Every planning run is saved in the store (``store.plans``) with its parameters, the data
+version, who asked, the objective with its unit, bound, gap and every site; ``Plan.plan_id``
+is its id. ``count`` is always the number of NEW sites: moves of units already in place are
+listed separately (status ``verplaatst``) and units that stay have rank 0 (status
+``bestaand``). ``KEEP_EXISTING`` is the one default for existing units (CLI, API and map).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from ..hotspots import (
 from ..prevention import coverage as prevention_coverage
 from ..store import Store
 from ..store.deployments import list_deployments
+from ..store.plans import Requester, save_plan
 from ..store.prevention import load_registry
 from .evaluation import EffectEstimate, evaluate_deployment
 from .interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
@@ -47,10 +54,72 @@ from .policies import (
 BURGLARY = ("woninginbraak", "inbraak-schuur-garage")
 
 
+#: Units already in place stay where they are unless the planner asks to move them (the same
+#: default in ``geoveilig recommend``, ``POST /v1/recommendations`` and the map).
+KEEP_EXISTING = True
+#: The requester recorded when the library is called without one.
+LIBRARY = Requester(role="analyst", actor="library")
+
+
 @dataclass(frozen=True)
 class Plan:
     recommendation: Recommendation
     notes: tuple[str, ...] = field(default=())
+    plan_id: int | None = None
+    objective_unit: str = ""
+
+    def counts(self) -> dict[str, int]:
+        """Sites per role: ``new`` (count asked for), ``moved`` (units in place that move),
+        ``kept`` (units in place that stay)."""
+        status = self.recommendation.sites["status"].astype(str)
+        return {"new": int(status.isin(["nieuw", "gepland"]).sum()),
+                "moved": int((status == "verplaatst").sum()),
+                "kept": int((status == "bestaand").sum())}
+
+    def summary(self) -> str:
+        """The plan in one Dutch sentence, with the unit of its objective."""
+        rec = self.recommendation
+        c = self.counts()
+        gap = f"{100 * rec.gap:.1f}%" if np.isfinite(rec.gap) else "onbekend"
+        head = f"Plan {self.plan_id}: " if self.plan_id is not None else ""
+        sites = (f"{c['new']} bezoeken" if rec.kind == "buurttent" else
+                 f"{c['new']} nieuwe plaatsen, {c['moved']} verplaatsing(en) van geplaatste "
+                 f"eenheden, {c['kept']} blijven staan")
+        return (f"{head}{sites}. Doel: {rec.objective:.2f} "
+                f"({self.objective_unit}); bovengrens {rec.bound:.2f}, gat (afstand tot optimum) "
+                f"hoogstens {gap} ({rec.status}).")
+
+
+def window_text(days: float) -> str:
+    """28 -> '4 weken', 7 -> 'week', 10 -> '10 dagen'."""
+    if days % 7 == 0:
+        weeks = int(days // 7)
+        return "week" if weeks == 1 else f"{weeks} weken"
+    return f"{days:g} dagen"
+
+
+def _data_version(store: Store) -> str:
+    """The store's data version (``layers.data_version``), read before a planning run starts
+    so that the saved plan names the data it used."""
+    from ..layers import data_version
+
+    return data_version(store)
+
+
+def _saved(store: Store, kind: str, rec: Recommendation, notes: tuple[str, ...], unit: str,
+           params: dict[str, object], requester: Requester | None, save: bool,
+           version: str) -> Plan:
+    """The plan, saved in the store (``save``) with the data version it used."""
+    plan = Plan(rec, notes, None, unit)
+    if not save:
+        return plan
+    plan_id = save_plan(
+        store, kind=kind, sites=rec.sites, params={**rec.params, **params},
+        objective=rec.objective, objective_unit=unit, bound=rec.bound, gap=rec.gap,
+        proven=rec.proven, solver=rec.solver, status=rec.status, total_risk=rec.total_risk,
+        summary=plan.summary(), notes=notes, requester=requester or LIBRARY,
+        data_version=version)
+    return Plan(rec, notes, plan_id, unit)
 
 
 @dataclass(frozen=True)
@@ -171,10 +240,13 @@ def uncovered_share(store: Store, areas: Areas, when: pd.Timestamp) -> pd.Series
 
 def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0,
                 origin: str | pd.Timestamp | None = None, window: str = "28d",
-                keep_existing: bool = False, min_spacing: float | None = None,
+                keep_existing: bool = KEEP_EXISTING, min_spacing: float | None = None,
                 duration_days: int | None = None, method: str = "prospective",
-                with_backtest: bool = False, grid_size: float = 125.0) -> Plan:
-    """Where to put (count more) mobile alarm systems: burglary risk on residential cells."""
+                with_backtest: bool = False, grid_size: float = 125.0,
+                requester: Requester | None = None, save: bool = True) -> Plan:
+    """Where to put ``count`` more mobile alarm systems: burglary risk on residential cells.
+    Without ``keep_existing`` cooled-down units in place are moved (listed separately)."""
+    version = _data_version(store)
     t0 = plan_origin(store, origin)
     d = demand(store, areas, t0, window_days(window), BURGLARY, method=method,
                with_backtest=with_backtest, grid_size=grid_size)
@@ -187,15 +259,23 @@ def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0
                            rotate=not keep_existing, duration_days=duration_days, origin=t0,
                            min_spacing=min_spacing, names=areas.names(), method_name=d.method,
                            backtest_score=d.backtest_score)
-    return Plan(rec, notes)
+    unit = (f"verwacht aantal inbraken binnen {radius:g} m in de komende "
+            f"{window_text(window_days(window))}")
+    params = {"origin": t0.date().isoformat(), "window": window, "keep_existing": keep_existing,
+              "method": d.method, "requested_method": method, "with_backtest": with_backtest,
+              "grid_size": grid_size}
+    return _saved(store, "alarms", rec, notes, unit, params, requester, save, version)
 
 
 def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0,
                  origin: str | pd.Timestamp | None = None, window: str = "28d",
-                 keep_existing: bool = False, min_spacing: float | None = None,
+                 keep_existing: bool = KEEP_EXISTING, min_spacing: float | None = None,
                  method: str = "prospective", with_backtest: bool = False,
-                 grid_size: float = 125.0) -> Plan:
-    """Where the flexible cameras should go: incidents in public space (group ``straat``)."""
+                 grid_size: float = 125.0, requester: Requester | None = None,
+                 save: bool = True) -> Plan:
+    """Where ``count`` more flexible cameras should go: incidents in public space (group
+    ``straat``). Without ``keep_existing`` the cameras in place may move."""
+    version = _data_version(store)
     t0 = plan_origin(store, origin)
     d = demand(store, areas, t0, window_days(window), GROUPS["straat"], method=method,
                with_backtest=with_backtest, grid_size=grid_size)
@@ -204,13 +284,21 @@ def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0
                             keep_existing=keep_existing, min_spacing=min_spacing,
                             names=areas.names(), method_name=d.method,
                             backtest_score=d.backtest_score)
-    return Plan(rec, (*d.notes, *notes))
+    unit = (f"verwacht aantal incidenten op straat binnen {radius:g} m in de komende "
+            f"{window_text(window_days(window))}")
+    params = {"origin": t0.date().isoformat(), "window": window, "keep_existing": keep_existing,
+              "method": d.method, "requested_method": method, "with_backtest": with_backtest,
+              "grid_size": grid_size}
+    return _saved(store, "cameras", rec, (*d.notes, *notes), unit, params, requester, save,
+                  version)
 
 
 def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
-                        min_gap_weeks: float = 8, slot: str = "W-SAT") -> Plan:
+                        min_gap_weeks: float = 8, slot: str = "W-SAT",
+                        requester: Requester | None = None, save: bool = True) -> Plan:
     """A dated schedule of ``count`` BuurtTent visits in ``year``: HIC risk (last year's HIC
     incidents) x uncovered prevention share x inhabitants (when known)."""
+    version = _data_version(store)
     start = pd.Timestamp(year=year, month=1, day=1)
     inc = store.incidents(start=start - pd.Timedelta(days=365), end=start,
                           crime_types=list(GROUPS["hic"]))
@@ -223,7 +311,9 @@ def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
                          end=pd.Timestamp(year=year + 1, month=1, day=1), slot=slot,
                          min_gap_weeks=min_gap_weeks, names=areas.names(),
                          method_name=f"interim: HIC-incidenten vorig jaar; {what}")
-    return Plan(rec, ())
+    unit = ("prioriteit = verwacht aantal HIC-incidenten per buurt (jaar ervoor) x aandeel "
+            "zonder actieve preventie x inwoners (waar bekend)")
+    return _saved(store, "buurttent", rec, (), unit, {"year": year}, requester, save, version)
 
 
 #: What a deployment kind is meant to prevent (the default crime types of its evaluation).
@@ -243,6 +333,9 @@ def deployment_effect(store: Store, deployment_id: int,
     if row.empty:
         raise NotFound(f"onbekende inzet {deployment_id}")
     dep = row.iloc[0]
+    if pd.isna(dep["start"]):
+        raise InvalidInput(f"inzet {deployment_id} is {dep['status']}: een effect is pas te "
+                           "meten na plaatsing", where="deployment")
     kind = str(dep["kind"])
     types = crime_types or EFFECT_TYPES.get(kind, GROUPS["hic"])
     incidents = store.incidents(crime_types=list(types))
@@ -256,3 +349,79 @@ def deployment_effect(store: Store, deployment_id: int,
         incidents, start=dep["start"], end=None if pd.isna(end) else end, area=area,
         point=None if area is not None else dep.geometry, radius=radius,
         crime_types=list(types))
+
+
+#: Days of data after the actual start before the map links a deployment to its evaluation.
+EFFECT_MIN_DAYS = 28
+
+
+def effect_ready(deployments: pd.DataFrame, data_end: pd.Timestamp | None) -> pd.Series:
+    """Per deployment: placed (or ended) and the stored incidents reach at least
+    ``EFFECT_MIN_DAYS`` days past its actual start (``data_end``: the last incident)."""
+    if data_end is None or len(deployments) == 0:
+        return pd.Series(False, index=deployments.index)
+    start = pd.to_datetime(deployments["start"], utc=True)
+    return (start.notna() & (start + pd.Timedelta(days=EFFECT_MIN_DAYS)
+                             <= pd.Timestamp(data_end).tz_convert("UTC"))).astype(bool)
+
+
+def deployments_from_plan(store: Store, plan_id: int, ranks: list[int], *,
+                          planned_start: str | pd.Timestamp | None = None,
+                          planned_end: str | pd.Timestamp | None = None,
+                          note: str | None = None) -> list[int]:
+    """Planned deployments (status ``gepland``) at the sites of a stored plan with the given
+    ``ranks``, linked by ``plan_id``/``plan_rank``. The planned start defaults to the site's
+    date (BuurtTent) or the plan's origin, the planned end to the site's ``until`` (alarms:
+    origin + duration) or the day after a BuurtTent visit. A rank that is already deployed
+    (and not cancelled) is a ``Conflict``."""
+    from ..errors import Conflict
+    from ..store.deployments import KINDS, add_deployments
+    from ..store.plans import PLAN_KINDS, get_plan, plan_sites
+    from ..times import parse_local
+
+    plan = get_plan(store, plan_id)
+    sites = plan_sites(store, plan_id)
+    wanted = [int(r) for r in ranks]
+    if not wanted:
+        raise InvalidInput("kies minstens één plaats (rang) uit het plan", where="ranks")
+    if len(set(wanted)) != len(wanted):
+        raise InvalidInput("een rang komt twee keer voor", where="ranks")
+    placeable = sites.loc[sites["rank"] > 0].drop_duplicates("rank").set_index("rank")
+    unknown = [r for r in wanted if r not in placeable.index]
+    if unknown:
+        raise InvalidInput(f"plan {plan_id} heeft geen nieuwe plaats met rang "
+                           f"{', '.join(map(str, unknown))}", where="ranks")
+    taken = list_deployments(store)
+    taken = taken.loc[(taken["plan_id"] == plan["id"]) & (taken["status"] != "geannuleerd")
+                      & taken["plan_rank"].isin(wanted)]
+    if len(taken):
+        pairs = ", ".join(f"rang {int(r)} (inzet {int(i)})"
+                          for r, i in zip(taken["plan_rank"], taken["id"], strict=True))
+        raise Conflict(f"plan {plan_id}: al vastgelegd als inzet: {pairs}")
+    kind = PLAN_KINDS[plan["kind"]]
+    origin = plan["params"].get("origin")
+    rows = []
+    for rank in wanted:
+        site = placeable.loc[rank]
+        start = planned_start or site.get("date") or site.get("start") or origin
+        if start is None or (not isinstance(start, str) and pd.isna(start)):
+            raise InvalidInput("geef een geplande startdatum", where="plannedStart")
+        start_ts = parse_local(start, where="plannedStart")
+        end = planned_end or site.get("until")
+        if (end is None or (not isinstance(end, str) and pd.isna(end))) and kind == "buurttent":
+            end = start_ts + pd.Timedelta(days=1)
+        end_ts = None if end is None or (not isinstance(end, (str, pd.Timestamp))
+                                         and pd.isna(end)) else parse_local(
+            end, where="plannedEnd")
+        radius = site.get("radius_m")
+        place = site.get("buurt_name") or site.get("buurt_code") or ""
+        rows.append({
+            "kind": kind, "label": f"{KINDS[kind]} (plan {plan_id}, rang {rank}) {place}".strip(),
+            "geometry": site.geometry, "status": "gepland", "planned_start": start_ts,
+            "planned_end": end_ts,
+            "radius_m": None if radius is None or pd.isna(radius) else float(radius),
+            "buurt_code": site.get("buurt_code"), "wijk_code": site.get("wijk_code"),
+            "plan_id": int(plan_id), "plan_rank": int(rank), "source": f"plan {plan_id}",
+            "note": note})
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=sites.crs)
+    return add_deployments(store, frame)

@@ -712,6 +712,13 @@ class Store:
         ts = _from_epoch(pd.Series([lo, hi]))
         return ts.iloc[0], ts.iloc[1]
 
+    def plan_sites(self, plan_id: int) -> gpd.GeoDataFrame:
+        """The sites of a stored plan (``store.plans.plan_sites``): points (EPSG:28992) with
+        ``rank``, ``status``, ``expected_covered`` and the plan's explanation columns."""
+        from .plans import plan_sites
+
+        return plan_sites(self, plan_id)
+
     def audit(self, actor: str, action: str, target: str | None = None,
               detail: str | None = None) -> None:
         self.audit_many([(int(time.time()), actor, action, target, detail)])

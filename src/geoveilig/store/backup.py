@@ -14,9 +14,11 @@ self-referencing key is set after all rows are in), sequences are moved past the
 and the schema is upgraded to the newest revision again. Generated columns (PostGIS ``geom``)
 are not stored in a bundle: the database recomputes them.
 
-Every table of the store is copied, ``incident_history`` (migration 0008: the previous versions
-of corrected and withdrawn incidents, with who, when and what changed) included, so a restore
-keeps the audit trail of corrections (``tests/test_store_update.py``).
+Every table of the store is included (they are reflected, not listed): ``incident_history``
+(migration 0008: the previous versions of corrected and withdrawn incidents, with who, when
+and what changed), so a restore keeps the audit trail of corrections; the stored plans
+(``plans``, ``plan_sites``) and the deployments with their status and plan link come back as
+they were, plans before the deployments that refer to them.
 """
 
 from __future__ import annotations

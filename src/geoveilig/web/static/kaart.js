@@ -16,8 +16,12 @@
     method: "Methode", expected_covered: "Verwacht gedekt", share_of_risk: "Deel van risico",
     date: "Datum", type: "Soort", start: "Vanaf", end: "Tot", occurred_at: "Moment",
     distance_to_existing_m: "Afstand tot bestaande (m)", explanation: "Toelichting",
-    backtest_score: "Backtest", suppressed: "Onderdrukt (klein aantal)"
+    backtest_score: "Backtest", suppressed: "Onderdrukt (klein aantal)", status: "Status",
+    planned_start: "Gepland vanaf", planned_end: "Gepland tot", plan_id: "Plan",
+    plan_rank: "Rang in plan", kind: "Soort", effect_ready: "Effect meetbaar"
   };
+  var STATUS_COLORS = { gepland: "#ff7f00", "geplaatst": "#e31a1c", "beëindigd": "#7f7f7f",
+                        geannuleerd: "#cccccc" };
 
   // What each collection looks like on the map. Collections the caller may not see are not
   // listed by /collections, so they never appear here.
@@ -37,12 +41,11 @@
       params: function () { return {}; } },
     { id: "prevention-groups", title: "Preventiegroepen", kind: "areas", color: "#2b8cbe",
       params: function () { return {}; } },
-    { id: "deployments", title: "Bestaande inzet", kind: "points", colorBy: "type",
-      colors: { alarm: "#e31a1c", alarms: "#e31a1c", camera: "#1f78b4", cameras: "#1f78b4",
-                buurttent: "#33a02c" }, color: "#ff7f00",
+    { id: "deployments", title: "Inzet (gepland, geplaatst, beëindigd)", kind: "points",
+      colorBy: "status", colors: STATUS_COLORS, color: "#ff7f00", actions: true,
       params: function () { return {}; } },
-    { id: "recommendations", title: "Aanbevolen plaatsen (laatste planning)", kind: "points",
-      color: "#6a3d9a", params: function () { return {}; } },
+    { id: "recommendations", title: "Aanbevolen plaatsen (opgeslagen plan)", kind: "points",
+      color: "#6a3d9a", params: function (s) { return { planId: s.planId }; } },
     { id: "incidents", title: "Incidenten (politie)", kind: "points", color: "#000000",
       radius: 3, params: function (s) {
         return { crimeType: s.crimeType, datetime: s.year + "-01-01T00:00:00Z/" +
@@ -50,7 +53,7 @@
       } }
   ];
 
-  var state = { crimeType: cfg.defaultCrimeType, year: String(cfg.defaultYear) };
+  var state = { crimeType: cfg.defaultCrimeType, year: String(cfg.defaultYear), planId: null };
   var map = L.map("map", { zoomControl: true }).setView(cfg.center, 13);
   L.control.scale({ imperial: false }).addTo(map);
   var control = L.control.layers({}, {}, { collapsed: false }).addTo(map);
@@ -178,7 +181,9 @@
         return L.circleMarker(latlng, { radius: spec.radius || 7, color: "#222", weight: 1,
                                         fillColor: c, fillOpacity: 0.9 });
       },
-      onEachFeature: function (f, layer) { layer.bindPopup(popup(f.properties)); }
+      onEachFeature: function (f, layer) {
+        layer.bindPopup(popup(f.properties) + (spec.actions ? actionsHtml(f.properties) : ""));
+      }
     });
     gj.addTo(entry.group);
     updateLegend();
@@ -304,6 +309,11 @@
       document.getElementById("planning").hidden = ids.indexOf("recommendations") < 0;
       document.body.setAttribute("data-role", role);
       setupLayers(ids);
+      if (ids.indexOf("deployments") >= 0) {
+        loadDeployments().catch(function (err) { message("Inzet niet geladen: " + err.message); });
+      } else {
+        document.getElementById("cycle").hidden = true;
+      }
     });
   }
   document.getElementById("login-form").addEventListener("submit", function (ev) {
@@ -361,15 +371,27 @@
     if (tent) document.getElementById("plan-count").value = "17";
   }
   kindSelect.addEventListener("change", syncPlanForm);
+  document.getElementById("plan-keep").checked = cfg.keepExisting !== false;
   syncPlanForm();
+
+  function objectiveText(s) {
+    if (s.objective === undefined) return "";
+    var text = "doel " + fmt(Number(s.objective)) +
+      (s.objectiveUnit ? " = " + s.objectiveUnit : "");
+    if (s.gap !== undefined && s.gap !== null) {
+      text += "; afstand tot optimum ≤ " + (100 * s.gap).toFixed(1).replace(".", ",") + "%";
+    }
+    return text;
+  }
 
   function showPlan(fc) {
     lastPlan = fc;
     planLayer.clearLayers();
     var list = document.getElementById("plan-sites");
     list.innerHTML = "";
-    var feats = (fc.features || []).slice().sort(function (a, b) {  // new sites first
-      return (a.properties.status === "bestaand") - (b.properties.status === "bestaand");
+    var order = { nieuw: 0, gepland: 0, verplaatst: 1, bestaand: 2 };
+    var feats = (fc.features || []).slice().sort(function (a, b) {  // new, moves, units kept
+      return (order[a.properties.status] || 0) - (order[b.properties.status] || 0);
     });
     feats.forEach(function (f, i) {
       var rank = f.properties.rank || i + 1;
@@ -381,17 +403,34 @@
         html: existing ? "•" : String(rank), iconSize: [22, 22] }) })
         .bindPopup(popup(p)).addTo(planLayer);
       var li = document.createElement("li");
-      li.textContent = (p.status ? p.status + ": " : "") + (p.buurt_name || p.buurt_code || "") +
+      if (!existing && p.rank > 0) {
+        var box = document.createElement("input");
+        box.type = "checkbox";
+        box.className = "site-select";
+        box.value = String(p.rank);
+        box.checked = p.status !== "verplaatst";
+        box.setAttribute("aria-label", "plaats " + p.rank + " inzetten");
+        li.appendChild(box);
+      }
+      li.appendChild(document.createTextNode(
+        (p.status ? p.status + ": " : "") + (p.buurt_name || p.buurt_code || "") +
         (p.date ? " – " + p.date : "") +
-        (p.expected_covered !== undefined ? " – verwacht gedekt " + Number(p.expected_covered).toFixed(2) : "");
+        (p.expected_covered !== undefined && p.expected_covered !== null ?
+          " – verwacht gedekt " + Number(p.expected_covered).toFixed(2) : "")));
       list.appendChild(li);
     });
     var s = fc.summary || fc.properties || {};
-    document.getElementById("plan-summary").textContent = feats.length + " plaatsen" +
-      (s.objective !== undefined ? "; gedekt risico " + Number(s.objective).toFixed(2) : "") +
-      (s.gap !== undefined && s.gap !== null ? "; afstand tot optimum ≤ " + (100 * s.gap).toFixed(1) + "%" : "");
+    state.planId = s.planId || null;
+    var counts = s.newSites !== undefined ?
+      s.newSites + " nieuwe plaatsen, " + s.moves + " verplaatsing(en), " + s.kept +
+        " blijven staan" : feats.length + " plaatsen";
+    var objective = objectiveText(s);
+    document.getElementById("plan-summary").textContent =
+      (s.planId ? "Plan " + s.planId + ": " : "") + counts + (objective ? "; " + objective : "");
     document.getElementById("plan-result").hidden = false;
+    document.getElementById("plan-save").disabled = !s.planId;
     document.body.setAttribute("data-plan-sites", String(feats.length));
+    if (s.planId) document.body.setAttribute("data-plan-id", String(s.planId));
     if (feats.length) map.fitBounds(L.geoJSON(fc).getBounds().pad(0.3));
   }
 
@@ -444,11 +483,136 @@
       showPlan(fc);
       var rec = layers.recommendations;
       if (rec && map.hasLayer(rec.group)) load(rec);
+      if (layers.deployments) loadDeployments().catch(function () {});
     }).catch(function (err) {
       message("Advies niet gelukt: " + err.message);
     }).then(function () {
       progress.hidden = true;
       button.disabled = false;
+    });
+  });
+
+  // --- the deployment cycle: save a plan, place, end, evaluate -------------------------------
+  function dateOnly(iso) { return iso ? String(iso).slice(0, 10) : ""; }
+  function actionsHtml(p) {
+    var id = esc(p.id);
+    var html = '<div class="dep-actions" data-dep="' + id + '">';
+    if (p.status === "gepland") {
+      html += '<input type="date" class="dep-date" value="' + esc(dateOnly(p.planned_start)) +
+        '" aria-label="datum"><button type="button" data-dep-action="place" data-id="' + id +
+        '">geplaatst op datum</button><button type="button" data-dep-action="cancel" data-id="' +
+        id + '">annuleren</button>';
+    } else if (p.status === "geplaatst") {
+      html += '<input type="date" class="dep-date" value="' + esc(dateOnly(p.planned_end)) +
+        '" aria-label="datum"><button type="button" data-dep-action="end" data-id="' + id +
+        '">beëindigen</button>';
+    }
+    if (p.effect_ready) {
+      html += '<a href="#" data-dep-action="effect" data-id="' + id + '">effect bekijken</a>';
+    } else if (p.status === "geplaatst" || p.status === "beëindigd") {
+      html += '<span class="hint">effect: nog te vroeg (te weinig gegevens na plaatsing)</span>';
+    }
+    return html + "</div>";
+  }
+
+  function loadDeployments() {
+    var entry = layers.deployments;
+    var url = API + "/collections/deployments/items?limit=10000";
+    return fetchAll(url).then(function (features) {
+      if (entry) {
+        entry.data = features;
+        if (map.hasLayer(entry.group)) draw(entry);
+      }
+      var list = document.getElementById("deployment-list");
+      list.innerHTML = "";
+      var shown = features.filter(function (f) {
+        return f.properties.plan_id !== null && f.properties.plan_id !== undefined;
+      });
+      shown.forEach(function (f) {
+        var p = f.properties;
+        var li = document.createElement("li");
+        li.setAttribute("data-deployment", String(p.id));
+        li.setAttribute("data-status", p.status);
+        li.innerHTML = "<b>" + esc(p.label) + "</b><br>" + esc(p.status) +
+          (p.start ? " sinds " + esc(dateOnly(p.start)) : "") +
+          (p.end ? " tot " + esc(dateOnly(p.end)) : "") +
+          (p.status === "gepland" && p.planned_start ? " vanaf " + esc(dateOnly(p.planned_start)) : "") +
+          actionsHtml(p);
+        list.appendChild(li);
+      });
+      document.getElementById("cycle").hidden = !shown.length;
+      document.body.setAttribute("data-deployments", String(features.length));
+    });
+  }
+
+  function changeDeployment(id, body) {
+    return getJSON(API + "/deployments/" + encodeURIComponent(id), {
+      method: "PATCH", headers: headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify(body)
+    });
+  }
+
+  function showEffect(id) {
+    var box = document.getElementById("effect-result");
+    box.hidden = false;
+    box.textContent = "Effect van inzet " + id + " wordt berekend…";
+    var url = API + "/deployments/" + encodeURIComponent(id) + "/effect";
+    return getJSON(url).then(function (res) {
+      var b = res.body || {};
+      if (b.verdict !== undefined) return b;
+      var loc = res.response.headers.get("Location");
+      if (!loc) throw new Error("Onverwacht antwoord van de server.");
+      return poll(loc, Date.now());
+    }).then(function (e) {
+      var pct = function (x) { return (100 * x).toFixed(0) + "%"; };
+      box.textContent = "Inzet " + id + ": " + e.verdict + " (schatting " +
+        pct(e.estimate) + ", 95%-interval " + pct(e.ci_low - 1) + " tot " + pct(e.ci_high - 1) +
+        "; " + e.n_treated_cells + " cellen tegen " + e.n_control_cells + " controlecellen)";
+      document.body.setAttribute("data-effect", e.label);
+    }).catch(function (err) {
+      box.textContent = "Effect niet te berekenen: " + err.message;
+      document.body.setAttribute("data-effect", "fout");
+    });
+  }
+
+  document.addEventListener("click", function (ev) {
+    var el = ev.target.closest ? ev.target.closest("[data-dep-action]") : null;
+    if (!el) return;
+    ev.preventDefault();
+    var id = el.getAttribute("data-id");
+    var action = el.getAttribute("data-dep-action");
+    if (action === "effect") { showEffect(id); return; }
+    var wrap = el.closest(".dep-actions");
+    var dateInput = wrap ? wrap.querySelector(".dep-date") : null;
+    var at = dateInput ? dateInput.value : "";
+    var body = action === "cancel" ? { status: "geannuleerd" } :
+      { status: action === "place" ? "geplaatst" : "beëindigd", at: at };
+    if (action !== "cancel" && !at) { message("Kies eerst een datum."); return; }
+    message(null);
+    changeDeployment(id, body).then(function () {
+      map.closePopup();
+      return loadDeployments();
+    }).catch(function (err) {
+      message("Wijziging niet gelukt: " + err.message);
+    });
+  });
+
+  document.getElementById("plan-save").addEventListener("click", function () {
+    if (!state.planId) return;
+    var ranks = Array.prototype.map.call(
+      document.querySelectorAll("#plan-sites input.site-select:checked"),
+      function (b) { return Number(b.value); });
+    if (!ranks.length) { message("Kies minstens één plaats om in te zetten."); return; }
+    message(null);
+    getJSON(API + "/deployments", {
+      method: "POST", headers: headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ planId: state.planId, ranks: ranks })
+    }).then(function (res) {
+      var n = ((res.body || {}).deployments || []).length;
+      message("Plan " + state.planId + " opgeslagen: " + n + " geplande inzet(ten).", true);
+      return loadDeployments();
+    }).catch(function (err) {
+      message("Plan opslaan niet gelukt: " + err.message);
     });
   });
 
