@@ -25,8 +25,8 @@ import pandas as pd
 import shapely
 from scipy.stats import norm
 
-from .. import TIMEZONE
 from ..errors import CrsError, InvalidInput
+from ..times import local_timestamp
 
 __all__ = ["EffectEstimate", "evaluate_deployment"]
 
@@ -66,7 +66,7 @@ def _ts(value: TimeLike, what: str) -> pd.Timestamp:
         ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(f"{what}: ongeldige datum '{value}'") from exc
-    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts.tz_convert(TIMEZONE)
+    return local_timestamp(ts)
 
 
 def _pct(x: float) -> str:

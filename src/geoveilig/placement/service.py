@@ -18,7 +18,6 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from .. import TIMEZONE
 from ..areas import Areas
 from ..crimetypes import GROUPS
 from ..errors import InvalidInput
@@ -34,6 +33,7 @@ from ..prevention import coverage as prevention_coverage
 from ..store import Store
 from ..store.deployments import list_deployments
 from ..store.prevention import load_registry
+from ..times import local_timestamp
 from .evaluation import EffectEstimate, evaluate_deployment
 from .interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
 from .policies import (
@@ -73,7 +73,7 @@ def window_days(text: str, where: str = "window") -> float:
 
 
 def _aware(ts: pd.Timestamp) -> pd.Timestamp:
-    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts
+    return local_timestamp(ts)
 
 
 def plan_origin(store: Store, origin: str | pd.Timestamp | None, where: str = "origin"

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection, Engine
 from .. import RD_NEW, TIMEZONE
 from ..errors import ImportRejected, InvalidInput, StoreUnavailable
 from ..incidents import ParseResult
+from ..times import local_timestamp
 from . import chunks, postgis
 from .chunks import ChunkQuery
 from .models import audit_log, import_batches, incidents, metadata
@@ -106,10 +107,7 @@ def _epoch(series: pd.Series) -> np.ndarray:
 
 
 def _to_epoch(value: datetime | date | str | pd.Timestamp) -> int:
-    ts = pd.Timestamp(value)
-    if ts.tzinfo is None:
-        ts = ts.tz_localize(TIMEZONE)
-    return int(ts.tz_convert("UTC").timestamp())
+    return int(local_timestamp(value).tz_convert("UTC").timestamp())
 
 
 def _from_epoch(values: pd.Series) -> pd.Series:

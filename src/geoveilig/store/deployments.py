@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 
 from .. import RD_NEW, TIMEZONE
 from ..errors import CrsError, InvalidInput, NotFound
+from ..times import local_timestamp
 from .models import metadata
 
 __all__ = ["KINDS", "add_deployments", "deployments", "list_deployments", "remove_deployment"]
@@ -73,9 +74,7 @@ def _epoch(value: object, what: str) -> int | None:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (ValueError, TypeError) as exc:
         raise InvalidInput(f"{what}: ongeldige datum '{value}'") from exc
-    if ts.tzinfo is None:
-        ts = ts.tz_localize(TIMEZONE)
-    return int(ts.tz_convert("UTC").timestamp())
+    return int(local_timestamp(ts).tz_convert("UTC").timestamp())
 
 
 def add_deployments(store: object, frame: gpd.GeoDataFrame) -> list[int]:
