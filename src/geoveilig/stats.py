@@ -715,6 +715,9 @@ def _signal_text(p: float, direction: float, alpha: float) -> str:
     return "binnen toeval"
 
 
+#: How many years back the yearly series (the report's small multiples) goes at most.
+YEARLY_MAX_YEARS = 10
+
 #: The trend test needs at least this many years: with 4 points no ordering reaches p < 0.05.
 MIN_TREND_YEARS = 5
 
@@ -988,7 +991,7 @@ def yearly_counts(incidents: pd.DataFrame, years: Iterable[int], *,
 
 
 def period_series(incidents: pd.DataFrame, period: Period | str, *,
-                  rows: str | Iterable[str] = SEED_ROWS, max_years: int = 10,
+                  rows: str | Iterable[str] = SEED_ROWS, max_years: int = YEARLY_MAX_YEARS,
                   coverage: tuple[pd.Timestamp, pd.Timestamp] | Literal["auto"] | None = "auto",
                   ) -> pd.DataFrame:
     """Gemeente counts per row (index) of ``period`` and the same period in the consecutive
