@@ -61,6 +61,25 @@ class Demand:
     notes: tuple[str, ...] = ()
 
 
+#: Hotspot methods whose risk is a number of incidents per cell (what coverage adds up and a
+#: plan states as "verwacht gedekte incidenten"). ``gistar`` and ``emerging`` give z-scores,
+#: which do not add up to incidents: they are refused for placement.
+PLACEMENT_METHODS = ("prospective", "kde", "naive", "learned")
+
+
+def check_placement_method(method: str, where: str = "method") -> str:
+    """``method`` when it yields a risk in incidents; a Dutch ``InvalidInput`` otherwise."""
+    if method in PLACEMENT_METHODS:
+        return method
+    if method in ("gistar", "emerging"):
+        raise InvalidInput(
+            f"methode '{method}' geeft z-scores (hoe uitzonderlijk een cel is), geen verwachte "
+            "aantallen incidenten; een plaatsing telt gedekte incidenten op. Kies "
+            f"{', '.join(PLACEMENT_METHODS)}", where=where)
+    raise InvalidInput(f"onbekende methode '{method}' voor plaatsing; kies "
+                       f"{', '.join(PLACEMENT_METHODS)}", where=where)
+
+
 def window_days(text: str, where: str = "window") -> float:
     """'28d', '4w', '1m' or '28' -> days (``hotspots.events.parse_window``)."""
     from ..hotspots.events import parse_window
@@ -95,7 +114,9 @@ def demand(store: Store, areas: Areas, origin: pd.Timestamp, days: float,
            crime_types: tuple[str, ...], *, method: str = "prospective",
            with_backtest: bool = False, grid_size: float = 125.0) -> Demand:
     """Risk per cell for the coming window (see the module docstring). ``residential``
-    (alarms): cells with a woninginbraak in the three years before ``origin`` (no BAG data)."""
+    (alarms): cells with a woninginbraak in the three years before ``origin`` (no BAG data).
+    ``method`` must give a risk in incidents (``PLACEMENT_METHODS``)."""
+    check_placement_method(method)
     inc = store.incidents(end=origin, crime_types=list(crime_types))
     try:
         if len(inc) == 0:
