@@ -251,10 +251,14 @@ DEFAULT_RADIUS = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
 
 
 def deployment_effect(store: Store, deployment_id: int,
-                      crime_types: tuple[str, ...] | None = None) -> EffectEstimate:
+                      crime_types: tuple[str, ...] | None = None, *,
+                      plan_sites: gpd.GeoDataFrame | None = None,
+                      deployed_rank: int | None = None) -> EffectEstimate:
     """"Did it help?" for one registered deployment: its point and radius (or area), its
     period, the crime types its kind is meant to prevent (or ``crime_types``), compared with
-    matched control cells (``placement.evaluation.evaluate_deployment``)."""
+    control places chosen by the rule that chose it (``placement.evaluation``): with
+    ``plan_sites`` (the stored planning run it came from) and its ``deployed_rank`` the sites
+    ranked just below it (``placed_by_tool``), else places of the same risk at its start."""
     from ..errors import NotFound
 
     units = list_deployments(store)
@@ -274,4 +278,4 @@ def deployment_effect(store: Store, deployment_id: int,
     return evaluate_deployment(
         incidents, start=dep["start"], end=None if pd.isna(end) else end, area=area,
         point=None if area is not None else dep.geometry, radius=radius,
-        crime_types=list(types))
+        crime_types=list(types), plan_sites=plan_sites, deployed_rank=deployed_rank)
