@@ -10,8 +10,9 @@ ranked 2..11 of the same run are the controls (``placement.study.simulate_deploy
 Scenarios, each for both processes:
 
 * ``null-helmond``: no true effect at Helmond's burglary rate (469 per year);
-* ``null-10x``: no true effect at ten times that rate (all property crime; the counts are large
-  enough for conclusive verdicts, so a biased design shows its false alarms here);
+* ``null-10x``: no true effect at ten times that rate (all property crime), radius 300 m and
+  91 days: the counts are large enough for conclusive verdicts, so a biased design shows its
+  false alarms here;
 * ``effect30-helmond``: a true 30% reduction inside the circle during the deployment, at
   Helmond's rate: the detection rate ("daling") and the median minimal detectable effect.
 
@@ -68,11 +69,13 @@ def main() -> None:
     results = []
     t_all = time.perf_counter()
     for process in PROCESSES:
-        for rate_name, rate, effects in (("helmond", HELMOND_BURGLARIES_PER_YEAR, (1.0, 0.7)),
-                                         ("10x", 10 * HELMOND_BURGLARIES_PER_YEAR, (1.0,))):
+        for rate_name, rate, radius, days, effects in (
+                ("helmond", HELMOND_BURGLARIES_PER_YEAR, 150.0, 42.0, (1.0, 0.7)),
+                ("10x", 10 * HELMOND_BURGLARIES_PER_YEAR, 300.0, 91.0, (1.0,))):
             t0 = time.perf_counter()
             df = simulate_deployments(areas, process, n_histories=args.histories,
                                       seed=args.seed, effects=effects, rate_per_year=rate,
+                                      radius=radius, duration_days=days,
                                       extra={"legacy": legacy_evaluate})
             secs = time.perf_counter() - t0
             for effect, g in df.groupby("effect"):

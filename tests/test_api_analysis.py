@@ -44,8 +44,12 @@ def test_deployment_effect(client) -> None:  # type: ignore[no-untyped-def]
     r = c.get(f"/v1/deployments/{alarm['id']}/effect", headers=h)
     body = _result(c, r, h)
     assert body["label"] in ("daling", "stijging", "geen aantoonbaar effect",
-                             "te vroeg om te zeggen")
+                             "te vroeg om te zeggen", "geen vergelijkingsgebied",
+                             "onvoldoende gegevens")
     assert body["verdict"] and "ci_low" in body
+    # the design is stated: its controls, its power, and whether the tool placed it
+    assert body["placed_by_tool"] is False and "hetzelfde risico" in body["control_rule"]
+    assert "mde" in body and "p_value" in body and "selection" in body["periods"]
     assert c.get("/v1/deployments/999999/effect", headers=h).status_code == 404
 
 

@@ -405,6 +405,11 @@ def _verdict(test: _Test, alpha: float, max_mde: float, counts: tuple[float, flo
                 f"Meer incidenten dan verwacht: ongeveer {_pct(test.rr - 1)} vergeleken met de "
                 f"controleplaatsen {ci}, {p}; de inzet heeft geen daling opgeleverd.{tail}",
                 True)
+    if not np.isfinite(test.rr):
+        return ("te vroeg om te zeggen",
+                "Te vroeg om te zeggen: in het gebied is in de voorperiode en tijdens de inzet "
+                "geen enkel incident geteld; daaruit is geen effect te schatten, er zijn meer "
+                f"maanden gegevens (of een groter gebied) nodig.{tail}", False)
     if not test.mde <= max_mde:
         return ("te vroeg om te zeggen",
                 f"Te vroeg om te zeggen: {mde}. De schatting ({_pct(test.rr - 1)}, {ci}) zegt "
@@ -560,6 +565,8 @@ def evaluate_deployment(
                 test = _Test(a_t.rr, min(a_t.lo, test.lo), max(a_t.hi, test.hi),
                              max(a_t.p, test.p), max(a_t.mde, test.mde))
                 phi = max(phi, a_phi)
+        if table["before"][0] + table[name][0] == 0:  # nothing to estimate from
+            test = _Test(float("nan"), 0.0, float("inf"), 1.0, test.mde)
         v = _verdict(test, alpha, max_mde, (table["before"][0], table[name][0]), is_ongoing)
         return test, phi, v
 
