@@ -158,6 +158,7 @@ def test_report_counts_comparisons_and_gives_effect_size(areas):
     html = report.render_html(stats.evaluation(inc, areas, "2017", rows=("totaal", "overval"),
                                                years_back=(1,)))
     assert "vergelijkingen getoetst" in html
+    assert "2 vergelijkingen getoetst" in json.loads(report.to_json(c))["multiple_comparisons"]
 
 
 def test_bars_without_data_say_so():

@@ -201,6 +201,7 @@ def to_records(c: Comparison) -> dict[str, object]:
                            "show": sorted(map(list, c.rule.show)), "symbol": c.rule.symbol},
         "rounding": {str(k): v for k, v in c.rounding},
         "methods": c.methods,
+        "multiple_comparisons": multiplicity_note(c),
         "notes": list(c.notes),
         "rows": rows,
     }
