@@ -15,7 +15,8 @@ just before therefore shows a "daling" where nothing happened. The design here:
   (:func:`controls_by_risk`). Places that share the selection share its aftermath (a near-repeat
   burst dies down in both), which the comparison then cancels. No usable control gives
   "geen vergelijkingsgebied" with the reason, never an arbitrary comparison;
-* **inference on counts**: the ratio of rate ratios
+* **inference on counts** (the estimate is the difference-in-differences RRR; every check
+  below can only make the verdict more cautious): the ratio of rate ratios
   ``RRR = (treated during / treated before) / (controls during / controls before)``, a
   log-linear Poisson model whose variance is scaled by the over-dispersion measured between the
   control sites (quasi-Poisson, at least 1), with a t interval (degrees of freedom from the
@@ -412,8 +413,9 @@ def _verdict(test: _Test, alpha: float, max_mde: float, counts: tuple[float, flo
                 f"maanden gegevens (of een groter gebied) nodig.{tail}", False)
     if not test.mde <= max_mde:
         return ("te vroeg om te zeggen",
-                f"Te vroeg om te zeggen: {mde}. De schatting ({_pct(test.rr - 1)}, {ci}) zegt "
-                f"daarom nog niets; er zijn meer maanden gegevens nodig.{tail}", False)
+                f"Te vroeg om te zeggen: {mde}. De schatting ({_pct(test.rr - 1)}; "
+                f"{ci[1:-1]}) zegt daarom nog niets; er zijn meer maanden gegevens "
+                f"nodig.{tail}", False)
     return ("geen aantoonbaar effect",
             f"Geen aantoonbaar effect: het verschil met de controleplaatsen "
             f"({_pct(test.rr - 1)}) valt binnen het toeval {ci}, {p}; {mde}.{tail}", True)
@@ -560,9 +562,10 @@ def evaluate_deployment(
                 per_site["before"], per_site["selection"], per_site[name],
                 lens["selection"] / lens["before"], alpha, power)
             if adj is not None:
-                # the verdict takes the more cautious of the two designs
+                # the estimate is the difference-in-differences; the selection correction
+                # only makes the verdict more cautious (larger p, wider interval, larger MDE)
                 a_t, a_phi = adj
-                test = _Test(a_t.rr, min(a_t.lo, test.lo), max(a_t.hi, test.hi),
+                test = _Test(test.rr, min(a_t.lo, test.lo), max(a_t.hi, test.hi),
                              max(a_t.p, test.p), max(a_t.mde, test.mde))
                 phi = max(phi, a_phi)
         if table["before"][0] + table[name][0] == 0:  # nothing to estimate from
