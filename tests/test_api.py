@@ -668,3 +668,12 @@ def test_hotspots_and_deployments_layers(client: TestClient, keys) -> None:  # t
     assert dep["numberMatched"] > 0
     kinds = {f["properties"]["kind"] for f in dep["features"]}
     assert kinds and all(f["geometry"]["type"] == "Point" for f in dep["features"])
+
+
+def test_planning_refuses_z_score_methods(client: TestClient, keys) -> None:  # type: ignore[no-untyped-def]
+    h = auth(keys, "analyst")
+    for kind in ("alarms", "cameras"):
+        r = client.post(f"/v1/recommendations/{kind}", json={"count": 2, "method": "gistar"},
+                        headers=h)
+        assert r.status_code == 400 and r.headers["content-type"] == PROBLEM
+        assert "z-scores" in r.json()["detail"]

@@ -44,8 +44,12 @@ def test_deployment_effect(client) -> None:  # type: ignore[no-untyped-def]
     r = c.get(f"/v1/deployments/{alarm['id']}/effect", headers=h)
     body = _result(c, r, h)
     assert body["label"] in ("daling", "stijging", "geen aantoonbaar effect",
-                             "te vroeg om te zeggen")
+                             "te vroeg om te zeggen", "geen vergelijkingsgebied",
+                             "onvoldoende gegevens")
     assert body["verdict"] and "ci_low" in body
+    # the design is stated: its controls, its power, and whether the tool placed it
+    assert body["placed_by_tool"] is False and "hetzelfde risico" in body["control_rule"]
+    assert "mde" in body and "p_value" in body and "selection" in body["periods"]
     assert c.get("/v1/deployments/999999/effect", headers=h).status_code == 404
 
 
@@ -57,3 +61,27 @@ def test_analysis_is_hidden_from_the_public(client) -> None:  # type: ignore[no-
     assert bad.status_code == 400 and bad.headers["content-type"].startswith(
         "application/problem+json")
     assert c.get("/v1/backtest", headers=h).json()["parameter"] == "crimeType"
+
+
+def test_deployment_effect_from_a_stored_plan(client) -> None:  # type: ignore[no-untyped-def]
+    """The interface for stored plans (issue 19): the plan's sites and the deployed rank give
+    the controls (the sites ranked below it) and flag the deployment as placed by the tool."""
+    import geopandas as gpd
+    import numpy as np
+
+    from geoveilig.placement.service import deployment_effect
+    from geoveilig.store.deployments import list_deployments
+
+    c, _h = client
+    store = c.app.state.store
+    units = list_deployments(store)
+    alarm = units.loc[units["kind"] == "alarm"].iloc[0]
+    x0, y0 = alarm.geometry.x, alarm.geometry.y
+    xs = x0 + np.r_[0.0, 1200, -1200, 0, 0, 1200, -1200]
+    ys = y0 + np.r_[0.0, 0, 0, 1200, -1200, 1200, -1200]
+    plan = gpd.GeoDataFrame({"rank": np.arange(1, 8), "radius_m": 150.0},
+                            geometry=gpd.points_from_xy(xs, ys), crs="EPSG:28992")
+    est = deployment_effect(store, int(alarm["id"]), plan_sites=plan, deployed_rank=1)
+    assert est.placed_by_tool and est.n_control_cells == 6
+    assert "dezelfde planning" in est.control_rule
+    assert est.as_dict()["placed_by_tool"] is True

@@ -56,3 +56,26 @@ def test_buurt_level_needs_a_key(client) -> None:  # type: ignore[no-untyped-def
     r = c.get("/v1/reports/evaluation?year=2017&level=buurt",
               headers={"Authorization": f"Bearer {keys['analyst']}"})
     assert r.status_code == 200
+
+
+def test_quarter_report_charts_only_loaded_periods(client, demo_incidents) -> None:  # type: ignore[no-untyped-def]
+    """The 2018-Q1 report charts up to ten earlier first quarters; it used to load only five
+    years, so 2012-Q1 (inside the store) was drawn as 0. Every bar is the stored count."""
+    import re
+
+    import pandas as pd
+
+    c, _ = client
+    h = c.get("/v1/reports/evaluation?period=2018-Q1&f=html")
+    assert h.status_code == 200
+    sample = demo_incidents.iloc[::25]
+    t = pd.to_datetime(sample["occurred_at"])
+    bars: dict[str, str] = {}
+    for key, value in re.findall(r"<title>(\d\d-Q1): ([\d.]+)</title>", h.text):
+        bars.setdefault(key, value)  # the first chart is the total
+    assert "12-Q1" in bars
+    for year in range(2012, 2019):
+        want = int(((t >= pd.Timestamp(f"{year}-01-01", tz=t.dt.tz))
+                    & (t < pd.Timestamp(f"{year}-04-01", tz=t.dt.tz))).sum())
+        assert want > 0
+        assert int(bars[f"{year % 100:02d}-Q1"].replace(".", "")) == want

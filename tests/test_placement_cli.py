@@ -99,3 +99,16 @@ def test_recommend_buurttent_uses_the_prevention_registry(cli_env, tmp_path):
     assert all("register" in p["method"] for p in props)
     assert all(0 <= p["uncovered_share"] <= 1 for p in props)
     assert any(p["uncovered_share"] < 1 for p in props)
+
+
+@pytest.mark.parametrize("method", ["gistar", "emerging"])
+def test_recommend_refuses_z_score_methods(cli_env, method):
+    """Gi* and emerging give z-scores, not incidents: a plan may not sum them as 'verwacht
+    gedekte incidenten'."""
+    runner, env, tmp = cli_env
+    out = tmp / f"{method}.geojson"
+    res = runner.invoke(app, ["recommend", "cameras", "--count", "2", "--method", method,
+                              "--out", str(out)], env=env)
+    assert res.exit_code == 1, res.output
+    assert "z-scores" in res.output and "Traceback" not in res.output
+    assert not out.exists()

@@ -195,7 +195,7 @@ def test_buurttent_inhabitants_and_infeasible_gap():
     rec = plan_buurttent(t, b, 6, start="2018-01-01", end="2018-07-01", min_gap_weeks=4)
     s = rec.sites
     t2 = t.set_index("buurt_code")
-    exp = (t2["hic_risk"] * t2["uncovered_share"] * t2["inhabitants"]).loc[s["buurt_code"]]
+    exp = (t2["hic_risk"] * t2["uncovered_share"]).loc[s["buurt_code"]]
     assert np.allclose(s["priority"].to_numpy(), exp.to_numpy())
     with pytest.raises(InvalidInput, match=r"onhaalbaar.*52 weken"):
         # 4 wijken, one visit per wijk per year: 6 visits cannot fit
@@ -215,3 +215,28 @@ def test_buurttent_highest_priority_first_without_gap():
     assert np.all(np.diff(pr) <= 1e-12)
     top5 = np.sort((t["hic_risk"] * t["uncovered_share"]).to_numpy())[::-1][:5]
     assert np.allclose(pr, top5)
+
+
+def test_buurttent_population_not_counted_twice(areas):
+    """Boundaries that carry inhabitants: the HIC count per buurt already grows with its
+    population, so a buurt with 30 incidents (500 inhabitants) comes before one with 20
+    (2000 inhabitants). Multiplying by inhabitants again used to reverse that."""
+    import dataclasses
+
+    from geoveilig.placement.interim import interim_buurttent_table
+
+    b = areas.buurten.copy()
+    b["inhabitants"] = 1000
+    big, small = b["code"].iloc[0], b["code"].iloc[1]
+    b.loc[b["code"] == big, "inhabitants"] = 2000
+    b.loc[b["code"] == small, "inhabitants"] = 500
+    a2 = dataclasses.replace(areas, buurten=b)
+    codes = [big] * 20 + [small] * 30
+    inc = pd.DataFrame({"buurt_code": codes, "crime_type": "woninginbraak",
+                        "occurred_at": pd.Timestamp("2017-06-01", tz="Europe/Amsterdam")})
+    table = interim_buurttent_table(inc, a2, origin="2018-01-01", hic_types=("woninginbraak",))
+    assert "inhabitants" in table.columns
+    rec = plan_buurttent(table, b, 2, start="2018-01-01", end="2018-12-31", min_gap_weeks=0)
+    s = rec.sites.sort_values("rank")
+    assert list(s["buurt_code"]) == [small, big]
+    assert list(s["priority"]) == [30.0, 20.0]

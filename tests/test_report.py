@@ -142,3 +142,25 @@ def test_cli_bad_input(cli_env, args, message):
     assert res.exit_code == 1
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+# --- issue 15: multiple comparisons, effect size beside p, no zeros outside the data ------------
+def test_report_counts_comparisons_and_gives_effect_size(areas):
+    inc = make_incidents({"overig": {2016: 5000, 2017: 5300}, "overval": {2016: 30, 2017: 31}},
+                         areas, seed=5)
+    c = stats.compare(inc, "2017", areas=areas, rows=("totaal", "overval"), years_back=(1,))
+    text = report.text_table(c)
+    assert "2 vergelijkingen getoetst (2 verschillen en 0 trends)" in text
+    assert "door toeval alleen al ongeveer 0.1" in text
+    lines = report.explain(c)
+    total = next(s for s in lines if s.startswith("Totaal"))
+    assert "verschil +301 misdrijven, +6%" in total and "Het verschil is klein" in total
+    html = report.render_html(stats.evaluation(inc, areas, "2017", rows=("totaal", "overval"),
+                                               years_back=(1,)))
+    assert "vergelijkingen getoetst" in html
+    assert "2 vergelijkingen getoetst" in json.loads(report.to_json(c))["multiple_comparisons"]
+
+
+def test_bars_without_data_say_so():
+    svg = report.bars_svg([float("nan"), 3.0], ["12-Q1", "13-Q1"])
+    assert "12-Q1: geen gegevens" in svg and "12-Q1: 0<" not in svg

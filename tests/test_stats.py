@@ -353,3 +353,37 @@ def test_period_series(demo_incidents):
     y = stats.period_series(demo_incidents, "2017")
     assert list(y.columns) == [str(v) for v in range(2012, 2018)]
     assert y.loc["totaal", "2012"] == 6473 and y.loc["totaal", "2016"] == 5272
+
+
+# --- issue 15: trend test with ties, at least five years, one time rule ----------------------
+def test_mann_kendall_tie_corrected_matches_scipy():
+    rows = np.array([[5, 5, 6, 6, 7, 7, 8],
+                     [3, 3, 3, 4, 4, 5, 9],
+                     [2, 0, 2, 0, 2, 3, 3],
+                     [10, 12, 12, 15, 15, 15, 19]])
+    _s, p = stats.mann_kendall(rows)
+    for r in range(len(rows)):
+        want = sps.kendalltau(np.arange(rows.shape[1]), rows[r]).pvalue
+        assert p[r] == pytest.approx(want, rel=1e-9)
+
+
+def test_trend_needs_five_years(areas):
+    four = {"bedreiging": {2014: 100, 2015: 130, 2016: 170, 2017: 220}}
+    f = stats.compare(make_incidents(four, areas, seed=3), "2017", areas=areas,
+                      rows=("bedreiging",))
+    assert (f.frame["trend_signal"] == "te weinig jaren").all()
+    assert f.frame["trend_p"].isna().all()
+    assert any("te weinig jaren" in n for n in f.notes)
+
+
+def test_ambiguous_autumn_hour_counted_as_the_importer_reads_it(areas):
+    """A naive time in the hour that occurs twice (last Sunday of October) is winter time, as
+    the importer reads it; stats used to turn it into NaT and refuse the whole frame."""
+    inc = make_incidents({"overig": {2017: 5}}, areas, seed=1)
+    inc = inc.copy()
+    inc["occurred_at"] = pd.to_datetime(["2017-10-29 02:30", "2017-03-26 02:30",
+                                         "2017-05-01 10:00", "2017-07-01 00:00",
+                                         "2017-12-31 23:59"])
+    c = stats.count_incidents(inc, "2017")
+    assert int(c["count"].sum()) >= 5
+    assert stats.data_range(inc)[0] == pd.Timestamp("2017-03-26", tz="Europe/Amsterdam")

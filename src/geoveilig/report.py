@@ -26,7 +26,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from . import stats
-from .stats import Comparison, Evaluation, Period
+from .stats import YEARLY_MAX_YEARS, Comparison, Evaluation, Period
 
 # ---------------------------------------------------------------------------------------------
 # Small formatting helpers (Dutch)
@@ -79,6 +79,32 @@ def _headers(c: Comparison) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------------
 # Text table (CLI)
 # ---------------------------------------------------------------------------------------------
+#: Below this relative change (in %) a "significant" difference is called small in the text.
+SMALL_CHANGE_PCT = 10.0
+
+
+def multiplicity_note(c: Comparison) -> str:
+    """How many tests the table holds and what that means: with many comparisons some are
+    "significant" by chance alone, and with totals in the thousands a change of a few percent
+    is "significant" without mattering; the effect size stands beside every p."""
+    n_diff = sum(int(np.isfinite(c.frame[f"p_{k}y"].to_numpy(dtype=float)).sum())
+                 for k, _p in c.references)
+    n_trend = int(np.isfinite(c.frame["trend_p"].to_numpy(dtype=float)).sum()) \
+        if "trend_p" in c.frame else 0
+    n = n_diff + n_trend
+    if n == 0:
+        return ""
+    n_sig = sum(int((c.frame[f"p_{k}y"].to_numpy(dtype=float) < c.alpha).sum())
+                for k, _p in c.references)
+    expected = n * c.alpha
+    return (f"In deze tabel zijn {n} vergelijkingen getoetst ({n_diff} verschillen en "
+            f"{n_trend} trends); {n_sig} verschillen heten 'significant'. Bij alpha = "
+            f"{c.alpha:g} zijn er door toeval alleen al ongeveer {expected:.1f} 'significant' "
+            "te verwachten. Bij totalen van duizenden misdrijven is een verschil van enkele "
+            "procenten al 'significant' zonder dat het voor beleid iets betekent: kijk naast "
+            "de p-waarde altijd naar de grootte van het verschil (het percentage en het aantal).")
+
+
 def text_table(c: Comparison, *, signals: bool = True) -> str:
     """The table as the CLI prints it: the source's layout (one block per area), counts with
     a Dutch thousands separator, the percentage and, when ``signals``, the significance mark
@@ -97,6 +123,9 @@ def text_table(c: Comparison, *, signals: bool = True) -> str:
         ]
         if _has_trend(c):
             legend.append(f"Trend: {c.methods['trend']}.")
+        note = multiplicity_note(c)
+        if note:
+            legend.append(note)
     legend += list(c.notes)
     return "\n\n".join(blocks) + "\n" + "\n".join(legend) + "\n"
 
@@ -173,6 +202,7 @@ def to_records(c: Comparison) -> dict[str, object]:
                            "show": sorted(map(list, c.rule.show)), "symbol": c.rule.symbol},
         "rounding": {str(k): v for k, v in c.rounding},
         "methods": c.methods,
+        "multiple_comparisons": multiplicity_note(c),
         "notes": list(c.notes),
         "rows": rows,
     }
@@ -238,7 +268,8 @@ def bars_svg(values: Sequence[float], years: Sequence[str], *, highlight: str | 
              title: str = "", width: int = 230, height: int = 130) -> str:
     """A small bar chart as hand-written inline SVG (no matplotlib: dozens of these must render
     in milliseconds). Bars per year, the ``highlight`` year dark, the value on each bar."""
-    vals = [float(v) if v is not None and np.isfinite(float(v)) else 0.0 for v in values]
+    known = [v is not None and v is not pd.NA and np.isfinite(float(v)) for v in values]
+    vals = [float(v) if k else 0.0 for v, k in zip(values, known, strict=True)]
     top = max(vals) if vals and max(vals) > 0 else 1.0
     pad_t, pad_b, pad_x = 16, 18, 6
     plot_h = height - pad_t - pad_b
@@ -248,9 +279,16 @@ def bars_svg(values: Sequence[float], years: Sequence[str], *, highlight: str | 
              f'width="{width}" height="{height}" role="img" '
              f'aria-label="{_esc(title)}"><title>{_esc(title)}</title>']
     for i, (v, y) in enumerate(zip(vals, years, strict=True)):
-        h = plot_h * v / top
         x = pad_x + i * slot + slot * 0.15
         w = slot * 0.7
+        if not known[i]:  # a period outside the loaded data: say so, never draw a zero
+            parts.append(f'<text x="{x + w / 2:.1f}" y="{pad_t + plot_h - 3:.1f}" '
+                         f'font-size="7" text-anchor="middle" fill="#999"><title>{y}: geen '
+                         'gegevens</title>geen gegevens</text>')
+            parts.append(f'<text x="{x + w / 2:.1f}" y="{height - 5}" font-size="9" '
+                         f'text-anchor="middle" fill="#555">{y}</text>')
+            continue
+        h = plot_h * v / top
         color = "#1f4e79" if y == highlight else "#9db7d5"
         parts.append(f'<rect x="{x:.1f}" y="{pad_t + plot_h - h:.1f}" width="{w:.1f}" '
                      f'height="{h:.1f}" fill="{color}"><title>{y}: {format_count(v)}'
@@ -316,8 +354,15 @@ def explain(c: Comparison, max_items: int = 40, *, include_noise: bool = True,
                     f"in {c.period.label}")
         if sig.startswith("significant"):
             word = "stijging" if b > a else "daling"
-            out.append(f"{head}. Deze {word} is groter dan wat je door toeval kunt verwachten "
-                       f"({format_p(pval)}).")
+            size = (f"verschil {int(b) - int(a):+d} misdrijven, {_pct_words(pct)}"
+                    if not getattr(rec, f"suppressed_{k}y") else f"verschil {int(b) - int(a):+d}")
+            text = (f"{head}. Deze {word} is groter dan wat je door toeval kunt verwachten "
+                    f"({size}; {format_p(pval)}).")
+            if np.isfinite(change) and abs(change) < SMALL_CHANGE_PCT:
+                text += (f" Het verschil is klein ({_pct_words(pct)}): bij zulke grote aantallen "
+                         "is ook een kleine verandering 'significant'; of ze ertoe doet is een "
+                         "beleidsvraag, geen statistische.")
+            out.append(text)
         elif (include_noise and np.isfinite(change) and abs(change) >= 20
               and not getattr(rec, f"suppressed_{k}y")):
             out.append(f"{head}. Dat lijkt veel, maar bij deze aantallen valt het binnen het "
@@ -357,7 +402,8 @@ def _table_ctx(c: Comparison, code: str | None = None) -> dict[str, object]:
             cls = {"significant hoger": "up", "significant lager": "down"}.get(sig, "")
             cells.append({"text": rec[f"change_{k}y_text"], "cls": f"num {cls}",
                           "signal": _SHORT_SIGNAL.get(sig, sig),
-                          "title": f"{sig}, {format_p(rec[f'p_{k}y'])}"})
+                          "title": f"{sig}, verschil {rec[f'change_{k}y_text']}, "
+                                   f"{format_p(rec[f'p_{k}y'])}"})
         if _has_trend(c):
             cells.append({"text": _SHORT_SIGNAL.get(rec["trend_signal"], rec["trend_signal"]),
                           "cls": "trend", "title": f"{rec['trend_signal']}, "
@@ -409,7 +455,8 @@ def render_html(ev: Evaluation, *, title: str | None = None,
     return _env().get_template("report.html").render(
         title=title, gemeente=name, period=g.period, references=g.references,
         table=_table_ctx(g), methods=g.methods, rule=g.rule, alpha=g.alpha,
-        explain=explain(g), notes=g.notes, hic_svg=hic_svg, multiples=multiples,
+        explain=explain(g), multiplicity=multiplicity_note(g), notes=g.notes, hic_svg=hic_svg,
+        multiples=multiples,
         wijk_tables=wijk_tables, wijk_notes=ev.wijken.notes if ev.wijken else (),
         wijk_explain=explain(ev.wijken, max_items=30, include_noise=False,
                                             rows=("totaal", "hic")) if ev.wijken else [],
@@ -434,6 +481,9 @@ def incidents_for(store: object, periods: list[Period], years_back: tuple[int, .
     for p in periods:
         stats.check_covered(p, coverage)
     earliest = min(periods, key=lambda p: p.start)
-    start = earliest.shift(-max((*years_back, 5))).start
+    # load every year the report shows: the comparisons, the trend and the yearly charts
+    # (``stats.period_series`` goes back up to YEARLY_MAX_YEARS); the coverage returned never
+    # starts before what was loaded, so a year that was not read is "geen gegevens", never 0
+    start = earliest.shift(-max((*years_back, 5, YEARLY_MAX_YEARS))).start
     incidents = store.incidents(start=start, end=max(p.end for p in periods))  # type: ignore[attr-defined]
-    return incidents, coverage
+    return incidents, (max(coverage[0], start), coverage[1])

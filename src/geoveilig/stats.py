@@ -82,11 +82,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from . import TIMEZONE
 from .areas import LEVELS, Areas
 from .crimetypes import BY_SLUG, GROUP_LABELS, GROUPS, SLUGS, TOTAL_LABEL, TOTAL_SLUG, _norm
 from .crimetypes import resolve as _resolve
 from .errors import InvalidInput, UnknownCrimeType
+from .times import local_series, local_timestamp
 
 Level = Literal["gemeente", "wijk", "buurt"]
 
@@ -100,7 +100,8 @@ UNKNOWN_AREA_NAME = "Buiten de wijken / onbekend"
 
 BINOMIAL_METHOD = ("exacte binomiaaltoets (voorwaardelijke toets voor twee Poisson-aantallen, "
                    "tweezijdig)")
-TREND_METHOD = "Mann-Kendall-trendtoets over de jaren (exacte p-waarde)"
+TREND_METHOD = ("Mann-Kendall-trendtoets over de jaren (exacte p-waarde; bij gelijke aantallen "
+                "normale benadering met correctie voor gelijke waarden)")
 
 _MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
               "september", "oktober", "november", "december")
@@ -117,7 +118,7 @@ def _ts(value: datetime | date | str | pd.Timestamp) -> pd.Timestamp:
         raise InvalidInput(f"ongeldige datum '{value}': gebruik JJJJ-MM-DD") from exc
     if ts is pd.NaT:
         raise InvalidInput(f"ongeldige datum '{value}'")
-    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts.tz_convert(TIMEZONE)
+    return local_timestamp(ts)
 
 
 @dataclass(frozen=True)
@@ -343,9 +344,7 @@ def _level_check(level: str) -> None:
 def _times_ns(incidents: pd.DataFrame) -> np.ndarray:
     if "occurred_at" not in incidents.columns:
         raise InvalidInput("de incidenten missen de kolom occurred_at")
-    t = pd.to_datetime(incidents["occurred_at"], errors="coerce")
-    if t.dt.tz is None:
-        t = t.dt.tz_localize(TIMEZONE, ambiguous="NaT", nonexistent="shift_forward")
+    t = local_series(pd.to_datetime(incidents["occurred_at"], errors="coerce"))
     if t.isna().any():
         raise InvalidInput(f"{int(t.isna().sum())} incident(en) zonder geldig tijdstip "
                            "(occurred_at)")
@@ -399,8 +398,7 @@ def data_range(incidents: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | N
     without incidents. Pass your own ``coverage`` when the data's true range is known."""
     if len(incidents) == 0:
         return None
-    t = pd.to_datetime(incidents["occurred_at"])
-    t = t.dt.tz_localize(TIMEZONE) if t.dt.tz is None else t.dt.tz_convert(TIMEZONE)
+    t = local_series(pd.to_datetime(incidents["occurred_at"]))
     return t.min().normalize(), t.max().normalize() + pd.DateOffset(days=1)
 
 
@@ -685,7 +683,11 @@ def _mahonian(n: int) -> np.ndarray:
 
 def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mann-Kendall trend test on the rows of ``series`` (n_rows, n_points), oldest first.
-    Returns Kendall's S and the exact two-sided p-value (no-ties permutation distribution)."""
+    Returns Kendall's S and the two-sided p-value, computed as ``scipy.stats.kendalltau``
+    against time does (method "auto"): the exact permutation distribution for a row without
+    ties, and the normal approximation with the tie-corrected variance
+    ``[n(n-1)(2n+5) - sum t(t-1)(2t+5)] / 18`` for a row with ties (equal counts are common
+    for small numbers; the no-ties distribution would understate p there)."""
     x = np.asarray(series, dtype=float)
     n = x.shape[1]
     i, j = np.triu_indices(n, k=1)
@@ -696,6 +698,12 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     s_values = n_pairs - 2 * np.arange(len(counts))  # S for k inversions
     abs_s = np.abs(s_values)
     p = np.array([counts[abs_s >= abs(v) - 1e-9].sum() / total for v in s])
+    var0 = n * (n - 1) * (2 * n + 5) / 18.0
+    for r in range(x.shape[0]):
+        _vals, t = np.unique(x[r], return_counts=True)
+        if (t > 1).any():
+            var = var0 - float(np.sum(t * (t - 1) * (2 * t + 5))) / 18.0
+            p[r] = 2.0 * sps.norm.sf(abs(s[r]) / np.sqrt(var)) if var > 0 else 1.0
     return s, np.minimum(1.0, p)
 
 
@@ -707,8 +715,15 @@ def _signal_text(p: float, direction: float, alpha: float) -> str:
     return "binnen toeval"
 
 
+#: How many years back the yearly series (the report's small multiples) goes at most.
+YEARLY_MAX_YEARS = 10
+
+#: The trend test needs at least this many years: with 4 points no ordering reaches p < 0.05.
+MIN_TREND_YEARS = 5
+
+
 def _trend_text(p: float, s: float, alpha: float, n_points: int) -> str:
-    if n_points < 4:
+    if n_points < MIN_TREND_YEARS:
         return "te weinig jaren"
     if not np.isfinite(p):
         return "geen gegevens"
@@ -900,12 +915,12 @@ def compare(
                                  for pp, aa, bb in zip(pv, a, b, strict=True)]
     series = np.stack([m[:n_keep].reshape(-1) for m in trend_mats], axis=1)
     n_pts = series.shape[1]
-    if n_pts >= 4:
+    if n_pts >= MIN_TREND_YEARS:
         s, pt = mann_kendall(series)
     else:
         s, pt = np.full(len(frame), np.nan), np.full(len(frame), np.nan)
-        notes.append(f"Trendtoets niet mogelijk: maar {n_pts} jaar gegevens "
-                     "(minimaal 4 nodig).")
+        notes.append(f"Trendtoets niet mogelijk: te weinig jaren ({n_pts} jaar gegevens, "
+                     f"minimaal {MIN_TREND_YEARS} nodig).")
     frame["trend_s"] = s
     frame["trend_p"] = pt
     frame["trend_signal"] = [_trend_text(pp, ss, alpha, n_pts) for pp, ss in zip(pt, s,
@@ -976,7 +991,7 @@ def yearly_counts(incidents: pd.DataFrame, years: Iterable[int], *,
 
 
 def period_series(incidents: pd.DataFrame, period: Period | str, *,
-                  rows: str | Iterable[str] = SEED_ROWS, max_years: int = 10,
+                  rows: str | Iterable[str] = SEED_ROWS, max_years: int = YEARLY_MAX_YEARS,
                   coverage: tuple[pd.Timestamp, pd.Timestamp] | Literal["auto"] | None = "auto",
                   ) -> pd.DataFrame:
     """Gemeente counts per row (index) of ``period`` and the same period in the consecutive

@@ -107,9 +107,11 @@ def analysis_router(prefix: str = "/v1") -> APIRouter:
     @router.get("/deployments/{deployment_id}/effect",
                 summary="Heeft de inzet geholpen? (verschil-in-verschillen)")
     async def effect(deployment_id: str, request: Request) -> Response:
-        """Incidenten rond een geregistreerde inzet voor, tijdens en na, vergeleken met
-        vergelijkbare controlecellen: schatting, 95%-interval en een oordeel in gewone
-        taal ("te vroeg om te zeggen" als de gegevens dat niet toelaten). Rol analyst."""
+        """Incidenten rond een geregistreerde inzet in een lange voorperiode (vóór het
+        selectievenster), tijdens en na, vergeleken met controleplaatsen die dezelfde regel
+        koos: schatting, 95%-interval, p-waarde, kleinste aantoonbare daling en een oordeel in
+        gewone taal ("te vroeg om te zeggen" met de reden als de aantallen te klein zijn; "geen
+        vergelijkingsgebied" als er geen controle is). Rol analyst."""
         return await run_in_threadpool(_effect, request, deployment_id,
                                        dict(request.query_params))
 

@@ -24,9 +24,9 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from .. import TIMEZONE
 from ..errors import InvalidInput, NotFound
 from ..layers import Layer, LayerContext
+from ..times import local_series, local_timestamp
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
@@ -132,9 +132,7 @@ def _instant(text: str, end: bool) -> pd.Timestamp:
                            "2017-05-01T12:00:00Z of 2017-05-01, of een interval a/b met '..'",
                            where="datetime")
     try:
-        ts = pd.Timestamp(t)
-        if ts.tzinfo is None:
-            ts = ts.tz_localize(TIMEZONE)
+        ts = local_timestamp(t)
         if end and len(t) == 10:
             ts = ts + pd.Timedelta(days=1) - pd.Timedelta(nanoseconds=1)
         return ts.tz_convert("UTC")
@@ -174,7 +172,7 @@ def _times(values: pd.Series, end: bool) -> np.ndarray:
     stamped = is_str & ~date_only
     if date_only.any():
         d = pd.to_datetime(text[date_only], errors="coerce", format="%Y-%m-%d")
-        ns = (d.dt.tz_localize(TIMEZONE).dt.tz_convert("UTC").dt.as_unit("ns")
+        ns = (local_series(d).dt.tz_convert("UTC").dt.as_unit("ns")
               .astype("int64").to_numpy())
         out[date_only] = ns + (86_400 * 10**9 - 1 if end else 0)
     if stamped.any():

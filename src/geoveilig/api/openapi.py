@@ -244,8 +244,11 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
         "responses": job_responses}}
     paths["/v1/deployments/{deploymentId}/effect"] = {"get": {
         "tags": ["analyse"], "summary": "Heeft de inzet geholpen? (verschil-in-verschillen)",
-        "description": "Schatting met 95%-interval en een oordeel in gewone taal, tegen "
-                       "vergelijkbare controlecellen. Vereist rol 'analyst'.",
+        "description": "Schatting met 95%-interval, p-waarde en kleinste aantoonbare daling "
+                       "(mde), tegen controleplaatsen gekozen met dezelfde regel als de inzet "
+                       "(hetzelfde risico bij de start, of de plaatsen net onder de inzet in "
+                       "dezelfde planning: placed_by_tool), met een lange voorperiode vóór het "
+                       "selectievenster; een oordeel in gewone taal. Vereist rol 'analyst'.",
         "operationId": "deployment_effect", "security": analyst,
         "parameters": [
             {"name": "deploymentId", "in": "path", "required": True,

@@ -27,8 +27,10 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from ..errors import InvalidInput
 from ..layers import Layer, LayerContext, Param, register_layer
 from ..placement import service
 from ..placement.policies import Recommendation
@@ -49,7 +51,16 @@ class SitesRequest(_Body):
                         description="voorspelvenster, bijv. 28d of 4w")
     keep_existing: bool = Field(default=service.KEEP_EXISTING, alias="keepExisting")
     min_spacing: float | None = Field(default=None, gt=0, alias="minSpacing")
-    method: str = Field(default="prospective", description="hotspotmethode")
+    method: str = Field(default="prospective", description="hotspotmethode (een risico in "
+                        "incidenten: prospective, kde, naive of learned)")
+
+    @field_validator("method")
+    @classmethod
+    def _placement_method(cls, value: str) -> str:
+        try:
+            return service.check_placement_method(value)
+        except InvalidInput as exc:
+            raise PydanticCustomError("placement_method", exc.message) from None
 
 
 class AlarmRequest(SitesRequest):

@@ -76,7 +76,9 @@ def alarms(
         None, "--duration-days",
         help="inzetduur per plek in dagen (standaard: uit de near-repeat-analyse van de "
              "inbraken van de laatste twee jaar)"),
-    method: str = typer.Option("prospective", "--method", help="hotspotmethode voor het risico"),
+    method: str = typer.Option("prospective", "--method",
+                               help="hotspotmethode voor het risico in incidenten: "
+                                    "prospective, kde, naive of learned"),
     with_backtest: bool = typer.Option(False, "--backtest",
                                        help="toets de hotspotmethode (trager) en vermeld de score"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
@@ -106,7 +108,9 @@ def cameras(
         help="de huidige camera's blijven staan en tellen mee, of mogen verplaatst worden"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
                                              help="minimale afstand tussen camera's (m)"),
-    method: str = typer.Option("prospective", "--method", help="hotspotmethode voor het risico"),
+    method: str = typer.Option("prospective", "--method",
+                               help="hotspotmethode voor het risico in incidenten: "
+                                    "prospective, kde, naive of learned"),
     with_backtest: bool = typer.Option(False, "--backtest",
                                        help="toets de hotspotmethode (trager) en vermeld de score"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),

@@ -4,7 +4,9 @@
   (``MCLP.from_points(...).solve()``: lazy greedy + swap, LP bound, exact HiGHS MILP);
 * ``policies``: risk cells -> ranked, explained recommendations (``recommend_alarms``,
   ``recommend_cameras``, ``plan_buurttent``, generic ``recommend_sites``);
-* ``evaluation``: did a deployment help (``evaluate_deployment``, difference-in-differences);
+* ``evaluation``: did a deployment help (``evaluate_deployment``, difference-in-differences
+  with a pre-period before the selection window and controls chosen by the same rule:
+  ``controls_from_plan``, ``controls_by_risk``; see docs/evaluation.md);
 * ``interim``: stand-in demand (when the hotspot engine has too little data) and the BuurtTent
   table per buurt (used by ``geoveilig recommend``).
 
@@ -20,7 +22,13 @@ CLI::
 """
 
 from .coverage import MCLP, CoverageSolution, coverage_matrix, spacing_conflicts
-from .evaluation import EffectEstimate, evaluate_deployment
+from .evaluation import (
+    ControlSet,
+    EffectEstimate,
+    controls_by_risk,
+    controls_from_plan,
+    evaluate_deployment,
+)
 from .policies import (
     Recommendation,
     plan_buurttent,
@@ -31,9 +39,12 @@ from .policies import (
 
 __all__ = [
     "MCLP",
+    "ControlSet",
     "CoverageSolution",
     "EffectEstimate",
     "Recommendation",
+    "controls_by_risk",
+    "controls_from_plan",
     "coverage_matrix",
     "evaluate_deployment",
     "plan_buurttent",

@@ -23,9 +23,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .. import RD_NEW, TIMEZONE
+from .. import RD_NEW
 from ..areas import Areas
 from ..errors import CrsError, InvalidInput
+from ..times import local_timestamp
 
 __all__ = ["INTERIM_METHOD", "interim_buurttent_table", "interim_demand"]
 
@@ -33,8 +34,7 @@ INTERIM_METHOD = "interim: recentheidsgewogen tellingen per cel"
 
 
 def _origin(origin: date | datetime | str | pd.Timestamp) -> pd.Timestamp:
-    ts = pd.Timestamp(origin)
-    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts.tz_convert(TIMEZONE)
+    return local_timestamp(origin)
 
 
 def interim_demand(

@@ -454,8 +454,11 @@ def plan_buurttent(
 ) -> Recommendation:
     """A dated schedule of ``count`` BuurtTent visits between ``start`` and ``end``.
 
-    Priority of a buurt = ``hic_risk`` x ``uncovered_share`` x ``inhabitants`` (1 when the
-    column is absent; missing values get the median). The visit dates are ``count`` slots
+    Priority of a buurt = ``hic_risk`` x ``uncovered_share``: ``hic_risk`` is a count of HIC
+    incidents in the buurt (or its expectation), which already grows with the number of people
+    living there, so ``inhabitants`` (when present) is reported but not multiplied in again
+    (that would weigh population twice: a large buurt with a low rate before a small buurt
+    with many more incidents). The visit dates are ``count`` slots
     spread evenly over the configured slots (default every Saturday, ``slot='W-SAT'``; or an
     explicit ``slots`` list), at most one visit per slot. A wijk is not visited twice within
     ``min_gap_weeks`` weeks and a buurt at most ``max_visits_per_buurt`` times. The choice
@@ -488,7 +491,7 @@ def plan_buurttent(
         inh = np.where(np.isnan(inh), fill, inh)
     else:
         inh = np.ones(len(t))
-    prio = risk * unc * inh
+    prio = risk * unc
     if prio.sum() <= 0:
         raise InvalidInput("BuurtTent: geen enkele buurt heeft prioriteit > 0 (geen HIC-risico "
                            "of overal preventie): er valt niets te plannen")

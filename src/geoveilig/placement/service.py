@@ -24,7 +24,6 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from .. import TIMEZONE
 from ..areas import Areas
 from ..crimetypes import GROUPS
 from ..errors import InvalidInput
@@ -41,6 +40,7 @@ from ..store import Store
 from ..store.deployments import list_deployments
 from ..store.plans import Requester, save_plan
 from ..store.prevention import load_registry
+from ..times import local_timestamp
 from .evaluation import EffectEstimate, evaluate_deployment
 from .interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
 from .policies import (
@@ -130,6 +130,25 @@ class Demand:
     notes: tuple[str, ...] = ()
 
 
+#: Hotspot methods whose risk is a number of incidents per cell (what coverage adds up and a
+#: plan states as "verwacht gedekte incidenten"). ``gistar`` and ``emerging`` give z-scores,
+#: which do not add up to incidents: they are refused for placement.
+PLACEMENT_METHODS = ("prospective", "kde", "naive", "learned")
+
+
+def check_placement_method(method: str, where: str = "method") -> str:
+    """``method`` when it yields a risk in incidents; a Dutch ``InvalidInput`` otherwise."""
+    if method in PLACEMENT_METHODS:
+        return method
+    if method in ("gistar", "emerging"):
+        raise InvalidInput(
+            f"methode '{method}' geeft z-scores (hoe uitzonderlijk een cel is), geen verwachte "
+            "aantallen incidenten; een plaatsing telt gedekte incidenten op. Kies "
+            f"{', '.join(PLACEMENT_METHODS)}", where=where)
+    raise InvalidInput(f"onbekende methode '{method}' voor plaatsing; kies "
+                       f"{', '.join(PLACEMENT_METHODS)}", where=where)
+
+
 def window_days(text: str, where: str = "window") -> float:
     """'28d', '4w', '1m' or '28' -> days (``hotspots.events.parse_window``)."""
     from ..hotspots.events import parse_window
@@ -142,7 +161,7 @@ def window_days(text: str, where: str = "window") -> float:
 
 
 def _aware(ts: pd.Timestamp) -> pd.Timestamp:
-    return ts.tz_localize(TIMEZONE) if ts.tzinfo is None else ts
+    return local_timestamp(ts)
 
 
 def plan_origin(store: Store, origin: str | pd.Timestamp | None, where: str = "origin"
@@ -166,7 +185,9 @@ def demand(store: Store, areas: Areas, origin: pd.Timestamp, days: float,
            crime_types: tuple[str, ...], *, method: str = "prospective",
            with_backtest: bool = False, grid_size: float = 125.0) -> Demand:
     """Risk per cell for the coming window (see the module docstring). ``residential``
-    (alarms): cells with a woninginbraak in the three years before ``origin`` (no BAG data)."""
+    (alarms): cells with a woninginbraak in the three years before ``origin`` (no BAG data).
+    ``method`` must give a risk in incidents (``PLACEMENT_METHODS``)."""
+    check_placement_method(method)
     inc = store.incidents(end=origin, crime_types=list(crime_types))
     try:
         if len(inc) == 0:
@@ -322,10 +343,14 @@ DEFAULT_RADIUS = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
 
 
 def deployment_effect(store: Store, deployment_id: int,
-                      crime_types: tuple[str, ...] | None = None) -> EffectEstimate:
+                      crime_types: tuple[str, ...] | None = None, *,
+                      plan_sites: gpd.GeoDataFrame | None = None,
+                      deployed_rank: int | None = None) -> EffectEstimate:
     """"Did it help?" for one registered deployment: its point and radius (or area), its
     period, the crime types its kind is meant to prevent (or ``crime_types``), compared with
-    matched control cells (``placement.evaluation.evaluate_deployment``)."""
+    control places chosen by the rule that chose it (``placement.evaluation``): with
+    ``plan_sites`` (the stored planning run it came from) and its ``deployed_rank`` the sites
+    ranked just below it (``placed_by_tool``), else places of the same risk at its start."""
     from ..errors import NotFound
 
     units = list_deployments(store)
@@ -333,6 +358,14 @@ def deployment_effect(store: Store, deployment_id: int,
     if row.empty:
         raise NotFound(f"onbekende inzet {deployment_id}")
     dep = row.iloc[0]
+    if plan_sites is None and pd.notna(dep.get("plan_id")) and pd.notna(dep.get("plan_rank")):
+        # placed by the tool: the sites ranked just below it in the same planning run are the
+        # controls; sites of that run that were deployed too are left out of them
+        deployed_rank = int(dep["plan_rank"])
+        others = units.loc[(units["plan_id"] == dep["plan_id"]) & (units["id"] != dep["id"])
+                           & (units["status"] != "geannuleerd"), "plan_rank"]
+        plan_sites = store.plan_sites(int(dep["plan_id"]))
+        plan_sites = plan_sites.loc[~plan_sites["rank"].isin(set(others.dropna().astype(int)))]
     if pd.isna(dep["start"]):
         raise InvalidInput(f"inzet {deployment_id} is {dep['status']}: een effect is pas te "
                            "meten na plaatsing", where="deployment")
@@ -348,7 +381,7 @@ def deployment_effect(store: Store, deployment_id: int,
     return evaluate_deployment(
         incidents, start=dep["start"], end=None if pd.isna(end) else end, area=area,
         point=None if area is not None else dep.geometry, radius=radius,
-        crime_types=list(types))
+        crime_types=list(types), plan_sites=plan_sites, deployed_rank=deployed_rank)
 
 
 #: Days of data after the actual start before the map links a deployment to its evaluation.

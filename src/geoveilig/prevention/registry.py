@@ -31,6 +31,7 @@ import shapely
 
 from .. import RD_NEW
 from ..errors import CrsError, ImportRejected, InvalidInput
+from ..times import local_timestamp
 
 TEAM = "buurtpreventieteam"
 WHATSAPP = "whatsapp-preventiegroep"
@@ -99,7 +100,7 @@ def to_date(value: date | datetime | str | pd.Timestamp, *, what: str = "datum")
     if ts is pd.NaT:
         raise InvalidInput(f"{what} ontbreekt")
     if ts.tzinfo is not None:
-        ts = ts.tz_convert("Europe/Amsterdam").tz_localize(None)
+        ts = local_timestamp(ts).tz_localize(None)
     return ts.normalize()
 
 
