@@ -390,3 +390,21 @@ def test_backup_keeps_plans_and_deployments(store, tmp_path) -> None:  # type: i
         # the sequences moved past the restored ids
         more = service.deployments_from_plan(target, plan_id, [3])
         assert more[0] > max(ids)
+
+
+def test_effect_of_a_plan_deployment_is_judged_against_the_sites_ranked_below(api, store) -> None:  # type: ignore[no-untyped-def]
+    """A deployment made from a stored plan is placed by the tool: its controls are the sites
+    ranked just below it in that run, without the other sites of the run that were deployed."""
+    sites = _sites(5)
+    sites = sites.set_geometry([shapely.Point(ANNA[0] + 800 * k, ANNA[1]) for k in range(6)])
+    plan_id = save_plan(
+        store, kind="alarms", sites=sites, params={"count": 5, "radius": 150.0},
+        objective=1.0, objective_unit="verwacht aantal inbraken", bound=1.0, gap=0.0,
+        proven=True, solver="greedy", status="ok", total_risk=5.0, summary="5",
+        notes=[], requester=Requester("analyst", "key:abc (test)", "abc"), data_version="v1")
+    first, second = service.deployments_from_plan(store, plan_id, [1, 2])
+    place_deployment(store, first, "2017-06-01")
+    est = service.deployment_effect(store, first)
+    assert est.placed_by_tool and est.n_control_cells == 3  # ranks 3-5; rank 2 is deployed
+    cancel_deployment(store, second)
+    assert service.deployment_effect(store, first).n_control_cells == 4  # ranks 2-5
