@@ -32,6 +32,16 @@ class Settings(BaseSettings):
     basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     basemap_attribution: str = "&copy; OpenStreetMap-bijdragers"
 
+    #: Abuse limits of the HTTP API (``geoveilig.api.ratelimit``, ``api.jobs``): request
+    #: rates per client address and per API key (``limits`` syntax, empty = off), a stricter
+    #: rate for the planning and analysis routes, the largest request body in bytes, how
+    #: many jobs may be queued or running at once and how many of them per caller.
+    rate_limit: str = "100/second"
+    rate_limit_heavy: str = "30/minute"
+    max_body: int = 65_536
+    job_queue: int = 16
+    jobs_per_caller: int = 2
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -25,6 +25,7 @@ from .ogc import CachedItems, ogc_router
 from .openapi import build_openapi
 from .planning import planning_router
 from .problems import PROBLEM, problem
+from .ratelimit import BodyLimit, RateLimit
 from .web import mount_web
 
 __all__ = ["PROBLEM", "create_app", "problem"]
@@ -79,7 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.layer_cache = LayerCache()
         app.state.response_cache = ResponseCache()
         app.state.ogc_cache = {}
-        app.state.jobs = JobManager()
+        app.state.jobs = JobManager(max_active=settings.job_queue,
+                                    per_caller=settings.jobs_per_caller)
         app.state.audit_writer = AuditWriter(app.state.store)
         warm_up(app.state.areas)
         # What start-up loaded (boundaries, the grid, scikit-learn, ...) lives as long as the
@@ -135,5 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_credentials=False, allow_methods=CORS_METHODS,
                        allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSE, max_age=600)
+    app.add_middleware(BodyLimit, max_body=settings.max_body)
+    app.add_middleware(RateLimit, general=settings.rate_limit, heavy=settings.rate_limit_heavy)
     app.add_middleware(ApiVersionHeader)
     return app

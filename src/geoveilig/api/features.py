@@ -26,7 +26,7 @@ from pyproj import Transformer
 
 from .. import TIMEZONE
 from ..errors import InvalidInput, NotFound
-from ..layers import Layer, LayerContext
+from ..layers import MAX_YEAR, MIN_YEAR, Layer, LayerContext
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 RD = "http://www.opengis.net/def/crs/EPSG/0/28992"
@@ -137,9 +137,13 @@ def _instant(text: str, end: bool) -> pd.Timestamp:
             ts = ts.tz_localize(TIMEZONE)
         if end and len(t) == 10:
             ts = ts + pd.Timedelta(days=1) - pd.Timedelta(nanoseconds=1)
-        return ts.tz_convert("UTC")
+        ts = ts.tz_convert("UTC").as_unit("ns")
     except (ValueError, OverflowError):
         raise InvalidInput(f"ongeldige datetime '{text}'", where="datetime") from None
+    if not MIN_YEAR <= ts.year <= MAX_YEAR:
+        raise InvalidInput(f"datetime '{text}' ligt buiten de jaren {MIN_YEAR}-{MAX_YEAR}",
+                           where="datetime")
+    return ts
 
 
 def parse_datetime(text: str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:

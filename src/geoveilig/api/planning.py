@@ -110,6 +110,8 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InvalidInput("de body is geen geldige JSON", where="body") from None
+        except RecursionError:
+            raise InvalidInput("de body is te diep genest", where="body") from None
         try:
             req = planner.request_model.model_validate(body)
         except ValidationError as exc:
