@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     #: rates per client address and per API key (``limits`` syntax, empty = off), a stricter
     #: rate for the planning and analysis routes, the largest request body in bytes, how
     #: many jobs may be queued or running at once and how many of them per caller.
+    #: Secret of the cell-key method for public counts (``geoveilig.disclosure``; at least 16
+    #: characters). Unset: a random key in ``data_dir/disclosure.key``, made once. Give every
+    #: server process of one deployment the same key.
+    disclosure_key: str | None = None
     rate_limit: str = "100/second"
     rate_limit_heavy: str = "30/minute"
     max_body: int = 65_536

@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import __version__
+from .. import __version__, disclosure
 from ..areas import load_areas
 from ..settings import Settings, get_settings
 from ..store import Store
@@ -77,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.areas = load_areas(settings.geo_dir, gemeente=settings.gemeente)
         app.state.store = Store(settings.resolved_database_url())
+        app.state.disclosure = disclosure.policy_for(settings.disclosure_key,
+                                                     settings.data_dir / "disclosure.key")
         app.state.layer_cache = LayerCache()
         app.state.response_cache = ResponseCache()
         app.state.ogc_cache = {}
