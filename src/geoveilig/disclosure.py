@@ -319,3 +319,69 @@ def protect_evaluation(ev: Any, policy: Policy, areas: Any) -> Any:
     hic = stats.area_layer(wijken, areas, "hic") if wijken is not None else None
     return replace(ev, gemeente=gem, wijken=wijken, extra=extra, yearly=yearly,
                    hic_wijken=hic)
+
+
+# --- the analyst tier: incident times only to the month ----------------------------------------
+
+#: Below this role, hotspot and planning computations see incident times only by calendar
+#: month and start on the first day of a month (see docs/privacy.md).
+EXACT_TIME_ROLE = "police"
+_TIME_COLUMNS = ("occurred_at", "occurred_from", "occurred_to")
+
+
+def exact_times(role: str) -> bool:
+    """Whether ``role`` may compute with incident times to the day (the police)."""
+    return role == EXACT_TIME_ROLE
+
+
+def month_start(value: date | pd.Timestamp) -> date:
+    """The first day of the calendar month of ``value``."""
+    d = value.date() if isinstance(value, pd.Timestamp) else value
+    return d.replace(day=1)
+
+
+def month_times(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every incident time moved to 00:00 on the first day of its calendar
+    month (Europe/Amsterdam)."""
+    from . import TIMEZONE
+
+    out = frame.copy()
+    for col in _TIME_COLUMNS:
+        if col not in out or len(out) == 0:
+            continue
+        t = pd.to_datetime(out[col])
+        aware = t.dt.tz is not None
+        local = t.dt.tz_convert(TIMEZONE).dt.tz_localize(None) if aware else t
+        first = local.dt.to_period("M").dt.start_time
+        if aware:
+            first = first.dt.tz_localize(TIMEZONE)
+        out[col] = first.where(t.notna())
+    return out
+
+
+class MonthStore:
+    """A read view of a ``Store`` whose ``incidents()`` carry times by month only
+    (``month_times``); everything else is the store's own."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+
+    def incidents(self, *args: Any, **kwargs: Any) -> Any:
+        return month_times(self._store.incidents(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+def month_origin(store: Any, origin: date | None) -> date | None:
+    """The forecast origin a non-police role gets: the first day of the month of ``origin``,
+    or of the day after the last stored incident (None when nothing is stored)."""
+    if origin is not None:
+        return month_start(origin)
+    from . import TIMEZONE
+
+    rng = store.time_range()
+    if rng is None:
+        return None
+    last = rng[1].tz_convert(TIMEZONE) if rng[1].tzinfo is not None else rng[1]
+    return month_start((last + pd.Timedelta(days=1)).date())

@@ -212,6 +212,9 @@ class Layer:
     geometry_type: str = "Polygon"
     temporal: Callable[[LayerContext], tuple[str | None, str | None]] | None = None
     keywords: tuple[str, ...] = ()
+    #: computed from incident times: roles below the police get them by month only and an
+    #: ``origin`` on the first of a month (``disclosure.MonthStore``, docs/privacy.md)
+    month_times: bool = False
 
     def parse_params(self, raw: Mapping[str, str]) -> dict[str, Any]:
         """Layer parameters from raw query text (defaults filled in), validated."""
@@ -236,6 +239,11 @@ class Layer:
         public = disclosure.protects(role) and self.suppression is not None
         if public:
             disclosure.check_public_query(params)
+        if self.month_times and not disclosure.exact_times(role):
+            ctx = LayerContext(ctx.areas, disclosure.MonthStore(ctx.store),  # type: ignore[arg-type]
+                               ctx.disclosure)
+            params = {**params,
+                      "origin": disclosure.month_origin(ctx.store, params.get("origin"))}
         frame = self.builder(ctx, params)
         if frame.crs is None or frame.crs.to_epsg() != 28992:
             raise InvalidInput(f"laag {self.id}: bouwer gaf geen EPSG:28992")
@@ -572,7 +580,7 @@ register_layer(Layer(
               schema={"type": "string", "pattern": r"^\d+[dwm]$"}, example="14d"),
     ),
     id_column="cell_id", queryables=("gi_class", "buurt_code", "wijk_code"),
-    temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*")))
+    temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*"), month_times=True))
 
 
 # --- deployments (geoveilig.store.deployments) -------------------------------------------------

@@ -25,6 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from .. import disclosure
 from ..errors import InvalidInput, NotFound
 from ..layers import LayerContext, allows
 from . import features as ft
@@ -119,6 +120,11 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
                                f"{_dutch(e)}" for e in exc.errors())
             raise InvalidInput(detail, where="body") from None
         ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
+        if not disclosure.exact_times(who.role) and "origin" in type(req).model_fields:
+            # below the police: incident times by month, origins on the first of a month
+            ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
+            req = req.model_copy(update={"origin": await run_in_threadpool(
+                disclosure.month_origin, ctx.store, req.origin)})  # type: ignore[attr-defined]
 
         def compute(progress: Progress) -> JobResult:
             result = planner.compute(ctx, req, progress)
