@@ -18,11 +18,11 @@ from ..areas import load_areas
 from ..settings import Settings, get_settings
 from ..store import Store
 from . import problems
-from .auth import AuditWriter
+from .auth import AuditWriter, caller
 from .features import LayerCache, ResponseCache
 from .jobs import JobManager, jobs_router
 from .ogc import CachedItems, ogc_router
-from .openapi import build_openapi
+from .openapi import build_openapi, for_role
 from .planning import planning_router
 from .problems import PROBLEM, problem
 from .ratelimit import BodyLimit, RateLimit
@@ -104,10 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
 
     def openapi(request: Request) -> dict:
+        """The OpenAPI document filtered for the caller's role (``openapi.for_role``)."""
         cache = request.app.state.ogc_cache
-        if "openapi" not in cache:
-            cache["openapi"] = build_openapi()
-        return cache["openapi"]
+        role = caller(request).role
+        if f"openapi:{role}" not in cache:
+            cache[f"openapi:{role}"] = for_role(build_openapi(), role)
+        return cache[f"openapi:{role}"]
 
     app.include_router(ogc_router("/v1", openapi=openapi))
     app.include_router(jobs_router())

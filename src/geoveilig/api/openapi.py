@@ -317,3 +317,35 @@ def _schemas() -> dict[str, Any]:
                 "status": {"type": "integer"}, "detail": {"type": "string"},
                 "parameter": {"type": "string"}}},
     }
+
+
+#: Paths outside the layer catalogue and the planners that need a role (by prefix).
+ROLE_PREFIXES = (("/v1/backtest", "analyst"), ("/v1/deployments", "analyst"),
+                 ("/v1/plans", "analyst"), ("/v1/alerts", "police"))
+
+
+def path_role(path: str) -> str:
+    """The role an OpenAPI path needs (``public`` when anyone may call it)."""
+    from ..layers import _REGISTRY
+    from .planning import _PLANNERS
+
+    parts = path.split("/")
+    if path.startswith("/v1/collections/") and len(parts) > 3:
+        layer = _REGISTRY.get(parts[3])
+        return layer.role if layer is not None else "public"
+    if path.startswith("/v1/recommendations/") and len(parts) > 3:
+        planner = _PLANNERS.get(parts[3])
+        return planner.role if planner is not None else "analyst"
+    for prefix, role in ROLE_PREFIXES:
+        if path.startswith(prefix):
+            return role
+    return "public"
+
+
+def for_role(doc: dict[str, Any], role: str) -> dict[str, Any]:
+    """The OpenAPI document as ``role`` sees it: only the paths that role may call (a
+    restricted path answers 404 to the others, so it is not advertised to them either)."""
+    from ..layers import allows
+
+    paths = {p: op for p, op in doc["paths"].items() if allows(role, path_role(p))}
+    return {**doc, "paths": paths}
