@@ -340,9 +340,15 @@ def month_start(value: date | pd.Timestamp) -> date:
     return d.replace(day=1)
 
 
+#: Day of the month every incident time is moved to for roles below the police (the middle
+#: of the month keeps the average age of an event right for recency-weighted methods).
+MONTH_DAY = 15
+
+
 def month_times(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every incident time moved to 00:00 on the first day of its calendar
-    month (Europe/Amsterdam)."""
+    """``frame`` with every incident time moved to 00:00 on day ``MONTH_DAY`` of its
+    calendar month (Europe/Amsterdam): times by month only, and still before the first day
+    of the next month (every origin a non-police role can use)."""
     from . import TIMEZONE
 
     out = frame.copy()
@@ -352,7 +358,7 @@ def month_times(frame: pd.DataFrame) -> pd.DataFrame:
         t = pd.to_datetime(out[col])
         aware = t.dt.tz is not None
         local = t.dt.tz_convert(TIMEZONE).dt.tz_localize(None) if aware else t
-        first = local.dt.to_period("M").dt.start_time
+        first = local.dt.to_period("M").dt.start_time + pd.Timedelta(days=MONTH_DAY - 1)
         if aware:
             first = first.dt.tz_localize(TIMEZONE)
         out[col] = first.where(t.notna())
@@ -374,8 +380,9 @@ class MonthStore:
 
 
 def month_origin(store: Any, origin: date | None) -> date | None:
-    """The forecast origin a non-police role gets: the first day of the month of ``origin``,
-    or of the day after the last stored incident (None when nothing is stored)."""
+    """The forecast origin a non-police role gets: the first day of the month of ``origin``;
+    without one, the first day of the month after the last stored incident (every stored
+    incident lies before it; None when nothing is stored)."""
     if origin is not None:
         return month_start(origin)
     from . import TIMEZONE
@@ -384,4 +391,4 @@ def month_origin(store: Any, origin: date | None) -> date | None:
     if rng is None:
         return None
     last = rng[1].tz_convert(TIMEZONE) if rng[1].tzinfo is not None else rng[1]
-    return month_start((last + pd.Timedelta(days=1)).date())
+    return (month_start(last.date()) + pd.DateOffset(months=1)).date()
