@@ -226,8 +226,10 @@ def protect_area_counts(frame: pd.DataFrame, policy: Policy, level: str,
             out[f"{col}_suppressed"] = pd.Series(dtype=bool)
         return out
     rows = [published_row(crimetypes.expand(spec)) or spec for spec in out["crime_type"]]
-    cells = [cell_id(level, str(c), r, str(p))
-             for c, r, p in zip(out["code"], rows, out["period"], strict=True)]
+    periods = [_layer_period(a, b, label) for a, b, label in
+               zip(out["period_start"], out["period_end"], out["period"], strict=True)]
+    cells = [cell_id(level, str(c), r, p)
+             for c, r, p in zip(out["code"], rows, periods, strict=True)]
     for col in columns:
         if col not in out:
             continue
@@ -235,6 +237,13 @@ def protect_area_counts(frame: pd.DataFrame, policy: Policy, level: str,
         out[col] = values.astype(object).where(values.notna(), None).to_numpy()
         out[f"{col}_suppressed"] = small
     return out
+
+
+def _layer_period(start: str, last_day: str, label: str) -> str:
+    """The canonical key of a layer's period (``2017-01-01/2017-01-31`` is ``2017-01``)."""
+    a = date.fromisoformat(str(start))
+    b = date.fromisoformat(str(last_day)) + pd.Timedelta(days=1)
+    return period_key(a, b) or str(label)
 
 
 def protect_comparison(comp: Any, policy: Policy) -> Any:
@@ -254,7 +263,7 @@ def protect_comparison(comp: Any, policy: Policy) -> Any:
 
     true_b = f["count"].to_numpy(dtype=float)
     b, small_b = policy.protect(f["count"].to_numpy(), cells(comp.period.key))
-    f["count"] = b.to_numpy()
+    f["count"] = b.array
     f["count_suppressed"] = small_b
     b_f = b.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     rounding = dict(comp.rounding)
