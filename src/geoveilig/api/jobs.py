@@ -127,12 +127,12 @@ class JobManager:
             if jid is not None and self._by_id[jid].status != "failed":
                 self._by_id.move_to_end(jid)
                 return self._by_id[jid], False
-            if self.active() >= self.max_active:
-                raise JobsBusy("de planningswachtrij is vol; probeer het later opnieuw",
-                               status=503, retry_after=self.retry_after)
             if owner and self.active(owner) >= self.per_caller:
                 raise JobsBusy(f"u heeft al {self.per_caller} berekeningen lopen; wacht tot "
                                "die klaar zijn", status=429, retry_after=self.retry_after)
+            if self.active() >= self.max_active:
+                raise JobsBusy("de planningswachtrij is vol; probeer het later opnieuw",
+                               status=503, retry_after=self.retry_after)
             job = Job(id=secrets.token_urlsafe(12), kind=kind, key=key, role=role, owner=owner)
             self._by_id[job.id] = job
             self._by_key[key] = job.id
