@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     max_body: int = 65_536
     job_queue: int = 16
     jobs_per_caller: int = 2
+    #: Seconds a planning or analysis request waits for its job before answering 202.
+    job_wait: float = 2.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

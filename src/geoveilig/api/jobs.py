@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,7 +103,13 @@ class JobManager:
 
     def __init__(self, workers: int = 1, keep: int = 128, *, max_active: int = 16,
                  per_caller: int = 2, retry_after: int = 5) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geoveilig-job")
+        # daemon worker threads: a long computation never holds up the process's exit
+        self._queue: queue.SimpleQueue[tuple[Job, Callable[[Progress], Any]] | None] = \
+            queue.SimpleQueue()
+        self._workers = [threading.Thread(target=self._work, name=f"geoveilig-job-{i}",
+                                          daemon=True) for i in range(workers)]
+        for t in self._workers:
+            t.start()
         self._by_id: OrderedDict[str, Job] = OrderedDict()
         self._by_key: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -137,8 +143,12 @@ class JobManager:
             self._by_id[job.id] = job
             self._by_key[key] = job.id
             self._evict()
-        self._pool.submit(self._run, job, compute)
+        self._queue.put((job, compute))
         return job, True
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._run(*item)
 
     def _evict(self) -> None:
         """Drop the oldest finished jobs beyond ``keep`` (never a queued or running one)."""
@@ -186,12 +196,15 @@ class JobManager:
         return job
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in self._workers:
+            self._queue.put(None)
 
 
 def run_job(request: Request, kind: str, payload: dict[str, Any],
-            compute: Callable[[Progress], Any], *, wait: float = 2.0) -> Response:
-    """Run or reuse the job for (kind, payload, data version); see the module docstring."""
+            compute: Callable[[Progress], Any], *, wait: float | None = None) -> Response:
+    """Run or reuse the job for (kind, payload, data version); see the module docstring.
+    ``wait``: seconds to wait for the result before answering 202 (default: the setting
+    ``job_wait``, 2 s)."""
     from ..layers import data_version
 
     who = caller(request)
@@ -200,6 +213,9 @@ def run_job(request: Request, kind: str, payload: dict[str, Any],
     jobs: JobManager = request.app.state.jobs
     owner = who.actor if who.actor != "public" else f"addr:{client_address(request)}"
     job, _new = jobs.submit(kind, key, who.role, compute, owner=owner)
+    if wait is None:
+        settings = getattr(request.app.state, "settings", None)
+        wait = settings.job_wait if settings is not None else 2.0
     job.done.wait(wait)
     base = str(request.base_url)
     if job.status == "successful" and job.result is not None:

@@ -146,6 +146,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
     for planner in planners():
         schema = planner.request_model.model_json_schema(
             ref_template="#/components/schemas/{model}")
+        schema = _oas30(schema)
         extra_schemas.update(schema.pop("$defs", {}))
         paths[f"/v1/recommendations/{planner.kind}"] = {"post": {
             "tags": ["recommendations"], "summary": planner.title,
@@ -244,9 +245,29 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
             "schemas": {**extra_schemas, **_schemas()},
         },
     }
+    _abuse_responses(paths)
     if base_url:
         doc["servers"] = [{"url": base_url.rstrip("/")}]
     return doc
+
+
+def _abuse_responses(paths: dict[str, Any]) -> None:
+    """The answers of the abuse limits (``api.ratelimit``, ``api.jobs``): 429 with
+    ``Retry-After`` on every operation, 413 on request bodies, 503 on job queues."""
+    retry = {"Retry-After": {"schema": {"type": "integer"},
+                             "description": "seconden tot een nieuwe poging"}}
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for ops in paths.values():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            responses.setdefault("429", {"description": "te veel verzoeken of lopende "
+                                         "berekeningen", "headers": retry, "content": problem})
+            if method == "post":
+                responses.setdefault("413", {"description": "body te groot",
+                                             "content": problem})
+            if "202" in responses:
+                responses.setdefault("503", {"description": "wachtrij vol",
+                                             "headers": retry, "content": problem})
 
 
 def ft_openapi() -> str:
@@ -349,3 +370,29 @@ def for_role(doc: dict[str, Any], role: str) -> dict[str, Any]:
 
     paths = {p: op for p, op in doc["paths"].items() if allows(role, path_role(p))}
     return {**doc, "paths": paths}
+
+
+def _oas30(schema: Any) -> Any:
+    """A pydantic (JSON Schema 2020-12) schema in OpenAPI 3.0 terms: numeric
+    ``exclusiveMinimum``/``exclusiveMaximum`` become ``minimum``/``maximum`` with a boolean,
+    ``anyOf`` with ``{"type": "null"}`` becomes ``nullable``."""
+    if isinstance(schema, list):
+        return [_oas30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _oas30(v) for k, v in schema.items()}
+    for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = out.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[bound] = value
+            out[key] = True
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        out.pop("anyOf")
+        if len(rest) == 1:
+            out.update(rest[0])
+        else:
+            out["anyOf"] = rest
+        out["nullable"] = True
+    return out
