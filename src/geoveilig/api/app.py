@@ -6,6 +6,7 @@ problem+json in one place (``problems.install``). Routes compute nothing: they c
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,7 +21,7 @@ from ..store import Store
 from . import problems
 from .auth import AuditWriter, caller
 from .features import LayerCache, ResponseCache
-from .jobs import JobManager, jobs_router
+from .jobs import SWITCH_INTERVAL, JobManager, jobs_router
 from .ogc import CachedItems, ogc_router
 from .openapi import build_openapi, for_role
 from .planning import planning_router
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.layer_cache = LayerCache()
         app.state.response_cache = ResponseCache()
         app.state.ogc_cache = {}
+        sys.setswitchinterval(SWITCH_INTERVAL)
         app.state.jobs = JobManager(max_active=settings.job_queue,
                                     per_caller=settings.jobs_per_caller)
         app.state.audit_writer = AuditWriter(app.state.store)
