@@ -226,8 +226,11 @@ def protect_area_counts(frame: pd.DataFrame, policy: Policy, level: str,
             out[f"{col}_suppressed"] = pd.Series(dtype=bool)
         return out
     rows = [published_row(crimetypes.expand(spec)) or spec for spec in out["crime_type"]]
-    periods = [_layer_period(a, b, label) for a, b, label in
-               zip(out["period_start"], out["period_end"], out["period"], strict=True)]
+    if {"period_start", "period_end"} <= set(out.columns):
+        periods = [_layer_period(a, b, label) for a, b, label in
+                   zip(out["period_start"], out["period_end"], out["period"], strict=True)]
+    else:
+        periods = [str(p) for p in out["period"]]
     cells = [cell_id(level, str(c), r, p)
              for c, r, p in zip(out["code"], rows, periods, strict=True)]
     for col in columns:
