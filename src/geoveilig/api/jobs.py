@@ -19,10 +19,8 @@ with ``Retry-After``); queued and running jobs are never evicted, only finished 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import queue
 import secrets
 import threading
@@ -40,8 +38,6 @@ from ..layers import allows
 from .auth import caller, client_address
 
 Progress = Callable[[float, str], None]
-#: Nice value of the job threads (0 = normal priority, 19 = lowest).
-JOB_NICE = 15
 #: GIL switch interval of the API process (seconds; Python's default is 0.005): a job thread
 #: holding the GIL hands it to the event loop at least this often.
 SWITCH_INTERVAL = 0.001
@@ -154,10 +150,8 @@ class JobManager:
         return job, True
 
     def _work(self) -> None:
-        # the computations run at a low CPU priority (Linux: per thread), so that requests
-        # served by the event loop keep their latency while jobs run
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), JOB_NICE)
+        # (no lower OS priority for this thread: while it holds the GIL that would stall
+        # the event loop too -- priority inversion)
         while (item := self._queue.get()) is not None:
             self._run(*item)
 
