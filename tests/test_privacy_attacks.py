@@ -103,7 +103,7 @@ def world(tmp_path_factory, shared_geo, areas) -> Iterator[tuple[TestClient, dic
     tmp = tmp_path_factory.mktemp("attacks")
     rows, facts = _rows(areas)
     keys = _store(tmp, areas, rows)
-    settings = Settings(data_dir=tmp, geo_dir=shared_geo, disclosure_key=SECRET)
+    settings = Settings(data_dir=tmp, geo_dir=shared_geo, disclosure_key=SECRET, rate_limit="")
     with TestClient(create_app(settings)) as client:
         yield client, keys, facts
 
@@ -262,7 +262,7 @@ def _single_incident_world(tmp: Path, shared_geo: Path, areas, day: int):  # typ
     x, y = _points(areas, buurten[5])
     rows.append(("SECRET", "overval", f"2017-03-{day:02d} 22:00", x, y))
     keys = _store(tmp, areas, rows)
-    return Settings(data_dir=tmp, geo_dir=shared_geo, disclosure_key=SECRET), keys
+    return Settings(data_dir=tmp, geo_dir=shared_geo, disclosure_key=SECRET, rate_limit=""), keys
 
 
 def _answers(client: TestClient, key: str, origins: list[str]) -> list[tuple[int, str]]:
