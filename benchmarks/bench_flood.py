@@ -9,9 +9,8 @@ queue, no per-caller cap: how the service behaved before), and the service as co
 default (rate limits, bounded queue, per-caller cap). Per run: the latency of
 ``/v1/collections`` when idle (200 requests, one every 20 ms) and during the flood (one
 request every 20 ms from 127.0.0.2 while 60 asyncio clients on 127.0.0.1, in another process,
-post planning
-bodies that are all different, so each would be a new job, as fast as the server answers
-them), and the answers the flood got. Prints a table and one JSON line. Bounded runs;
+post planning bodies that are all different, so each would be a new job, as fast as the server
+answers them), and the answers the flood got. Prints a table and one JSON line. Bounded runs;
 nothing here is a timed assertion.
 """
 
