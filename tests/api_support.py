@@ -49,7 +49,9 @@ def build_store(tmp: Path, shared_geo: Path, areas: Areas, demo: gpd.GeoDataFram
                 for role in ("analyst", "police")}
     finally:
         store.close()
-    settings = Settings(data_dir=tmp, geo_dir=shared_geo, database_url=url)
+    # the general rate limit is off for the test clients (one address, hundreds of requests
+    # per second); tests/test_api_abuse.py sets and tests it
+    settings = Settings(data_dir=tmp, geo_dir=shared_geo, database_url=url, rate_limit="")
     return settings, keys
 
 
@@ -71,7 +73,7 @@ def running_server(data_dir: Path, geo_dir: Path, **env: str) -> Iterator[str]:
 
     port = free_port()
     environ = {**os.environ, "GEOVEILIG_DATA_DIR": str(data_dir),
-               "GEOVEILIG_GEO_DIR": str(geo_dir), **env}
+               "GEOVEILIG_GEO_DIR": str(geo_dir), "GEOVEILIG_RATE_LIMIT": "", **env}
     exe = Path(sys.executable).with_name("geoveilig")
     with tempfile.TemporaryFile() as log:  # a file, not a pipe: the access log never blocks
         proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],

@@ -54,15 +54,22 @@ def test_parse_date() -> None:
         parse_date("20-04-2018")
 
 
-def test_suppression_hides_small_counts_only() -> None:
-    frame = gpd.GeoDataFrame({"code": list("abcde"), "count": [0, 1, 4, 5, 100]},
+def test_suppression_hides_small_counts_and_perturbs_the_rest() -> None:
+    from geoveilig.disclosure import Policy
+
+    frame = gpd.GeoDataFrame({"code": list("abcde"), "count": [0, 1, 4, 5, 100],
+                              "crime_type": "totaal", "period": "2017"},
                              geometry=[shapely.Point(0, 0)] * 5, crs=RD_NEW)
-    out = Suppression(("count",), threshold=5).apply(frame)
-    assert out["count"].tolist() == [0, None, None, 5, 100]
+    policy = Policy(b"test-secret-of-sixteen-bytes")
+    out = Suppression(("count",), threshold=5).apply(frame, policy)
+    assert out["count"].tolist()[:3] == [0, None, None]
+    assert 5 <= out["count"].iloc[3] <= 5 + 3 and abs(out["count"].iloc[4] - 100) <= 3
     assert out["count_suppressed"].tolist() == [False, True, True, False, False]
     assert frame["count"].tolist() == [0, 1, 4, 5, 100]  # input untouched
-    out3 = Suppression(("count",), threshold=2).apply(frame)
-    assert out3["count"].tolist() == [0, None, 4, 5, 100]
+    again = Suppression(("count",), threshold=5).apply(frame, policy)
+    assert again["count"].tolist() == out["count"].tolist()  # the same cell, the same answer
+    out3 = Suppression(("count",), threshold=2).apply(frame, policy)
+    assert out3["count"].tolist()[:2] == [0, None] and out3["count"].iloc[2] >= 2
 
 
 def test_roles_are_ordered() -> None:
@@ -110,7 +117,10 @@ def test_register_layer_is_one_call_and_the_api_serves_it(shared_geo, tmp_path) 
             assert body["numberMatched"] == 5
             assert body["features"][4]["properties"]["risk"] == 4
             assert c.get("/v1/collections/test-grid/items").status_code == 404  # public
-            assert "/v1/collections/test-grid/items" in c.get("/v1/api").json()["paths"]
+            assert "/v1/collections/test-grid/items" in c.get("/v1/api", headers=h).json()[
+                "paths"]
+            # the public OpenAPI document does not list what the public may not call
+            assert "/v1/collections/test-grid/items" not in c.get("/v1/api").json()["paths"]
     finally:
         unregister_layer("test-grid")
 

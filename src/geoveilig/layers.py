@@ -48,6 +48,8 @@ class LayerContext:
     areas: Areas
     store: Store
     requester: Any = None
+    #: the deployment's ``disclosure.Policy`` (None: a per-process secret)
+    disclosure: Any = None
 
 
 # --- query parameters --------------------------------------------------------------------
@@ -168,23 +170,22 @@ DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag, of de dag 
 
 @dataclass(frozen=True)
 class Suppression:
-    """Small-count rule for the public role: a count of 1 up to ``threshold - 1`` is replaced
-    by null and ``<column>_suppressed`` is true (0 and larger counts are shown). The
-    threshold is a parameter, not a hard-coded list (see the seed's ``-*`` footnote)."""
+    """Disclosure control of a count layer for the public (``geoveilig.disclosure``): only
+    calendar years, quarters and months and one published crime type or group; each count
+    perturbed by the cell-key method, a count of 1 up to ``threshold - 1`` replaced by null
+    with ``<column>_suppressed`` true. ``level`` names the cells (``wijk``, ``buurt``)."""
 
     columns: tuple[str, ...]
     threshold: int = 5
+    level: str = "wijk"
 
-    def apply(self, frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-        out = frame.copy()
-        for col in self.columns:
-            if col not in out:
-                continue
-            values = pd.to_numeric(out[col], errors="coerce")
-            small = (values > 0) & (values < self.threshold)
-            out[col] = values.astype(object).where(~small, None)
-            out[f"{col}_suppressed"] = small.to_numpy()
-        return out
+    def apply(self, frame: gpd.GeoDataFrame, policy: Any = None) -> gpd.GeoDataFrame:
+        from . import disclosure
+
+        policy = policy or disclosure.process_policy()
+        if policy.threshold != self.threshold:
+            policy = disclosure.Policy(policy.secret, threshold=self.threshold)
+        return disclosure.protect_area_counts(frame, policy, self.level, self.columns)
 
 
 # --- the layer record ----------------------------------------------------------------------
@@ -214,6 +215,9 @@ class Layer:
     geometry_type: str = "Polygon"
     temporal: Callable[[LayerContext], tuple[str | None, str | None]] | None = None
     keywords: tuple[str, ...] = ()
+    #: computed from incident times: roles below the police get them by month only and an
+    #: ``origin`` on the first of a month (``disclosure.MonthStore``, docs/privacy.md)
+    month_times: bool = False
 
     def parse_params(self, raw: Mapping[str, str]) -> dict[str, Any]:
         """Layer parameters from raw query text (defaults filled in), validated."""
@@ -231,13 +235,23 @@ class Layer:
     def build(self, ctx: LayerContext, params: Mapping[str, Any], role: str = "public"
               ) -> gpd.GeoDataFrame:
         """The layer as ``role`` may see it (suppression applied for the public)."""
+        from . import disclosure
+
         if not allows(role, self.role):
             raise NotFound(f"onbekende collectie '{self.id}'")
+        public = disclosure.protects(role) and self.suppression is not None
+        if public:
+            disclosure.check_public_query(params)
+        if self.month_times and not disclosure.exact_times(role):
+            ctx = LayerContext(ctx.areas, disclosure.MonthStore(ctx.store),  # type: ignore[arg-type]
+                               ctx.disclosure)
+            params = {**params,
+                      "origin": disclosure.month_origin(ctx.store, params.get("origin"))}
         frame = self.builder(ctx, params)
         if frame.crs is None or frame.crs.to_epsg() != 28992:
             raise InvalidInput(f"laag {self.id}: bouwer gaf geen EPSG:28992")
-        if role == "public" and self.suppression is not None:
-            frame = self.suppression.apply(frame)
+        if public:
+            frame = self.suppression.apply(frame, ctx.disclosure)  # type: ignore[union-attr]
         return frame
 
 
@@ -436,12 +450,14 @@ def _prevention_temporal(ctx: LayerContext) -> tuple[str | None, str | None]:
 
 # --- the catalogue ---------------------------------------------------------------------------
 
-COUNT_SUPPRESSION = Suppression(("count",), threshold=5)
+COUNT_SUPPRESSION = Suppression(("count",), threshold=5, level="wijk")
+BUURT_SUPPRESSION = Suppression(("count",), threshold=5, level="buurt")
 
 register_layer(Layer(
     id="wijken", title="Wijken: geregistreerde misdrijven",
     description="Aantal geregistreerde misdrijven per CBS-wijk voor een misdrijftype en "
-                "periode. Voor het publiek worden aantallen van 1 tot en met 4 niet getoond.",
+                "periode. Voor het publiek worden aantallen van 1 tot en met 4 niet getoond en "
+                "de andere licht verstoord (celsleutelmethode, zie docs/privacy.md).",
     builder=build_wijken, role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM, PERIOD_PARAM),
     id_column="code", time_columns=("period_start", "period_end"), queryables=("code",),
     suppression=COUNT_SUPPRESSION, temporal=_incident_temporal,
@@ -450,10 +466,11 @@ register_layer(Layer(
 register_layer(Layer(
     id="buurten", title="Buurten: geregistreerde misdrijven",
     description="Aantal geregistreerde misdrijven per CBS-buurt voor een misdrijftype en "
-                "periode. Voor het publiek worden aantallen van 1 tot en met 4 niet getoond.",
+                "periode. Voor het publiek worden aantallen van 1 tot en met 4 niet getoond en "
+                "de andere licht verstoord (celsleutelmethode, zie docs/privacy.md).",
     builder=build_buurten, role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM, PERIOD_PARAM),
     id_column="code", time_columns=("period_start", "period_end"),
-    queryables=("code", "wijk_code"), suppression=COUNT_SUPPRESSION,
+    queryables=("code", "wijk_code"), suppression=BUURT_SUPPRESSION,
     temporal=_incident_temporal, keywords=("buurt", "misdrijven", "CBS")))
 
 register_layer(Layer(
@@ -585,7 +602,7 @@ register_layer(Layer(
               schema={"type": "string", "pattern": r"^\d+[dwm]$"}, example="14d"),
     ),
     id_column="cell_id", queryables=("gi_class", "buurt_code", "wijk_code"),
-    temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*")))
+    temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*"), month_times=True))
 
 
 # --- deployments (geoveilig.store.deployments) -------------------------------------------------

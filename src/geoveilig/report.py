@@ -169,7 +169,9 @@ def _text_block(c: Comparison, sub: pd.DataFrame, title: str, signals: bool) -> 
 def to_csv(c: Comparison, *, signals: bool = True) -> str:
     """CSV in the source's layout (``categorie,aantal_2016,aantal_2017,verschil_2017_vs_2016,
     verschil_2017_vs_2012``), plus the significance columns named after their method."""
-    return c.seed_layout(with_signals=signals).to_csv(index=False, lineterminator="\n")
+    from .safecsv import to_csv as safe_csv
+
+    return safe_csv(c.seed_layout(with_signals=signals), index=False, lineterminator="\n")
 
 
 def _jsonable(v: object) -> object:

@@ -37,6 +37,22 @@ class Settings(BaseSettings):
     cbs_url: str = "https://opendata.cbs.nl/ODataFeed/odata"
     police_url: str = "https://dataderden.cbs.nl/ODataFeed/odata"
 
+    #: Abuse limits of the HTTP API (``geoveilig.api.ratelimit``, ``api.jobs``): request
+    #: rates per client address and per API key (``limits`` syntax, empty = off), a stricter
+    #: rate for the planning and analysis routes, the largest request body in bytes, how
+    #: many jobs may be queued or running at once and how many of them per caller.
+    #: Secret of the cell-key method for public counts (``geoveilig.disclosure``; at least 16
+    #: characters). Unset: a random key in ``data_dir/disclosure.key``, made once. Give every
+    #: server process of one deployment the same key.
+    disclosure_key: str | None = None
+    rate_limit: str = "100/second"
+    rate_limit_heavy: str = "30/minute"
+    max_body: int = 65_536
+    job_queue: int = 16
+    jobs_per_caller: int = 2
+    #: Seconds a planning or analysis request waits for its job before answering 202.
+    job_wait: float = 2.0
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

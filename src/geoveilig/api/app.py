@@ -6,6 +6,7 @@ problem+json in one place (``problems.install``). Routes compute nothing: they c
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,18 +14,19 @@ from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import __version__
+from .. import __version__, disclosure
 from ..areas import load_areas
 from ..settings import Settings, get_settings
 from ..store import Store
 from . import problems
-from .auth import AuditWriter
+from .auth import AuditWriter, caller
 from .features import LayerCache, ResponseCache
-from .jobs import JobManager, jobs_router
+from .jobs import SWITCH_INTERVAL, JobManager, jobs_router
 from .ogc import CachedItems, ogc_router
-from .openapi import build_openapi
+from .openapi import build_openapi, for_role
 from .planning import planning_router
 from .problems import PROBLEM, problem
+from .ratelimit import BodyLimit, RateLimit
 from .tiles import CachedTiles, tiles_router
 from .web import mount_web
 
@@ -77,10 +79,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.areas = load_areas(settings.geo_dir, gemeente=settings.gemeente)
         app.state.store = Store(settings.resolved_database_url())
+        app.state.disclosure = disclosure.policy_for(settings.disclosure_key,
+                                                     settings.data_dir / "disclosure.key")
         app.state.layer_cache = LayerCache()
         app.state.response_cache = ResponseCache()
         app.state.ogc_cache = {}
-        app.state.jobs = JobManager()
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        app.state.jobs = JobManager(max_active=settings.job_queue,
+                                    per_caller=settings.jobs_per_caller)
         app.state.audit_writer = AuditWriter(app.state.store)
         warm_up(app.state.areas)
         # What start-up loaded (boundaries, the grid, scikit-learn, ...) lives as long as the
@@ -101,10 +107,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
 
     def openapi(request: Request) -> dict:
+        """The OpenAPI document filtered for the caller's role (``openapi.for_role``)."""
         cache = request.app.state.ogc_cache
-        if "openapi" not in cache:
-            cache["openapi"] = build_openapi()
-        return cache["openapi"]
+        role = caller(request).role
+        if f"openapi:{role}" not in cache:
+            cache[f"openapi:{role}"] = for_role(build_openapi(), role)
+        return cache[f"openapi:{role}"]
 
     app.include_router(ogc_router("/v1", openapi=openapi))
     app.include_router(tiles_router("/v1"))  # OGC API - Tiles (vector tiles)
@@ -141,5 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                        allow_credentials=False, allow_methods=CORS_METHODS,
                        allow_headers=CORS_HEADERS, expose_headers=CORS_EXPOSE, max_age=600)
+    app.add_middleware(BodyLimit, max_body=settings.max_body)
+    app.add_middleware(RateLimit, general=settings.rate_limit, heavy=settings.rate_limit_heavy)
     app.add_middleware(ApiVersionHeader)
     return app

@@ -100,6 +100,11 @@ def known_caller(request: Request) -> Caller | None:
     return hit[1]
 
 
+def client_address(request: Request) -> str:
+    """The client's address (the TCP peer; see ``ratelimit`` about reverse proxies)."""
+    return request.client.host if request.client else "-"
+
+
 def caller(request: Request) -> Caller:
     known = known_caller(request)
     if known is not None:

@@ -25,7 +25,7 @@ import shapely
 from pyproj import Transformer
 
 from ..errors import InvalidInput, NotFound
-from ..layers import Layer, LayerContext
+from ..layers import MAX_YEAR, MIN_YEAR, Layer, LayerContext
 from ..times import local_series, local_timestamp
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -135,9 +135,13 @@ def _instant(text: str, end: bool) -> pd.Timestamp:
         ts = local_timestamp(t)
         if end and len(t) == 10:
             ts = ts + pd.Timedelta(days=1) - pd.Timedelta(nanoseconds=1)
-        return ts.tz_convert("UTC")
+        ts = ts.tz_convert("UTC").as_unit("ns")
     except (ValueError, OverflowError):
         raise InvalidInput(f"ongeldige datetime '{text}'", where="datetime") from None
+    if not MIN_YEAR <= ts.year <= MAX_YEAR:
+        raise InvalidInput(f"datetime '{text}' ligt buiten de jaren {MIN_YEAR}-{MAX_YEAR}",
+                           where="datetime")
+    return ts
 
 
 def parse_datetime(text: str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:

@@ -9,18 +9,24 @@ running, successful, failed, with ``progress`` 0-100 and a ``results`` link when
 
 ``compute(progress)`` gets a ``progress(percent, message)`` callback and returns
 ``JobResult`` (bytes and media type) or a JSON-able object.
+
+Abuse limits: the key also holds the caller's role (an analyst never receives a police job);
+at most ``max_active`` jobs are queued or running at once (more: 503 with ``Retry-After``),
+at most ``per_caller`` of them for one caller (a key, or an address without key; more: 429
+with ``Retry-After``); queued and running jobs are never evicted, only finished ones (LRU,
+``keep``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import queue
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,9 +35,12 @@ from fastapi.responses import JSONResponse, Response
 
 from ..errors import GeoveiligError, NotFound
 from ..layers import allows
-from .auth import caller
+from .auth import caller, client_address
 
 Progress = Callable[[float, str], None]
+#: GIL switch interval of the API process (seconds; Python's default is 0.005): a job thread
+#: holding the GIL hands it to the event loop at least this often.
+SWITCH_INTERVAL = 0.001
 log = logging.getLogger("geoveilig.api.jobs")
 
 
@@ -41,12 +50,27 @@ class JobResult:
     media_type: str = "application/json"
 
 
+class JobsBusy(GeoveiligError):
+    """The job queue is full (503) or the caller has too many jobs (429); try again after
+    ``retry_after`` seconds."""
+
+    status = 503
+    code = "busy"
+
+    def __init__(self, message: str, *, status: int = 503, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = "too-many-jobs" if status == 429 else "busy"
+        self.retry_after = retry_after
+
+
 @dataclass
 class Job:
     id: str
     kind: str
     key: str
     role: str
+    owner: str = ""
     status: str = "accepted"
     progress: float = 0.0
     message: str = ""
@@ -76,32 +100,71 @@ def _iso(t: float) -> str:
 
 
 class JobManager:
-    """Jobs keyed by request; finished jobs are kept (LRU, ``keep``) as the result cache."""
+    """Jobs keyed by request and role; finished jobs are kept (LRU, ``keep``) as the result
+    cache, active ones (accepted, running) are never evicted; see the module docstring for
+    the limits."""
 
-    def __init__(self, workers: int = 1, keep: int = 128) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="geoveilig-job")
+    def __init__(self, workers: int = 1, keep: int = 128, *, max_active: int = 16,
+                 per_caller: int = 2, retry_after: int = 5) -> None:
+        # daemon worker threads: a long computation never holds up the process's exit
+        self._queue: queue.SimpleQueue[tuple[Job, Callable[[Progress], Any]] | None] = \
+            queue.SimpleQueue()
+        self._workers = [threading.Thread(target=self._work, name=f"geoveilig-job-{i}",
+                                          daemon=True) for i in range(workers)]
+        for t in self._workers:
+            t.start()
         self._by_id: OrderedDict[str, Job] = OrderedDict()
         self._by_key: dict[str, str] = {}
         self._lock = threading.Lock()
         self.keep = keep
+        self.max_active = max_active
+        self.per_caller = per_caller
+        self.retry_after = retry_after
+
+    def active(self, owner: str | None = None) -> int:
+        """Jobs queued or running (of ``owner``, or all)."""
+        return sum(1 for j in self._by_id.values() if j.finished is None
+                   and (owner is None or j.owner == owner))
 
     def submit(self, kind: str, key: str, role: str,
-               compute: Callable[[Progress], Any]) -> tuple[Job, bool]:
-        """The job for ``key`` and whether it is new."""
+               compute: Callable[[Progress], Any], owner: str = "") -> tuple[Job, bool]:
+        """The job for ``key`` (and ``role``) and whether it is new. Raises ``JobsBusy``
+        when the queue or the caller's share of it is full."""
+        key = json.dumps([role, key])
         with self._lock:
             jid = self._by_key.get(key)
             if jid is not None and self._by_id[jid].status != "failed":
                 self._by_id.move_to_end(jid)
                 return self._by_id[jid], False
-            job = Job(id=secrets.token_urlsafe(12), kind=kind, key=key, role=role)
+            if owner and self.active(owner) >= self.per_caller:
+                raise JobsBusy(f"u heeft al {self.per_caller} berekeningen lopen; wacht tot "
+                               "die klaar zijn", status=429, retry_after=self.retry_after)
+            if self.active() >= self.max_active:
+                raise JobsBusy("de planningswachtrij is vol; probeer het later opnieuw",
+                               status=503, retry_after=self.retry_after)
+            job = Job(id=secrets.token_urlsafe(12), kind=kind, key=key, role=role, owner=owner)
             self._by_id[job.id] = job
             self._by_key[key] = job.id
-            while len(self._by_id) > self.keep:
-                old_id, old = self._by_id.popitem(last=False)
-                if self._by_key.get(old.key) == old_id:
-                    del self._by_key[old.key]
-        self._pool.submit(self._run, job, compute)
+            self._evict()
+        self._queue.put((job, compute))
         return job, True
+
+    def _work(self) -> None:
+        # (no lower OS priority for this thread: while it holds the GIL that would stall
+        # the event loop too -- priority inversion)
+        while (item := self._queue.get()) is not None:
+            self._run(*item)
+
+    def _evict(self) -> None:
+        """Drop the oldest finished jobs beyond ``keep`` (never a queued or running one)."""
+        excess = len(self._by_id) - self.keep
+        if excess <= 0:
+            return
+        for old_id in [jid for jid, j in self._by_id.items() if j.finished is not None
+                       ][:excess]:
+            old = self._by_id.pop(old_id)
+            if self._by_key.get(old.key) == old_id:
+                del self._by_key[old.key]
 
     def _run(self, job: Job, compute: Callable[[Progress], Any]) -> None:
         def progress(percent: float, message: str = "") -> None:
@@ -126,7 +189,9 @@ class JobManager:
             job.message = job.error["detail"]
             log.exception("job %s (%s) mislukt", job.id, job.kind)
         finally:
-            job.finished = time.time()
+            with self._lock:
+                job.finished = time.time()
+                self._evict()
             job.done.set()
 
     def get(self, job_id: str, role: str) -> Job:
@@ -136,19 +201,26 @@ class JobManager:
         return job
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        for _ in self._workers:
+            self._queue.put(None)
 
 
 def run_job(request: Request, kind: str, payload: dict[str, Any],
-            compute: Callable[[Progress], Any], *, wait: float = 2.0) -> Response:
-    """Run or reuse the job for (kind, payload, data version); see the module docstring."""
+            compute: Callable[[Progress], Any], *, wait: float | None = None) -> Response:
+    """Run or reuse the job for (kind, payload, data version); see the module docstring.
+    ``wait``: seconds to wait for the result before answering 202 (default: the setting
+    ``job_wait``, 2 s)."""
     from ..layers import data_version
 
     who = caller(request)
     version = data_version(request.app.state.store)
     key = json.dumps([kind, payload, version], sort_keys=True, default=str)
     jobs: JobManager = request.app.state.jobs
-    job, _new = jobs.submit(kind, key, who.role, compute)
+    owner = who.actor if who.actor != "public" else f"addr:{client_address(request)}"
+    job, _new = jobs.submit(kind, key, who.role, compute, owner=owner)
+    if wait is None:
+        settings = getattr(request.app.state, "settings", None)
+        wait = settings.job_wait if settings is not None else 2.0
     job.done.wait(wait)
     base = str(request.base_url)
     if job.status == "successful" and job.result is not None:

@@ -54,7 +54,8 @@ def _visible(collection_id: str, who: Caller) -> Layer:
 
 
 def _ctx(request: Request) -> LayerContext:
-    return LayerContext(areas=request.app.state.areas, store=request.app.state.store)
+    return LayerContext(areas=request.app.state.areas, store=request.app.state.store,
+                        disclosure=request.app.state.disclosure)
 
 
 def _json(body: Any, media_type: str = "application/json", **headers: str) -> Response:

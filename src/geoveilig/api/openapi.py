@@ -176,6 +176,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
     for planner in planners():
         schema = planner.request_model.model_json_schema(
             ref_template="#/components/schemas/{model}")
+        schema = _oas30(schema)
         extra_schemas.update(schema.pop("$defs", {}))
         paths[f"/v1/recommendations/{planner.kind}"] = {"post": {
             "tags": ["recommendations"], "summary": planner.title,
@@ -310,9 +311,29 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
             "schemas": {**extra_schemas, **_schemas()},
         },
     }
+    _abuse_responses(paths)
     if base_url:
         doc["servers"] = [{"url": base_url.rstrip("/")}]
     return doc
+
+
+def _abuse_responses(paths: dict[str, Any]) -> None:
+    """The answers of the abuse limits (``api.ratelimit``, ``api.jobs``): 429 with
+    ``Retry-After`` on every operation, 413 on request bodies, 503 on job queues."""
+    retry = {"Retry-After": {"schema": {"type": "integer"},
+                             "description": "seconden tot een nieuwe poging"}}
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for ops in paths.values():
+        for method, op in ops.items():
+            responses = op.setdefault("responses", {})
+            responses.setdefault("429", {"description": "te veel verzoeken of lopende "
+                                         "berekeningen", "headers": retry, "content": problem})
+            if method == "post":
+                responses.setdefault("413", {"description": "body te groot",
+                                             "content": problem})
+            if "202" in responses:
+                responses.setdefault("503", {"description": "wachtrij vol",
+                                             "headers": retry, "content": problem})
 
 
 def ft_openapi() -> str:
@@ -383,3 +404,61 @@ def _schemas() -> dict[str, Any]:
                 "status": {"type": "integer"}, "detail": {"type": "string"},
                 "parameter": {"type": "string"}}},
     }
+
+
+#: Paths outside the layer catalogue and the planners that need a role (by prefix).
+ROLE_PREFIXES = (("/v1/backtest", "analyst"), ("/v1/deployments", "analyst"),
+                 ("/v1/plans", "analyst"), ("/v1/alerts", "police"))
+
+
+def path_role(path: str) -> str:
+    """The role an OpenAPI path needs (``public`` when anyone may call it)."""
+    from ..layers import _REGISTRY
+    from .planning import _PLANNERS
+
+    parts = path.split("/")
+    if path.startswith("/v1/collections/") and len(parts) > 3:
+        layer = _REGISTRY.get(parts[3])
+        return layer.role if layer is not None else "public"
+    if path.startswith("/v1/recommendations/") and len(parts) > 3:
+        planner = _PLANNERS.get(parts[3])
+        return planner.role if planner is not None else "analyst"
+    for prefix, role in ROLE_PREFIXES:
+        if path.startswith(prefix):
+            return role
+    return "public"
+
+
+def for_role(doc: dict[str, Any], role: str) -> dict[str, Any]:
+    """The OpenAPI document as ``role`` sees it: only the paths that role may call (a
+    restricted path answers 404 to the others, so it is not advertised to them either)."""
+    from ..layers import allows
+
+    paths = {p: op for p, op in doc["paths"].items() if allows(role, path_role(p))}
+    return {**doc, "paths": paths}
+
+
+def _oas30(schema: Any) -> Any:
+    """A pydantic (JSON Schema 2020-12) schema in OpenAPI 3.0 terms: numeric
+    ``exclusiveMinimum``/``exclusiveMaximum`` become ``minimum``/``maximum`` with a boolean,
+    ``anyOf`` with ``{"type": "null"}`` becomes ``nullable``."""
+    if isinstance(schema, list):
+        return [_oas30(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _oas30(v) for k, v in schema.items()}
+    for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = out.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[bound] = value
+            out[key] = True
+    options = out.get("anyOf")
+    if isinstance(options, list) and {"type": "null"} in options:
+        rest = [o for o in options if o != {"type": "null"}]
+        out.pop("anyOf")
+        if len(rest) == 1:
+            out.update(rest[0])
+        else:
+            out["anyOf"] = rest
+        out["nullable"] = True
+    return out

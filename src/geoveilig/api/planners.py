@@ -30,8 +30,17 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from ..errors import InvalidInput
-from ..layers import Layer, LayerContext, Param, register_layer
+from ..errors import GeoveiligError, InvalidInput
+from ..layers import (
+    MAX_YEAR,
+    MIN_YEAR,
+    Layer,
+    LayerContext,
+    Param,
+    _method,
+    _window,
+    register_layer,
+)
 from ..placement import service
 from ..placement.policies import Recommendation
 from ..store.plans import get_plan, latest_plan_ids, plan_sites
@@ -63,6 +72,36 @@ class SitesRequest(_Body):
             raise PydanticCustomError("placement_method", exc.message) from None
 
 
+    # Complete validation before a job is queued (400, never 202 and then a failed job).
+    @field_validator("window")
+    @classmethod
+    def _check_window(cls, value: str) -> str:
+        return _checked(_window, value)
+
+    @field_validator("method")
+    @classmethod
+    def _check_method(cls, value: str) -> str:
+        return _checked(_method, value)
+
+    @field_validator("origin")
+    @classmethod
+    def _check_origin(cls, value: date | None) -> date | None:
+        if value is not None and not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise PydanticCustomError("out_of_range", f"datum ligt buiten {MIN_YEAR}-{MAX_YEAR}")
+        return value
+
+
+def _checked(parse: Any, value: str) -> str:
+    """``value`` through one of the layer parameter parsers, its Dutch message as a pydantic
+    error."""
+    try:
+        parse(value)
+    except GeoveiligError as exc:
+        raise PydanticCustomError("invalid", exc.message.replace("{", "(").replace("}", ")")
+                                  ) from None
+    return value
+
+
 class AlarmRequest(SitesRequest):
     duration_days: int | None = Field(default=None, ge=1, le=365, alias="durationDays")
 
@@ -74,6 +113,21 @@ class BuurtTentRequest(_Body):
     slot: str = Field(default="W-SAT", pattern=r"^[A-Z]+(-[A-Z]{3})?$")
     keep_existing: bool = Field(default=service.KEEP_EXISTING,
                                 alias="keepExisting")  # ignored, for the form
+
+    @field_validator("slot")
+    @classmethod
+    def _check_slot(cls, value: str) -> str:
+        from pandas.tseries.frequencies import to_offset
+
+        try:
+            step = to_offset(value)
+            dates = pd.date_range("2001-01-01", periods=2, freq=step)
+        except (ValueError, TypeError):
+            raise PydanticCustomError(
+                "invalid", f"ongeldige slot-frequentie '{value}': gebruik bv. W-SAT") from None
+        if len(dates) < 2 or dates[1] - dates[0] < pd.Timedelta(days=1):
+            raise PydanticCustomError("invalid", "slot moet minstens een dag per stap zijn")
+        return value
 
 
 def _result(kind: str, plan: service.Plan) -> JobResult:

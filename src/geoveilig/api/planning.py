@@ -25,6 +25,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from .. import disclosure
 from ..errors import InvalidInput, NotFound
 from ..layers import LayerContext, allows
 from ..store.plans import Requester
@@ -117,6 +118,8 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise InvalidInput("de body is geen geldige JSON", where="body") from None
+        except RecursionError:
+            raise InvalidInput("de body is te diep genest", where="body") from None
         try:
             req = planner.request_model.model_validate(body)
         except ValidationError as exc:
@@ -125,6 +128,12 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
             raise InvalidInput(detail, where="body") from None
         ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store,
                            requester=requester(who))
+        if not disclosure.exact_times(who.role) and "origin" in type(req).model_fields:
+            # below the police: incident times by month, origins on the first of a month
+            ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store),
+                               requester=ctx.requester)  # type: ignore[arg-type]
+            req = req.model_copy(update={"origin": await run_in_threadpool(
+                disclosure.month_origin, ctx.store, req.origin)})  # type: ignore[attr-defined]
 
         def compute(progress: Progress) -> JobResult:
             result = planner.compute(ctx, req, progress)

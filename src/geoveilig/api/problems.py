@@ -34,7 +34,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(GeoveiligError)
     async def _domain(_request: Request, exc: GeoveiligError) -> JSONResponse:
         extra = {"parameter": exc.where} if exc.where and exc.status == 400 else {}
-        return problem(exc.status, exc.message, code=exc.code, **extra)
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return problem(exc.status, exc.message, code=exc.code, headers=headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

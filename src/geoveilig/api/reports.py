@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from .. import disclosure, stats
 from .. import report as report_mod
-from .. import stats
 from ..errors import InvalidInput
 from ..layers import allows
 from . import features as ft
@@ -54,6 +54,9 @@ def evaluation(request: Request, raw: dict[str, str]) -> Response:
         raise InvalidInput("geef year (bijv. 2017) of period (bijv. 2018-Q1)", where="year")
     else:
         target = stats.Period.of_quarter(year, quarter) if quarter else stats.Period.of_year(year)
+    public = disclosure.protects(caller(request).role)
+    if public:  # fixed cells only (calendar units), see geoveilig.disclosure
+        disclosure.check_public_period(target.start.date(), target.end.date())
     rows = stats.resolve_rows(raw["crimeType"]) if raw.get("crimeType") else stats.SEED_ROWS
     preset = raw.get("preset")
     if preset not in (None, "seed"):
@@ -63,11 +66,16 @@ def evaluation(request: Request, raw: dict[str, str]) -> Response:
     areas = request.app.state.areas
     incidents, coverage = report_mod.incidents_for(request.app.state.store, [target])
     kw = {"rule": rule, "coverage": coverage, "rounding": rounding}
+    policy = request.app.state.disclosure
     if fmt == "html":
-        text = report_mod.render_html(stats.evaluation(incidents, areas, target, rows=rows,
-                                                       **kw))  # type: ignore[arg-type]
+        ev = stats.evaluation(incidents, areas, target, rows=rows, **kw)  # type: ignore[arg-type]
+        if public:
+            ev = disclosure.protect_evaluation(ev, policy, areas)
+        text = report_mod.render_html(ev)
     else:
         comp = stats.compare(incidents, target, areas=areas, level=level, rows=rows, **kw)  # type: ignore[arg-type]
+        if public:
+            comp = disclosure.protect_comparison(comp, policy)
         text = report_mod.to_csv(comp) if fmt == "csv" else report_mod.to_json(comp)
     return Response(text, media_type=MEDIA[fmt])
 

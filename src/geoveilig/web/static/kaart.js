@@ -616,6 +616,13 @@
     });
   });
 
+  // OWASP CSV injection: the same rule as geoveilig.safecsv.neutralise (a text cell that
+  // starts with = + - @ tab or CR, and is not a plain number, gets a leading quote).
+  var DANGEROUS = /^[=+\-@\t\r]/;
+  var NUMBER = /^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$/;
+  function safeCell(v) {
+    return DANGEROUS.test(v) && !NUMBER.test(v) ? "'" + v : v;
+  }
   function download(name, type, text) {
     var a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([text], { type: type }));
@@ -637,7 +644,7 @@
     feats.forEach(function (f) {
       var row = names.map(function (k) {
         var v = f.properties[k];
-        v = v === null || v === undefined ? "" : String(v);
+        v = safeCell(v === null || v === undefined ? "" : String(v));
         return /[;"\n]/.test(v) ? '"' + v.replace(/"/g, '""') + '"' : v;
       });
       lines.push(row.concat([f.geometry.coordinates[0], f.geometry.coordinates[1]]).join(";"));
