@@ -300,3 +300,51 @@ def test_analyst_cannot_date_a_single_incident(tmp_path: Path, shared_geo: Path,
     # whatever day in March the incident happened, the analyst gets the same answers
     assert seen[0] == seen[1]
     assert any(status == 200 for status, _ in seen[0][0])  # the month itself is visible
+
+
+def test_police_plans_and_analyst_evaluations_do_not_date_an_incident(  # type: ignore[no-untyped-def]
+        tmp_path: Path, shared_geo: Path, areas) -> None:
+    """A plan the police computed (on exact times) is invisible below the police: not in the
+    recommendations layer, not by its planId, not as the source of new deployments. The
+    analyst's "did it help?" counts incidents by month: a circle around the single incident
+    with a start stepped through March answers the same whatever day the incident was."""
+    buurten = list(areas.buurten["code"])
+    seen = []
+    for day in (7, 20):
+        settings, keys = _single_incident_world(tmp_path / f"e{day}", shared_geo, areas, day)
+        analyst, police = {"X-API-Key": keys["analyst"]}, {"X-API-Key": keys["police"]}
+        x, y = _points(areas, buurten[5])
+        with TestClient(create_app(settings)) as c:
+            # a surface the police read first is not handed to the analyst from a cache
+            url = ("/v1/collections/hotspots/items?crimeType=overval&method=prospective"
+                   "&window=7d&origin=2017-04-21&limit=5000")
+            exact = c.get(url, headers=police)
+            shown = c.get(url, headers=analyst)
+            assert exact.status_code == shown.status_code == 200
+            effects: list[object] = [shown.json()["features"]]
+            made = c.post("/v1/recommendations/cameras", headers=police,
+                          json={"count": 2, "origin": "2017-03-25", "window": "7d"})
+            assert made.status_code == 200, made.text
+            plan_id = made.json()["summary"]["planId"]
+            mine = c.get(f"/v1/collections/recommendations/items?planId={plan_id}",
+                         headers=police)
+            assert mine.status_code == 200 and mine.json()["features"]
+            assert c.get(f"/v1/collections/recommendations/items?planId={plan_id}",
+                         headers=analyst).status_code == 404
+            listed = c.get("/v1/collections/recommendations/items", headers=analyst)
+            assert listed.status_code == 200 and listed.json()["features"] == []
+            taken = c.post("/v1/deployments", headers=analyst,
+                           json={"planId": plan_id, "ranks": [1]})
+            assert taken.status_code == 404, taken.text
+            for start in ("2017-03-05", "2017-03-12", "2017-03-19", "2017-03-26"):
+                dep = c.post("/v1/deployments", headers=analyst,
+                             json={"kind": "alarm", "x": x, "y": y, "radius": 100,
+                                   "start": start})
+                assert dep.status_code == 201, dep.text
+                dep_id = dep.json()["deployments"][0]["id"]
+                r = c.get(f"/v1/deployments/{dep_id}/effect", headers=analyst)
+                assert r.status_code == 200, r.text
+                body = r.json()
+                effects.append((body["counts"], body["verdict"]))
+        seen.append(effects)
+    assert seen[0] == seen[1]

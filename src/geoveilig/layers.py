@@ -14,6 +14,7 @@ No routing and no settings here: the edges pass ``LayerContext`` in.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -218,6 +219,15 @@ class Layer:
     #: computed from incident times: roles below the police get them by month only and an
     #: ``origin`` on the first of a month (``disclosure.MonthStore``, docs/privacy.md)
     month_times: bool = False
+    #: the content depends on the caller's role in another way (e.g. which stored plans it may
+    #: see): caches keep one copy per role
+    per_role: bool = False
+
+    @property
+    def depends_on_role(self) -> bool:
+        """Whether two roles allowed to see this layer may get different content (caches
+        must then be keyed by role)."""
+        return self.suppression is not None or self.month_times or self.per_role
 
     def parse_params(self, raw: Mapping[str, str]) -> dict[str, Any]:
         """Layer parameters from raw query text (defaults filled in), validated."""
@@ -243,8 +253,7 @@ class Layer:
         if public:
             disclosure.check_public_query(params)
         if self.month_times and not disclosure.exact_times(role):
-            ctx = LayerContext(ctx.areas, disclosure.MonthStore(ctx.store),  # type: ignore[arg-type]
-                               ctx.disclosure)
+            ctx = dataclasses.replace(ctx, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
             params = {**params,
                       "origin": disclosure.month_origin(ctx.store, params.get("origin"))}
         frame = self.builder(ctx, params)

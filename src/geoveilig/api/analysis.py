@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from .. import crimetypes
+from .. import crimetypes, disclosure
 from ..errors import Conflict, InvalidInput, NotFound
 from ..layers import LayerContext, _grid, allows
 from ..placement.service import deployment_effect
@@ -43,8 +43,12 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
         raise InvalidInput("origins moet een geheel getal zijn", where="origins") from None
     if not 2 <= n_origins <= 104:
         raise InvalidInput("origins moet tussen 2 en 104 liggen", where="origins")
+    who = caller(request)
     ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
-    audit(request, caller(request), "backtest", raw["crimeType"])
+    if not disclosure.exact_times(who.role):
+        # below the police the backtest sees incident times by month, as hotspots and plans
+        ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
+    audit(request, who, "backtest", raw["crimeType"])
 
     def compute(progress: Progress) -> JobResult:
         from ..hotspots import backtest
@@ -82,10 +86,13 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
     if found["start"].isna().all():
         raise Conflict(f"inzet {dep} is {found['status'].iloc[0]}: een effect is pas te meten "
                        "na plaatsing")
-    audit(request, caller(request), "effect", str(dep))
+    who = caller(request)
+    audit(request, who, "effect", str(dep))
+    # below the police the evaluation counts incidents by month, as hotspots and plans do
+    source = store if disclosure.exact_times(who.role) else disclosure.MonthStore(store)
 
     def compute(progress: Progress) -> JobResult:
-        est = deployment_effect(store, dep, types)
+        est = deployment_effect(source, dep, types)  # type: ignore[arg-type]
         body = est.as_dict()
         body["counts"] = json.loads(est.counts.to_json())
         return JobResult(json.dumps(body, ensure_ascii=False, default=str).encode())

@@ -54,7 +54,7 @@ class _Body(BaseModel):
 
 
 class NewDeployment(_Body):
-    kind: Literal["alarm", "camera", "buurttent"] | None = None
+    kind: Literal["alarm", "camera", "buurttent", "witte-voeten"] | None = None
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
     x: float | None = None
@@ -120,11 +120,15 @@ def record(row: pd.Series) -> dict[str, Any]:
     }
 
 
-def _create(request: Request, body: NewDeployment) -> list[int]:
+def _create(request: Request, body: NewDeployment, role: str = "analyst") -> list[int]:
     store = request.app.state.store
     if body.plan_id is not None or body.ranks is not None:
         if body.plan_id is None or not body.ranks:
             raise InvalidInput("geef planId en ranks samen", where="planId")
+        from ..store.plans import get_plan
+
+        if not allows(role, get_plan(store, body.plan_id)["role"]):  # a police plan: 404
+            raise NotFound(f"onbekend plan {body.plan_id}")
         extra = [k for k in ("kind", "lon", "lat", "x", "y", "start") if getattr(body, k)
                  is not None]
         if extra:
@@ -184,7 +188,7 @@ def deployments_router(prefix: str = "/v1") -> APIRouter:
         gekozen rangen van een opgeslagen plan (`planId`, `ranks`). Rol analyst."""
         who = await run_in_threadpool(_require, request)
         body = await _body(request, NewDeployment)
-        ids = await run_in_threadpool(_create, request, body)
+        ids = await run_in_threadpool(_create, request, body, who.role)
         await run_in_threadpool(audit, request, who, "deployment-create",
                                 ",".join(map(str, ids)))
         _changed(request)

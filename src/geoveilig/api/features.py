@@ -301,7 +301,7 @@ class LayerCache:
 
     @staticmethod
     def key(layer: Layer, params: Mapping[str, Any], role: str, version: str) -> tuple:
-        return (layer.id, _freeze(params), role if layer.suppression else "-", version)
+        return (layer.id, _freeze(params), role if layer.depends_on_role else "-", version)
 
     def peek(self, layer: Layer, params: Mapping[str, Any], role: str, version: str
              ) -> Prepared | None:

@@ -54,8 +54,11 @@ def _visible(collection_id: str, who: Caller) -> Layer:
 
 
 def _ctx(request: Request) -> LayerContext:
+    from .planning import requester
+
     return LayerContext(areas=request.app.state.areas, store=request.app.state.store,
-                        disclosure=request.app.state.disclosure)
+                        disclosure=request.app.state.disclosure,
+                        requester=requester(caller(request)))
 
 
 def _json(body: Any, media_type: str = "application/json", **headers: str) -> Response:

@@ -173,13 +173,21 @@ def _buurttent(ctx: LayerContext, req: BuurtTentRequest, progress: Progress) -> 
 def build_recommendations(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
     """The sites of stored plan ``planId``, or of the newest plan of each kind (or of
     ``kind``), with ``plan_id``, ``kind`` and ``site_id`` = ``<plan>-<seq>``."""
+    from ..errors import NotFound
+    from ..layers import ROLES, allows
+
     kind = params.get("kind")
+    # a plan computed for the police (on exact incident times) is not shown below the police
+    role = getattr(ctx.requester, "role", None) or "analyst"
+    visible = [r for r in ROLES if allows(role, r)]
     if params.get("planId") is not None:
         plan = get_plan(ctx.store, params["planId"])
+        if plan["role"] not in visible:
+            raise NotFound(f"onbekend plan {params['planId']}")
         ids = [plan["id"]] if kind in (None, plan["kind"]) else []
         kinds = {plan["id"]: plan["kind"]}
     else:
-        latest = latest_plan_ids(ctx.store)
+        latest = latest_plan_ids(ctx.store, visible)
         ids = [i for k, i in sorted(latest.items()) if kind in (None, k)]
         kinds = {i: k for k, i in latest.items()}
     if not ids:
@@ -234,4 +242,4 @@ register_layer(Layer(
                   "soort).", _plan_id, schema={"type": "integer", "minimum": 1},
                   example="1")),
     id_column="site_id", queryables=("kind", "status", "buurt_code", "wijk_code"),
-    geometry_type="Point", keywords=("advies", "inzet")))
+    geometry_type="Point", keywords=("advies", "inzet"), per_role=True))

@@ -181,9 +181,11 @@ def get_plan(store: object, plan_id: int) -> dict[str, Any]:
     return rec
 
 
-def latest_plan_ids(store: object) -> dict[str, int]:
-    """The newest plan id of each kind."""
+def latest_plan_ids(store: object, roles: Sequence[str] | None = None) -> dict[str, int]:
+    """The newest plan id of each kind (of the plans asked by one of ``roles``, when given)."""
     stmt = sa.select(plans.c.kind, sa.func.max(plans.c.id)).group_by(plans.c.kind)
+    if roles is not None:
+        stmt = stmt.where(plans.c.role.in_(list(roles)))
     with _engine(store).connect() as conn:
         return {k: int(i) for k, i in conn.execute(stmt).all()}
 
