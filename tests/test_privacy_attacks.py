@@ -294,8 +294,10 @@ def test_analyst_cannot_date_a_single_incident(tmp_path: Path, shared_geo: Path,
                           f"&window=1d&origin=2017-03-{d:02d}&limit=5000",
                           headers={"X-API-Key": keys["police"]})
                 police[d] = r.status_code
+            # the first origin with a surface is the day after the incident (before it there
+            # is no overval to build on); how long it stays depends on the look-back
             found = [d - 1 for d, status in police.items() if status == 200]
-            assert found == [day]
+            assert found and found[0] == day
         seen.append((analyst, json.loads(plan.text)["features"]))
     # whatever day in March the incident happened, the analyst gets the same answers
     assert seen[0] == seen[1]

@@ -150,10 +150,13 @@ def test_conformance_and_links(client: TestClient, keys) -> None:  # type: ignor
     sets = client.get("/v1/collections/wijken/tiles?year=2016").json()["tilesets"]
     assert all(s["links"][-1]["href"].endswith("?year=2016") for s in sets)
     # the OpenAPI document describes the tile paths
-    paths = client.get("/v1/api").json()["paths"]
-    assert "/v1/collections/incidents/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}" \
-        in paths and "/v1/tileMatrixSets" in paths
+    # (per role: the incident tiles are in the police's document only)
+    tile = "/v1/collections/{c}/tiles/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"
+    paths = client.get("/v1/api", headers=auth(keys, "police")).json()["paths"]
+    assert tile.format(c="incidents") in paths and "/v1/tileMatrixSets" in paths
     assert "/v1/collections/deployments/tiles" not in paths
+    public = client.get("/v1/api").json()["paths"]
+    assert tile.format(c="buurten") in public and tile.format(c="incidents") not in public
 
 
 # --- content per role -------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from ..layers import (
     Layer,
     LayerContext,
     Param,
-    Suppression,
     _choice,
     register_layer,
 )
@@ -102,7 +101,6 @@ def build_alert_buurten(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.Geo
         "crime_types": [";".join(sorted(t)) for t in types],
         "valid_through": [None if u is None else (u - pd.Timedelta(days=1)).date().isoformat()
                           for u in until],
-        "incidents": n,
     }, geometry=b.geometry.values, crs=RD_NEW)
     return out
 
@@ -126,9 +124,9 @@ register_layer(Layer(
     id="alerts-buurten", title="Verhoogd risico per buurt",
     description="Per buurt of het risico op (woning)inbraak op de peildatum verhoogd is na "
                 "recente inbraken in de omgeving (standaard de dag na het laatste incident). "
-                "Het aantal onderliggende incidenten wordt voor het publiek onder de 5 niet "
-                "getoond.",
+                "Zonder aantallen: een aantal incidenten per buurt en dag valt niet onder de "
+                "vaste perioden van de openbaarmakingscontrole (zie de laag alerts voor de "
+                "gemeente).",
     builder=build_alert_buurten, role="public", params=(DATE_PARAM,),
     id_column="code", queryables=("code", "wijk_code", "verhoogd_risico"),
-    suppression=Suppression(("incidents",), threshold=5),
     keywords=("verhoogd risico", "buurt", "inbraak")))
