@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from .. import __version__
 from ..errors import NotFound
@@ -27,6 +27,7 @@ from ..store.plans import plans_version
 from . import features as ft
 from . import tiles
 from .auth import Caller, audit_async, caller, known_caller
+from .pagecache import CachedPages
 
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
@@ -200,44 +201,20 @@ def page_key(scope: Scope, role: str, version: str) -> tuple:
             scope.get("query_string", b""), role, version)
 
 
-class CachedItems:
-    """Pure ASGI middleware: a GET for a page of items already in the response cache (same
-    URL, role and data version) is answered before FastAPI's routing and parameter handling,
-    with the same headers, ETag/304, gzip and audit as the route, and without building a
-    Starlette request or response. Anything else (a miss, an unknown or unverified key, an
-    error) goes on to the app unchanged, which answers it in full.
-
-    The cache only holds pages that the route built for a role allowed to see them, so a hit
-    is never a privacy decision of its own."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "GET"
-                and scope["path"].endswith("/items")):
-            try:
-                answer = await self._answer(scope)
-            except Exception:  # the route gives the proper problem+json answer
-                answer = None
-            if answer is not None:
-                status, headers, body = answer
-                await send({"type": "http.response.start", "status": status,
-                            "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+class CachedItems(CachedPages):
+    """Cached pages of ``/collections/{id}/items`` (``app.state.response_cache``)."""
 
     @staticmethod
-    async def _answer(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-        request = Request(scope)
-        who = known_caller(request)
-        if who is None:
-            return None
-        state = scope["app"].state
-        hit = state.response_cache.get(page_key(scope, who.role, store_version(request)))
-        if hit is None:
-            return None
+    def matches(path: str) -> bool:
+        return path.endswith("/items")
+
+    @staticmethod
+    def cache(state: Any) -> Any:
+        return state.response_cache
+
+    @staticmethod
+    async def answer_cached(request: Request, who: Caller, hit: ft.Cached
+                            ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         return await _answer_cached(request, who, hit)
 
 

@@ -21,7 +21,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import layers as layer_catalogue
 from .. import tiles as core
@@ -30,6 +29,7 @@ from ..layers import Layer
 from . import features as ft
 from . import ogc  # (ogc imports this module: its names are looked up at call time)
 from .auth import Caller, audit_async, caller, known_caller
+from .pagecache import CachedPages
 
 #: the layers served as vector tiles
 TILED = ("wijken", "buurten", "hotspots", "prevention-coverage", "incidents")
@@ -234,40 +234,21 @@ def _is_tile_path(path: str) -> bool:
     return len(parts) == 9 and parts[4] == "tiles" and parts[1] == "v1"
 
 
-class CachedTiles:
-    """Pure ASGI middleware: a GET for a tile already in the tile cache (same URL, role and
-    data version) is answered before FastAPI's routing, with the same headers, ETag/304,
-    gzip and audit as the route. Anything else goes on to the app, which answers it in full.
-    The cache only holds tiles the route made for a role allowed to see them."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] == "GET"
-                and _is_tile_path(scope["path"])):
-            try:
-                answer = await self._answer(scope)
-            except Exception:  # the route gives the proper problem+json answer
-                answer = None
-            if answer is not None:
-                status, headers, body = answer
-                await send({"type": "http.response.start", "status": status,
-                            "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
-        await self.app(scope, receive, send)
+class CachedTiles(CachedPages):
+    """Cached tiles (``tile_cache``), answered before routing like cached item pages, with
+    the tile's own media type."""
 
     @staticmethod
-    async def _answer(scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-        request = Request(scope)
-        who = known_caller(request)
-        if who is None:
-            return None
-        hit = tile_cache(scope["app"].state).get(
-            ogc.page_key(scope, who.role, ogc.store_version(request)))
-        if hit is None:
-            return None
+    def matches(path: str) -> bool:
+        return _is_tile_path(path)
+
+    @staticmethod
+    def cache(state: Any) -> Any:
+        return tile_cache(state)
+
+    @staticmethod
+    async def answer_cached(request: Request, who: Caller, hit: ft.Cached
+                            ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         return await _answer_cached(request, who, hit)
 
 
