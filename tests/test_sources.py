@@ -483,6 +483,21 @@ def test_report_on_counts_only_and_beside_incidents(monkeypatch, tmp_path, fake,
         assert text in html, text
     result = runner.invoke(app, ["report", "--year", "2017", "--quarter", "1"])
     assert result.exit_code == 1 and "per heel jaar" in result.output
+    # the API's evaluation report runs on the same published counts
+    from fastapi.testclient import TestClient
+
+    from geoveilig.api import create_app
+    from geoveilig.settings import Settings
+
+    with TestClient(create_app(Settings(data_dir=tmp_path / "data", geo_dir=shared_geo,
+                                        rate_limit=""))) as c:
+        r = c.get("/v1/reports/evaluation?year=2017&f=csv")
+        assert r.status_code == 200, r.text
+        assert "gepubliceerd (politie via CBS)" in r.text
+        r = c.get("/v1/reports/evaluation?year=2017&f=html")
+        assert r.status_code == 200 and "Gepubliceerde cijfers" in r.text
+        r = c.get("/v1/reports/evaluation?year=2017&quarter=1")
+        assert r.status_code == 400 and "per heel jaar" in r.json()["detail"]
     # with (synthetic) incidents the evaluation report carries the published section
     from geoveilig.store import Store
     when = demo_incidents["occurred_at"]

@@ -12,6 +12,7 @@ from .. import disclosure, stats
 from .. import report as report_mod
 from ..errors import InvalidInput
 from ..layers import allows
+from ..sources import report as published_report
 from . import features as ft
 from .auth import caller
 
@@ -64,6 +65,13 @@ def evaluation(request: Request, raw: dict[str, str]) -> Response:
     rule = stats.LowCountRule.seed() if preset == "seed" else stats.LowCountRule()
     rounding = stats.parse_rounding(stats.SEED_ROUNDING if preset == "seed" else None)
     areas = request.app.state.areas
+    # no incidents but published counts (geoveilig cbs fetch): the report on those counts, as
+    # the CLI gives it (already public figures, with the low-count rule; whole years only)
+    published = published_report.without_incidents(
+        request.app.state.store, target, fmt=fmt, level=level, rule=rule,
+        gemeente_name=areas.gemeente_name or "de gemeente")
+    if published is not None:
+        return Response(published, media_type=MEDIA[fmt])
     incidents, coverage = report_mod.incidents_for(request.app.state.store, [target])
     kw = {"rule": rule, "coverage": coverage, "rounding": rounding}
     policy = request.app.state.disclosure
