@@ -81,3 +81,13 @@ def test_quarter_report_charts_only_loaded_periods(client, demo_incidents) -> No
                     & (t < pd.Timestamp(f"{year}-04-01", tz=t.dt.tz))).sum())
         assert want > 0
         assert int(bars[f"{year % 100:02d}-Q1"].replace(".", "")) == want
+
+
+def test_html_report_says_synthetic_on_its_first_page(client) -> None:  # type: ignore[no-untyped-def]
+    """Demo data are marked synthetic above the title, not only in a footer."""
+    c, keys = client
+    h = c.get("/v1/reports/evaluation?year=2017&f=html",
+              headers={"Authorization": f"Bearer {keys['analyst']}"})
+    assert h.status_code == 200
+    banner = h.text.find("SYNTHETISCHE demo-gegevens")
+    assert 0 < banner < h.text.find("<h1>")

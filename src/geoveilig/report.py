@@ -419,9 +419,11 @@ def _table_ctx(c: Comparison, code: str | None = None) -> dict[str, object]:
 
 
 def render_html(ev: Evaluation, *, title: str | None = None,
-                generated: datetime | None = None, published: str = "") -> str:
+                generated: datetime | None = None, published: str = "",
+                synthetic: bool = False) -> str:
     """The self-contained Dutch HTML report of an ``Evaluation``. ``published``: the
-    section of published figures (``geoveilig.sources.report.render_section``), appended."""
+    section of published figures (``geoveilig.sources.report.render_section``), appended.
+    ``synthetic``: the incidents are demo data, said in a banner above everything else."""
     g = ev.gemeente
     name = g.gemeente_name or "de gemeente"
     title = title or f"Criminaliteitscijfers {name} {g.period.label}"
@@ -455,6 +457,7 @@ def render_html(ev: Evaluation, *, title: str | None = None,
               for c in ev.extra]
     generated = generated or datetime.now(UTC)
     return _env().get_template("report.html").render(
+        synthetic=synthetic,
         title=title, gemeente=name, period=g.period, references=g.references,
         table=_table_ctx(g), methods=g.methods, rule=g.rule, alpha=g.alpha,
         explain=explain(g), multiplicity=multiplicity_note(g), notes=g.notes, hic_svg=hic_svg,

@@ -79,7 +79,8 @@ def evaluation(request: Request, raw: dict[str, str]) -> Response:
         ev = stats.evaluation(incidents, areas, target, rows=rows, **kw)  # type: ignore[arg-type]
         if public:
             ev = disclosure.protect_evaluation(ev, policy, areas)
-        text = report_mod.render_html(ev)
+        text = report_mod.render_html(
+            ev, synthetic=request.app.state.store.has_synthetic_data())
     else:
         comp = stats.compare(incidents, target, areas=areas, level=level, rows=rows, **kw)  # type: ignore[arg-type]
         if public:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from importlib.resources import files
 
-import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -18,7 +17,6 @@ from pyproj import Transformer
 
 from .. import crimetypes
 from ..placement.service import KEEP_EXISTING
-from ..store import import_batches
 
 _ENV = Environment(loader=PackageLoader("geoveilig.web", "templates"),
                    autoescape=select_autoescape(["html"]))
@@ -35,9 +33,7 @@ def page_config(request: Request) -> dict[str, object]:
     span = store.time_range()
     years = list(range(span[1].year, span[0].year - 1, -1)) if span else []
     complete = [y for y in years if span and span[1].year > y] or years
-    with store.engine.connect() as conn:
-        synthetic = bool(conn.execute(
-            sa.select(sa.func.max(import_batches.c.synthetic))).scalar() or 0)
+    synthetic = store.has_synthetic_data()
     minx, miny, maxx, maxy = areas.gemeente.total_bounds
     lon, lat = _TO_WGS84.transform((minx + maxx) / 2, (miny + maxy) / 2)
     types = [("hic", crimetypes.GROUP_LABELS["hic"]), ("totaal", crimetypes.TOTAL_LABEL)]

@@ -114,6 +114,7 @@ def register(app: typer.Typer) -> None:
                                                                years_back)
                 section = (published_report.section_if_counts(store, target, rule=rule)
                            if fmt == "html" else "")
+                synthetic = store.has_synthetic_data()
         finally:
             store.close()
         if published is not None:
@@ -124,7 +125,7 @@ def register(app: typer.Typer) -> None:
               "rounding": stats.parse_rounding(round_spec)}
         if fmt == "html":
             ev = stats.evaluation(incidents, a, target, extra_periods=extras, rows=rows, **kw)  # type: ignore[arg-type]
-            text = report_mod.render_html(ev, published=section)
+            text = report_mod.render_html(ev, published=section, synthetic=synthetic)
         else:
             comp = stats.compare(incidents, target, areas=a, level=level, rows=rows, **kw)  # type: ignore[arg-type]
             if fmt == "csv":

@@ -697,6 +697,13 @@ class Store:
         frame["imported_at"] = _from_epoch(frame["imported_at"])
         return frame
 
+    def has_synthetic_data(self) -> bool:
+        """Whether any stored import batch is synthetic (demo data): every report and map made
+        from this store must then say so on its first page."""
+        with self.engine.connect() as conn:
+            return bool(conn.execute(
+                sa.select(sa.func.max(import_batches.c.synthetic))).scalar() or 0)
+
     def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         if self.columnar:
             found = self._read(chunks.time_range)
