@@ -44,3 +44,23 @@ def test_map_cli_writes_the_file(monkeypatch, tmp_path, shared_geo, demo_inciden
     assert bad.exit_code == 1 and "onbekende kaartlaag" in bad.output
     bad = runner.invoke(app, ["map", "--out", str(out), "--crime-type", "fraude"])
     assert bad.exit_code == 1 and "onbekend misdrijftype" in bad.output
+
+
+def test_public_static_map_goes_through_the_disclosure_control(areas, demo_incidents):
+    """The council map shows the counts the public sees (the same cells as the API's public
+    wijken layer): perturbed, 1-4 hidden; the exact map is for internal use only."""
+    from geoveilig import disclosure
+    from geoveilig.errors import InvalidInput
+
+    policy = disclosure.Policy.from_secret("a test secret of 16+ chars")
+    sample = demo_incidents
+    exact = export_layers(areas, sample, None, year=2017, crime_type="overval",
+                          which=("misdrijven",))[0].data
+    public = export_layers(areas, sample, None, year=2017, crime_type="overval",
+                           which=("misdrijven",), policy=policy)[0].data
+    small = exact["count"].between(1, 4)
+    assert small.any() and public.loc[small.to_numpy(), "count"].isna().all()
+    assert public["count_suppressed"].to_numpy()[small.to_numpy()].all()
+    with pytest.raises(InvalidInput):  # a home-made list of types is not a published row
+        export_layers(areas, sample, None, year=2017, crime_type="overval,straatroof",
+                      which=("misdrijven",), policy=policy)

@@ -24,6 +24,10 @@ def map_command(
         None, "--date", help="peildatum preventiegroepen (standaard 31-12 van het jaar)"),
     offline: bool = typer.Option(False, "--offline",
                                  help="geen online achtergrondkaart, alleen grenzen"),
+    exact: bool = typer.Option(
+        False, "--exact", help="exacte aantallen, alleen voor intern gebruik; standaard de "
+        "aantallen zoals het publiek ze ziet (licht verstoord, 1-4 verborgen; zie "
+        "docs/privacy.md)"),
 ) -> None:
     """Schrijf een kaart als één HTML-bestand (geen server of internet nodig) met
     cijfers per wijk en de dekking van preventiegroepen. Alleen geaggregeerde gegevens: geen
@@ -38,8 +42,12 @@ def map_command(
     finally:
         store.close()
     chosen = [w.strip() for w in layers.split(",") if w.strip()]
+    from .. import disclosure
+
+    policy = None if exact else disclosure.policy_for(s.disclosure_key,
+                                                      s.data_dir / "disclosure.key")
     map_layers = export_layers(a, incidents, registry, year=year, crime_type=crime_type,
-                               date=date, which=chosen)
+                               date=date, which=chosen, policy=policy)
     html = static_map(a, map_layers, title=f"geoveilig – {a.gemeente_name} {year}",
                       note="Bron incidenten: " + _source_note(store_is_demo(incidents)),
                       online_base=not offline)

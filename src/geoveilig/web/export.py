@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -25,10 +26,13 @@ def export_layers(
     crime_type: str = "hic",
     date: str | pd.Timestamp | None = None,
     which: Sequence[str] = EXPORT_LAYERS,
+    policy: Any = None,
 ) -> list[MapLayer]:
     """MapLayers for the chosen keys: counts and change per wijk of ``crime_type`` in
     ``year`` (aggregates only, never incident points), prevention coverage per wijk and the
-    prevention group areas on ``date`` (default: the end of ``year``)."""
+    prevention group areas on ``date`` (default: the end of ``year``). With ``policy`` (a
+    ``disclosure.Policy``) the counts are those the public sees (``geoveilig.disclosure``:
+    one published crime type or group, perturbed, 1-4 suppressed)."""
     unknown = [w for w in which if w not in EXPORT_LAYERS]
     if unknown:
         from ..errors import InvalidInput
@@ -40,7 +44,14 @@ def export_layers(
         crime_type in crimetypes.BY_SLUG else crime_type
     out: list[MapLayer] = []
     if {"misdrijven", "verandering"} & set(which):
-        wijk = stats.map_layers(incidents, areas, str(year), row=crime_type)["wijk"]
+        comp = stats.compare(incidents, str(year), areas=areas, level="wijk",
+                             rows=(crime_type,))
+        if policy is not None:
+            from .. import disclosure
+
+            disclosure.check_public_row(crimetypes.expand(crime_type))
+            comp = disclosure.protect_comparison(comp, policy)
+        wijk = stats.area_layer(comp, areas, crime_type)
         fields = (("name", "Wijk"), ("count", f"{label} {year}"), ("count_1y", f"{year - 1}"),
                   ("change_1y_text", "Verschil"), ("signal_1y", "Betekenis"),
                   ("trend_signal", "Trend"))
