@@ -328,3 +328,18 @@ def test_alert_backtest_beats_chance_only_with_near_repeat(areas) -> None:
     assert r.loc["knox", "source"] == "standaard"
     assert 0.75 < r.loc["naive", "pai"] < 1.3  # no near-repeat: alerts are no better than chance
     assert (near.per_year["area_time_share"] > 0).all()
+
+
+def test_a_load_of_old_history_raises_no_alerts_and_measures_nothing(loaded, areas,  # type: ignore[no-untyped-def]
+                                                                     burglaries) -> None:
+    """Incidents long before the newest stored one are history, not news: a bulk load of
+    earlier years writes no alerts and runs no Knox test on them (bounded time and memory)."""
+    old = burglaries.loc[burglaries["occurred_at"] < pd.Timestamp(
+        "2016-07-01", tz="Europe/Amsterdam")].copy()
+    old["incident_id"] = "OUD-" + old["incident_id"].astype(str)
+    hook = prepare(loaded, areas, parsed(old).frame)
+    assert hook.extents == {}
+    summary, hook = import_with_alerts(loaded, areas, parsed(old), source_name="archief.csv",
+                                       content_sha256="c")
+    assert summary.accepted == len(old) and hook.alert_ids == []
+    assert list_alerts(loaded).empty

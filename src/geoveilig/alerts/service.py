@@ -62,6 +62,13 @@ class AlertHook:
         self.alert_ids = write_alerts(conn, [a.record() for a in self.alerts], batch_id)
 
 
+#: Days before the newest incident within which a new incident is news (longer than any
+#: alert's validity); older rows of an import raise no alert.
+NEWS_DAYS = 90
+#: At most this many (most recent) incidents per import feed the Knox test of the extents.
+MAX_HISTORY = 20_000
+
+
 def prepare(store: Store, areas: Areas, new_rows: pd.DataFrame, *,
             crime_types: tuple[str, ...] = CANDIDATE_TYPES, permutations: int = 99,
             seed: int = 0) -> AlertHook:
@@ -69,10 +76,16 @@ def prepare(store: Store, areas: Areas, new_rows: pd.DataFrame, *,
     each candidate type present in ``new_rows`` (Knox test on the stored incidents of the two
     years before the newest incident, plus the new rows themselves), the prevention groups
     with their status on that date, and the grid."""
-    types = tuple(t for t in crime_types
-                  if len(new_rows) and (new_rows["crime_type"] == t).any())
     rng = store.time_range()
     stored_until = rng[1] if rng is not None else None
+    if len(new_rows):
+        # only incidents that can still raise an alert are news: a bulk load of history
+        # (years of incidents) measures no extents and writes no alerts for its old rows
+        when = pd.to_datetime(new_rows["occurred_at"], utc=True)
+        newest = when.max() if stored_until is None else max(when.max(), stored_until)
+        new_rows = new_rows.loc[(when >= newest - pd.Timedelta(days=NEWS_DAYS)).to_numpy()]
+    types = tuple(t for t in crime_types
+                  if len(new_rows) and (new_rows["crime_type"] == t).any())
     extents: dict[str, Extent] = {}
     groups = gpd.GeoDataFrame({"group_id": [], "status": []}, geometry=[], crs="EPSG:28992")
     if types:
@@ -87,6 +100,8 @@ def prepare(store: Store, areas: Areas, new_rows: pd.DataFrame, *,
         fresh = new_rows.loc[~new_rows["incident_id"].isin(old["incident_id"]), cols]
         history = pd.concat([pd.DataFrame(old[cols]), pd.DataFrame(fresh)],
                             ignore_index=True)
+        if len(history) > MAX_HISTORY:  # the Knox test on the most recent events only
+            history = history.sort_values("occurred_at").iloc[-MAX_HISTORY:]
         extents = estimate_extents(history, as_of, crime_types=types,
                                    permutations=permutations, seed=seed)
         registry = load_registry(store)
