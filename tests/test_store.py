@@ -81,7 +81,7 @@ def test_crash_inside_the_transaction_rolls_back(store, areas, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(Store, "_insert", boom)
+    monkeypatch.setattr(type(store.backend), "insert", boom)
     with pytest.raises(RuntimeError):
         _import(store, areas, _csv(f"q;woninginbraak;2017-01-09;{C}"))
     assert _snapshot(store) == before

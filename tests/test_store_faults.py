@@ -17,6 +17,7 @@ from geoveilig.errors import StoreUnavailable
 from geoveilig.settings import Settings
 from geoveilig.store import Store, chunks
 from geoveilig.store.backup import table_rows
+from geoveilig.store.rows import RowBackend
 
 from .storehelp import parsed
 
@@ -58,7 +59,7 @@ def test_two_imports_at_once_in_two_processes(store, demo_incidents):
 
 
 def _killed_child(url, data, ready):  # runs in a forked process; never returns
-    rows, packed = Store._executemany, chunks.write
+    rows, packed = RowBackend._executemany, chunks.write
 
     def wait_to_be_killed() -> None:  # rows written, transaction still open
         ready.set()
@@ -73,7 +74,7 @@ def _killed_child(url, data, ready):  # runs in a forked process; never returns
         packed(conn, table, merge)
         wait_to_be_killed()
 
-    Store._executemany = slow_rows  # type: ignore[method-assign]
+    RowBackend._executemany = slow_rows  # type: ignore[method-assign]
     chunks.write = slow_chunks
     with Store(url) as store:
         store.import_incidents(data, source_name="killed.csv", content_sha256="k" * 64)
@@ -132,7 +133,7 @@ def _terminate(admin: sa.Engine, database: str, pid: int | None = None) -> int:
 @pytest.mark.parametrize("backend", PG)
 def test_connection_lost_during_a_request_is_retried_once(store, backend, demo_incidents,
                                                           monkeypatch):
-    import geoveilig.store as store_module
+    import geoveilig.store.rows as store_module
 
     store.import_incidents(parsed(demo_incidents.iloc[:200]), source_name="x.csv",
                            content_sha256="x" * 64)
@@ -143,7 +144,7 @@ def test_connection_lost_during_a_request_is_retried_once(store, backend, demo_i
     assert _terminate(admin, db) >= 1
     assert store.count_incidents() == 200  # pre-ping replaced the dead connection
     # during a request: the backend dies after checkout, just before the query runs
-    original, calls = store_module._fetch, []
+    original, calls = store_module.fetch, []
 
     def dying_fetch(conn, stmt):
         calls.append(conn.connection.dbapi_connection.info.backend_pid)
@@ -151,7 +152,7 @@ def test_connection_lost_during_a_request_is_retried_once(store, backend, demo_i
             _terminate(admin, db, calls[0])
         return original(conn, stmt)
 
-    monkeypatch.setattr(store_module, "_fetch", dying_fetch)
+    monkeypatch.setattr(store_module, "fetch", dying_fetch)
     assert len(store.incidents()) == 200
     assert len(calls) == 2 and calls[0] != calls[1]  # retried once on a fresh connection
     admin.dispose()

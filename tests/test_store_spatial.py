@@ -11,6 +11,7 @@ import shapely
 import sqlalchemy as sa
 
 from geoveilig.errors import InvalidInput
+from geoveilig.store.query import incident_query
 
 from .storehelp import parsed
 
@@ -38,8 +39,7 @@ def test_bbox_queries_match_a_plain_filter(store, backend, demo_incidents):
             (sample["incident_id"].isin(want) & (sample["crime_type"] == "woninginbraak")).sum())
     if backend == "postgis":
         stmt = sa.select(sa.func.count()).select_from(sa.table("incidents")).where(
-            *store._where(store._query(None, None, None, None,
-                                       (173000, 386000, 174000, 387000)), None))
+            *store.backend.where(incident_query(bbox=(173000, 386000, 174000, 387000))))
         with store.engine.connect() as conn:
             conn.exec_driver_sql("SET enable_seqscan = off")
             sql = str(stmt.compile(conn, compile_kwargs={"literal_binds": True}))

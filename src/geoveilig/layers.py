@@ -24,12 +24,11 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 from . import RD_NEW, TIMEZONE, crimetypes
 from .areas import Areas
 from .errors import GeoveiligError, InvalidInput, NotFound
-from .store import Store, import_batches
+from .store import Store
 
 Role = Literal["public", "analyst", "police"]
 ROLES: tuple[Role, ...] = ("public", "analyst", "police")
@@ -291,32 +290,6 @@ def all_layers() -> list[Layer]:
 
 def visible_layers(role: str) -> list[Layer]:
     return [layer for layer in _REGISTRY.values() if allows(role, layer.role)]
-
-
-def data_version(store: Store) -> str:
-    """A token that changes whenever the stored data changes: the newest import batch, the
-    newest prevention change, the deployments (added, deleted, or changed: placed, ended,
-    cancelled) and the alerts with their delivery. Cache keys of computed layers include it."""
-    from .store.alerts import alert_deliveries, alerts
-    from .store.deployments import deployments
-    from .store.prevention import prevention_groups, prevention_status
-
-    scalar = lambda q: q.scalar_subquery()  # noqa: E731
-    stmt = sa.select(
-        scalar(sa.select(sa.func.max(import_batches.c.id))),
-        scalar(sa.select(sa.func.max(prevention_groups.c.updated_at))),
-        scalar(sa.select(sa.func.count()).select_from(prevention_groups)),
-        scalar(sa.select(sa.func.max(prevention_status.c.id))),
-        scalar(sa.select(sa.func.count()).select_from(prevention_status)),
-        scalar(sa.select(sa.func.max(deployments.c.id))),
-        scalar(sa.select(sa.func.count()).select_from(deployments)),
-        scalar(sa.select(sa.func.max(alerts.c.id))),  # alerts and their delivery status
-        scalar(sa.select(sa.func.max(alert_deliveries.c.id))),
-        scalar(sa.select(sa.func.sum(deployments.c.revision))),
-    )
-    with store.engine.connect() as conn:
-        parts = tuple(conn.execute(stmt).one())
-    return repr(parts)
 
 
 # --- builders: incident counts per wijk / buurt ----------------------------------------------

@@ -210,10 +210,8 @@ def run_job(request: Request, kind: str, payload: dict[str, Any],
     """Run or reuse the job for (kind, payload, data version); see the module docstring.
     ``wait``: seconds to wait for the result before answering 202 (default: the setting
     ``job_wait``, 2 s)."""
-    from ..layers import data_version
-
     who = caller(request)
-    version = data_version(request.app.state.store)
+    version = request.app.state.store.data_version()
     key = json.dumps([kind, payload, version], sort_keys=True, default=str)
     jobs: JobManager = request.app.state.jobs
     owner = who.actor if who.actor != "public" else f"addr:{client_address(request)}"

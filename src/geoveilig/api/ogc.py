@@ -22,7 +22,7 @@ from starlette.types import Scope
 
 from .. import __version__
 from ..errors import NotFound
-from ..layers import Layer, LayerContext, all_layers, allows, data_version, get_layer
+from ..layers import Layer, LayerContext, all_layers, allows, get_layer
 from ..store.plans import plans_version
 from . import features as ft
 from . import tiles
@@ -78,7 +78,7 @@ def _raw(request: Request) -> dict[str, str]:
 
 
 def store_version(request: Request) -> str:
-    """``layers.data_version`` of the store plus the stored plans (the ``recommendations``
+    """``Store.data_version()`` of the store plus the stored plans (the ``recommendations``
     layer), re-read at most every ``version_ttl`` seconds (default 1 s: new imports,
     prevention changes and plans show within a second). Plans are not in ``data_version``
     itself: they are outputs, and a planning job's cache key must not change by saving it."""
@@ -86,7 +86,7 @@ def store_version(request: Request) -> str:
     now = time.monotonic()
     cached = getattr(state, "version_cache", None)
     if cached is None or now - cached[0] >= getattr(state, "version_ttl", 1.0):
-        cached = (now, data_version(state.store) + repr(plans_version(state.store)))
+        cached = (now, state.store.data_version() + repr(plans_version(state.store)))
         state.version_cache = cached
     return cached[1]
 

@@ -98,14 +98,6 @@ def window_text(days: float) -> str:
     return f"{days:g} dagen"
 
 
-def _data_version(store: Store) -> str:
-    """The store's data version (``layers.data_version``), read before a planning run starts
-    so that the saved plan names the data it used."""
-    from ..layers import data_version
-
-    return data_version(store)
-
-
 def _saved(store: Store, kind: str, rec: Recommendation, notes: tuple[str, ...], unit: str,
            params: dict[str, object], requester: Requester | None, save: bool,
            version: str) -> Plan:
@@ -267,7 +259,7 @@ def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0
                 requester: Requester | None = None, save: bool = True) -> Plan:
     """Where to put ``count`` more mobile alarm systems: burglary risk on residential cells.
     Without ``keep_existing`` cooled-down units in place are moved (listed separately)."""
-    version = _data_version(store)
+    version = store.data_version()
     t0 = plan_origin(store, origin)
     d = demand(store, areas, t0, window_days(window), BURGLARY, method=method,
                with_backtest=with_backtest, grid_size=grid_size)
@@ -296,7 +288,7 @@ def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0
                  save: bool = True) -> Plan:
     """Where ``count`` more flexible cameras should go: incidents in public space (group
     ``straat``). Without ``keep_existing`` the cameras in place may move."""
-    version = _data_version(store)
+    version = store.data_version()
     t0 = plan_origin(store, origin)
     d = demand(store, areas, t0, window_days(window), GROUPS["straat"], method=method,
                with_backtest=with_backtest, grid_size=grid_size)
@@ -319,7 +311,7 @@ def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
                         requester: Requester | None = None, save: bool = True) -> Plan:
     """A dated schedule of ``count`` BuurtTent visits in ``year``: HIC risk (last year's HIC
     incidents) x uncovered prevention share x inhabitants (when known)."""
-    version = _data_version(store)
+    version = store.data_version()
     start = pd.Timestamp(year=year, month=1, day=1)
     inc = store.incidents(start=start - pd.Timedelta(days=365), end=start,
                           crime_types=list(GROUPS["hic"]))
