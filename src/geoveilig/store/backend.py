@@ -18,7 +18,7 @@ connection was lost), writes in the import's write transaction (rolled back as a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import pandas as pd
 import shapely
@@ -30,6 +30,7 @@ from .query import IncidentQuery
 __all__ = ["IncidentBackend", "detect"]
 
 
+@runtime_checkable
 class IncidentBackend(Protocol):
     """What a ``Store`` needs from its incident table."""
 

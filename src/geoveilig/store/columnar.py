@@ -18,7 +18,7 @@ import shapely
 from sqlalchemy.engine import Connection
 
 from . import chunks
-from .query import IncidentQuery, inside
+from .query import IncidentQuery, inside, only_inside, with_xy
 
 __all__ = ["ChunkBackend"]
 
@@ -35,10 +35,10 @@ class ChunkBackend:
     # --- reading -----------------------------------------------------------------------
     def read(self, conn: Connection, query: IncidentQuery, within: shapely.Geometry | None,
              columns: Sequence[str]) -> pd.DataFrame:
-        frame = chunks.to_frame(chunks.read(conn, query, columns=columns))
-        if within is not None and len(frame):
-            frame = frame.loc[inside(within, frame["x"], frame["y"])].reset_index(drop=True)
-        return frame
+        if within is None:
+            return chunks.to_frame(chunks.read(conn, query, columns=columns))
+        frame = chunks.to_frame(chunks.read(conn, query, columns=with_xy(columns)))
+        return only_inside(frame, within, columns)  # shapely on the bbox candidates
 
     def count(self, conn: Connection, query: IncidentQuery,
               within: shapely.Geometry | None) -> int:

@@ -22,7 +22,8 @@ from ..errors import InvalidInput
 from ..times import local_timestamp
 from .chunks import ChunkQuery
 
-__all__ = ["IncidentQuery", "from_epoch", "incident_query", "inside", "to_epoch"]
+__all__ = ["IncidentQuery", "from_epoch", "incident_query", "inside", "only_inside", "to_epoch",
+           "with_xy"]
 
 #: the validated filter (defined with the chunk zone maps it is tested on, ``store.chunks``)
 IncidentQuery = ChunkQuery
@@ -84,6 +85,20 @@ def incident_query(
                          crime_types=frozenset(crime_types) if crime_types is not None else None,
                          wijk_codes=wijk, buurt_codes=buurt, bbox=None if nothing else box,
                          nothing=nothing)
+
+
+def with_xy(columns: Sequence[str]) -> list[str]:
+    """``columns`` and the coordinates a backend needs for the exact polygon test."""
+    return [*columns, *(c for c in ("x", "y") if c not in columns)]
+
+
+def only_inside(frame: pd.DataFrame, within: shapely.Geometry,
+                columns: Sequence[str]) -> pd.DataFrame:
+    """The rows of ``frame`` (read with ``with_xy(columns)``) inside ``within``, ``columns``
+    only."""
+    if len(frame):
+        frame = frame.loc[inside(within, frame["x"], frame["y"])].reset_index(drop=True)
+    return frame[list(columns)]
 
 
 def inside(within: shapely.Geometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from ..errors import StoreUnavailable
 from ..times import epoch_seconds
 from . import chunks, postgis
 from .models import incidents
-from .query import IncidentQuery, inside
+from .query import IncidentQuery, inside, only_inside, with_xy
 
 __all__ = ["RowBackend", "fetch"]
 
@@ -108,11 +108,11 @@ class RowBackend:
     def read(self, conn: Connection, query: IncidentQuery, within: shapely.Geometry | None,
              columns: Sequence[str]) -> pd.DataFrame:
         t = incidents.c
-        frame = fetch(conn, sa.select(*(t[c] for c in columns)).where(
+        exact = within is not None and not self.spatial  # shapely on the bbox candidates
+        names = with_xy(columns) if exact else list(columns)
+        frame = fetch(conn, sa.select(*(t[c] for c in names)).where(
             *self.where(query, within)).order_by(t.occurred_at, t.id))
-        if within is not None and not self.spatial and len(frame):
-            frame = frame.loc[inside(within, frame["x"], frame["y"])].reset_index(drop=True)
-        return frame
+        return only_inside(frame, within, columns) if exact else frame
 
     def count(self, conn: Connection, query: IncidentQuery,
               within: shapely.Geometry | None) -> int:
