@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -38,6 +38,9 @@ from .errors import InvalidInput
 from .safecsv import restore_frame
 from .safecsv import to_csv as safe_csv
 from .store.deployments import KINDS, STATUSES, _status_and_times
+
+if TYPE_CHECKING:
+    from .store.protocols import HasEngine
 
 __all__ = ["EXPORT_COLUMNS", "DeploymentFile", "DeploymentImport", "export_deployments",
            "import_deployments", "parse_deployments"]
@@ -284,7 +287,7 @@ def _keys(frame: gpd.GeoDataFrame) -> list[tuple]:
     return out
 
 
-def import_deployments(store: object, parsed: DeploymentFile, *, source_name: str,
+def import_deployments(store: HasEngine, parsed: DeploymentFile, *, source_name: str,
                        partial: bool = False) -> DeploymentImport:
     """Store the valid rows of ``parsed``. Without ``partial`` one rejected row refuses the
     whole file (``ImportRejected``, nothing stored). Rows already in the store (same content

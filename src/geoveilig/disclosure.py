@@ -39,13 +39,19 @@ from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from . import crimetypes
 from .errors import InvalidInput
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from sqlalchemy.engine import Engine
+
+    from .store.protocols import IncidentReader, StoreLike
 
 #: Perturbation table: noise value -> probability (symmetric, mean 0, variance 1.58).
 PTABLE: tuple[tuple[int, float], ...] = ((-3, 0.03), (-2, 0.08), (-1, 0.20), (0, 0.38),
@@ -379,19 +385,38 @@ def month_times(frame: pd.DataFrame) -> pd.DataFrame:
 
 class MonthStore:
     """A read view of a ``Store`` whose ``incidents()`` carry times by month only
-    (``month_times``); everything else is the store's own."""
+    (``month_times``); everything else is the store's own. A ``StoreLike``."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: StoreLike) -> None:
         self._store = store
 
-    def incidents(self, *args: Any, **kwargs: Any) -> Any:
-        return month_times(self._store.incidents(*args, **kwargs))
+    @property
+    def engine(self) -> Engine:
+        return self._store.engine
+
+    def incidents(self, **filters: Any) -> gpd.GeoDataFrame:
+        return month_times(self._store.incidents(**filters))
+
+    def count_incidents(self, **filters: Any) -> int:
+        return self._store.count_incidents(**filters)
+
+    def time_range(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        return self._store.time_range()
+
+    def batches(self) -> pd.DataFrame:
+        return self._store.batches()
+
+    def has_synthetic_data(self) -> bool:
+        return self._store.has_synthetic_data()
+
+    def data_version(self) -> str:
+        return self._store.data_version()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
 
-def month_origin(store: Any, origin: date | None) -> date | None:
+def month_origin(store: IncidentReader, origin: date | None) -> date | None:
     """The forecast origin a non-police role gets: the first day of the month of ``origin``;
     without one, the first day of the month after the last stored incident (every stored
     incident lies before it; None when nothing is stored)."""

@@ -28,7 +28,7 @@ import pandas as pd
 from . import RD_NEW, TIMEZONE, crimetypes
 from .areas import Areas
 from .errors import GeoveiligError, InvalidInput, NotFound
-from .store import Store
+from .store.protocols import IncidentReader, StoreLike
 
 Role = Literal["public", "analyst", "police"]
 ROLES: tuple[Role, ...] = ("public", "analyst", "police")
@@ -46,7 +46,7 @@ class LayerContext:
     ``store.plans.Requester``) says who asked, for what is recorded (planning runs)."""
 
     areas: Areas
-    store: Store
+    store: StoreLike
     requester: Any = None
     #: the deployment's ``disclosure.Policy`` (None: a per-process secret)
     disclosure: Any = None
@@ -252,7 +252,7 @@ class Layer:
         if public:
             disclosure.check_public_query(params)
         if self.month_times and not disclosure.exact_times(role):
-            ctx = dataclasses.replace(ctx, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
+            ctx = dataclasses.replace(ctx, store=disclosure.MonthStore(ctx.store))
             params = {**params,
                       "origin": disclosure.month_origin(ctx.store, params.get("origin"))}
         frame = self.builder(ctx, params)
@@ -301,7 +301,7 @@ def _incident_temporal(ctx: LayerContext) -> tuple[str | None, str | None]:
     return rng[0].isoformat(), rng[1].isoformat()
 
 
-def default_period(store: Store) -> Period:
+def default_period(store: IncidentReader) -> Period:
     """The last complete calendar year with data (the current year if nothing is stored)."""
     rng = store.time_range()
     if rng is None:

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from matplotlib.figure import Figure
 
 from . import stats
 from .stats import YEARLY_MAX_YEARS, Comparison, Evaluation, Period
+
+if TYPE_CHECKING:
+    from .store.protocols import IncidentReader
 
 # ---------------------------------------------------------------------------------------------
 # Small formatting helpers (Dutch)
@@ -470,7 +474,7 @@ def render_html(ev: Evaluation, *, title: str | None = None,
     )
 
 
-def incidents_for(store: object, periods: list[Period], years_back: tuple[int, ...] = (1, 5)
+def incidents_for(store: IncidentReader, periods: list[Period], years_back: tuple[int, ...] = (1, 5)
                   ) -> tuple[pd.DataFrame, tuple[pd.Timestamp, pd.Timestamp]]:
     """The incidents a comparison of ``periods`` with ``years_back`` needs, read from
     ``store`` (a ``geoveilig.store.Store``), and the store's data coverage (first day, day
@@ -478,7 +482,7 @@ def incidents_for(store: object, periods: list[Period], years_back: tuple[int, .
     the data."""
     from .errors import InvalidInput
 
-    rng = store.time_range()  # type: ignore[attr-defined]
+    rng = store.time_range()
     if rng is None:
         raise InvalidInput("de opslag bevat geen incidenten: importeer eerst gegevens "
                            "(geoveilig import) of laad de demo (geoveilig demo)")
@@ -490,5 +494,5 @@ def incidents_for(store: object, periods: list[Period], years_back: tuple[int, .
     # (``stats.period_series`` goes back up to YEARLY_MAX_YEARS); the coverage returned never
     # starts before what was loaded, so a year that was not read is "geen gegevens", never 0
     start = earliest.shift(-max((*years_back, 5, YEARLY_MAX_YEARS))).start
-    incidents = store.incidents(start=start, end=max(p.end for p in periods))  # type: ignore[attr-defined]
+    incidents = store.incidents(start=start, end=max(p.end for p in periods))
     return incidents, (max(coverage[0], start), coverage[1])

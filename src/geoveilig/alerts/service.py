@@ -25,6 +25,7 @@ from ..prevention import group_areas
 from ..store import ImportSummary, Store
 from ..store.alerts import write_alerts
 from ..store.prevention import load_registry
+from ..store.protocols import StoreLike
 from .notify import Alert, compose
 from .zones import CANDIDATE_TYPES, HISTORY_DAYS, Extent, build_zones, estimate_extents
 
@@ -128,7 +129,7 @@ def import_with_alerts(store: Store, areas: Areas, parsed: ParseResult, *, sourc
 
 # --- witte-voetenacties ------------------------------------------------------------------------
 
-def current_zones(store: Store, areas: Areas, day: pd.Timestamp,
+def current_zones(store: StoreLike, areas: Areas, day: pd.Timestamp,
                   crime_type: str = "woninginbraak") -> tuple[gpd.GeoDataFrame, dict[str, Extent],
                                                              tuple[str, ...]]:
     """The zones of ``crime_type`` valid on ``day``: the stored alerts, or, when the outbox
@@ -156,7 +157,7 @@ def current_zones(store: Store, areas: Areas, day: pd.Timestamp,
                             "afgeleid uit de opgeslagen incidenten (negatieve melding-id's).",)
 
 
-def plan_witte_voeten(store: Store, areas: Areas, *, count: int,
+def plan_witte_voeten(store: StoreLike, areas: Areas, *, count: int,
                       date: str | pd.Timestamp | None = None, efficacy: float | None = None,
                       save: bool = False) -> tuple[object, list[int]]:
     """``geoveilig recommend witte-voeten`` and ``POST /v1/recommendations/witte-voeten``:

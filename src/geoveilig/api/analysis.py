@@ -47,7 +47,7 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
     ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
     if not disclosure.exact_times(who.role):
         # below the police the backtest sees incident times by month, as hotspots and plans
-        ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
+        ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store))
     audit(request, who, "backtest", raw["crimeType"])
 
     def compute(progress: Progress) -> JobResult:
@@ -92,7 +92,7 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
     source = store if disclosure.exact_times(who.role) else disclosure.MonthStore(store)
 
     def compute(progress: Progress) -> JobResult:
-        est = deployment_effect(source, dep, types)  # type: ignore[arg-type]
+        est = deployment_effect(source, dep, types)
         body = est.as_dict()
         body["counts"] = json.loads(est.counts.to_json())
         return JobResult(json.dumps(body, ensure_ascii=False, default=str).encode())

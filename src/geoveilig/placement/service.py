@@ -36,10 +36,11 @@ from ..hotspots import (
     recommended_bandwidths,
 )
 from ..prevention import coverage as prevention_coverage
-from ..store import Store
 from ..store.deployments import list_deployments
 from ..store.plans import Requester, save_plan
+from ..store.plans import plan_sites as stored_plan_sites
 from ..store.prevention import load_registry
+from ..store.protocols import StoreLike
 from ..times import local_timestamp
 from .evaluation import EffectEstimate, evaluate_deployment
 from .interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
@@ -98,7 +99,7 @@ def window_text(days: float) -> str:
     return f"{days:g} dagen"
 
 
-def _saved(store: Store, kind: str, rec: Recommendation, notes: tuple[str, ...], unit: str,
+def _saved(store: StoreLike, kind: str, rec: Recommendation, notes: tuple[str, ...], unit: str,
            params: dict[str, object], requester: Requester | None, save: bool,
            version: str) -> Plan:
     """The plan, saved in the store (``save``) with the data version it used."""
@@ -156,7 +157,7 @@ def _aware(ts: pd.Timestamp) -> pd.Timestamp:
     return local_timestamp(ts)
 
 
-def plan_origin(store: Store, origin: str | pd.Timestamp | None, where: str = "origin"
+def plan_origin(store: StoreLike, origin: str | pd.Timestamp | None, where: str = "origin"
                 ) -> pd.Timestamp:
     """The forecast origin: the given date, or the day after the last stored incident."""
     if origin is not None and str(origin).strip():
@@ -173,7 +174,7 @@ def plan_origin(store: Store, origin: str | pd.Timestamp | None, where: str = "o
     return rng[1].normalize().tz_localize(None) + pd.Timedelta(days=1)
 
 
-def demand(store: Store, areas: Areas, origin: pd.Timestamp, days: float,
+def demand(store: StoreLike, areas: Areas, origin: pd.Timestamp, days: float,
            crime_types: tuple[str, ...], *, method: str = "prospective",
            with_backtest: bool = False, grid_size: float = 125.0) -> Demand:
     """Risk per cell for the coming window (see the module docstring). ``residential``
@@ -211,7 +212,7 @@ def demand(store: Store, areas: Areas, origin: pd.Timestamp, days: float,
     return Demand(cells, f"hotspots: {label}", None if score is None else float(score))
 
 
-def alarm_duration(store: Store, origin: pd.Timestamp) -> tuple[int, str]:
+def alarm_duration(store: StoreLike, origin: pd.Timestamp) -> tuple[int, str]:
     """Days an alarm stays at one place, from the Knox near-repeat test on the burglaries of
     the two years before ``origin`` (``hotspots.recommended_bandwidths``), with a note."""
     inc = store.incidents(start=origin - pd.Timedelta(days=730), end=origin,
@@ -228,7 +229,7 @@ def alarm_duration(store: Store, origin: pd.Timestamp) -> tuple[int, str]:
     return days, f"Inzetduur per plek: {days} dagen ({why})."
 
 
-def existing_units(store: Store, kind: str, origin: pd.Timestamp
+def existing_units(store: StoreLike, kind: str, origin: pd.Timestamp
                    ) -> tuple[gpd.GeoDataFrame | None, tuple[str, ...]]:
     """Units of ``kind`` in place on ``origin`` (deployments registry)."""
     try:
@@ -241,7 +242,7 @@ def existing_units(store: Store, kind: str, origin: pd.Timestamp
     return units.assign(unit_id=units["id"].astype(str)), ()
 
 
-def uncovered_share(store: Store, areas: Areas, when: pd.Timestamp) -> pd.Series | None:
+def uncovered_share(store: StoreLike, areas: Areas, when: pd.Timestamp) -> pd.Series | None:
     """1 - prevention coverage share per buurt on ``when``, or None without groups."""
     registry = load_registry(store)
     if registry.groups.empty:
@@ -251,7 +252,7 @@ def uncovered_share(store: Store, areas: Areas, when: pd.Timestamp) -> pd.Series
                      index=cov["code"].to_numpy())
 
 
-def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0,
+def plan_alarms(store: StoreLike, areas: Areas, *, count: int, radius: float = 150.0,
                 origin: str | pd.Timestamp | None = None, window: str = "28d",
                 keep_existing: bool = KEEP_EXISTING, min_spacing: float | None = None,
                 duration_days: int | None = None, method: str = "prospective",
@@ -280,7 +281,7 @@ def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0
     return _saved(store, "alarms", rec, notes, unit, params, requester, save, version)
 
 
-def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0,
+def plan_cameras(store: StoreLike, areas: Areas, *, count: int, radius: float = 75.0,
                  origin: str | pd.Timestamp | None = None, window: str = "28d",
                  keep_existing: bool = KEEP_EXISTING, min_spacing: float | None = None,
                  method: str = "prospective", with_backtest: bool = False,
@@ -306,7 +307,7 @@ def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0
                   version)
 
 
-def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
+def plan_buurttent_year(store: StoreLike, areas: Areas, *, count: int, year: int,
                         min_gap_weeks: float = 8, slot: str = "W-SAT",
                         requester: Requester | None = None, save: bool = True) -> Plan:
     """A dated schedule of ``count`` BuurtTent visits in ``year``: HIC risk (last year's HIC
@@ -334,7 +335,7 @@ EFFECT_TYPES = {"alarm": BURGLARY, "camera": GROUPS["straat"], "buurttent": GROU
 DEFAULT_RADIUS = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
 
 
-def deployment_effect(store: Store, deployment_id: int,
+def deployment_effect(store: StoreLike, deployment_id: int,
                       crime_types: tuple[str, ...] | None = None, *,
                       plan_sites: gpd.GeoDataFrame | None = None,
                       deployed_rank: int | None = None) -> EffectEstimate:
@@ -356,7 +357,7 @@ def deployment_effect(store: Store, deployment_id: int,
         deployed_rank = int(dep["plan_rank"])
         others = units.loc[(units["plan_id"] == dep["plan_id"]) & (units["id"] != dep["id"])
                            & (units["status"] != "geannuleerd"), "plan_rank"]
-        plan_sites = store.plan_sites(int(dep["plan_id"]))
+        plan_sites = stored_plan_sites(store, int(dep["plan_id"]))
         plan_sites = plan_sites.loc[~plan_sites["rank"].isin(set(others.dropna().astype(int)))]
     if pd.isna(dep["start"]):
         raise InvalidInput(f"inzet {deployment_id} is {dep['status']}: een effect is pas te "
@@ -390,7 +391,7 @@ def effect_ready(deployments: pd.DataFrame, data_end: pd.Timestamp | None) -> pd
                              <= pd.Timestamp(data_end).tz_convert("UTC"))).astype(bool)
 
 
-def deployments_from_plan(store: Store, plan_id: int, ranks: list[int], *,
+def deployments_from_plan(store: StoreLike, plan_id: int, ranks: list[int], *,
                           planned_start: str | pd.Timestamp | None = None,
                           planned_end: str | pd.Timestamp | None = None,
                           note: str | None = None) -> list[int]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,6 +16,9 @@ from ..store import counts as store_counts
 from . import parse
 from .cbs import Client
 from .tables import TableSpec
+
+if TYPE_CHECKING:
+    from ..store.protocols import HasEngine
 
 _GEMEENTE = re.compile(r"^GM\d{4}$")
 
@@ -57,7 +61,7 @@ def _years(client: Client, spec: TableSpec) -> list[int]:
     return sorted(years)
 
 
-def fetch_counts(client: Client, store: object, spec: TableSpec, gemeente: str, *,
+def fetch_counts(client: Client, store: HasEngine, spec: TableSpec, gemeente: str, *,
                  from_year: int | None = None, refresh: bool = False,
                  report: FetchReport | None = None) -> pd.DataFrame:
     """Police counts of every wijk and buurt of ``gemeente``, one query per year (older years
@@ -90,7 +94,7 @@ def fetch_counts(client: Client, store: object, spec: TableSpec, gemeente: str, 
     return pd.concat(frames, ignore_index=True)
 
 
-def fetch_figures(client: Client, store: object, spec: TableSpec, gemeente: str, *,
+def fetch_figures(client: Client, store: HasEngine, spec: TableSpec, gemeente: str, *,
                   refresh: bool = False, report: FetchReport | None = None) -> pd.DataFrame:
     """Inhabitants, dwellings and land area of the gemeente and its wijken and buurten."""
     report = report or FetchReport()
@@ -107,7 +111,7 @@ def fetch_figures(client: Client, store: object, spec: TableSpec, gemeente: str,
     return frame
 
 
-def fetch_perception(client: Client, store: object, spec: TableSpec, gemeente: str, *,
+def fetch_perception(client: Client, store: HasEngine, spec: TableSpec, gemeente: str, *,
                      refresh: bool = False, report: FetchReport | None = None) -> pd.DataFrame:
     """The Veiligheidsmonitor's unsafe-feeling indicators of the gemeente, with margins.
     (The Veiligheidsmonitor publishes gemeenten of 70,000+ inhabitants; wijk figures are not
@@ -134,7 +138,7 @@ def fetch_perception(client: Client, store: object, spec: TableSpec, gemeente: s
     return frame
 
 
-def fetch_all(clients: dict[str, Client], store: object, specs: tuple[TableSpec, ...],
+def fetch_all(clients: dict[str, Client], store: HasEngine, specs: tuple[TableSpec, ...],
               gemeente: str, *, from_year: int | None = None, refresh: bool = False,
               progress: Callable[[str], None] | None = None) -> FetchReport:
     """Fetch ``specs`` for ``gemeente``; ``clients`` by server (``politie``, ``cbs``)."""

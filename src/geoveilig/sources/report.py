@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ from ..errors import InvalidInput
 from ..stats import LowCountRule
 from ..store import counts as store_counts
 from . import mapping, rates
+
+if TYPE_CHECKING:
+    from ..store.protocols import HasEngine, StoreLike
 
 _LEVEL_LABEL = {"gemeente": "hele gemeente", "wijk": "per wijk", "buurt": "per buurt"}
 
@@ -34,7 +38,7 @@ def _env() -> Environment:
                        lstrip_blocks=True)
 
 
-def latest_year(store: object) -> int:
+def latest_year(store: HasEngine) -> int:
     """The last year with twelve published months (or a year row): the default report year,
     taken from the data, not the clock."""
     counts = store_counts.read_counts(store)
@@ -46,7 +50,7 @@ def latest_year(store: object) -> int:
     return int(full.max() if len(full) else yearly["year"].max())
 
 
-def section_context(store: object, year: int, *, rule: LowCountRule | None = None,
+def section_context(store: StoreLike, year: int, *, rule: LowCountRule | None = None,
                     years_back: tuple[int, ...] = (1, 5), incidents: bool = True,
                     synthetic: bool = False) -> dict[str, object]:
     rule = rule or LowCountRule()
@@ -125,13 +129,13 @@ def section_context(store: object, year: int, *, rule: LowCountRule | None = Non
     return ctx
 
 
-def render_section(store: object, year: int, **kw: object) -> str:
+def render_section(store: StoreLike, year: int, **kw: object) -> str:
     """The HTML fragment (one ``<section>``) for the evaluation report."""
     return _env().get_template("published_section.html").render(
         **section_context(store, year, **kw))  # type: ignore[arg-type]
 
 
-def render_document(store: object, year: int, *, gemeente_name: str = "de gemeente",
+def render_document(store: StoreLike, year: int, *, gemeente_name: str = "de gemeente",
                     generated: datetime | None = None, **kw: object) -> str:
     """A self-contained Dutch HTML report of published figures only (no incidents loaded)."""
     generated = generated or datetime.now(UTC)
@@ -155,7 +159,7 @@ def _year_of(period: object) -> int:
     return int(period.year)  # type: ignore[attr-defined]
 
 
-def section_if_counts(store: object, period: object, *, rule: LowCountRule | None = None
+def section_if_counts(store: StoreLike, period: object, *, rule: LowCountRule | None = None
                       ) -> str:
     """The published-figures section for the evaluation report of ``period`` when counts
     for its year are stored, else an empty string."""
@@ -164,7 +168,7 @@ def section_if_counts(store: object, period: object, *, rule: LowCountRule | Non
     if not has_counts(store):
         return ""
     year = int(period.start.year)  # type: ignore[attr-defined]
-    batches = store.batches()  # type: ignore[attr-defined]
+    batches = store.batches()
     synthetic = "synthetic" in batches and bool(batches["synthetic"].astype(bool).any())
     try:
         return render_section(store, year, rule=rule, synthetic=synthetic)
@@ -172,7 +176,7 @@ def section_if_counts(store: object, period: object, *, rule: LowCountRule | Non
         return ""
 
 
-def without_incidents(store: object, period: object, *, fmt: str, level: str = "gemeente",
+def without_incidents(store: StoreLike, period: object, *, fmt: str, level: str = "gemeente",
                       rule: LowCountRule | None = None, years_back: tuple[int, ...] = (1, 5),
                       alpha: float = 0.05, gemeente_name: str = "de gemeente") -> str | None:
     """``geoveilig report`` when the store holds published counts but no incidents: the
@@ -181,7 +185,7 @@ def without_incidents(store: object, period: object, *, fmt: str, level: str = "
     from .. import safecsv
     from .service import has_counts
 
-    if store.time_range() is not None or not has_counts(store):  # type: ignore[attr-defined]
+    if store.time_range() is not None or not has_counts(store):
         return None
     year = _year_of(period)
     if fmt == "html":

@@ -4,6 +4,7 @@ compute rates, the comparison with incidents and the perception table."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -12,14 +13,17 @@ from ..stats import LowCountRule
 from ..store import counts as store_counts
 from . import rates
 
+if TYPE_CHECKING:
+    from ..store.protocols import HasEngine, StoreLike
+
 LEVELS = ("gemeente", "wijk", "buurt")
 
 
-def has_counts(store: object) -> bool:
+def has_counts(store: HasEngine) -> bool:
     return not store_counts.sources_summary(store).query("kind == 'misdrijven'").empty
 
 
-def rates_table(store: object, *, level: str = "gemeente", years: Sequence[int] | None = None,
+def rates_table(store: HasEngine, *, level: str = "gemeente", years: Sequence[int] | None = None,
                 rule: LowCountRule | None = None) -> pd.DataFrame:
     """Yearly published counts with rates for the areas of ``level``."""
     if level not in LEVELS:
@@ -35,19 +39,19 @@ def rates_table(store: object, *, level: str = "gemeente", years: Sequence[int] 
     return rates.add_rates(yearly, figures[figures["area_level"] == level], rule)
 
 
-def comparison_table(store: object, *, synthetic_label: str = "synthetisch") -> pd.DataFrame:
+def comparison_table(store: StoreLike, *, synthetic_label: str = "synthetisch") -> pd.DataFrame:
     """Imported incidents against published counts per category and year (gemeente)."""
     counts = store_counts.read_counts(store)
     if counts.empty:
         raise InvalidInput("de opslag bevat geen gepubliceerde aantallen: haal ze op met "
                            "geoveilig cbs fetch --gemeente GM....")
-    rng = store.time_range()  # type: ignore[attr-defined]
+    rng = store.time_range()
     if rng is None:
         raise InvalidInput("de opslag bevat geen incidenten om met de gepubliceerde aantallen "
                            "te vergelijken")
-    incidents = store.incidents(start=rng[0].normalize(),  # type: ignore[attr-defined]
+    incidents = store.incidents(start=rng[0].normalize(),
                                 end=rng[1].normalize() + pd.DateOffset(days=1))
-    batches = store.batches()  # type: ignore[attr-defined]
+    batches = store.batches()
     synthetic = "synthetic" in batches and bool(batches["synthetic"].astype(bool).any())
     label = f"geïmporteerd ({synthetic_label})" if synthetic else "geïmporteerd"
     coverage = (rng[0].normalize(), rng[1].normalize() + pd.DateOffset(days=1))
@@ -55,7 +59,7 @@ def comparison_table(store: object, *, synthetic_label: str = "synthetisch") -> 
                                  incident_source=label)
 
 
-def perception_table(store: object) -> pd.DataFrame:
+def perception_table(store: HasEngine) -> pd.DataFrame:
     perception = store_counts.read_perception(store)
     if perception.empty:
         raise InvalidInput("de opslag bevat geen cijfers over veiligheidsbeleving: haal ze op "

@@ -40,8 +40,8 @@ from sqlalchemy.engine import Connection
 
 from .. import RD_NEW, TIMEZONE
 from ..errors import InvalidInput, NotFound
-from . import Store
 from .models import metadata
+from .protocols import HasEngine
 
 __all__ = ["ALERT_COLUMNS", "STATUSES", "alert_deliveries", "alerts", "deliveries",
            "get_alert", "list_alerts", "log_delivery", "set_status", "write_alerts"]
@@ -154,7 +154,7 @@ def _frame(rows: Sequence[Any]) -> gpd.GeoDataFrame:
                             crs=RD_NEW)
 
 
-def list_alerts(store: Store, *, active_at: object | None = None,
+def list_alerts(store: HasEngine, *, active_at: object | None = None,
                 status: Iterable[str] | None = None, ids: Iterable[int] | None = None
                 ) -> gpd.GeoDataFrame:
     """Alerts as a GeoDataFrame (EPSG:28992; the zone polygon), newest first; filtered by being
@@ -178,7 +178,7 @@ def list_alerts(store: Store, *, active_at: object | None = None,
     return _frame(rows)
 
 
-def get_alert(store: Store, alert_id: int) -> pd.Series:
+def get_alert(store: HasEngine, alert_id: int) -> pd.Series:
     """One alert (a row of ``list_alerts``); ``NotFound`` when the id does not exist."""
     found = list_alerts(store, ids=[alert_id])
     if found.empty:
@@ -186,7 +186,7 @@ def get_alert(store: Store, alert_id: int) -> pd.Series:
     return found.iloc[0]
 
 
-def set_status(store: Store, alert_id: int, status: str) -> None:
+def set_status(store: HasEngine, alert_id: int, status: str) -> None:
     if status not in STATUSES:
         raise InvalidInput(f"onbekende status '{status}'", where="status")
     with store.engine.begin() as conn:
@@ -196,7 +196,7 @@ def set_status(store: Store, alert_id: int, status: str) -> None:
         raise NotFound(f"melding {alert_id} bestaat niet", where="id")
 
 
-def log_delivery(store: Store, alert_id: int, *, channel: str, target: str, attempt: int,
+def log_delivery(store: HasEngine, alert_id: int, *, channel: str, target: str, attempt: int,
                  ok: bool, idempotency_key: str, http_status: int | None = None,
                  error: str | None = None) -> None:
     """One delivery attempt in the log (its own small transaction: an attempt is logged even
@@ -209,7 +209,7 @@ def log_delivery(store: Store, alert_id: int, *, channel: str, target: str, atte
             idempotency_key=idempotency_key))
 
 
-def deliveries(store: Store, alert_id: int | None = None) -> pd.DataFrame:
+def deliveries(store: HasEngine, alert_id: int | None = None) -> pd.DataFrame:
     """The delivery log (of one alert), oldest first; ``at`` in Europe/Amsterdam."""
     t = alert_deliveries.c
     stmt = sa.select(alert_deliveries).order_by(t.id)

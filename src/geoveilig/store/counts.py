@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 
 from ..errors import InvalidInput
 from .models import metadata
+from .protocols import HasEngine
 
 __all__ = ["area_figures", "perception", "published_counts", "read_counts", "read_figures",
            "read_perception", "sources_summary", "write_counts", "write_figures",
@@ -87,7 +88,7 @@ _KEYS = {
 }
 
 
-def _engine(store: object) -> Engine:
+def _engine(store: HasEngine) -> Engine:
     engine = getattr(store, "engine", store)
     if not isinstance(engine, Engine):
         raise InvalidInput("verwacht een Store of SQLAlchemy-engine")
@@ -112,7 +113,7 @@ def _records(frame: pd.DataFrame, table: Table) -> list[dict[str, object]]:
     return recs
 
 
-def _replace(store: object, table: Table, frame: pd.DataFrame) -> int:
+def _replace(store: HasEngine, table: Table, frame: pd.DataFrame) -> int:
     """Write ``frame``; rows with the same key as an existing row replace it."""
     if frame.empty:
         return 0
@@ -133,22 +134,22 @@ def _replace(store: object, table: Table, frame: pd.DataFrame) -> int:
     return len(recs)
 
 
-def write_counts(store: object, frame: pd.DataFrame) -> int:
+def write_counts(store: HasEngine, frame: pd.DataFrame) -> int:
     """Store published counts (columns of ``sources.parse.COUNT_COLUMNS``)."""
     return _replace(store, published_counts, frame)
 
 
-def write_figures(store: object, frame: pd.DataFrame) -> int:
+def write_figures(store: HasEngine, frame: pd.DataFrame) -> int:
     """Store key figures (columns of ``sources.parse.FIGURE_COLUMNS``)."""
     return _replace(store, area_figures, frame)
 
 
-def write_perception(store: object, frame: pd.DataFrame) -> int:
+def write_perception(store: HasEngine, frame: pd.DataFrame) -> int:
     """Store perception indicators (columns of ``sources.parse.PERCEPTION_COLUMNS``)."""
     return _replace(store, perception, frame)
 
 
-def _read(store: object, table: Table, where: Sequence[sa.ColumnElement[bool]],
+def _read(store: HasEngine, table: Table, where: Sequence[sa.ColumnElement[bool]],
           order: Sequence[str]) -> pd.DataFrame:
     cols = [c for c in table.columns if c.name != "id"]
     stmt = sa.select(*cols).where(*where).order_by(*(table.c[o] for o in order))
@@ -161,7 +162,7 @@ def _read(store: object, table: Table, where: Sequence[sa.ColumnElement[bool]],
     return frame
 
 
-def read_counts(store: object, *, area_codes: Sequence[str] | None = None,
+def read_counts(store: HasEngine, *, area_codes: Sequence[str] | None = None,
                 years: Sequence[int] | None = None, monthly: bool | None = None,
                 source: str | None = None) -> pd.DataFrame:
     """Published counts; ``monthly=True`` only month rows, ``False`` only year rows."""
@@ -182,7 +183,7 @@ def read_counts(store: object, *, area_codes: Sequence[str] | None = None,
     return out
 
 
-def read_figures(store: object, *, area_codes: Sequence[str] | None = None) -> pd.DataFrame:
+def read_figures(store: HasEngine, *, area_codes: Sequence[str] | None = None) -> pd.DataFrame:
     t = area_figures
     where = [t.c.area_code.in_(list(area_codes))] if area_codes is not None else []
     out = _read(store, t, where, ("area_code", "year"))
@@ -191,14 +192,14 @@ def read_figures(store: object, *, area_codes: Sequence[str] | None = None) -> p
     return out
 
 
-def read_perception(store: object, *, area_codes: Sequence[str] | None = None
+def read_perception(store: HasEngine, *, area_codes: Sequence[str] | None = None
                     ) -> pd.DataFrame:
     t = perception
     where = [t.c.area_code.in_(list(area_codes))] if area_codes is not None else []
     return _read(store, t, where, ("area_code", "indicator", "year"))
 
 
-def sources_summary(store: object) -> pd.DataFrame:
+def sources_summary(store: HasEngine) -> pd.DataFrame:
     """Per table: source, kind, years, rows and last retrieval (for ``geoveilig cbs show``)."""
     parts = []
     for kind, t in (("misdrijven", published_counts), ("kerncijfers", area_figures),

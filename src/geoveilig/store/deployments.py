@@ -32,6 +32,7 @@ from ..errors import Conflict, CrsError, InvalidInput, NotFound
 from ..times import local_timestamp
 from . import plans as _plans  # noqa: F401  (the plans table: deployments refer to it)
 from .models import metadata
+from .protocols import HasEngine
 
 __all__ = ["KINDS", "STATUSES", "add_deployments", "cancel_deployment", "deployments",
            "end_deployment", "get_deployment", "list_deployments", "place_deployment",
@@ -86,7 +87,7 @@ _TIMES = (("start_at", "start"), ("end_at", "end"), ("planned_start_at", "planne
           ("planned_end_at", "planned_end"))
 
 
-def _engine(store: object) -> Engine:
+def _engine(store: HasEngine) -> Engine:
     engine = getattr(store, "engine", store)
     if not isinstance(engine, Engine):
         raise InvalidInput("verwacht een Store of SQLAlchemy-engine")
@@ -145,7 +146,7 @@ def _status_and_times(r: dict, where: str) -> dict[str, object]:
             "planned_end_at": p_end}
 
 
-def add_deployments(store: object, frame: gpd.GeoDataFrame) -> list[int]:
+def add_deployments(store: HasEngine, frame: gpd.GeoDataFrame) -> list[int]:
     """Store deployments; returns their ids. ``frame``: GeoDataFrame (EPSG:28992) of points
     (polygons are stored as ``area_wkt`` with their centroid as the point) with columns
     ``kind`` (alarm|camera|buurttent) and optional ``status`` (gepland, geplaatst, beëindigd,
@@ -204,7 +205,7 @@ def add_deployments(store: object, frame: gpd.GeoDataFrame) -> list[int]:
     return [int(i) for i in ids]
 
 
-def _check_plan_links(store: object, rows: list[dict]) -> None:
+def _check_plan_links(store: HasEngine, rows: list[dict]) -> None:
     """Every ``plan_id`` names a stored plan and ``plan_rank`` one of its ranked sites."""
     linked = {(r["plan_id"], r["plan_rank"]) for r in rows if r["plan_id"] is not None}
     if not linked:
@@ -225,7 +226,7 @@ def _check_plan_links(store: object, rows: list[dict]) -> None:
 
 
 def list_deployments(
-    store: object,
+    store: HasEngine,
     *,
     kinds: Iterable[str] | None = None,
     statuses: Iterable[str] | None = None,
@@ -268,7 +269,7 @@ def list_deployments(
                             crs=RD_NEW)
 
 
-def get_deployment(store: object, deployment_id: int) -> pd.Series:
+def get_deployment(store: HasEngine, deployment_id: int) -> pd.Series:
     """One deployment as a row of ``list_deployments`` (with ``geometry``); ``NotFound``."""
     frame = list_deployments(store)
     row = frame.loc[frame["id"] == int(deployment_id)]
@@ -277,7 +278,7 @@ def get_deployment(store: object, deployment_id: int) -> pd.Series:
     return row.iloc[0]
 
 
-def _transition(store: object, deployment_id: int, *, allowed: tuple[str, ...], to: str,
+def _transition(store: HasEngine, deployment_id: int, *, allowed: tuple[str, ...], to: str,
                 values: dict[str, object], verb: str) -> None:
     """Move one deployment from a status in ``allowed`` to ``to`` in one conditional UPDATE;
     ``NotFound`` for an unknown id, ``Conflict`` when its status does not allow it."""
@@ -296,7 +297,7 @@ def _transition(store: object, deployment_id: int, *, allowed: tuple[str, ...], 
                    f"{' of '.join(allowed)} is")
 
 
-def place_deployment(store: object, deployment_id: int, at: date | datetime | str) -> None:
+def place_deployment(store: HasEngine, deployment_id: int, at: date | datetime | str) -> None:
     """gepland -> geplaatst on ``at`` (the actual start)."""
     start = _epoch(at, "plaatsingsdatum")
     if start is None:
@@ -305,7 +306,7 @@ def place_deployment(store: object, deployment_id: int, at: date | datetime | st
                 values={"start_at": start}, verb="plaatsen")
 
 
-def end_deployment(store: object, deployment_id: int, at: date | datetime | str) -> None:
+def end_deployment(store: HasEngine, deployment_id: int, at: date | datetime | str) -> None:
     """geplaatst -> beëindigd on ``at`` (after the actual start)."""
     end = _epoch(at, "einddatum")
     if end is None:
@@ -321,13 +322,13 @@ def end_deployment(store: object, deployment_id: int, at: date | datetime | str)
                 values={"end_at": end}, verb="beëindigen")
 
 
-def cancel_deployment(store: object, deployment_id: int) -> None:
+def cancel_deployment(store: HasEngine, deployment_id: int) -> None:
     """gepland -> geannuleerd."""
     _transition(store, deployment_id, allowed=("gepland",), to="geannuleerd", values={},
                 verb="annuleren")
 
 
-def remove_deployment(store: object, deployment_id: int, *, any_status: bool = False) -> None:
+def remove_deployment(store: HasEngine, deployment_id: int, *, any_status: bool = False) -> None:
     """Delete one deployment: only while it is planned (``Conflict`` otherwise), unless
     ``any_status`` (library use: correcting the registry); ``NotFound`` when the id does not
     exist."""

@@ -26,6 +26,7 @@ from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, St
 from .. import RD_NEW, TIMEZONE
 from ..errors import InvalidInput, NotFound
 from .models import metadata
+from .protocols import HasEngine
 
 __all__ = ["PLAN_KINDS", "Requester", "get_plan", "list_plans", "plan_sites", "save_plan"]
 
@@ -80,8 +81,8 @@ class Requester:
     key_id: str | None = None
 
 
-def _engine(store: object) -> sa.Engine:
-    return getattr(store, "engine", store)  # type: ignore[return-value]
+def _engine(store: HasEngine) -> sa.Engine:
+    return store.engine
 
 
 def _json_value(v: Any) -> Any:
@@ -107,7 +108,7 @@ def _clean(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): _json_value(v) for k, v in mapping.items()}
 
 
-def save_plan(store: object, *, kind: str, sites: gpd.GeoDataFrame, params: Mapping[str, Any],
+def save_plan(store: HasEngine, *, kind: str, sites: gpd.GeoDataFrame, params: Mapping[str, Any],
               objective: float, objective_unit: str, bound: float | None, gap: float | None,
               proven: bool, solver: str, status: str, total_risk: float | None, summary: str,
               notes: Sequence[str], requester: Requester, data_version: str | None) -> int:
@@ -151,7 +152,7 @@ def _plan_frame(rows: Sequence[Any]) -> pd.DataFrame:
     return frame
 
 
-def list_plans(store: object, *, kind: str | None = None) -> pd.DataFrame:
+def list_plans(store: HasEngine, *, kind: str | None = None) -> pd.DataFrame:
     """Stored plans, newest first, with the number of sites per status."""
     stmt = sa.select(plans).order_by(plans.c.id.desc())
     if kind is not None:
@@ -168,7 +169,7 @@ def list_plans(store: object, *, kind: str | None = None) -> pd.DataFrame:
     return frame
 
 
-def get_plan(store: object, plan_id: int) -> dict[str, Any]:
+def get_plan(store: HasEngine, plan_id: int) -> dict[str, Any]:
     """One plan's record (parameters and notes decoded); ``NotFound`` for an unknown id."""
     with _engine(store).connect() as conn:
         row = conn.execute(sa.select(plans).where(plans.c.id == int(plan_id))).first()
@@ -181,7 +182,7 @@ def get_plan(store: object, plan_id: int) -> dict[str, Any]:
     return rec
 
 
-def latest_plan_ids(store: object, roles: Sequence[str] | None = None) -> dict[str, int]:
+def latest_plan_ids(store: HasEngine, roles: Sequence[str] | None = None) -> dict[str, int]:
     """The newest plan id of each kind (of the plans asked by one of ``roles``, when given)."""
     stmt = sa.select(plans.c.kind, sa.func.max(plans.c.id)).group_by(plans.c.kind)
     if roles is not None:
@@ -190,14 +191,14 @@ def latest_plan_ids(store: object, roles: Sequence[str] | None = None) -> dict[s
         return {k: int(i) for k, i in conn.execute(stmt).all()}
 
 
-def plans_version(store: object) -> tuple[int | None, int]:
+def plans_version(store: HasEngine) -> tuple[int | None, int]:
     """(newest plan id, number of plans): changes whenever a plan is saved."""
     with _engine(store).connect() as conn:
         return tuple(conn.execute(sa.select(sa.func.max(plans.c.id),  # type: ignore[return-value]
                                             sa.func.count()).select_from(plans)).one())
 
 
-def plan_sites(store: object, plan_id: int | Sequence[int]) -> gpd.GeoDataFrame:
+def plan_sites(store: HasEngine, plan_id: int | Sequence[int]) -> gpd.GeoDataFrame:
     """The sites of one plan (or several) as points (EPSG:28992) in their original order:
     ``plan_id``, ``seq``, ``rank``, ``status``, ``expected_covered`` and every explanation
     column of the planning run. ``NotFound`` when a plan does not exist."""

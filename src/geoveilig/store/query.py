@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from typing import TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ __all__ = ["IncidentQuery", "from_epoch", "incident_query", "inside", "only_insi
 #: the validated filter (defined with the chunk zone maps it is tested on, ``store.chunks``)
 IncidentQuery = ChunkQuery
 
-TimeBound = datetime | date | str | pd.Timestamp
+TimeBound: TypeAlias = datetime | date | str | pd.Timestamp
 _POLYGONAL = (3, 6, 7)  # Polygon, MultiPolygon, GeometryCollection
 
 
