@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy import BigInteger, Column, Integer, String, Table
 
 from ..errors import InvalidInput, NotFound
-from . import Store, metadata
+from .models import metadata
+from .protocols import HasEngine
 
 ROLES_WITH_KEYS = ("analyst", "police")
 
@@ -47,7 +48,7 @@ def _hash(salt: str, secret: str) -> str:
     return hashlib.sha256((salt + secret).encode()).hexdigest()
 
 
-def create_key(store: Store, name: str, role: str) -> tuple[ApiKey, str]:
+def create_key(store: HasEngine, name: str, role: str) -> tuple[ApiKey, str]:
     """A new key for ``role``; returns the record and the key text (shown only now)."""
     if role not in ROLES_WITH_KEYS:
         raise InvalidInput(f"onbekende rol '{role}': kies uit {', '.join(ROLES_WITH_KEYS)}",
@@ -66,7 +67,7 @@ def create_key(store: Store, name: str, role: str) -> tuple[ApiKey, str]:
     return ApiKey(key_id, name, role), f"gv_{key_id}_{secret}"
 
 
-def revoke_key(store: Store, key_id: str) -> ApiKey:
+def revoke_key(store: HasEngine, key_id: str) -> ApiKey:
     with store.engine.begin() as conn:
         row = conn.execute(sa.select(api_keys).where(api_keys.c.key_id == key_id)).first()
         if row is None:
@@ -76,7 +77,7 @@ def revoke_key(store: Store, key_id: str) -> ApiKey:
     return ApiKey(row.key_id, row.name, row.role)
 
 
-def verify_key(store: Store, token: str) -> ApiKey | None:
+def verify_key(store: HasEngine, token: str) -> ApiKey | None:
     """The key record of a valid, unrevoked ``token``; None otherwise."""
     parts = token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != "gv" or not parts[1] or not parts[2]:
@@ -90,7 +91,7 @@ def verify_key(store: Store, token: str) -> ApiKey | None:
     return ApiKey(row.key_id, row.name, row.role)
 
 
-def list_keys(store: Store) -> pd.DataFrame:
+def list_keys(store: HasEngine) -> pd.DataFrame:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(api_keys.c.key_id, api_keys.c.name, api_keys.c.role,
                                       api_keys.c.created_at, api_keys.c.revoked_at)

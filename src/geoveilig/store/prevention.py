@@ -48,8 +48,8 @@ from ..prevention.registry import (
     normalise_status,
     to_date,
 )
-from . import Store
 from .models import audit_log, import_batches, metadata
+from .protocols import HasEngine
 
 __all__ = [
     "add_group", "list_groups", "load_demo_registry", "load_registry", "prevention_groups",
@@ -179,7 +179,7 @@ def _audit(conn: Connection, actor: str | None, action: str, target: str | None,
 
 
 @_guard
-def load_registry(store: Store) -> Registry:
+def load_registry(store: HasEngine) -> Registry:
     """The whole registry (groups and status history) from the store."""
     with store.engine.connect() as conn:
         return _read(conn)
@@ -187,7 +187,7 @@ def load_registry(store: Store) -> Registry:
 
 @_guard
 def save_registry(
-    store: Store,
+    store: HasEngine,
     registry: Registry,
     *,
     mode: Literal["replace", "merge"] = "merge",
@@ -226,7 +226,7 @@ def save_registry(
 
 @_guard
 def add_group(
-    store: Store,
+    store: HasEngine,
     *,
     group_id: str,
     type: str,
@@ -274,7 +274,7 @@ def _records(reg: Registry) -> list[dict]:
 
 
 @_guard
-def set_status(store: Store, group_id: str, status: str, since: date | datetime | str,
+def set_status(store: HasEngine, group_id: str, status: str, since: date | datetime | str,
                *, actor: str | None = None) -> None:
     """Record that ``group_id`` has ``status`` from ``since`` on (a status already recorded
     on that date is overwritten). Earlier history is kept, so coverage on past dates stays."""
@@ -298,7 +298,7 @@ def set_status(store: Store, group_id: str, status: str, since: date | datetime 
 
 
 @_guard
-def remove_group(store: Store, group_id: str, *, actor: str | None = None) -> None:
+def remove_group(store: HasEngine, group_id: str, *, actor: str | None = None) -> None:
     """Delete a group and its history (for registrations made in error; a group that stops
     gets the status ``gestopt`` instead, so past coverage stays right). WhatsApp groups
     linked to a removed team lose the link."""
@@ -316,7 +316,7 @@ def remove_group(store: Store, group_id: str, *, actor: str | None = None) -> No
 
 
 @_guard
-def list_groups(store: Store, when: date | datetime | str | None = None) -> pd.DataFrame:
+def list_groups(store: HasEngine, when: date | datetime | str | None = None) -> pd.DataFrame:
     """The groups without geometry, with the status on ``when`` (default: today's status as
     recorded, i.e. the latest row) and ``status_since``."""
     reg = load_registry(store)
@@ -329,7 +329,7 @@ def list_groups(store: Store, when: date | datetime | str | None = None) -> pd.D
 
 
 @_guard
-def load_demo_registry(store: Store, registry: Registry, *, source_name: str,
+def load_demo_registry(store: HasEngine, registry: Registry, *, source_name: str,
                        known_buurten: list[str] | None = None, force: bool = False,
                        actor: str | None = None) -> dict[str, int]:
     """Replace the registry by the synthetic demo ``registry``, but never overwrite real
