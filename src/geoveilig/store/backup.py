@@ -214,7 +214,7 @@ def restore(store: Store, path: str | Path) -> BackupSummary:
         kind = "sqlite" if f.read(16) == _SQLITE_MAGIC else "bundle"
     revision, data = _read_backup(path)
     known = {s.revision for s in ScriptDirectory.from_config(
-        _alembic_config(None)).walk_revisions()}  # type: ignore[arg-type]
+        _alembic_config(None)).walk_revisions()}
     if revision is not None and revision not in known:
         raise InvalidInput(f"back-up heeft schemaversie {revision}, die deze versie van "
                            "geoveilig niet kent (nieuwere back-up?)")
