@@ -57,20 +57,127 @@ class LayerContext:
 
 @dataclass(frozen=True)
 class Param:
-    """A layer-specific query parameter (camelCase name). ``parse`` turns the raw text into
-    the value the builder gets and raises ``InvalidInput`` with a Dutch message otherwise."""
+    """A query parameter (camelCase API name), declared once: ``parse`` turns the raw text
+    into the value the code gets and raises ``InvalidInput`` with a Dutch message otherwise;
+    ``schema`` (a mapping, or a function giving one when the allowed values are only known
+    after a lazy import, e.g. the hotspot methods) is what the OpenAPI document publishes.
+    Build parameters with ``int_param``, ``choice_param`` and ``pattern_param`` so that the
+    parser and the schema come from the same bounds, options or pattern."""
 
     name: str
     description: str
     parse: Callable[[str], Any]
     default: str | None = None
-    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(
+        default_factory=lambda: {"type": "string"})
     example: str | None = None
+    required: bool = False
+
+    def openapi_schema(self) -> dict[str, Any]:
+        """The JSON schema of the raw value (with the default, if any)."""
+        schema = dict(self.schema() if callable(self.schema) else self.schema)
+        if self.default is not None:
+            schema["default"] = (int(self.default) if schema.get("type") == "integer"
+                                 else self.default)
+        return schema
+
+    def parse_value(self, text: str) -> Any:
+        """``parse``; any error says this parameter's API name as its location (a core
+        function's own field name, e.g. ``crime_type``, never reaches the caller)."""
+        try:
+            return self.parse(text)
+        except GeoveiligError as exc:
+            exc.where = self.name
+            raise
+
+
+def int_param(name: str, description: str, lo: int, hi: int | None = None, *,
+              default: str | None = None, example: str | None = None,
+              required: bool = False) -> Param:
+    """An integer parameter in ``lo..hi`` (``hi`` None: no upper bound)."""
+    bounds = f"tussen {lo} en {hi}" if hi is not None else f"minstens {lo}"
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"-?\d+", text.strip()):
+            raise InvalidInput(f"{name} moet een geheel getal zijn, niet '{text}'", where=name)
+        value = int(text)
+        if value < lo or (hi is not None and value > hi):
+            raise InvalidInput(f"{name} moet {bounds} liggen" if hi is not None
+                               else f"{name} moet {bounds} zijn", where=name)
+        return value
+
+    schema: dict[str, Any] = {"type": "integer", "minimum": lo}
+    if hi is not None:
+        schema["maximum"] = hi
+    return Param(name, description, parse, default=default, schema=schema, example=example,
+                 required=required)
+
+
+def choice_param(name: str, description: str,
+                 options: tuple[str, ...] | Callable[[], tuple[str, ...]], *,
+                 default: str | None = None, example: str | None = None) -> Param:
+    """One of ``options`` (or of what the function ``options`` gives, looked up when first
+    needed: e.g. the hotspot methods, whose import is slow)."""
+
+    def choices() -> tuple[str, ...]:
+        return tuple(options() if callable(options) else options)
+
+    def parse(text: str) -> str:
+        return _choice(name, choices())(text)
+
+    return Param(name, description, parse, default=default, example=example,
+                 schema=lambda: {"type": "string", "enum": list(choices())})
+
+
+def pattern_param(name: str, description: str, pattern: str, then: Callable[[str], Any],
+                  message: str, *, default: str | None = None, example: str | None = None,
+                  required: bool = False) -> Param:
+    """Text that must match ``pattern`` (a regular expression that is also the published
+    schema), then parsed by ``then``."""
+    compiled = re.compile(pattern)
+
+    def parse(text: str) -> Any:
+        if not compiled.search(text):
+            raise InvalidInput(f"ongeldige waarde '{text}' voor {name}: {message}", where=name)
+        return then(text)
+
+    return Param(name, description, parse, default=default, example=example,
+                 required=required, schema={"type": "string", "pattern": pattern})
+
+
+def parse_query(params: tuple[Param, ...], raw: Mapping[str, str]) -> dict[str, Any]:
+    """Values of ``params`` from raw query text (defaults filled in, None when absent);
+    a missing required parameter is an ``InvalidInput`` at its name."""
+    values: dict[str, Any] = {}
+    for p in params:
+        text = raw.get(p.name, p.default)
+        if text is None and p.required:
+            raise InvalidInput(f"{p.name} ontbreekt" + (f", bijv. {p.example}"
+                                                        if p.example else ""), where=p.name)
+        values[p.name] = None if text is None else p.parse_value(text)
+    return values
+
+
+#: the crime type tokens the API accepts: slugs and groups, lower case
+def _crime_tokens() -> tuple[str, ...]:
+    return (*crimetypes.SLUGS, *(g for g in crimetypes.GROUPS if g not in crimetypes.SLUGS))
+
+
+CRIME_TYPE_PATTERN = (r"^\s*(" + "|".join(_crime_tokens()) + r")\s*(,\s*("
+                      + "|".join(_crime_tokens()) + r")\s*)*$")
 
 
 def parse_crime_type(text: str) -> tuple[str, ...]:
-    slugs = crimetypes.expand(text)
-    return slugs
+    """A slug or group, or a comma list of them (``CRIME_TYPE_PATTERN``), as category slugs.
+    The CLI also takes synonyms (``crimetypes.resolve``); the API takes what it documents."""
+    return crimetypes.expand(check_crime_type(text))
+
+
+def check_crime_type(text: str) -> str:
+    if not re.search(CRIME_TYPE_PATTERN, text):
+        raise InvalidInput(f"onbekend misdrijftype '{text}': kies een of meer (met komma's) "
+                           f"van {', '.join(_crime_tokens())}", where="crimeType")
+    return text
 
 
 @dataclass(frozen=True)
@@ -147,24 +254,44 @@ def _choice(name: str, options: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def year_regex(lo: int = MIN_YEAR, hi: int = MAX_YEAR) -> str:
+    """A regular expression for the four-digit years ``lo..hi`` (for schema patterns)."""
+    parts: list[str] = []
+    for century in range(lo // 100, hi // 100 + 1):
+        first, last = max(lo, century * 100), min(hi, century * 100 + 99)
+        if (first, last) == (century * 100, century * 100 + 99):
+            parts.append(rf"{century}\d\d")
+        else:
+            parts.extend(str(y) for y in range(first, last + 1))
+    return "|".join(parts)
+
+
 CRIME_TYPE_PARAM = Param(
     "crimeType",
     "Misdrijftype: een slug of groep, of een kommalijst daarvan (bv. woninginbraak, hic, "
     "woninginbraak,straatroof).",
     parse_crime_type, default=crimetypes.TOTAL_SLUG,
-    schema={"type": "string", "pattern": r"^[a-z-]+(,[a-z-]+)*$"}, example="woninginbraak")
+    schema={"type": "string", "pattern": CRIME_TYPE_PATTERN}, example="woninginbraak")
 YEAR_PARAM = Param("year", "Kalenderjaar van de telling (alternatief voor period).",
-                   parse_year, schema={"type": "integer", "minimum": 1900, "maximum": 2100},
+                   parse_year, schema={"type": "integer", "minimum": MIN_YEAR,
+                                       "maximum": MAX_YEAR},
                    example="2017")
 PERIOD_PARAM = Param(
-    "period", "Periode van de telling: 2017, 2017-Q1, 2017-03 of 2017-01-01/2017-06-30 "
-    "(standaard het laatste volledige jaar met gegevens).", parse_period,
-    schema={"type": "string",
-            "pattern": r"^\d{4}(-Q[1-4]|-\d{2}|-\d{2}-\d{2}/\d{4}-\d{2}-\d{2})?$"},
+    "period", "Periode van de telling: 2017, 2017-Q1 (of 2017q1), 2017-03, 2017-W10 of "
+    "2017-01-01/2017-06-30 (standaard het laatste volledige jaar met gegevens).", parse_period,
+    schema=lambda: {"type": "string", "pattern": _stats_period_pattern()},
     example="2017-Q1")
 DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag, of de dag na het "
                    "laatste incident als de gegevens eerder eindigen).", parse_date,
-                   schema={"type": "string", "format": "date"}, example="2018-04-20")
+                   schema={"type": "string", "format": "date",
+                           "pattern": rf"^\s*({year_regex()})-\d{{2}}-\d{{2}}\s*$"},
+                   example="2018-04-20")
+
+
+def _stats_period_pattern() -> str:
+    from .stats import period_pattern
+
+    return period_pattern(year_regex())
 
 
 # --- suppression -------------------------------------------------------------------------
@@ -230,17 +357,9 @@ class Layer:
         return self.suppression is not None or self.month_times or self.per_role
 
     def parse_params(self, raw: Mapping[str, str]) -> dict[str, Any]:
-        """Layer parameters from raw query text (defaults filled in), validated."""
-        values: dict[str, Any] = {}
-        for p in self.params:
-            text = raw.get(p.name, p.default)
-            try:
-                values[p.name] = None if text is None else p.parse(text)
-            except GeoveiligError as exc:
-                if exc.where is None:
-                    exc.where = p.name
-                raise
-        return values
+        """Layer parameters from raw query text (defaults filled in), validated; an error
+        names the parameter (its API name)."""
+        return parse_query(self.params, raw)
 
     def build(self, ctx: LayerContext, params: Mapping[str, Any], role: str = "public"
               ) -> gpd.GeoDataFrame:
@@ -526,13 +645,23 @@ def _grid(areas: Areas):  # type: ignore[no-untyped-def]
     return hit[1]
 
 
-def _method(text: str) -> str:
+def _hotspot_methods() -> tuple[str, ...]:
     from .hotspots import METHODS
 
-    return _choice("method", tuple(METHODS))(text)
+    return tuple(METHODS)
+
+
+#: a forecast window of 1 day to 1 year: days (1-366), weeks (1-52) or months (1-12, 30 days)
+WINDOW_PATTERN = (r"^\s*(([1-9]|[1-9]\d|[12]\d\d|3[0-5]\d|36[0-6])d|([1-9]|[1-4]\d|5[0-2])w|"
+                  r"([1-9]|1[0-2])m)\s*$")
+
+
+def _method(text: str) -> str:
+    return _choice("method", _hotspot_methods())(text)
 
 
 def _window(text: str) -> str:
+    """A window as the planning bodies take it (``14d``, ``2w``, ``28``: 1 day to 1 year)."""
     from .hotspots.events import parse_window
 
     try:
@@ -543,6 +672,14 @@ def _window(text: str) -> str:
         raise InvalidInput(f"ongeldig venster '{text}': gebruik bv. 14d, 2w of 1m (1 dag tot "
                            "1 jaar)", where="window")
     return text
+
+
+def parse_window_text(text: str) -> str:
+    """A window in ``WINDOW_PATTERN`` (the text itself: the hotspot code reads it)."""
+    if not re.search(WINDOW_PATTERN, text):
+        raise InvalidInput(f"ongeldig venster '{text}': gebruik bv. 14d, 2w of 1m (1 dag tot "
+                           "1 jaar)", where="window")
+    return text.strip()
 
 
 def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
@@ -600,15 +737,14 @@ register_layer(Layer(
         Param("crimeType", "Misdrijftype(n) (standaard inbraak: woning, schuur en garage).",
               parse_crime_type, default="inbraak", schema=CRIME_TYPE_PARAM.schema,
               example="woninginbraak"),
-        Param("method", "naive, kde, prospective, gistar, learned of emerging.", _method,
-              default="prospective",
-              schema={"type": "string", "enum": ["naive", "kde", "prospective", "gistar",
-                                                 "learned", "emerging"]}),
+        choice_param("method", "Hotspotmethode (naive, kde, prospective, gistar, learned, "
+                     "emerging, combined).", _hotspot_methods, default="prospective"),
         Param("origin", "Startmoment van de voorspelling (JJJJ-MM-DD; standaard de dag na het "
               "laatste incident).", parse_date, schema={"type": "string", "format": "date"},
               example="2018-01-01"),
-        Param("window", "Voorspelperiode, bv. 14d, 2w, 1m.", _window, default="14d",
-              schema={"type": "string", "pattern": r"^\d+[dwm]$"}, example="14d"),
+        Param("window", "Voorspelperiode, bv. 14d, 2w, 1m (1 dag tot 1 jaar).",
+              parse_window_text, default="14d",
+              schema={"type": "string", "pattern": WINDOW_PATTERN}, example="14d"),
     ),
     id_column="cell_id", queryables=("gi_class", "buurt_code", "wijk_code"),
     temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*"), month_times=True))

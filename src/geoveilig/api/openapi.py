@@ -9,6 +9,8 @@ from typing import Any
 from .. import __version__
 from ..layers import Layer, all_layers
 from . import features as ft
+from . import params
+from .params import query_parameter
 
 PROBLEM_REF = {"$ref": "#/components/responses/Problem"}
 GEOJSON = "application/geo+json"
@@ -55,16 +57,7 @@ def _param_ref(name: str) -> dict[str, str]:
 
 
 def _layer_params(layer: Layer) -> list[dict[str, Any]]:
-    out = []
-    for p in layer.params:
-        schema = dict(p.schema)
-        if p.default is not None:
-            schema["default"] = p.default
-        entry: dict[str, Any] = {"name": p.name, "in": "query", "required": False,
-                                 "description": p.description, "schema": schema}
-        if p.example is not None:
-            entry["example"] = p.example
-        out.append(entry)
+    out = [query_parameter(p) for p in layer.params]
     for q in layer.queryables:
         out.append({"name": q, "in": "query", "required": False,
                     "description": f"alleen objecten met deze waarde van '{q}'",
@@ -193,29 +186,13 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                 "202": {"description": "berekening loopt; Location: statuspagina van de job",
                         "content": {"application/json": {"schema": {"type": "object"}}}},
                 **_errors(400, 401, 404, 500)}}}
-    def _q(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": False, "description": description,
-                "schema": schema}
-
     paths["/v1/reports/evaluation"] = {"get": {
         "tags": ["rapporten"], "summary": "De evaluatietabel (JSON, CSV of HTML)",
         "description": "Aantallen per categorie, verschil met 1 en 5 jaar eerder (-* bij "
                        "kleine aantallen) en significantie. `level=buurt` vereist een "
                        "sleutel (analyst of police).",
         "operationId": "report_evaluation",
-        "parameters": [
-            _q("year", "jaar, bijv. 2017 (of period)",
-               {"type": "integer", "minimum": 2000, "maximum": 2100}),
-            _q("quarter", "kwartaal van year", {"type": "integer", "minimum": 1, "maximum": 4}),
-            _q("period", "2018-Q1, 2017-03, 2017-W10 of 2017-01-01/2017-06-30",
-               {"type": "string"}),
-            _q("level", "gemeente, wijk of buurt",
-               {"type": "string", "enum": ["gemeente", "wijk", "buurt"]}),
-            _q("crimeType", "regels: categorieën en/of groepen", {"type": "string"}),
-            _q("preset", "seed: bootst de tabel van de evaluatie 2017 na",
-               {"type": "string", "enum": ["seed"]}),
-            _q("f", "formaat", {"type": "string", "enum": ["json", "csv", "html"]}),
-        ],
+        "parameters": [query_parameter(p) for p in params.REPORT],
         "responses": {
             "200": {"description": "de tabel", "content": {
                 "application/json": {"schema": {"type": "object"}},
@@ -234,14 +211,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
         "description": "Rollende toets van elke hotspotmethode op het verleden, met de vooraf "
                        "vastgelegde maatstaf en de beste methode. Vereist rol 'analyst'.",
         "operationId": "backtest", "security": analyst,
-        "parameters": [
-            {**_q("crimeType", "misdrijftype of groep", {"type": "string"}),
-             "required": True},
-            _q("methods", "komma-gescheiden methoden (standaard alle)", {"type": "string"}),
-            _q("window", "voorspelvenster, bijv. 14d", {"type": "string"}),
-            _q("origins", "aantal startmomenten",
-               {"type": "integer", "minimum": 2, "maximum": 104}),
-        ],
+        "parameters": [query_parameter(p) for p in params.BACKTEST],
         "responses": job_responses}}
     paths["/v1/deployments/{deploymentId}/effect"] = {"get": {
         "tags": ["analyse"], "summary": "Heeft de inzet geholpen? (verschil-in-verschillen)",
@@ -254,8 +224,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
         "parameters": [
             {"name": "deploymentId", "in": "path", "required": True,
              "schema": {"type": "integer"}},
-            _q("crimeType", "misdrijftype of groep (standaard: wat de inzet moet voorkomen)",
-               {"type": "string"}),
+            *(query_parameter(p) for p in params.EFFECT),
         ],
         "responses": job_responses}}
     from .deployments import DeploymentChange, NewDeployment
