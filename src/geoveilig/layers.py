@@ -72,10 +72,16 @@ class Param:
         default_factory=lambda: {"type": "string"})
     example: str | None = None
     required: bool = False
+    #: the narrower schema of what the disclosure control lets the public ask for (one
+    #: published crime type or group, calendar periods), where it differs
+    public_schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None
 
-    def openapi_schema(self) -> dict[str, Any]:
-        """The JSON schema of the raw value (with the default, if any)."""
-        schema = dict(self.schema() if callable(self.schema) else self.schema)
+    def openapi_schema(self, public: bool = False) -> dict[str, Any]:
+        """The JSON schema of the raw value (with the default, if any); ``public``: of what
+        the public may ask for."""
+        source = self.public_schema if public and self.public_schema is not None else \
+            self.schema
+        schema = dict(source() if callable(source) else source)
         if self.default is not None:
             schema["default"] = (int(self.default) if schema.get("type") == "integer"
                                  else self.default)
@@ -165,6 +171,8 @@ def _crime_tokens() -> tuple[str, ...]:
 
 CRIME_TYPE_PATTERN = (r"^\s*(" + "|".join(_crime_tokens()) + r")\s*(,\s*("
                       + "|".join(_crime_tokens()) + r")\s*)*$")
+#: what the public may ask for: one published row (``disclosure.check_public_row``)
+PUBLIC_CRIME_TYPE_PATTERN = r"^\s*(" + "|".join(_crime_tokens()) + r")\s*$"
 
 
 def parse_crime_type(text: str) -> tuple[str, ...]:
@@ -271,7 +279,8 @@ CRIME_TYPE_PARAM = Param(
     "Misdrijftype: een slug of groep, of een kommalijst daarvan (bv. woninginbraak, hic, "
     "woninginbraak,straatroof).",
     parse_crime_type, default=crimetypes.TOTAL_SLUG,
-    schema={"type": "string", "pattern": CRIME_TYPE_PATTERN}, example="woninginbraak")
+    schema={"type": "string", "pattern": CRIME_TYPE_PATTERN}, example="woninginbraak",
+    public_schema={"type": "string", "pattern": PUBLIC_CRIME_TYPE_PATTERN})
 YEAR_PARAM = Param("year", "Kalenderjaar van de telling (alternatief voor period).",
                    parse_year, schema={"type": "integer", "minimum": MIN_YEAR,
                                        "maximum": MAX_YEAR},
@@ -280,6 +289,7 @@ PERIOD_PARAM = Param(
     "period", "Periode van de telling: 2017, 2017-Q1 (of 2017q1), 2017-03, 2017-W10 of "
     "2017-01-01/2017-06-30 (standaard het laatste volledige jaar met gegevens).", parse_period,
     schema=lambda: {"type": "string", "pattern": _stats_period_pattern()},
+    public_schema=lambda: {"type": "string", "pattern": _stats_period_pattern(PUBLIC_PERIODS)},
     example="2017-Q1")
 DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag, of de dag na het "
                    "laatste incident als de gegevens eerder eindigen).", parse_date,
@@ -288,10 +298,15 @@ DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag, of de dag 
                    example="2018-04-20")
 
 
-def _stats_period_pattern() -> str:
+#: the periods the public may ask for: calendar years, quarters and months
+#: (``disclosure.check_public_period``)
+PUBLIC_PERIODS = ("year", "quarter", "month")
+
+
+def _stats_period_pattern(kinds: tuple[str, ...] | None = None) -> str:
     from .stats import period_pattern
 
-    return period_pattern(year_regex())
+    return period_pattern(year_regex(), kinds)
 
 
 # --- suppression -------------------------------------------------------------------------
@@ -361,6 +376,16 @@ class Layer:
         names the parameter (its API name)."""
         return parse_query(self.params, raw)
 
+    def check_query(self, params: Mapping[str, Any], role: str) -> bool:
+        """Whether ``role`` gets this layer through the disclosure control; if so, refuse
+        what the public may not ask for (``disclosure.check_public_query``)."""
+        from . import disclosure
+
+        public = disclosure.protects(role) and self.suppression is not None
+        if public:
+            disclosure.check_public_query(params)
+        return public
+
     def build(self, ctx: LayerContext, params: Mapping[str, Any], role: str = "public"
               ) -> gpd.GeoDataFrame:
         """The layer as ``role`` may see it (suppression applied for the public)."""
@@ -368,9 +393,7 @@ class Layer:
 
         if not allows(role, self.role):
             raise NotFound(f"onbekende collectie '{self.id}'")
-        public = disclosure.protects(role) and self.suppression is not None
-        if public:
-            disclosure.check_public_query(params)
+        public = self.check_query(params, role)
         if self.month_times and not disclosure.exact_times(role):
             ctx = dataclasses.replace(ctx, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
             params = {**params,
@@ -740,7 +763,7 @@ register_layer(Layer(
         choice_param("method", "Hotspotmethode (naive, kde, prospective, gistar, learned, "
                      "emerging, combined).", _hotspot_methods, default="prospective"),
         Param("origin", "Startmoment van de voorspelling (JJJJ-MM-DD; standaard de dag na het "
-              "laatste incident).", parse_date, schema={"type": "string", "format": "date"},
+              "laatste incident).", parse_date, schema=DATE_PARAM.schema,
               example="2018-01-01"),
         Param("window", "Voorspelperiode, bv. 14d, 2w, 1m (1 dag tot 1 jaar).",
               parse_window_text, default="14d",

@@ -139,12 +139,13 @@ def _period_form(form: str, year: str, date_year: str) -> str:
     return form.replace("{Y}", year).replace("{D}", date_year)
 
 
-def period_pattern(year: str = r"\d{4}") -> str:
+def period_pattern(year: str = r"\d{4}", kinds: tuple[str, ...] | None = None) -> str:
     """A regular expression (ECMA-compatible, for an OpenAPI schema) for every text
-    ``Period.parse`` reads, with ``year`` as the year (e.g. a bounded range)."""
+    ``Period.parse`` reads (or only the forms ``kinds``), with ``year`` as the year (e.g. a
+    bounded range)."""
     y = f"(?:{year})"
     forms = "|".join(_period_form(f, y, y).replace("(", "(?:").replace("(?:?:", "(?:")
-                     for _kind, f in PERIOD_FORMS)
+                     for kind, f in PERIOD_FORMS if kinds is None or kind in kinds)
     return rf"^\s*(?:{forms})\s*$"
 
 

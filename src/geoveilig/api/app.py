@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache = request.app.state.ogc_cache
         role = caller(request).role
         if f"openapi:{role}" not in cache:
-            cache[f"openapi:{role}"] = for_role(build_openapi(), role)
+            cache[f"openapi:{role}"] = for_role(build_openapi(role=role), role)
         return cache[f"openapi:{role}"]
 
     app.include_router(ogc_router("/v1", openapi=openapi))

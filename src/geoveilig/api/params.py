@@ -12,6 +12,7 @@ operation here, or to the layer's ``params``; nothing else needs to change."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .. import layers, stats
@@ -68,10 +69,12 @@ REPORT = (
               example="2017"),
     int_param("quarter", "Kwartaal van year (1-4).", 1, 4, example="1"),
     Param("period", "Periode: 2018-Q1 (of 2018q1), 2017-03, 2017-W10 of "
-          "2017-01-01/2017-06-30 (in plaats van year).", _report_period,
-          schema=layers.PERIOD_PARAM.schema, example="2017-W10"),
-    choice_param("level", "Niveau: gemeente, wijk of buurt (buurt met een sleutel).",
-                 LEVELS, default="gemeente"),
+          "2017-01-01/2017-06-30 (in plaats van year; zonder sleutel alleen jaren, kwartalen "
+          "en maanden).", _report_period, schema=layers.PERIOD_PARAM.schema,
+          public_schema=layers.PERIOD_PARAM.public_schema, example="2018-Q1"),
+    replace(choice_param("level", "Niveau: gemeente, wijk of buurt (buurt met een sleutel).",
+                         LEVELS, default="gemeente"),
+            public_schema={"type": "string", "enum": [v for v in LEVELS if v != "buurt"]}),
     Param("crimeType", "Regels van de tabel: categorieën en/of groepen, met komma's "
           "(standaard de regels van de evaluatietabel).", _report_rows,
           schema={"type": "string", "pattern": CRIME_TYPE_PATTERN}, example="totaal,hic"),
@@ -112,10 +115,12 @@ def parse(params: tuple[Param, ...], raw: Mapping[str, str],
     return layers.parse_query(params, raw)
 
 
-def query_parameter(p: Param) -> dict[str, Any]:
-    """The OpenAPI 3.0 parameter object of a declared parameter."""
+def query_parameter(p: Param, public: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.0 parameter object of a declared parameter (``public``: as the
+    disclosure control lets the public use it)."""
     entry: dict[str, Any] = {"name": p.name, "in": "query", "required": p.required,
-                             "description": p.description, "schema": p.openapi_schema()}
+                             "description": p.description,
+                             "schema": p.openapi_schema(public)}
     if p.example is not None:
         entry["example"] = p.example
     return entry

@@ -288,7 +288,7 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         layer = _tiled(collection_id, who)
         raw = ogc._raw(request)
         _check(raw, set(TILE_PARAMS) | {p.name for p in layer.params})
-        layer.parse_params(raw)
+        layer.check_query(layer.parse_params(raw), who.role)
         base = f"{request.base_url}v1"
         query = request.url.query
         suffix = f"?{query}" if query else ""
@@ -362,8 +362,10 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
     return router
 
 
-def openapi_paths(f_param: dict[str, str], errors: Any, security: Any) -> dict[str, Any]:
-    """The tile paths of the OpenAPI document (``errors``/``security``: openapi's helpers)."""
+def openapi_paths(f_param: dict[str, str], errors: Any, security: Any, *, public: bool = False
+                  ) -> dict[str, Any]:
+    """The tile paths of the OpenAPI document (``errors``/``security``: openapi's helpers;
+    ``public``: the layer parameters as the public may use them)."""
     from ..layers import all_layers
 
     tms_param = {"name": "tileMatrixSetId", "in": "path", "required": True,
@@ -401,7 +403,7 @@ def openapi_paths(f_param: dict[str, str], errors: Any, security: Any) -> dict[s
         base = f"/v1/collections/{layer.id}/tiles"
         op = layer.id.replace("-", "_")
         sec = security(layer)
-        own = [p for p in _layer_params(layer) if p["name"] not in layer.queryables]
+        own = [p for p in _layer_params(layer, public) if p["name"] not in layer.queryables]
         role = (f" Vereist rol '{layer.role}'; zonder die rol bestaat de collectie niet (404)."
                 if layer.role != "public" else "")
         paths[base] = {"get": {
