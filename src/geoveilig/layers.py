@@ -51,6 +51,8 @@ class LayerContext:
     requester: Any = None
     #: the deployment's ``disclosure.Policy`` (None: a per-process secret)
     disclosure: Any = None
+    #: the hotspot grid (``hotspot_grid``; None: the 125 m grid of ``areas``)
+    grid: Any = None
 
 
 # --- query parameters --------------------------------------------------------------------
@@ -654,18 +656,28 @@ register_layer(Layer(
 
 # --- hotspots (geoveilig.hotspots) ------------------------------------------------------------
 
-_GRIDS: dict[int, tuple[Areas, Any]] = {}
+_GRIDS: dict[tuple[int, float], tuple[Areas, Any]] = {}
+
+#: the default hotspot cell size in metres (the Dutch police's CAS grid)
+GRID_SIZE = 125.0
 
 
-def _grid(areas: Areas):  # type: ignore[no-untyped-def]
-    """The 125 m grid of ``areas``, made once per Areas object."""
+def hotspot_grid(areas: Areas, size: float = GRID_SIZE):  # type: ignore[no-untyped-def]
+    """The hotspot grid of ``areas`` with cells of ``size`` metres (a ``hotspots.Grid``),
+    made once per Areas object and size."""
     from .hotspots import make_grid
 
-    hit = _GRIDS.get(id(areas))
+    key = (id(areas), float(size))
+    hit = _GRIDS.get(key)
     if hit is None or hit[0] is not areas:
-        hit = (areas, make_grid(areas, 125.0, areas=areas))
-        _GRIDS[id(areas)] = hit
+        hit = (areas, make_grid(areas, float(size), areas=areas))
+        _GRIDS[key] = hit
     return hit[1]
+
+
+def context_grid(ctx: LayerContext):  # type: ignore[no-untyped-def]
+    """The grid a builder uses: the context's (the API's GEOVEILIG_GRID_SIZE) or 125 m."""
+    return ctx.grid if ctx.grid is not None else hotspot_grid(ctx.areas)
 
 
 def _hotspot_methods() -> tuple[str, ...]:
@@ -706,9 +718,9 @@ def parse_window_text(text: str) -> str:
 
 
 def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
-    """The risk surface on the 125 m grid for a crime type, method, origin and window
-    (``geoveilig.hotspots.hotspot_surface``; ``best`` needs a backtest and is not offered
-    here: use the CLI ``geoveilig hotspots``)."""
+    """The risk surface on the hotspot grid (``context_grid``: 125 m unless the context has
+    another) for a crime type, method, origin and window (``hotspots.hotspot_surface``;
+    ``best`` needs a backtest and is not offered here: use the CLI ``geoveilig hotspots``)."""
     from .hotspots import hotspot_surface
 
     slugs = params.get("crimeType") or crimetypes.GROUPS["inbraak"]
@@ -716,7 +728,7 @@ def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataF
     if len(inc) == 0:
         raise InvalidInput("geen incidenten van dit type in de database", where="crimeType")
     origin = params.get("origin")
-    frame = hotspot_surface(inc, _grid(ctx.areas), params.get("method") or "prospective",
+    frame = hotspot_surface(inc, context_grid(ctx), params.get("method") or "prospective",
                             origin=None if origin is None else origin.isoformat(),
                             window=params.get("window") or "14d")
     frame["cell_id"] = frame["cell_id"].astype(str)

@@ -6,6 +6,7 @@ library (``hotspots.backtest``, ``placement.service.deployment_effect``)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -13,12 +14,13 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import disclosure
 from ..errors import Conflict, NotFound
-from ..layers import LayerContext, _grid, allows
+from ..layers import allows, context_grid
 from ..placement.service import deployment_effect
 from ..store.deployments import list_deployments
 from . import params
 from .auth import audit, caller
 from .jobs import JobResult, Progress, run_job
+from .services import services
 
 ROLE = "analyst"
 
@@ -35,17 +37,17 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
     types, methods = values["crimeType"], values["methods"]
     window, n_origins = values["window"], values["origins"]
     who = caller(request)
-    ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
+    ctx = services(request).context()
     if not disclosure.exact_times(who.role):
         # below the police the backtest sees incident times by month, as hotspots and plans
-        ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
+        ctx = replace(ctx, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
     audit(request, who, "backtest", raw["crimeType"])
 
     def compute(progress: Progress) -> JobResult:
         from ..hotspots import backtest
 
         incidents = ctx.store.incidents(crime_types=list(types))
-        result = backtest(incidents, _grid(ctx.areas), methods, window=window,
+        result = backtest(incidents, context_grid(ctx), methods, window=window,
                           n_origins=n_origins, crime_type=raw["crimeType"])
         body = {
             "crimeType": raw["crimeType"], "window": window,
@@ -68,7 +70,7 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
         dep = int(deployment_id)
     except ValueError:
         raise NotFound(f"onbekende inzet '{deployment_id}'") from None
-    store = request.app.state.store
+    store = services(request).store
     found = list_deployments(store)
     found = found.loc[found["id"] == dep]
     if found.empty:

@@ -28,6 +28,7 @@ from . import features as ft
 from . import tiles
 from .auth import Caller, audit_async, caller, known_caller
 from .pagecache import CachedPages
+from .services import AppServices, services
 
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
@@ -57,9 +58,13 @@ def _visible(collection_id: str, who: Caller) -> Layer:
 def _ctx(request: Request) -> LayerContext:
     from .planning import requester
 
-    return LayerContext(areas=request.app.state.areas, store=request.app.state.store,
-                        disclosure=request.app.state.disclosure,
-                        requester=requester(caller(request)))
+    return services(request).context(requester(caller(request)))
+
+
+def api_base(request: Request) -> str:
+    """The API's base URL (its router prefix, e.g. ``http://host/v1``), from the landing
+    page's route: links never spell the version themselves."""
+    return str(request.url_for("landing")).rstrip("/")
 
 
 def _json(body: Any, media_type: str = "application/json", **headers: str) -> Response:
@@ -82,12 +87,12 @@ def store_version(request: Request) -> str:
     layer), re-read at most every ``version_ttl`` seconds (default 1 s: new imports,
     prevention changes and plans show within a second). Plans are not in ``data_version``
     itself: they are outputs, and a planning job's cache key must not change by saving it."""
-    state = request.app.state
+    svc = services(request)
     now = time.monotonic()
-    cached = getattr(state, "version_cache", None)
-    if cached is None or now - cached[0] >= getattr(state, "version_ttl", 1.0):
-        cached = (now, data_version(state.store) + repr(plans_version(state.store)))
-        state.version_cache = cached
+    cached = svc.version_cache
+    if cached is None or now - cached[0] >= svc.version_ttl:
+        cached = (now, data_version(svc.store) + repr(plans_version(svc.store)))
+        svc.version_cache = cached
     return cached[1]
 
 
@@ -102,7 +107,7 @@ async def _caller(request: Request) -> Caller:
 
 async def _prepared(request: Request, layer: Layer, params: dict[str, Any], role: str,
                     version: str) -> ft.Prepared:
-    cache: ft.LayerCache = request.app.state.layer_cache
+    cache = services(request).layer_cache
     found = cache.peek(layer, params, role, version)
     if found is not None:
         return found
@@ -110,9 +115,9 @@ async def _prepared(request: Request, layer: Layer, params: dict[str, Any], role
 
 
 def _spatial_extent(request: Request) -> list[float]:
-    cache = request.app.state.ogc_cache
+    cache = services(request).ogc_cache
     if "extent" not in cache:
-        b = request.app.state.areas.gemeente.total_bounds
+        b = services(request).areas.gemeente.total_bounds
         lo = ft.transformer("EPSG:28992", ft.CRS84).transform_bounds(*b, densify_pts=21)
         cache["extent"] = [round(v, 6) for v in lo]
     return cache["extent"]
@@ -120,12 +125,12 @@ def _spatial_extent(request: Request) -> list[float]:
 
 def collection_info(request: Request, layer: Layer, version: str) -> dict[str, Any]:
     key = ("collection", layer.id, version)
-    cache = request.app.state.ogc_cache
+    cache = services(request).ogc_cache
     if key not in cache:
         lo, hi = layer.temporal(_ctx(request)) if layer.temporal else (None, None)
         cache[key] = (lo, hi)
     lo, hi = cache[key]
-    base = f"{request.base_url}v1/collections/{layer.id}"
+    base = str(request.url_for("collection", collection_id=layer.id))
     return {
         "id": layer.id,
         "title": layer.title,
@@ -159,8 +164,8 @@ def _items_page(request: Request, layer: Layer, prepared: ft.Prepared, q: ft.Ite
     url = request.url
     links = [
         {"href": str(url), "rel": "self", "type": GEOJSON, "title": "deze pagina"},
-        {"href": f"{request.base_url}v1/collections/{layer.id}", "rel": "collection",
-         "type": "application/json", "title": layer.title},
+        {"href": str(request.url_for("collection", collection_id=layer.id)),
+         "rel": "collection", "type": "application/json", "title": layer.title},
     ]
     idx = ft.select(prepared, q)
     if q.offset + q.limit < len(idx):
@@ -202,15 +207,15 @@ def page_key(scope: Scope, role: str, version: str) -> tuple:
 
 
 class CachedItems(CachedPages):
-    """Cached pages of ``/collections/{id}/items`` (``app.state.response_cache``)."""
+    """Cached pages of ``/collections/{id}/items`` (``AppServices.response_cache``)."""
 
     @staticmethod
     def matches(path: str) -> bool:
         return path.endswith("/items")
 
     @staticmethod
-    def cache(state: Any) -> Any:
-        return state.response_cache
+    def cache(svc: AppServices) -> ft.ResponseCache:
+        return svc.response_cache
 
     @staticmethod
     async def answer_cached(request: Request, who: Caller, hit: ft.Cached
@@ -226,7 +231,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
     def landing(request: Request) -> Response:
         ft.check_unknown(_raw(request), ("f",))
         ft.check_format(_raw(request))
-        base = f"{request.base_url}v1"
+        base = api_base(request)
         return _json({
             "title": "geoveilig",
             "description": "Misdaadcijfers per wijk en buurt, hotspots, preventie en "
@@ -267,7 +272,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         from fastapi.openapi.docs import get_swagger_ui_html
 
         vendor = f"{request.base_url}static/vendor/swagger-ui"  # vendored: works offline
-        return get_swagger_ui_html(openapi_url=f"{request.base_url}v1/api",
+        return get_swagger_ui_html(openapi_url=str(request.url_for("service_desc")),
                                    title="geoveilig API",
                                    swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{vendor}/swagger-ui.css",
@@ -280,7 +285,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         ft.check_format(raw)
         who = caller(request)
         version = store_version(request)
-        base = f"{request.base_url}v1/collections"
+        base = str(request.url_for("collections"))
         cols = [collection_info(request, layer, version) for layer in all_layers()
                 if allows(who.role, layer.role)]
         return _json({"collections": cols, "crs": list(ft.SUPPORTED_CRS), "links": [
@@ -304,7 +309,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         ft.check_format(_raw(request))
         return _json({
             "$schema": "https://json-schema.org/draft/2019-09/schema",
-            "$id": f"{request.base_url}v1/collections/{layer.id}/queryables",
+            "$id": str(request.url_for("queryables", collection_id=layer.id)),
             "type": "object", "title": layer.title,
             "properties": {q: {"type": "string", "title": q} for q in layer.queryables},
         }, "application/schema+json")
@@ -316,7 +321,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         raw = _raw(request)
         version = store_version(request)
         # a page already served (same URL, role and data) is answered from memory
-        responses: ft.ResponseCache = request.app.state.response_cache
+        responses = services(request).response_cache
         rkey = page_key(request.scope, who.role, version)
         hit = responses.get(rkey)
         if hit is None:
@@ -355,7 +360,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         if ft.etag_matches(request.headers.get("if-none-match"), tag):
             return Response(status_code=304, headers=headers)
         prepared = await _prepared(request, layer, params, who.role, version)
-        base = f"{request.base_url}v1/collections/{layer.id}"
+        base = str(request.url_for("collection", collection_id=layer.id))
         links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "dit object"},
                  {"href": base, "rel": "collection", "type": "application/json",
                   "title": layer.title}]

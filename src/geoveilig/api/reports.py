@@ -15,6 +15,7 @@ from ..layers import allows
 from ..report_service import ReportRequest, evaluation_report
 from . import params
 from .auth import caller
+from .services import services
 
 MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8",
          "html": "text/html; charset=utf-8"}
@@ -41,9 +42,9 @@ def evaluation(request: Request, raw: dict[str, str]) -> Response:
     req = ReportRequest(target=target, fmt=fmt, level=level, rows=values["crimeType"],
                         rule=stats.LowCountRule.seed() if seed else stats.LowCountRule(),
                         rounding=stats.SEED_ROUNDING if seed else None)
-    services = request.app.state
-    made = evaluation_report(services.store, services.areas, req,
-                             policy=services.disclosure if public else None)
+    svc = services(request)
+    made = evaluation_report(svc.store, svc.areas, req,
+                             policy=svc.disclosure if public else None)
     return Response(made.text, media_type=MEDIA[fmt])
 
 
