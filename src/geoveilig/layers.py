@@ -311,6 +311,15 @@ def _stats_period_pattern(kinds: tuple[str, ...] | None = None) -> str:
     return period_pattern(year_regex(), kinds)
 
 
+#: What a layer's content can depend on (``Layer.depends_on``), each with a version token
+#: (``data_versions``): the incidents (imports), the prevention registry, deployments, alerts
+#: and their delivery, stored plans, published counts and figures (``geoveilig cbs fetch``),
+#: and the calendar day (a default of "today" when the data reach it).
+DEPENDENCIES = ("incidents", "prevention", "deployments", "alerts", "plans", "published",
+                "today")
+
+
+
 # --- suppression -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -366,6 +375,25 @@ class Layer:
     #: the content depends on the caller's role in another way (e.g. which stored plans it may
     #: see): caches keep one copy per role
     per_role: bool = False
+    #: the parts of the stored data its content depends on (``DEPENDENCIES``): caches of this
+    #: layer are keyed by exactly these versions, so other changes leave it cached
+    depends_on: tuple[str, ...] = DEPENDENCIES
+    #: values for parameters left out that come from the data or the clock (e.g. a date of
+    #: "today"), filled in before a cache key is made (``with_defaults``)
+    defaults: Callable[[LayerContext], Mapping[str, Any]] | None = None
+
+    def version(self, versions: Mapping[str, str]) -> str:
+        """This layer's data version from ``data_versions``."""
+        return "|".join(f"{d}={versions[d]}" for d in self.depends_on)
+
+    def with_defaults(self, ctx: LayerContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` with the data-derived defaults of the parameters left out."""
+        out = dict(params)
+        if self.defaults is not None and any(out.get(p.name) is None for p in self.params):
+            for name, value in self.defaults(ctx).items():
+                if out.get(name) is None:
+                    out[name] = value
+        return out
 
     @property
     def depends_on_role(self) -> bool:
@@ -437,30 +465,45 @@ def visible_layers(role: str) -> list[Layer]:
     return [layer for layer in _REGISTRY.values() if allows(role, layer.role)]
 
 
-def data_version(store: Store) -> str:
-    """A token that changes whenever the stored data changes: the newest import batch, the
-    newest prevention change, the deployments (added, deleted, or changed: placed, ended,
-    cancelled) and the alerts with their delivery. Cache keys of computed layers include it."""
+def data_versions(store: Store) -> dict[str, str]:
+    """The version token of every part in ``DEPENDENCIES`` (one query): a token changes
+    whenever that part of the stored data changes."""
     from .store.alerts import alert_deliveries, alerts
+    from .store.counts import area_figures, perception, published_counts
     from .store.deployments import deployments
+    from .store.plans import plans
     from .store.prevention import prevention_groups, prevention_status
+    from .times import reference_date
 
     scalar = lambda q: q.scalar_subquery()  # noqa: E731
-    stmt = sa.select(
-        scalar(sa.select(sa.func.max(import_batches.c.id))),
-        scalar(sa.select(sa.func.max(prevention_groups.c.updated_at))),
-        scalar(sa.select(sa.func.count()).select_from(prevention_groups)),
-        scalar(sa.select(sa.func.max(prevention_status.c.id))),
-        scalar(sa.select(sa.func.count()).select_from(prevention_status)),
-        scalar(sa.select(sa.func.max(deployments.c.id))),
-        scalar(sa.select(sa.func.count()).select_from(deployments)),
-        scalar(sa.select(sa.func.max(alerts.c.id))),  # alerts and their delivery status
-        scalar(sa.select(sa.func.max(alert_deliveries.c.id))),
-        scalar(sa.select(sa.func.sum(deployments.c.revision))),
-    )
+    mx = lambda col: scalar(sa.select(sa.func.max(col)))  # noqa: E731
+    n = lambda table: scalar(sa.select(sa.func.count()).select_from(table))  # noqa: E731
+    parts = {
+        "incidents": (mx(import_batches.c.id),),
+        "prevention": (mx(prevention_groups.c.updated_at), n(prevention_groups),
+                       mx(prevention_status.c.id), n(prevention_status)),
+        "deployments": (mx(deployments.c.id), n(deployments),
+                        scalar(sa.select(sa.func.sum(deployments.c.revision)))),
+        "alerts": (mx(alerts.c.id), mx(alert_deliveries.c.id)),
+        "plans": (mx(plans.c.id), n(plans)),
+        "published": tuple(x for t in (published_counts, area_figures, perception)
+                           for x in (mx(t.c.id), n(t), mx(t.c.retrieved_at))),
+    }
+    columns = [c for cols in parts.values() for c in cols]
     with store.engine.connect() as conn:
-        parts = tuple(conn.execute(stmt).one())
-    return repr(parts)
+        values = iter(conn.execute(sa.select(*columns)).one())
+    out = {name: repr(tuple(next(values) for _ in cols)) for name, cols in parts.items()}
+    rng = store.time_range()
+    out["today"] = reference_date(rng[1] if rng is not None else None)[0].isoformat()
+    return out
+
+
+def data_version(store: Store) -> str:
+    """A token that changes whenever the stored data changes (everything but the plans,
+    which are outputs: a planning job's key must not change by saving it). Job cache keys
+    include it; layers use their own ``Layer.version``."""
+    versions = data_versions(store)
+    return repr(tuple(versions[d] for d in DEPENDENCIES if d != "plans"))
 
 
 # --- builders: incident counts per wijk / buurt ----------------------------------------------
@@ -595,6 +638,10 @@ def build_prevention_coverage(ctx: LayerContext, params: Mapping[str, Any]
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
 
 
+def _date_default(ctx: LayerContext) -> dict[str, Any]:
+    return {"date": _today(ctx)}
+
+
 def _prevention_temporal(ctx: LayerContext) -> tuple[str | None, str | None]:
     reg = _registry(ctx)
     first = reg.first_date()
@@ -614,6 +661,7 @@ register_layer(Layer(
     builder=build_wijken, role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM, PERIOD_PARAM),
     id_column="code", time_columns=("period_start", "period_end"), queryables=("code",),
     suppression=COUNT_SUPPRESSION, temporal=_incident_temporal,
+    depends_on=("incidents", "published", "today"),
     keywords=("wijk", "misdrijven", "CBS")))
 
 register_layer(Layer(
@@ -624,7 +672,8 @@ register_layer(Layer(
     builder=build_buurten, role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM, PERIOD_PARAM),
     id_column="code", time_columns=("period_start", "period_end"),
     queryables=("code", "wijk_code"), suppression=BUURT_SUPPRESSION,
-    temporal=_incident_temporal, keywords=("buurt", "misdrijven", "CBS")))
+    temporal=_incident_temporal, depends_on=("incidents", "published", "today"),
+    keywords=("buurt", "misdrijven", "CBS")))
 
 register_layer(Layer(
     id="prevention-groups", title="Preventiegroepen",
@@ -633,7 +682,9 @@ register_layer(Layer(
                 "wijk).",
     builder=build_prevention_groups, role="analyst", params=(DATE_PARAM,),
     id_column="group_id", queryables=("type", "status", "area_kind"),
-    temporal=_prevention_temporal, keywords=("preventie", "WhatsApp", "buurtpreventie")))
+    temporal=_prevention_temporal, depends_on=("prevention", "incidents", "today"),
+    defaults=_date_default,
+    keywords=("preventie", "WhatsApp", "buurtpreventie")))
 
 register_layer(Layer(
     id="prevention-coverage", title="Dekking buurtpreventie per wijk",
@@ -641,7 +692,9 @@ register_layer(Layer(
                 "buurtpreventieteams en WhatsApp-groepen, en of de wijk 'wijkdekkend' is.",
     builder=build_prevention_coverage, role="public", params=(DATE_PARAM,),
     id_column="code", queryables=("code", "fully_covered"),
-    temporal=_prevention_temporal, keywords=("preventie", "dekking", "wijk")))
+    temporal=_prevention_temporal, depends_on=("prevention", "incidents", "today"),
+    defaults=_date_default,
+    keywords=("preventie", "dekking", "wijk")))
 
 register_layer(Layer(
     id="incidents", title="Incidenten (politie)",
@@ -652,7 +705,8 @@ register_layer(Layer(
                   parse_crime_type, schema=CRIME_TYPE_PARAM.schema, example="woninginbraak"),),
     id_column="incident_id", time_columns=("occurred_at",),
     queryables=("crime_type", "buurt_code", "wijk_code"), geometry_type="Point",
-    temporal=_incident_temporal, keywords=("incidenten", "politie")))
+    temporal=_incident_temporal, depends_on=("incidents",),
+    keywords=("incidenten", "politie")))
 
 # --- hotspots (geoveilig.hotspots) ------------------------------------------------------------
 
@@ -782,7 +836,8 @@ register_layer(Layer(
               schema={"type": "string", "pattern": WINDOW_PATTERN}, example="14d"),
     ),
     id_column="cell_id", queryables=("gi_class", "buurt_code", "wijk_code"),
-    temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*"), month_times=True))
+    temporal=_incident_temporal, depends_on=("incidents",),
+    keywords=("hotspots", "risico", "Gi*"), month_times=True))
 
 
 # --- deployments (geoveilig.store.deployments) -------------------------------------------------
@@ -811,7 +866,8 @@ register_layer(Layer(
     builder=build_deployments, role="analyst", id_column="id",
     time_columns=("start", "end"),
     queryables=("kind", "status", "wijk_code", "buurt_code"),
-    geometry_type="Point", keywords=("inzet", "alarm", "camera", "BuurtTent")))
+    geometry_type="Point", depends_on=("deployments", "incidents"),
+    keywords=("inzet", "alarm", "camera", "BuurtTent")))
 
 # --- hooks for the layers built elsewhere ----------------------------------------------------
 # recommendations (issue 6): register_layer(Layer(id="recommendations", role="analyst",

@@ -116,7 +116,7 @@ register_layer(Layer(
             choice_param("status", "pending, delivered of failed.",
                          ("pending", "delivered", "failed"))),
     id_column="id", time_columns=("valid_from", "valid_through"),
-    queryables=("crime_type", "status", "extent_source"),
+    queryables=("crime_type", "status", "extent_source"), depends_on=("alerts", "incidents"),
     keywords=("meldingen", "near-repeat", "preventie")))
 
 register_layer(Layer(
@@ -128,4 +128,6 @@ register_layer(Layer(
                 "gemeente).",
     builder=build_alert_buurten, role="public", params=(DATE_PARAM,),
     id_column="code", queryables=("code", "wijk_code", "verhoogd_risico"),
+    depends_on=("alerts", "incidents", "today"),
+    defaults=lambda ctx: {"date": _default_day(ctx).date()},
     keywords=("verhoogd risico", "buurt", "inbraak")))

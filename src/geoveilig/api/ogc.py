@@ -22,8 +22,7 @@ from starlette.types import Scope
 
 from .. import __version__
 from ..errors import NotFound
-from ..layers import Layer, LayerContext, all_layers, allows, data_version, get_layer
-from ..store.plans import plans_version
+from ..layers import _REGISTRY, Layer, LayerContext, all_layers, allows, data_versions, get_layer
 from . import features as ft
 from . import tiles
 from .auth import Caller, audit_async, caller, known_caller
@@ -82,18 +81,32 @@ def _raw(request: Request) -> dict[str, str]:
     return dict(params.items())
 
 
-def store_version(request: Request) -> str:
-    """``layers.data_version`` of the store plus the stored plans (the ``recommendations``
-    layer), re-read at most every ``version_ttl`` seconds (default 1 s: new imports,
-    prevention changes and plans show within a second). Plans are not in ``data_version``
-    itself: they are outputs, and a planning job's cache key must not change by saving it."""
+def store_versions(request: Request) -> dict[str, str]:
+    """``layers.data_versions`` (a token per part of the stored data: incidents, prevention,
+    deployments, alerts, plans, published counts, the day), re-read at most every
+    ``version_ttl`` seconds (default 1 s: new imports, prevention changes and plans show
+    within a second)."""
     svc = services(request)
     now = time.monotonic()
     cached = svc.version_cache
     if cached is None or now - cached[0] >= svc.version_ttl:
-        cached = (now, data_version(svc.store) + repr(plans_version(svc.store)))
+        cached = (now, data_versions(svc.store))
         svc.version_cache = cached
-    return cached[1]
+    return cached[1]  # type: ignore[no-any-return]
+
+
+def layer_version(request: Request, layer: Layer) -> str:
+    """The version of what ``layer`` depends on (``Layer.depends_on``): the key of its
+    caches and ETags; a change elsewhere leaves it cached."""
+    return layer.version(store_versions(request))
+
+
+def path_version(request: Request, path: str) -> str:
+    """``layer_version`` of the collection a path is under (all parts for other paths)."""
+    parts = path.split("/")
+    layer = _REGISTRY.get(parts[3]) if len(parts) > 3 and parts[2] == "collections" else None
+    versions = store_versions(request)
+    return layer.version(versions) if layer is not None else repr(sorted(versions.items()))
 
 
 async def _caller(request: Request) -> Caller:
@@ -284,9 +297,9 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         ft.check_unknown(raw, ("f",))
         ft.check_format(raw)
         who = caller(request)
-        version = store_version(request)
         base = str(request.url_for("collections"))
-        cols = [collection_info(request, layer, version) for layer in all_layers()
+        cols = [collection_info(request, layer, layer_version(request, layer))
+                for layer in all_layers()
                 if allows(who.role, layer.role)]
         return _json({"collections": cols, "crs": list(ft.SUPPORTED_CRS), "links": [
             {"href": base, "rel": "self", "type": "application/json", "title": "collecties"}]})
@@ -298,8 +311,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         raw = _raw(request)
         ft.check_unknown(raw, ("f",))
         ft.check_format(raw)
-        version = store_version(request)
-        return _json(collection_info(request, layer, version))
+        return _json(collection_info(request, layer, layer_version(request, layer)))
 
     @router.get("/collections/{collection_id}/queryables")
     def queryables(collection_id: str, request: Request) -> Response:
@@ -319,7 +331,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         who = await _caller(request)
         layer = _visible(collection_id, who)
         raw = _raw(request)
-        version = store_version(request)
+        version = layer_version(request, layer)
         # a page already served (same URL, role and data) is answered from memory
         responses = services(request).response_cache
         rkey = page_key(request.scope, who.role, version)
@@ -328,7 +340,8 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
             if layer.role != "public":
                 await audit_async(request, who, "read-items", layer.id)
             q = ft.parse_items_query(layer, raw)
-            params = layer.parse_params(raw)
+            # defaults from the data or the clock (a date of "today") before the cache key
+            params = layer.with_defaults(_ctx(request), layer.parse_params(raw))
             tag = ft.etag("items", layer.id, sorted(raw.items()), who.role, version)
             headers = {"ETag": tag, "Content-Crs": f"<{q.crs}>",
                        "Cache-Control": "no-cache" if layer.role == "public"
@@ -351,8 +364,8 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         ft.check_unknown(raw, set(ft.ITEM_PARAMS) | {p.name for p in layer.params})
         ft.check_format(raw)
         crs = ft.parse_crs(raw.get("crs"))
-        params = layer.parse_params(raw)
-        version = store_version(request)
+        params = layer.with_defaults(_ctx(request), layer.parse_params(raw))
+        version = layer_version(request, layer)
         if layer.role != "public":
             await audit_async(request, who, "read-item", f"{layer.id}/{feature_id}"[:128])
         tag = ft.etag("item", layer.id, feature_id, sorted(raw.items()), who.role, version)

@@ -51,14 +51,14 @@ class CachedPages:
         await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-        from .ogc import page_key, store_version  # at request time: no import cycle
+        from .ogc import page_key, path_version  # at request time: no import cycle
 
         request = Request(scope)
         who = known_caller(request)
         if who is None:
             return None
         hit = self.cache(services_of(scope)).get(
-            page_key(scope, who.role, store_version(request)))
+            page_key(scope, who.role, path_version(request, scope["path"])))
         if hit is None:
             return None
         return await self.answer_cached(request, who, hit)

@@ -228,4 +228,5 @@ register_layer(Layer(
             int_param("planId", "Nummer van een opgeslagen plan (standaard: het nieuwste per "
                       "soort).", 1, example="1")),
     id_column="site_id", queryables=("kind", "status", "buurt_code", "wijk_code"),
-    geometry_type="Point", keywords=("advies", "inzet"), per_role=True))
+    geometry_type="Point", keywords=("advies", "inzet"), per_role=True,
+    depends_on=("plans",)))

@@ -51,7 +51,7 @@ class AppServices:
     key_ttl: float = 1.0
     #: how long a read of the data versions is reused (seconds)
     version_ttl: float = 1.0
-    #: (read at, versions) of the last read (``ogc.store_version``)
+    #: (read at, versions) of the last read (``ogc.store_versions``)
     version_cache: tuple[float, Any] | None = None
 
     def context(self, requester: Any = None) -> LayerContext:

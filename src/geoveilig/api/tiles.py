@@ -303,8 +303,8 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         core.tile_matrix_set(tms_id)
         raw = ogc._raw(request)
         _check(raw, set(TILE_PARAMS) | {p.name for p in layer.params})
-        params = layer.parse_params(raw)
-        version = ogc.store_version(request)
+        params = layer.with_defaults(ogc._ctx(request), layer.parse_params(raw))
+        version = ogc.layer_version(request, layer)
         source = None
         if not _in_database(request, layer):
             source = await _source(request, layer, params, who.role, version)
@@ -317,14 +317,14 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         layer = _tiled(collection_id, who)
         address = core.parse_tile(tms_id, z, y, x)
         raw = ogc._raw(request)
-        version = ogc.store_version(request)
+        version = ogc.layer_version(request, layer)
         cache = services(request).tile_cache
         rkey = ogc.page_key(request.scope, who.role, version)
         hit = cache.get(rkey)
         if hit is not None:
             return _response(await _answer_cached(request, who, hit))
         _check(raw, set(TILE_PARAMS) | {p.name for p in layer.params}, tile=True)
-        params = layer.parse_params(raw)
+        params = layer.with_defaults(ogc._ctx(request), layer.parse_params(raw))
         target = f"{layer.id}/{tms_id}/{z}/{y}/{x}"[:128]
         if layer.role != "public":
             await audit_async(request, who, "read-tile", target)
