@@ -73,7 +73,8 @@ def api(tmp_path_factory, shared_geo, areas, demo_incidents):  # type: ignore[no
                                  demo_incidents)
     # jobs answer 202 at once and a full queue answers 503: the parameters are parsed before
     # a job is queued, so neither hides a parser's answer, and no backtest runs for minutes
-    settings = settings.model_copy(update={"job_wait": 0.0, "job_queue": 1,
+    # (a 500 m grid: the hotspot layer, built once per parameter value, is 16 times smaller)
+    settings = settings.model_copy(update={"job_wait": 0.0, "job_queue": 1, "grid_size": 500.0,
                                            "jobs_per_caller": 1, "rate_limit_heavy": ""})
     with TestClient(create_app(settings)) as client:
         yield client, keys
