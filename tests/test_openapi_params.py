@@ -145,6 +145,7 @@ def _url(path: str, query: dict[str, str]) -> str:
     return path + ("?" + urlencode(query) if query else "")
 
 
+@pytest.mark.slow  # some 2,000 requests (about a minute on a busy machine)
 def test_every_documented_parameter_is_parsed_as_documented(api) -> None:  # type: ignore[no-untyped-def]
     client, keys = api
     seen: set[tuple[str, str, str, str]] = set()
@@ -161,7 +162,10 @@ def test_every_documented_parameter_is_parsed_as_documented(api) -> None:  # typ
                     continue
                 name, schema = param["name"], param["schema"]
                 for value in _candidates(param):
-                    key = (path, name, json.dumps(schema, sort_keys=True), value)
+                    # one route serves every collection: a declaration shared by several
+                    # layers (same schema) is tried once per route
+                    route = re.sub(r"^/v1/collections/[^/]+", "/v1/collections/{c}", path)
+                    key = (route, name, json.dumps(schema, sort_keys=True), value)
                     if key in seen:
                         continue
                     seen.add(key)
@@ -183,7 +187,7 @@ def test_every_documented_parameter_is_parsed_as_documented(api) -> None:  # typ
                         mismatches.append(f"{role} {path} {name}={value!r}: the schema "
                                           f"refuses it, the route answers {r.status_code} "
                                           f"{body.get('parameter', '')}")
-    assert checked > 500  # every operation with its parameters was tried
+    assert checked > 400  # every route with its parameters was tried
     assert not mismatches, "\n".join(mismatches)
 
 
