@@ -498,7 +498,7 @@ def test_cache_follows_the_data_version(setup, areas) -> None:  # type: ignore[n
     url = "/v1/collections/wijken/items?crimeType=overval&period=2019&limit=100"
     police = auth(keys, "police")  # exact counts (the public's are perturbed)
     with TestClient(create_app(settings)) as c:
-        c.app.state.version_ttl = 0  # re-read the data version on every request
+        c.app.state.services.version_ttl = 0  # re-read the data version on every request
         before = c.get(url, headers=police)
         total = sum(f["properties"]["count"] or 0 for f in before.json()["features"])
         assert total == 0

@@ -80,7 +80,7 @@ def test_deeply_nested_and_oversized_bodies(client: TestClient, setup) -> None: 
 def test_planning_bodies_are_validated_before_queueing(client: TestClient, setup, kind: str,
                                                        body: dict, field: str) -> None:  # type: ignore[no-untyped-def]
     _, keys = setup
-    jobs: JobManager = client.app.state.jobs  # type: ignore[attr-defined]
+    jobs: JobManager = client.app.state.services.jobs  # type: ignore[attr-defined]
     before = len(jobs._by_id)
     r = client.post(f"/v1/recommendations/{kind}", json=body, headers=_h(keys, "analyst"))
     assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, r.text
@@ -118,7 +118,7 @@ def test_queue_bounds_caps_and_roles(setup, slow_planner) -> None:  # type: igno
     settings, keys = setup
     settings = settings.model_copy(update={"job_queue": 3, "jobs_per_caller": 2})
     with TestClient(create_app(settings)) as c:
-        jobs: JobManager = c.app.state.jobs  # type: ignore[attr-defined]
+        jobs: JobManager = c.app.state.services.jobs  # type: ignore[attr-defined]
         jobs.keep = 1  # evict finished jobs eagerly: active ones must survive anyway
         url = "/v1/recommendations/test-slow"
         a, p = _h(keys, "analyst"), _h(keys, "police")

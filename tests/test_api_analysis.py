@@ -73,7 +73,7 @@ def test_deployment_effect_from_a_stored_plan(client) -> None:  # type: ignore[n
     from geoveilig.store.deployments import list_deployments
 
     c, _h = client
-    store = c.app.state.store
+    store = c.app.state.services.store
     units = list_deployments(store)
     alarm = units.loc[units["kind"] == "alarm"].iloc[0]
     x0, y0 = alarm.geometry.x, alarm.geometry.y

@@ -29,12 +29,13 @@ def test_evaluation_table_formats(client) -> None:  # type: ignore[no-untyped-de
 
 
 @pytest.mark.parametrize(("query", "parameter"), [
-    ("year=1999", "year"),
+    ("year=1899", "year"),  # the years of every year parameter: 1900-2100
+    ("year=1999", None),  # a year without data
     ("year=abc", "year"),
     ("", "year"),
     ("year=2017&level=land", "level"),
     ("year=2017&f=xml", "f"),
-    ("year=2017&crimeType=fraude", None),
+    ("year=2017&crimeType=fraude", "crimeType"),
     ("year=2017&jaar=2017", "jaar"),
     ("year=2017&preset=iets", "preset"),
     ("year=2030", None),

@@ -215,8 +215,8 @@ def test_incident_tiles_come_from_the_database_on_postgis(client: TestClient, ke
     r = client.get("/v1/collections/incidents/tiles/NetherlandsRDNewQuad/8/150/132?"
                    "crimeType=woninginbraak", headers=police)
     assert r.status_code == 200
-    state = client.app.state
-    built = [k for k in getattr(state.tile_sources, "_items", {}) if k[0] == "incidents"]
+    state = client.app.state.services
+    built = [k for k in state.tile_sources._items if k[0] == "incidents"]
     store = state.store
     assert store.spatial == (backend == "postgis")
     if backend != "postgis":
@@ -296,7 +296,7 @@ def test_etag_304_gzip_and_the_tile_cache(client: TestClient, setup) -> None:  #
     assert first.status_code == 200 and first.content
     tag = first.headers["etag"]
     assert first.headers["cache-control"] == "no-cache"
-    cache = client.app.state.tile_cache
+    cache = client.app.state.services.tile_cache
     before = len(cache._items)
     again = client.get(url, headers={"Accept-Encoding": "identity"})
     assert again.content == first.content and again.headers["etag"] == tag
@@ -309,22 +309,24 @@ def test_etag_304_gzip_and_the_tile_cache(client: TestClient, setup) -> None:  #
     # other parameters: another tile, another tag
     other = client.get(url + "?crimeType=woninginbraak")
     assert other.status_code == 200 and other.headers["etag"] != tag
-    # a change of the data (a new deployment) changes the data version: a new ETag
+    # a change of data the layer does not depend on (a new deployment: buurten counts
+    # incidents) leaves the tile cached; a new import changes it (tests/test_api_services.py)
     from geoveilig.demo.deployments import demo_deployments
     from geoveilig.store.deployments import add_deployments
 
-    client.app.state.version_ttl = 0.0
+    client.app.state.services.version_ttl = 0.0
     try:
-        add_deployments(client.app.state.store, demo_deployments(client.app.state.areas)[:1])
-        changed = client.get(url)
-        assert changed.status_code == 200 and changed.headers["etag"] != tag
-        assert client.get(url, headers={"If-None-Match": tag}).status_code == 200
+        svc = client.app.state.services
+        add_deployments(svc.store, demo_deployments(svc.areas)[:1])
+        unchanged = client.get(url)
+        assert unchanged.status_code == 200 and unchanged.headers["etag"] == tag
+        assert client.get(url, headers={"If-None-Match": tag}).status_code == 304
     finally:
-        client.app.state.version_ttl = 1.0
+        client.app.state.services.version_ttl = 1.0
 
 
 def test_restricted_tiles_are_audited_cached_or_not(client: TestClient, keys) -> None:  # type: ignore[no-untyped-def]
-    store: Store = client.app.state.store
+    store: Store = client.app.state.services.store
     url = "/v1/collections/incidents/tiles/NetherlandsRDNewQuad/8/150/131"
 
     def rows() -> int:

@@ -412,6 +412,9 @@ class MonthStore:
     def data_version(self) -> str:
         return self._store.data_version()
 
+    def data_versions(self) -> dict[str, str]:
+        return self._store.data_versions()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 

@@ -28,7 +28,7 @@ import pandas as pd
 from . import RD_NEW, TIMEZONE, crimetypes
 from .areas import Areas
 from .errors import GeoveiligError, InvalidInput, NotFound
-from .store.protocols import IncidentReader, StoreLike
+from .store.protocols import DATA_PARTS, IncidentReader, StoreLike
 
 Role = Literal["public", "analyst", "police"]
 ROLES: tuple[Role, ...] = ("public", "analyst", "police")
@@ -50,26 +50,143 @@ class LayerContext:
     requester: Any = None
     #: the deployment's ``disclosure.Policy`` (None: a per-process secret)
     disclosure: Any = None
+    #: the hotspot grid (``hotspot_grid``; None: the 125 m grid of ``areas``)
+    grid: Any = None
 
 
 # --- query parameters --------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Param:
-    """A layer-specific query parameter (camelCase name). ``parse`` turns the raw text into
-    the value the builder gets and raises ``InvalidInput`` with a Dutch message otherwise."""
+    """A query parameter (camelCase API name), declared once: ``parse`` turns the raw text
+    into the value the code gets and raises ``InvalidInput`` with a Dutch message otherwise;
+    ``schema`` (a mapping, or a function giving one when the allowed values are only known
+    after a lazy import, e.g. the hotspot methods) is what the OpenAPI document publishes.
+    Build parameters with ``int_param``, ``choice_param`` and ``pattern_param`` so that the
+    parser and the schema come from the same bounds, options or pattern."""
 
     name: str
     description: str
     parse: Callable[[str], Any]
     default: str | None = None
-    schema: Mapping[str, Any] = field(default_factory=lambda: {"type": "string"})
+    schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] = field(
+        default_factory=lambda: {"type": "string"})
     example: str | None = None
+    required: bool = False
+    #: the narrower schema of what the disclosure control lets the public ask for (one
+    #: published crime type or group, calendar periods), where it differs
+    public_schema: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None
+
+    def openapi_schema(self, public: bool = False) -> dict[str, Any]:
+        """The JSON schema of the raw value (with the default, if any); ``public``: of what
+        the public may ask for."""
+        source = self.public_schema if public and self.public_schema is not None else \
+            self.schema
+        schema = dict(source() if callable(source) else source)
+        if self.default is not None:
+            schema["default"] = (int(self.default) if schema.get("type") == "integer"
+                                 else self.default)
+        return schema
+
+    def parse_value(self, text: str) -> Any:
+        """``parse``; any error says this parameter's API name as its location (a core
+        function's own field name, e.g. ``crime_type``, never reaches the caller)."""
+        try:
+            return self.parse(text)
+        except GeoveiligError as exc:
+            exc.where = self.name
+            raise
+
+
+def int_param(name: str, description: str, lo: int, hi: int | None = None, *,
+              default: str | None = None, example: str | None = None,
+              required: bool = False) -> Param:
+    """An integer parameter in ``lo..hi`` (``hi`` None: no upper bound)."""
+    bounds = f"tussen {lo} en {hi}" if hi is not None else f"minstens {lo}"
+
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"-?\d+", text.strip()):
+            raise InvalidInput(f"{name} moet een geheel getal zijn, niet '{text}'", where=name)
+        value = int(text)
+        if value < lo or (hi is not None and value > hi):
+            raise InvalidInput(f"{name} moet {bounds} liggen" if hi is not None
+                               else f"{name} moet {bounds} zijn", where=name)
+        return value
+
+    schema: dict[str, Any] = {"type": "integer", "minimum": lo}
+    if hi is not None:
+        schema["maximum"] = hi
+    return Param(name, description, parse, default=default, schema=schema, example=example,
+                 required=required)
+
+
+def choice_param(name: str, description: str,
+                 options: tuple[str, ...] | Callable[[], tuple[str, ...]], *,
+                 default: str | None = None, example: str | None = None) -> Param:
+    """One of ``options`` (or of what the function ``options`` gives, looked up when first
+    needed: e.g. the hotspot methods, whose import is slow)."""
+
+    def choices() -> tuple[str, ...]:
+        return tuple(options() if callable(options) else options)
+
+    def parse(text: str) -> str:
+        return _choice(name, choices())(text)
+
+    return Param(name, description, parse, default=default, example=example,
+                 schema=lambda: {"type": "string", "enum": list(choices())})
+
+
+def pattern_param(name: str, description: str, pattern: str, then: Callable[[str], Any],
+                  message: str, *, default: str | None = None, example: str | None = None,
+                  required: bool = False) -> Param:
+    """Text that must match ``pattern`` (a regular expression that is also the published
+    schema), then parsed by ``then``."""
+    compiled = re.compile(pattern)
+
+    def parse(text: str) -> Any:
+        if not compiled.search(text):
+            raise InvalidInput(f"ongeldige waarde '{text}' voor {name}: {message}", where=name)
+        return then(text)
+
+    return Param(name, description, parse, default=default, example=example,
+                 required=required, schema={"type": "string", "pattern": pattern})
+
+
+def parse_query(params: tuple[Param, ...], raw: Mapping[str, str]) -> dict[str, Any]:
+    """Values of ``params`` from raw query text (defaults filled in, None when absent);
+    a missing required parameter is an ``InvalidInput`` at its name."""
+    values: dict[str, Any] = {}
+    for p in params:
+        text = raw.get(p.name, p.default)
+        if text is None and p.required:
+            raise InvalidInput(f"{p.name} ontbreekt" + (f", bijv. {p.example}"
+                                                        if p.example else ""), where=p.name)
+        values[p.name] = None if text is None else p.parse_value(text)
+    return values
+
+
+#: the crime type tokens the API accepts: slugs and groups, lower case
+def _crime_tokens() -> tuple[str, ...]:
+    return (*crimetypes.SLUGS, *(g for g in crimetypes.GROUPS if g not in crimetypes.SLUGS))
+
+
+CRIME_TYPE_PATTERN = (r"^\s*(" + "|".join(_crime_tokens()) + r")\s*(,\s*("
+                      + "|".join(_crime_tokens()) + r")\s*)*$")
+#: what the public may ask for: one published row (``disclosure.check_public_row``)
+PUBLIC_CRIME_TYPE_PATTERN = r"^\s*(" + "|".join(_crime_tokens()) + r")\s*$"
 
 
 def parse_crime_type(text: str) -> tuple[str, ...]:
-    slugs = crimetypes.expand(text)
-    return slugs
+    """A slug or group, or a comma list of them (``CRIME_TYPE_PATTERN``), as category slugs.
+    The CLI also takes synonyms (``crimetypes.resolve``); the API takes what it documents."""
+    return crimetypes.expand(check_crime_type(text))
+
+
+def check_crime_type(text: str) -> str:
+    if not re.search(CRIME_TYPE_PATTERN, text):
+        raise InvalidInput(f"onbekend misdrijftype '{text}': kies een of meer (met komma's) "
+                           f"van {', '.join(_crime_tokens())}", where="crimeType")
+    return text
 
 
 @dataclass(frozen=True)
@@ -146,24 +263,59 @@ def _choice(name: str, options: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+def year_regex(lo: int = MIN_YEAR, hi: int = MAX_YEAR) -> str:
+    """A regular expression for the four-digit years ``lo..hi`` (for schema patterns)."""
+    parts: list[str] = []
+    for century in range(lo // 100, hi // 100 + 1):
+        first, last = max(lo, century * 100), min(hi, century * 100 + 99)
+        if (first, last) == (century * 100, century * 100 + 99):
+            parts.append(rf"{century}\d\d")
+        else:
+            parts.extend(str(y) for y in range(first, last + 1))
+    return "|".join(parts)
+
+
 CRIME_TYPE_PARAM = Param(
     "crimeType",
     "Misdrijftype: een slug of groep, of een kommalijst daarvan (bv. woninginbraak, hic, "
     "woninginbraak,straatroof).",
     parse_crime_type, default=crimetypes.TOTAL_SLUG,
-    schema={"type": "string", "pattern": r"^[a-z-]+(,[a-z-]+)*$"}, example="woninginbraak")
+    schema={"type": "string", "pattern": CRIME_TYPE_PATTERN}, example="woninginbraak",
+    public_schema={"type": "string", "pattern": PUBLIC_CRIME_TYPE_PATTERN})
 YEAR_PARAM = Param("year", "Kalenderjaar van de telling (alternatief voor period).",
-                   parse_year, schema={"type": "integer", "minimum": 1900, "maximum": 2100},
+                   parse_year, schema={"type": "integer", "minimum": MIN_YEAR,
+                                       "maximum": MAX_YEAR},
                    example="2017")
 PERIOD_PARAM = Param(
-    "period", "Periode van de telling: 2017, 2017-Q1, 2017-03 of 2017-01-01/2017-06-30 "
-    "(standaard het laatste volledige jaar met gegevens).", parse_period,
-    schema={"type": "string",
-            "pattern": r"^\d{4}(-Q[1-4]|-\d{2}|-\d{2}-\d{2}/\d{4}-\d{2}-\d{2})?$"},
+    "period", "Periode van de telling: 2017, 2017-Q1 (of 2017q1), 2017-03, 2017-W10 of "
+    "2017-01-01/2017-06-30 (standaard het laatste volledige jaar met gegevens).", parse_period,
+    schema=lambda: {"type": "string", "pattern": _stats_period_pattern()},
+    public_schema=lambda: {"type": "string", "pattern": _stats_period_pattern(PUBLIC_PERIODS)},
     example="2017-Q1")
 DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag, of de dag na het "
                    "laatste incident als de gegevens eerder eindigen).", parse_date,
-                   schema={"type": "string", "format": "date"}, example="2018-04-20")
+                   schema={"type": "string", "format": "date",
+                           "pattern": rf"^\s*({year_regex()})-\d{{2}}-\d{{2}}\s*$"},
+                   example="2018-04-20")
+
+
+#: the periods the public may ask for: calendar years, quarters and months
+#: (``disclosure.check_public_period``)
+PUBLIC_PERIODS = ("year", "quarter", "month")
+
+
+def _stats_period_pattern(kinds: tuple[str, ...] | None = None) -> str:
+    from .stats import period_pattern
+
+    return period_pattern(year_regex(), kinds)
+
+
+#: What a layer's content can depend on (``Layer.depends_on``), each with a version token
+#: (``data_versions``): the incidents (imports), the prevention registry, deployments, alerts
+#: and their delivery, stored plans, published counts and figures (``geoveilig cbs fetch``),
+#: and the calendar day (a default of "today" when the data reach it).
+DEPENDENCIES = DATA_PARTS
+
 
 
 # --- suppression -------------------------------------------------------------------------
@@ -221,6 +373,25 @@ class Layer:
     #: the content depends on the caller's role in another way (e.g. which stored plans it may
     #: see): caches keep one copy per role
     per_role: bool = False
+    #: the parts of the stored data its content depends on (``DEPENDENCIES``): caches of this
+    #: layer are keyed by exactly these versions, so other changes leave it cached
+    depends_on: tuple[str, ...] = DEPENDENCIES
+    #: values for parameters left out that come from the data or the clock (e.g. a date of
+    #: "today"), filled in before a cache key is made (``with_defaults``)
+    defaults: Callable[[LayerContext], Mapping[str, Any]] | None = None
+
+    def version(self, versions: Mapping[str, str]) -> str:
+        """This layer's data version from ``data_versions``."""
+        return "|".join(f"{d}={versions[d]}" for d in self.depends_on)
+
+    def with_defaults(self, ctx: LayerContext, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` with the data-derived defaults of the parameters left out."""
+        out = dict(params)
+        if self.defaults is not None and any(out.get(p.name) is None for p in self.params):
+            for name, value in self.defaults(ctx).items():
+                if out.get(name) is None:
+                    out[name] = value
+        return out
 
     @property
     def depends_on_role(self) -> bool:
@@ -229,17 +400,19 @@ class Layer:
         return self.suppression is not None or self.month_times or self.per_role
 
     def parse_params(self, raw: Mapping[str, str]) -> dict[str, Any]:
-        """Layer parameters from raw query text (defaults filled in), validated."""
-        values: dict[str, Any] = {}
-        for p in self.params:
-            text = raw.get(p.name, p.default)
-            try:
-                values[p.name] = None if text is None else p.parse(text)
-            except GeoveiligError as exc:
-                if exc.where is None:
-                    exc.where = p.name
-                raise
-        return values
+        """Layer parameters from raw query text (defaults filled in), validated; an error
+        names the parameter (its API name)."""
+        return parse_query(self.params, raw)
+
+    def check_query(self, params: Mapping[str, Any], role: str) -> bool:
+        """Whether ``role`` gets this layer through the disclosure control; if so, refuse
+        what the public may not ask for (``disclosure.check_public_query``)."""
+        from . import disclosure
+
+        public = disclosure.protects(role) and self.suppression is not None
+        if public:
+            disclosure.check_public_query(params)
+        return public
 
     def build(self, ctx: LayerContext, params: Mapping[str, Any], role: str = "public"
               ) -> gpd.GeoDataFrame:
@@ -248,9 +421,7 @@ class Layer:
 
         if not allows(role, self.role):
             raise NotFound(f"onbekende collectie '{self.id}'")
-        public = disclosure.protects(role) and self.suppression is not None
-        if public:
-            disclosure.check_public_query(params)
+        public = self.check_query(params, role)
         if self.month_times and not disclosure.exact_times(role):
             ctx = dataclasses.replace(ctx, store=disclosure.MonthStore(ctx.store))
             params = {**params,
@@ -424,6 +595,10 @@ def build_prevention_coverage(ctx: LayerContext, params: Mapping[str, Any]
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=RD_NEW)
 
 
+def _date_default(ctx: LayerContext) -> dict[str, Any]:
+    return {"date": _today(ctx)}
+
+
 def _prevention_temporal(ctx: LayerContext) -> tuple[str | None, str | None]:
     reg = _registry(ctx)
     first = reg.first_date()
@@ -443,6 +618,7 @@ register_layer(Layer(
     builder=build_wijken, role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM, PERIOD_PARAM),
     id_column="code", time_columns=("period_start", "period_end"), queryables=("code",),
     suppression=COUNT_SUPPRESSION, temporal=_incident_temporal,
+    depends_on=("incidents", "published", "today"),
     keywords=("wijk", "misdrijven", "CBS")))
 
 register_layer(Layer(
@@ -453,7 +629,8 @@ register_layer(Layer(
     builder=build_buurten, role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM, PERIOD_PARAM),
     id_column="code", time_columns=("period_start", "period_end"),
     queryables=("code", "wijk_code"), suppression=BUURT_SUPPRESSION,
-    temporal=_incident_temporal, keywords=("buurt", "misdrijven", "CBS")))
+    temporal=_incident_temporal, depends_on=("incidents", "published", "today"),
+    keywords=("buurt", "misdrijven", "CBS")))
 
 register_layer(Layer(
     id="prevention-groups", title="Preventiegroepen",
@@ -462,7 +639,9 @@ register_layer(Layer(
                 "wijk).",
     builder=build_prevention_groups, role="analyst", params=(DATE_PARAM,),
     id_column="group_id", queryables=("type", "status", "area_kind"),
-    temporal=_prevention_temporal, keywords=("preventie", "WhatsApp", "buurtpreventie")))
+    temporal=_prevention_temporal, depends_on=("prevention", "incidents", "today"),
+    defaults=_date_default,
+    keywords=("preventie", "WhatsApp", "buurtpreventie")))
 
 register_layer(Layer(
     id="prevention-coverage", title="Dekking buurtpreventie per wijk",
@@ -470,7 +649,9 @@ register_layer(Layer(
                 "buurtpreventieteams en WhatsApp-groepen, en of de wijk 'wijkdekkend' is.",
     builder=build_prevention_coverage, role="public", params=(DATE_PARAM,),
     id_column="code", queryables=("code", "fully_covered"),
-    temporal=_prevention_temporal, keywords=("preventie", "dekking", "wijk")))
+    temporal=_prevention_temporal, depends_on=("prevention", "incidents", "today"),
+    defaults=_date_default,
+    keywords=("preventie", "dekking", "wijk")))
 
 register_layer(Layer(
     id="incidents", title="Incidenten (politie)",
@@ -481,31 +662,52 @@ register_layer(Layer(
                   parse_crime_type, schema=CRIME_TYPE_PARAM.schema, example="woninginbraak"),),
     id_column="incident_id", time_columns=("occurred_at",),
     queryables=("crime_type", "buurt_code", "wijk_code"), geometry_type="Point",
-    temporal=_incident_temporal, keywords=("incidenten", "politie")))
+    temporal=_incident_temporal, depends_on=("incidents",),
+    keywords=("incidenten", "politie")))
 
 # --- hotspots (geoveilig.hotspots) ------------------------------------------------------------
 
-_GRIDS: dict[int, tuple[Areas, Any]] = {}
+_GRIDS: dict[tuple[int, float], tuple[Areas, Any]] = {}
+
+#: the default hotspot cell size in metres (the Dutch police's CAS grid)
+GRID_SIZE = 125.0
 
 
-def _grid(areas: Areas):  # type: ignore[no-untyped-def]
-    """The 125 m grid of ``areas``, made once per Areas object."""
+def hotspot_grid(areas: Areas, size: float = GRID_SIZE):  # type: ignore[no-untyped-def]
+    """The hotspot grid of ``areas`` with cells of ``size`` metres (a ``hotspots.Grid``),
+    made once per Areas object and size."""
     from .hotspots import make_grid
 
-    hit = _GRIDS.get(id(areas))
+    key = (id(areas), float(size))
+    hit = _GRIDS.get(key)
     if hit is None or hit[0] is not areas:
-        hit = (areas, make_grid(areas, 125.0, areas=areas))
-        _GRIDS[id(areas)] = hit
+        hit = (areas, make_grid(areas, float(size), areas=areas))
+        _GRIDS[key] = hit
     return hit[1]
 
 
-def _method(text: str) -> str:
+def context_grid(ctx: LayerContext):  # type: ignore[no-untyped-def]
+    """The grid a builder uses: the context's (the API's GEOVEILIG_GRID_SIZE) or 125 m."""
+    return ctx.grid if ctx.grid is not None else hotspot_grid(ctx.areas)
+
+
+def _hotspot_methods() -> tuple[str, ...]:
     from .hotspots import METHODS
 
-    return _choice("method", tuple(METHODS))(text)
+    return tuple(METHODS)
+
+
+#: a forecast window of 1 day to 1 year: days (1-366), weeks (1-52) or months (1-12, 30 days)
+WINDOW_PATTERN = (r"^\s*(([1-9]|[1-9]\d|[12]\d\d|3[0-5]\d|36[0-6])d|([1-9]|[1-4]\d|5[0-2])w|"
+                  r"([1-9]|1[0-2])m)\s*$")
+
+
+def _method(text: str) -> str:
+    return _choice("method", _hotspot_methods())(text)
 
 
 def _window(text: str) -> str:
+    """A window as the planning bodies take it (``14d``, ``2w``, ``28``: 1 day to 1 year)."""
     from .hotspots.events import parse_window
 
     try:
@@ -518,10 +720,18 @@ def _window(text: str) -> str:
     return text
 
 
+def parse_window_text(text: str) -> str:
+    """A window in ``WINDOW_PATTERN`` (the text itself: the hotspot code reads it)."""
+    if not re.search(WINDOW_PATTERN, text):
+        raise InvalidInput(f"ongeldig venster '{text}': gebruik bv. 14d, 2w of 1m (1 dag tot "
+                           "1 jaar)", where="window")
+    return text.strip()
+
+
 def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
-    """The risk surface on the 125 m grid for a crime type, method, origin and window
-    (``geoveilig.hotspots.hotspot_surface``; ``best`` needs a backtest and is not offered
-    here: use the CLI ``geoveilig hotspots``)."""
+    """The risk surface on the hotspot grid (``context_grid``: 125 m unless the context has
+    another) for a crime type, method, origin and window (``hotspots.hotspot_surface``;
+    ``best`` needs a backtest and is not offered here: use the CLI ``geoveilig hotspots``)."""
     from .hotspots import hotspot_surface
 
     slugs = params.get("crimeType") or crimetypes.GROUPS["inbraak"]
@@ -529,7 +739,7 @@ def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataF
     if len(inc) == 0:
         raise InvalidInput("geen incidenten van dit type in de database", where="crimeType")
     origin = params.get("origin")
-    frame = hotspot_surface(inc, _grid(ctx.areas), params.get("method") or "prospective",
+    frame = hotspot_surface(inc, context_grid(ctx), params.get("method") or "prospective",
                             origin=None if origin is None else origin.isoformat(),
                             window=params.get("window") or "14d")
     frame["cell_id"] = frame["cell_id"].astype(str)
@@ -573,18 +783,18 @@ register_layer(Layer(
         Param("crimeType", "Misdrijftype(n) (standaard inbraak: woning, schuur en garage).",
               parse_crime_type, default="inbraak", schema=CRIME_TYPE_PARAM.schema,
               example="woninginbraak"),
-        Param("method", "naive, kde, prospective, gistar, learned of emerging.", _method,
-              default="prospective",
-              schema={"type": "string", "enum": ["naive", "kde", "prospective", "gistar",
-                                                 "learned", "emerging"]}),
+        choice_param("method", "Hotspotmethode (naive, kde, prospective, gistar, learned, "
+                     "emerging, combined).", _hotspot_methods, default="prospective"),
         Param("origin", "Startmoment van de voorspelling (JJJJ-MM-DD; standaard de dag na het "
-              "laatste incident).", parse_date, schema={"type": "string", "format": "date"},
+              "laatste incident).", parse_date, schema=DATE_PARAM.schema,
               example="2018-01-01"),
-        Param("window", "Voorspelperiode, bv. 14d, 2w, 1m.", _window, default="14d",
-              schema={"type": "string", "pattern": r"^\d+[dwm]$"}, example="14d"),
+        Param("window", "Voorspelperiode, bv. 14d, 2w, 1m (1 dag tot 1 jaar).",
+              parse_window_text, default="14d",
+              schema={"type": "string", "pattern": WINDOW_PATTERN}, example="14d"),
     ),
     id_column="cell_id", queryables=("gi_class", "buurt_code", "wijk_code"),
-    temporal=_incident_temporal, keywords=("hotspots", "risico", "Gi*"), month_times=True))
+    temporal=_incident_temporal, depends_on=("incidents",),
+    keywords=("hotspots", "risico", "Gi*"), month_times=True))
 
 
 # --- deployments (geoveilig.store.deployments) -------------------------------------------------
@@ -613,7 +823,8 @@ register_layer(Layer(
     builder=build_deployments, role="analyst", id_column="id",
     time_columns=("start", "end"),
     queryables=("kind", "status", "wijk_code", "buurt_code"),
-    geometry_type="Point", keywords=("inzet", "alarm", "camera", "BuurtTent")))
+    geometry_type="Point", depends_on=("deployments", "incidents"),
+    keywords=("inzet", "alarm", "camera", "BuurtTent")))
 
 # --- hooks for the layers built elsewhere ----------------------------------------------------
 # recommendations (issue 6): register_layer(Layer(id="recommendations", role="analyst",

@@ -121,6 +121,34 @@ def _ts(value: datetime | date | str | pd.Timestamp) -> pd.Timestamp:
     return local_timestamp(ts)
 
 
+#: The period grammar (``Period.parse``): year, quarter (``2018-Q1``, ``2017q4``), ISO week
+#: (``2017-W10``), month, a range with an inclusive (``a/b``) or exclusive (``a..b``) end.
+#: ``{Y}`` stands for a year, ``{D}`` for the year of a date; ``period_pattern`` makes the
+#: published JSON-schema pattern from the same forms.
+PERIOD_FORMS: tuple[tuple[str, str], ...] = (
+    ("year", r"{Y}"),
+    ("quarter", r"{Y}-?[Qq]([1-4])"),
+    ("week", r"{Y}-?[Ww](0?[1-9]|[1-4]\d|5[0-3])"),
+    ("month", r"{Y}-(0?[1-9]|1[0-2])"),
+    ("range", r"({D}-\d{2}-\d{2})\s*/\s*({D}-\d{2}-\d{2})"),
+    ("until", r"({D}-\d{2}-\d{2})\s*\.\.\s*({D}-\d{2}-\d{2})"),
+)
+
+
+def _period_form(form: str, year: str, date_year: str) -> str:
+    return form.replace("{Y}", year).replace("{D}", date_year)
+
+
+def period_pattern(year: str = r"\d{4}", kinds: tuple[str, ...] | None = None) -> str:
+    """A regular expression (ECMA-compatible, for an OpenAPI schema) for every text
+    ``Period.parse`` reads (or only the forms ``kinds``), with ``year`` as the year (e.g. a
+    bounded range)."""
+    y = f"(?:{year})"
+    forms = "|".join(_period_form(f, y, y).replace("(", "(?:").replace("(?:?:", "(?:")
+                     for kind, f in PERIOD_FORMS if kinds is None or kind in kinds)
+    return rf"^\s*(?:{forms})\s*$"
+
+
 @dataclass(frozen=True)
 class Period:
     """A half-open period ``[start, end)`` in Europe/Amsterdam."""
@@ -135,7 +163,7 @@ class Period:
         if self.end <= self.start:
             raise InvalidInput(
                 f"lege of omgekeerde periode: {self.start.date()} tot {self.end.date()} "
-                "(het einde moet na het begin liggen)", where="periode")
+                "(het einde moet na het begin liggen)", where="period")
 
     # --- constructors --------------------------------------------------------------------
     @classmethod
@@ -147,7 +175,7 @@ class Period:
     def of_quarter(cls, year: int, quarter: int) -> Period:
         year = _check_year(year)
         if not 1 <= int(quarter) <= 4:
-            raise InvalidInput(f"kwartaal moet 1 t/m 4 zijn, niet {quarter}", where="kwartaal")
+            raise InvalidInput(f"kwartaal moet 1 t/m 4 zijn, niet {quarter}", where="quarter")
         start = pd.Timestamp(year, 3 * (quarter - 1) + 1, 1)
         return cls(_ts(start), _ts(start + pd.DateOffset(months=3)), "quarter", year,
                    int(quarter))
@@ -156,7 +184,7 @@ class Period:
     def of_month(cls, year: int, month: int) -> Period:
         year = _check_year(year)
         if not 1 <= int(month) <= 12:
-            raise InvalidInput(f"maand moet 1 t/m 12 zijn, niet {month}", where="maand")
+            raise InvalidInput(f"maand moet 1 t/m 12 zijn, niet {month}", where="month")
         start = pd.Timestamp(year, int(month), 1)
         return cls(_ts(start), _ts(start + pd.DateOffset(months=1)), "month", year, int(month))
 
@@ -181,21 +209,24 @@ class Period:
         """``2017``, ``2018-Q1``, ``2017-03``, ``2017-W10``, ``2017-01-01/2017-06-30``
         (inclusive end date) or ``2017-01-01..2017-07-01`` (exclusive end)."""
         t = str(text).strip()
-        if m := re.fullmatch(r"(\d{4})", t):
-            return cls.of_year(int(m[1]))
-        if m := re.fullmatch(r"(\d{4})-?[Qq]([1-4])", t):
-            return cls.of_quarter(int(m[1]), int(m[2]))
-        if m := re.fullmatch(r"(\d{4})-?[Ww](\d{1,2})", t):
-            return cls.of_week(int(m[1]), int(m[2]))
-        if m := re.fullmatch(r"(\d{4})-(\d{1,2})", t):
-            return cls.of_month(int(m[1]), int(m[2]))
-        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*/\s*(\d{4}-\d{2}-\d{2})", t):
-            return cls.between(m[1], _ts(m[2]) + pd.DateOffset(days=1))
-        if m := re.fullmatch(r"(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})", t):
+        kind, m = next(((k, found) for k, form in PERIOD_FORMS
+                        if (found := re.fullmatch(_period_form(form, r"(\d{4})", r"\d{4}"), t))),
+                       ("", None))
+        if m is not None:
+            if kind == "year":
+                return cls.of_year(int(m[1]))
+            if kind == "quarter":
+                return cls.of_quarter(int(m[1]), int(m[2]))
+            if kind == "week":
+                return cls.of_week(int(m[1]), int(m[2]))
+            if kind == "month":
+                return cls.of_month(int(m[1]), int(m[2]))
+            if kind == "range":
+                return cls.between(m[1], _ts(m[2]) + pd.DateOffset(days=1))
             return cls.between(m[1], m[2])
         raise InvalidInput(
             f"onbekende periode '{text}': gebruik bijv. 2017, 2018-Q1, 2017-03, 2017-W10 of "
-            "2017-01-01/2017-06-30", where="periode")
+            "2017-01-01/2017-06-30", where="period")
 
     # --- derived -------------------------------------------------------------------------
     def shift(self, years: int) -> Period:
@@ -278,9 +309,9 @@ def _check_year(year: int) -> int:
     try:
         y = int(year)
     except (TypeError, ValueError) as exc:
-        raise InvalidInput(f"ongeldig jaar '{year}'", where="jaar") from exc
+        raise InvalidInput(f"ongeldig jaar '{year}'", where="year") from exc
     if not 1900 <= y <= 2200:
-        raise InvalidInput(f"ongeldig jaar {y}", where="jaar")
+        raise InvalidInput(f"ongeldig jaar {y}", where="year")
     return y
 
 
@@ -300,7 +331,7 @@ def resolve_rows(spec: str | Iterable[str]) -> tuple[str, ...]:
         if row not in rows:
             rows.append(row)
     if not rows:
-        raise UnknownCrimeType("geen misdrijftype opgegeven", where="misdrijftype")
+        raise UnknownCrimeType("geen misdrijftype opgegeven", where="crime_type")
     return tuple(rows)
 
 
@@ -338,7 +369,7 @@ class _Prepared:
 def _level_check(level: str) -> None:
     if level not in LEVELS:
         raise InvalidInput(f"onbekend niveau '{level}': kies gemeente, wijk of buurt",
-                           where="niveau")
+                           where="level")
 
 
 def _times_ns(incidents: pd.DataFrame) -> np.ndarray:
@@ -430,11 +461,11 @@ def check_covered(period: Period,
     frac = _coverage_of(period, coverage)
     if frac <= 0:
         raise InvalidInput(f"geen gegevens voor {period.label}: {_range_text(coverage)}",
-                           where="periode")
+                           where="period")
     if frac < 1 - COVERAGE_TOLERANCE:
         raise InvalidInput(f"{period.label} valt maar voor {frac:.0%} binnen de gegevens "
                            f"({_range_text(coverage)}); kies een periode die helemaal gedekt "
-                           "is", where="periode")
+                           "is", where="period")
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,7 +487,7 @@ def count_incidents(
     plist = [periods] if isinstance(periods, Period | str) else list(periods)
     plist = [Period.parse(p) if isinstance(p, str) else p for p in plist]
     if not plist:
-        raise InvalidInput("geen periode opgegeven", where="periode")
+        raise InvalidInput("geen periode opgegeven", where="period")
     row_keys = resolve_rows(rows)
     prep = _prepare(incidents, level, areas)
     member = _membership(row_keys)
@@ -616,7 +647,7 @@ def round_percent(x: np.ndarray | float, mode: Rounding = "half-away") -> np.nda
         return np.trunc(np.asarray(x, dtype=float)) + 0.0
     if mode != "half-away":
         raise InvalidInput(f"onbekende afronding '{mode}': kies half-away of truncate",
-                           where="afronding")
+                           where="rounding")
     return round_half_away(x)
 
 
@@ -830,7 +861,7 @@ def compare(
     ks = sorted({int(k) for k in years_back})
     if any(k <= 0 for k in ks):
         raise InvalidInput("vergelijk alleen met eerdere jaren (positieve aantallen jaren)",
-                           where="vergelijking")
+                           where="comparison")
     row_keys = resolve_rows(rows)
     round_modes = parse_rounding(rounding)
     cov = data_range(incidents) if coverage == "auto" else coverage
@@ -945,7 +976,7 @@ def area_layer(comparison: Comparison, areas: Areas, row: str = "hic") -> gpd.Ge
     row = resolve_rows([row])[0]
     f = comparison.frame
     if row not in set(f["crime_type"]):
-        raise InvalidInput(f"{row_label(row)} staat niet in deze tabel", where="misdrijftype")
+        raise InvalidInput(f"{row_label(row)} staat niet in deze tabel", where="crime_type")
     sub = f[f["crime_type"] == row].drop(columns=["level", "area_name"])
     layer = areas.layer(comparison.level)  # type: ignore[arg-type]
     out = layer.merge(sub, left_on="code", right_on="area_code", how="left").drop(

@@ -24,7 +24,7 @@ from ..layers import (
     Layer,
     LayerContext,
     Param,
-    _choice,
+    choice_param,
     register_layer,
 )
 
@@ -113,11 +113,10 @@ register_layer(Layer(
     builder=build_alerts, role="analyst",
     params=(Param("date", "Alleen meldingen die op deze datum gelden (JJJJ-MM-DD).",
                   DATE_PARAM.parse, schema=DATE_PARAM.schema, example="2018-03-30"),
-            Param("status", "pending, delivered of failed.",
-                  _choice("status", ("pending", "delivered", "failed")),
-                  schema={"type": "string", "enum": ["pending", "delivered", "failed"]})),
+            choice_param("status", "pending, delivered of failed.",
+                         ("pending", "delivered", "failed"))),
     id_column="id", time_columns=("valid_from", "valid_through"),
-    queryables=("crime_type", "status", "extent_source"),
+    queryables=("crime_type", "status", "extent_source"), depends_on=("alerts", "incidents"),
     keywords=("meldingen", "near-repeat", "preventie")))
 
 register_layer(Layer(
@@ -129,4 +128,6 @@ register_layer(Layer(
                 "gemeente).",
     builder=build_alert_buurten, role="public", params=(DATE_PARAM,),
     id_column="code", queryables=("code", "wijk_code", "verhoogd_risico"),
+    depends_on=("alerts", "incidents", "today"),
+    defaults=lambda ctx: {"date": _default_day(ctx).date()},
     keywords=("verhoogd risico", "buurt", "inbraak")))

@@ -6,19 +6,21 @@ library (``hotspots.backtest``, ``placement.service.deployment_effect``)."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from .. import crimetypes, disclosure
-from ..errors import Conflict, InvalidInput, NotFound
-from ..layers import LayerContext, _grid, allows
+from .. import disclosure
+from ..errors import Conflict, NotFound
+from ..layers import allows, context_grid
 from ..placement.service import deployment_effect
 from ..store.deployments import list_deployments
-from . import features as ft
+from . import params
 from .auth import audit, caller
 from .jobs import JobResult, Progress, run_job
+from .services import services
 
 ROLE = "analyst"
 
@@ -31,30 +33,21 @@ def _require(request: Request, what: str) -> None:
 
 def _backtest(request: Request, raw: dict[str, str]) -> Response:
     _require(request, "backtest")
-    ft.check_unknown(raw, ("crimeType", "methods", "window", "origins"))
-    if "crimeType" not in raw:
-        raise InvalidInput("crimeType ontbreekt, bijv. woninginbraak", where="crimeType")
-    types = crimetypes.expand(raw["crimeType"])
-    methods = [m.strip() for m in raw.get("methods", "").split(",") if m.strip()] or None
-    window = raw.get("window", "14d")
-    try:
-        n_origins = int(raw.get("origins", "26"))
-    except ValueError:
-        raise InvalidInput("origins moet een geheel getal zijn", where="origins") from None
-    if not 2 <= n_origins <= 104:
-        raise InvalidInput("origins moet tussen 2 en 104 liggen", where="origins")
+    values = params.parse(params.BACKTEST, raw)
+    types, methods = values["crimeType"], values["methods"]
+    window, n_origins = values["window"], values["origins"]
     who = caller(request)
-    ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
+    ctx = services(request).context()
     if not disclosure.exact_times(who.role):
         # below the police the backtest sees incident times by month, as hotspots and plans
-        ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store))
+        ctx = replace(ctx, store=disclosure.MonthStore(ctx.store))
     audit(request, who, "backtest", raw["crimeType"])
 
     def compute(progress: Progress) -> JobResult:
         from ..hotspots import backtest
 
         incidents = ctx.store.incidents(crime_types=list(types))
-        result = backtest(incidents, _grid(ctx.areas), methods, window=window,
+        result = backtest(incidents, context_grid(ctx), methods, window=window,
                           n_origins=n_origins, crime_type=raw["crimeType"])
         body = {
             "crimeType": raw["crimeType"], "window": window,
@@ -72,13 +65,12 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
 
 def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Response:
     _require(request, "deployments")
-    ft.check_unknown(raw, ("crimeType",))
+    types = params.parse(params.EFFECT, raw)["crimeType"]
     try:
         dep = int(deployment_id)
     except ValueError:
         raise NotFound(f"onbekende inzet '{deployment_id}'") from None
-    types = crimetypes.expand(raw["crimeType"]) if raw.get("crimeType") else None
-    store = request.app.state.store
+    store = services(request).store
     found = list_deployments(store)
     found = found.loc[found["id"] == dep]
     if found.empty:

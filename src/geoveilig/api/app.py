@@ -1,4 +1,5 @@
-"""App factory: the lifespan loads the boundaries and opens the store once into ``app.state``;
+"""App factory: the lifespan builds the app's services once (``services.AppServices``: the
+boundaries, the store, the grid, the caches, the job manager) into ``app.state.services``;
 the routers come from factories (``ogc_router``, ``jobs_router``); errors become RFC 9457
 problem+json in one place (``problems.install``). Routes compute nothing: they call
 ``geoveilig.layers`` and the library."""
@@ -14,19 +15,17 @@ from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import __version__, disclosure
-from ..areas import load_areas
+from .. import __version__
 from ..settings import Settings, get_settings
-from ..store import Store
 from . import problems
-from .auth import AuditWriter, caller
-from .features import LayerCache, ResponseCache
-from .jobs import SWITCH_INTERVAL, JobManager, jobs_router
+from .auth import caller
+from .jobs import SWITCH_INTERVAL, jobs_router
 from .ogc import CachedItems, ogc_router
 from .openapi import build_openapi, for_role
 from .planning import planning_router
 from .problems import PROBLEM, problem
 from .ratelimit import BodyLimit, RateLimit
+from .services import Services, open_services, services
 from .tiles import CachedTiles, tiles_router
 from .web import mount_web
 
@@ -62,33 +61,15 @@ class ApiVersionHeader:
         await self.app(scope, receive, send_with_header)
 
 
-def warm_up(areas: object) -> None:
-    """Import the analysis modules and build the hotspot grid at start-up, so that the first
-    request for a layer pays for its computation only (importing scikit-learn etc. takes
-    seconds)."""
-    from .. import layers
-
-    layers._grid(areas)  # imports geoveilig.hotspots too
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.settings = settings
-        app.state.areas = load_areas(settings.geo_dir, gemeente=settings.gemeente)
-        app.state.store = Store(settings.resolved_database_url())
-        app.state.disclosure = disclosure.policy_for(settings.disclosure_key,
-                                                     settings.data_dir / "disclosure.key")
-        app.state.layer_cache = LayerCache()
-        app.state.response_cache = ResponseCache()
-        app.state.ogc_cache = {}
         sys.setswitchinterval(SWITCH_INTERVAL)
-        app.state.jobs = JobManager(max_active=settings.job_queue,
-                                    per_caller=settings.jobs_per_caller)
-        app.state.audit_writer = AuditWriter(app.state.store)
-        warm_up(app.state.areas)
+        # making the grid imports the analysis modules (scikit-learn etc. take seconds): the
+        # first request for a layer then pays for its computation only
+        svc = app.state.services = open_services(settings)
         # What start-up loaded (boundaries, the grid, scikit-learn, ...) lives as long as the
         # process: keep it out of the cyclic garbage collector, whose full passes over it
         # otherwise pause every request now and then (tens of ms at the 99th percentile).
@@ -97,9 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            app.state.jobs.shutdown()
-            app.state.audit_writer.close()
-            app.state.store.close()
+            svc.close()
 
     app = FastAPI(title="geoveilig", version=__version__, lifespan=lifespan,
                   description="Misdaadcijfers per wijk en buurt, hotspots en inzetadvies.",
@@ -108,10 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi(request: Request) -> dict:
         """The OpenAPI document filtered for the caller's role (``openapi.for_role``)."""
-        cache = request.app.state.ogc_cache
+        cache = services(request).ogc_cache
         role = caller(request).role
         if f"openapi:{role}" not in cache:
-            cache[f"openapi:{role}"] = for_role(build_openapi(), role)
+            cache[f"openapi:{role}"] = for_role(build_openapi(role=role), role)
         return cache[f"openapi:{role}"]
 
     app.include_router(ogc_router("/v1", openapi=openapi))
@@ -131,9 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     mount_web(app)  # /kaart (the planning map page) and /static
 
     @app.get("/health", tags=["service"], summary="Gezondheid van de service")
-    def health(request: Request) -> dict[str, object]:
-        store: Store = request.app.state.store
-        areas = request.app.state.areas
+    def health(svc: Services) -> dict[str, object]:
+        store, areas = svc.store, svc.areas
         return {
             "status": "ok",
             "version": __version__,

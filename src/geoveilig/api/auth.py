@@ -31,6 +31,7 @@ from fastapi import Request
 from ..errors import GeoveiligError
 from ..store import Store
 from ..store.keys import verify_key
+from .services import services
 
 
 class Unauthorized(GeoveiligError):
@@ -62,11 +63,7 @@ def _token(request: Request) -> str | None:
 
 def _key_cache(request: Request) -> dict[bytes, tuple[float, Caller, bool]]:
     """sha256(token) -> (verified at, caller, a re-check is under way)."""
-    state = request.app.state
-    cache = getattr(state, "key_cache", None)
-    if cache is None:
-        cache = state.key_cache = {}
-    return cache
+    return services(request).key_cache
 
 
 def known_caller(request: Request) -> Caller | None:
@@ -88,7 +85,7 @@ def known_caller(request: Request) -> Caller | None:
     if hit is None:
         return None
     age = time.monotonic() - hit[0]
-    ttl = getattr(request.app.state, "key_ttl", KEY_TTL)
+    ttl = services(request).key_ttl
     if age >= ttl and not (hit[2] and age < 2 * ttl):
         # this request re-checks the key (``caller`` reads the key table)
         cache[digest] = (hit[0], hit[1], True)
@@ -111,7 +108,7 @@ def caller(request: Request) -> Caller:
         return known
     token = _token(request)
     assert token is not None
-    store: Store = request.app.state.store
+    store = services(request).store
     cache = _key_cache(request)
     digest = hashlib.sha256(token.encode()).digest()
     key = verify_key(store, token)
@@ -144,15 +141,14 @@ def _audit_detail(path: str, query_string: bytes, role: str) -> str:
 def audit(request: Request, who: Caller, action: str, target: str) -> None:
     """An audit_log row for an access to restricted data: who, when (now), what, filter
     (written at once; for synchronous routes)."""
-    store: Store = request.app.state.store
+    store = services(request).store
     store.audit_many([_audit_row(request, who, action, target)])
 
 
 async def audit_async(request: Request, who: Caller, action: str, target: str) -> None:
     """As ``audit``, through the app's ``AuditWriter`` (group commit); returns once the row
     is committed and raises what the store raised."""
-    writer: AuditWriter = request.app.state.audit_writer
-    await writer.write(_audit_row(request, who, action, target))
+    await services(request).audit_writer.write(_audit_row(request, who, action, target))
 
 
 class AuditWriter:

@@ -42,6 +42,7 @@ from ..store.deployments import (
 )
 from .auth import audit, caller
 from .planning import _dutch
+from .services import services
 
 ROLE = "analyst"
 _MAX_ID = 2**31 - 1
@@ -121,7 +122,7 @@ def record(row: pd.Series) -> dict[str, Any]:
 
 
 def _create(request: Request, body: NewDeployment, role: str = "analyst") -> list[int]:
-    store = request.app.state.store
+    store = services(request).store
     if body.plan_id is not None or body.ranks is not None:
         if body.plan_id is None or not body.ranks:
             raise InvalidInput("geef planId en ranks samen", where="planId")
@@ -151,7 +152,7 @@ def _create(request: Request, body: NewDeployment, role: str = "analyst") -> lis
     if not (np.isfinite([point.x, point.y]).all() and _RD_BOUNDS[0] <= point.x <= _RD_BOUNDS[2]
             and _RD_BOUNDS[1] <= point.y <= _RD_BOUNDS[3]):
         raise InvalidInput("de plaats ligt buiten Nederland", where="body")
-    found = request.app.state.areas.assign(np.array([point.x]), np.array([point.y])).iloc[0]
+    found = services(request).areas.assign(np.array([point.x]), np.array([point.y])).iloc[0]
     if found["buurt_code"] is None:
         raise InvalidInput("de plaats ligt buiten de gemeente", where="body")
     frame = gpd.GeoDataFrame([{
@@ -175,7 +176,7 @@ def _ts(value: date | datetime | None, where: str = "body") -> pd.Timestamp | No
 
 def _changed(request: Request) -> None:
     """This worker sees its own change at once (other workers within ``version_ttl``)."""
-    request.app.state.version_cache = None
+    services(request).data_changed()
 
 
 def deployments_router(prefix: str = "/v1") -> APIRouter:
@@ -192,10 +193,10 @@ def deployments_router(prefix: str = "/v1") -> APIRouter:
         await run_in_threadpool(audit, request, who, "deployment-create",
                                 ",".join(map(str, ids)))
         _changed(request)
-        rows = [record(await run_in_threadpool(get_deployment, request.app.state.store, i))
+        rows = [record(await run_in_threadpool(get_deployment, services(request).store, i))
                 for i in ids]
-        base = str(request.base_url).rstrip("/")
-        headers = {"Location": f"{base}/v1/collections/deployments/items/{ids[0]}"} \
+        headers = {"Location": str(request.url_for(
+            "item", collection_id="deployments", feature_id=str(ids[0])))} \
             if len(ids) == 1 else None
         return JSONResponse({"deployments": rows}, status_code=201, headers=headers)
 
@@ -217,7 +218,7 @@ def deployments_router(prefix: str = "/v1") -> APIRouter:
 
 async def _change(request: Request, who: Any, dep: int) -> JSONResponse:
     body = await _body(request, DeploymentChange)
-    store = request.app.state.store
+    store = services(request).store
     if body.status == "geannuleerd":
         if body.at is not None:
             raise InvalidInput("annuleren heeft geen datum", where="at")
@@ -233,7 +234,7 @@ async def _change(request: Request, who: Any, dep: int) -> JSONResponse:
 
 
 async def _delete(request: Request, who: Any, dep: int) -> Response:
-    await run_in_threadpool(remove_deployment, request.app.state.store, dep)
+    await run_in_threadpool(remove_deployment, services(request).store, dep)
     await run_in_threadpool(audit, request, who, "deployment-delete", str(dep))
     _changed(request)
     return Response(status_code=204)

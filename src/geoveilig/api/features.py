@@ -120,8 +120,17 @@ def parse_bbox(text: str | None, bbox_crs: str) -> tuple[float, float, float, fl
     return (minx, miny, maxx, maxy)
 
 
-_DT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}"
-                    r"([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?$")
+_INSTANT = r"\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?)?"
+_DT_RE = re.compile(f"^{_INSTANT}$")
+
+
+def datetime_pattern() -> str:
+    """The published pattern of ``datetime`` (``parse_datetime``): an instant, or an interval
+    ``a/b`` whose ends are instants, ``..`` or empty; years within MIN_YEAR..MAX_YEAR."""
+    from ..layers import year_regex
+
+    instant = _INSTANT.replace(r"\d{4}", f"({year_regex()})", 1)
+    return rf"^\s*({instant}|({instant}|\.\.)?\s*/\s*({instant}|\.\.)?)\s*$"
 
 
 def _instant(text: str, end: bool) -> pd.Timestamp:

@@ -36,6 +36,7 @@ from fastapi.responses import JSONResponse, Response
 from ..errors import GeoveiligError, NotFound
 from ..layers import allows
 from .auth import caller, client_address
+from .services import services
 
 Progress = Callable[[float, str], None]
 #: GIL switch interval of the API process (seconds; Python's default is 0.005): a job thread
@@ -211,14 +212,14 @@ def run_job(request: Request, kind: str, payload: dict[str, Any],
     ``wait``: seconds to wait for the result before answering 202 (default: the setting
     ``job_wait``, 2 s)."""
     who = caller(request)
-    version = request.app.state.store.data_version()
+    svc = services(request)
+    version = svc.store.data_version()
     key = json.dumps([kind, payload, version], sort_keys=True, default=str)
-    jobs: JobManager = request.app.state.jobs
+    jobs = svc.jobs
     owner = who.actor if who.actor != "public" else f"addr:{client_address(request)}"
     job, _new = jobs.submit(kind, key, who.role, compute, owner=owner)
     if wait is None:
-        settings = getattr(request.app.state, "settings", None)
-        wait = settings.job_wait if settings is not None else 2.0
+        wait = svc.settings.job_wait
     job.done.wait(wait)
     base = str(request.base_url)
     if job.status == "successful" and job.result is not None:
@@ -233,12 +234,12 @@ def jobs_router() -> APIRouter:
 
     @router.get("/{job_id}")
     def job_status(job_id: str, request: Request) -> JSONResponse:
-        job = request.app.state.jobs.get(job_id, caller(request).role)
+        job = services(request).jobs.get(job_id, caller(request).role)
         return JSONResponse(job.info(str(request.base_url)))
 
     @router.get("/{job_id}/results")
     def job_results(job_id: str, request: Request) -> Response:
-        job = request.app.state.jobs.get(job_id, caller(request).role)
+        job = services(request).jobs.get(job_id, caller(request).role)
         if job.status == "failed" and job.error:
             raise GeoveiligError(job.error["detail"])
         if job.result is None:

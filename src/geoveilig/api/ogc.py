@@ -22,12 +22,12 @@ from starlette.types import Scope
 
 from .. import __version__
 from ..errors import NotFound
-from ..layers import Layer, LayerContext, all_layers, allows, get_layer
-from ..store.plans import plans_version
+from ..layers import _REGISTRY, Layer, LayerContext, all_layers, allows, get_layer
 from . import features as ft
 from . import tiles
 from .auth import Caller, audit_async, caller, known_caller
 from .pagecache import CachedPages
+from .services import AppServices, services
 
 GEOJSON = "application/geo+json"
 OPENAPI_JSON = "application/vnd.oai.openapi+json;version=3.0"
@@ -57,9 +57,13 @@ def _visible(collection_id: str, who: Caller) -> Layer:
 def _ctx(request: Request) -> LayerContext:
     from .planning import requester
 
-    return LayerContext(areas=request.app.state.areas, store=request.app.state.store,
-                        disclosure=request.app.state.disclosure,
-                        requester=requester(caller(request)))
+    return services(request).context(requester(caller(request)))
+
+
+def api_base(request: Request) -> str:
+    """The API's base URL (its router prefix, e.g. ``http://host/v1``), from the landing
+    page's route: links never spell the version themselves."""
+    return str(request.url_for("landing")).rstrip("/")
 
 
 def _json(body: Any, media_type: str = "application/json", **headers: str) -> Response:
@@ -77,18 +81,32 @@ def _raw(request: Request) -> dict[str, str]:
     return dict(params.items())
 
 
-def store_version(request: Request) -> str:
-    """``Store.data_version()`` of the store plus the stored plans (the ``recommendations``
-    layer), re-read at most every ``version_ttl`` seconds (default 1 s: new imports,
-    prevention changes and plans show within a second). Plans are not in ``data_version``
-    itself: they are outputs, and a planning job's cache key must not change by saving it."""
-    state = request.app.state
+def store_versions(request: Request) -> dict[str, str]:
+    """``Store.data_versions`` (a token per part of the stored data: incidents, prevention,
+    deployments, alerts, plans, published counts, the day), re-read at most every
+    ``version_ttl`` seconds (default 1 s: new imports, prevention changes and plans show
+    within a second)."""
+    svc = services(request)
     now = time.monotonic()
-    cached = getattr(state, "version_cache", None)
-    if cached is None or now - cached[0] >= getattr(state, "version_ttl", 1.0):
-        cached = (now, state.store.data_version() + repr(plans_version(state.store)))
-        state.version_cache = cached
-    return cached[1]
+    cached = svc.version_cache
+    if cached is None or now - cached[0] >= svc.version_ttl:
+        cached = (now, svc.store.data_versions())
+        svc.version_cache = cached
+    return cached[1]  # type: ignore[no-any-return]
+
+
+def layer_version(request: Request, layer: Layer) -> str:
+    """The version of what ``layer`` depends on (``Layer.depends_on``): the key of its
+    caches and ETags; a change elsewhere leaves it cached."""
+    return layer.version(store_versions(request))
+
+
+def path_version(request: Request, path: str) -> str:
+    """``layer_version`` of the collection a path is under (all parts for other paths)."""
+    parts = path.split("/")
+    layer = _REGISTRY.get(parts[3]) if len(parts) > 3 and parts[2] == "collections" else None
+    versions = store_versions(request)
+    return layer.version(versions) if layer is not None else repr(sorted(versions.items()))
 
 
 async def _caller(request: Request) -> Caller:
@@ -102,7 +120,7 @@ async def _caller(request: Request) -> Caller:
 
 async def _prepared(request: Request, layer: Layer, params: dict[str, Any], role: str,
                     version: str) -> ft.Prepared:
-    cache: ft.LayerCache = request.app.state.layer_cache
+    cache = services(request).layer_cache
     found = cache.peek(layer, params, role, version)
     if found is not None:
         return found
@@ -110,9 +128,9 @@ async def _prepared(request: Request, layer: Layer, params: dict[str, Any], role
 
 
 def _spatial_extent(request: Request) -> list[float]:
-    cache = request.app.state.ogc_cache
+    cache = services(request).ogc_cache
     if "extent" not in cache:
-        b = request.app.state.areas.gemeente.total_bounds
+        b = services(request).areas.gemeente.total_bounds
         lo = ft.transformer("EPSG:28992", ft.CRS84).transform_bounds(*b, densify_pts=21)
         cache["extent"] = [round(v, 6) for v in lo]
     return cache["extent"]
@@ -120,12 +138,12 @@ def _spatial_extent(request: Request) -> list[float]:
 
 def collection_info(request: Request, layer: Layer, version: str) -> dict[str, Any]:
     key = ("collection", layer.id, version)
-    cache = request.app.state.ogc_cache
+    cache = services(request).ogc_cache
     if key not in cache:
         lo, hi = layer.temporal(_ctx(request)) if layer.temporal else (None, None)
         cache[key] = (lo, hi)
     lo, hi = cache[key]
-    base = f"{request.base_url}v1/collections/{layer.id}"
+    base = str(request.url_for("collection", collection_id=layer.id))
     return {
         "id": layer.id,
         "title": layer.title,
@@ -159,8 +177,8 @@ def _items_page(request: Request, layer: Layer, prepared: ft.Prepared, q: ft.Ite
     url = request.url
     links = [
         {"href": str(url), "rel": "self", "type": GEOJSON, "title": "deze pagina"},
-        {"href": f"{request.base_url}v1/collections/{layer.id}", "rel": "collection",
-         "type": "application/json", "title": layer.title},
+        {"href": str(request.url_for("collection", collection_id=layer.id)),
+         "rel": "collection", "type": "application/json", "title": layer.title},
     ]
     idx = ft.select(prepared, q)
     if q.offset + q.limit < len(idx):
@@ -202,15 +220,15 @@ def page_key(scope: Scope, role: str, version: str) -> tuple:
 
 
 class CachedItems(CachedPages):
-    """Cached pages of ``/collections/{id}/items`` (``app.state.response_cache``)."""
+    """Cached pages of ``/collections/{id}/items`` (``AppServices.response_cache``)."""
 
     @staticmethod
     def matches(path: str) -> bool:
         return path.endswith("/items")
 
     @staticmethod
-    def cache(state: Any) -> Any:
-        return state.response_cache
+    def cache(svc: AppServices) -> ft.ResponseCache:
+        return svc.response_cache
 
     @staticmethod
     async def answer_cached(request: Request, who: Caller, hit: ft.Cached
@@ -226,7 +244,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
     def landing(request: Request) -> Response:
         ft.check_unknown(_raw(request), ("f",))
         ft.check_format(_raw(request))
-        base = f"{request.base_url}v1"
+        base = api_base(request)
         return _json({
             "title": "geoveilig",
             "description": "Misdaadcijfers per wijk en buurt, hotspots, preventie en "
@@ -267,7 +285,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         from fastapi.openapi.docs import get_swagger_ui_html
 
         vendor = f"{request.base_url}static/vendor/swagger-ui"  # vendored: works offline
-        return get_swagger_ui_html(openapi_url=f"{request.base_url}v1/api",
+        return get_swagger_ui_html(openapi_url=str(request.url_for("service_desc")),
                                    title="geoveilig API",
                                    swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
                                    swagger_css_url=f"{vendor}/swagger-ui.css",
@@ -279,9 +297,9 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         ft.check_unknown(raw, ("f",))
         ft.check_format(raw)
         who = caller(request)
-        version = store_version(request)
-        base = f"{request.base_url}v1/collections"
-        cols = [collection_info(request, layer, version) for layer in all_layers()
+        base = str(request.url_for("collections"))
+        cols = [collection_info(request, layer, layer_version(request, layer))
+                for layer in all_layers()
                 if allows(who.role, layer.role)]
         return _json({"collections": cols, "crs": list(ft.SUPPORTED_CRS), "links": [
             {"href": base, "rel": "self", "type": "application/json", "title": "collecties"}]})
@@ -293,8 +311,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         raw = _raw(request)
         ft.check_unknown(raw, ("f",))
         ft.check_format(raw)
-        version = store_version(request)
-        return _json(collection_info(request, layer, version))
+        return _json(collection_info(request, layer, layer_version(request, layer)))
 
     @router.get("/collections/{collection_id}/queryables")
     def queryables(collection_id: str, request: Request) -> Response:
@@ -304,7 +321,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         ft.check_format(_raw(request))
         return _json({
             "$schema": "https://json-schema.org/draft/2019-09/schema",
-            "$id": f"{request.base_url}v1/collections/{layer.id}/queryables",
+            "$id": str(request.url_for("queryables", collection_id=layer.id)),
             "type": "object", "title": layer.title,
             "properties": {q: {"type": "string", "title": q} for q in layer.queryables},
         }, "application/schema+json")
@@ -314,16 +331,17 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         who = await _caller(request)
         layer = _visible(collection_id, who)
         raw = _raw(request)
-        version = store_version(request)
+        version = layer_version(request, layer)
         # a page already served (same URL, role and data) is answered from memory
-        responses: ft.ResponseCache = request.app.state.response_cache
+        responses = services(request).response_cache
         rkey = page_key(request.scope, who.role, version)
         hit = responses.get(rkey)
         if hit is None:
             if layer.role != "public":
                 await audit_async(request, who, "read-items", layer.id)
             q = ft.parse_items_query(layer, raw)
-            params = layer.parse_params(raw)
+            # defaults from the data or the clock (a date of "today") before the cache key
+            params = layer.with_defaults(_ctx(request), layer.parse_params(raw))
             tag = ft.etag("items", layer.id, sorted(raw.items()), who.role, version)
             headers = {"ETag": tag, "Content-Crs": f"<{q.crs}>",
                        "Cache-Control": "no-cache" if layer.role == "public"
@@ -346,8 +364,8 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         ft.check_unknown(raw, set(ft.ITEM_PARAMS) | {p.name for p in layer.params})
         ft.check_format(raw)
         crs = ft.parse_crs(raw.get("crs"))
-        params = layer.parse_params(raw)
-        version = store_version(request)
+        params = layer.with_defaults(_ctx(request), layer.parse_params(raw))
+        version = layer_version(request, layer)
         if layer.role != "public":
             await audit_async(request, who, "read-item", f"{layer.id}/{feature_id}"[:128])
         tag = ft.etag("item", layer.id, feature_id, sorted(raw.items()), who.role, version)
@@ -355,7 +373,7 @@ def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None
         if ft.etag_matches(request.headers.get("if-none-match"), tag):
             return Response(status_code=304, headers=headers)
         prepared = await _prepared(request, layer, params, who.role, version)
-        base = f"{request.base_url}v1/collections/{layer.id}"
+        base = str(request.url_for("collection", collection_id=layer.id))
         links = [{"href": str(request.url), "rel": "self", "type": GEOJSON, "title": "dit object"},
                  {"href": base, "rel": "collection", "type": "application/json",
                   "title": layer.title}]

@@ -9,6 +9,8 @@ from typing import Any
 from .. import __version__
 from ..layers import Layer, all_layers
 from . import features as ft
+from . import params
+from .params import query_parameter
 
 PROBLEM_REF = {"$ref": "#/components/responses/Problem"}
 GEOJSON = "application/geo+json"
@@ -54,18 +56,14 @@ def _param_ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/parameters/{name}"}
 
 
-def _layer_params(layer: Layer) -> list[dict[str, Any]]:
-    out = []
-    for p in layer.params:
-        schema = dict(p.schema)
-        if p.default is not None:
-            schema["default"] = p.default
-        entry: dict[str, Any] = {"name": p.name, "in": "query", "required": False,
-                                 "description": p.description, "schema": schema}
-        if p.example is not None:
-            entry["example"] = p.example
-        out.append(entry)
+def _layer_params(layer: Layer, public: bool = False) -> list[dict[str, Any]]:
+    """The layer's own parameters (``public``: as the disclosure control lets the public use
+    them: the layer is suppressed for the public) and its queryables."""
+    narrow = public and layer.suppression is not None
+    out = [query_parameter(p, narrow) for p in layer.params]
     for q in layer.queryables:
+        if q in {p.name for p in layer.params}:  # declared as a parameter: documented there
+            continue
         out.append({"name": q, "in": "query", "required": False,
                     "description": f"alleen objecten met deze waarde van '{q}'",
                     "schema": {"type": "string"}})
@@ -82,7 +80,12 @@ def _json_ok(description: str, media: str = "application/json") -> dict[str, Any
     return {"description": description, "content": {media: {"schema": {"type": "object"}}}}
 
 
-def build_openapi(base_url: str | None = None) -> dict[str, Any]:
+def build_openapi(base_url: str | None = None, role: str | None = None) -> dict[str, Any]:
+    """The document; ``role``: with the parameter schemas as that role may use them (the
+    public: one published crime type, calendar periods); ``for_role`` then keeps its paths."""
+    from .. import disclosure
+
+    public = role is not None and disclosure.protects(role)
     f_param = _param_ref("f")
     paths: dict[str, Any] = {
         "/health": {"get": {"tags": ["service"], "summary": "Gezondheid van de service",
@@ -142,7 +145,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
             "security": sec,
             "parameters": [_param_ref(n) for n in ("bbox", "bbox-crs", "datetime", "limit",
                                                     "offset", "crs", "f")]
-            + _layer_params(layer),
+            + _layer_params(layer, public),
             "responses": {
                 "200": {"description": "GeoJSON FeatureCollection; gzip-gecomprimeerd als "
                         "Accept-Encoding dat toestaat (eigen ETag, Vary: Accept-Encoding). Wat "
@@ -161,7 +164,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
             "tags": tag, "summary": f"Eén object: {layer.title}",
             "operationId": f"item_{op}", "security": sec,
             "parameters": [_param_ref("featureId"), _param_ref("crs"), f_param]
-            + [p for p in _layer_params(layer) if p["name"] not in layer.queryables],
+            + [p for p in _layer_params(layer, public) if p["name"] not in layer.queryables],
             "responses": {
                 "200": {"description": "GeoJSON Feature",
                         "content": {GEOJSON: {"schema": {"$ref": "#/components/schemas/Feature"}}}},
@@ -169,7 +172,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                 **_errors(400, 401, 404, 500, 503)}}}
     from .tiles import openapi_paths as tile_paths
 
-    paths.update(tile_paths(f_param, _errors, _security))
+    paths.update(tile_paths(f_param, _errors, _security, public=public))
     from .planning import planners
 
     extra_schemas: dict[str, Any] = {}
@@ -193,29 +196,13 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
                 "202": {"description": "berekening loopt; Location: statuspagina van de job",
                         "content": {"application/json": {"schema": {"type": "object"}}}},
                 **_errors(400, 401, 404, 500)}}}
-    def _q(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        return {"name": name, "in": "query", "required": False, "description": description,
-                "schema": schema}
-
     paths["/v1/reports/evaluation"] = {"get": {
         "tags": ["rapporten"], "summary": "De evaluatietabel (JSON, CSV of HTML)",
         "description": "Aantallen per categorie, verschil met 1 en 5 jaar eerder (-* bij "
                        "kleine aantallen) en significantie. `level=buurt` vereist een "
                        "sleutel (analyst of police).",
         "operationId": "report_evaluation",
-        "parameters": [
-            _q("year", "jaar, bijv. 2017 (of period)",
-               {"type": "integer", "minimum": 2000, "maximum": 2100}),
-            _q("quarter", "kwartaal van year", {"type": "integer", "minimum": 1, "maximum": 4}),
-            _q("period", "2018-Q1, 2017-03, 2017-W10 of 2017-01-01/2017-06-30",
-               {"type": "string"}),
-            _q("level", "gemeente, wijk of buurt",
-               {"type": "string", "enum": ["gemeente", "wijk", "buurt"]}),
-            _q("crimeType", "regels: categorieën en/of groepen", {"type": "string"}),
-            _q("preset", "seed: bootst de tabel van de evaluatie 2017 na",
-               {"type": "string", "enum": ["seed"]}),
-            _q("f", "formaat", {"type": "string", "enum": ["json", "csv", "html"]}),
-        ],
+        "parameters": [query_parameter(p, public) for p in params.REPORT],
         "responses": {
             "200": {"description": "de tabel", "content": {
                 "application/json": {"schema": {"type": "object"}},
@@ -234,14 +221,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
         "description": "Rollende toets van elke hotspotmethode op het verleden, met de vooraf "
                        "vastgelegde maatstaf en de beste methode. Vereist rol 'analyst'.",
         "operationId": "backtest", "security": analyst,
-        "parameters": [
-            {**_q("crimeType", "misdrijftype of groep", {"type": "string"}),
-             "required": True},
-            _q("methods", "komma-gescheiden methoden (standaard alle)", {"type": "string"}),
-            _q("window", "voorspelvenster, bijv. 14d", {"type": "string"}),
-            _q("origins", "aantal startmomenten",
-               {"type": "integer", "minimum": 2, "maximum": 104}),
-        ],
+        "parameters": [query_parameter(p) for p in params.BACKTEST],
         "responses": job_responses}}
     paths["/v1/deployments/{deploymentId}/effect"] = {"get": {
         "tags": ["analyse"], "summary": "Heeft de inzet geholpen? (verschil-in-verschillen)",
@@ -254,8 +234,7 @@ def build_openapi(base_url: str | None = None) -> dict[str, Any]:
         "parameters": [
             {"name": "deploymentId", "in": "path", "required": True,
              "schema": {"type": "integer"}},
-            _q("crimeType", "misdrijftype of groep (standaard: wat de inzet moet voorkomen)",
-               {"type": "string"}),
+            *(query_parameter(p) for p in params.EFFECT),
         ],
         "responses": job_responses}}
     from .deployments import DeploymentChange, NewDeployment
@@ -360,7 +339,9 @@ def _components_parameters() -> dict[str, Any]:
                  "description": "minx,miny,maxx,maxy in bbox-crs (standaard CRS84: lengte, "
                                 "breedte).",
                  "schema": {"type": "array", "minItems": 4, "maxItems": 6,
-                            "items": {"type": "number"}}},
+                            "items": {"type": "number"},
+                            "oneOf": [{"minItems": 4, "maxItems": 4},
+                                      {"minItems": 6, "maxItems": 6}]}},
         "bbox-crs": {"name": "bbox-crs", "in": "query", "required": False,
                      "description": "Coördinatenstelsel van bbox.", "schema": crs_schema},
         "crs": {"name": "crs", "in": "query", "required": False,
@@ -369,7 +350,7 @@ def _components_parameters() -> dict[str, Any]:
         "datetime": {"name": "datetime", "in": "query", "required": False,
                      "description": "Moment of interval (RFC 3339), open einde met '..', bv. "
                                     "2017-01-01T00:00:00Z/.. of 2017-03-01/2017-03-31.",
-                     "schema": {"type": "string", "minLength": 1}},
+                     "schema": {"type": "string", "pattern": ft.datetime_pattern()}},
         "f": {"name": "f", "in": "query", "required": False,
               "description": "Uitvoerformaat.",
               "schema": {"type": "string", "enum": list(ft.FORMATS)}},

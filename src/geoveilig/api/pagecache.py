@@ -9,6 +9,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .auth import Caller, known_caller
+from .services import AppServices, services_of
 
 
 class CachedPages:
@@ -30,7 +31,8 @@ class CachedPages:
         raise NotImplementedError
 
     @staticmethod
-    def cache(state: Any) -> Any:
+    def cache(svc: AppServices) -> Any:
+        """The response cache of these pages (a field of ``AppServices``)."""
         raise NotImplementedError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -49,14 +51,14 @@ class CachedPages:
         await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-        from .ogc import page_key, store_version  # at request time: no import cycle
+        from .ogc import page_key, path_version  # at request time: no import cycle
 
         request = Request(scope)
         who = known_caller(request)
         if who is None:
             return None
-        hit = self.cache(scope["app"].state).get(
-            page_key(scope, who.role, store_version(request)))
+        hit = self.cache(services_of(scope)).get(
+            page_key(scope, who.role, path_version(request, scope["path"])))
         if hit is None:
             return None
         return await self.answer_cached(request, who, hit)

@@ -36,9 +36,10 @@ from ..layers import (
     MIN_YEAR,
     Layer,
     LayerContext,
-    Param,
     _method,
     _window,
+    choice_param,
+    int_param,
     register_layer,
 )
 from ..placement import service
@@ -200,22 +201,8 @@ def build_recommendations(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.G
     return out
 
 
-def _plan_id(text: str) -> int:
-    from ..errors import InvalidInput
-
-    if not text.strip().isdigit():
-        raise InvalidInput(f"ongeldig planId '{text}': verwacht een geheel getal",
-                           where="planId")
-    return int(text)
-
-
-def _kind(text: str) -> str:
-    from ..errors import InvalidInput
-
-    if text not in ("alarms", "cameras", "buurttent"):
-        raise InvalidInput(f"onbekend soort '{text}': alarms, cameras of buurttent",
-                           where="kind")
-    return text
+#: the kinds of stored plans (the ``kind`` parameter of the recommendations layer)
+PLAN_KINDS = ("alarms", "cameras", "buurttent")
 
 
 register_planner(Planner(
@@ -236,10 +223,10 @@ register_layer(Layer(
     description="De plaatsen van een opgeslagen plan (planId), of van het nieuwste plan per "
                 "soort (alarmsystemen, camera's, BuurtTent), met hun toelichting.",
     builder=build_recommendations, role="analyst",
-    params=(Param("kind", "Soort advies: alarms, cameras of buurttent.", _kind,
-                  example="alarms"),
-            Param("planId", "Nummer van een opgeslagen plan (standaard: het nieuwste per "
-                  "soort).", _plan_id, schema={"type": "integer", "minimum": 1},
-                  example="1")),
+    params=(choice_param("kind", "Soort advies: alarms, cameras of buurttent.", PLAN_KINDS,
+                         example="alarms"),
+            int_param("planId", "Nummer van een opgeslagen plan (standaard: het nieuwste per "
+                      "soort).", 1, example="1")),
     id_column="site_id", queryables=("kind", "status", "buurt_code", "wijk_code"),
-    geometry_type="Point", keywords=("advies", "inzet"), per_role=True))
+    geometry_type="Point", keywords=("advies", "inzet"), per_role=True,
+    depends_on=("plans",)))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import geopandas as gpd
@@ -32,6 +32,7 @@ from ..store.plans import Requester
 from . import features as ft
 from .auth import caller
 from .jobs import JobResult, Progress, run_job
+from .services import services
 
 
 @dataclass(frozen=True)
@@ -126,12 +127,10 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
             detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
                                f"{_dutch(e)}" for e in exc.errors())
             raise InvalidInput(detail, where="body") from None
-        ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store,
-                           requester=requester(who))
+        ctx = services(request).context(requester(who))
         if not disclosure.exact_times(who.role) and "origin" in type(req).model_fields:
             # below the police: incident times by month, origins on the first of a month
-            ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store),
-                               requester=ctx.requester)
+            ctx = replace(ctx, store=disclosure.MonthStore(ctx.store))
             req = req.model_copy(update={"origin": await run_in_threadpool(
                 disclosure.month_origin, ctx.store, req.origin)})  # type: ignore[attr-defined]
 

@@ -22,6 +22,18 @@ TITLES = {400: "Ongeldige invoer", 401: "Niet geauthenticeerd", 404: "Niet gevon
           500: "Interne fout", 503: "Niet beschikbaar"}
 
 
+#: core field names (English, snake_case: ``GeoveiligError.where``) -> the API's parameter
+#: names; a problem's ``parameter`` is always the name the caller used
+API_NAMES = {"crime_type": "crimeType", "crime_types": "crimeType", "plan_id": "planId",
+             "month": "period", "week": "period", "deployment": "deploymentId",
+             "min_spacing": "minSpacing", "keep_existing": "keepExisting",
+             "duration_days": "durationDays"}
+
+
+def api_name(where: str) -> str:
+    return API_NAMES.get(where, where)
+
+
 def problem(status: int, detail: str, *, code: str | None = None, title: str | None = None,
             headers: dict[str, str] | None = None, **extra: object) -> JSONResponse:
     body = {"type": BASE + code if code else "about:blank",
@@ -33,7 +45,7 @@ def problem(status: int, detail: str, *, code: str | None = None, title: str | N
 def install(app: FastAPI) -> None:
     @app.exception_handler(GeoveiligError)
     async def _domain(_request: Request, exc: GeoveiligError) -> JSONResponse:
-        extra = {"parameter": exc.where} if exc.where and exc.status == 400 else {}
+        extra = {"parameter": api_name(exc.where)} if exc.where and exc.status == 400 else {}
         retry = getattr(exc, "retry_after", None)
         headers = {"Retry-After": str(retry)} if retry is not None else None
         return problem(exc.status, exc.message, code=exc.code, headers=headers, **extra)

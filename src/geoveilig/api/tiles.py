@@ -30,6 +30,7 @@ from . import features as ft
 from . import ogc  # (ogc imports this module: its names are looked up at call time)
 from .auth import Caller, audit_async, caller, known_caller
 from .pagecache import CachedPages
+from .services import AppServices, services
 
 #: the layers served as vector tiles
 TILED = ("wijken", "buurten", "hotspots", "prevention-coverage", "incidents")
@@ -99,15 +100,6 @@ def _crs_uri(tms_id: str) -> str:
 
 # --- caches ---------------------------------------------------------------------------------
 
-def tile_cache(state: Any) -> ft.ResponseCache:
-    """Finished tiles by (URL, role, data version); apart from the pages of features so a
-    map's hundreds of tiles do not push them out."""
-    cache = getattr(state, "tile_cache", None)
-    if cache is None:
-        cache = state.tile_cache = ft.ResponseCache(size=8192, max_bytes=128 * 2**20)
-    return cache
-
-
 class _Sources:
     """``TileSource`` per prepared layer (same key as ``LayerCache``), LRU-bounded."""
 
@@ -131,31 +123,24 @@ class _Sources:
         return source
 
 
-def _sources(state: Any) -> _Sources:
-    found = getattr(state, "tile_sources", None)
-    if found is None:
-        found = state.tile_sources = _Sources()
-    return found
-
-
 async def _source(request: Request, layer: Layer, params: dict[str, Any], role: str,
                   version: str) -> core.TileSource:
     prepared = await ogc._prepared(request, layer, params, role, version)
     key = ft.LayerCache.key(layer, params, role, version)
-    return await run_in_threadpool(_sources(request.app.state).get, key, prepared)
+    return await run_in_threadpool(services(request).tile_sources.get, key, prepared)
 
 
 def _in_database(request: Request, layer: Layer) -> bool:
     """Whether the database encodes this layer's tiles: the incident points on PostGIS (the
     catalogue's own builder, no suppression in between)."""
-    store = request.app.state.store
+    store = services(request).store
     return (layer.id == "incidents" and getattr(store, "spatial", False)
             and layer.builder is layer_catalogue.build_incidents and layer.suppression is None)
 
 
 def _database_tile(request: Request, layer: Layer, params: dict[str, Any],
                    address: core.TileAddress) -> bytes:
-    store = request.app.state.store
+    store = services(request).store
     with store.engine.connect() as conn:
         return core.postgis_incident_tile(conn, address, layer.id, params.get("crimeType"))
 
@@ -183,12 +168,12 @@ def _property_schema(source: core.TileSource) -> dict[str, Any]:
 
 def _tileset(request: Request, layer: Layer, tms_id: str, source: core.TileSource | None
              ) -> dict[str, Any]:
-    base = f"{request.base_url}v1"
+    base = ogc.api_base(request)
     own = f"{base}/collections/{layer.id}/tiles/{tms_id}"
     query = request.url.query
     suffix = f"?{query}" if query else ""
     lo, hi = core.ZOOMS[tms_id]
-    extent = request.app.state.areas.gemeente.total_bounds
+    extent = services(request).areas.gemeente.total_bounds
     entry: dict[str, Any] = {
         "id": layer.id, "title": layer.title, "description": layer.description,
         "dataType": "vector", "geometryDimension": 0 if layer.geometry_type == "Point" else 2,
@@ -243,8 +228,8 @@ class CachedTiles(CachedPages):
         return _is_tile_path(path)
 
     @staticmethod
-    def cache(state: Any) -> Any:
-        return tile_cache(state)
+    def cache(svc: AppServices) -> ft.ResponseCache:
+        return svc.tile_cache
 
     @staticmethod
     async def answer_cached(request: Request, who: Caller, hit: ft.Cached
@@ -267,7 +252,7 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
     @router.get("/tileMatrixSets")
     def tile_matrix_sets(request: Request) -> Response:
         _check(ogc._raw(request), TILE_PARAMS)
-        base = f"{request.base_url}v1"
+        base = ogc.api_base(request)
         return ogc._json({"tileMatrixSets": [_tms_summary(base, t) for t in core.TILE_MATRIX_SETS],
                       "links": [{"href": f"{base}/tileMatrixSets", "rel": "self",
                                  "type": "application/json", "title": "tegelmatrixsets"}]})
@@ -278,7 +263,7 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         _check(ogc._raw(request), TILE_PARAMS)
         body = tms.model_dump(mode="json", exclude_none=True)
         body["uri"] = _uri(tms_id)
-        body["links"] = [{"href": f"{request.base_url}v1/tileMatrixSets/{tms_id}",
+        body["links"] = [{"href": f"{ogc.api_base(request)}/tileMatrixSets/{tms_id}",
                           "rel": "self", "type": "application/json", "title": tms_id}]
         return ogc._json(body)
 
@@ -288,8 +273,8 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         layer = _tiled(collection_id, who)
         raw = ogc._raw(request)
         _check(raw, set(TILE_PARAMS) | {p.name for p in layer.params})
-        layer.parse_params(raw)
-        base = f"{request.base_url}v1"
+        layer.check_query(layer.parse_params(raw), who.role)
+        base = ogc.api_base(request)
         query = request.url.query
         suffix = f"?{query}" if query else ""
         sets = []
@@ -318,8 +303,8 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         core.tile_matrix_set(tms_id)
         raw = ogc._raw(request)
         _check(raw, set(TILE_PARAMS) | {p.name for p in layer.params})
-        params = layer.parse_params(raw)
-        version = ogc.store_version(request)
+        params = layer.with_defaults(ogc._ctx(request), layer.parse_params(raw))
+        version = ogc.layer_version(request, layer)
         source = None
         if not _in_database(request, layer):
             source = await _source(request, layer, params, who.role, version)
@@ -332,14 +317,14 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         layer = _tiled(collection_id, who)
         address = core.parse_tile(tms_id, z, y, x)
         raw = ogc._raw(request)
-        version = ogc.store_version(request)
-        cache = tile_cache(request.app.state)
+        version = ogc.layer_version(request, layer)
+        cache = services(request).tile_cache
         rkey = ogc.page_key(request.scope, who.role, version)
         hit = cache.get(rkey)
         if hit is not None:
             return _response(await _answer_cached(request, who, hit))
         _check(raw, set(TILE_PARAMS) | {p.name for p in layer.params}, tile=True)
-        params = layer.parse_params(raw)
+        params = layer.with_defaults(ogc._ctx(request), layer.parse_params(raw))
         target = f"{layer.id}/{tms_id}/{z}/{y}/{x}"[:128]
         if layer.role != "public":
             await audit_async(request, who, "read-tile", target)
@@ -362,8 +347,10 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
     return router
 
 
-def openapi_paths(f_param: dict[str, str], errors: Any, security: Any) -> dict[str, Any]:
-    """The tile paths of the OpenAPI document (``errors``/``security``: openapi's helpers)."""
+def openapi_paths(f_param: dict[str, str], errors: Any, security: Any, *, public: bool = False
+                  ) -> dict[str, Any]:
+    """The tile paths of the OpenAPI document (``errors``/``security``: openapi's helpers;
+    ``public``: the layer parameters as the public may use them)."""
     from ..layers import all_layers
 
     tms_param = {"name": "tileMatrixSetId", "in": "path", "required": True,
@@ -401,7 +388,7 @@ def openapi_paths(f_param: dict[str, str], errors: Any, security: Any) -> dict[s
         base = f"/v1/collections/{layer.id}/tiles"
         op = layer.id.replace("-", "_")
         sec = security(layer)
-        own = [p for p in _layer_params(layer) if p["name"] not in layer.queryables]
+        own = [p for p in _layer_params(layer, public) if p["name"] not in layer.queryables]
         role = (f" Vereist rol '{layer.role}'; zonder die rol bestaat de collectie niet (404)."
                 if layer.role != "public" else "")
         paths[base] = {"get": {

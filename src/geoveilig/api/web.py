@@ -17,6 +17,8 @@ from pyproj import Transformer
 
 from .. import crimetypes
 from ..placement.service import KEEP_EXISTING
+from .ogc import api_base
+from .services import services
 
 _ENV = Environment(loader=PackageLoader("geoveilig.web", "templates"),
                    autoescape=select_autoescape(["html"]))
@@ -26,10 +28,8 @@ _TO_WGS84 = Transformer.from_crs("EPSG:28992", "EPSG:4326", always_xy=True)
 def page_config(request: Request) -> dict[str, object]:
     """What the page needs to start: API base, crime types, years with data, centre, base
     map, whether the data are synthetic, and the one default for units in place."""
-    app = request.app
-    areas = app.state.areas
-    store = app.state.store
-    settings = app.state.settings
+    svc = services(request)
+    areas, store, settings = svc.areas, svc.store, svc.settings
     span = store.time_range()
     years = list(range(span[1].year, span[0].year - 1, -1)) if span else []
     complete = [y for y in years if span and span[1].year > y] or years
@@ -41,7 +41,7 @@ def page_config(request: Request) -> dict[str, object]:
                                                         "straat")]
     types += [(c.slug, c.label) for c in crimetypes.CRIME_TYPES]
     return {
-        "api": str(request.base_url).rstrip("/") + "/v1",
+        "api": api_base(request),
         "crimeTypes": types,
         "defaultCrimeType": "hic",
         "years": years,

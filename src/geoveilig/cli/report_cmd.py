@@ -7,10 +7,9 @@ from pathlib import Path
 
 import typer
 
-from .. import report as report_mod
 from .. import stats
 from ..errors import InvalidInput
-from ..sources import report as published_report
+from ..report_service import ReportRequest, evaluation_report
 from .common import areas, console, handle_errors, open_store, out, settings
 
 FORMATS = ("table", "csv", "json", "html")
@@ -99,42 +98,21 @@ def register(app: typer.Typer) -> None:
         except ValueError:
             raise InvalidInput(f"ongeldige waarde '{compare_with}': gebruik bijv. 1,5",
                                where="--compare") from None
-        rows = stats.resolve_rows(crime_type) if crime_type else stats.SEED_ROWS
-        extras = [stats.Period.parse(x) for x in extra]
+        rows = stats.resolve_rows(crime_type) if crime_type else None
+        extras = tuple(stats.Period.parse(x) for x in extra)
+        round_spec = rounding or (stats.SEED_ROUNDING if preset == "seed" else None)
+        req = ReportRequest(target=target, fmt=fmt, level=level, rows=rows, rule=rule,
+                            rounding=round_spec, years_back=years_back, alpha=alpha,
+                            extra_periods=extras, signals=signals)
         s = settings()
         a = areas(s)
         store = open_store(s)
         try:
-            # no incidents but published counts (geoveilig cbs fetch): report on those
-            published = published_report.without_incidents(
-                store, target, fmt=fmt, level=level, rule=rule, years_back=years_back,
-                alpha=alpha, gemeente_name=a.gemeente_name)
-            if published is None:
-                incidents, coverage = report_mod.incidents_for(store, [target, *extras],
-                                                               years_back)
-                section = (published_report.section_if_counts(store, target, rule=rule)
-                           if fmt == "html" else "")
-                synthetic = store.has_synthetic_data()
+            made = evaluation_report(store, a, req)
         finally:
             store.close()
-        if published is not None:
-            _write(published, out_file, fmt, f"gepubliceerde aantallen {target.label}")
-            return
-        round_spec = rounding or (stats.SEED_ROUNDING if preset == "seed" else None)
-        kw = {"years_back": years_back, "rule": rule, "alpha": alpha, "coverage": coverage,
-              "rounding": stats.parse_rounding(round_spec)}
-        if fmt == "html":
-            ev = stats.evaluation(incidents, a, target, extra_periods=extras, rows=rows, **kw)  # type: ignore[arg-type]
-            text = report_mod.render_html(ev, published=section, synthetic=synthetic)
-        else:
-            comp = stats.compare(incidents, target, areas=a, level=level, rows=rows, **kw)  # type: ignore[arg-type]
-            if fmt == "csv":
-                text = report_mod.to_csv(comp, signals=signals)
-            elif fmt == "json":
-                text = report_mod.to_json(comp)
-            else:
-                text = report_mod.text_table(comp, signals=signals)
-        _write(text, out_file, fmt, target.label)
+        label = f"gepubliceerde aantallen {target.label}" if made.published else target.label
+        _write(made.text, out_file, fmt, label)
 
 
 def _write(text: str, out_file: Path | None, fmt: str, label: str) -> None:

@@ -160,7 +160,8 @@ for _level, _plural in (("wijk", "wijken"), ("buurt", "buurten")):
         builder=_build(_level), role="public", params=(CRIME_TYPE_PARAM, YEAR_PARAM),
         id_column="code", time_columns=("period_start", "period_end"),
         queryables=("code",) + (("wijk_code",) if _level == "buurt" else ()),
-        suppression=_SUPPRESSION, keywords=(_level, "misdrijven", "politie", "CBS")))
+        suppression=_SUPPRESSION, depends_on=("published",),
+        keywords=(_level, "misdrijven", "politie", "CBS")))
 
 register_layer(Layer(
     id="perception", title="Veiligheidsbeleving (Veiligheidsmonitor)",
@@ -168,5 +169,5 @@ register_layer(Layer(
                 "per jaar met de 95%-betrouwbaarheidsmarge, naast de geregistreerde misdrijven "
                 "van hetzelfde gebied en jaar.",
     builder=build_perception, role="public", id_column="id",
-    queryables=("code", "indicator", "year"),
+    queryables=("code", "indicator", "year"), depends_on=("published",),
     keywords=("veiligheidsbeleving", "Veiligheidsmonitor", "CBS")))

@@ -52,6 +52,7 @@ from .database import (
     stored_revision,
 )
 from .models import audit_log, import_batches, incident_history, incidents, metadata
+from .protocols import DATA_PARTS
 from .query import from_epoch, incident_query
 
 __all__ = ["ImportSummary", "Store", "audit_log", "import_batches", "incident_history", "incidents",
@@ -379,33 +380,52 @@ class Store:
             return bool(conn.execute(
                 sa.select(sa.func.max(import_batches.c.synthetic))).scalar() or 0)
 
-    def data_version(self) -> str:
-        """A token that changes whenever the stored data changes: the newest import batch, the
-        newest prevention change, the deployments (added, deleted, or changed: placed, ended,
-        cancelled) and the alerts with their delivery. Cache keys of computed layers include
-        it. (A sub-store whose changes must invalidate those caches adds its part here.)"""
+    def data_versions(self) -> dict[str, str]:
+        """The version token of every part of the stored data in ``DATA_PARTS`` (one query):
+        a token changes whenever that part changes. Layers declare which parts their content
+        depends on (``Layer.depends_on``) and their caches key on exactly those."""
+        from ..times import reference_date
         from .alerts import alert_deliveries, alerts
+        from .counts import area_figures, perception, published_counts
         from .deployments import deployments
+        from .plans import plans
         from .prevention import prevention_groups, prevention_status
 
-        def scalar(q: sa.Select) -> sa.ScalarSelect:
+        def scalar(q: sa.Select) -> sa.ScalarSelect:  # type: ignore[type-arg]
             return q.scalar_subquery()
 
-        stmt = sa.select(
-            scalar(sa.select(sa.func.max(import_batches.c.id))),
-            scalar(sa.select(sa.func.max(prevention_groups.c.updated_at))),
-            scalar(sa.select(sa.func.count()).select_from(prevention_groups)),
-            scalar(sa.select(sa.func.max(prevention_status.c.id))),
-            scalar(sa.select(sa.func.count()).select_from(prevention_status)),
-            scalar(sa.select(sa.func.max(deployments.c.id))),
-            scalar(sa.select(sa.func.count()).select_from(deployments)),
-            scalar(sa.select(sa.func.max(alerts.c.id))),  # alerts and their delivery status
-            scalar(sa.select(sa.func.max(alert_deliveries.c.id))),
-            scalar(sa.select(sa.func.sum(deployments.c.revision))),
-        )
+        def mx(col: sa.ColumnElement) -> sa.ScalarSelect:  # type: ignore[type-arg]
+            return scalar(sa.select(sa.func.max(col)))
+
+        def n(table: sa.Table) -> sa.ScalarSelect:  # type: ignore[type-arg]
+            return scalar(sa.select(sa.func.count()).select_from(table))
+
+        parts = {
+            "incidents": (mx(import_batches.c.id),),
+            "prevention": (mx(prevention_groups.c.updated_at), n(prevention_groups),
+                           mx(prevention_status.c.id), n(prevention_status)),
+            "deployments": (mx(deployments.c.id), n(deployments),
+                            scalar(sa.select(sa.func.sum(deployments.c.revision)))),
+            "alerts": (mx(alerts.c.id), mx(alert_deliveries.c.id)),
+            "plans": (mx(plans.c.id), n(plans)),
+            "published": tuple(x for t in (published_counts, area_figures, perception)
+                               for x in (mx(t.c.id), n(t), mx(t.c.retrieved_at))),
+        }
+        columns = [c for cols in parts.values() for c in cols]
         with self.engine.connect() as conn:
-            parts = tuple(conn.execute(stmt).one())
-        return repr(parts)
+            values = iter(conn.execute(sa.select(*columns)).one())
+        out = {name: repr(tuple(next(values) for _ in cols)) for name, cols in parts.items()}
+        rng = self.time_range()
+        out["today"] = reference_date(rng[1] if rng is not None else None)[0].isoformat()
+        return out
+
+    def data_version(self) -> str:
+        """A token that changes whenever the stored data changes (every part of
+        ``data_versions`` but the plans, which are outputs: a planning job's key must not
+        change by saving it). Job cache keys include it; layers use their own
+        ``Layer.version``."""
+        versions = self.data_versions()
+        return repr(tuple(versions[d] for d in DATA_PARTS if d != "plans"))
 
     def plan_sites(self, plan_id: int) -> gpd.GeoDataFrame:
         """The sites of a stored plan (``store.plans.plan_sites``): points (EPSG:28992) with

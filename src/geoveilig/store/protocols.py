@@ -8,7 +8,8 @@ annotations cost nothing at run time (``from __future__ import annotations``).
 - ``HasEngine``: the sub-stores' functions (``store.plans``, ``store.deployments``,
   ``store.counts``...) need only the engine; an ``Engine`` is one too (``Engine.engine``).
 - ``IncidentReader``: reading incidents and their coverage (reports, sources, layers).
-- ``StoreLike``: both, plus ``data_version`` (what the services and the API use).
+- ``StoreLike``: both, plus ``data_version``/``data_versions`` (what the services and the
+  API use).
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ if TYPE_CHECKING:
     import pandas as pd
     import shapely
 
-__all__ = ["HasEngine", "IncidentReader", "StoreLike"]
+__all__ = ["DATA_PARTS", "HasEngine", "IncidentReader", "StoreLike"]
+
+#: the parts of the stored data with a version token of their own (``Store.data_versions``):
+#: the incidents (imports), the prevention registry, deployments, alerts and their delivery,
+#: stored plans, published counts and figures, and the calendar day (a default of "today"
+#: when the data reach it)
+DATA_PARTS = ("incidents", "prevention", "deployments", "alerts", "plans", "published",
+              "today")
 
 TimeBound: TypeAlias = "datetime | date | str | pd.Timestamp | None"
 
@@ -57,3 +65,5 @@ class IncidentReader(Protocol):
 
 class StoreLike(IncidentReader, HasEngine, Protocol):
     def data_version(self) -> str: ...
+
+    def data_versions(self) -> dict[str, str]: ...
