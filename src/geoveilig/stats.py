@@ -774,9 +774,6 @@ class Comparison:
             return "Percentages " + words[modes[0]] + "."
         return "Percentages t.o.v. " + "; ".join(per) + "."
 
-    def for_area(self, code: str) -> pd.DataFrame:
-        return self.frame[self.frame["area_code"] == code]
-
     def seed_layout(self, with_signals: bool = True) -> pd.DataFrame:
         """The table as printed in the source (one area): ``categorie, aantal_<ref1>,
         aantal_<target>, verschil_<target>_vs_<ref>...`` (+ significance columns named after

@@ -217,8 +217,3 @@ def make_grid(
         buurt = np.full(flat.size, None, dtype=object)
         wijk = np.full(flat.size, None, dtype=object)
     return Grid(float(x0), float(y0), float(cell_size), nx, ny, crs, flat, share, buurt, wijk)
-
-
-def cells_frame(grid: Grid) -> pd.DataFrame:
-    """The grid's cells without geometry (for joins)."""
-    return pd.DataFrame(grid.cells().drop(columns="geometry"))

@@ -46,7 +46,8 @@ from scipy.stats import t as student_t
 from scipy.stats.contingency import odds_ratio
 
 from .. import RD_NEW
-from ..errors import CrsError, InvalidInput
+from ..errors import InvalidInput
+from ..spatial import require_rd
 from ..times import local_timestamp
 
 __all__ = ["ControlSet", "EffectEstimate", "controls_by_risk", "controls_from_plan",
@@ -152,8 +153,7 @@ def controls_from_plan(
     ``buffer_m`` of the deployed circle (displacement would contaminate them)."""
     if "rank" not in plan_sites.columns:
         raise InvalidInput("planning: de plaatsen missen de kolom rank")
-    if plan_sites.crs is None or plan_sites.crs.to_epsg() != 28992:
-        raise CrsError("planning: verwacht EPSG:28992 (RD New) voor de plaatsen")
+    require_rd(plan_sites, "planning (plaatsen)")
     sites = plan_sites.assign(rank=pd.to_numeric(plan_sites["rank"], errors="coerce"))
     own = sites.loc[sites["rank"] == int(deployed_rank)]
     if own.empty:
@@ -207,8 +207,7 @@ def controls_by_risk(
     (recency-weighted counts per cell as in ``placement.interim``: incidents in the
     ``lookback_days`` before ``moment``, half-life ``half_life_days``; nothing after it). The
     copies keep ``buffer_m`` from the area and do not overlap each other."""
-    if incidents.crs is None or incidents.crs.to_epsg() != 28992:
-        raise CrsError("incidenten: verwacht EPSG:28992 (RD New) voor controlegebieden")
+    require_rd(incidents, "incidenten (controlegebieden)")
     t0 = _ts(moment, "moment")
     rule = (f"plaatsen met hetzelfde risico op {t0.date()} volgens het eigen risicomodel "
             f"(recentheidsgewogen aantallen, {lookback_days:g} dagen terug, alleen gegevens "
@@ -462,8 +461,7 @@ def evaluate_deployment(
     else places of the same risk at ``start`` (:func:`controls_by_risk`). A result that is not
     significant at ``alpha`` is "te vroeg om te zeggen" while the minimal detectable decline
     (``power``) exceeds ``max_mde``."""
-    if incidents.crs is None or incidents.crs.to_epsg() != 28992:
-        raise CrsError("incidenten: verwacht EPSG:28992 (RD New) voor een effectmeting")
+    require_rd(incidents, "incidenten (effectmeting)")
     if area is None:
         if point is None or radius is None:
             raise InvalidInput("geef een gebied (polygoon) of een punt met straal op")

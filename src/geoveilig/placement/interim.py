@@ -25,7 +25,8 @@ import pandas as pd
 
 from .. import RD_NEW
 from ..areas import Areas
-from ..errors import CrsError, InvalidInput
+from ..errors import InvalidInput
+from ..spatial import require_rd
 from ..times import local_timestamp
 
 __all__ = ["INTERIM_METHOD", "interim_buurttent_table", "interim_demand"]
@@ -51,8 +52,7 @@ def interim_demand(
     """Demand cells (cell centres, EPSG:28992) inside the gemeente with ``risk`` (expected
     incidents of ``crime_types`` in the ``window_days`` after ``origin``), ``buurt_code``,
     ``wijk_code``, ``residential`` and ``count`` (incidents in the look-back)."""
-    if incidents.crs is None or incidents.crs.to_epsg() != 28992:
-        raise CrsError("incidenten: verwacht EPSG:28992 (RD New)")
+    require_rd(incidents, "incidenten")
     for name, v in (("venster", window_days), ("terugblik", lookback_days),
                     ("halfwaardetijd", half_life_days), ("celgrootte", cell_size)):
         if not v > 0:

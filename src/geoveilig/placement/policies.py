@@ -31,7 +31,8 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 from scipy.spatial import cKDTree
 
 from .. import RD_NEW
-from ..errors import CrsError, InvalidInput
+from ..errors import InvalidInput
+from ..spatial import require_rd
 from .coverage import MCLP, CoverageSolution, coverage_matrix
 
 __all__ = [
@@ -81,11 +82,7 @@ class Recommendation:
 def _check_rd(gdf: gpd.GeoDataFrame, what: str) -> None:
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InvalidInput(f"{what}: verwacht een GeoDataFrame")
-    if gdf.crs is None:
-        raise CrsError(f"{what}: geen coördinatenstelsel (CRS); verwacht EPSG:28992 (RD New)")
-    if gdf.crs.to_epsg() != 28992:
-        raise CrsError(f"{what}: coördinatenstelsel {gdf.crs.to_string()} is niet in meters; "
-                       "zet eerst om naar EPSG:28992 (RD New)")
+    require_rd(gdf, what)
 
 
 def _points_xy(gdf: gpd.GeoDataFrame, what: str) -> NDArray[np.float64]:
@@ -135,8 +132,7 @@ def _excluded_mask(xy: NDArray, excluded: object) -> NDArray[np.bool_]:
     if excluded is None:
         return np.zeros(len(xy), dtype=bool)
     if isinstance(excluded, gpd.GeoDataFrame | gpd.GeoSeries):
-        if excluded.crs is not None and excluded.crs.to_epsg() != 28992:
-            raise CrsError("uitgesloten zones: verwacht EPSG:28992 (RD New)")
+        require_rd(excluded, "uitgesloten zones", missing_ok=True)
         geoms = np.asarray(excluded.geometry.values if isinstance(excluded, gpd.GeoDataFrame)
                            else excluded.values)
     elif isinstance(excluded, shapely.Geometry):

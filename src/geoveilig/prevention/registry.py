@@ -30,7 +30,7 @@ import pandas as pd
 import shapely
 
 from .. import RD_NEW
-from ..errors import CrsError, ImportRejected, InvalidInput
+from ..errors import ImportRejected, InvalidInput
 from ..times import local_timestamp
 
 TEAM = "buurtpreventieteam"
@@ -397,12 +397,6 @@ def _missing(value: object) -> bool:
     if value is pd.NA or value is pd.NaT:
         return True
     return isinstance(value, str) and value.strip() == ""
-
-
-def check_rd(gdf: gpd.GeoDataFrame, what: str = "gegevens") -> None:
-    """Raise ``CrsError`` unless ``gdf`` is in EPSG:28992 (coverage is computed in m²)."""
-    if gdf.crs is None or gdf.crs.to_epsg() != 28992:
-        raise CrsError(f"{what}: verwacht RD New (EPSG:28992) in meters, niet {gdf.crs}")
 
 
 def merge_registries(base: Registry, update: Registry) -> Registry:

@@ -1,0 +1,47 @@
+"""The shared building blocks of the core: one CRS check (spatial.require_rd) and one rule for
+JSON values (geoveilig._json)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from geoveilig._json import json_value
+from geoveilig.errors import CrsError, InvalidInput
+from geoveilig.spatial import require_rd
+
+
+def _points(crs: object) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"a": [1]}, geometry=gpd.points_from_xy([170_000.0], [385_000.0]),
+                            crs=crs)
+
+
+def test_require_rd_accepts_rd_and_names_the_input_otherwise() -> None:
+    require_rd(_points("EPSG:28992"), "incidenten")
+    with pytest.raises(CrsError, match=r"^incidenten: coördinatenstelsel EPSG:4326"):
+        require_rd(_points("EPSG:28992").to_crs(4326), "incidenten")
+    with pytest.raises(CrsError, match="geen coördinatenstelsel"):
+        require_rd(_points(None), "inzetten")
+    # a frame without a CRS is only read as RD when the caller says so
+    require_rd(_points(None), "uitgesloten zones", missing_ok=True)
+    # CrsError is an InvalidInput: the edges answer 400 / exit non-zero
+    assert issubclass(CrsError, InvalidInput)
+
+
+def test_json_value_one_rule_for_missing_numbers_and_times() -> None:
+    ts = pd.Timestamp("2024-03-31 03:30", tz="Europe/Amsterdam")
+    values = [None, pd.NaT, pd.NA, float("nan"), np.float64("inf"), np.int64(3),
+              np.bool_(True), ts, datetime(2024, 1, 2, 3, 4), "x", 2.5]
+    got = [json_value(v) for v in values]
+    assert got == [None, None, None, None, None, 3, True, ts.isoformat(),
+                   "2024-01-02T03:04:00", "x", 2.5]
+    assert type(got[5]) is int and type(got[6]) is bool
+    json.dumps(got, allow_nan=False)
+    # unknown objects stay as they are, or become text with stringify (the stored plans)
+    assert json_value((1, 2)) == (1, 2)
+    assert json_value((1, 2), stringify=True) == "(1, 2)"
+    assert json_value(np.datetime64("NaT"), stringify=True) is None
