@@ -45,3 +45,25 @@ def test_json_value_one_rule_for_missing_numbers_and_times() -> None:
     assert json_value((1, 2)) == (1, 2)
     assert json_value((1, 2), stringify=True) == "(1, 2)"
     assert json_value(np.datetime64("NaT"), stringify=True) is None
+
+
+def test_local_day_is_the_amsterdam_calendar_day() -> None:
+    from geoveilig.times import local_day
+
+    # 23:30 UTC on 31 March is already 1 April in Amsterdam (summer time, +02:00)
+    assert local_day(pd.Timestamp("2024-03-31 23:30", tz="UTC")) == pd.Timestamp("2024-04-01")
+    # naive = Amsterdam wall clock, also in the autumn hour that occurs twice
+    assert local_day("2024-10-27 02:30") == pd.Timestamp("2024-10-27")
+    assert local_day(datetime(2024, 5, 6, 7, 8)).tzinfo is None
+
+
+def test_alert_extents_read_naive_times_by_the_one_time_rule() -> None:
+    """The alert zones localised naive times without the importer's DST rule (the autumn hour
+    that occurs twice raised); they now read them as every other part does."""
+    from geoveilig.alerts.zones import estimate_extents
+
+    history = pd.DataFrame({"occurred_at": pd.Series([], dtype="datetime64[ns, UTC]"),
+                            "crime_type": pd.Series([], dtype=object)})
+    out = estimate_extents(history, pd.Timestamp("2024-10-27 02:30"),
+                           crime_types=["woninginbraak"])
+    assert set(out) <= {"woninginbraak"}

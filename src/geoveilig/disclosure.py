@@ -46,6 +46,7 @@ import pandas as pd
 
 from . import crimetypes
 from .errors import InvalidInput
+from .times import local_series
 
 #: Perturbation table: noise value -> probability (symmetric, mean 0, variance 1.58).
 PTABLE: tuple[tuple[int, float], ...] = ((-3, 0.03), (-2, 0.08), (-1, 0.20), (0, 0.38),
@@ -372,7 +373,7 @@ def month_times(frame: pd.DataFrame) -> pd.DataFrame:
         local = t.dt.tz_convert(TIMEZONE).dt.tz_localize(None) if aware else t
         first = local.dt.to_period("M").dt.start_time + pd.Timedelta(days=MONTH_DAY - 1)
         if aware:
-            first = first.dt.tz_localize(TIMEZONE)
+            first = local_series(first)
         out[col] = first.where(t.notna())
     return out
 

@@ -86,7 +86,7 @@ from .areas import LEVELS, Areas
 from .crimetypes import BY_SLUG, GROUP_LABELS, GROUPS, SLUGS, TOTAL_LABEL, TOTAL_SLUG, _norm
 from .crimetypes import resolve as _resolve
 from .errors import InvalidInput, UnknownCrimeType
-from .times import local_series, local_timestamp
+from .times import local_series, parse_local
 
 Level = Literal["gemeente", "wijk", "buurt"]
 
@@ -112,13 +112,7 @@ _DAY = pd.Timedelta(days=1)
 # Periods
 # --------------------------------------------------------------------------------------------
 def _ts(value: datetime | date | str | pd.Timestamp) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"ongeldige datum '{value}': gebruik JJJJ-MM-DD") from exc
-    if ts is pd.NaT:
-        raise InvalidInput(f"ongeldige datum '{value}'")
-    return local_timestamp(ts)
+    return parse_local(value)
 
 
 @dataclass(frozen=True)

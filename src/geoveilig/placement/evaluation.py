@@ -48,7 +48,7 @@ from scipy.stats.contingency import odds_ratio
 from .. import RD_NEW
 from ..errors import InvalidInput
 from ..spatial import require_rd
-from ..times import local_timestamp
+from ..times import parse_local
 
 __all__ = ["ControlSet", "EffectEstimate", "controls_by_risk", "controls_from_plan",
            "evaluate_deployment"]
@@ -123,11 +123,7 @@ class EffectEstimate:
 
 
 def _ts(value: TimeLike, what: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"{what}: ongeldige datum '{value}'") from exc
-    return local_timestamp(ts)
+    return parse_local(value, where=what)
 
 
 def _pct(x: float) -> str:

@@ -34,10 +34,6 @@ __all__ = ["INTERIM_METHOD", "interim_buurttent_table", "interim_demand"]
 INTERIM_METHOD = "interim: recentheidsgewogen tellingen per cel"
 
 
-def _origin(origin: date | datetime | str | pd.Timestamp) -> pd.Timestamp:
-    return local_timestamp(origin)
-
-
 def interim_demand(
     incidents: gpd.GeoDataFrame,
     areas: Areas,
@@ -57,7 +53,7 @@ def interim_demand(
                     ("halfwaardetijd", half_life_days), ("celgrootte", cell_size)):
         if not v > 0:
             raise InvalidInput(f"{name} moet groter dan 0 zijn (kreeg {v})")
-    t0 = _origin(origin)
+    t0 = local_timestamp(origin)
     minx, miny, maxx, maxy = areas.buurten.total_bounds
     x0 = np.floor(minx / cell_size) * cell_size
     y0 = np.floor(miny / cell_size) * cell_size
@@ -111,7 +107,7 @@ def interim_buurttent_table(
     year), ``uncovered_share`` (from ``uncovered_share``, a Series indexed by buurt code, e.g.
     1 - the prevention registry's coverage share; 1.0 = unknown where absent) and
     ``inhabitants`` when the areas have it."""
-    t0 = _origin(origin)
+    t0 = local_timestamp(origin)
     t = pd.to_datetime(incidents["occurred_at"])
     sel = (t < t0) & (t >= t0 - pd.Timedelta(days=lookback_days)) & \
         incidents["crime_type"].isin(list(hic_types))

@@ -160,10 +160,6 @@ def window_days(text: str, where: str = "window") -> float:
                            where=where) from None
 
 
-def _aware(ts: pd.Timestamp) -> pd.Timestamp:
-    return local_timestamp(ts)
-
-
 def plan_origin(store: Store, origin: str | pd.Timestamp | None, where: str = "origin"
                 ) -> pd.Timestamp:
     """The forecast origin: the given date, or the day after the last stored incident."""
@@ -199,7 +195,7 @@ def demand(store: Store, areas: Areas, origin: pd.Timestamp, days: float,
                                   backtest=bt)
     except InsufficientData as exc:
         recent = inc.loc[pd.to_datetime(inc["occurred_at"]) >=
-                         _aware(origin) - pd.Timedelta(days=365)]
+                         local_timestamp(origin) - pd.Timedelta(days=365)]
         cells = interim_demand(recent, areas, origin=origin, window_days=days,
                                crime_types=crime_types, cell_size=grid_size)
         note = (f"hotspotmethode {method}: {exc}; de tussenoplossing (recentheidsgewogen "
@@ -209,7 +205,7 @@ def demand(store: Store, areas: Areas, origin: pd.Timestamp, days: float,
     cells["risk"] = cells["risk"].clip(lower=0.0)
     burgl = inc.loc[(inc["crime_type"] == "woninginbraak")
                     & (pd.to_datetime(inc["occurred_at"])
-                       >= _aware(origin) - pd.Timedelta(days=3 * 365))]
+                       >= local_timestamp(origin) - pd.Timedelta(days=3 * 365))]
     hit = shapely.STRtree(np.asarray(cells.geometry.values)).query(
         np.asarray(burgl.geometry.values), predicate="within")[1]
     cells["residential"] = False

@@ -31,7 +31,7 @@ import shapely
 
 from .. import RD_NEW
 from ..errors import ImportRejected, InvalidInput
-from ..times import local_timestamp
+from ..times import local_day
 
 TEAM = "buurtpreventieteam"
 WHATSAPP = "whatsapp-preventiegroep"
@@ -100,7 +100,7 @@ def to_date(value: date | datetime | str | pd.Timestamp, *, what: str = "datum")
     if ts is pd.NaT:
         raise InvalidInput(f"{what} ontbreekt")
     if ts.tzinfo is not None:
-        ts = local_timestamp(ts).tz_localize(None)
+        return local_day(ts)
     return ts.normalize()
 
 
