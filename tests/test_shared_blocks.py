@@ -67,3 +67,22 @@ def test_alert_extents_read_naive_times_by_the_one_time_rule() -> None:
     out = estimate_extents(history, pd.Timestamp("2024-10-27 02:30"),
                            crime_types=["woninginbraak"])
     assert set(out) <= {"woninginbraak"}
+
+
+def test_grid_over_bounds_is_the_whole_aligned_raster() -> None:
+    from geoveilig.hotspots.grid import Grid, make_grid
+
+    g = Grid.over_bounds((1010.0, 2030.0, 1490.0, 2260.0), 125.0, "EPSG:28992")
+    assert (g.x0, g.y0, g.nx, g.ny) == (1000.0, 2000.0, 4, 3)
+    assert g.n_cells == 12 and (g.share_in_area == 1).all()
+    # the same corner and cells as make_grid over the same box
+    import shapely
+    m = make_grid(shapely.box(1010.0, 2030.0, 1490.0, 2260.0), 125.0, crs="EPSG:28992")
+    assert (m.x0, m.y0, m.nx, m.ny) == (g.x0, g.y0, g.nx, g.ny)
+    assert g.cell_of(np.array([1010.0, 1499.0, 999.0]), np.array([2030.0, 2374.0, 2030.0])
+                     ).tolist() == [0, 11, -1]
+    wider = Grid.over_bounds((1010.0, 2030.0, 1490.0, 2260.0), 125.0, "EPSG:28992",
+                             extra_cells=1)
+    assert (wider.nx, wider.ny) == (5, 4)
+    with pytest.raises(InvalidInput):
+        Grid.over_bounds((0, 0, 1, 1), 0.0, "EPSG:28992")

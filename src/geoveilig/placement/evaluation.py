@@ -47,6 +47,7 @@ from scipy.stats.contingency import odds_ratio
 
 from .. import RD_NEW
 from ..errors import InvalidInput
+from ..hotspots.grid import Grid
 from ..spatial import require_rd
 from ..times import parse_local
 
@@ -219,23 +220,22 @@ def controls_by_risk(
                                        f"{lookback_days:g} dagen vóór {t0.date()}, dus geen "
                                        "risico om plaatsen op te vergelijken")
     ax0, ay0, ax1, ay1 = area.bounds
-    x0 = np.floor(min(x.min(), ax0) / cell_size) * cell_size
-    y0 = np.floor(min(y.min(), ay0) / cell_size) * cell_size
-    nx = int(np.ceil((max(x.max(), ax1) - x0) / cell_size)) + 1
-    ny = int(np.ceil((max(y.max(), ay1) - y0) / cell_size)) + 1
+    grid = Grid.over_bounds((min(x.min(), ax0), min(y.min(), ay0),
+                             max(x.max(), ax1), max(y.max(), ay1)), cell_size, RD_NEW,
+                            extra_cells=1)
+    nx, ny, x0, y0 = grid.nx, grid.ny, grid.x0, grid.y0
+    cell = grid.cell_of(x, y)  # every incident lies on this grid
+
+    def raster(values: np.ndarray) -> np.ndarray:
+        """Per-cell values as an (nx, ny) array indexed [column, row]."""
+        return grid.to_raster(values).T
+
     w = 0.5 ** (age[recent] / half_life_days)
-    ix = np.floor((x[recent] - x0) / cell_size).astype(np.int64)
-    iy = np.floor((y[recent] - y0) / cell_size).astype(np.int64)
-    risk = np.zeros((nx, ny))
-    np.add.at(risk, (ix, iy), w)
-    seen = np.zeros((nx, ny), dtype=bool)  # cells with any incident at all before the moment
-    before = age > 0
-    seen[np.floor((x[before] - x0) / cell_size).astype(np.int64),
-         np.floor((y[before] - y0) / cell_size).astype(np.int64)] = True
+    risk = raster(np.bincount(cell[recent], weights=w, minlength=grid.n_cells))
+    # cells with any incident at all before the moment
+    seen = raster(np.bincount(cell[age > 0], minlength=grid.n_cells).astype(float)) > 0
     # the area as a footprint of cells (centres inside; at least the nearest cell)
-    gx, gy = np.meshgrid(x0 + (np.arange(nx) + 0.5) * cell_size,
-                         y0 + (np.arange(ny) + 0.5) * cell_size, indexing="ij")
-    inside = shapely.contains_xy(area, gx, gy)
+    inside = shapely.contains_xy(area, raster(grid.cx), raster(grid.cy))
     if not inside.any():
         c = area.centroid
         inside[int((c.x - x0) // cell_size), int((c.y - y0) // cell_size)] = True
