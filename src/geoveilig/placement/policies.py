@@ -18,7 +18,7 @@ the first unit covering it (units that stay first, then new sites in rank order)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 
 import geopandas as gpd
@@ -37,7 +37,13 @@ from .coverage import MCLP, CoverageSolution, coverage_matrix
 
 __all__ = [
     "DEFAULT_ALARM_DURATION_DAYS",
+    "DEFAULT_RADIUS_M",
+    "Labels",
     "Recommendation",
+    "Rotation",
+    "Schedule",
+    "SiteRules",
+    "SolverOptions",
     "plan_buurttent",
     "recommend_alarms",
     "recommend_cameras",
@@ -47,6 +53,11 @@ __all__ = [
 #: Default time an alarm system stays at a spot (days) until the near-repeat analysis of the
 #: hotspot engine provides one: the near-repeat risk of burglary decays over roughly 4-6 weeks.
 DEFAULT_ALARM_DURATION_DAYS = 42
+
+#: Default coverage radius per kind of unit (metres): the one place the service, the CLI and
+#: the API take them from. A mobile alarm covers about 100-200 m, a flexible camera 50-100 m;
+#: a BuurtTent visit reaches about 500 m (used for stored deployments without a radius).
+DEFAULT_RADIUS_M: Mapping[str, float] = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
 
 SITE_COLUMNS = ["rank", "status", "expected_covered", "share_of_risk", "wijk_code",
                 "buurt_code", "wijk_name", "buurt_name", "distance_to_existing_m", "method",
@@ -76,6 +87,62 @@ class Recommendation:
         what = "totale prioriteit" if self.kind == "buurttent" else "verwacht gedekte incidenten"
         return (f"{what}: {self.objective:.2f} (bovengrens {self.bound:.2f}, gat {gap}; "
                 f"{self.status}; methode {self.solver})")
+
+
+# --- options --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SiteRules:
+    """Where new sites may go: ``min_spacing`` (m) between new sites and from existing units,
+    ``caps_per_wijk`` (one number or a mapping wijk code -> maximum) and ``excluded`` zones
+    (GeoDataFrame/GeoSeries/geometry in RD)."""
+
+    min_spacing: float | None = None
+    caps_per_wijk: int | Mapping[str, int] | None = None
+    excluded: object = None
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What the explanation per site says: area ``names`` (code -> name), the risk
+    ``method_name`` and its ``backtest_score``."""
+
+    names: Mapping[str, str] | None = None
+    method_name: str = ""
+    backtest_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How the MCLP is solved (``MCLP.solve``): ``solver`` (auto, greedy, heuristic, milp),
+    the relative ``gap`` that counts as proven and the ``time_limit`` in seconds."""
+
+    solver: str = "auto"
+    gap: float = 0.01
+    time_limit: float = 60.0
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """Rotation advice for alarm units in place: with ``rotate`` a unit is moved when the risk
+    within its radius is below ``cooled_fraction`` x the mean risk the new sites cover."""
+
+    rotate: bool = True
+    cooled_fraction: float = 0.5
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long a unit stays (``duration_days``) and from when (``origin``; the sites then
+    get ``start`` and ``until``)."""
+
+    duration_days: int = DEFAULT_ALARM_DURATION_DAYS
+    origin: date | datetime | str | None = None
+
+
+def _site_options(rules: SiteRules, labels: Labels, solver: SolverOptions
+                  ) -> dict[str, object]:
+    """The options as the keyword arguments of :func:`recommend_sites`."""
+    return {f.name: getattr(o, f.name) for o in (rules, labels, solver) for f in fields(o)}
 
 
 # --- input handling --------------------------------------------------------------------------
@@ -271,32 +338,25 @@ def recommend_alarms(
     demand: gpd.GeoDataFrame,
     count: int,
     *,
-    radius: float = 150.0,
+    radius: float = DEFAULT_RADIUS_M["alarm"],
     existing: gpd.GeoDataFrame | None = None,
-    rotate: bool = True,
-    cooled_fraction: float = 0.5,
-    duration_days: int = DEFAULT_ALARM_DURATION_DAYS,
-    origin: date | datetime | str | None = None,
-    min_spacing: float | None = None,
-    caps_per_wijk: int | Mapping[str, int] | None = None,
-    excluded: object = None,
-    names: Mapping[str, str] | None = None,
-    method_name: str = "",
-    backtest_score: float | None = None,
-    solver: str = "auto",
-    gap: float = 0.01,
-    time_limit: float = 60.0,
+    rotation: Rotation = Rotation(),
+    schedule: Schedule = Schedule(),
+    rules: SiteRules = SiteRules(),
+    labels: Labels = Labels(),
+    solver: SolverOptions = SolverOptions(),
 ) -> Recommendation:
     """Where to put ``count`` (more) mobile alarm systems.
 
     Demand is the burglary risk (woninginbraak + inbraak schuur/garage) of the coming window;
     only cells with ``residential`` True count when that column exists, and only they are
-    candidates. ``duration_days`` is how long a unit should stay (from the near-repeat
-    analysis). Rotation advice (``rotate`` and ``existing`` given): a unit is *cooled down*
-    when the risk within its radius is below ``cooled_fraction`` x the mean risk covered by
-    the recommended new sites; cooled units are released and moved to the best free sites
-    (nearest target per unit), units that are still warm stay. ``Recommendation.rotation`` lists
-    every placed unit with its advice."""
+    candidates. ``schedule.duration_days`` is how long a unit should stay (from the
+    near-repeat analysis). Rotation advice (``rotation.rotate`` and ``existing`` given): a unit
+    is *cooled down* when the risk within its radius is below ``rotation.cooled_fraction`` x
+    the mean risk covered by the recommended new sites; cooled units are released and moved to
+    the best free sites (nearest target per unit), units that are still warm stay.
+    ``Recommendation.rotation`` lists every placed unit with its advice."""
+    cooled_fraction, duration_days = rotation.cooled_fraction, schedule.duration_days
     if not 0 <= cooled_fraction <= 1:
         raise InvalidInput(f"cooled_fraction moet tussen 0 en 1 liggen (kreeg {cooled_fraction})")
     if int(duration_days) < 1:
@@ -307,11 +367,9 @@ def recommend_alarms(
         dem = demand.loc[demand["residential"].fillna(False).astype(bool)]
         if len(dem) == 0:
             raise InvalidInput("geen enkele cel is als woongebied (residential) gemarkeerd")
-    kw = {"min_spacing": min_spacing, "caps_per_wijk": caps_per_wijk, "excluded": excluded,
-          "names": names, "method_name": method_name, "backtest_score": backtest_score,
-          "solver": solver, "gap": gap, "time_limit": time_limit, "kind": "alarms"}
+    kw = {**_site_options(rules, labels, solver), "kind": "alarms"}
     rec = recommend_sites(dem, count, radius, existing=existing, **kw)  # type: ignore[arg-type]
-    rotation = None
+    advice = None
     if existing is not None and len(existing):
         dxy, risk, _ = _demand(dem)
         exy = _points_xy(existing, "bestaande eenheden")
@@ -321,14 +379,14 @@ def recommend_alarms(
         cooled = around < cooled_fraction * reference
         unit_ids = (existing["unit_id"].astype(str).to_numpy() if "unit_id" in existing
                     else np.array([str(i) for i in existing.index]))
-        rotation = pd.DataFrame({
+        advice = pd.DataFrame({
             "unit_id": unit_ids, "x": exy[:, 0], "y": exy[:, 1], "risk_in_radius": around,
             "reference_risk": reference, "cooled_down": cooled,
             "advice": np.where(cooled, "verplaatsen", "laten staan"),
             "move_to_x": np.nan, "move_to_y": np.nan, "move_to_buurt_code": None,
             "expected_covered_after_move": np.nan,
         })
-        if rotate and cooled.any():
+        if rotation.rotate and cooled.any():
             warm = existing.iloc[np.flatnonzero(~cooled)]
             n_move = int(cooled.sum())
             rec = recommend_sites(dem, count + n_move, radius, existing=warm, **kw)  # type: ignore[arg-type]
@@ -345,10 +403,10 @@ def recommend_alarms(
                 status[new_idx[ci]] = "verplaatst"
                 moved_from[new_idx[ci]] = cooled_ids[ri]
                 pos = np.flatnonzero(cooled)[ri]
-                rotation.loc[pos, "move_to_x"] = nxy[ci, 0]
-                rotation.loc[pos, "move_to_y"] = nxy[ci, 1]
-                rotation.loc[pos, "move_to_buurt_code"] = rec.sites["buurt_code"].iloc[new_idx[ci]]
-                rotation.loc[pos, "expected_covered_after_move"] = \
+                advice.loc[pos, "move_to_x"] = nxy[ci, 0]
+                advice.loc[pos, "move_to_y"] = nxy[ci, 1]
+                advice.loc[pos, "move_to_buurt_code"] = rec.sites["buurt_code"].iloc[new_idx[ci]]
+                advice.loc[pos, "expected_covered_after_move"] = \
                     rec.sites["expected_covered"].iloc[new_idx[ci]]
             sites = rec.sites.copy()
             sites["status"] = status
@@ -361,13 +419,13 @@ def recommend_alarms(
         dist = cKDTree(_points_xy(existing, "bestaande eenheden")).query(sxy[is_new])[0]
         sites.loc[is_new, "distance_to_existing_m"] = dist
     sites["duration_days"] = int(duration_days)
-    if origin is not None:
-        start = pd.Timestamp(origin).date()
+    if schedule.origin is not None:
+        start = pd.Timestamp(schedule.origin).date()
         sites["start"] = start.isoformat()
         sites["until"] = (start + pd.Timedelta(days=int(duration_days))).isoformat()
     params = {**rec.params, "duration_days": int(duration_days),
               "cooled_fraction": cooled_fraction}
-    return Recommendation(**{**rec.__dict__, "sites": sites, "rotation": rotation,
+    return Recommendation(**{**rec.__dict__, "sites": sites, "rotation": advice,
                              "params": params})
 
 
@@ -376,7 +434,7 @@ def recommend_cameras(
     demand: gpd.GeoDataFrame,
     count: int,
     *,
-    radius: float = 75.0,
+    radius: float = DEFAULT_RADIUS_M["camera"],
     min_spacing: float | None = None,
     existing: gpd.GeoDataFrame | None = None,
     keep_existing: bool = True,

@@ -45,7 +45,12 @@ from .evaluation import EffectEstimate, evaluate_deployment
 from .interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
 from .policies import (
     DEFAULT_ALARM_DURATION_DAYS,
+    DEFAULT_RADIUS_M,
+    Labels,
     Recommendation,
+    Rotation,
+    Schedule,
+    SiteRules,
     plan_buurttent,
     recommend_alarms,
     recommend_cameras,
@@ -255,7 +260,8 @@ def uncovered_share(store: Store, areas: Areas, when: pd.Timestamp) -> pd.Series
                      index=cov["code"].to_numpy())
 
 
-def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0,
+def plan_alarms(store: Store, areas: Areas, *, count: int,
+                radius: float = DEFAULT_RADIUS_M["alarm"],
                 origin: str | pd.Timestamp | None = None, window: str = "28d",
                 keep_existing: bool = KEEP_EXISTING, min_spacing: float | None = None,
                 duration_days: int | None = None, method: str = "prospective",
@@ -273,9 +279,11 @@ def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0
         duration_days, note = alarm_duration(store, t0)
         notes = (*notes, note)
     rec = recommend_alarms(d.cells, count, radius=radius, existing=existing,
-                           rotate=not keep_existing, duration_days=duration_days, origin=t0,
-                           min_spacing=min_spacing, names=areas.names(), method_name=d.method,
-                           backtest_score=d.backtest_score)
+                           rotation=Rotation(rotate=not keep_existing),
+                           schedule=Schedule(duration_days=duration_days, origin=t0),
+                           rules=SiteRules(min_spacing=min_spacing),
+                           labels=Labels(names=areas.names(), method_name=d.method,
+                                         backtest_score=d.backtest_score))
     unit = (f"verwacht aantal inbraken binnen {radius:g} m in de komende "
             f"{window_text(window_days(window))}")
     params = {"origin": t0.date().isoformat(), "window": window, "keep_existing": keep_existing,
@@ -284,7 +292,8 @@ def plan_alarms(store: Store, areas: Areas, *, count: int, radius: float = 150.0
     return _saved(store, "alarms", rec, notes, unit, params, requester, save, version)
 
 
-def plan_cameras(store: Store, areas: Areas, *, count: int, radius: float = 75.0,
+def plan_cameras(store: Store, areas: Areas, *, count: int,
+                 radius: float = DEFAULT_RADIUS_M["camera"],
                  origin: str | pd.Timestamp | None = None, window: str = "28d",
                  keep_existing: bool = KEEP_EXISTING, min_spacing: float | None = None,
                  method: str = "prospective", with_backtest: bool = False,
@@ -335,7 +344,7 @@ def plan_buurttent_year(store: Store, areas: Areas, *, count: int, year: int,
 
 #: What a deployment kind is meant to prevent (the default crime types of its evaluation).
 EFFECT_TYPES = {"alarm": BURGLARY, "camera": GROUPS["straat"], "buurttent": GROUPS["hic"]}
-DEFAULT_RADIUS = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
+DEFAULT_RADIUS = DEFAULT_RADIUS_M
 
 
 def deployment_effect(store: Store, deployment_id: int,
@@ -369,7 +378,8 @@ def deployment_effect(store: Store, deployment_id: int,
     types = crime_types or EFFECT_TYPES.get(kind, GROUPS["hic"])
     incidents = store.incidents(crime_types=list(types))
     radius = dep.get("radius_m")
-    radius = float(radius) if pd.notna(radius) and radius else DEFAULT_RADIUS.get(kind, 150.0)
+    radius = (float(radius) if pd.notna(radius) and radius
+              else DEFAULT_RADIUS.get(kind, DEFAULT_RADIUS_M["alarm"]))
     area = None
     if isinstance(dep.get("area_wkt"), str) and dep["area_wkt"]:
         area = shapely.from_wkt(dep["area_wkt"])
