@@ -827,41 +827,13 @@ def compare(
     cov = data_range(incidents) if coverage == "auto" else coverage
     check_covered(period, cov)
     prep = _prepare(incidents, level, areas)
-    member = _membership(row_keys)
     notes: list[str] = []
-
-    def counts_for(p: Period) -> np.ndarray | None:
-        if _coverage_of(p, cov) < 1 - COVERAGE_TOLERANCE:
-            return None
-        return _slug_counts(prep, p) @ member  # (A+1, R)
-
-    target = counts_for(period)
-    assert target is not None
-    # trend: consecutive earlier years covered by the data
-    trend_periods = [period]
-    trend_mats = [target]
-    for k in range(1, max(trend_years, 0) + 1):
-        p = period.shift(-k)
-        m = counts_for(p)
-        if m is None:
-            break
-        trend_periods.insert(0, p)
-        trend_mats.insert(0, m)
-    refs: list[tuple[int, Period, np.ndarray | None]] = []
-    for k in ks:
-        p = period.shift(-k)
-        m = counts_for(p)
-        if m is None:
-            notes.append(f"Vergelijking met {p.label}: geen gegevens, want {p.label} valt "
-                         f"(deels) buiten de gegevens ({_range_text(cov)}).")
-        refs.append((k, p, m))
+    c = _PeriodCounts.collect(prep, _membership(row_keys), cov, period, ks, trend_years, notes)
 
     n_a = len(prep.codes)
-    keep_unknown = any(m is not None and m[n_a].sum() > 0 for m in [target, *trend_mats,
-                                                                     *(r[2] for r in refs)])
+    keep_unknown = any(m is not None and m[n_a].sum() > 0
+                       for m in [c.target, *c.trend_mats, *(r[2] for r in c.refs)])
     n_keep = n_a + 1 if keep_unknown else n_a
-    codes = [*prep.codes, UNKNOWN_AREA_CODE][:n_keep]
-    names = [*prep.names, UNKNOWN_AREA_NAME][:n_keep]
     if keep_unknown:
         notes.append("Een deel van de incidenten ligt buiten de wijk- en buurtgrenzen; zij staan "
                      f"als '{UNKNOWN_AREA_NAME}' in de tabel.")
@@ -869,42 +841,107 @@ def compare(
     a_idx = np.repeat(np.arange(n_keep), n_r)
     r_idx = np.tile(np.arange(n_r), n_keep)
     rows_arr = np.asarray(row_keys, dtype=object)[r_idx]
-    b = target[:n_keep].reshape(-1)
+    b = c.target[:n_keep].reshape(-1)
     frame = pd.DataFrame({
         "level": level,
-        "area_code": np.asarray(codes, dtype=object)[a_idx],
-        "area_name": np.asarray(names, dtype=object)[a_idx],
+        "area_code": np.asarray([*prep.codes, UNKNOWN_AREA_CODE][:n_keep], dtype=object)[a_idx],
+        "area_name": np.asarray([*prep.names, UNKNOWN_AREA_NAME][:n_keep], dtype=object)[a_idx],
         "crime_type": rows_arr,
         "label": np.asarray([row_label(r) for r in row_keys], dtype=object)[r_idx],
         "count": b.astype(np.int64),
     })
-    for k, p, m in refs:
-        if m is None:
-            frame[f"count_{k}y"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-            frame[f"change_{k}y"] = np.nan
-            frame[f"change_{k}y_text"] = "geen gegevens"
-            frame[f"suppressed_{k}y"] = False
-            frame[f"p_{k}y"] = np.nan
-            frame[f"signal_{k}y"] = "geen gegevens"
-            continue
-        a = m[:n_keep].reshape(-1)
-        change = percent_change(a, b)
-        suppressed = rule.apply(rows_arr, k, a, b)
-        text = np.where(np.isfinite(change),
-                        [format_percent(c, round_modes.get(k, round_modes[0]))
-                         if np.isfinite(c) else "" for c in change],
-                        "n.v.t.")
-        text = np.where(suppressed, rule.symbol, text)
-        share = period.days / (period.days + p.days)
-        pv = binomial_test(a, b, share)
-        frame[f"count_{k}y"] = pd.array(a, dtype="Int64")
-        frame[f"change_{k}y"] = change
-        frame[f"change_{k}y_text"] = text
-        frame[f"suppressed_{k}y"] = suppressed
-        frame[f"p_{k}y"] = pv
-        frame[f"signal_{k}y"] = [_signal_text(pp, bb - aa, alpha)
-                                 for pp, aa, bb in zip(pv, a, b, strict=True)]
-    series = np.stack([m[:n_keep].reshape(-1) for m in trend_mats], axis=1)
+    for k, p, m in c.refs:
+        _add_reference(frame, k, None if m is None else m[:n_keep].reshape(-1), b, rows_arr,
+                       share=period.days / (period.days + p.days), rule=rule, alpha=alpha,
+                       rounding=round_modes.get(k, round_modes[0]))
+    _add_trend(frame, [m[:n_keep].reshape(-1) for m in c.trend_mats], alpha, notes)
+    _add_rates(frame, prep, a_idx, "count")
+    return Comparison(
+        frame=frame, period=period, references=tuple((k, p) for k, p, _ in c.refs),
+        level=level, rule=rule, alpha=alpha, trend_periods=tuple(c.trend_periods),
+        notes=tuple(notes), gemeente_name=areas.gemeente_name if areas is not None else "",
+        rounding=tuple(sorted(round_modes.items())),
+    )
+
+
+# --- the steps of compare ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class _PeriodCounts:
+    """Counts (areas + 1 unknown) x rows of the target period, of the consecutive earlier years
+    the data cover (``trend_periods``/``trend_mats``, oldest first, ending with the target)
+    and of each reference ``(years back, period, counts or None when not covered)``."""
+
+    target: np.ndarray
+    trend_periods: list[Period]
+    trend_mats: list[np.ndarray]
+    refs: list[tuple[int, Period, np.ndarray | None]]
+
+    @classmethod
+    def collect(cls, prep: _Prepared, member: np.ndarray,
+                cov: tuple[pd.Timestamp, pd.Timestamp] | None, period: Period,
+                ks: list[int], trend_years: int, notes: list[str]) -> _PeriodCounts:
+        def counts_for(p: Period) -> np.ndarray | None:
+            if _coverage_of(p, cov) < 1 - COVERAGE_TOLERANCE:
+                return None
+            return _slug_counts(prep, p) @ member  # (A+1, R)
+
+        target = counts_for(period)
+        assert target is not None
+        # trend: consecutive earlier years covered by the data
+        trend_periods = [period]
+        trend_mats = [target]
+        for k in range(1, max(trend_years, 0) + 1):
+            p = period.shift(-k)
+            m = counts_for(p)
+            if m is None:
+                break
+            trend_periods.insert(0, p)
+            trend_mats.insert(0, m)
+        refs: list[tuple[int, Period, np.ndarray | None]] = []
+        for k in ks:
+            p = period.shift(-k)
+            m = counts_for(p)
+            if m is None:
+                notes.append(f"Vergelijking met {p.label}: geen gegevens, want {p.label} valt "
+                             f"(deels) buiten de gegevens ({_range_text(cov)}).")
+            refs.append((k, p, m))
+        return cls(target, trend_periods, trend_mats, refs)
+
+
+def _add_reference(frame: pd.DataFrame, k: int, a: np.ndarray | None, b: np.ndarray,
+                   rows_arr: np.ndarray, *, share: float, rule: LowCountRule, alpha: float,
+                   rounding: str) -> None:
+    """The columns of the comparison with ``k`` years back (counts ``a``, target ``b``;
+    ``a`` None = the data do not cover that period). ``share``: the target period's share of
+    the days of both periods (the binomial test's null)."""
+    if a is None:
+        frame[f"count_{k}y"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        frame[f"change_{k}y"] = np.nan
+        frame[f"change_{k}y_text"] = "geen gegevens"
+        frame[f"suppressed_{k}y"] = False
+        frame[f"p_{k}y"] = np.nan
+        frame[f"signal_{k}y"] = "geen gegevens"
+        return
+    change = percent_change(a, b)
+    suppressed = rule.apply(rows_arr, k, a, b)
+    text = np.where(np.isfinite(change),
+                    [format_percent(c, rounding) if np.isfinite(c) else "" for c in change],
+                    "n.v.t.")
+    text = np.where(suppressed, rule.symbol, text)
+    pv = binomial_test(a, b, share)
+    frame[f"count_{k}y"] = pd.array(a, dtype="Int64")
+    frame[f"change_{k}y"] = change
+    frame[f"change_{k}y_text"] = text
+    frame[f"suppressed_{k}y"] = suppressed
+    frame[f"p_{k}y"] = pv
+    frame[f"signal_{k}y"] = [_signal_text(pp, bb - aa, alpha)
+                             for pp, aa, bb in zip(pv, a, b, strict=True)]
+
+
+def _add_trend(frame: pd.DataFrame, yearly: list[np.ndarray], alpha: float,
+               notes: list[str]) -> None:
+    """The Mann-Kendall trend columns over the ``yearly`` counts (oldest first)."""
+    series = np.stack(yearly, axis=1)
     n_pts = series.shape[1]
     if n_pts >= MIN_TREND_YEARS:
         s, pt = mann_kendall(series)
@@ -917,13 +954,6 @@ def compare(
     frame["trend_signal"] = [_trend_text(pp, ss, alpha, n_pts) for pp, ss in zip(pt, s,
                                                                                    strict=True)]
     frame["trend_points"] = n_pts
-    _add_rates(frame, prep, a_idx, "count")
-    return Comparison(
-        frame=frame, period=period, references=tuple((k, p) for k, p, _ in refs), level=level,
-        rule=rule, alpha=alpha, trend_periods=tuple(trend_periods), notes=tuple(notes),
-        gemeente_name=areas.gemeente_name if areas is not None else "",
-        rounding=tuple(sorted(round_modes.items())),
-    )
 
 
 # --------------------------------------------------------------------------------------------
