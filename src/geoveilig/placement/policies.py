@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -518,11 +519,7 @@ def plan_buurttent(
     ``min_gap_weeks`` weeks and a buurt at most ``max_visits_per_buurt`` times. The choice
     maximises the total priority (exact, HiGHS MILP); among equal choices the higher priorities
     come first. The location is a central point inside the buurt (``central_points``)."""
-    need = ["buurt_code", "wijk_code", "hic_risk", "uncovered_share"]
-    missing = [c for c in need if c not in table.columns]
-    if missing:
-        raise InvalidInput(f"BuurtTent-tabel: kolom(men) {', '.join(missing)} ontbreken "
-                           "(nodig per buurt: buurt_code, wijk_code, hic_risk, uncovered_share)")
+    _BuurtPriorities.require_columns(table)
     if int(count) != count or count < 1:
         raise InvalidInput(f"aantal inzetten moet een geheel getal van minstens 1 zijn "
                            f"(kreeg {count})")
@@ -530,83 +527,25 @@ def plan_buurttent(
         raise InvalidInput(f"minimale tussenpoos moet 0 of meer weken zijn (kreeg {min_gap_weeks})")
     if max_visits_per_buurt < 1:
         raise InvalidInput("max_visits_per_buurt moet minstens 1 zijn")
-    _check_rd(buurten, "buurten")
-    t = table.drop_duplicates("buurt_code").reset_index(drop=True)
-    risk = pd.to_numeric(t["hic_risk"], errors="coerce").to_numpy(dtype=float)
-    unc = pd.to_numeric(t["uncovered_share"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(risk).any() or (risk < 0).any():
-        raise InvalidInput("BuurtTent-tabel: hic_risk moet een getal van 0 of meer zijn")
-    if np.isnan(unc).any() or (unc < 0).any() or (unc > 1).any():
-        raise InvalidInput("BuurtTent-tabel: uncovered_share moet tussen 0 en 1 liggen")
-    if "inhabitants" in t.columns:
-        inh = pd.to_numeric(t["inhabitants"], errors="coerce").to_numpy(dtype=float)
-        inh = np.where(inh < 0, np.nan, inh)
-        fill = np.nanmedian(inh) if np.isfinite(inh).any() else 1.0
-        inh = np.where(np.isnan(inh), fill, inh)
-    else:
-        inh = np.ones(len(t))
-    prio = risk * unc
-    if prio.sum() <= 0:
-        raise InvalidInput("BuurtTent: geen enkele buurt heeft prioriteit > 0 (geen HIC-risico "
-                           "of overal preventie): er valt niets te plannen")
-    geo = buurten.set_index("code") if "code" in buurten.columns else buurten.set_index(
-        "buurt_code")
-    unknown = sorted(set(t["buurt_code"]) - set(geo.index))
-    if unknown:
-        raise InvalidInput(f"BuurtTent: buurtcode(s) zonder grens: {', '.join(unknown[:5])}")
-
-    if slots is not None:
-        all_slots = pd.DatetimeIndex(sorted(pd.Timestamp(s) for s in slots))
-    else:
-        all_slots = _slot_dates(start, end, slot)
-    if len(all_slots) < count:
-        raise InvalidInput(f"BuurtTent: {count} inzetten gevraagd maar de periode {start} tot "
-                           f"{end} heeft maar {len(all_slots)} mogelijke momenten ({slot})")
-    pick = np.unique(np.round(np.linspace(0, len(all_slots) - 1, count)).astype(int))
-    dates = all_slots[pick]
-    n_s = len(dates)
-    wijk = t["wijk_code"].astype(str).to_numpy()
-
-    cand = np.flatnonzero(prio > 0) if (prio > 0).sum() * max_visits_per_buurt >= count \
-        else np.arange(len(t))
-    day = ((dates - dates[0]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
-    gap_days = 7 * float(min_gap_weeks)
-    # stage 1: which buurten (max total priority); stage 2: when (higher priority earlier)
-    res = _schedule(prio[cand] / prio.max(), wijk[cand], day, gap_days,
-                    np.zeros(len(cand)), np.full(len(cand), float(max_visits_per_buurt)),
-                    time_limit, by_date=False)
-    if res.x is None:
-        raise InvalidInput(
-            f"BuurtTent onhaalbaar: met minimaal {min_gap_weeks:g} weken tussen twee bezoeken "
-            f"aan dezelfde wijk, {len(np.unique(wijk[cand]))} wijken met prioriteit en "
-            f"hoogstens {max_visits_per_buurt} bezoek(en) per buurt passen er geen {count} "
-            f"inzetten in {n_s} momenten; verklein de tussenpoos of het aantal")
-    first = res
-    visits = np.round(res.x.reshape(len(cand), n_s).sum(axis=1))
-    chosen = visits > 0
-    res2 = _schedule(prio[cand][chosen] / prio.max(), wijk[cand][chosen], day, gap_days,
-                     visits[chosen], visits[chosen], time_limit, by_date=True)
-    if res2.x is not None:
-        cand, res = cand[chosen], res2
-    z = res.x.reshape(len(cand), n_s) > 0.5
-    b_idx, s_idx = np.nonzero(z)
-    order = np.argsort(s_idx, kind="stable")
-    b_idx, s_idx = cand[b_idx[order]], s_idx[order]
-    visits_per = np.bincount(b_idx, minlength=len(t))
-    codes = t["buurt_code"].to_numpy(dtype=object)[b_idx]
-    pts = central_points(geo.loc[list(codes)])
-    total_risk = float(risk.sum())
-    expected = risk[b_idx] / visits_per[b_idx]
+    b = _BuurtPriorities.of(table, buurten)
+    dates = _visit_dates(start, end, slot, slots, count)
+    first, b_idx, s_idx = _choose_visits(b, dates, count, min_gap_weeks, max_visits_per_buurt,
+                                         time_limit)
+    visits_per = np.bincount(b_idx, minlength=len(b.codes))
+    codes = b.codes[b_idx]
+    pts = central_points(b.geo.loc[list(codes)])
+    total_risk = float(b.risk.sum())
+    expected = b.risk[b_idx] / visits_per[b_idx]
     frame = pd.DataFrame({
         "visit": np.arange(1, len(b_idx) + 1),
         "date": [d.date().isoformat() for d in dates[s_idx]],
-        "priority": prio[b_idx],
-        "hic_risk": risk[b_idx],
-        "uncovered_share": unc[b_idx],
-        "inhabitants": inh[b_idx] if "inhabitants" in t.columns else np.nan,
+        "priority": b.prio[b_idx],
+        "hic_risk": b.risk[b_idx],
+        "uncovered_share": b.unc[b_idx],
+        "inhabitants": b.inh[b_idx] if b.has_inhabitants else np.nan,
         "expected_covered": expected,
         "share_of_risk": expected / total_risk if total_risk > 0 else 0.0,
-        "wijk_code": wijk[b_idx],
+        "wijk_code": b.wijk[b_idx],
         "buurt_code": codes,
     })
     frame["rank"] = frame["priority"].rank(ascending=False, method="first").astype(int)
@@ -623,7 +562,7 @@ def plan_buurttent(
     dual = getattr(first, "mip_dual_bound", None)
     bound = objective
     if dual is not None and np.isfinite(dual):
-        bound = max(objective, float(-dual) * prio.max())
+        bound = max(objective, float(-dual) * b.prio.max())
     g = 0.0 if bound <= 0 else max(0.0, (bound - objective) / bound)
     cols = ["rank", "visit", "date", "status", "priority", "hic_risk", "uncovered_share",
             "inhabitants", "expected_covered", "share_of_risk", "wijk_code", "buurt_code",
@@ -637,6 +576,111 @@ def plan_buurttent(
         proven=bool(g <= 0.01), solver="milp", status=status, total_risk=total_risk,
         params={"count": count, "start": str(start), "end": str(end), "slot": slot,
                 "min_gap_weeks": min_gap_weeks})
+
+
+# --- the steps of plan_buurttent --------------------------------------------------------------
+@dataclass(frozen=True)
+class _BuurtPriorities:
+    """The BuurtTent table checked, one row per buurt: codes, HIC risk, uncovered share,
+    inhabitants (median-filled; ones when absent), priority = risk x uncovered share, and the
+    buurt polygons by code."""
+
+    codes: NDArray
+    wijk: NDArray
+    risk: NDArray[np.float64]
+    unc: NDArray[np.float64]
+    inh: NDArray[np.float64]
+    has_inhabitants: bool
+    prio: NDArray[np.float64]
+    geo: gpd.GeoDataFrame
+
+    @staticmethod
+    def require_columns(table: pd.DataFrame) -> None:
+        need = ["buurt_code", "wijk_code", "hic_risk", "uncovered_share"]
+        missing = [c for c in need if c not in table.columns]
+        if missing:
+            raise InvalidInput(f"BuurtTent-tabel: kolom(men) {', '.join(missing)} ontbreken "
+                               "(nodig per buurt: buurt_code, wijk_code, hic_risk, "
+                               "uncovered_share)")
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, buurten: gpd.GeoDataFrame) -> _BuurtPriorities:
+        """The checked table (its columns checked first with :meth:`require_columns`)."""
+        _check_rd(buurten, "buurten")
+        t = table.drop_duplicates("buurt_code").reset_index(drop=True)
+        risk = pd.to_numeric(t["hic_risk"], errors="coerce").to_numpy(dtype=float)
+        unc = pd.to_numeric(t["uncovered_share"], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(risk).any() or (risk < 0).any():
+            raise InvalidInput("BuurtTent-tabel: hic_risk moet een getal van 0 of meer zijn")
+        if np.isnan(unc).any() or (unc < 0).any() or (unc > 1).any():
+            raise InvalidInput("BuurtTent-tabel: uncovered_share moet tussen 0 en 1 liggen")
+        has_inh = "inhabitants" in t.columns
+        if has_inh:
+            inh = pd.to_numeric(t["inhabitants"], errors="coerce").to_numpy(dtype=float)
+            inh = np.where(inh < 0, np.nan, inh)
+            fill = np.nanmedian(inh) if np.isfinite(inh).any() else 1.0
+            inh = np.where(np.isnan(inh), fill, inh)
+        else:
+            inh = np.ones(len(t))
+        prio = risk * unc
+        if prio.sum() <= 0:
+            raise InvalidInput("BuurtTent: geen enkele buurt heeft prioriteit > 0 (geen "
+                               "HIC-risico of overal preventie): er valt niets te plannen")
+        geo = buurten.set_index("code") if "code" in buurten.columns else buurten.set_index(
+            "buurt_code")
+        unknown = sorted(set(t["buurt_code"]) - set(geo.index))
+        if unknown:
+            raise InvalidInput(f"BuurtTent: buurtcode(s) zonder grens: {', '.join(unknown[:5])}")
+        return cls(t["buurt_code"].to_numpy(dtype=object), t["wijk_code"].astype(str).to_numpy(),
+                   risk, unc, inh, has_inh, prio, geo)
+
+
+def _visit_dates(start: date | str, end: date | str, slot: str, slots: list[date] | None,
+                 count: int) -> pd.DatetimeIndex:
+    """``count`` visit moments spread evenly over the slots (or fewer when they coincide)."""
+    if slots is not None:
+        all_slots = pd.DatetimeIndex(sorted(pd.Timestamp(s) for s in slots))
+    else:
+        all_slots = _slot_dates(start, end, slot)
+    if len(all_slots) < count:
+        raise InvalidInput(f"BuurtTent: {count} inzetten gevraagd maar de periode {start} tot "
+                           f"{end} heeft maar {len(all_slots)} mogelijke momenten ({slot})")
+    pick = np.unique(np.round(np.linspace(0, len(all_slots) - 1, count)).astype(int))
+    return all_slots[pick]
+
+
+def _choose_visits(b: _BuurtPriorities, dates: pd.DatetimeIndex, count: int,
+                   min_gap_weeks: float, max_visits_per_buurt: int, time_limit: float
+                   ) -> tuple[Any, NDArray[np.int64], NDArray[np.int64]]:
+    """Stage 1: which buurten (maximum total priority); stage 2: when (higher priority
+    earlier). Returns stage 1's solver result (for the bound) and the buurt and slot index
+    of each visit, in date order."""
+    prio, wijk = b.prio, b.wijk
+    n_s = len(dates)
+    cand = np.flatnonzero(prio > 0) if (prio > 0).sum() * max_visits_per_buurt >= count \
+        else np.arange(len(prio))
+    day = ((dates - dates[0]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    gap_days = 7 * float(min_gap_weeks)
+    res: Any = _schedule(prio[cand] / prio.max(), wijk[cand], day, gap_days,
+                         np.zeros(len(cand)), np.full(len(cand), float(max_visits_per_buurt)),
+                         time_limit, by_date=False)
+    if res.x is None:
+        raise InvalidInput(
+            f"BuurtTent onhaalbaar: met minimaal {min_gap_weeks:g} weken tussen twee bezoeken "
+            f"aan dezelfde wijk, {len(np.unique(wijk[cand]))} wijken met prioriteit en "
+            f"hoogstens {max_visits_per_buurt} bezoek(en) per buurt passen er geen {count} "
+            f"inzetten in {n_s} momenten; verklein de tussenpoos of het aantal")
+    first = res
+    visits = np.round(res.x.reshape(len(cand), n_s).sum(axis=1))
+    chosen = visits > 0
+    res2: Any = _schedule(prio[cand][chosen] / prio.max(), wijk[cand][chosen], day, gap_days,
+                          visits[chosen], visits[chosen], time_limit, by_date=True)
+    if res2.x is not None:
+        cand, res = cand[chosen], res2
+    z = res.x.reshape(len(cand), n_s) > 0.5
+    b_idx, s_idx = np.nonzero(z)
+    order = np.argsort(s_idx, kind="stable")
+    return first, cand[b_idx[order]], s_idx[order]
 
 
 def _schedule(p: NDArray, wijk: NDArray, day: NDArray, gap_days: float, min_visits: NDArray,
