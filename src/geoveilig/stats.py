@@ -358,7 +358,8 @@ def _prepare(incidents: pd.DataFrame, level: str, areas: Areas | None) -> _Prepa
     if level == "gemeente":
         if areas is not None:
             layer = pd.DataFrame(areas.gemeente.drop(columns="geometry"))
-            codes, names = (areas.gemeente_code,), (areas.gemeente_name,)
+            codes: tuple[str, ...] = (areas.gemeente_code,)
+            names: tuple[str, ...] = (areas.gemeente_name,)
         else:
             layer, codes, names = None, ("",), ("Gemeente",)
         area = np.zeros(len(incidents), dtype=np.int64)
@@ -447,8 +448,8 @@ def count_incidents(
     Columns: ``level, area_code, area_name, period, period_start, period_end, crime_type,
     label, count`` (+ ``per_1000_inhabitants`` / ``per_1000_dwellings`` when the area layer has
     those attributes). All areas of the level are listed (0 when nothing happened)."""
-    plist = [periods] if isinstance(periods, Period | str) else list(periods)
-    plist = [Period.parse(p) if isinstance(p, str) else p for p in plist]
+    given = [periods] if isinstance(periods, Period | str) else list(periods)
+    plist: list[Period] = [Period.parse(p) if isinstance(p, str) else p for p in given]
     if not plist:
         raise InvalidInput("geen periode opgegeven", where="periode")
     row_keys = resolve_rows(rows)
@@ -910,7 +911,7 @@ class _PeriodCounts:
 
 def _add_reference(frame: pd.DataFrame, k: int, a: np.ndarray | None, b: np.ndarray,
                    rows_arr: np.ndarray, *, share: float, rule: LowCountRule, alpha: float,
-                   rounding: str) -> None:
+                   rounding: Rounding) -> None:
     """The columns of the comparison with ``k`` years back (counts ``a``, target ``b``;
     ``a`` None = the data do not cover that period). ``share``: the target period's share of
     the days of both periods (the binomial test's null)."""

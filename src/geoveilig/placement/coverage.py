@@ -425,7 +425,8 @@ class MCLP:
         counts = np.bincount(self._gid[s], minlength=len(self._caps))
         if (counts > self._caps).any():
             return False
-        return not (self.budget is not None and self.costs[s].sum() > self.budget + 1e-9)
+        return not (self.budget is not None and self.costs is not None
+                    and self.costs[s].sum() > self.budget + 1e-9)
 
     def rank(self, sites: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Order chosen sites greedily (largest marginal gain first) and attribute each demand
@@ -620,7 +621,7 @@ class MCLP:
             else:
                 rows.append(sparse.hstack([ones, pad], format="csr"))
                 hi.append(np.array([float(self.k)]))
-        if self.budget is not None:
+        if self.budget is not None and self.costs is not None:
             rows.append(sparse.hstack([sparse.csr_matrix(self.costs[sites][None, :]), pad],
                                       format="csr"))
             hi.append(np.array([self.budget]))
@@ -649,7 +650,7 @@ class MCLP:
         reduced-cost fixing: sites that cannot be in (resp. out of) any solution better than the
         incumbent (returned as masks over the reduced site list: fix to 0, fix to 1)."""
         mdl = self._model()
-        ny = int(mdl["ny"])  # type: ignore[arg-type]
+        ny = int(mdl["ny"])  # type: ignore[call-overload]
         res = linprog(mdl["c"], A_ub=mdl["a_ub"], b_ub=mdl["b_ub"], A_eq=mdl["a_eq"],
                       b_eq=mdl["b_eq"], bounds=(0, 1), method="highs")
         if res.status == 2:
@@ -673,7 +674,7 @@ class MCLP:
         """Solve the reduced MILP with HiGHS. Returns (sites, objective_new, bound_new, scipy
         status, message); the bound is over the solutions the fixings leave."""
         mdl = self._model()
-        ny, nx = int(mdl["ny"]), int(mdl["nx"])  # type: ignore[arg-type]
+        ny, nx = int(mdl["ny"]), int(mdl["nx"])  # type: ignore[call-overload]
         sites: NDArray[np.int64] = mdl["sites"]  # type: ignore[assignment]
         lb = np.zeros(ny + nx)
         ub = np.ones(ny + nx)
@@ -727,7 +728,7 @@ class MCLP:
         for g in capped:
             rows.append(sparse.csr_matrix((self._gid[sites] == g).astype(float)[None, :]))
             hi.append(np.array([self._caps[g]]))
-        if self.budget is not None:
+        if self.budget is not None and self.costs is not None:
             rows.append(sparse.csr_matrix(self.costs[sites][None, :]))
             hi.append(np.array([self.budget]))
         if not rows:

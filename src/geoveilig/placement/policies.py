@@ -230,7 +230,7 @@ def _first_cover(cov: sparse.spmatrix, weights: NDArray, n_units: int) -> NDArra
     csr.sort_indices()
     has = np.diff(csr.indptr) > 0
     first = csr.indices[csr.indptr[:-1][has]]
-    return np.bincount(first, weights=weights[has], minlength=n_units)
+    return np.bincount(first, weights=weights[has], minlength=n_units).astype(np.float64)
 
 
 def _names(codes: NDArray, names: Mapping[str, str] | None) -> NDArray:
@@ -296,7 +296,7 @@ def recommend_sites(
     total = float(risk.sum())
     ex_gain = (_first_cover(coverage_matrix(dxy, exy, radius), risk, len(exy))
                if len(exy) else np.empty(0))
-    if len(exy):
+    if len(exy) and existing is not None:
         eb, ew = ((_areas_of(existing, len(existing)))
                   if "buurt_code" in existing and "wijk_code" in existing
                   else _assign_areas(exy, dxy, dem))

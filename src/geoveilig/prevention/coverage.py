@@ -114,7 +114,7 @@ def _resolve(registry: Registry, areas: Areas) -> _Geometry:
                            f"voorkomen: {', '.join(sorted(set(unknown))[:10])}")
     is_poly = (g["area_kind"] != AREA_BUURTEN).to_numpy()
     group_geoms = np.empty(n_g, dtype=object)
-    for i in np.flatnonzero(~is_poly):
+    for i in np.flatnonzero(~is_poly).tolist():
         group_geoms[i] = shapely.union_all(geoms[listed[i]])
     group_geoms[is_poly] = g.geometry.to_numpy()[is_poly]
     member = listed.copy()
@@ -161,7 +161,7 @@ def _group_in_area(geo: _Geometry, level: Level, keys: np.ndarray) -> np.ndarray
     if level == "buurt":
         return geo.member
     if level == "gemeente":
-        return geo.member.any(axis=1, keepdims=True)
+        return np.asarray(geo.member.any(axis=1, keepdims=True))
     onehot = geo.buurt_wijk[:, None] == keys[None, :]
     return (geo.member.astype(np.int32) @ onehot.astype(np.int32)) > 0
 
