@@ -10,6 +10,7 @@ from geoveilig.demo.deployments import demo_deployments
 from geoveilig.placement import (
     Labels,
     Schedule,
+    SiteRules,
     evaluate_deployment,
     recommend_alarms,
     recommend_cameras,
@@ -38,7 +39,8 @@ def test_cameras_on_demo_data(areas, demo_incidents):
                             crime_types=GROUPS["straat"])
     units = demo_deployments(areas)
     cam = units.loc[units["kind"] == "camera"]
-    rec = recommend_cameras(demand, 3, existing=cam, keep_existing=True, min_spacing=150)
+    rec = recommend_cameras(demand, 3, existing=cam, keep_existing=True,
+                            rules=SiteRules(min_spacing=150))
     assert rec.sites["expected_covered"].sum() == pytest.approx(rec.objective)
     assert (rec.sites["status"] == "bestaand").sum() == 1
 

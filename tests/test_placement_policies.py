@@ -14,6 +14,7 @@ from geoveilig.placement.policies import (
     Labels,
     Rotation,
     Schedule,
+    SiteRules,
     plan_buurttent,
     recommend_alarms,
     recommend_cameras,
@@ -100,7 +101,8 @@ def test_cameras_spacing_and_keep_existing():
     demand = _demand(1)
     cam = gpd.GeoDataFrame(geometry=[demand.geometry.iloc[int(np.argmax(demand["risk"]))]],
                            crs=RD)
-    kept = recommend_cameras(demand, 4, existing=cam, keep_existing=True, min_spacing=300.0)
+    kept = recommend_cameras(demand, 4, existing=cam, keep_existing=True,
+                             rules=SiteRules(min_spacing=300.0))
     s = kept.sites
     assert s.iloc[0]["status"] == "bestaand"
     new = s.loc[s["status"] == "nieuw"]

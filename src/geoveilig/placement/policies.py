@@ -436,26 +436,19 @@ def recommend_cameras(
     count: int,
     *,
     radius: float = DEFAULT_RADIUS_M["camera"],
-    min_spacing: float | None = None,
     existing: gpd.GeoDataFrame | None = None,
     keep_existing: bool = True,
-    caps_per_wijk: int | Mapping[str, int] | None = None,
-    excluded: object = None,
-    names: Mapping[str, str] | None = None,
-    method_name: str = "",
-    backtest_score: float | None = None,
-    solver: str = "auto",
-    gap: float = 0.01,
-    time_limit: float = 60.0,
+    rules: SiteRules = SiteRules(),
+    labels: Labels = Labels(),
+    solver: SolverOptions = SolverOptions(),
 ) -> Recommendation:
     """Where to put ``count`` flexible cameras. Demand is the street-incident risk (group
     ``straat``). With ``keep_existing`` the current camera(s) stay and cover; without it they
     may move: their spots become ordinary candidates and ``distance_to_existing_m`` says how
-    far each recommended site is from the current camera."""
+    far each recommended site is from the current camera. ``rules``, ``labels`` and ``solver``
+    as for :func:`recommend_alarms`."""
     dxy, _, dem = _demand(demand)
-    kw = {"min_spacing": min_spacing, "caps_per_wijk": caps_per_wijk, "excluded": excluded,
-          "names": names, "method_name": method_name, "backtest_score": backtest_score,
-          "solver": solver, "gap": gap, "time_limit": time_limit, "kind": "cameras"}
+    kw = {**_site_options(rules, labels, solver), "kind": "cameras"}
     if existing is None or len(existing) == 0 or keep_existing:
         return recommend_sites(dem, count, radius, existing=existing, **kw)  # type: ignore[arg-type]
     exy = _points_xy(existing, "bestaande camera's")

@@ -307,9 +307,10 @@ def plan_cameras(store: Store, areas: Areas, *, count: int,
                with_backtest=with_backtest, grid_size=grid_size)
     existing, notes = existing_units(store, "camera", t0)
     rec = recommend_cameras(d.cells, count, radius=radius, existing=existing,
-                            keep_existing=keep_existing, min_spacing=min_spacing,
-                            names=areas.names(), method_name=d.method,
-                            backtest_score=d.backtest_score)
+                            keep_existing=keep_existing,
+                            rules=SiteRules(min_spacing=min_spacing),
+                            labels=Labels(names=areas.names(), method_name=d.method,
+                                          backtest_score=d.backtest_score))
     unit = (f"verwacht aantal incidenten op straat binnen {radius:g} m in de komende "
             f"{window_text(window_days(window))}")
     params = {"origin": t0.date().isoformat(), "window": window, "keep_existing": keep_existing,
