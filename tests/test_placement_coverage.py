@@ -140,6 +140,28 @@ def test_from_cost_matrix_like_spopt():
     assert a.objective == pytest.approx(b.objective)
 
 
+def test_from_coverage_checks_input_and_the_constructor_only_stores():
+    dem, w, sites = _instance(3)
+    cov = (cdist(dem, sites) <= 230.0).astype(int) * 2  # any non-zero counts as covered
+    model = MCLP.from_coverage(cov, w, 3, site_groups=["a"] * 6 + ["b"] * 6,
+                               group_caps={"a": 1})
+    assert set(np.unique(model.coverage.data)) == {1.0}
+    sol = model.solve("milp")
+    assert np.sum(np.asarray(sol.sites) < 6) <= 1
+    # the same model built again from its own checked arrays solves the same
+    again = MCLP(model.coverage, model.weights, model.k, existing_cover=model.existing_cover,
+                 allowed=model.allowed, conflicts=model.conflicts,
+                 conflict_matrix=model._conf, group_ids=model._gid, group_limits=model._caps,
+                 group_caps=model.group_caps, costs=None, budget=None)
+    assert again.solve("milp").objective == pytest.approx(sol.objective)
+    with pytest.raises(InvalidInput, match="laten samen maar 7 nieuwe locaties"):
+        MCLP.from_coverage(cov, w, 8, site_groups=["a"] * 6 + ["b"] * 6, group_caps={"a": 1})
+    with pytest.raises(InvalidInput, match="zonder groep per kandidaat"):
+        MCLP.from_coverage(cov, w, 3, group_caps={"a": 1})
+    with pytest.raises(InvalidInput, match="aantal gewichten"):
+        MCLP.from_coverage(cov, w[:-1], 3)
+
+
 @pytest.mark.parametrize(("kwargs", "fragment"), [
     ({"k": 20}, "maar 12 toegestane kandidaatlocaties"),
     ({"radius": 0.0}, "radius moet groter dan 0"),

@@ -7,7 +7,14 @@ import pytest
 
 from geoveilig.crimetypes import GROUPS
 from geoveilig.demo.deployments import demo_deployments
-from geoveilig.placement import evaluate_deployment, recommend_alarms, recommend_cameras
+from geoveilig.placement import (
+    Labels,
+    Schedule,
+    SiteRules,
+    evaluate_deployment,
+    recommend_alarms,
+    recommend_cameras,
+)
 from geoveilig.placement.interim import interim_demand
 
 BURGLARY = ("woninginbraak", "inbraak-schuur-garage")
@@ -19,7 +26,8 @@ def test_alarms_on_demo_data_with_demo_units(areas, demo_incidents):
     assert demand["risk"].sum() > 0
     units = demo_deployments(areas)
     alarms = units.loc[units["kind"] == "alarm"].assign(unit_id=lambda f: f["label"])
-    rec = recommend_alarms(demand, 5, existing=alarms, names=areas.names(), origin="2018-04-01")
+    rec = recommend_alarms(demand, 5, existing=alarms, labels=Labels(names=areas.names()),
+                           schedule=Schedule(origin="2018-04-01"))
     assert rec.sites["expected_covered"].sum() == pytest.approx(rec.objective)
     assert rec.proven
     assert set(rec.rotation["unit_id"]) == set(alarms["unit_id"])
@@ -31,7 +39,8 @@ def test_cameras_on_demo_data(areas, demo_incidents):
                             crime_types=GROUPS["straat"])
     units = demo_deployments(areas)
     cam = units.loc[units["kind"] == "camera"]
-    rec = recommend_cameras(demand, 3, existing=cam, keep_existing=True, min_spacing=150)
+    rec = recommend_cameras(demand, 3, existing=cam, keep_existing=True,
+                            rules=SiteRules(min_spacing=150))
     assert rec.sites["expected_covered"].sum() == pytest.approx(rec.objective)
     assert (rec.sites["status"] == "bestaand").sum() == 1
 

@@ -11,6 +11,10 @@ from scipy.spatial.distance import cdist
 
 from geoveilig.errors import CrsError, InvalidInput
 from geoveilig.placement.policies import (
+    Labels,
+    Rotation,
+    Schedule,
+    SiteRules,
     plan_buurttent,
     recommend_alarms,
     recommend_cameras,
@@ -49,8 +53,9 @@ def _xy(gdf):
 def test_alarm_explanations_add_up_and_columns():
     demand = _demand()
     names = {"WK079400": "Noordwest"}
-    rec = recommend_alarms(demand, 6, names=names, method_name="kde", backtest_score=0.42,
-                           origin="2018-04-01")
+    rec = recommend_alarms(demand, 6,
+                           labels=Labels(names=names, method_name="kde", backtest_score=0.42),
+                           schedule=Schedule(origin="2018-04-01"))
     s = rec.sites
     for col in ("rank", "expected_covered", "share_of_risk", "wijk_code", "buurt_code",
                 "wijk_name", "buurt_name", "distance_to_existing_m", "method",
@@ -87,7 +92,7 @@ def test_alarm_rotation_moves_cooled_units():
     assert (s["status"] == "bestaand").sum() == 1
     assert s["expected_covered"].sum() == pytest.approx(rec.objective)
     assert s.loc[s["status"] != "bestaand", "distance_to_existing_m"].notna().all()
-    kept = recommend_alarms(demand, 3, existing=existing, rotate=False)
+    kept = recommend_alarms(demand, 3, existing=existing, rotation=Rotation(rotate=False))
     assert (kept.sites["status"] == "bestaand").sum() == 3
     assert kept.sites["expected_covered"].sum() == pytest.approx(kept.objective)
 
@@ -96,7 +101,8 @@ def test_cameras_spacing_and_keep_existing():
     demand = _demand(1)
     cam = gpd.GeoDataFrame(geometry=[demand.geometry.iloc[int(np.argmax(demand["risk"]))]],
                            crs=RD)
-    kept = recommend_cameras(demand, 4, existing=cam, keep_existing=True, min_spacing=300.0)
+    kept = recommend_cameras(demand, 4, existing=cam, keep_existing=True,
+                             rules=SiteRules(min_spacing=300.0))
     s = kept.sites
     assert s.iloc[0]["status"] == "bestaand"
     new = s.loc[s["status"] == "nieuw"]

@@ -46,6 +46,7 @@ import pandas as pd
 
 from . import crimetypes
 from .errors import InvalidInput
+from .times import local_series
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -378,7 +379,7 @@ def month_times(frame: pd.DataFrame) -> pd.DataFrame:
         local = t.dt.tz_convert(TIMEZONE).dt.tz_localize(None) if aware else t
         first = local.dt.to_period("M").dt.start_time + pd.Timedelta(days=MONTH_DAY - 1)
         if aware:
-            first = first.dt.tz_localize(TIMEZONE)
+            first = local_series(first)
         out[col] = first.where(t.notna())
     return out
 

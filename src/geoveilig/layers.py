@@ -28,6 +28,7 @@ import pandas as pd
 from . import RD_NEW, TIMEZONE, crimetypes
 from .areas import Areas
 from .errors import GeoveiligError, InvalidInput, NotFound
+from .spatial import require_rd
 from .store.protocols import DATA_PARTS, IncidentReader, StoreLike
 
 Role = Literal["public", "analyst", "police"]
@@ -427,8 +428,7 @@ class Layer:
             params = {**params,
                       "origin": disclosure.month_origin(ctx.store, params.get("origin"))}
         frame = self.builder(ctx, params)
-        if frame.crs is None or frame.crs.to_epsg() != 28992:
-            raise InvalidInput(f"laag {self.id}: bouwer gaf geen EPSG:28992")
+        require_rd(frame, f"laag {self.id} (bouwer)")
         if public:
             frame = self.suppression.apply(frame, ctx.disclosure)  # type: ignore[union-attr]
         return frame

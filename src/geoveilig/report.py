@@ -27,6 +27,7 @@ from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from . import stats
+from ._json import json_value
 from .stats import YEARLY_MAX_YEARS, Comparison, Evaluation, Period
 
 if TYPE_CHECKING:
@@ -178,22 +179,10 @@ def to_csv(c: Comparison, *, signals: bool = True) -> str:
     return safe_csv(c.seed_layout(with_signals=signals), index=False, lineterminator="\n")
 
 
-def _jsonable(v: object) -> object:
-    if v is None or v is pd.NA:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    return v
-
-
 def to_records(c: Comparison) -> dict[str, object]:
     """The comparison as a JSON-ready dict: period, references, methods, notes and one record
     per area x row with every column of ``Comparison.frame``."""
-    rows = [{k: _jsonable(v) for k, v in rec.items()}
+    rows = [{k: json_value(v) for k, v in rec.items()}
             for rec in c.frame.to_dict(orient="records")]
     return {
         "period": {"key": c.period.key, "label": c.period.label,

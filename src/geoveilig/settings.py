@@ -18,9 +18,8 @@ class Settings(BaseSettings):
     geo_dir: Path = Field(default=Path("data/geo"))
     #: Overrides the embedded SQLite store, e.g. ``postgresql+psycopg://user@host/db``.
     database_url: str | None = None
-    #: CBS gemeente code and boundary year the service works on.
+    #: CBS gemeente code the service works on.
     gemeente: str = "GM0794"
-    year: int = 2017
     #: Hotspot grid cell size in metres (125 m = the Dutch police's CAS grid).
     grid_size: float = 125.0
     #: Base URL of PDOK's CBS wijken-en-buurten WFS; ``{year}`` is filled in.

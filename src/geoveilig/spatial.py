@@ -19,15 +19,32 @@ sort by CBS code, so: the lowest code). Points outside every polygon get -1.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 from scipy import ndimage
 
-from .errors import InvalidInput
+from .errors import CrsError, InvalidInput
 
 OUTSIDE = -1
 MIXED = -2
+
+
+def require_rd(frame: Any, what: str, *, missing_ok: bool = False) -> None:
+    """Raise :class:`CrsError` (an ``InvalidInput``) unless ``frame`` (a GeoDataFrame or
+    GeoSeries) is in EPSG:28992, RD New, in metres: the one check every core function that
+    computes in metres makes. ``what`` names the input in the Dutch message; ``missing_ok``
+    accepts a frame without a CRS (read as RD)."""
+    crs = getattr(frame, "crs", None)
+    if crs is None:
+        if missing_ok:
+            return
+        raise CrsError(f"{what}: geen coördinatenstelsel (CRS); verwacht EPSG:28992 (RD New)")
+    if crs.to_epsg() != 28992:
+        raise CrsError(f"{what}: coördinatenstelsel {crs.to_string()} is niet RD New in meters; "
+                       "zet eerst om naar EPSG:28992 (RD New)")
 
 
 class PolygonIndex:

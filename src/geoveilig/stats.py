@@ -86,7 +86,7 @@ from .areas import LEVELS, Areas
 from .crimetypes import BY_SLUG, GROUP_LABELS, GROUPS, SLUGS, TOTAL_LABEL, TOTAL_SLUG, _norm
 from .crimetypes import resolve as _resolve
 from .errors import InvalidInput, UnknownCrimeType
-from .times import local_series, local_timestamp
+from .times import local_series, parse_local
 
 Level = Literal["gemeente", "wijk", "buurt"]
 
@@ -112,13 +112,7 @@ _DAY = pd.Timedelta(days=1)
 # Periods
 # --------------------------------------------------------------------------------------------
 def _ts(value: datetime | date | str | pd.Timestamp) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"ongeldige datum '{value}': gebruik JJJJ-MM-DD") from exc
-    if ts is pd.NaT:
-        raise InvalidInput(f"ongeldige datum '{value}'")
-    return local_timestamp(ts)
+    return parse_local(value)
 
 
 #: The period grammar (``Period.parse``): year, quarter (``2018-Q1``, ``2017q4``), ISO week
@@ -395,7 +389,8 @@ def _prepare(incidents: pd.DataFrame, level: str, areas: Areas | None) -> _Prepa
     if level == "gemeente":
         if areas is not None:
             layer = pd.DataFrame(areas.gemeente.drop(columns="geometry"))
-            codes, names = (areas.gemeente_code,), (areas.gemeente_name,)
+            codes: tuple[str, ...] = (areas.gemeente_code,)
+            names: tuple[str, ...] = (areas.gemeente_name,)
         else:
             layer, codes, names = None, ("",), ("Gemeente",)
         area = np.zeros(len(incidents), dtype=np.int64)
@@ -484,8 +479,8 @@ def count_incidents(
     Columns: ``level, area_code, area_name, period, period_start, period_end, crime_type,
     label, count`` (+ ``per_1000_inhabitants`` / ``per_1000_dwellings`` when the area layer has
     those attributes). All areas of the level are listed (0 when nothing happened)."""
-    plist = [periods] if isinstance(periods, Period | str) else list(periods)
-    plist = [Period.parse(p) if isinstance(p, str) else p for p in plist]
+    given = [periods] if isinstance(periods, Period | str) else list(periods)
+    plist: list[Period] = [Period.parse(p) if isinstance(p, str) else p for p in given]
     if not plist:
         raise InvalidInput("geen periode opgegeven", where="period")
     row_keys = resolve_rows(rows)
@@ -805,9 +800,6 @@ class Comparison:
             return "Percentages " + words[modes[0]] + "."
         return "Percentages t.o.v. " + "; ".join(per) + "."
 
-    def for_area(self, code: str) -> pd.DataFrame:
-        return self.frame[self.frame["area_code"] == code]
-
     def seed_layout(self, with_signals: bool = True) -> pd.DataFrame:
         """The table as printed in the source (one area): ``categorie, aantal_<ref1>,
         aantal_<target>, verschil_<target>_vs_<ref>...`` (+ significance columns named after
@@ -867,41 +859,13 @@ def compare(
     cov = data_range(incidents) if coverage == "auto" else coverage
     check_covered(period, cov)
     prep = _prepare(incidents, level, areas)
-    member = _membership(row_keys)
     notes: list[str] = []
-
-    def counts_for(p: Period) -> np.ndarray | None:
-        if _coverage_of(p, cov) < 1 - COVERAGE_TOLERANCE:
-            return None
-        return _slug_counts(prep, p) @ member  # (A+1, R)
-
-    target = counts_for(period)
-    assert target is not None
-    # trend: consecutive earlier years covered by the data
-    trend_periods = [period]
-    trend_mats = [target]
-    for k in range(1, max(trend_years, 0) + 1):
-        p = period.shift(-k)
-        m = counts_for(p)
-        if m is None:
-            break
-        trend_periods.insert(0, p)
-        trend_mats.insert(0, m)
-    refs: list[tuple[int, Period, np.ndarray | None]] = []
-    for k in ks:
-        p = period.shift(-k)
-        m = counts_for(p)
-        if m is None:
-            notes.append(f"Vergelijking met {p.label}: geen gegevens, want {p.label} valt "
-                         f"(deels) buiten de gegevens ({_range_text(cov)}).")
-        refs.append((k, p, m))
+    c = _PeriodCounts.collect(prep, _membership(row_keys), cov, period, ks, trend_years, notes)
 
     n_a = len(prep.codes)
-    keep_unknown = any(m is not None and m[n_a].sum() > 0 for m in [target, *trend_mats,
-                                                                     *(r[2] for r in refs)])
+    keep_unknown = any(m is not None and m[n_a].sum() > 0
+                       for m in [c.target, *c.trend_mats, *(r[2] for r in c.refs)])
     n_keep = n_a + 1 if keep_unknown else n_a
-    codes = [*prep.codes, UNKNOWN_AREA_CODE][:n_keep]
-    names = [*prep.names, UNKNOWN_AREA_NAME][:n_keep]
     if keep_unknown:
         notes.append("Een deel van de incidenten ligt buiten de wijk- en buurtgrenzen; zij staan "
                      f"als '{UNKNOWN_AREA_NAME}' in de tabel.")
@@ -909,42 +873,107 @@ def compare(
     a_idx = np.repeat(np.arange(n_keep), n_r)
     r_idx = np.tile(np.arange(n_r), n_keep)
     rows_arr = np.asarray(row_keys, dtype=object)[r_idx]
-    b = target[:n_keep].reshape(-1)
+    b = c.target[:n_keep].reshape(-1)
     frame = pd.DataFrame({
         "level": level,
-        "area_code": np.asarray(codes, dtype=object)[a_idx],
-        "area_name": np.asarray(names, dtype=object)[a_idx],
+        "area_code": np.asarray([*prep.codes, UNKNOWN_AREA_CODE][:n_keep], dtype=object)[a_idx],
+        "area_name": np.asarray([*prep.names, UNKNOWN_AREA_NAME][:n_keep], dtype=object)[a_idx],
         "crime_type": rows_arr,
         "label": np.asarray([row_label(r) for r in row_keys], dtype=object)[r_idx],
         "count": b.astype(np.int64),
     })
-    for k, p, m in refs:
-        if m is None:
-            frame[f"count_{k}y"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-            frame[f"change_{k}y"] = np.nan
-            frame[f"change_{k}y_text"] = "geen gegevens"
-            frame[f"suppressed_{k}y"] = False
-            frame[f"p_{k}y"] = np.nan
-            frame[f"signal_{k}y"] = "geen gegevens"
-            continue
-        a = m[:n_keep].reshape(-1)
-        change = percent_change(a, b)
-        suppressed = rule.apply(rows_arr, k, a, b)
-        text = np.where(np.isfinite(change),
-                        [format_percent(c, round_modes.get(k, round_modes[0]))
-                         if np.isfinite(c) else "" for c in change],
-                        "n.v.t.")
-        text = np.where(suppressed, rule.symbol, text)
-        share = period.days / (period.days + p.days)
-        pv = binomial_test(a, b, share)
-        frame[f"count_{k}y"] = pd.array(a, dtype="Int64")
-        frame[f"change_{k}y"] = change
-        frame[f"change_{k}y_text"] = text
-        frame[f"suppressed_{k}y"] = suppressed
-        frame[f"p_{k}y"] = pv
-        frame[f"signal_{k}y"] = [_signal_text(pp, bb - aa, alpha)
-                                 for pp, aa, bb in zip(pv, a, b, strict=True)]
-    series = np.stack([m[:n_keep].reshape(-1) for m in trend_mats], axis=1)
+    for k, p, m in c.refs:
+        _add_reference(frame, k, None if m is None else m[:n_keep].reshape(-1), b, rows_arr,
+                       share=period.days / (period.days + p.days), rule=rule, alpha=alpha,
+                       rounding=round_modes.get(k, round_modes[0]))
+    _add_trend(frame, [m[:n_keep].reshape(-1) for m in c.trend_mats], alpha, notes)
+    _add_rates(frame, prep, a_idx, "count")
+    return Comparison(
+        frame=frame, period=period, references=tuple((k, p) for k, p, _ in c.refs),
+        level=level, rule=rule, alpha=alpha, trend_periods=tuple(c.trend_periods),
+        notes=tuple(notes), gemeente_name=areas.gemeente_name if areas is not None else "",
+        rounding=tuple(sorted(round_modes.items())),
+    )
+
+
+# --- the steps of compare ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class _PeriodCounts:
+    """Counts (areas + 1 unknown) x rows of the target period, of the consecutive earlier years
+    the data cover (``trend_periods``/``trend_mats``, oldest first, ending with the target)
+    and of each reference ``(years back, period, counts or None when not covered)``."""
+
+    target: np.ndarray
+    trend_periods: list[Period]
+    trend_mats: list[np.ndarray]
+    refs: list[tuple[int, Period, np.ndarray | None]]
+
+    @classmethod
+    def collect(cls, prep: _Prepared, member: np.ndarray,
+                cov: tuple[pd.Timestamp, pd.Timestamp] | None, period: Period,
+                ks: list[int], trend_years: int, notes: list[str]) -> _PeriodCounts:
+        def counts_for(p: Period) -> np.ndarray | None:
+            if _coverage_of(p, cov) < 1 - COVERAGE_TOLERANCE:
+                return None
+            return _slug_counts(prep, p) @ member  # (A+1, R)
+
+        target = counts_for(period)
+        assert target is not None
+        # trend: consecutive earlier years covered by the data
+        trend_periods = [period]
+        trend_mats = [target]
+        for k in range(1, max(trend_years, 0) + 1):
+            p = period.shift(-k)
+            m = counts_for(p)
+            if m is None:
+                break
+            trend_periods.insert(0, p)
+            trend_mats.insert(0, m)
+        refs: list[tuple[int, Period, np.ndarray | None]] = []
+        for k in ks:
+            p = period.shift(-k)
+            m = counts_for(p)
+            if m is None:
+                notes.append(f"Vergelijking met {p.label}: geen gegevens, want {p.label} valt "
+                             f"(deels) buiten de gegevens ({_range_text(cov)}).")
+            refs.append((k, p, m))
+        return cls(target, trend_periods, trend_mats, refs)
+
+
+def _add_reference(frame: pd.DataFrame, k: int, a: np.ndarray | None, b: np.ndarray,
+                   rows_arr: np.ndarray, *, share: float, rule: LowCountRule, alpha: float,
+                   rounding: Rounding) -> None:
+    """The columns of the comparison with ``k`` years back (counts ``a``, target ``b``;
+    ``a`` None = the data do not cover that period). ``share``: the target period's share of
+    the days of both periods (the binomial test's null)."""
+    if a is None:
+        frame[f"count_{k}y"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        frame[f"change_{k}y"] = np.nan
+        frame[f"change_{k}y_text"] = "geen gegevens"
+        frame[f"suppressed_{k}y"] = False
+        frame[f"p_{k}y"] = np.nan
+        frame[f"signal_{k}y"] = "geen gegevens"
+        return
+    change = percent_change(a, b)
+    suppressed = rule.apply(rows_arr, k, a, b)
+    text = np.where(np.isfinite(change),
+                    [format_percent(c, rounding) if np.isfinite(c) else "" for c in change],
+                    "n.v.t.")
+    text = np.where(suppressed, rule.symbol, text)
+    pv = binomial_test(a, b, share)
+    frame[f"count_{k}y"] = pd.array(a, dtype="Int64")
+    frame[f"change_{k}y"] = change
+    frame[f"change_{k}y_text"] = text
+    frame[f"suppressed_{k}y"] = suppressed
+    frame[f"p_{k}y"] = pv
+    frame[f"signal_{k}y"] = [_signal_text(pp, bb - aa, alpha)
+                             for pp, aa, bb in zip(pv, a, b, strict=True)]
+
+
+def _add_trend(frame: pd.DataFrame, yearly: list[np.ndarray], alpha: float,
+               notes: list[str]) -> None:
+    """The Mann-Kendall trend columns over the ``yearly`` counts (oldest first)."""
+    series = np.stack(yearly, axis=1)
     n_pts = series.shape[1]
     if n_pts >= MIN_TREND_YEARS:
         s, pt = mann_kendall(series)
@@ -957,13 +986,6 @@ def compare(
     frame["trend_signal"] = [_trend_text(pp, ss, alpha, n_pts) for pp, ss in zip(pt, s,
                                                                                    strict=True)]
     frame["trend_points"] = n_pts
-    _add_rates(frame, prep, a_idx, "count")
-    return Comparison(
-        frame=frame, period=period, references=tuple((k, p) for k, p, _ in refs), level=level,
-        rule=rule, alpha=alpha, trend_periods=tuple(trend_periods), notes=tuple(notes),
-        gemeente_name=areas.gemeente_name if areas is not None else "",
-        rounding=tuple(sorted(round_modes.items())),
-    )
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from pyproj import CRS, Transformer
 
 from . import crimetypes
 from .errors import InvalidInput, NotFound
+from .spatial import require_rd
 
 #: tile extent (MVT coordinates per tile side) and the buffer around a tile in those units
 EXTENT = 4096
@@ -182,8 +183,7 @@ class TileSource:
     @classmethod
     def from_frame(cls, name: str, frame: Any) -> TileSource:
         """From a GeoDataFrame in EPSG:28992 (every column but the geometry is a property)."""
-        if frame.crs is None or frame.crs.to_epsg() != 28992:
-            raise InvalidInput(f"laag {name}: tegels vragen EPSG:28992")
+        require_rd(frame, f"laag {name} (tegels)")
         props = frame.drop(columns=[frame.geometry.name])
         records = props.astype(object).where(props.notna(), None).to_dict("records")
         return cls(name, frame.geometry.to_numpy(), records)

@@ -19,7 +19,8 @@ import pandas as pd
 from . import TIMEZONE
 from .errors import InvalidInput
 
-__all__ = ["TIMEZONE", "local_series", "local_timestamp", "parse_local", "reference_date"]
+__all__ = ["TIMEZONE", "epoch_seconds", "local_day", "local_series", "local_timestamp",
+           "parse_local", "reference_date"]
 
 _SHIFT = pd.Timedelta(hours=1)
 
@@ -35,6 +36,12 @@ def local_timestamp(value: pd.Timestamp | datetime | date | str | np.datetime64)
     if ts.tzinfo is None:
         return ts.tz_localize(TIMEZONE, ambiguous=False, nonexistent=_SHIFT)
     return ts.tz_convert(TIMEZONE)
+
+
+def local_day(value: pd.Timestamp | datetime | date | str | np.datetime64) -> pd.Timestamp:
+    """The Amsterdam calendar day of ``value`` as a naive midnight timestamp (the form the
+    prevention registry and the day-based tables use); naive values are Amsterdam wall clock."""
+    return local_timestamp(value).tz_localize(None).normalize()
 
 
 def parse_local(value: pd.Timestamp | datetime | date | str, *, where: str | None = None

@@ -26,6 +26,7 @@ from ..store import ImportSummary, Store
 from ..store.alerts import write_alerts
 from ..store.prevention import load_registry
 from ..store.protocols import StoreLike
+from ..times import local_day, local_timestamp
 from .notify import Alert, compose
 from .zones import CANDIDATE_TYPES, HISTORY_DAYS, Extent, build_zones, estimate_extents
 
@@ -107,8 +108,7 @@ def prepare(store: Store, areas: Areas, new_rows: pd.DataFrame, *,
                                    permutations=permutations, seed=seed)
         registry = load_registry(store)
         if len(registry.groups):
-            groups = group_areas(registry, areas, as_of.tz_convert("Europe/Amsterdam")
-                                 .tz_localize(None).normalize())
+            groups = group_areas(registry, areas, local_day(as_of))
     return AlertHook(extents=extents, groups=groups, areas=areas, grid=grid_of(areas),
                      stored_until=stored_until)
 
@@ -172,12 +172,12 @@ def plan_witte_voeten(store: StoreLike, areas: Areas, *, count: int,
     notes: tuple[str, ...] = ()
     if date is None or not str(date).strip():
         notes = (f"peildatum {day:%Y-%m-%d}: de dag na het laatste incident.",)
-    aware = day.tz_localize("Europe/Amsterdam") if day.tzinfo is None else day
+    aware = local_timestamp(day)
     zones, extents, why = current_zones(store, areas, aware)
     ext = extents.get(wittevoeten.CRIME_TYPE)
     uplift = ext.knox_ratio if ext is not None else 1.0
     registry = load_registry(store)
-    groups = group_areas(registry, areas, day.tz_localize(None) if day.tzinfo else day) \
+    groups = group_areas(registry, areas, local_day(day)) \
         if len(registry.groups) else gpd.GeoDataFrame(
             {"group_id": [], "type": [], "status": []}, geometry=[], crs="EPSG:28992")
     history = store.incidents(start=aware - pd.Timedelta(days=365), end=aware,

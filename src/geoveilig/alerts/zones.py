@@ -34,6 +34,7 @@ from .. import RD_NEW, TIMEZONE
 from ..errors import InvalidInput
 from ..hotspots import Grid, elevated_extent, knox_test
 from ..hotspots.events import check_metric_crs
+from ..times import local_timestamp
 
 #: Crime types considered for alerts (others only rarely repeat near in space and time).
 CANDIDATE_TYPES = ("woninginbraak", "inbraak-schuur-garage", "inbraak-bedrijf",
@@ -73,7 +74,7 @@ def estimate_extents(history: pd.DataFrame, as_of: pd.Timestamp, *,
     """The near-repeat extent per crime type from the incidents in the ``history_days``
     before ``as_of`` (nothing after it: no look-ahead). Types without a pattern are left out,
     except those in ``ALWAYS`` (fallback extent, ``source="standaard"``)."""
-    as_of = _aware(as_of)
+    as_of = local_timestamp(as_of)  # type: ignore[arg-type]
     when = pd.to_datetime(history["occurred_at"], utc=True)
     recent = history.loc[((when >= as_of - history_days * DAY) & (when < as_of)).to_numpy()]
     out: dict[str, Extent] = {}
@@ -108,11 +109,6 @@ def _ratio(result: object, distance: float, days: float) -> float:
     obs = float(result.observed[np.ix_(di, tj)].sum())  # type: ignore[attr-defined]
     exp = float(result.expected[np.ix_(di, tj)].sum())  # type: ignore[attr-defined]
     return obs / exp if exp > 0 else 1.0
-
-
-def _aware(ts: object) -> pd.Timestamp:
-    t = pd.Timestamp(ts)  # type: ignore[arg-type]
-    return t.tz_localize(TIMEZONE) if t.tzinfo is None else t.tz_convert(TIMEZONE)
 
 
 def _add_days(days: pd.Series, n: int) -> pd.Series:
@@ -174,7 +170,7 @@ def build_zones(incidents: pd.DataFrame, extents: dict[str, Extent], grid: Grid,
     if len(incidents) == 0:
         return []
     when = pd.to_datetime(incidents["occurred_at"], utc=True).dt.tz_convert(TIMEZONE)
-    as_of = _aware(as_of) if as_of is not None else when.max()
+    as_of = local_timestamp(as_of)  # type: ignore[arg-type] if as_of is not None else when.max()
     zones: list[Zone] = []
     for slug, ext in extents.items():
         mask = (incidents["crime_type"] == slug).to_numpy()

@@ -213,14 +213,6 @@ class Prepared:
     _features: dict[str, list[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def extent_rd(self) -> tuple[float, float, float, float] | None:
-        if len(self.bounds) == 0:
-            return None
-        b = self.bounds
-        return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()),
-                float(b[:, 3].max()))
-
     def features(self, crs: str) -> list[str]:
         with self._lock:
             if crs not in self._features:

@@ -62,7 +62,8 @@ def _report(plan: service.Plan, path: Path) -> None:
 def alarms(
     count: int = typer.Option(..., "--count", "-k", help="aantal nieuwe plaatsen voor "
                                                          "alarmsystemen"),
-    radius: float = typer.Option(150.0, "--radius", help="dekkingsstraal in meters (100-200)"),
+    radius: float = typer.Option(service.DEFAULT_RADIUS["alarm"], "--radius",
+                                help="dekkingsstraal in meters (100-200)"),
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum (standaard: dag na "
                                                              "het laatste incident)"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
@@ -100,7 +101,8 @@ def alarms(
 @handle_errors
 def cameras(
     count: int = typer.Option(..., "--count", "-k", help="aantal nieuwe cameraplaatsen"),
-    radius: float = typer.Option(75.0, "--radius", help="dekkingsstraal in meters (50-100)"),
+    radius: float = typer.Option(service.DEFAULT_RADIUS["camera"], "--radius",
+                                help="dekkingsstraal in meters (50-100)"),
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
     keep_existing: bool = typer.Option(

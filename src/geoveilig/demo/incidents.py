@@ -34,6 +34,7 @@ import shapely
 from .. import RD_NEW, TIMEZONE
 from ..areas import Areas
 from ..crimetypes import SLUGS, TOTAL_SLUG, resolve
+from ..times import local_series
 
 YEARS = (2012, 2013, 2014, 2015, 2016, 2017)
 LAST_DAY = pd.Timestamp("2018-03-31 23:59:59", tz=TIMEZONE)
@@ -311,8 +312,7 @@ def _times(slug: str, start: pd.Timestamp, end: pd.Timestamp, n: int,
     hour = rng.choice(24, size=n, p=hp / hp.sum())
     seconds = hour * 3600 + rng.integers(0, 3600, size=n)
     naive = pd.DatetimeIndex(day.tz_localize(None)) + pd.to_timedelta(seconds, unit="s")
-    return naive.tz_localize(TIMEZONE, ambiguous=np.zeros(n, dtype=bool),
-                             nonexistent=pd.Timedelta(hours=1)).as_unit("ns")
+    return pd.DatetimeIndex(local_series(naive)).as_unit("ns")
 
 
 # --- the generator ---------------------------------------------------------------------------

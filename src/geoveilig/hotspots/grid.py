@@ -42,6 +42,29 @@ class Grid:
     buurt_code: np.ndarray = field(repr=False)
     wijk_code: np.ndarray = field(repr=False)
 
+    @classmethod
+    def over_bounds(cls, bounds: tuple[float, float, float, float] | np.ndarray,
+                    cell_size: float, crs: object, *, extra_cells: int = 0) -> Grid:
+        """Every cell of the raster over ``bounds`` (xmin, ymin, xmax, ymax), its corner on
+        multiples of ``cell_size`` (as :func:`make_grid`), with ``extra_cells`` more columns
+        and rows on the east and north side. All cells are active (share 1, no area codes):
+        for computations on a whole raster that need no study area (the interim demand, the
+        search for control places)."""
+        if not np.isfinite(cell_size) or cell_size <= 0:
+            raise InvalidInput(f"celgrootte moet positief zijn, niet {cell_size}",
+                               where="cell_size")
+        xmin, ymin, xmax, ymax = (float(v) for v in bounds)
+        x0 = float(np.floor(xmin / cell_size) * cell_size)
+        y0 = float(np.floor(ymin / cell_size) * cell_size)
+        nx = int(np.ceil((xmax - x0) / cell_size)) + extra_cells
+        ny = int(np.ceil((ymax - y0) / cell_size)) + extra_cells
+        if nx * ny > 50_000_000:
+            raise InvalidInput(f"raster te groot ({nx} x {ny} cellen); kies een grotere "
+                               "celgrootte", where="cell_size")
+        n = nx * ny
+        return cls(x0, y0, float(cell_size), nx, ny, crs, np.arange(n), np.ones(n),
+                   np.full(n, None, dtype=object), np.full(n, None, dtype=object))
+
     # --- geometry -------------------------------------------------------------------------
     @property
     def n_cells(self) -> int:
@@ -217,8 +240,3 @@ def make_grid(
         buurt = np.full(flat.size, None, dtype=object)
         wijk = np.full(flat.size, None, dtype=object)
     return Grid(float(x0), float(y0), float(cell_size), nx, ny, crs, flat, share, buurt, wijk)
-
-
-def cells_frame(grid: Grid) -> pd.DataFrame:
-    """The grid's cells without geometry (for joins)."""
-    return pd.DataFrame(grid.cells().drop(columns="geometry"))

@@ -30,7 +30,13 @@ from .evaluation import (
     evaluate_deployment,
 )
 from .policies import (
+    DEFAULT_RADIUS_M,
+    Labels,
     Recommendation,
+    Rotation,
+    Schedule,
+    SiteRules,
+    SolverOptions,
     plan_buurttent,
     recommend_alarms,
     recommend_cameras,
@@ -38,11 +44,17 @@ from .policies import (
 )
 
 __all__ = [
+    "DEFAULT_RADIUS_M",
     "MCLP",
     "ControlSet",
     "CoverageSolution",
     "EffectEstimate",
+    "Labels",
     "Recommendation",
+    "Rotation",
+    "Schedule",
+    "SiteRules",
+    "SolverOptions",
     "controls_by_risk",
     "controls_from_plan",
     "coverage_matrix",

@@ -119,10 +119,6 @@ class CoverageSolution:
     log: tuple[str, ...] = ()
 
     @property
-    def objective_new(self) -> float:
-        return self.objective - self.covered_by_existing
-
-    @property
     def share_covered(self) -> float:
         return self.objective / self.total_weight if self.total_weight > 0 else 0.0
 
@@ -134,25 +130,179 @@ class CoverageSolution:
                 f"gat {gap} ({self.method}; {self.status})")
 
 
+# --- input checks (each returns the validated array) -----------------------------------------
+def _binary_csc(coverage: sparse.spmatrix | ArrayLike) -> sparse.csc_matrix:
+    A = sparse.csc_matrix(coverage, dtype=np.float64)
+    A.sum_duplicates()
+    if A.nnz:
+        A.data[:] = 1.0
+    A.eliminate_zeros()
+    return A
+
+
+def _weights(weights: ArrayLike, n_dem: int) -> NDArray[np.float64]:
+    w = np.asarray(weights, dtype=float).ravel()
+    if len(w) != n_dem:
+        raise InvalidInput(f"aantal gewichten ({len(w)}) past niet bij het aantal vraagpunten "
+                           f"({n_dem})")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise InvalidInput("risico (gewichten) moet eindig en niet-negatief zijn")
+    return w
+
+
+def _mask(values: ArrayLike | None, n: int, default: bool, what: str) -> NDArray[np.bool_]:
+    out = (np.full(n, default, dtype=bool) if values is None
+           else np.asarray(values, dtype=bool).ravel())
+    if len(out) != n:
+        raise InvalidInput(what)
+    return out
+
+
+def _conflicts(conflicts: ArrayLike | None, n_sites: int
+               ) -> tuple[NDArray[np.int64], sparse.csr_matrix]:
+    """The conflicting pairs (self-pairs dropped) and their symmetric 0/1 matrix."""
+    conf = (np.empty((0, 2), dtype=np.int64) if conflicts is None
+            else np.asarray(conflicts, dtype=np.int64).reshape(-1, 2))
+    if len(conf) and (conf.min() < 0 or conf.max() >= n_sites):
+        raise InvalidInput("conflicts verwijst naar een onbekende kandidaatlocatie")
+    conf = conf[conf[:, 0] != conf[:, 1]]
+    ii = np.r_[conf[:, 0], conf[:, 1]]
+    jj = np.r_[conf[:, 1], conf[:, 0]]
+    sym = sparse.coo_matrix(
+        (np.ones(2 * len(conf)), (ii, jj)), shape=(n_sites, n_sites)).tocsr()
+    sym.sum_duplicates()
+    if sym.nnz:
+        sym.data[:] = 1.0
+    return conf, sym
+
+
+def _groups(site_groups: Sequence[object] | ArrayLike | None,
+            group_caps: Mapping[object, int], n_sites: int
+            ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Integer group id per site and the cap per group (uncapped groups: +inf)."""
+    if group_caps and site_groups is None:
+        raise InvalidInput("maxima per groep (wijk) opgegeven zonder groep per kandidaat")
+    if site_groups is None:
+        return np.zeros(n_sites, dtype=np.int64), np.array([np.inf])
+    labels = np.asarray(site_groups, dtype=object).ravel()
+    if len(labels) != n_sites:
+        raise InvalidInput("site_groups past niet bij het aantal kandidaatlocaties")
+    uniq, gid = np.unique(labels.astype(str), return_inverse=True)
+    caps = np.full(len(uniq), np.inf)
+    lookup = {u: i for i, u in enumerate(uniq)}
+    for lab, cap in group_caps.items():
+        if int(cap) < 0:
+            raise InvalidInput(f"maximum voor {lab} moet 0 of meer zijn (kreeg {cap})")
+        if str(lab) in lookup:
+            caps[lookup[str(lab)]] = int(cap)
+    return gid.astype(np.int64), caps
+
+
+def _budget(costs: ArrayLike | None, budget: float | None, n_sites: int
+            ) -> tuple[NDArray[np.float64] | None, float | None]:
+    c = None if costs is None else np.asarray(costs, dtype=float).ravel()
+    b = None if budget is None else float(budget)
+    if c is not None:
+        if len(c) != n_sites:
+            raise InvalidInput("costs past niet bij het aantal kandidaatlocaties")
+        if not np.isfinite(c).all() or (c < 0).any():
+            raise InvalidInput("kosten per locatie moeten eindig en niet-negatief zijn")
+    if (b is None) != (c is None):
+        raise InvalidInput("geef zowel kosten per locatie als een budget op (of geen van "
+                           "beide)")
+    if b is not None and b < 0:
+        raise InvalidInput(f"budget moet 0 of meer zijn (kreeg {b})")
+    return c, b
+
+
+def _count(k: int | None, budget: float | None, allowed: NDArray[np.bool_],
+           capacity: float) -> int | None:
+    """The number of new sites, checked against the allowed candidates and the group caps
+    (``capacity``: how many sites the caps allow at most)."""
+    if k is None and budget is None:
+        raise InvalidInput("geef het aantal locaties (k) of een budget op")
+    if k is None:
+        return None
+    if int(k) != k or k < 1:
+        raise InvalidInput(f"aantal locaties moet een geheel getal van minstens 1 zijn "
+                           f"(kreeg {k})")
+    k = int(k)
+    n_allowed = int(allowed.sum())
+    if k > n_allowed:
+        excl = len(allowed) - n_allowed
+        extra = f" ({excl} uitgesloten)" if excl else ""
+        raise InvalidInput(
+            f"gevraagd: {k} locaties, maar er zijn maar {n_allowed} toegestane "
+            f"kandidaatlocaties{extra}: kies een kleiner aantal of meer kandidaten")
+    if budget is None and capacity < k:
+        raise InvalidInput(
+            f"de maxima per wijk laten samen maar {int(capacity)} nieuwe locaties "
+            f"toe, er zijn er {k} gevraagd: verhoog de maxima of verlaag het aantal")
+    return k
+
+
 # --- the model -------------------------------------------------------------------------------
 class MCLP:
-    """Weighted maximal covering location problem built from a sparse coverage matrix.
+    """Weighted maximal covering location problem over a sparse coverage matrix.
 
-    Parameters
+    Build it with :meth:`from_coverage` (a 0/1 demand x sites matrix), :meth:`from_cost_matrix`
+    (distances, as spopt) or :meth:`from_points` (coordinates); they check the input. The
+    constructor only stores arrays that are already checked.
+
+    Attributes
     ----------
-    coverage : (n_demand, n_sites) 0/1 matrix (sparse or dense)
+    coverage : (n_demand, n_sites) 0/1 CSC matrix
     weights : (n_demand,) non-negative demand weights (expected incidents)
     k : number of new sites (exact); with ``budget`` an upper bound (None = no count limit)
     existing_cover : (n_demand,) bool, demand already covered by units that stay
     allowed : (n_sites,) bool, candidates that may be chosen (excluded zones -> False)
     conflicts : (m, 2) site index pairs that may not both be chosen (minimum spacing)
-    site_groups : (n_sites,) group label per site (e.g. wijk code); with ``group_caps``
-    group_caps : mapping label -> maximum number of new sites in that group
+    group_caps : mapping label -> maximum number of new sites in that group (e.g. per wijk)
     costs, budget : cost per site and total budget (the budget variant)
     """
 
+    min_spacing: float | None = None
+
     def __init__(
         self,
+        coverage: sparse.csc_matrix,
+        weights: NDArray[np.float64],
+        k: int | None,
+        *,
+        existing_cover: NDArray[np.bool_],
+        allowed: NDArray[np.bool_],
+        conflicts: NDArray[np.int64],
+        conflict_matrix: sparse.csr_matrix,
+        group_ids: NDArray[np.int64],
+        group_limits: NDArray[np.float64],
+        group_caps: Mapping[object, int],
+        costs: NDArray[np.float64] | None,
+        budget: float | None,
+        name: str = "mclp",
+    ) -> None:
+        self.name = name
+        self.coverage = coverage
+        self.weights = weights
+        self.n_demand, self.n_sites = coverage.shape
+        self.k = k
+        self.existing_cover = existing_cover
+        self.allowed = allowed
+        self.conflicts = conflicts
+        self._conf = conflict_matrix
+        self._gid = group_ids
+        self._caps = group_limits
+        self.group_caps = dict(group_caps)
+        self.costs = costs
+        self.budget = budget
+        self.w_eff = np.where(existing_cover, 0.0, weights)
+        self.constant = float(weights[existing_cover].sum())
+        self.total_weight = float(weights.sum())
+        self._Acsr = coverage.tocsr()
+
+    # -- constructors --
+    @classmethod
+    def from_coverage(
+        cls,
         coverage: sparse.spmatrix | ArrayLike,
         weights: ArrayLike,
         k: int | None,
@@ -165,118 +315,33 @@ class MCLP:
         costs: ArrayLike | None = None,
         budget: float | None = None,
         name: str = "mclp",
-    ) -> None:
-        A = sparse.csc_matrix(coverage, dtype=np.float64)
-        A.sum_duplicates()
-        if A.nnz:
-            A.data[:] = 1.0
-        A.eliminate_zeros()
+    ) -> MCLP:
+        """From a (n_demand, n_sites) 0/1 coverage matrix (sparse or dense); ``site_groups``
+        gives a group label per site for ``group_caps``. Raises ``InvalidInput`` (Dutch) for
+        input that does not fit."""
+        A = _binary_csc(coverage)
         n_dem, n_sites = A.shape
-        w = np.asarray(weights, dtype=float).ravel()
-        if len(w) != n_dem:
-            raise InvalidInput(f"aantal gewichten ({len(w)}) past niet bij het aantal vraagpunten "
-                               f"({n_dem})")
-        if not np.isfinite(w).all() or (w < 0).any():
-            raise InvalidInput("risico (gewichten) moet eindig en niet-negatief zijn")
-        self.name = name
-        self.coverage = A
-        self.weights = w
-        self.n_demand, self.n_sites = n_dem, n_sites
+        w = _weights(weights, n_dem)
         if n_sites == 0:
             raise InvalidInput("er zijn geen kandidaatlocaties")
-
-        self.existing_cover = (np.zeros(n_dem, dtype=bool) if existing_cover is None
-                               else np.asarray(existing_cover, dtype=bool).ravel())
-        if len(self.existing_cover) != n_dem:
-            raise InvalidInput("existing_cover past niet bij het aantal vraagpunten")
-        self.allowed = (np.ones(n_sites, dtype=bool) if allowed is None
-                        else np.asarray(allowed, dtype=bool).ravel())
-        if len(self.allowed) != n_sites:
-            raise InvalidInput("allowed past niet bij het aantal kandidaatlocaties")
-
-        conf = (np.empty((0, 2), dtype=np.int64) if conflicts is None
-                else np.asarray(conflicts, dtype=np.int64).reshape(-1, 2))
-        if len(conf) and (conf.min() < 0 or conf.max() >= n_sites):
-            raise InvalidInput("conflicts verwijst naar een onbekende kandidaatlocatie")
-        conf = conf[conf[:, 0] != conf[:, 1]]
-        self.conflicts = conf
-        ii = np.r_[conf[:, 0], conf[:, 1]]
-        jj = np.r_[conf[:, 1], conf[:, 0]]
-        sym = sparse.coo_matrix(
-            (np.ones(2 * len(conf)), (ii, jj)), shape=(n_sites, n_sites)).tocsr()
-        sym.sum_duplicates()
-        if sym.nnz:
-            sym.data[:] = 1.0
-        self._conf = sym
-
-        # groups and caps -> integer group ids; uncapped groups get cap = +inf
-        self.group_caps = dict(group_caps or {})
-        if self.group_caps and site_groups is None:
-            raise InvalidInput("maxima per groep (wijk) opgegeven zonder groep per kandidaat")
-        if site_groups is not None:
-            labels = np.asarray(site_groups, dtype=object).ravel()
-            if len(labels) != n_sites:
-                raise InvalidInput("site_groups past niet bij het aantal kandidaatlocaties")
-            uniq, gid = np.unique(labels.astype(str), return_inverse=True)
-            self._group_labels = uniq
-            self._gid = gid.astype(np.int64)
-            caps = np.full(len(uniq), np.inf)
-            lookup = {u: i for i, u in enumerate(uniq)}
-            for lab, cap in self.group_caps.items():
-                if int(cap) < 0:
-                    raise InvalidInput(f"maximum voor {lab} moet 0 of meer zijn (kreeg {cap})")
-                if str(lab) in lookup:
-                    caps[lookup[str(lab)]] = int(cap)
-            self._caps = caps
-        else:
-            self._group_labels = np.array(["-"], dtype=object)
-            self._gid = np.zeros(n_sites, dtype=np.int64)
-            self._caps = np.array([np.inf])
-
-        self.costs = None if costs is None else np.asarray(costs, dtype=float).ravel()
-        self.budget = None if budget is None else float(budget)
-        if self.costs is not None:
-            if len(self.costs) != n_sites:
-                raise InvalidInput("costs past niet bij het aantal kandidaatlocaties")
-            if not np.isfinite(self.costs).all() or (self.costs < 0).any():
-                raise InvalidInput("kosten per locatie moeten eindig en niet-negatief zijn")
-        if (self.budget is None) != (self.costs is None):
-            raise InvalidInput("geef zowel kosten per locatie als een budget op (of geen van "
-                               "beide)")
-        if self.budget is not None and self.budget < 0:
-            raise InvalidInput(f"budget moet 0 of meer zijn (kreeg {self.budget})")
-
-        if k is None and self.budget is None:
-            raise InvalidInput("geef het aantal locaties (k) of een budget op")
-        if k is not None:
-            if int(k) != k or k < 1:
-                raise InvalidInput(f"aantal locaties moet een geheel getal van minstens 1 zijn "
-                                   f"(kreeg {k})")
-            k = int(k)
-            n_allowed = int(self.allowed.sum())
-            if k > n_allowed:
-                excl = n_sites - n_allowed
-                extra = f" ({excl} uitgesloten)" if excl else ""
-                raise InvalidInput(
-                    f"gevraagd: {k} locaties, maar er zijn maar {n_allowed} toegestane "
-                    f"kandidaatlocaties{extra}: kies een kleiner aantal of meer kandidaten")
-            if self.budget is None:
-                capacity = self._cap_capacity()
-                if capacity < k:
-                    raise InvalidInput(
-                        f"de maxima per wijk laten samen maar {int(capacity)} nieuwe locaties "
-                        f"toe, er zijn er {k} gevraagd: verhoog de maxima of verlaag het aantal")
-        self.k = k
-        self.w_eff = np.where(self.existing_cover, 0.0, w)
-        self.constant = float(w[self.existing_cover].sum())
-        self.total_weight = float(w.sum())
-        if self.total_weight <= 0:
+        existing = _mask(existing_cover, n_dem, False,
+                         "existing_cover past niet bij het aantal vraagpunten")
+        ok = _mask(allowed, n_sites, True, "allowed past niet bij het aantal kandidaatlocaties")
+        conf, conf_matrix = _conflicts(conflicts, n_sites)
+        caps_by_label = dict(group_caps or {})
+        gid, caps = _groups(site_groups, caps_by_label, n_sites)
+        c, b = _budget(costs, budget, n_sites)
+        # how many sites the group caps allow at most (ignoring spacing)
+        capacity = float(np.minimum(np.bincount(gid[ok], minlength=len(caps)), caps).sum())
+        count = _count(k, b, ok, capacity)
+        if float(w.sum()) <= 0:
             raise InvalidInput("er is geen risico in de gekozen periode (alle gewichten zijn 0): "
                                "er valt niets te dekken; kies een ruimer tijdvenster of ander "
                                "misdrijftype")
-        self._Acsr = A.tocsr()
+        return cls(A, w, count, existing_cover=existing, allowed=ok, conflicts=conf,
+                   conflict_matrix=conf_matrix, group_ids=gid, group_limits=caps,
+                   group_caps=caps_by_label, costs=c, budget=b, name=name)
 
-    # -- constructors --
     @classmethod
     def from_cost_matrix(
         cls,
@@ -296,7 +361,7 @@ class MCLP:
                                     shape=m.shape)
         else:
             cov = sparse.csc_matrix(np.asarray(cost_matrix, dtype=float) <= r)
-        return cls(cov, weights, p_facilities, **kwargs)  # type: ignore[arg-type]
+        return cls.from_coverage(cov, weights, p_facilities, **kwargs)  # type: ignore[arg-type]
 
     @classmethod
     def from_points(
@@ -332,19 +397,13 @@ class MCLP:
                 near = cKDTree(_xy(existing_xy, "bestaande eenheden")).query(
                     sites, distance_upper_bound=float(min_spacing) * (1 - 1e-9))[0]
                 allowed &= ~np.isfinite(near)
-        model = cls(cov, weights, k, existing_cover=existing_cover, allowed=allowed,
-                    conflicts=conflicts, **kwargs)  # type: ignore[arg-type]
+        model = cls.from_coverage(cov, weights, k, existing_cover=existing_cover,
+                                  allowed=allowed, conflicts=conflicts,
+                                  **kwargs)  # type: ignore[arg-type]
         model.min_spacing = min_spacing
         return model
 
-    min_spacing: float | None = None
-
     # -- helpers --
-    def _cap_capacity(self) -> float:
-        """How many sites the group caps allow at most (ignoring spacing)."""
-        counts = np.bincount(self._gid[self.allowed], minlength=len(self._caps))
-        return float(np.minimum(counts, self._caps).sum())
-
     def covered_mask(self, sites: ArrayLike) -> NDArray[np.bool_]:
         s = np.asarray(sites, dtype=np.int64)
         hit = np.asarray(self.coverage[:, s].sum(axis=1)).ravel() > 0 if len(s) else \
@@ -366,7 +425,8 @@ class MCLP:
         counts = np.bincount(self._gid[s], minlength=len(self._caps))
         if (counts > self._caps).any():
             return False
-        return not (self.budget is not None and self.costs[s].sum() > self.budget + 1e-9)
+        return not (self.budget is not None and self.costs is not None
+                    and self.costs[s].sum() > self.budget + 1e-9)
 
     def rank(self, sites: ArrayLike) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
         """Order chosen sites greedily (largest marginal gain first) and attribute each demand
@@ -561,7 +621,7 @@ class MCLP:
             else:
                 rows.append(sparse.hstack([ones, pad], format="csr"))
                 hi.append(np.array([float(self.k)]))
-        if self.budget is not None:
+        if self.budget is not None and self.costs is not None:
             rows.append(sparse.hstack([sparse.csr_matrix(self.costs[sites][None, :]), pad],
                                       format="csr"))
             hi.append(np.array([self.budget]))
@@ -590,7 +650,7 @@ class MCLP:
         reduced-cost fixing: sites that cannot be in (resp. out of) any solution better than the
         incumbent (returned as masks over the reduced site list: fix to 0, fix to 1)."""
         mdl = self._model()
-        ny = int(mdl["ny"])  # type: ignore[arg-type]
+        ny = int(mdl["ny"])  # type: ignore[call-overload]
         res = linprog(mdl["c"], A_ub=mdl["a_ub"], b_ub=mdl["b_ub"], A_eq=mdl["a_eq"],
                       b_eq=mdl["b_eq"], bounds=(0, 1), method="highs")
         if res.status == 2:
@@ -614,7 +674,7 @@ class MCLP:
         """Solve the reduced MILP with HiGHS. Returns (sites, objective_new, bound_new, scipy
         status, message); the bound is over the solutions the fixings leave."""
         mdl = self._model()
-        ny, nx = int(mdl["ny"]), int(mdl["nx"])  # type: ignore[arg-type]
+        ny, nx = int(mdl["ny"]), int(mdl["nx"])  # type: ignore[call-overload]
         sites: NDArray[np.int64] = mdl["sites"]  # type: ignore[assignment]
         lb = np.zeros(ny + nx)
         ub = np.ones(ny + nx)
@@ -668,7 +728,7 @@ class MCLP:
         for g in capped:
             rows.append(sparse.csr_matrix((self._gid[sites] == g).astype(float)[None, :]))
             hi.append(np.array([self._caps[g]]))
-        if self.budget is not None:
+        if self.budget is not None and self.costs is not None:
             rows.append(sparse.csr_matrix(self.costs[sites][None, :]))
             hi.append(np.array([self.budget]))
         if not rows:

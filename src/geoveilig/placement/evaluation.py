@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -46,8 +47,10 @@ from scipy.stats import t as student_t
 from scipy.stats.contingency import odds_ratio
 
 from .. import RD_NEW
-from ..errors import CrsError, InvalidInput
-from ..times import local_timestamp
+from ..errors import InvalidInput
+from ..hotspots.grid import Grid
+from ..spatial import require_rd
+from ..times import parse_local
 
 __all__ = ["ControlSet", "EffectEstimate", "controls_by_risk", "controls_from_plan",
            "evaluate_deployment"]
@@ -122,11 +125,7 @@ class EffectEstimate:
 
 
 def _ts(value: TimeLike, what: str) -> pd.Timestamp:
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InvalidInput(f"{what}: ongeldige datum '{value}'") from exc
-    return local_timestamp(ts)
+    return parse_local(value, where=what)
 
 
 def _pct(x: float) -> str:
@@ -152,8 +151,7 @@ def controls_from_plan(
     ``buffer_m`` of the deployed circle (displacement would contaminate them)."""
     if "rank" not in plan_sites.columns:
         raise InvalidInput("planning: de plaatsen missen de kolom rank")
-    if plan_sites.crs is None or plan_sites.crs.to_epsg() != 28992:
-        raise CrsError("planning: verwacht EPSG:28992 (RD New) voor de plaatsen")
+    require_rd(plan_sites, "planning (plaatsen)")
     sites = plan_sites.assign(rank=pd.to_numeric(plan_sites["rank"], errors="coerce"))
     own = sites.loc[sites["rank"] == int(deployed_rank)]
     if own.empty:
@@ -171,7 +169,9 @@ def controls_from_plan(
             f"(dezelfde selectieregel), op meer dan {buffer_m:g} m van de inzet")
     below = sites.loc[(sites["rank"] > int(deployed_rank))
                       & ~sites["rank"].isin([int(r) for r in exclude_ranks])].sort_values("rank")
-    rows, geoms, skipped = [], [], 0
+    rows: list[int] = []
+    geoms: list[shapely.Geometry] = []
+    skipped = 0
     for _, row in below.iterrows():
         g = disc(row)
         if g.intersects(treated) or any(g.intersects(o) for o in geoms):
@@ -207,8 +207,7 @@ def controls_by_risk(
     (recency-weighted counts per cell as in ``placement.interim``: incidents in the
     ``lookback_days`` before ``moment``, half-life ``half_life_days``; nothing after it). The
     copies keep ``buffer_m`` from the area and do not overlap each other."""
-    if incidents.crs is None or incidents.crs.to_epsg() != 28992:
-        raise CrsError("incidenten: verwacht EPSG:28992 (RD New) voor controlegebieden")
+    require_rd(incidents, "incidenten (controlegebieden)")
     t0 = _ts(moment, "moment")
     rule = (f"plaatsen met hetzelfde risico op {t0.date()} volgens het eigen risicomodel "
             f"(recentheidsgewogen aantallen, {lookback_days:g} dagen terug, alleen gegevens "
@@ -224,23 +223,22 @@ def controls_by_risk(
                                        f"{lookback_days:g} dagen vóór {t0.date()}, dus geen "
                                        "risico om plaatsen op te vergelijken")
     ax0, ay0, ax1, ay1 = area.bounds
-    x0 = np.floor(min(x.min(), ax0) / cell_size) * cell_size
-    y0 = np.floor(min(y.min(), ay0) / cell_size) * cell_size
-    nx = int(np.ceil((max(x.max(), ax1) - x0) / cell_size)) + 1
-    ny = int(np.ceil((max(y.max(), ay1) - y0) / cell_size)) + 1
+    grid = Grid.over_bounds((min(x.min(), ax0), min(y.min(), ay0),
+                             max(x.max(), ax1), max(y.max(), ay1)), cell_size, RD_NEW,
+                            extra_cells=1)
+    nx, ny, x0, y0 = grid.nx, grid.ny, grid.x0, grid.y0
+    cell = grid.cell_of(x, y)  # every incident lies on this grid
+
+    def raster(values: np.ndarray) -> np.ndarray:
+        """Per-cell values as an (nx, ny) array indexed [column, row]."""
+        return grid.to_raster(values).T
+
     w = 0.5 ** (age[recent] / half_life_days)
-    ix = np.floor((x[recent] - x0) / cell_size).astype(np.int64)
-    iy = np.floor((y[recent] - y0) / cell_size).astype(np.int64)
-    risk = np.zeros((nx, ny))
-    np.add.at(risk, (ix, iy), w)
-    seen = np.zeros((nx, ny), dtype=bool)  # cells with any incident at all before the moment
-    before = age > 0
-    seen[np.floor((x[before] - x0) / cell_size).astype(np.int64),
-         np.floor((y[before] - y0) / cell_size).astype(np.int64)] = True
+    risk = raster(np.bincount(cell[recent], weights=w, minlength=grid.n_cells))
+    # cells with any incident at all before the moment
+    seen = raster(np.bincount(cell[age > 0], minlength=grid.n_cells).astype(float)) > 0
     # the area as a footprint of cells (centres inside; at least the nearest cell)
-    gx, gy = np.meshgrid(x0 + (np.arange(nx) + 0.5) * cell_size,
-                         y0 + (np.arange(ny) + 0.5) * cell_size, indexing="ij")
-    inside = shapely.contains_xy(area, gx, gy)
+    inside = shapely.contains_xy(area, raster(grid.cx), raster(grid.cy))
     if not inside.any():
         c = area.centroid
         inside[int((c.x - x0) // cell_size), int((c.y - y0) // cell_size)] = True
@@ -462,8 +460,65 @@ def evaluate_deployment(
     else places of the same risk at ``start`` (:func:`controls_by_risk`). A result that is not
     significant at ``alpha`` is "te vroeg om te zeggen" while the minimal detectable decline
     (``power``) exceeds ``max_mde``."""
-    if incidents.crs is None or incidents.crs.to_epsg() != 28992:
-        raise CrsError("incidenten: verwacht EPSG:28992 (RD New) voor een effectmeting")
+    require_rd(incidents, "incidenten (effectmeting)")
+    place = _deployment_area(area, point, radius)
+    if selection_days < 0 or pre_days <= 0:
+        raise InvalidInput("selectievenster moet 0 of meer en voorperiode meer dan 0 dagen zijn")
+    if plan_sites is not None and deployed_rank is None:
+        raise InvalidInput("geef de rang van de ingezette plaats in de planning op")
+    inc = incidents
+    if crime_types is not None:
+        inc = inc.loc[inc["crime_type"].isin(list(crime_types))]
+    t = pd.Series(pd.to_datetime(inc["occurred_at"]))
+    p = _periods(t, start=start, end=end, data_end=data_end, data_start=data_start,
+                 selection_days=selection_days, pre_days=pre_days)
+
+    chosen: ControlSet
+    if controls is not None:
+        chosen = controls
+    elif plan_sites is not None and deployed_rank is not None:
+        rad = float(radius) if radius is not None else float(np.sqrt(place.area / np.pi))
+        chosen = controls_from_plan(plan_sites, int(deployed_rank), radius=rad,
+                                    n_controls=n_controls, buffer_m=buffer_m)
+    else:
+        chosen = controls_by_risk(inc, place, p.start, n_controls=n_controls,
+                                  cell_size=cell_size, buffer_m=buffer_m)
+    geoms: list[shapely.Geometry] = list(chosen.areas.geometry)
+
+    def estimate(**figures: Any) -> EffectEstimate:
+        return EffectEstimate(
+            periods=p.iso, n_treated_cells=max(1, round(place.area / cell_size ** 2)),
+            n_control_cells=len(geoms), control_rule=chosen.rule,
+            placed_by_tool=plan_sites is not None, **figures)
+
+    missing = _missing_data(p, chosen, selection_days)
+    if missing is not None:
+        nan = float("nan")
+        return estimate(estimate=nan, rate_ratio=nan, ci_low=nan, ci_high=nan,
+                        label=missing[0], verdict=missing[1], conclusive=False,
+                        counts=pd.DataFrame(index=["treated", "control"]), dispersion=nan,
+                        controls_reason=chosen.reason)
+
+    counts = _Counts.of(inc, t, place, geoms, p.periods)
+    test, phi, (label, verdict, conclusive) = counts.judge("during", p.ongoing, alpha, power,
+                                                           max_mde)
+    after = None
+    if "after" in p.periods:
+        ta, phi_a, (lab_a, ver_a, con_a) = counts.judge("after", False, alpha, power, max_mde)
+        after = estimate(estimate=ta.rr - 1, rate_ratio=ta.rr, ci_low=ta.lo, ci_high=ta.hi,
+                         verdict="Na afloop: " + ver_a, label=lab_a, conclusive=con_a,
+                         counts=counts.frame, dispersion=phi_a, p_value=ta.p, mde=ta.mde)
+    return estimate(estimate=test.rr - 1, rate_ratio=test.rr, ci_low=test.lo, ci_high=test.hi,
+                    verdict=verdict, label=label, conclusive=conclusive, counts=counts.frame,
+                    dispersion=phi, p_value=test.p, mde=test.mde,
+                    controls_reason=chosen.reason, after=after)
+
+
+# --- the steps of evaluate_deployment ---------------------------------------------------------
+def _deployment_area(area: shapely.Geometry | None,
+                     point: tuple[float, float] | shapely.Point | None,
+                     radius: float | None) -> shapely.Geometry:
+    """The place of the deployment: ``area``, or the disc of ``radius`` around ``point``."""
     if area is None:
         if point is None or radius is None:
             raise InvalidInput("geef een gebied (polygoon) of een punt met straal op")
@@ -473,19 +528,29 @@ def evaluate_deployment(
         area = p.buffer(float(radius))
     if area.is_empty or area.area <= 0:
         raise InvalidInput("het gebied van de inzet is leeg")
-    if selection_days < 0 or pre_days <= 0:
-        raise InvalidInput("selectievenster moet 0 of meer en voorperiode meer dan 0 dagen zijn")
-    if plan_sites is not None and deployed_rank is None:
-        raise InvalidInput("geef de rang van de ingezette plaats in de planning op")
-    inc = incidents
-    if crime_types is not None:
-        inc = inc.loc[inc["crime_type"].isin(list(crime_types))]
-    t = pd.to_datetime(inc["occurred_at"])
+    return area
+
+
+@dataclass(frozen=True)
+class _Periods:
+    """The comparison periods (``before``, ``selection`` when used, ``during``, ``after``
+    when the deployment ended before the data), as timestamps and as ISO dates."""
+
+    start: pd.Timestamp
+    first: pd.Timestamp
+    ongoing: bool
+    periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]]
+    iso: dict[str, tuple[str, str]]
+
+
+def _periods(t: pd.Series, *, start: TimeLike, end: TimeLike | None,
+             data_end: TimeLike | None, data_start: TimeLike | None, selection_days: float,
+             pre_days: float) -> _Periods:
     t0 = _ts(start, "start")
     last = _ts(data_end, "data_end") if data_end is not None else (
-        t.max() + pd.Timedelta(seconds=1) if len(t) else t0)
+        pd.Timestamp(t.max()) + pd.Timedelta(seconds=1) if len(t) else t0)
     first = _ts(data_start, "data_start") if data_start is not None else (
-        t.min() if len(t) else t0)
+        pd.Timestamp(t.min()) if len(t) else t0)
     t1 = _ts(end, "end") if end is not None else last
     ongoing = end is None or t1 > last
     t1 = min(t1, last)
@@ -500,63 +565,67 @@ def evaluate_deployment(
     if not ongoing and last > t1:
         periods["after"] = (t1, min(last, t1 + during))
     iso = {k: (a.date().isoformat(), b.date().isoformat()) for k, (a, b) in periods.items()}
+    return _Periods(t0, first, ongoing, periods, iso)
 
-    placed_by_tool = plan_sites is not None
-    if controls is None:
-        if plan_sites is not None:
-            rad = radius
-            if rad is None:
-                rad = float(np.sqrt(area.area / np.pi))
-            controls = controls_from_plan(plan_sites, int(deployed_rank), radius=rad,  # type: ignore[arg-type]
-                                          n_controls=n_controls, buffer_m=buffer_m)
-        else:
-            controls = controls_by_risk(inc, area, t0, n_controls=n_controls,
-                                        cell_size=cell_size, buffer_m=buffer_m)
-    geoms = list(controls.areas.geometry)
-    n_cells = max(1, round(area.area / cell_size ** 2))
-    nan = float("nan")
 
-    def result(label: str, verdict: str, counts: pd.DataFrame) -> EffectEstimate:
-        return EffectEstimate(
-            estimate=nan, rate_ratio=nan, ci_low=nan, ci_high=nan, verdict=verdict,
-            label=label, conclusive=False, counts=counts, periods=iso,
-            n_treated_cells=n_cells, n_control_cells=len(geoms), dispersion=nan,
-            control_rule=controls.rule, controls_reason=controls.reason,
-            placed_by_tool=placed_by_tool)
-
-    empty_counts = pd.DataFrame(index=["treated", "control"])
-    if periods["before"][0] < first.normalize():
-        return result("onvoldoende gegevens",
-                      f"Onvoldoende gegevens: de voorperiode ({iso['before'][0]} tot "
-                      f"{iso['before'][1]}, vóór het selectievenster van {selection_days:g} "
-                      f"dagen) begint vóór de eerste gegevens ({first.date()}); zonder die "
-                      "voorperiode is geen eerlijke vergelijking mogelijk.", empty_counts)
+def _missing_data(p: _Periods, controls: ControlSet, selection_days: float
+                  ) -> tuple[str, str] | None:
+    """Label and verdict when there is nothing fair to compare, else None."""
+    if p.periods["before"][0] < p.first.normalize():
+        return ("onvoldoende gegevens",
+                f"Onvoldoende gegevens: de voorperiode ({p.iso['before'][0]} tot "
+                f"{p.iso['before'][1]}, vóór het selectievenster van {selection_days:g} "
+                f"dagen) begint vóór de eerste gegevens ({p.first.date()}); zonder die "
+                "voorperiode is geen eerlijke vergelijking mogelijk.")
     if controls.empty:
         why = controls.reason.removeprefix("geen vergelijkingsgebied: ")
-        return result("geen vergelijkingsgebied",
-                      f"Geen vergelijkingsgebied: {why}. Zonder vergelijking is niet te "
-                      "scheiden wat de inzet deed en wat vanzelf gebeurde.", empty_counts)
+        return ("geen vergelijkingsgebied",
+                f"Geen vergelijkingsgebied: {why}. Zonder vergelijking is niet te "
+                "scheiden wat de inzet deed en wat vanzelf gebeurde.")
+    return None
 
-    x = inc.geometry.x.to_numpy()
-    y = inc.geometry.y.to_numpy()
-    shapely.prepare(area)
-    for g in geoms:
-        shapely.prepare(g)
-    table: dict[str, tuple[float, float]] = {}
-    per_site: dict[str, np.ndarray] = {}
-    for name, (lo, hi) in periods.items():
-        sel = ((t >= lo) & (t < hi)).to_numpy()
-        tr = float(shapely.contains_xy(area, x[sel], y[sel]).sum())
-        cs = _count_in(geoms, x, y, sel)
-        table[name] = (tr, float(cs.sum()))
-        per_site[name] = cs
-    counts = pd.DataFrame(table, index=["treated", "control"])
 
-    def one(name: str, is_ongoing: bool) -> tuple[_Test, float, tuple[str, str, bool]]:
+@dataclass(frozen=True)
+class _Counts:
+    """Incidents per period in the treated place (``table[name][0]``), in all controls
+    together (``table[name][1]``) and per control site (``per_site[name]``)."""
+
+    periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]]
+    table: dict[str, tuple[float, float]]
+    per_site: dict[str, np.ndarray]
+
+    @classmethod
+    def of(cls, inc: gpd.GeoDataFrame, t: pd.Series, area: shapely.Geometry,
+           geoms: list[shapely.Geometry],
+           periods: dict[str, tuple[pd.Timestamp, pd.Timestamp]]) -> _Counts:
+        x = np.asarray(inc.geometry.x, dtype=float)
+        y = np.asarray(inc.geometry.y, dtype=float)
+        shapely.prepare(area)
+        for g in geoms:
+            shapely.prepare(g)
+        table: dict[str, tuple[float, float]] = {}
+        per_site: dict[str, np.ndarray] = {}
+        for name, (lo, hi) in periods.items():
+            sel = ((t >= lo) & (t < hi)).to_numpy(dtype=bool)
+            tr = float(shapely.contains_xy(area, x[sel], y[sel]).sum())
+            cs = _count_in(geoms, x, y, sel)
+            table[name] = (tr, float(cs.sum()))
+            per_site[name] = cs
+        return cls(periods, table, per_site)
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """Rows treated/control, one column per period."""
+        return pd.DataFrame(self.table, index=["treated", "control"])
+
+    def judge(self, name: str, ongoing: bool, alpha: float, power: float, max_mde: float
+              ) -> tuple[_Test, float, tuple[str, str, bool]]:
+        """The test of period ``name`` against *before*, its dispersion and verdict."""
+        table, per_site = self.table, self.per_site
         test, phi = _did(table["before"][0], table[name][0], per_site["before"],
                          per_site[name], alpha, power)
-        if "selection" in periods:
-            lens = {k: (b - a) / pd.Timedelta(days=1) for k, (a, b) in periods.items()}
+        if "selection" in self.periods:
+            lens = {k: (b - a) / pd.Timedelta(days=1) for k, (a, b) in self.periods.items()}
             adj = _selection_adjusted(
                 table["before"][0], table["selection"][0], table[name][0],
                 per_site["before"], per_site["selection"], per_site[name],
@@ -570,22 +639,5 @@ def evaluate_deployment(
                 phi = max(phi, a_phi)
         if table["before"][0] + table[name][0] == 0:  # nothing to estimate from
             test = _Test(float("nan"), 0.0, float("inf"), 1.0, test.mde)
-        v = _verdict(test, alpha, max_mde, (table["before"][0], table[name][0]), is_ongoing)
+        v = _verdict(test, alpha, max_mde, (table["before"][0], table[name][0]), ongoing)
         return test, phi, v
-
-    test, phi, (label, verdict, conclusive) = one("during", ongoing)
-    after = None
-    if "after" in periods:
-        ta, phi_a, (lab_a, ver_a, con_a) = one("after", False)
-        after = EffectEstimate(
-            estimate=ta.rr - 1, rate_ratio=ta.rr, ci_low=ta.lo, ci_high=ta.hi,
-            verdict="Na afloop: " + ver_a, label=lab_a, conclusive=con_a, counts=counts,
-            periods=iso, n_treated_cells=n_cells, n_control_cells=len(geoms),
-            dispersion=phi_a, p_value=ta.p, mde=ta.mde, control_rule=controls.rule,
-            placed_by_tool=placed_by_tool)
-    return EffectEstimate(
-        estimate=test.rr - 1, rate_ratio=test.rr, ci_low=test.lo, ci_high=test.hi,
-        verdict=verdict, label=label, conclusive=conclusive, counts=counts, periods=iso,
-        n_treated_cells=n_cells, n_control_cells=len(geoms), dispersion=phi,
-        p_value=test.p, mde=test.mde, control_rule=controls.rule,
-        controls_reason=controls.reason, placed_by_tool=placed_by_tool, after=after)

@@ -25,16 +25,14 @@ import pandas as pd
 
 from .. import RD_NEW
 from ..areas import Areas
-from ..errors import CrsError, InvalidInput
+from ..errors import InvalidInput
+from ..hotspots.grid import Grid
+from ..spatial import require_rd
 from ..times import local_timestamp
 
 __all__ = ["INTERIM_METHOD", "interim_buurttent_table", "interim_demand"]
 
 INTERIM_METHOD = "interim: recentheidsgewogen tellingen per cel"
-
-
-def _origin(origin: date | datetime | str | pd.Timestamp) -> pd.Timestamp:
-    return local_timestamp(origin)
 
 
 def interim_demand(
@@ -51,45 +49,35 @@ def interim_demand(
     """Demand cells (cell centres, EPSG:28992) inside the gemeente with ``risk`` (expected
     incidents of ``crime_types`` in the ``window_days`` after ``origin``), ``buurt_code``,
     ``wijk_code``, ``residential`` and ``count`` (incidents in the look-back)."""
-    if incidents.crs is None or incidents.crs.to_epsg() != 28992:
-        raise CrsError("incidenten: verwacht EPSG:28992 (RD New)")
+    require_rd(incidents, "incidenten")
     for name, v in (("venster", window_days), ("terugblik", lookback_days),
                     ("halfwaardetijd", half_life_days), ("celgrootte", cell_size)):
         if not v > 0:
             raise InvalidInput(f"{name} moet groter dan 0 zijn (kreeg {v})")
-    t0 = _origin(origin)
-    minx, miny, maxx, maxy = areas.buurten.total_bounds
-    x0 = np.floor(minx / cell_size) * cell_size
-    y0 = np.floor(miny / cell_size) * cell_size
-    nx = int(np.ceil((maxx - x0) / cell_size))
-    ny = int(np.ceil((maxy - y0) / cell_size))
-    gx, gy = np.meshgrid(x0 + (np.arange(nx) + 0.5) * cell_size,
-                         y0 + (np.arange(ny) + 0.5) * cell_size, indexing="ij")
-    cx, cy = gx.ravel(), gy.ravel()
+    t0 = local_timestamp(origin)
+    grid = Grid.over_bounds(areas.buurten.total_bounds, cell_size, RD_NEW)
+    n_cells = grid.n_cells
+    cx, cy = grid.cx, grid.cy
     where = areas.assign(cx, cy)
     inside = where["buurt_code"].notna().to_numpy()
 
     inc = incidents
     t = pd.to_datetime(inc["occurred_at"])
     age = ((t0 - t) / pd.Timedelta(days=1)).to_numpy(dtype=float)
-    x = inc.geometry.x.to_numpy()
-    y = inc.geometry.y.to_numpy()
-    ix = np.floor((x - x0) / cell_size).astype(np.int64)
-    iy = np.floor((y - y0) / cell_size).astype(np.int64)
-    on_grid = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-    cell = ix * ny + iy
+    cell = grid.cell_of(inc.geometry.x.to_numpy(), inc.geometry.y.to_numpy())
+    on_grid = cell >= 0
     types = inc["crime_type"].to_numpy(dtype=object)
     wanted = np.ones(len(inc), dtype=bool) if crime_types is None else \
         np.isin(types, list(crime_types))
     recent = on_grid & wanted & (age > 0) & (age <= lookback_days)
     w = 0.5 ** (age[recent] / half_life_days)
     norm = half_life_days / np.log(2) * (1 - 0.5 ** (lookback_days / half_life_days))
-    risk = np.bincount(cell[recent], weights=w, minlength=nx * ny) / norm * window_days
-    count = np.bincount(cell[recent], minlength=nx * ny)
+    risk = np.bincount(cell[recent], weights=w, minlength=n_cells) / norm * window_days
+    count = np.bincount(cell[recent], minlength=n_cells)
     burgl = on_grid & (types == "woninginbraak") & (age > 0) & (age <= 3 * 365)
-    residential = np.bincount(cell[burgl], minlength=nx * ny) > 0
+    residential = np.bincount(cell[burgl], minlength=n_cells) > 0
     frame = pd.DataFrame({
-        "cell_id": np.arange(nx * ny)[inside], "risk": risk[inside], "count": count[inside],
+        "cell_id": np.arange(n_cells)[inside], "risk": risk[inside], "count": count[inside],
         "buurt_code": where["buurt_code"].to_numpy()[inside],
         "wijk_code": where["wijk_code"].to_numpy()[inside],
         "residential": residential[inside],
@@ -111,7 +99,7 @@ def interim_buurttent_table(
     year), ``uncovered_share`` (from ``uncovered_share``, a Series indexed by buurt code, e.g.
     1 - the prevention registry's coverage share; 1.0 = unknown where absent) and
     ``inhabitants`` when the areas have it."""
-    t0 = _origin(origin)
+    t0 = local_timestamp(origin)
     t = pd.to_datetime(incidents["occurred_at"])
     sel = (t < t0) & (t >= t0 - pd.Timedelta(days=lookback_days)) & \
         incidents["crime_type"].isin(list(hic_types))

@@ -18,8 +18,9 @@ the first unit covering it (units that stay first, then new sites in rank order)
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -31,12 +32,19 @@ from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 from scipy.spatial import cKDTree
 
 from .. import RD_NEW
-from ..errors import CrsError, InvalidInput
+from ..errors import InvalidInput
+from ..spatial import require_rd
 from .coverage import MCLP, CoverageSolution, coverage_matrix
 
 __all__ = [
     "DEFAULT_ALARM_DURATION_DAYS",
+    "DEFAULT_RADIUS_M",
+    "Labels",
     "Recommendation",
+    "Rotation",
+    "Schedule",
+    "SiteRules",
+    "SolverOptions",
     "plan_buurttent",
     "recommend_alarms",
     "recommend_cameras",
@@ -46,6 +54,11 @@ __all__ = [
 #: Default time an alarm system stays at a spot (days) until the near-repeat analysis of the
 #: hotspot engine provides one: the near-repeat risk of burglary decays over roughly 4-6 weeks.
 DEFAULT_ALARM_DURATION_DAYS = 42
+
+#: Default coverage radius per kind of unit (metres): the one place the service, the CLI and
+#: the API take them from. A mobile alarm covers about 100-200 m, a flexible camera 50-100 m;
+#: a BuurtTent visit reaches about 500 m (used for stored deployments without a radius).
+DEFAULT_RADIUS_M: Mapping[str, float] = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
 
 SITE_COLUMNS = ["rank", "status", "expected_covered", "share_of_risk", "wijk_code",
                 "buurt_code", "wijk_name", "buurt_name", "distance_to_existing_m", "method",
@@ -77,15 +90,67 @@ class Recommendation:
                 f"{self.status}; methode {self.solver})")
 
 
+# --- options --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SiteRules:
+    """Where new sites may go: ``min_spacing`` (m) between new sites and from existing units,
+    ``caps_per_wijk`` (one number or a mapping wijk code -> maximum) and ``excluded`` zones
+    (GeoDataFrame/GeoSeries/geometry in RD)."""
+
+    min_spacing: float | None = None
+    caps_per_wijk: int | Mapping[str, int] | None = None
+    excluded: object = None
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What the explanation per site says: area ``names`` (code -> name), the risk
+    ``method_name`` and its ``backtest_score``."""
+
+    names: Mapping[str, str] | None = None
+    method_name: str = ""
+    backtest_score: float | None = None
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How the MCLP is solved (``MCLP.solve``): ``solver`` (auto, greedy, heuristic, milp),
+    the relative ``gap`` that counts as proven and the ``time_limit`` in seconds."""
+
+    solver: str = "auto"
+    gap: float = 0.01
+    time_limit: float = 60.0
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """Rotation advice for alarm units in place: with ``rotate`` a unit is moved when the risk
+    within its radius is below ``cooled_fraction`` x the mean risk the new sites cover."""
+
+    rotate: bool = True
+    cooled_fraction: float = 0.5
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long a unit stays (``duration_days``) and from when (``origin``; the sites then
+    get ``start`` and ``until``)."""
+
+    duration_days: int = DEFAULT_ALARM_DURATION_DAYS
+    origin: date | datetime | str | None = None
+
+
+def _site_options(rules: SiteRules, labels: Labels, solver: SolverOptions
+                  ) -> dict[str, object]:
+    """The options as the keyword arguments of :func:`recommend_sites`."""
+    return {f.name: getattr(o, f.name) for o in (rules, labels, solver) for f in fields(o)}
+
+
 # --- input handling --------------------------------------------------------------------------
 def _check_rd(gdf: gpd.GeoDataFrame, what: str) -> None:
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InvalidInput(f"{what}: verwacht een GeoDataFrame")
-    if gdf.crs is None:
-        raise CrsError(f"{what}: geen coördinatenstelsel (CRS); verwacht EPSG:28992 (RD New)")
-    if gdf.crs.to_epsg() != 28992:
-        raise CrsError(f"{what}: coördinatenstelsel {gdf.crs.to_string()} is niet in meters; "
-                       "zet eerst om naar EPSG:28992 (RD New)")
+    require_rd(gdf, what)
 
 
 def _points_xy(gdf: gpd.GeoDataFrame, what: str) -> NDArray[np.float64]:
@@ -135,8 +200,7 @@ def _excluded_mask(xy: NDArray, excluded: object) -> NDArray[np.bool_]:
     if excluded is None:
         return np.zeros(len(xy), dtype=bool)
     if isinstance(excluded, gpd.GeoDataFrame | gpd.GeoSeries):
-        if excluded.crs is not None and excluded.crs.to_epsg() != 28992:
-            raise CrsError("uitgesloten zones: verwacht EPSG:28992 (RD New)")
+        require_rd(excluded, "uitgesloten zones", missing_ok=True)
         geoms = np.asarray(excluded.geometry.values if isinstance(excluded, gpd.GeoDataFrame)
                            else excluded.values)
     elif isinstance(excluded, shapely.Geometry):
@@ -166,7 +230,7 @@ def _first_cover(cov: sparse.spmatrix, weights: NDArray, n_units: int) -> NDArra
     csr.sort_indices()
     has = np.diff(csr.indptr) > 0
     first = csr.indices[csr.indptr[:-1][has]]
-    return np.bincount(first, weights=weights[has], minlength=n_units)
+    return np.bincount(first, weights=weights[has], minlength=n_units).astype(np.float64)
 
 
 def _names(codes: NDArray, names: Mapping[str, str] | None) -> NDArray:
@@ -232,7 +296,7 @@ def recommend_sites(
     total = float(risk.sum())
     ex_gain = (_first_cover(coverage_matrix(dxy, exy, radius), risk, len(exy))
                if len(exy) else np.empty(0))
-    if len(exy):
+    if len(exy) and existing is not None:
         eb, ew = ((_areas_of(existing, len(existing)))
                   if "buurt_code" in existing and "wijk_code" in existing
                   else _assign_areas(exy, dxy, dem))
@@ -275,32 +339,25 @@ def recommend_alarms(
     demand: gpd.GeoDataFrame,
     count: int,
     *,
-    radius: float = 150.0,
+    radius: float = DEFAULT_RADIUS_M["alarm"],
     existing: gpd.GeoDataFrame | None = None,
-    rotate: bool = True,
-    cooled_fraction: float = 0.5,
-    duration_days: int = DEFAULT_ALARM_DURATION_DAYS,
-    origin: date | datetime | str | None = None,
-    min_spacing: float | None = None,
-    caps_per_wijk: int | Mapping[str, int] | None = None,
-    excluded: object = None,
-    names: Mapping[str, str] | None = None,
-    method_name: str = "",
-    backtest_score: float | None = None,
-    solver: str = "auto",
-    gap: float = 0.01,
-    time_limit: float = 60.0,
+    rotation: Rotation = Rotation(),
+    schedule: Schedule = Schedule(),
+    rules: SiteRules = SiteRules(),
+    labels: Labels = Labels(),
+    solver: SolverOptions = SolverOptions(),
 ) -> Recommendation:
     """Where to put ``count`` (more) mobile alarm systems.
 
     Demand is the burglary risk (woninginbraak + inbraak schuur/garage) of the coming window;
     only cells with ``residential`` True count when that column exists, and only they are
-    candidates. ``duration_days`` is how long a unit should stay (from the near-repeat
-    analysis). Rotation advice (``rotate`` and ``existing`` given): a unit is *cooled down*
-    when the risk within its radius is below ``cooled_fraction`` x the mean risk covered by
-    the recommended new sites; cooled units are released and moved to the best free sites
-    (nearest target per unit), units that are still warm stay. ``Recommendation.rotation`` lists
-    every placed unit with its advice."""
+    candidates. ``schedule.duration_days`` is how long a unit should stay (from the
+    near-repeat analysis). Rotation advice (``rotation.rotate`` and ``existing`` given): a unit
+    is *cooled down* when the risk within its radius is below ``rotation.cooled_fraction`` x
+    the mean risk covered by the recommended new sites; cooled units are released and moved to
+    the best free sites (nearest target per unit), units that are still warm stay.
+    ``Recommendation.rotation`` lists every placed unit with its advice."""
+    cooled_fraction, duration_days = rotation.cooled_fraction, schedule.duration_days
     if not 0 <= cooled_fraction <= 1:
         raise InvalidInput(f"cooled_fraction moet tussen 0 en 1 liggen (kreeg {cooled_fraction})")
     if int(duration_days) < 1:
@@ -311,11 +368,9 @@ def recommend_alarms(
         dem = demand.loc[demand["residential"].fillna(False).astype(bool)]
         if len(dem) == 0:
             raise InvalidInput("geen enkele cel is als woongebied (residential) gemarkeerd")
-    kw = {"min_spacing": min_spacing, "caps_per_wijk": caps_per_wijk, "excluded": excluded,
-          "names": names, "method_name": method_name, "backtest_score": backtest_score,
-          "solver": solver, "gap": gap, "time_limit": time_limit, "kind": "alarms"}
+    kw = {**_site_options(rules, labels, solver), "kind": "alarms"}
     rec = recommend_sites(dem, count, radius, existing=existing, **kw)  # type: ignore[arg-type]
-    rotation = None
+    advice = None
     if existing is not None and len(existing):
         dxy, risk, _ = _demand(dem)
         exy = _points_xy(existing, "bestaande eenheden")
@@ -325,14 +380,14 @@ def recommend_alarms(
         cooled = around < cooled_fraction * reference
         unit_ids = (existing["unit_id"].astype(str).to_numpy() if "unit_id" in existing
                     else np.array([str(i) for i in existing.index]))
-        rotation = pd.DataFrame({
+        advice = pd.DataFrame({
             "unit_id": unit_ids, "x": exy[:, 0], "y": exy[:, 1], "risk_in_radius": around,
             "reference_risk": reference, "cooled_down": cooled,
             "advice": np.where(cooled, "verplaatsen", "laten staan"),
             "move_to_x": np.nan, "move_to_y": np.nan, "move_to_buurt_code": None,
             "expected_covered_after_move": np.nan,
         })
-        if rotate and cooled.any():
+        if rotation.rotate and cooled.any():
             warm = existing.iloc[np.flatnonzero(~cooled)]
             n_move = int(cooled.sum())
             rec = recommend_sites(dem, count + n_move, radius, existing=warm, **kw)  # type: ignore[arg-type]
@@ -349,10 +404,10 @@ def recommend_alarms(
                 status[new_idx[ci]] = "verplaatst"
                 moved_from[new_idx[ci]] = cooled_ids[ri]
                 pos = np.flatnonzero(cooled)[ri]
-                rotation.loc[pos, "move_to_x"] = nxy[ci, 0]
-                rotation.loc[pos, "move_to_y"] = nxy[ci, 1]
-                rotation.loc[pos, "move_to_buurt_code"] = rec.sites["buurt_code"].iloc[new_idx[ci]]
-                rotation.loc[pos, "expected_covered_after_move"] = \
+                advice.loc[pos, "move_to_x"] = nxy[ci, 0]
+                advice.loc[pos, "move_to_y"] = nxy[ci, 1]
+                advice.loc[pos, "move_to_buurt_code"] = rec.sites["buurt_code"].iloc[new_idx[ci]]
+                advice.loc[pos, "expected_covered_after_move"] = \
                     rec.sites["expected_covered"].iloc[new_idx[ci]]
             sites = rec.sites.copy()
             sites["status"] = status
@@ -365,13 +420,13 @@ def recommend_alarms(
         dist = cKDTree(_points_xy(existing, "bestaande eenheden")).query(sxy[is_new])[0]
         sites.loc[is_new, "distance_to_existing_m"] = dist
     sites["duration_days"] = int(duration_days)
-    if origin is not None:
-        start = pd.Timestamp(origin).date()
+    if schedule.origin is not None:
+        start = pd.Timestamp(schedule.origin).date()
         sites["start"] = start.isoformat()
         sites["until"] = (start + pd.Timedelta(days=int(duration_days))).isoformat()
     params = {**rec.params, "duration_days": int(duration_days),
               "cooled_fraction": cooled_fraction}
-    return Recommendation(**{**rec.__dict__, "sites": sites, "rotation": rotation,
+    return Recommendation(**{**rec.__dict__, "sites": sites, "rotation": advice,
                              "params": params})
 
 
@@ -380,27 +435,20 @@ def recommend_cameras(
     demand: gpd.GeoDataFrame,
     count: int,
     *,
-    radius: float = 75.0,
-    min_spacing: float | None = None,
+    radius: float = DEFAULT_RADIUS_M["camera"],
     existing: gpd.GeoDataFrame | None = None,
     keep_existing: bool = True,
-    caps_per_wijk: int | Mapping[str, int] | None = None,
-    excluded: object = None,
-    names: Mapping[str, str] | None = None,
-    method_name: str = "",
-    backtest_score: float | None = None,
-    solver: str = "auto",
-    gap: float = 0.01,
-    time_limit: float = 60.0,
+    rules: SiteRules = SiteRules(),
+    labels: Labels = Labels(),
+    solver: SolverOptions = SolverOptions(),
 ) -> Recommendation:
     """Where to put ``count`` flexible cameras. Demand is the street-incident risk (group
     ``straat``). With ``keep_existing`` the current camera(s) stay and cover; without it they
     may move: their spots become ordinary candidates and ``distance_to_existing_m`` says how
-    far each recommended site is from the current camera."""
+    far each recommended site is from the current camera. ``rules``, ``labels`` and ``solver``
+    as for :func:`recommend_alarms`."""
     dxy, _, dem = _demand(demand)
-    kw = {"min_spacing": min_spacing, "caps_per_wijk": caps_per_wijk, "excluded": excluded,
-          "names": names, "method_name": method_name, "backtest_score": backtest_score,
-          "solver": solver, "gap": gap, "time_limit": time_limit, "kind": "cameras"}
+    kw = {**_site_options(rules, labels, solver), "kind": "cameras"}
     if existing is None or len(existing) == 0 or keep_existing:
         return recommend_sites(dem, count, radius, existing=existing, **kw)  # type: ignore[arg-type]
     exy = _points_xy(existing, "bestaande camera's")
@@ -464,11 +512,7 @@ def plan_buurttent(
     ``min_gap_weeks`` weeks and a buurt at most ``max_visits_per_buurt`` times. The choice
     maximises the total priority (exact, HiGHS MILP); among equal choices the higher priorities
     come first. The location is a central point inside the buurt (``central_points``)."""
-    need = ["buurt_code", "wijk_code", "hic_risk", "uncovered_share"]
-    missing = [c for c in need if c not in table.columns]
-    if missing:
-        raise InvalidInput(f"BuurtTent-tabel: kolom(men) {', '.join(missing)} ontbreken "
-                           "(nodig per buurt: buurt_code, wijk_code, hic_risk, uncovered_share)")
+    _BuurtPriorities.require_columns(table)
     if int(count) != count or count < 1:
         raise InvalidInput(f"aantal inzetten moet een geheel getal van minstens 1 zijn "
                            f"(kreeg {count})")
@@ -476,83 +520,25 @@ def plan_buurttent(
         raise InvalidInput(f"minimale tussenpoos moet 0 of meer weken zijn (kreeg {min_gap_weeks})")
     if max_visits_per_buurt < 1:
         raise InvalidInput("max_visits_per_buurt moet minstens 1 zijn")
-    _check_rd(buurten, "buurten")
-    t = table.drop_duplicates("buurt_code").reset_index(drop=True)
-    risk = pd.to_numeric(t["hic_risk"], errors="coerce").to_numpy(dtype=float)
-    unc = pd.to_numeric(t["uncovered_share"], errors="coerce").to_numpy(dtype=float)
-    if np.isnan(risk).any() or (risk < 0).any():
-        raise InvalidInput("BuurtTent-tabel: hic_risk moet een getal van 0 of meer zijn")
-    if np.isnan(unc).any() or (unc < 0).any() or (unc > 1).any():
-        raise InvalidInput("BuurtTent-tabel: uncovered_share moet tussen 0 en 1 liggen")
-    if "inhabitants" in t.columns:
-        inh = pd.to_numeric(t["inhabitants"], errors="coerce").to_numpy(dtype=float)
-        inh = np.where(inh < 0, np.nan, inh)
-        fill = np.nanmedian(inh) if np.isfinite(inh).any() else 1.0
-        inh = np.where(np.isnan(inh), fill, inh)
-    else:
-        inh = np.ones(len(t))
-    prio = risk * unc
-    if prio.sum() <= 0:
-        raise InvalidInput("BuurtTent: geen enkele buurt heeft prioriteit > 0 (geen HIC-risico "
-                           "of overal preventie): er valt niets te plannen")
-    geo = buurten.set_index("code") if "code" in buurten.columns else buurten.set_index(
-        "buurt_code")
-    unknown = sorted(set(t["buurt_code"]) - set(geo.index))
-    if unknown:
-        raise InvalidInput(f"BuurtTent: buurtcode(s) zonder grens: {', '.join(unknown[:5])}")
-
-    if slots is not None:
-        all_slots = pd.DatetimeIndex(sorted(pd.Timestamp(s) for s in slots))
-    else:
-        all_slots = _slot_dates(start, end, slot)
-    if len(all_slots) < count:
-        raise InvalidInput(f"BuurtTent: {count} inzetten gevraagd maar de periode {start} tot "
-                           f"{end} heeft maar {len(all_slots)} mogelijke momenten ({slot})")
-    pick = np.unique(np.round(np.linspace(0, len(all_slots) - 1, count)).astype(int))
-    dates = all_slots[pick]
-    n_s = len(dates)
-    wijk = t["wijk_code"].astype(str).to_numpy()
-
-    cand = np.flatnonzero(prio > 0) if (prio > 0).sum() * max_visits_per_buurt >= count \
-        else np.arange(len(t))
-    day = ((dates - dates[0]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
-    gap_days = 7 * float(min_gap_weeks)
-    # stage 1: which buurten (max total priority); stage 2: when (higher priority earlier)
-    res = _schedule(prio[cand] / prio.max(), wijk[cand], day, gap_days,
-                    np.zeros(len(cand)), np.full(len(cand), float(max_visits_per_buurt)),
-                    time_limit, by_date=False)
-    if res.x is None:
-        raise InvalidInput(
-            f"BuurtTent onhaalbaar: met minimaal {min_gap_weeks:g} weken tussen twee bezoeken "
-            f"aan dezelfde wijk, {len(np.unique(wijk[cand]))} wijken met prioriteit en "
-            f"hoogstens {max_visits_per_buurt} bezoek(en) per buurt passen er geen {count} "
-            f"inzetten in {n_s} momenten; verklein de tussenpoos of het aantal")
-    first = res
-    visits = np.round(res.x.reshape(len(cand), n_s).sum(axis=1))
-    chosen = visits > 0
-    res2 = _schedule(prio[cand][chosen] / prio.max(), wijk[cand][chosen], day, gap_days,
-                     visits[chosen], visits[chosen], time_limit, by_date=True)
-    if res2.x is not None:
-        cand, res = cand[chosen], res2
-    z = res.x.reshape(len(cand), n_s) > 0.5
-    b_idx, s_idx = np.nonzero(z)
-    order = np.argsort(s_idx, kind="stable")
-    b_idx, s_idx = cand[b_idx[order]], s_idx[order]
-    visits_per = np.bincount(b_idx, minlength=len(t))
-    codes = t["buurt_code"].to_numpy(dtype=object)[b_idx]
-    pts = central_points(geo.loc[list(codes)])
-    total_risk = float(risk.sum())
-    expected = risk[b_idx] / visits_per[b_idx]
+    b = _BuurtPriorities.of(table, buurten)
+    dates = _visit_dates(start, end, slot, slots, count)
+    first, b_idx, s_idx = _choose_visits(b, dates, count, min_gap_weeks, max_visits_per_buurt,
+                                         time_limit)
+    visits_per = np.bincount(b_idx, minlength=len(b.codes))
+    codes = b.codes[b_idx]
+    pts = central_points(b.geo.loc[list(codes)])
+    total_risk = float(b.risk.sum())
+    expected = b.risk[b_idx] / visits_per[b_idx]
     frame = pd.DataFrame({
         "visit": np.arange(1, len(b_idx) + 1),
         "date": [d.date().isoformat() for d in dates[s_idx]],
-        "priority": prio[b_idx],
-        "hic_risk": risk[b_idx],
-        "uncovered_share": unc[b_idx],
-        "inhabitants": inh[b_idx] if "inhabitants" in t.columns else np.nan,
+        "priority": b.prio[b_idx],
+        "hic_risk": b.risk[b_idx],
+        "uncovered_share": b.unc[b_idx],
+        "inhabitants": b.inh[b_idx] if b.has_inhabitants else np.nan,
         "expected_covered": expected,
         "share_of_risk": expected / total_risk if total_risk > 0 else 0.0,
-        "wijk_code": wijk[b_idx],
+        "wijk_code": b.wijk[b_idx],
         "buurt_code": codes,
     })
     frame["rank"] = frame["priority"].rank(ascending=False, method="first").astype(int)
@@ -569,7 +555,7 @@ def plan_buurttent(
     dual = getattr(first, "mip_dual_bound", None)
     bound = objective
     if dual is not None and np.isfinite(dual):
-        bound = max(objective, float(-dual) * prio.max())
+        bound = max(objective, float(-dual) * b.prio.max())
     g = 0.0 if bound <= 0 else max(0.0, (bound - objective) / bound)
     cols = ["rank", "visit", "date", "status", "priority", "hic_risk", "uncovered_share",
             "inhabitants", "expected_covered", "share_of_risk", "wijk_code", "buurt_code",
@@ -583,6 +569,111 @@ def plan_buurttent(
         proven=bool(g <= 0.01), solver="milp", status=status, total_risk=total_risk,
         params={"count": count, "start": str(start), "end": str(end), "slot": slot,
                 "min_gap_weeks": min_gap_weeks})
+
+
+# --- the steps of plan_buurttent --------------------------------------------------------------
+@dataclass(frozen=True)
+class _BuurtPriorities:
+    """The BuurtTent table checked, one row per buurt: codes, HIC risk, uncovered share,
+    inhabitants (median-filled; ones when absent), priority = risk x uncovered share, and the
+    buurt polygons by code."""
+
+    codes: NDArray
+    wijk: NDArray
+    risk: NDArray[np.float64]
+    unc: NDArray[np.float64]
+    inh: NDArray[np.float64]
+    has_inhabitants: bool
+    prio: NDArray[np.float64]
+    geo: gpd.GeoDataFrame
+
+    @staticmethod
+    def require_columns(table: pd.DataFrame) -> None:
+        need = ["buurt_code", "wijk_code", "hic_risk", "uncovered_share"]
+        missing = [c for c in need if c not in table.columns]
+        if missing:
+            raise InvalidInput(f"BuurtTent-tabel: kolom(men) {', '.join(missing)} ontbreken "
+                               "(nodig per buurt: buurt_code, wijk_code, hic_risk, "
+                               "uncovered_share)")
+
+    @classmethod
+    def of(cls, table: pd.DataFrame, buurten: gpd.GeoDataFrame) -> _BuurtPriorities:
+        """The checked table (its columns checked first with :meth:`require_columns`)."""
+        _check_rd(buurten, "buurten")
+        t = table.drop_duplicates("buurt_code").reset_index(drop=True)
+        risk = pd.to_numeric(t["hic_risk"], errors="coerce").to_numpy(dtype=float)
+        unc = pd.to_numeric(t["uncovered_share"], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(risk).any() or (risk < 0).any():
+            raise InvalidInput("BuurtTent-tabel: hic_risk moet een getal van 0 of meer zijn")
+        if np.isnan(unc).any() or (unc < 0).any() or (unc > 1).any():
+            raise InvalidInput("BuurtTent-tabel: uncovered_share moet tussen 0 en 1 liggen")
+        has_inh = "inhabitants" in t.columns
+        if has_inh:
+            inh = pd.to_numeric(t["inhabitants"], errors="coerce").to_numpy(dtype=float)
+            inh = np.where(inh < 0, np.nan, inh)
+            fill = np.nanmedian(inh) if np.isfinite(inh).any() else 1.0
+            inh = np.where(np.isnan(inh), fill, inh)
+        else:
+            inh = np.ones(len(t))
+        prio = risk * unc
+        if prio.sum() <= 0:
+            raise InvalidInput("BuurtTent: geen enkele buurt heeft prioriteit > 0 (geen "
+                               "HIC-risico of overal preventie): er valt niets te plannen")
+        geo = buurten.set_index("code") if "code" in buurten.columns else buurten.set_index(
+            "buurt_code")
+        unknown = sorted(set(t["buurt_code"]) - set(geo.index))
+        if unknown:
+            raise InvalidInput(f"BuurtTent: buurtcode(s) zonder grens: {', '.join(unknown[:5])}")
+        return cls(t["buurt_code"].to_numpy(dtype=object), t["wijk_code"].astype(str).to_numpy(),
+                   risk, unc, inh, has_inh, prio, geo)
+
+
+def _visit_dates(start: date | str, end: date | str, slot: str, slots: list[date] | None,
+                 count: int) -> pd.DatetimeIndex:
+    """``count`` visit moments spread evenly over the slots (or fewer when they coincide)."""
+    if slots is not None:
+        all_slots = pd.DatetimeIndex(sorted(pd.Timestamp(s) for s in slots))
+    else:
+        all_slots = _slot_dates(start, end, slot)
+    if len(all_slots) < count:
+        raise InvalidInput(f"BuurtTent: {count} inzetten gevraagd maar de periode {start} tot "
+                           f"{end} heeft maar {len(all_slots)} mogelijke momenten ({slot})")
+    pick = np.unique(np.round(np.linspace(0, len(all_slots) - 1, count)).astype(int))
+    return all_slots[pick]
+
+
+def _choose_visits(b: _BuurtPriorities, dates: pd.DatetimeIndex, count: int,
+                   min_gap_weeks: float, max_visits_per_buurt: int, time_limit: float
+                   ) -> tuple[Any, NDArray[np.int64], NDArray[np.int64]]:
+    """Stage 1: which buurten (maximum total priority); stage 2: when (higher priority
+    earlier). Returns stage 1's solver result (for the bound) and the buurt and slot index
+    of each visit, in date order."""
+    prio, wijk = b.prio, b.wijk
+    n_s = len(dates)
+    cand = np.flatnonzero(prio > 0) if (prio > 0).sum() * max_visits_per_buurt >= count \
+        else np.arange(len(prio))
+    day = ((dates - dates[0]) / pd.Timedelta(days=1)).to_numpy(dtype=float)
+    gap_days = 7 * float(min_gap_weeks)
+    res: Any = _schedule(prio[cand] / prio.max(), wijk[cand], day, gap_days,
+                         np.zeros(len(cand)), np.full(len(cand), float(max_visits_per_buurt)),
+                         time_limit, by_date=False)
+    if res.x is None:
+        raise InvalidInput(
+            f"BuurtTent onhaalbaar: met minimaal {min_gap_weeks:g} weken tussen twee bezoeken "
+            f"aan dezelfde wijk, {len(np.unique(wijk[cand]))} wijken met prioriteit en "
+            f"hoogstens {max_visits_per_buurt} bezoek(en) per buurt passen er geen {count} "
+            f"inzetten in {n_s} momenten; verklein de tussenpoos of het aantal")
+    first = res
+    visits = np.round(res.x.reshape(len(cand), n_s).sum(axis=1))
+    chosen = visits > 0
+    res2: Any = _schedule(prio[cand][chosen] / prio.max(), wijk[cand][chosen], day, gap_days,
+                          visits[chosen], visits[chosen], time_limit, by_date=True)
+    if res2.x is not None:
+        cand, res = cand[chosen], res2
+    z = res.x.reshape(len(cand), n_s) > 0.5
+    b_idx, s_idx = np.nonzero(z)
+    order = np.argsort(s_idx, kind="stable")
+    return first, cand[b_idx[order]], s_idx[order]
 
 
 def _schedule(p: NDArray, wijk: NDArray, day: NDArray, gap_days: float, min_visits: NDArray,

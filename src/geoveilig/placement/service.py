@@ -46,7 +46,12 @@ from .evaluation import EffectEstimate, evaluate_deployment
 from .interim import INTERIM_METHOD, interim_buurttent_table, interim_demand
 from .policies import (
     DEFAULT_ALARM_DURATION_DAYS,
+    DEFAULT_RADIUS_M,
+    Labels,
     Recommendation,
+    Rotation,
+    Schedule,
+    SiteRules,
     plan_buurttent,
     recommend_alarms,
     recommend_cameras,
@@ -153,10 +158,6 @@ def window_days(text: str, where: str = "window") -> float:
                            where=where) from None
 
 
-def _aware(ts: pd.Timestamp) -> pd.Timestamp:
-    return local_timestamp(ts)
-
-
 def plan_origin(store: StoreLike, origin: str | pd.Timestamp | None, where: str = "origin"
                 ) -> pd.Timestamp:
     """The forecast origin: the given date, or the day after the last stored incident."""
@@ -192,7 +193,7 @@ def demand(store: StoreLike, areas: Areas, origin: pd.Timestamp, days: float,
                                   backtest=bt)
     except InsufficientData as exc:
         recent = inc.loc[pd.to_datetime(inc["occurred_at"]) >=
-                         _aware(origin) - pd.Timedelta(days=365)]
+                         local_timestamp(origin) - pd.Timedelta(days=365)]
         cells = interim_demand(recent, areas, origin=origin, window_days=days,
                                crime_types=crime_types, cell_size=grid_size)
         note = (f"hotspotmethode {method}: {exc}; de tussenoplossing (recentheidsgewogen "
@@ -202,7 +203,7 @@ def demand(store: StoreLike, areas: Areas, origin: pd.Timestamp, days: float,
     cells["risk"] = cells["risk"].clip(lower=0.0)
     burgl = inc.loc[(inc["crime_type"] == "woninginbraak")
                     & (pd.to_datetime(inc["occurred_at"])
-                       >= _aware(origin) - pd.Timedelta(days=3 * 365))]
+                       >= local_timestamp(origin) - pd.Timedelta(days=3 * 365))]
     hit = shapely.STRtree(np.asarray(cells.geometry.values)).query(
         np.asarray(burgl.geometry.values), predicate="within")[1]
     cells["residential"] = False
@@ -252,7 +253,8 @@ def uncovered_share(store: StoreLike, areas: Areas, when: pd.Timestamp) -> pd.Se
                      index=cov["code"].to_numpy())
 
 
-def plan_alarms(store: StoreLike, areas: Areas, *, count: int, radius: float = 150.0,
+def plan_alarms(store: StoreLike, areas: Areas, *, count: int,
+                radius: float = DEFAULT_RADIUS_M["alarm"],
                 origin: str | pd.Timestamp | None = None, window: str = "28d",
                 keep_existing: bool = KEEP_EXISTING, min_spacing: float | None = None,
                 duration_days: int | None = None, method: str = "prospective",
@@ -270,9 +272,11 @@ def plan_alarms(store: StoreLike, areas: Areas, *, count: int, radius: float = 1
         duration_days, note = alarm_duration(store, t0)
         notes = (*notes, note)
     rec = recommend_alarms(d.cells, count, radius=radius, existing=existing,
-                           rotate=not keep_existing, duration_days=duration_days, origin=t0,
-                           min_spacing=min_spacing, names=areas.names(), method_name=d.method,
-                           backtest_score=d.backtest_score)
+                           rotation=Rotation(rotate=not keep_existing),
+                           schedule=Schedule(duration_days=duration_days, origin=t0),
+                           rules=SiteRules(min_spacing=min_spacing),
+                           labels=Labels(names=areas.names(), method_name=d.method,
+                                         backtest_score=d.backtest_score))
     unit = (f"verwacht aantal inbraken binnen {radius:g} m in de komende "
             f"{window_text(window_days(window))}")
     params = {"origin": t0.date().isoformat(), "window": window, "keep_existing": keep_existing,
@@ -281,7 +285,8 @@ def plan_alarms(store: StoreLike, areas: Areas, *, count: int, radius: float = 1
     return _saved(store, "alarms", rec, notes, unit, params, requester, save, version)
 
 
-def plan_cameras(store: StoreLike, areas: Areas, *, count: int, radius: float = 75.0,
+def plan_cameras(store: StoreLike, areas: Areas, *, count: int,
+                 radius: float = DEFAULT_RADIUS_M["camera"],
                  origin: str | pd.Timestamp | None = None, window: str = "28d",
                  keep_existing: bool = KEEP_EXISTING, min_spacing: float | None = None,
                  method: str = "prospective", with_backtest: bool = False,
@@ -295,9 +300,10 @@ def plan_cameras(store: StoreLike, areas: Areas, *, count: int, radius: float = 
                with_backtest=with_backtest, grid_size=grid_size)
     existing, notes = existing_units(store, "camera", t0)
     rec = recommend_cameras(d.cells, count, radius=radius, existing=existing,
-                            keep_existing=keep_existing, min_spacing=min_spacing,
-                            names=areas.names(), method_name=d.method,
-                            backtest_score=d.backtest_score)
+                            keep_existing=keep_existing,
+                            rules=SiteRules(min_spacing=min_spacing),
+                            labels=Labels(names=areas.names(), method_name=d.method,
+                                          backtest_score=d.backtest_score))
     unit = (f"verwacht aantal incidenten op straat binnen {radius:g} m in de komende "
             f"{window_text(window_days(window))}")
     params = {"origin": t0.date().isoformat(), "window": window, "keep_existing": keep_existing,
@@ -332,7 +338,7 @@ def plan_buurttent_year(store: StoreLike, areas: Areas, *, count: int, year: int
 
 #: What a deployment kind is meant to prevent (the default crime types of its evaluation).
 EFFECT_TYPES = {"alarm": BURGLARY, "camera": GROUPS["straat"], "buurttent": GROUPS["hic"]}
-DEFAULT_RADIUS = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
+DEFAULT_RADIUS = DEFAULT_RADIUS_M
 
 
 def deployment_effect(store: StoreLike, deployment_id: int,
@@ -366,7 +372,8 @@ def deployment_effect(store: StoreLike, deployment_id: int,
     types = crime_types or EFFECT_TYPES.get(kind, GROUPS["hic"])
     incidents = store.incidents(crime_types=list(types))
     radius = dep.get("radius_m")
-    radius = float(radius) if pd.notna(radius) and radius else DEFAULT_RADIUS.get(kind, 150.0)
+    radius = (float(radius) if pd.notna(radius) and radius
+              else DEFAULT_RADIUS.get(kind, DEFAULT_RADIUS_M["alarm"]))
     area = None
     if isinstance(dep.get("area_wkt"), str) and dep["area_wkt"]:
         area = shapely.from_wkt(dep["area_wkt"])

@@ -27,7 +27,7 @@ from ..hotspots import hotspot_surface, make_grid
 from ..hotspots.simulate import poisson_incidents, self_exciting_incidents
 from .coverage import MCLP
 from .evaluation import EffectEstimate, evaluate_deployment
-from .policies import _demand
+from .policies import DEFAULT_RADIUS_M, _demand
 
 __all__ = ["PROCESSES", "clopper_pearson", "simulate_deployments"]
 
@@ -85,7 +85,7 @@ def simulate_deployments(
     first_day: float = 500.0,
     every_days: float = 91.0,
     duration_days: float = 42.0,
-    radius: float = 150.0,
+    radius: float = DEFAULT_RADIUS_M["alarm"],
     n_controls: int = 10,
     window: str = "28d",
     wijken: tuple[str, ...] | None = None,

@@ -45,6 +45,7 @@ from .. import RD_NEW
 from ..areas import Areas
 from ..crimetypes import expand
 from ..errors import InvalidInput
+from ..spatial import require_rd
 from .registry import (
     ACTIVE,
     AREA_BUURTEN,
@@ -54,7 +55,6 @@ from .registry import (
     TYPE_LABELS,
     WHATSAPP,
     Registry,
-    check_rd,
     to_date,
 )
 
@@ -94,8 +94,8 @@ class _Geometry:
 
 def _resolve(registry: Registry, areas: Areas) -> _Geometry:
     buurten = areas.buurten
-    check_rd(buurten, "buurten")
-    check_rd(registry.groups, "register")
+    require_rd(buurten, "buurten")
+    require_rd(registry.groups, "register")
     codes = buurten["code"].to_numpy(dtype=object)
     pos = {c: i for i, c in enumerate(codes)}
     geoms = buurten.geometry.to_numpy()
@@ -114,7 +114,7 @@ def _resolve(registry: Registry, areas: Areas) -> _Geometry:
                            f"voorkomen: {', '.join(sorted(set(unknown))[:10])}")
     is_poly = (g["area_kind"] != AREA_BUURTEN).to_numpy()
     group_geoms = np.empty(n_g, dtype=object)
-    for i in np.flatnonzero(~is_poly):
+    for i in np.flatnonzero(~is_poly).tolist():
         group_geoms[i] = shapely.union_all(geoms[listed[i]])
     group_geoms[is_poly] = g.geometry.to_numpy()[is_poly]
     member = listed.copy()
@@ -161,7 +161,7 @@ def _group_in_area(geo: _Geometry, level: Level, keys: np.ndarray) -> np.ndarray
     if level == "buurt":
         return geo.member
     if level == "gemeente":
-        return geo.member.any(axis=1, keepdims=True)
+        return np.asarray(geo.member.any(axis=1, keepdims=True))
     onehot = geo.buurt_wijk[:, None] == keys[None, :]
     return (geo.member.astype(np.int32) @ onehot.astype(np.int32)) > 0
 
@@ -299,7 +299,7 @@ def risk_from_surface(surface: gpd.GeoDataFrame, areas: Areas, column: str = "ri
     per grid cell polygon or per point): a cell's value is split over the buurten by the share
     of its area inside each (points go to the buurt they lie in), then summed per buurt or
     wijk (wijk = from the buurt code)."""
-    check_rd(surface, "risico-oppervlak")
+    require_rd(surface, "risico-oppervlak")
     if column not in surface.columns:
         raise InvalidInput(f"kolom '{column}' ontbreekt in het risico-oppervlak",
                            where="column")

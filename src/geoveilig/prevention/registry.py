@@ -20,7 +20,7 @@ addresses of people (see ``geoveilig.prevention.io`` for what an import refuses)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -30,8 +30,8 @@ import pandas as pd
 import shapely
 
 from .. import RD_NEW
-from ..errors import CrsError, ImportRejected, InvalidInput
-from ..times import local_timestamp
+from ..errors import ImportRejected, InvalidInput
+from ..times import local_day
 
 TEAM = "buurtpreventieteam"
 WHATSAPP = "whatsapp-preventiegroep"
@@ -100,7 +100,7 @@ def to_date(value: date | datetime | str | pd.Timestamp, *, what: str = "datum")
     if ts is pd.NaT:
         raise InvalidInput(f"{what} ontbreekt")
     if ts.tzinfo is not None:
-        ts = local_timestamp(ts).tz_localize(None)
+        return local_day(ts)
     return ts.normalize()
 
 
@@ -207,6 +207,10 @@ def make_registry(
     return reg
 
 
+#: Records a problem: ``bad(row, column, value, reason)``.
+_Bad = Callable[[object, str, object, str], None]
+
+
 def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
               known_buurten: Iterable[str] | None, *, same_rows: bool = False) -> Registry:
     """Validate raw frames into a Registry, appending row/column problems. ``same_rows``:
@@ -223,117 +227,155 @@ def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
             g[col] = None
     if "geometry" not in g:
         g["geometry"] = None
-    records: list[dict] = []
     seen: dict[str, object] = {}
     dup_rows: set[object] = set()
-    for rec in g.to_dict("records"):
-        row = rec["row"]
-        gid = "" if _missing(rec["group_id"]) else str(rec["group_id"]).strip()
-        if not gid:
-            bad(row, "group_id", "", "group_id ontbreekt")
-        elif not _GROUP_ID.match(gid):
-            bad(row, "group_id", gid, "group_id mag alleen letters, cijfers, '-', '_' en '.' "
-                "bevatten (max. 64 tekens)")
-        elif gid in seen:
-            bad(row, "group_id", gid, f"group_id komt dubbel voor (ook in rij {seen[gid]})")
-            dup_rows.add(row)
-        else:
-            seen[gid] = row
-        gtype = normalise_type(rec["type"]) if not _missing(rec["type"]) else None
-        if gtype is None:
-            bad(row, "type", rec["type"],
-                "onbekend type; verwacht 'buurtpreventieteam' of 'whatsapp-preventiegroep'")
-        label = None if _missing(rec["label"]) else str(rec["label"]).strip() or None
-        if label is not None and len(label) > 200:
-            bad(row, "label", label, "label is langer dan 200 tekens")
-        team_id = None if _missing(rec["team_id"]) else str(rec["team_id"]).strip() or None
-        if team_id is not None and gtype == TEAM:
-            bad(row, "team_id", team_id, "een buurtpreventieteam kan niet aan een team "
-                "gekoppeld worden (team_id alleen bij WhatsApp-groepen)")
-        buurten = split_codes(rec["buurten"])
-        geom = rec["geometry"]
-        if _missing(geom):
-            geom = None
-        kind = None if _missing(rec["area_kind"]) else _key(rec["area_kind"])
-        if kind in ("buurten", "buurt", "buurtcodes"):
-            kind = AREA_BUURTEN
-        elif kind in ("polygon", "polygoon", "vlak", "geometrie", "geometry"):
-            kind = AREA_POLYGON
-        elif kind is None:
-            kind = AREA_BUURTEN if buurten else AREA_POLYGON
-        else:
-            bad(row, "area_kind", rec["area_kind"], "verwacht 'buurten' of 'polygon'")
-            kind = AREA_BUURTEN if buurten else AREA_POLYGON
-        if kind == AREA_BUURTEN:
-            geom = None
-            if not buurten:
-                bad(row, "buurten", "", "geen buurtcodes; geef buurten (bijv. "
-                    "BU07941900;BU07941909) of een polygoon als gebied")
-            wrong = [c for c in buurten if not _BUURT.match(c)]
-            if wrong:
-                bad(row, "buurten", ";".join(wrong), "ongeldige buurtcode(s); verwacht "
-                    "BU gevolgd door 8 cijfers")
-            elif known is not None:
-                unknown = [c for c in buurten if c not in known]
-                if unknown:
-                    bad(row, "buurten", ";".join(unknown), "onbekende buurtcode(s) voor deze "
-                        "gemeente")
-        else:
-            buurten = ()
-            if geom is None:
-                bad(row, "geometry", "", "geen gebied: geef buurten of een polygoon")
-            elif not isinstance(geom, shapely.Geometry):
-                bad(row, "geometry", geom, "geometrie niet te lezen")
-                geom = None
-            elif geom.geom_type not in ("Polygon", "MultiPolygon"):
-                bad(row, "geometry", geom.geom_type, "geometrie is geen vlak (Polygon of "
-                    "MultiPolygon)")
-                geom = None
-            elif geom.is_empty or geom.area < 1.0:
-                bad(row, "geometry", "", "geometrie is leeg of kleiner dan 1 m²")
-                geom = None
-            elif not geom.is_valid:
-                bad(row, "geometry", shapely.is_valid_reason(geom), "ongeldige geometrie")
-                geom = None
-            else:
-                xmin, ymin, xmax, ymax = geom.bounds
-                if not (xmin >= 0 and xmax <= 300_000 and ymin >= 289_000 and ymax <= 629_000):
-                    bad(row, "geometry", f"{xmin:.0f},{ymin:.0f}", "coördinaten liggen niet "
-                        "in Nederland in RD (EPSG:28992)")
-                    geom = None
-        for column, value in (("group_id", gid), ("label", label), ("team_id", team_id),
-                              ("postcodes", rec["postcodes"])):
-            if looks_personal(value if not _missing(value) else None):
-                # the value is not repeated in the report: it is the personal data
-                bad(row, column, "", "lijkt een e-mailadres of telefoonnummer te bevatten "
-                    "(persoonsgegeven): niet toegestaan")
-        members = rec["members"]
-        if _missing(members):
-            members = None
-        else:
-            try:
-                num = float(str(members).strip().replace(",", "."))
-                if num != int(num) or num < 0:
-                    raise ValueError
-                members = int(num)
-            except ValueError:
-                bad(row, "members", members, "aantal leden moet een geheel getal >= 0 zijn "
-                    "(namen van leden worden niet opgeslagen)")
-                members = None
-        postcodes = None if _missing(rec["postcodes"]) else " ".join(
-            split_codes(rec["postcodes"])) or None
-        if postcodes and not all(re.match(r"^\d{4}([A-Z]{2})?$", p) for p in postcodes.split()):
-            bad(row, "postcodes", postcodes, "postcodegebieden als 1234 of 1234AB, gescheiden "
-                "door ; of |")
-        synthetic = rec["synthetic"]
-        synthetic = False if _missing(synthetic) else _key(synthetic) in (
-            "1", "true", "ja", "yes", "waar")
-        records.append({"group_id": gid, "type": gtype, "label": label, "team_id": team_id,
-                        "area_kind": kind, "buurten": buurten, "postcodes": postcodes,
-                        "members": members, "synthetic": synthetic, "geometry": geom,
-                        "row": row})
+    records = [_group_record(rec, known, seen, dup_rows, bad) for rec in g.to_dict("records")]
     groups = pd.DataFrame(records, columns=[*GROUP_COLUMNS, "geometry", "row"])
     types = dict(zip(groups["group_id"], groups["type"], strict=True))
+    _check_team_links(records, types, bad)
+    history = _history(h, types, dup_rows if same_rows else set(), bad)
+    has_status = set(history["group_id"])
+    for rec in records:
+        if rec["group_id"] and rec["group_id"] not in has_status:
+            bad(rec["row"], "status", "", "geen status: geef een status met datum "
+                "(bijv. status=actief, since=2017-03-01)")
+    history = history.drop(columns=["row", "column"])
+    history["since"] = pd.to_datetime(history["since"])
+    history = history.sort_values(["group_id", "since"], kind="stable", ignore_index=True)
+    gdf = gpd.GeoDataFrame(groups.drop(columns=["row"]), geometry="geometry", crs=RD_NEW)
+    gdf["members"] = gdf["members"].astype("Int64")
+    gdf["synthetic"] = gdf["synthetic"].astype(bool)
+    return Registry(groups=gdf.reset_index(drop=True), history=history)
+
+
+# --- the steps of _validate -------------------------------------------------------------------
+def _text(value: object) -> str | None:
+    return None if _missing(value) else str(value).strip() or None
+
+
+def _group_record(rec: dict, known: set[str] | None, seen: dict[str, object],
+                  dup_rows: set[object], bad: _Bad) -> dict:
+    """One group row, checked: its identity, type, area, personal data and counts."""
+    row = rec["row"]
+    gid = "" if _missing(rec["group_id"]) else str(rec["group_id"]).strip()
+    if not gid:
+        bad(row, "group_id", "", "group_id ontbreekt")
+    elif not _GROUP_ID.match(gid):
+        bad(row, "group_id", gid, "group_id mag alleen letters, cijfers, '-', '_' en '.' "
+            "bevatten (max. 64 tekens)")
+    elif gid in seen:
+        bad(row, "group_id", gid, f"group_id komt dubbel voor (ook in rij {seen[gid]})")
+        dup_rows.add(row)
+    else:
+        seen[gid] = row
+    gtype = normalise_type(rec["type"]) if not _missing(rec["type"]) else None
+    if gtype is None:
+        bad(row, "type", rec["type"],
+            "onbekend type; verwacht 'buurtpreventieteam' of 'whatsapp-preventiegroep'")
+    label = _text(rec["label"])
+    if label is not None and len(label) > 200:
+        bad(row, "label", label, "label is langer dan 200 tekens")
+    team_id = _text(rec["team_id"])
+    if team_id is not None and gtype == TEAM:
+        bad(row, "team_id", team_id, "een buurtpreventieteam kan niet aan een team "
+            "gekoppeld worden (team_id alleen bij WhatsApp-groepen)")
+    kind, buurten, geom = _group_area(rec, known, bad)
+    for column, value in (("group_id", gid), ("label", label), ("team_id", team_id),
+                          ("postcodes", rec["postcodes"])):
+        if looks_personal(value if not _missing(value) else None):
+            # the value is not repeated in the report: it is the personal data
+            bad(row, column, "", "lijkt een e-mailadres of telefoonnummer te bevatten "
+                "(persoonsgegeven): niet toegestaan")
+    members = _members(rec["members"], row, bad)
+    postcodes = None if _missing(rec["postcodes"]) else " ".join(
+        split_codes(rec["postcodes"])) or None
+    if postcodes and not all(re.match(r"^\d{4}([A-Z]{2})?$", p) for p in postcodes.split()):
+        bad(row, "postcodes", postcodes, "postcodegebieden als 1234 of 1234AB, gescheiden "
+            "door ; of |")
+    synthetic = rec["synthetic"]
+    synthetic = False if _missing(synthetic) else _key(synthetic) in (
+        "1", "true", "ja", "yes", "waar")
+    return {"group_id": gid, "type": gtype, "label": label, "team_id": team_id,
+            "area_kind": kind, "buurten": buurten, "postcodes": postcodes,
+            "members": members, "synthetic": synthetic, "geometry": geom, "row": row}
+
+
+def _group_area(rec: dict, known: set[str] | None, bad: _Bad
+                ) -> tuple[str, tuple[str, ...], shapely.Geometry | None]:
+    """``(area_kind, buurten, geometry)`` of a group row: buurt codes or one polygon."""
+    row = rec["row"]
+    buurten = split_codes(rec["buurten"])
+    geom = None if _missing(rec["geometry"]) else rec["geometry"]
+    kind = None if _missing(rec["area_kind"]) else _key(rec["area_kind"])
+    if kind in ("buurten", "buurt", "buurtcodes"):
+        kind = AREA_BUURTEN
+    elif kind in ("polygon", "polygoon", "vlak", "geometrie", "geometry"):
+        kind = AREA_POLYGON
+    elif kind is None:
+        kind = AREA_BUURTEN if buurten else AREA_POLYGON
+    else:
+        bad(row, "area_kind", rec["area_kind"], "verwacht 'buurten' of 'polygon'")
+        kind = AREA_BUURTEN if buurten else AREA_POLYGON
+    if kind == AREA_BUURTEN:
+        if not buurten:
+            bad(row, "buurten", "", "geen buurtcodes; geef buurten (bijv. "
+                "BU07941900;BU07941909) of een polygoon als gebied")
+        wrong = [c for c in buurten if not _BUURT.match(c)]
+        if wrong:
+            bad(row, "buurten", ";".join(wrong), "ongeldige buurtcode(s); verwacht "
+                "BU gevolgd door 8 cijfers")
+        elif known is not None:
+            unknown = [c for c in buurten if c not in known]
+            if unknown:
+                bad(row, "buurten", ";".join(unknown), "onbekende buurtcode(s) voor deze "
+                    "gemeente")
+        return kind, buurten, None
+    return kind, (), _polygon(geom, row, bad)
+
+
+def _polygon(geom: object, row: object, bad: _Bad) -> shapely.Geometry | None:
+    """A group's polygon in RD, or None (reported) when it is missing or unusable."""
+    if geom is None:
+        bad(row, "geometry", "", "geen gebied: geef buurten of een polygoon")
+        return None
+    if not isinstance(geom, shapely.Geometry):
+        bad(row, "geometry", geom, "geometrie niet te lezen")
+        return None
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        bad(row, "geometry", geom.geom_type, "geometrie is geen vlak (Polygon of "
+            "MultiPolygon)")
+        return None
+    if geom.is_empty or geom.area < 1.0:
+        bad(row, "geometry", "", "geometrie is leeg of kleiner dan 1 m²")
+        return None
+    if not geom.is_valid:
+        bad(row, "geometry", shapely.is_valid_reason(geom), "ongeldige geometrie")
+        return None
+    xmin, ymin, xmax, ymax = geom.bounds
+    if not (xmin >= 0 and xmax <= 300_000 and ymin >= 289_000 and ymax <= 629_000):
+        bad(row, "geometry", f"{xmin:.0f},{ymin:.0f}", "coördinaten liggen niet "
+            "in Nederland in RD (EPSG:28992)")
+        return None
+    return geom
+
+
+def _members(value: object, row: object, bad: _Bad) -> int | None:
+    """The number of members (a whole number >= 0), or None."""
+    if _missing(value):
+        return None
+    try:
+        num = float(str(value).strip().replace(",", "."))
+        if num != int(num) or num < 0:
+            raise ValueError
+        return int(num)
+    except ValueError:
+        bad(row, "members", value, "aantal leden moet een geheel getal >= 0 zijn "
+            "(namen van leden worden niet opgeslagen)")
+        return None
+
+
+def _check_team_links(records: list[dict], types: dict[str, object], bad: _Bad) -> None:
+    """A WhatsApp group's ``team_id`` must name a buurtpreventieteam of the register."""
     for rec in records:
         tid = rec["team_id"]
         if tid is not None and rec["type"] == WHATSAPP:
@@ -343,14 +385,18 @@ def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
                 bad(rec["row"], "team_id", tid, "team_id verwijst niet naar een "
                     "buurtpreventieteam")
 
-    # history
+
+def _history(h: pd.DataFrame, types: dict[str, object], skip_rows: set[object], bad: _Bad
+             ) -> pd.DataFrame:
+    """The status history, checked (rows in ``skip_rows`` are left out): columns
+    ``HISTORY_COLUMNS`` + ``row``, ``column`` (where a problem is reported)."""
     for col in HISTORY_COLUMNS:
         if col not in h:
             h[col] = None
     hist: list[dict] = []
     for rec in h.to_dict("records"):
         row = rec["row"]
-        if same_rows and row in dup_rows:
+        if row in skip_rows:
             continue
         column = rec.get("column") if isinstance(rec.get("column"), str) else None
         gid = "" if _missing(rec["group_id"]) else str(rec["group_id"]).strip()
@@ -375,18 +421,7 @@ def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
         for rec in history.loc[dup].to_dict("records"):
             bad(rec["row"], rec["column"], rec["since"].date() if rec["since"] is not None
                 else "", "twee statussen op dezelfde datum")
-    has_status = set(history["group_id"])
-    for rec in records:
-        if rec["group_id"] and rec["group_id"] not in has_status:
-            bad(rec["row"], "status", "", "geen status: geef een status met datum "
-                "(bijv. status=actief, since=2017-03-01)")
-    history = history.drop(columns=["row", "column"])
-    history["since"] = pd.to_datetime(history["since"])
-    history = history.sort_values(["group_id", "since"], kind="stable", ignore_index=True)
-    gdf = gpd.GeoDataFrame(groups.drop(columns=["row"]), geometry="geometry", crs=RD_NEW)
-    gdf["members"] = gdf["members"].astype("Int64")
-    gdf["synthetic"] = gdf["synthetic"].astype(bool)
-    return Registry(groups=gdf.reset_index(drop=True), history=history)
+    return history
 
 
 def _missing(value: object) -> bool:
@@ -397,12 +432,6 @@ def _missing(value: object) -> bool:
     if value is pd.NA or value is pd.NaT:
         return True
     return isinstance(value, str) and value.strip() == ""
-
-
-def check_rd(gdf: gpd.GeoDataFrame, what: str = "gegevens") -> None:
-    """Raise ``CrsError`` unless ``gdf`` is in EPSG:28992 (coverage is computed in m²)."""
-    if gdf.crs is None or gdf.crs.to_epsg() != 28992:
-        raise CrsError(f"{what}: verwacht RD New (EPSG:28992) in meters, niet {gdf.crs}")
 
 
 def merge_registries(base: Registry, update: Registry) -> Registry:

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection
 
 from .. import RD_NEW, TIMEZONE
 from ..errors import InvalidInput, NotFound
+from ..times import local_timestamp
 from .models import metadata
 from .protocols import HasEngine
 
@@ -100,10 +101,7 @@ _LISTS = ("buurten", "wijken", "group_ids")
 
 
 def _epoch(value: object) -> int:
-    ts = pd.Timestamp(value)  # type: ignore[arg-type]
-    if ts.tzinfo is None:
-        ts = ts.tz_localize(TIMEZONE)
-    return int(ts.tz_convert("UTC").timestamp())
+    return int(local_timestamp(value).tz_convert("UTC").timestamp())  # type: ignore[arg-type]
 
 
 def _time(values: pd.Series) -> pd.Series:

@@ -28,7 +28,8 @@ from sqlalchemy import BigInteger, Column, Float, Index, Integer, String, Table,
 from sqlalchemy.engine import Engine
 
 from .. import RD_NEW, TIMEZONE
-from ..errors import Conflict, CrsError, InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
+from ..spatial import require_rd
 from ..times import local_timestamp
 from . import plans as _plans  # noqa: F401  (the plans table: deployments refer to it)
 from .models import metadata
@@ -155,8 +156,7 @@ def add_deployments(store: HasEngine, frame: gpd.GeoDataFrame) -> list[int]:
     ``approximate``, ``synthetic``, ``source``, ``note``, ``plan_id``, ``plan_rank``.
     A placed deployment needs ``start``, a planned one ``planned_start``. All rows or none
     are stored."""
-    if frame.crs is None or frame.crs.to_epsg() != 28992:
-        raise CrsError("inzetten: verwacht EPSG:28992 (RD New)")
+    require_rd(frame, "inzetten")
     if len(frame) == 0:
         return []
     if "kind" not in frame.columns:

@@ -24,7 +24,9 @@ import sqlalchemy as sa
 from sqlalchemy import BigInteger, Column, Float, ForeignKey, Index, Integer, String, Table, Text
 
 from .. import RD_NEW, TIMEZONE
+from .._json import json_value
 from ..errors import InvalidInput, NotFound
+from ..spatial import require_rd
 from .models import metadata
 from .protocols import HasEngine
 
@@ -85,27 +87,8 @@ def _engine(store: HasEngine) -> sa.Engine:
     return store.engine
 
 
-def _json_value(v: Any) -> Any:
-    if v is None or v is pd.NaT:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, pd.Timestamp):
-        return v.isoformat()
-    if isinstance(v, (str, int, float, bool)):
-        return v
-    try:
-        if pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return str(v)
-
-
 def _clean(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(k): _json_value(v) for k, v in mapping.items()}
+    return {str(k): json_value(v, stringify=True) for k, v in mapping.items()}
 
 
 def save_plan(store: HasEngine, *, kind: str, sites: gpd.GeoDataFrame, params: Mapping[str, Any],
@@ -115,8 +98,7 @@ def save_plan(store: HasEngine, *, kind: str, sites: gpd.GeoDataFrame, params: M
     """Store one planning run and its sites (EPSG:28992 points); returns the plan id."""
     if kind not in PLAN_KINDS:
         raise InvalidInput(f"onbekend soort plan '{kind}'")
-    if sites.crs is None or sites.crs.to_epsg() != 28992:
-        raise InvalidInput("plan: plaatsen moeten in EPSG:28992 (RD New) staan")
+    require_rd(sites, "plan (plaatsen)")
     props = sites.drop(columns=[sites.geometry.name, "candidate_index"], errors="ignore")
     rows = []
     for seq, (rec, geom) in enumerate(zip(props.to_dict("records"), sites.geometry,
