@@ -38,8 +38,10 @@ def import_file(
     foute rij is. Misdrijftypen: zie 'geoveilig crimetypes'."""
     if not file.is_file():
         raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
+    import contextlib
     import getpass
     import hashlib
+    from concurrent.futures import ThreadPoolExecutor
 
     from ..alerts.service import import_with_alerts
     from ..errors import ImportRejected
@@ -49,10 +51,21 @@ def import_file(
     with file.open("rb") as fh:  # refuse a wrong file type before reading it all
         sniff(fh.read(SNIFF_BYTES), file.name)
     data = file.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    with console.status(f"{file.name} lezen en controleren..."):
-        parsed = parse_incidents(data, filename=file.name, crs=crs,  # type: ignore[arg-type]
-                                 areas=areas())
+    # The store is opened (and, the first time, created by its migrations) on a second
+    # thread while the file is parsed: parsing runs mostly in Arrow and numpy without the GIL.
+    with ThreadPoolExecutor(1) as pool:
+        opening = pool.submit(open_store)
+        try:
+            sha = hashlib.sha256(data).hexdigest()
+            with console.status(f"{file.name} lezen en controleren..."):
+                parsed = parse_incidents(data, filename=file.name,
+                                         crs=crs,  # type: ignore[arg-type]
+                                         areas=areas())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                opening.result().close()
+            raise
+        store = opening.result()
     del data  # bounded memory: the file's bytes are not kept while storing (read again for
     # the rejects file, which needs only the rejected rows)
     console.print("Kolommen: " + ", ".join(f"{field} ← {col}"
@@ -61,7 +74,6 @@ def import_file(
     if parsed.ignored_columns:
         console.print(f"Genegeerde kolommen: {', '.join(parsed.ignored_columns)}",
                       highlight=False, soft_wrap=True)
-    store = open_store()
     try:
         with console.status("opslaan..."):
             # the alerts outbox is written in the import's transaction (geoveilig.alerts)
