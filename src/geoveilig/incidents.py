@@ -60,6 +60,7 @@ from pyproj import Transformer
 from . import RD_NEW, TIMEZONE, crimetypes, safecsv
 from ._strings import STR, infers_str, take_strings
 from .areas import Areas
+from .columns import map_columns
 from .errors import InvalidInput
 
 CoordinateSystem = Literal["rd", "wgs84"]
@@ -197,20 +198,9 @@ class _Rejects:
             ["row", "column"], kind="stable", ignore_index=True)
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", str(name).strip().lower())
-
-
 def _map_columns(columns: list[str]) -> dict[str, str]:
-    """Canonical name -> source column."""
-    keys = {_key(c): c for c in columns}
-    out: dict[str, str] = {}
-    for canon, names in SYNONYMS.items():
-        for n in names:
-            if _key(n) in keys and keys[_key(n)] not in out.values():
-                out[canon] = keys[_key(n)]
-                break
-    return out
+    """Canonical name -> source column (``geoveilig.columns.map_columns`` with ``SYNONYMS``)."""
+    return map_columns(columns, SYNONYMS)
 
 
 # --- format detection and reading ----------------------------------------------------------
