@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .errors import UnknownCrimeType
 
 
@@ -251,6 +253,16 @@ INCIDENT_CODES: dict[str, str] = {
     "A73": "diefstal-bromfiets", "B63": "diefstal-bromfiets",
 }
 _INCIDENT_CODE = re.compile(r"^([a-z]\d{2,4})\b\s*(.*)$")
+#: (slug of a police code, slug of its class name) pairs that agree though they differ: the
+#: moped codes A73/B63 within class 1.2.3, which counts as ``fietsendiefstal``
+_REFINES = frozenset({("diefstal-bromfiets", "fietsendiefstal")})
+
+
+def refines(code_slugs: Iterable[object], class_slugs: Iterable[object]) -> np.ndarray:
+    """Per pair, whether the slug of a police code refines that of the class name given with
+    it (A73 "Diefstal bromfiets/snorfiets" with "1.2.3 Diefstal van brom-, snor-, fietsen")."""
+    return np.fromiter(((a, b) in _REFINES for a, b in zip(code_slugs, class_slugs,
+                                                             strict=True)), dtype=bool)
 _CODE = re.compile(r"^(\d\.\d\.\d)\b\s*(.*)$")
 _BY_CODE: dict[str, str] = {code: slug for code, _, slug in POLICE_CLASSES}
 
