@@ -304,7 +304,7 @@ def test_crimetypes_command_lists_every_accepted_name(env):
     assert {r["slug"] for r in rows} == set(crimetypes.SLUGS)
     for r in rows:  # every listed name is accepted and gives its category
         assert crimetypes.resolve(r["naam"]) == r["slug"], r
-    assert {"slug", "label", "synoniem", "politiecode", "politieklasse"} == {
+    assert {"slug", "label", "synoniem", "politiecode", "politieklasse", "incidentcode"} == {
         r["soort"] for r in rows}
     assert runner.invoke(app, ["crimetypes", "--format", "xml"]).exit_code != 0
 

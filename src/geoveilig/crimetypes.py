@@ -12,6 +12,8 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .errors import UnknownCrimeType
 
 
@@ -184,6 +186,83 @@ POLICE_CLASSES: tuple[tuple[str, str, str], ...] = (
     ("3.9.2", "Verticale fraude", "overig"),
     ("3.9.3", "Fraude (overig)", "overig"),
 )
+#: Label variants of the same classes as the politie/CBS open data tables spell them in their
+#: ``SoortMisdrijf`` dimension (table 47018NED, "Geregistreerde misdrijven; soort misdrijf, wijk,
+#: buurt": ``Diefstal/inbraak box/garage/schuur``, ``... bedrijven enz.``, abbreviations).
+#: Source: the dimension's titles and descriptions at
+#: dataderden.cbs.nl/ODataApi/OData/47018NED/SoortMisdrijf, as transcribed in public code
+#: found through the project's search tool (not fetched from CBS itself: no internet here).
+POLICE_CLASS_VARIANTS: tuple[tuple[str, str], ...] = (
+    ("1.1.2", "Diefstal/inbraak box/garage/schuur"),
+    ("1.2.5", "Diefstal af/uit/van ov. voertuigen"),
+    ("2.5.1", "Diefstal/inbraak bedrijven enz."),
+    ("3.7.3", "Maatsch. integriteit (overig)"),
+)
+
+#: The police's own incident codes (BVH "maatschappelijke klasse": a letter and two to four
+#: digits, e.g. ``A20 Gekwal. diefstal in/uit woning``) per class of the Standaardclassificatie,
+#: as listed in the description of each ``SoortMisdrijf`` of table 47018NED (same source as
+#: ``POLICE_CLASS_VARIANTS``). A code counts as its class, except where the code itself is
+#: finer than our categories need: in 1.2.3 (fietsen and brom-/snorfietsen together) A72/B62
+#: are bicycles (``fietsendiefstal``) and A73/B63 mopeds (``diefstal-bromfiets``). Codes of
+#: classes that are no WvS crime here (1.3.1 accidents D11-D13, 2.6.x environment M..., 3.5.x
+#: traffic D20-D52, 2.7.2 special laws F91-F94, ...) are not listed and refused, as their
+#: classes are.
+_INCIDENT_CODES_BY_CLASS: dict[str, tuple[str, ...]] = {
+    "1.1.1": ("A20", "A30", "B20", "B30"),
+    "1.1.2": ("A21", "A34", "B21", "B34"),
+    "1.2.1": ("A10", "B10"),
+    "1.2.2": ("A70", "A71", "A76", "B60", "B61", "B66"),
+    "1.2.4": ("A40",),
+    "1.2.5": ("A12", "A74", "B12", "B64"),
+    "1.4.1": ("F520", "F521", "F522", "F523", "F525", "F526", "F527", "F5295", "F5296"),
+    "1.4.2": ("F540", "F541", "F542", "F543", "F544"),
+    "1.4.3": ("F12",),
+    "1.4.4": ("F530", "F531", "F532", "F533"),
+    "1.4.5": ("F550", "F551"),
+    "1.4.6": ("B70",),
+    "1.4.7": ("B72", "B73", "B74"),
+    "1.5.2": ("A11", "A75", "B11", "B65"),
+    "1.6.1": ("F13", "F14"),
+    "1.6.2": ("A27", "A36", "A60", "A80", "A81", "A82", "A90", "A95", "B27", "B36", "B95"),
+    "1.6.3": ("F561", "F562", "F563", "F564", "F565", "F5293"),
+    "2.2.1": ("C20", "C30", "C40", "F11"),
+    "2.4.2": ("F15",),
+    "2.5.1": ("A22", "A23", "A24", "A25", "A26", "A31", "A32", "A33", "A35", "B22", "B23",
+              "B24", "B25", "B26", "B31", "B32", "B33", "B35"),
+    "2.5.2": ("A50", "B50"),
+    "3.1.1": ("F40", "F41", "F42", "F43", "F44", "F45"),
+    "3.1.2": ("F5294",),
+    "3.1.3": ("F70", "F71", "F72", "F73"),
+    "3.2.1": ("F5291",),
+    "3.2.2": ("F5292",),
+    "3.6.4": ("F10", "F17", "F18", "F19", "F30"),
+    "3.7.1": ("F50",),
+    "3.7.3": ("F51", "F5231"),
+    "3.7.4": ("F90",),
+    "3.9.1": ("F614", "F616", "F617", "F620", "F622", "F625", "F631", "F632", "F633", "F634",
+              "F635", "F636", "F637", "F638", "F639"),
+    "3.9.2": ("F621", "F623", "F649"),
+    "3.9.3": ("F600", "F601", "F602", "F610", "F611", "F612", "F613", "F615", "F624"),
+}
+#: incident code -> our slug (the split of class 1.2.3 by its codes, see above)
+INCIDENT_CODES: dict[str, str] = {
+    **{code: slug for cls, codes in _INCIDENT_CODES_BY_CLASS.items()
+       for code in codes for c, _, slug in POLICE_CLASSES if c == cls},
+    "A72": "fietsendiefstal", "B62": "fietsendiefstal",
+    "A73": "diefstal-bromfiets", "B63": "diefstal-bromfiets",
+}
+_INCIDENT_CODE = re.compile(r"^([a-z]\d{2,4})\b\s*(.*)$")
+#: (slug of a police code, slug of its class name) pairs that agree though they differ: the
+#: moped codes A73/B63 within class 1.2.3, which counts as ``fietsendiefstal``
+_REFINES = frozenset({("diefstal-bromfiets", "fietsendiefstal")})
+
+
+def refines(code_slugs: Iterable[object], class_slugs: Iterable[object]) -> np.ndarray:
+    """Per pair, whether the slug of a police code refines that of the class name given with
+    it (A73 "Diefstal bromfiets/snorfiets" with "1.2.3 Diefstal van brom-, snor-, fietsen")."""
+    return np.fromiter(((a, b) in _REFINES for a, b in zip(code_slugs, class_slugs,
+                                                             strict=True)), dtype=bool)
 _CODE = re.compile(r"^(\d\.\d\.\d)\b\s*(.*)$")
 _BY_CODE: dict[str, str] = {code: slug for code, _, slug in POLICE_CLASSES}
 
@@ -197,6 +276,9 @@ def _build_lookup() -> dict[str, str]:
     for _, name, slug in POLICE_CLASSES:
         for variant in _plural_variants(_norm(name)):
             lookup.setdefault(variant, slug)
+    for code, name in POLICE_CLASS_VARIANTS:
+        for variant in _plural_variants(_norm(name)):
+            lookup.setdefault(variant, _BY_CODE[code])
     return lookup
 
 
@@ -221,6 +303,12 @@ def catalogue() -> list[dict[str, str]]:
                 add("politiecode", code)
                 add("politieklasse", f"{code} {name}")
                 add("politieklasse", name)
+        for code, name in POLICE_CLASS_VARIANTS:
+            if _BY_CODE[code] == ct.slug:
+                add("politieklasse", name)
+        for code, slug in INCIDENT_CODES.items():
+            if slug == ct.slug:
+                add("incidentcode", code)
     return rows
 
 
@@ -232,6 +320,11 @@ def resolve(text: str) -> str:
     if code is not None and code.group(1) in _BY_CODE:
         # a police code, alone or before its label ("1.1.1 Diefstal/inbraak woning")
         return _BY_CODE[code.group(1)]
+    incident = _INCIDENT_CODE.match(key)
+    if incident is not None and incident.group(1).upper() in INCIDENT_CODES:
+        # a police incident code, alone or before its text ("A20 Gekwal. diefstal in/uit
+        # woning")
+        return INCIDENT_CODES[incident.group(1).upper()]
     if key in _LOOKUP:
         return _LOOKUP[key]
     for variant in _plural_variants(key):

@@ -39,7 +39,6 @@ user must declare ``crs``.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import re
 import zipfile
@@ -60,6 +59,7 @@ from pyproj import Transformer
 from . import RD_NEW, TIMEZONE, crimetypes, safecsv
 from ._strings import STR, infers_str, take_strings
 from .areas import Areas
+from .columns import map_columns
 from .errors import InvalidInput
 
 CoordinateSystem = Literal["rd", "wgs84"]
@@ -197,20 +197,9 @@ class _Rejects:
             ["row", "column"], kind="stable", ignore_index=True)
 
 
-def _key(name: str) -> str:
-    return re.sub(r"[\s_\-.]+", "", str(name).strip().lower())
-
-
 def _map_columns(columns: list[str]) -> dict[str, str]:
-    """Canonical name -> source column."""
-    keys = {_key(c): c for c in columns}
-    out: dict[str, str] = {}
-    for canon, names in SYNONYMS.items():
-        for n in names:
-            if _key(n) in keys and keys[_key(n)] not in out.values():
-                out[canon] = keys[_key(n)]
-                break
-    return out
+    """Canonical name -> source column (``geoveilig.columns.map_columns`` with ``SYNONYMS``)."""
+    return map_columns(columns, SYNONYMS)
 
 
 # --- format detection and reading ----------------------------------------------------------
@@ -810,13 +799,76 @@ def _restore(raw: pd.DataFrame) -> None:
             raw[col] = fixed.astype(values.dtype) if values.dtype != object else fixed
 
 
+class _Input:
+    """The raw rows of a file with its column mapping: each field's column, and its values as
+    stripped text (computed once per field)."""
+
+    def __init__(self, raw: pd.DataFrame, cols: dict[str, str]) -> None:
+        self.raw = raw
+        self.cols = cols
+        self.n = len(raw)
+        self.rows = raw["__row"].to_numpy()
+        self._stripped: dict[str, pd.Series] = {}
+
+    def col(self, name: str) -> pd.Series:
+        raw = self.raw
+        return raw[self.cols[name]] if name in self.cols else \
+            pd.Series([""] * self.n, index=raw.index)
+
+    def stripped(self, name: str) -> pd.Series:
+        """``col(name).astype(str).str.strip()``, computed once per field."""
+        if name not in self._stripped:
+            self._stripped[name] = self.col(name).astype(str).str.strip()
+        return self._stripped[name]
+
+
 def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSystem | None,
               areas: Areas | None, now: datetime | pd.Timestamp | None) -> ParseResult:
     rej = _Rejects()
-    cols = _map_columns([c for c in raw.columns if not c.startswith("__")])
-    rows = raw["__row"].to_numpy()
-    n = len(raw)
     geo = fmt in ("geojson", "gpkg")
+    cols, mapping, ignored = _header(raw, geo=geo, filename=filename)
+    src = _Input(raw, cols)
+    rows = src.rows
+    _check_ids(src, rej)
+    slug_arr = _crime_types(src, rej)
+    withdrawn = _withdrawn(src, rej)
+    at, frm, to = _dates(src, rej, now)
+    x, y, system, xcol, ycol = _coordinates(raw, cols, geo=geo, crs=crs, rows=rows, rej=rej,
+                                            filename=filename)
+    address = src.stripped("address") if "address" in cols else None
+
+    def dates(series: pd.Series | None) -> pd.arrays.DatetimeArray:
+        if series is None:
+            series = pd.Series(pd.NaT, index=raw.index, dtype=f"datetime64[ns, {TIMEZONE}]")
+        return series.dt.tz_convert(TIMEZONE).array
+
+    frame = pd.DataFrame({
+        "incident_id": _column(src.stripped("incident_id")),
+        "crime_type": slug_arr,
+        "occurred_at": dates(at),
+        "occurred_from": dates(frm),
+        "occurred_to": dates(to),
+        "address": _column(address.replace("", None)) if address is not None else None,
+        "x": x,
+        "y": y,
+        "row": rows,
+    })
+    if "status" in cols:
+        frame["withdrawn"] = withdrawn
+    _assign_areas(frame, areas, x, y, rows, rej, f"{xcol}/{ycol}")
+    rejects, ok, dup_in_file = _repeats_in_file(frame, rej, cols["incident_id"])
+    valid = (frame if ok.all() else frame.loc[ok]).reset_index(drop=True)
+    return ParseResult(incidents=valid, rejects=rejects, n_rows=src.n, coordinate_system=system,
+                       duplicates_in_file=dup_in_file, columns=mapping, ignored_columns=ignored,
+                       source=dict(raw.attrs.get("source", {})))
+
+
+def _header(raw: pd.DataFrame, *, geo: bool, filename: str
+            ) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """The columns: field -> column (a police code alone feeds the crime type), which column
+    fed which field (Dutch, for the summary) and the unused columns. Refuses a file without a
+    required field, without rows, or with an unused column that holds dates or times."""
+    cols = _map_columns([c for c in raw.columns if not c.startswith("__")])
     missing = []
     if "incident_id" not in cols:
         missing.append("registratienummer (id)")
@@ -838,7 +890,7 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
             f"{filename}: verplichte kolom(men) ontbreken: {'; '.join(missing)}. "
             f"Gevonden kolommen: {found}"
         )
-    if n == 0:
+    if len(raw) == 0:
         raise InvalidInput(f"{filename}: het bestand bevat geen rijen")
     used_keys = set(cols)
     pairs = (("lon", "lat"), ("x_rd", "y_rd"), ("x", "y"))
@@ -865,77 +917,89 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     mapping = {FIELD_LABELS[k] if not (k == "crime_type" and code_only)
                else FIELD_LABELS["crime_code"]: cols[k] for k in sorted(
                    used_keys, key=list(FIELD_LABELS).index)}
+    return cols, mapping, ignored
 
-    def col(name: str) -> pd.Series:
-        return raw[cols[name]] if name in cols else pd.Series([""] * n, index=raw.index)
 
-    @functools.cache
-    def stripped(name: str) -> pd.Series:
-        """``col(name).astype(str).str.strip()``, computed once per column."""
-        return col(name).astype(str).str.strip()
+def _check_ids(src: _Input, rej: _Rejects) -> None:
+    """Identifiers: every row has one."""
+    bad = src.stripped("incident_id") == ""
+    rej.add(src.rows[bad], src.cols["incident_id"], "", "registratienummer ontbreekt")
 
-    # identifiers
-    ids = stripped("incident_id")
-    bad = ids == ""
-    rej.add(rows[bad], cols["incident_id"], "", "registratienummer ontbreekt")
 
-    # crime types (each distinct value resolved once)
-    ct_raw = stripped("crime_type")
+def _crime_types(src: _Input, rej: _Rejects) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """The slug of each row (each distinct value resolved once); with a police code column
+    the code decides, and code and class name must agree."""
+    cols, rows = src.cols, src.rows
+    ct_raw = src.stripped("crime_type")
     codes, uniques = pd.factorize(ct_raw)
     slugs_u, _ = crimetypes.resolve_many(list(uniques))
     slug_arr = take_strings([*slugs_u, None], codes)
     bad = pd.isna(slug_arr)
     rej.add(rows[bad], cols["crime_type"], ct_raw[bad],
             f"onbekend misdrijftype ({crimetypes.HINT})")
-    if "crime_code" in cols:  # the police code and the class name must agree
-        code_raw = stripped("crime_code")
-        ccodes, cuniq = pd.factorize(code_raw)
-        cslugs, _ = crimetypes.resolve_many(list(cuniq))
-        code_slug = take_strings([*cslugs, None], ccodes)
-        has_code = (code_raw != "").to_numpy()
-        unknown = has_code & pd.isna(code_slug)
-        rej.add(rows[unknown], cols["crime_code"], code_raw[unknown],
-                f"onbekende politiecode ({crimetypes.HINT})")
-        both = has_code & ~pd.isna(code_slug) & ~bad
-        differ = both & (np.asarray(code_slug, dtype=object) != np.asarray(slug_arr,
-                                                                           dtype=object))
-        rej.add(rows[differ], cols["crime_code"], code_raw[differ],
-                "politiecode en misdrijfomschrijving horen bij verschillende misdrijftypen")
-        take = has_code & ~pd.isna(code_slug)
-        if take.any():
-            slug_arr = np.where(take, np.asarray(code_slug, dtype=object),
-                                np.asarray(slug_arr, dtype=object))
+    if "crime_code" not in cols:
+        return slug_arr
+    code_raw = src.stripped("crime_code")
+    ccodes, cuniq = pd.factorize(code_raw)
+    cslugs, _ = crimetypes.resolve_many(list(cuniq))
+    code_slug = take_strings([*cslugs, None], ccodes)
+    has_code = (code_raw != "").to_numpy()
+    unknown = has_code & pd.isna(code_slug)
+    rej.add(rows[unknown], cols["crime_code"], code_raw[unknown],
+            f"onbekende politiecode ({crimetypes.HINT})")
+    both = has_code & ~pd.isna(code_slug) & ~bad
+    code_obj = np.asarray(code_slug, dtype=object)
+    class_obj = np.asarray(slug_arr, dtype=object)
+    differ = both & (code_obj != class_obj)
+    if differ.any():  # a moped code within the class of bicycles and mopeds agrees
+        differ[differ] = ~crimetypes.refines(code_obj[differ], class_obj[differ])
+    rej.add(rows[differ], cols["crime_code"], code_raw[differ],
+            "politiecode en misdrijfomschrijving horen bij verschillende misdrijftypen")
+    take = has_code & ~pd.isna(code_slug)
+    if take.any():
+        slug_arr = np.where(take, code_obj, class_obj)
+    return slug_arr
 
-    # status: withdrawn registrations
-    withdrawn = np.zeros(n, dtype=bool)
-    if "status" in cols:
-        status = stripped("status").str.lower()
+
+def _withdrawn(src: _Input, rej: _Rejects) -> np.ndarray:
+    """Status: which rows withdraw a registration; an unknown status is rejected."""
+    withdrawn = np.zeros(src.n, dtype=bool)
+    if "status" in src.cols:
+        status = src.stripped("status").str.lower()
         withdrawn = status.isin(WITHDRAWN).to_numpy()
         unknown = ~withdrawn & ~status.isin(ACTIVE).to_numpy()
-        rej.add(rows[unknown], cols["status"], stripped("status")[unknown],
+        rej.add(src.rows[unknown], src.cols["status"], src.stripped("status")[unknown],
                 "onbekende status (gebruik bijv. 'ingetrokken' voor een ingetrokken "
                 "registratie, of laat leeg)")
+    return withdrawn
 
-    # dates
+
+def _dates(src: _Input, rej: _Rejects, now: datetime | pd.Timestamp | None
+           ) -> tuple[pd.Series, pd.Series | None, pd.Series | None]:
+    """The moment, and the window (begin, end) when given: dates with their time columns,
+    checked (readable, not in the future, the end not before the begin, the moment inside
+    the window); a row with only a window gets its midpoint as the moment."""
+    cols, rows = src.cols, src.rows
     now_ts = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz=TIMEZONE)
     if now_ts.tzinfo is None:
         now_ts = now_ts.tz_localize(TIMEZONE)
+
     def clock(name: str) -> pd.Series | None:
         """A time column, hours padded to two digits (8:00 -> 08:00)."""
         if name not in cols:
             return None
-        return stripped(name).str.replace(r"^(\d):", r"0\1:", regex=True)
+        return src.stripped(name).str.replace(r"^(\d):", r"0\1:", regex=True)
 
-    at = _parse_datetime(stripped("occurred_at"), clock("time")) \
+    at = _parse_datetime(src.stripped("occurred_at"), clock("time")) \
         if "occurred_at" in cols else None
-    frm = _parse_datetime(stripped("occurred_from"), clock("time_from")) \
+    frm = _parse_datetime(src.stripped("occurred_from"), clock("time_from")) \
         if "occurred_from" in cols else None
-    to = _parse_datetime(stripped("occurred_to"), clock("time_to")) \
+    to = _parse_datetime(src.stripped("occurred_to"), clock("time_to")) \
         if "occurred_to" in cols else None
     for series, name in ((at, "occurred_at"), (frm, "occurred_from"), (to, "occurred_to")):
         if series is None:
             continue
-        text = stripped(name)
+        text = src.stripped(name)
         unparsable = series.isna() & (text != "")
         rej.add(rows[unparsable], cols[name], text[unparsable],
                 "datum niet te lezen (gebruik bijv. 2017-03-14 21:30 of 14-03-2017 21:30)")
@@ -943,16 +1007,16 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
         rej.add(rows[future], cols[name], text[future], "datum ligt in de toekomst")
     if frm is not None and to is not None:
         reversed_ = frm.notna() & to.notna() & (to < frm)
-        rej.add(rows[reversed_], cols["occurred_to"], col("occurred_to")[reversed_],
+        rej.add(rows[reversed_], cols["occurred_to"], src.col("occurred_to")[reversed_],
                 "einde van de pleegperiode ligt voor het begin")
     if at is None:
         assert frm is not None
         end = to if to is not None else frm
         at = frm + (end.fillna(frm) - frm) / 2
-        no_date = frm.isna() & (stripped("occurred_from") == "")
+        no_date = frm.isna() & (src.stripped("occurred_from") == "")
         rej.add(rows[no_date], cols["occurred_from"], "", "begindatum ontbreekt")
     else:
-        no_date = at.isna() & (stripped("occurred_at") == "")
+        no_date = at.isna() & (src.stripped("occurred_at") == "")
         if frm is not None:
             # only a window: use its midpoint
             end = to if to is not None else frm
@@ -962,51 +1026,37 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
             outside = at.notna() & frm.notna() & (at < frm)
             if to is not None:
                 outside |= at.notna() & to.notna() & (at > to)
-            rej.add(rows[outside & ~no_date], cols["occurred_at"], col("occurred_at")[outside],
+            rej.add(rows[outside & ~no_date], cols["occurred_at"],
+                    src.col("occurred_at")[outside],
                     "pleegmoment ligt buiten de opgegeven pleegperiode")
         rej.add(rows[no_date], cols["occurred_at"], "", "datum ontbreekt")
+    return at, frm, to
 
-    # coordinates
-    x, y, system, xcol, ycol = _coordinates(raw, cols, geo=geo, crs=crs, rows=rows, rej=rej,
-                                            filename=filename)
 
-    # addresses
-    address = stripped("address") if "address" in cols else None
-
-    def dates(series: pd.Series | None) -> pd.arrays.DatetimeArray:
-        if series is None:
-            series = pd.Series(pd.NaT, index=raw.index, dtype=f"datetime64[ns, {TIMEZONE}]")
-        return series.dt.tz_convert(TIMEZONE).array
-
-    frame = pd.DataFrame({
-        "incident_id": _column(ids),
-        "crime_type": slug_arr,
-        "occurred_at": dates(at),
-        "occurred_from": dates(frm),
-        "occurred_to": dates(to),
-        "address": _column(address.replace("", None)) if address is not None else None,
-        "x": x,
-        "y": y,
-        "row": rows,
-    })
-    if "status" in cols:
-        frame["withdrawn"] = withdrawn
-    # assignment to buurt and wijk
-    if areas is not None:
-        finite = np.isfinite(x) & np.isfinite(y)
-        assigned = areas.assign(np.where(finite, x, np.nan), np.where(finite, y, np.nan))
-        frame["buurt_code"] = _column(assigned["buurt_code"])
-        frame["wijk_code"] = _column(assigned["wijk_code"])
-        outside = finite & pd.isna(frame["buurt_code"]).to_numpy()
-        rej.add(rows[outside], f"{xcol}/{ycol}",
-                pd.Series(x[outside]).round(2).astype(str) + " " +
-                pd.Series(y[outside]).round(2).astype(str),
-                f"ligt buiten de gemeente {areas.gemeente_name} (in geen enkele buurt)")
-    else:
+def _assign_areas(frame: pd.DataFrame, areas: Areas | None, x: np.ndarray, y: np.ndarray,
+                  rows: np.ndarray, rej: _Rejects, label: str) -> None:
+    """Buurt and wijk of each row (``frame`` gets ``buurt_code``/``wijk_code``); a point in no
+    buurt of the gemeente is rejected."""
+    if areas is None:
         frame["buurt_code"] = None
         frame["wijk_code"] = None
+        return
+    finite = np.isfinite(x) & np.isfinite(y)
+    assigned = areas.assign(np.where(finite, x, np.nan), np.where(finite, y, np.nan))
+    frame["buurt_code"] = _column(assigned["buurt_code"])
+    frame["wijk_code"] = _column(assigned["wijk_code"])
+    outside = finite & pd.isna(frame["buurt_code"]).to_numpy()
+    rej.add(rows[outside], label,
+            pd.Series(x[outside]).round(2).astype(str) + " " +
+            pd.Series(y[outside]).round(2).astype(str),
+            f"ligt buiten de gemeente {areas.gemeente_name} (in geen enkele buurt)")
 
-    # duplicates within the file
+
+def _repeats_in_file(frame: pd.DataFrame, rej: _Rejects, id_column: str
+                     ) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Ids repeated within the file (``frame`` gets ``content_hash``): with other content all
+    rows of the id are rejected, with the same content the repeats are dropped and counted.
+    Returns the rejection report, the rows to keep and the number of exact repeats."""
     rejects = rej.frame()
     bad_rows = set(rejects["row"].tolist())
     ok = ~frame["row"].isin(bad_rows)
@@ -1027,16 +1077,13 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
             listed = c.groupby("incident_id")["row"].agg(lambda r: ", ".join(map(str, r[:5])))
             reason = ("dubbel registratienummer met andere inhoud (rijen "
                       + c["incident_id"].map(listed) + ")")
-            rej.add(c["row"], cols["incident_id"], c["incident_id"], reason.to_numpy())
+            rej.add(c["row"], id_column, c["incident_id"], reason.to_numpy())
             rejects = rej.frame()
             ok &= ~conf
         exact = frame["incident_id"].duplicated(keep="first") & ~conf & ok
         dup_in_file = int(exact.sum())
         ok &= ~exact
-    valid = (frame if ok.all() else frame.loc[ok]).reset_index(drop=True)
-    return ParseResult(incidents=valid, rejects=rejects, n_rows=n, coordinate_system=system,
-                       duplicates_in_file=dup_in_file, columns=mapping, ignored_columns=ignored,
-                       source=dict(raw.attrs.get("source", {})))
+    return rejects, ok, dup_in_file
 
 
 def _looks_like_date(name: str, values: pd.Series) -> bool:

@@ -5,11 +5,16 @@ when the command runs, so ``geoveilig import`` starts without loading the analys
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from .common import handle_errors
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 @handle_errors
@@ -38,10 +43,11 @@ def import_file(
     foute rij is. Misdrijftypen: zie 'geoveilig crimetypes'."""
     if not file.is_file():
         raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
+    import contextlib
     import getpass
     import hashlib
+    from concurrent.futures import ThreadPoolExecutor
 
-    from ..alerts.service import import_with_alerts
     from ..errors import ImportRejected
     from ..incidents import SNIFF_BYTES, parse_incidents, sniff, write_rejects
     from .common import areas, console, open_store, out
@@ -49,10 +55,34 @@ def import_file(
     with file.open("rb") as fh:  # refuse a wrong file type before reading it all
         sniff(fh.read(SNIFF_BYTES), file.name)
     data = file.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
-    with console.status(f"{file.name} lezen en controleren..."):
-        parsed = parse_incidents(data, filename=file.name, crs=crs,  # type: ignore[arg-type]
-                                 areas=areas())
+
+    def prepare(data: bytes) -> tuple[Store, str]:
+        """The store opened (the first time created by its migrations), the modules of the
+        import's alerts loaded and the file's checksum."""
+        store = open_store()
+        try:
+            importlib.import_module("geoveilig.alerts.service")
+            return store, hashlib.sha256(data).hexdigest()
+        except BaseException:
+            store.close()
+            raise
+
+    # That runs on a second thread while the file is parsed: parsing runs mostly in Arrow
+    # and numpy, without the GIL, so both cores work.
+    with ThreadPoolExecutor(1) as pool:
+        preparing = pool.submit(prepare, data)
+        try:
+            with console.status(f"{file.name} lezen en controleren..."):
+                parsed = parse_incidents(data, filename=file.name,
+                                         crs=crs,  # type: ignore[arg-type]
+                                         areas=areas())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                preparing.result()[0].close()
+            raise
+        store, sha = preparing.result()
+    from ..alerts.service import import_with_alerts
+
     del data  # bounded memory: the file's bytes are not kept while storing (read again for
     # the rejects file, which needs only the rejected rows)
     console.print("Kolommen: " + ", ".join(f"{field} ← {col}"
@@ -61,7 +91,6 @@ def import_file(
     if parsed.ignored_columns:
         console.print(f"Genegeerde kolommen: {', '.join(parsed.ignored_columns)}",
                       highlight=False, soft_wrap=True)
-    store = open_store()
     try:
         with console.status("opslaan..."):
             # the alerts outbox is written in the import's transaction (geoveilig.alerts)

@@ -18,32 +18,45 @@ Modules: :mod:`.grid`, :mod:`.kde`, :mod:`.prospective`, :mod:`.gistar`, :mod:`.
 :mod:`.plot`, :mod:`.simulate` (seeded test processes).
 """
 
-from .backtesting import (
-    COVERAGES,
-    DEFAULT_METHODS,
-    BacktestResult,
-    SuccessCriterion,
-    backtest,
-    backtest_by_crime_type,
-    rolling_origins,
-)
-from .emerging import CATEGORIES, CATEGORY_LABELS, EmergingResult, emerging_hotspots, mann_kendall
-from .events import Events, InsufficientData, as_events, format_window, history, parse_window
-from .gistar import CLASS_LABELS, GiStar, benjamini_hochberg, gi_star, gi_star_z
-from .grid import Grid, make_grid
-from .kde import BANDWIDTH_RULES, kde_grid, kde_lattice, select_bandwidth
-from .methods import METHOD_LABELS, METHODS, get_method, run_method
-from .metrics import captured, scores
-from .nearrepeat import (
-    NearRepeatExtent,
-    NearRepeatResult,
-    elevated_extent,
-    knox_test,
-    recommended_bandwidths,
-)
-from .plot import plot_backtest
-from .prospective import prospective_risk
-from .surface import default_origin, hotspot_surface, risk_by_area
+import importlib
+from typing import Any
+
+#: public name -> the submodule that defines it. The submodules are imported on first use
+#: (PEP 562), so ``from geoveilig.hotspots import make_grid`` (the alerts of an import) does not
+#: load scipy.stats, scikit-learn and matplotlib of the methods, the backtest and the plots.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(("COVERAGES", "DEFAULT_METHODS", "BacktestResult", "SuccessCriterion",
+                     "backtest", "backtest_by_crime_type", "rolling_origins"), "backtesting"),
+    **dict.fromkeys(("CATEGORIES", "CATEGORY_LABELS", "EmergingResult", "emerging_hotspots",
+                     "mann_kendall"), "emerging"),
+    **dict.fromkeys(("Events", "InsufficientData", "as_events", "format_window", "history",
+                     "parse_window"), "events"),
+    **dict.fromkeys(("CLASS_LABELS", "GiStar", "benjamini_hochberg", "gi_star", "gi_star_z"),
+                    "gistar"),
+    **dict.fromkeys(("Grid", "make_grid"), "grid"),
+    **dict.fromkeys(("BANDWIDTH_RULES", "kde_grid", "kde_lattice", "select_bandwidth"), "kde"),
+    **dict.fromkeys(("METHOD_LABELS", "METHODS", "get_method", "run_method"), "methods"),
+    **dict.fromkeys(("captured", "scores"), "metrics"),
+    **dict.fromkeys(("NearRepeatExtent", "NearRepeatResult", "elevated_extent", "knox_test",
+                     "recommended_bandwidths"), "nearrepeat"),
+    "plot_backtest": "plot",
+    "prospective_risk": "prospective",
+    **dict.fromkeys(("default_origin", "hotspot_surface", "risk_by_area"), "surface"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "BANDWIDTH_RULES", "CATEGORIES", "CATEGORY_LABELS", "CLASS_LABELS", "COVERAGES",

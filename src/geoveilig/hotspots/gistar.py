@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse
 
 from ..errors import InvalidInput
 
@@ -102,6 +102,8 @@ def gi_star(y: np.ndarray, w: sparse.spmatrix, *, alpha: float = 0.05,
         raise InvalidInput(f"alpha moet tussen 0 en 1 liggen, niet {alpha}")
     if empty not in ("not-significant", "test"):
         raise InvalidInput(f"onbekende keuze voor lege buurten: {empty!r}")
+    from scipy import stats  # here: benjamini_hochberg (the Knox test of an import) needs none
+
     y = np.asarray(y, float)
     w = sparse.csr_matrix(w)
     z = gi_star_z(y, w)

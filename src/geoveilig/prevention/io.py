@@ -61,6 +61,7 @@ from pyproj import Transformer
 
 from .. import RD_NEW
 from ..areas import Areas
+from ..columns import map_columns
 from ..errors import ImportRejected, InvalidInput
 from ..incidents import _decode, _read_csv
 from .registry import (
@@ -149,17 +150,6 @@ class ParsedRegistry:
     registry: Registry
     n_rows: int
     warnings: tuple[str, ...]
-
-
-def _map(columns: list[str]) -> dict[str, str]:
-    keys = {_key(c): c for c in columns}
-    out: dict[str, str] = {}
-    for canon, names in _SYNONYMS.items():
-        for n in names:
-            if _key(n) in keys and keys[_key(n)] not in out.values():
-                out[canon] = keys[_key(n)]
-                break
-    return out
 
 
 def _to_rd():
@@ -283,7 +273,7 @@ def parse_registry(data: bytes, filename: str = "bestand",
     raw = _read_geojson(data, filename) if is_json else _read_csv(data, filename)
     columns = [c for c in raw.columns if not c.startswith("__")]
     check_personal_data(columns, filename)
-    cols = _map(columns)
+    cols = map_columns(columns, _SYNONYMS)
     warnings: list[str] = []
     ignored = [c for c in columns if c not in cols.values() and _key(c) not in _IGNORED_OK]
     if ignored:
