@@ -6,6 +6,7 @@ library (``hotspots.backtest``, ``placement.service.deployment_effect``)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -13,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import crimetypes, disclosure
 from ..errors import Conflict, InvalidInput, NotFound
-from ..layers import LayerContext, _grid, allows
+from ..jobs import JobEnv, register_handler
+from ..layers import _grid, allows
 from ..placement.service import deployment_effect
 from ..store.deployments import list_deployments
 from . import features as ft
@@ -34,7 +36,7 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
     ft.check_unknown(raw, ("crimeType", "methods", "window", "origins"))
     if "crimeType" not in raw:
         raise InvalidInput("crimeType ontbreekt, bijv. woninginbraak", where="crimeType")
-    types = crimetypes.expand(raw["crimeType"])
+    crimetypes.expand(raw["crimeType"])  # an unknown type is refused before queueing
     methods = [m.strip() for m in raw.get("methods", "").split(",") if m.strip()] or None
     window = raw.get("window", "14d")
     try:
@@ -44,30 +46,33 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
     if not 2 <= n_origins <= 104:
         raise InvalidInput("origins moet tussen 2 en 104 liggen", where="origins")
     who = caller(request)
-    ctx = LayerContext(areas=request.app.state.areas, store=request.app.state.store)
-    if not disclosure.exact_times(who.role):
-        # below the police the backtest sees incident times by month, as hotspots and plans
-        ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store))  # type: ignore[arg-type]
     audit(request, who, "backtest", raw["crimeType"])
-
-    def compute(progress: Progress) -> JobResult:
-        from ..hotspots import backtest
-
-        incidents = ctx.store.incidents(crime_types=list(types))
-        result = backtest(incidents, _grid(ctx.areas), methods, window=window,
-                          n_origins=n_origins, crime_type=raw["crimeType"])
-        body = {
-            "crimeType": raw["crimeType"], "window": window,
-            "origins": [o.isoformat() for o in result.origins],
-            "bestMethod": result.best_method, "verdict": result.verdict,
-            "summary": json.loads(result.summary.to_json(orient="records")),
-            "warnings": list(result.warnings),
-        }
-        return JobResult(json.dumps(body, ensure_ascii=False).encode())
-
     payload = {"crimeType": raw["crimeType"], "methods": methods, "window": window,
                "origins": n_origins}
-    return run_job(request, "backtest", payload, compute)
+    # below the police the backtest sees incident times by month, as hotspots and plans
+    args = {**payload, "months": not disclosure.exact_times(who.role)}
+    env = JobEnv(request.app.state.areas, request.app.state.store)
+    return run_job(request, "backtest", payload,
+                   lambda progress: run_backtest(env, args, progress),
+                   spec={"handler": "backtest", "args": args})
+
+
+def run_backtest(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobResult:
+    """The job handler of ``GET /backtest`` (any worker)."""
+    from ..hotspots import backtest
+
+    store = disclosure.MonthStore(env.store) if args["months"] else env.store
+    incidents = store.incidents(crime_types=list(crimetypes.expand(args["crimeType"])))
+    result = backtest(incidents, _grid(env.areas), args["methods"], window=args["window"],
+                      n_origins=args["origins"], crime_type=args["crimeType"])
+    body = {
+        "crimeType": args["crimeType"], "window": args["window"],
+        "origins": [o.isoformat() for o in result.origins],
+        "bestMethod": result.best_method, "verdict": result.verdict,
+        "summary": json.loads(result.summary.to_json(orient="records")),
+        "warnings": list(result.warnings),
+    }
+    return JobResult(json.dumps(body, ensure_ascii=False).encode())
 
 
 def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Response:
@@ -77,7 +82,8 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
         dep = int(deployment_id)
     except ValueError:
         raise NotFound(f"onbekende inzet '{deployment_id}'") from None
-    types = crimetypes.expand(raw["crimeType"]) if raw.get("crimeType") else None
+    if raw.get("crimeType"):
+        crimetypes.expand(raw["crimeType"])  # an unknown type is refused before queueing
     store = request.app.state.store
     found = list_deployments(store)
     found = found.loc[found["id"] == dep]
@@ -88,17 +94,27 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
                        "na plaatsing")
     who = caller(request)
     audit(request, who, "effect", str(dep))
+    payload = {"deployment": dep, "crimeType": raw.get("crimeType")}
     # below the police the evaluation counts incidents by month, as hotspots and plans do
-    source = store if disclosure.exact_times(who.role) else disclosure.MonthStore(store)
+    args = {**payload, "months": not disclosure.exact_times(who.role)}
+    env = JobEnv(request.app.state.areas, store)
+    return run_job(request, "effect", payload,
+                   lambda progress: run_effect(env, args, progress),
+                   spec={"handler": "effect", "args": args})
 
-    def compute(progress: Progress) -> JobResult:
-        est = deployment_effect(source, dep, types)  # type: ignore[arg-type]
-        body = est.as_dict()
-        body["counts"] = json.loads(est.counts.to_json())
-        return JobResult(json.dumps(body, ensure_ascii=False, default=str).encode())
 
-    return run_job(request, "effect", {"deployment": dep, "crimeType": raw.get("crimeType")},
-                   compute)
+def run_effect(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobResult:
+    """The job handler of ``GET /deployments/{id}/effect`` (any worker)."""
+    source = disclosure.MonthStore(env.store) if args["months"] else env.store
+    types = crimetypes.expand(args["crimeType"]) if args.get("crimeType") else None
+    est = deployment_effect(source, args["deployment"], types)  # type: ignore[arg-type]
+    body = est.as_dict()
+    body["counts"] = json.loads(est.counts.to_json())
+    return JobResult(json.dumps(body, ensure_ascii=False, default=str).encode())
+
+
+register_handler("backtest", run_backtest)
+register_handler("effect", run_effect)
 
 
 def analysis_router(prefix: str = "/v1") -> APIRouter:

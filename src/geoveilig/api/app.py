@@ -21,7 +21,7 @@ from ..store import Store
 from . import problems
 from .auth import AuditWriter, caller
 from .features import LayerCache, ResponseCache
-from .jobs import SWITCH_INTERVAL, JobManager, jobs_router
+from .jobs import SWITCH_INTERVAL, jobs_router, make_queue
 from .ogc import CachedItems, ogc_router
 from .openapi import build_openapi, for_role
 from .planning import planning_router
@@ -85,8 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.response_cache = ResponseCache()
         app.state.ogc_cache = {}
         sys.setswitchinterval(SWITCH_INTERVAL)
-        app.state.jobs = JobManager(max_active=settings.job_queue,
-                                    per_caller=settings.jobs_per_caller)
+        app.state.jobs = make_queue(settings, app.state.store, app.state.areas)
         app.state.audit_writer = AuditWriter(app.state.store)
         warm_up(app.state.areas)
         # What start-up loaded (boundaries, the grid, scikit-learn, ...) lives as long as the
