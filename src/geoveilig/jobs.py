@@ -368,12 +368,13 @@ def worker_name() -> str:
 
 def run_worker(env: JobEnv, *, stop: threading.Event | None = None, lease: float = 30.0,
                poll: float = 0.5, max_attempts: int = 2, max_jobs: int | None = None,
-               name: str | None = None) -> int:
+               name: str | None = None, until_empty: bool = False) -> int:
     """Claim and run jobs from ``env.store`` until ``stop`` is set (or ``max_jobs`` ran);
     returns how many ran. While a job runs, a heartbeat thread extends its lease every
     second (at most ``lease / 3``) and records its progress; a worker that dies stops the heartbeat,
     and after ``lease`` seconds another worker takes the job again (at most
-    ``max_attempts`` claims in all, then it fails with a Dutch reason)."""
+    ``max_attempts`` claims in all, then it fails with a Dutch reason). ``until_empty``:
+    return as soon as no job is waiting."""
     from .store.jobs import claim_job
 
     stop = stop or threading.Event()
@@ -386,6 +387,8 @@ def run_worker(env: JobEnv, *, stop: threading.Event | None = None, lease: float
             log.warning("wachtrij niet bereikbaar: %s", exc)
             row = None
         if row is None:
+            if until_empty:
+                break
             stop.wait(poll)
             continue
         _run_claimed(env, row, name, lease)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +109,16 @@ class QueueFull(Exception):
         self.scope = scope
 
 
+@contextmanager
+def _write(store: Store) -> Iterator[Connection]:
+    """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE), so
+    a read-then-write (claim, submit) never fails on a lock upgrade."""
+    with store.engine.connect() as conn:
+        conn.execution_options(geoveilig_write=True)
+        with conn.begin():
+            yield conn
+
+
 def _lock_submissions(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _SUBMIT_LOCK})
@@ -128,7 +140,7 @@ def submit_job(store: Store, *, kind: str, job_key: str, role: str, owner: str,
     accepted one, and whether it is new. Raises ``QueueFull`` when the queue or the
     caller's share is full (counted in the database, under a lock: exact across workers)."""
     now = time.time()
-    with store.engine.begin() as conn:
+    with _write(store) as conn:
         _lock_submissions(conn)
         found = conn.execute(
             sa.select(*_STATUS).where(jobs.c.job_key == job_key, jobs.c.status != "failed")
@@ -172,7 +184,7 @@ def recover_expired(store: Store, *, max_attempts: int, now: float | None = None
     they were claimed ``max_attempts`` times already. Returns how many were touched."""
     now = time.time() if now is None else now
     expired = sa.and_(jobs.c.status == "running", jobs.c.lease_until < now)
-    with store.engine.begin() as conn:
+    with _write(store) as conn:
         failed = conn.execute(
             jobs.update().where(expired, jobs.c.attempts >= max_attempts)
             .values(status="failed", finished_at=now, worker=None, lease_until=None,
@@ -194,7 +206,7 @@ def claim_job(store: Store, worker: str, *, lease: float, max_attempts: int = 2
     from now), or None when the queue is empty. Expired leases are recovered first."""
     recover_expired(store, max_attempts=max_attempts)
     now = time.time()
-    with store.engine.begin() as conn:
+    with _write(store) as conn:
         job_id = conn.execute(
             sa.select(jobs.c.id).where(jobs.c.status == "accepted")
             .order_by(jobs.c.created_at, jobs.c.id).limit(1)
@@ -212,7 +224,7 @@ def heartbeat(store: Store, job_id: str, worker: str, *, lease: float, progress:
               message: str) -> bool:
     """Extend ``worker``'s lease on a running job and record its progress; False when the
     job is no longer this worker's (its lease ran out and another worker took it)."""
-    with store.engine.begin() as conn:
+    with _write(store) as conn:
         n = conn.execute(jobs.update().where(
             jobs.c.id == job_id, jobs.c.worker == worker, jobs.c.status == "running"
         ).values(lease_until=time.time() + lease, progress=progress, message=message)).rowcount
@@ -230,7 +242,7 @@ def finish_job(store: Store, job_id: str, worker: str, *, result: bytes | None =
                       media_type=media_type)
     else:
         values.update(status="failed", error=json.dumps(error, ensure_ascii=False))
-    with store.engine.begin() as conn:
+    with _write(store) as conn:
         n = conn.execute(jobs.update().where(
             jobs.c.id == job_id, jobs.c.worker == worker, jobs.c.status == "running"
         ).values(**values)).rowcount
