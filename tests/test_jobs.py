@@ -154,3 +154,14 @@ def test_worker_command_needs_postgresql(tmp_path, shared_geo, monkeypatch) -> N
     result = CliRunner().invoke(app, ["worker", "--once"])
     assert result.exit_code == 1
     assert "PostgreSQL" in result.output and "Traceback" not in result.output
+
+
+def test_api_process_threads_run_jobs_submitted_there(store, areas) -> None:  # type: ignore[no-untyped-def]
+    q = StoreQueue(store, threads=1, env=JobEnv(areas, store), lease=5)
+    try:
+        job, _ = q.submit("test", "k", "analyst", lambda _p: None, owner="x",
+                          spec={"handler": "test-square", "args": {"n": 4}})
+        done = q.wait(job, 20)
+        assert done.status == "successful" and b'"square": 16' in done.result.body
+    finally:
+        q.shutdown()

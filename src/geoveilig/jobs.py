@@ -302,12 +302,14 @@ class StoreQueue:
         self.retry_after = retry_after
         self.poll = poll
         self._stop = threading.Event()
+        self._wake = threading.Event()  # a job submitted here: this process's threads look now
         self._threads = []
         if threads and env is None:
             raise ValueError("StoreQueue with worker threads needs an env")
         for i in range(threads):
             t = threading.Thread(target=run_worker, name=f"geoveilig-job-{i}", daemon=True,
-                                 args=(env,), kwargs=dict(stop=self._stop, lease=lease,
+                                 args=(env,), kwargs=dict(stop=self._stop, wake=self._wake,
+                                                          lease=lease,
                                                           max_attempts=max_attempts,
                                                           name=f"{worker_name()}-t{i}"))
             t.start()
@@ -333,6 +335,8 @@ class StoreQueue:
                                   per_caller=self.per_caller)
         except QueueFull as full:
             raise _busy(full.scope, self.per_caller, self.retry_after) from None
+        if new:
+            self._wake.set()
         return _job(row), new
 
     def wait(self, job: Job, timeout: float) -> Job:
@@ -360,13 +364,15 @@ class StoreQueue:
 
     def shutdown(self) -> None:
         self._stop.set()
+        self._wake.set()
 
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def run_worker(env: JobEnv, *, stop: threading.Event | None = None, lease: float = 30.0,
+def run_worker(env: JobEnv, *, stop: threading.Event | None = None,
+               wake: threading.Event | None = None, lease: float = 30.0,
                poll: float = 0.5, max_attempts: int = 2, max_jobs: int | None = None,
                name: str | None = None, until_empty: bool = False) -> int:
     """Claim and run jobs from ``env.store`` until ``stop`` is set (or ``max_jobs`` ran);
@@ -374,7 +380,8 @@ def run_worker(env: JobEnv, *, stop: threading.Event | None = None, lease: float
     second (at most ``lease / 3``) and records its progress; a worker that dies stops the heartbeat,
     and after ``lease`` seconds another worker takes the job again (at most
     ``max_attempts`` claims in all, then it fails with a Dutch reason). ``until_empty``:
-    return as soon as no job is waiting."""
+    return as soon as no job is waiting. An idle worker looks again after ``poll`` seconds,
+    or at once when ``wake`` is set (a job submitted in the same process)."""
     from .store.jobs import claim_job
 
     stop = stop or threading.Event()
@@ -389,7 +396,10 @@ def run_worker(env: JobEnv, *, stop: threading.Event | None = None, lease: float
         if row is None:
             if until_empty:
                 break
-            stop.wait(poll)
+            if wake is None:
+                stop.wait(poll)
+            elif wake.wait(poll):
+                wake.clear()
             continue
         _run_claimed(env, row, name, lease)
         done += 1
