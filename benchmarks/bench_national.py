@@ -98,7 +98,9 @@ def geography(seed: int = 1) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.Ge
     rng = np.random.default_rng(seed)
     w, h = (X1 - X0) / COLS, (Y1 - Y0) / ROWS
     size = rng.lognormal(0, 0.9, N_GEMEENTEN)
-    n_w = 1 + rng.multinomial(N_WIJKEN - N_GEMEENTEN, size / size.sum())
+    n_w = np.minimum(1 + rng.multinomial(N_WIJKEN - N_GEMEENTEN, size / size.sum()), 99)
+    room = [g for g in np.argsort(-size) if n_w[g] < 99]  # CBS wijk codes have two digits
+    n_w[room[: N_WIJKEN - n_w.sum()]] += 1
     gm, wk, bu = [], [], []
     for g in range(N_GEMEENTEN):
         col, row = g % COLS, g // COLS

@@ -125,7 +125,7 @@ def test_two_servers_one_worker_share_jobs_and_data(tmp_path, shared_geo, areas,
             police = keys["police"]
             before_a, before_b = _counts(a, police), _counts(b, police)
             assert before_a == before_b
-            extra = demo_incidents.iloc[1::25].iloc[:300].reset_index(drop=True)
+            extra = demo_incidents.iloc[1::25].iloc[-300:].reset_index(drop=True)  # newest
             extra = extra.assign(incident_id=[f"extra-{i}" for i in range(len(extra))])
             csv = to_csv(extra, tmp_path / "extra.csv")
             imported = subprocess.run([str(EXE), "import", str(csv)], env=envs[2],
