@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     jobs_per_caller: int = 2
     #: Seconds a planning or analysis request waits for its job before answering 202.
     job_wait: float = 2.0
+    #: Job threads in each API process. On PostgreSQL jobs are queued in the database and
+    #: also run by ``geoveilig worker`` processes; 0 leaves them to those workers only.
+    api_job_threads: int = 1
+    #: Seconds a worker's claim on a job lasts without a heartbeat (``geoveilig worker``):
+    #: after that, a job of a dead worker is run again (once), then failed.
+    job_lease: float = 30.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -6,14 +6,15 @@ library (``hotspots.backtest``, ``placement.service.deployment_effect``)."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from .. import disclosure
+from .. import crimetypes, disclosure
 from ..errors import Conflict, NotFound
+from ..jobs import JobEnv, register_handler
 from ..layers import allows, context_grid
 from ..placement.service import deployment_effect
 from ..store.deployments import list_deployments
@@ -34,43 +35,48 @@ def _require(request: Request, what: str) -> None:
 def _backtest(request: Request, raw: dict[str, str]) -> Response:
     _require(request, "backtest")
     values = params.parse(params.BACKTEST, raw)
-    types, methods = values["crimeType"], values["methods"]
-    window, n_origins = values["window"], values["origins"]
+    methods, window, n_origins = values["methods"], values["window"], values["origins"]
     who = caller(request)
-    ctx = services(request).context()
-    if not disclosure.exact_times(who.role):
-        # below the police the backtest sees incident times by month, as hotspots and plans
-        ctx = replace(ctx, store=disclosure.MonthStore(ctx.store))
     audit(request, who, "backtest", raw["crimeType"])
-
-    def compute(progress: Progress) -> JobResult:
-        from ..hotspots import backtest
-
-        incidents = ctx.store.incidents(crime_types=list(types))
-        result = backtest(incidents, context_grid(ctx), methods, window=window,
-                          n_origins=n_origins, crime_type=raw["crimeType"])
-        body = {
-            "crimeType": raw["crimeType"], "window": window,
-            "origins": [o.isoformat() for o in result.origins],
-            "bestMethod": result.best_method, "verdict": result.verdict,
-            "summary": json.loads(result.summary.to_json(orient="records")),
-            "warnings": list(result.warnings),
-        }
-        return JobResult(json.dumps(body, ensure_ascii=False).encode())
-
     payload = {"crimeType": raw["crimeType"], "methods": methods, "window": window,
                "origins": n_origins}
-    return run_job(request, "backtest", payload, compute)
+    # below the police the backtest sees incident times by month, as hotspots and plans
+    args = {**payload, "months": not disclosure.exact_times(who.role)}
+    svc = services(request)
+    env = JobEnv(svc.areas, svc.store, svc.grid, svc.disclosure)
+    return run_job(request, "backtest", payload,
+                   lambda progress: run_backtest(env, args, progress),
+                   spec={"handler": "backtest", "args": args})
+
+
+def run_backtest(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobResult:
+    """The job handler of ``GET /backtest`` (any worker)."""
+    from ..hotspots import backtest
+
+    store = disclosure.MonthStore(env.store) if args["months"] else env.store
+    incidents = store.incidents(crime_types=list(crimetypes.expand(args["crimeType"])))
+    result = backtest(incidents, context_grid(env.context()), args["methods"],
+                      window=args["window"], n_origins=args["origins"],
+                      crime_type=args["crimeType"])
+    body = {
+        "crimeType": args["crimeType"], "window": args["window"],
+        "origins": [o.isoformat() for o in result.origins],
+        "bestMethod": result.best_method, "verdict": result.verdict,
+        "summary": json.loads(result.summary.to_json(orient="records")),
+        "warnings": list(result.warnings),
+    }
+    return JobResult(json.dumps(body, ensure_ascii=False).encode())
 
 
 def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Response:
     _require(request, "deployments")
-    types = params.parse(params.EFFECT, raw)["crimeType"]
+    params.parse(params.EFFECT, raw)  # bad parameters are refused before queueing
     try:
         dep = int(deployment_id)
     except ValueError:
         raise NotFound(f"onbekende inzet '{deployment_id}'") from None
-    store = services(request).store
+    svc = services(request)
+    store = svc.store
     found = list_deployments(store)
     found = found.loc[found["id"] == dep]
     if found.empty:
@@ -80,17 +86,27 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
                        "na plaatsing")
     who = caller(request)
     audit(request, who, "effect", str(dep))
+    payload = {"deployment": dep, "crimeType": raw.get("crimeType")}
     # below the police the evaluation counts incidents by month, as hotspots and plans do
-    source = store if disclosure.exact_times(who.role) else disclosure.MonthStore(store)
+    args = {**payload, "months": not disclosure.exact_times(who.role)}
+    env = JobEnv(svc.areas, store, svc.grid, svc.disclosure)
+    return run_job(request, "effect", payload,
+                   lambda progress: run_effect(env, args, progress),
+                   spec={"handler": "effect", "args": args})
 
-    def compute(progress: Progress) -> JobResult:
-        est = deployment_effect(source, dep, types)
-        body = est.as_dict()
-        body["counts"] = json.loads(est.counts.to_json())
-        return JobResult(json.dumps(body, ensure_ascii=False, default=str).encode())
 
-    return run_job(request, "effect", {"deployment": dep, "crimeType": raw.get("crimeType")},
-                   compute)
+def run_effect(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobResult:
+    """The job handler of ``GET /deployments/{id}/effect`` (any worker)."""
+    source = disclosure.MonthStore(env.store) if args["months"] else env.store
+    types = crimetypes.expand(args["crimeType"]) if args.get("crimeType") else None
+    est = deployment_effect(source, args["deployment"], types)
+    body = est.as_dict()
+    body["counts"] = json.loads(est.counts.to_json())
+    return JobResult(json.dumps(body, ensure_ascii=False, default=str).encode())
+
+
+register_handler("backtest", run_backtest)
+register_handler("effect", run_effect)
 
 
 def analysis_router(prefix: str = "/v1") -> APIRouter:

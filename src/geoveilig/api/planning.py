@@ -14,9 +14,10 @@ caller's role may not use answers like an unknown kind (404).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -27,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from .. import disclosure
 from ..errors import InvalidInput, NotFound
+from ..jobs import JobEnv, register_handler
 from ..layers import LayerContext, allows
 from ..store.plans import Requester
 from . import features as ft
@@ -103,6 +105,23 @@ def requester(who: Any) -> Requester:
     return Requester(role=who.role, actor=who.actor, key_id=key_id)
 
 
+def run_planner(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobResult:
+    """The job handler of ``POST /recommendations/{kind}``, in any worker: ``args`` holds the
+    kind, the validated request body, the output CRS, the requester and whether incident
+    times are seen by month (below the police)."""
+    planner = _PLANNERS.get(args["kind"])
+    if planner is None:
+        raise NotFound(f"onbekend soort advies '{args['kind']}'")
+    req = planner.request_model.model_validate(args["request"])
+    store = disclosure.MonthStore(env.store) if args["months"] else env.store
+    ctx = env.context(store, Requester(**args["requester"]))
+    result = planner.compute(ctx, req, progress)
+    return result if isinstance(result, JobResult) else to_geojson(result, args["crs"])
+
+
+register_handler("recommendations", run_planner)
+
+
 def planning_router(prefix: str = "/v1") -> APIRouter:
     router = APIRouter(prefix=prefix, include_in_schema=False)
 
@@ -127,19 +146,20 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
             detail = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: "
                                f"{_dutch(e)}" for e in exc.errors())
             raise InvalidInput(detail, where="body") from None
-        ctx = services(request).context(requester(who))
-        if not disclosure.exact_times(who.role) and "origin" in type(req).model_fields:
+        svc = services(request)
+        months = not disclosure.exact_times(who.role) and "origin" in type(req).model_fields
+        if months:
             # below the police: incident times by month, origins on the first of a month
-            ctx = replace(ctx, store=disclosure.MonthStore(ctx.store))
             req = req.model_copy(update={"origin": await run_in_threadpool(
-                disclosure.month_origin, ctx.store, req.origin)})  # type: ignore[attr-defined]
-
-        def compute(progress: Progress) -> JobResult:
-            result = planner.compute(ctx, req, progress)
-            return result if isinstance(result, JobResult) else to_geojson(result, crs)
-
+                disclosure.month_origin, disclosure.MonthStore(svc.store),
+                req.origin)})  # type: ignore[attr-defined]
         payload = {"request": req.model_dump(mode="json"), "crs": crs}
-        return await run_in_threadpool(run_job, request, f"recommendations/{kind}", payload,
-                                       compute)
+        args = {**payload, "kind": kind, "months": months,
+                "requester": dataclasses.asdict(requester(who))}
+        env = JobEnv(svc.areas, svc.store, svc.grid, svc.disclosure)
+        return await run_in_threadpool(
+            run_job, request, f"recommendations/{kind}", payload,
+            lambda progress: run_planner(env, args, progress),
+            spec={"handler": "recommendations", "args": args})
 
     return router

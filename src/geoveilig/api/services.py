@@ -15,12 +15,12 @@ if TYPE_CHECKING:
     from ..areas import Areas
     from ..disclosure import Policy
     from ..hotspots import Grid
+    from ..jobs import JobQueue
     from ..layers import LayerContext
     from ..settings import Settings
     from ..store import Store
     from .auth import AuditWriter, Caller
     from .features import LayerCache, ResponseCache
-    from .jobs import JobManager
     from .tiles import _Sources
 
 
@@ -42,7 +42,8 @@ class AppServices:
     #: the pages out
     tile_cache: ResponseCache
     tile_sources: _Sources
-    jobs: JobManager
+    #: the job queue (``jobs.LocalQueue`` on SQLite, ``jobs.StoreQueue`` on PostgreSQL)
+    jobs: JobQueue
     audit_writer: AuditWriter
     #: small computed documents: the OpenAPI per role, extents, collection time ranges
     ogc_cache: dict[Any, Any] = field(default_factory=dict)
@@ -75,24 +76,24 @@ def open_services(settings: Settings) -> AppServices:
     """Load the boundaries, open the store, make the grid and the caches (the lifespan)."""
     from .. import disclosure
     from ..areas import load_areas
+    from ..jobs import JobEnv
     from ..layers import hotspot_grid
     from ..store import Store
     from . import features as ft
     from .auth import KEY_TTL, AuditWriter
-    from .jobs import JobManager
+    from .jobs import make_queue
     from .tiles import _Sources
 
     areas = load_areas(settings.geo_dir, gemeente=settings.gemeente)
     store = Store(settings.resolved_database_url())
+    policy = disclosure.policy_for(settings.disclosure_key, settings.data_dir / "disclosure.key")
+    grid = hotspot_grid(areas, settings.grid_size)
     return AppServices(
-        settings=settings, areas=areas, store=store,
-        disclosure=disclosure.policy_for(settings.disclosure_key,
-                                         settings.data_dir / "disclosure.key"),
-        grid=hotspot_grid(areas, settings.grid_size),
+        settings=settings, areas=areas, store=store, disclosure=policy, grid=grid,
         layer_cache=ft.LayerCache(), response_cache=ft.ResponseCache(),
         tile_cache=ft.ResponseCache(size=8192, max_bytes=128 * 2**20),
         tile_sources=_Sources(),
-        jobs=JobManager(max_active=settings.job_queue, per_caller=settings.jobs_per_caller),
+        jobs=make_queue(settings, JobEnv(areas, store, grid, policy)),
         audit_writer=AuditWriter(store), key_ttl=KEY_TTL)
 
 

@@ -22,7 +22,7 @@ _COMMANDS: dict[str, str] = {
     "hotspots": "hotspots_cmd", "backtest": "hotspots_cmd", "nearrepeat": "hotspots_cmd",
     "recommend": "recommend_cmd", "backup": "backup_cmd", "restore": "backup_cmd",
     "keys": "keys_cmd", "cbs": "cbs_cmd", "alerts": "alerts_cmd",
-    "plans": "plans_cmd", "deployments": "deployments_cmd",
+    "plans": "plans_cmd", "deployments": "deployments_cmd", "worker": "worker_cmd",
 }
 _HELP = "geoveilig: misdaadcijfers per wijk en buurt, hotspots en inzetadvies."
 
