@@ -9,22 +9,39 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from ..errors import GeoveiligError, ImportRejected
-from ..settings import Settings, get_settings
 
-if TYPE_CHECKING:  # imported when used: a command that needs neither starts faster
+if TYPE_CHECKING:  # imported when used: a command that needs neither starts faster (and
+    # ``--help`` needs none: pydantic-settings alone costs ~0.3 s)
     from ..areas import Areas
+    from ..settings import Settings
     from ..store import Store
 
-console = Console(stderr=True)
-out = Console()
+class _Console:
+    """A rich ``Console`` made on first use (``--help`` then does not import rich)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._console: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._kwargs)
+        return getattr(self._console, name)
+
+
+console: Any = _Console(stderr=True)
+out: Any = _Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def settings() -> Settings:
+    from ..settings import get_settings
+
     return get_settings()
 
 

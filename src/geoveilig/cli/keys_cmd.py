@@ -31,7 +31,8 @@ def create(
 
 @keys_app.command("revoke")
 @handle_errors
-def revoke(key_id: str = typer.Argument(..., help="id van de sleutel (zie keys list)")) -> None:
+def revoke(key_id: str = typer.Argument(..., metavar="SLEUTEL",
+                               help="id van de sleutel (zie keys list)")) -> None:
     """Trek een API-sleutel in."""
     from ..store.keys import revoke_key
 
