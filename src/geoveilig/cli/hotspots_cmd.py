@@ -53,7 +53,13 @@ def hotspots(
 ) -> None:
     """Maak een risicokaart (125 m-cellen) voor een misdrijftype, met het oordeel van de
     backtest erbij."""
-    from ..hotspots import InsufficientData, backtest, default_origin, hotspot_surface
+    from ..hotspots import (
+        InsufficientData,
+        backtest,
+        default_origin,
+        hotspot_surface,
+        write_surface,
+    )
     from ..hotspots.events import as_timestamp
 
     incidents, grid, label = _load(crime_type, cell_size)
@@ -80,13 +86,11 @@ def hotspots(
     meta = gdf.attrs.get("hotspots", {})
     if not keep_rd:
         gdf = gdf.to_crs(WGS84)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    driver = "GPKG" if out_path.suffix.lower() == ".gpkg" else "GeoJSON"
-    gdf.to_file(out_path, driver=driver)
+    write_surface(gdf, out_path)  # the verdict once, in the file's metadata
     out.print(f"{label}: {len(gdf)} cellen, methode {meta.get('method')}, vanaf "
               f"{meta.get('origin', '')[:10]} voor {meta.get('window')} -> {out_path}")
     if result is not None:
-        out.print(result.verdict, soft_wrap=True)
+        out.print(meta.get("verdict") or result.verdict, soft_wrap=True)
         for w in result.warnings:
             console.print(f"[yellow]Let op:[/] {w}", highlight=False)
     else:

@@ -43,7 +43,7 @@ from .nearrepeat import (
 )
 from .plot import plot_backtest
 from .prospective import prospective_risk
-from .surface import default_origin, hotspot_surface, risk_by_area
+from .surface import default_origin, hotspot_surface, risk_by_area, write_surface
 
 __all__ = [
     "BANDWIDTH_RULES", "CATEGORIES", "CATEGORY_LABELS", "CLASS_LABELS", "COVERAGES",
@@ -56,5 +56,5 @@ __all__ = [
     "knox_test", "make_grid", "mann_kendall", "parse_window", "plot_backtest",
     "prospective_risk", "recommended_bandwidths", "risk_by_area", "rolling_origins", "run_method",
     "scores",
-    "select_bandwidth",
+    "select_bandwidth", "write_surface",
 ]
