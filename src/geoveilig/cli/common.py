@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,12 +26,15 @@ class _Console:
         self._kwargs = kwargs
         self._console: Any = None
 
-    def __getattr__(self, name: str) -> Any:
+    def _console_or_new(self) -> Any:
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(**self._kwargs)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console_or_new(), name)
 
 
 console: Any = _Console(stderr=True)
@@ -94,3 +98,24 @@ def handle_errors(func: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress_bar(label: str, unit: str, enabled: bool | None = None) -> Iterator[Any]:
+    """A Dutch progress bar on stderr for work that takes seconds: shown on a terminal, or
+    when ``enabled`` (``--progress``/``--voortgang``); yields ``update(done, total)`` (a no-op
+    when hidden, so the output of scripts and pipes stays clean)."""
+    show = enabled if enabled else console.is_terminal
+    if not show:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit))
+    with Progress(*columns, console=console._console_or_new(), transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

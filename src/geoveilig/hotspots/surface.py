@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
-from .backtesting import BacktestResult
+from .backtesting import BacktestResult, _nl
 from .combined import choices
 from .emerging import CATEGORY_LABELS, emerging_hotspots
 from .events import InsufficientData, as_events, as_timestamp, format_window, parse_window
@@ -123,8 +123,7 @@ def hotspot_surface(
             out["backtest_high"] = v["score_high"]
             meta["verdict"] = str(v["verdict"]) if method == backtest.best_method else (
                 f"Methode {method}: {str(v['metric']).upper().replace('_', '@')}% = "
-                f"{v['score']:.2f} "
-                f"({v['score_low']:.2f}-{v['score_high']:.2f}); criterium "
+                f"{_nl(v['score'])} ({_nl(v['score_low'])}-{_nl(v['score_high'])}); criterium "
                 f"{'gehaald' if v['criterion_met'] else 'niet gehaald'}. {backtest.verdict}")
         else:
             out["criterion_met"] = False
