@@ -61,11 +61,11 @@ def list_() -> None:
         finally:
             store.close()
     if not rows:
-        out.print("Geen sleutels.")
-    for key_id, name, role, _created, revoked_at in rows:
+        typer.echo("Geen sleutels.")
+    for key_id, name, role, _created, revoked_at in rows:  # plain text: no rich to import
         state = "ingetrokken" if revoked_at is not None and revoked_at == revoked_at \
             else "actief"
-        out.print(f"{key_id}  {role:8}  {state:11}  {name}", highlight=False)
+        typer.echo(f"{key_id}  {role:8}  {state:11}  {name}")
 
 
 def register(app: typer.Typer) -> None:

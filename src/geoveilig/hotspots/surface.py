@@ -180,7 +180,10 @@ def write_surface(surface: gpd.GeoDataFrame, path: str | Path) -> Path:
                       layer_metadata={"geoveilig_hotspots": json.dumps(meta, ensure_ascii=False)})
         return path
     frame.to_file(path, driver="GeoJSON")
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    doc["metadata"] = meta
-    path.write_text(json.dumps(doc, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    # the member goes right after the opening brace of GDAL's FeatureCollection (no re-parse of
+    # the megabytes of features)
+    text = path.read_text(encoding="utf-8")
+    start = text.index("{") + 1
+    member = '"metadata": ' + json.dumps(meta, ensure_ascii=False, allow_nan=False) + ",\n"
+    path.write_text(text[:start] + "\n" + member + text[start:].lstrip("\n"), encoding="utf-8")
     return path
