@@ -166,11 +166,11 @@ def test_cli_hotspots_origin_uses_only_the_past(tmp_path, shared_geo, helmond_si
                                        "kde", "--origins", "4", "--origin", ORIGIN, "--rd",
                                        "--out", str(out)], env=env)
         assert res.exit_code == 0, res.output
-        outs.append((res.output, [f["properties"] for f in json.loads(out.read_text())
-                                  ["features"]]))
-    (text_all, all_), (text_past, past) = outs
+        doc = json.loads(out.read_text())
+        outs.append((res.output, [f["properties"] for f in doc["features"]], doc["metadata"]))
+    (text_all, all_, meta_all), (text_past, past, meta_past) = outs
     assert [p["risk"] for p in all_] == [p["risk"] for p in past]
-    assert all_[0]["verdict"] == past[0]["verdict"]  # the backtest saw the same data
+    assert meta_all["verdict"] == meta_past["verdict"]  # the backtest saw the same data
     assert all_[0]["backtest_score"] == past[0]["backtest_score"]
     assert "bandbreedte" in text_all and "bandbreedte" in text_past  # chosen from the data
 

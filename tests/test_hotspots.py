@@ -403,9 +403,10 @@ def test_surface_is_map_ready(grid, burglaries):
     res = backtest(burglaries, grid, ["prospective"], n_origins=3, n_boot=100)
     gdf = hotspot_surface(burglaries, grid, "best", backtest=res, window="14d")
     for col in ("risk", "rank", "percentile", "gi_z", "gi_p", "gi_q", "gi_class", "method",
-                "window", "origin", "buurt_code", "wijk_code", "criterion_met", "verdict",
-                "geometry"):
+                "window", "origin", "buurt_code", "wijk_code", "criterion_met", "geometry"):
         assert col in gdf.columns
+    # the verdict is the same for every cell: said once, in the metadata
+    assert "verdict" not in gdf.columns and "criterium" in gdf.attrs["hotspots"]["verdict"]
     assert gdf.crs.to_epsg() == 28992 and len(gdf) == grid.n_cells
     top = gdf.loc[gdf["risk"].idxmax()]
     assert top["rank"] == 1 and top["percentile"] == 100

@@ -52,13 +52,38 @@ def test_hotspots_command_writes_geojson_with_verdict(env):
                               "--origins", "3", "--window", "2w", "--out", str(out)],
                         env=variables)
     assert res.exit_code == 0, res.output
-    doc = json.loads(out.read_text())
+    text = out.read_text()
+    doc = json.loads(text)
     props = doc["features"][0]["properties"]
     for key in ("risk", "rank", "percentile", "gi_z", "gi_class", "method", "window",
-                "origin", "criterion_met", "verdict"):
+                "origin", "criterion_met"):
         assert key in props
     assert props["method"] == "kde" and props["window"] == "14d"
     assert -180 <= doc["features"][0]["geometry"]["coordinates"][0][0][0] <= 180
+    # the verdict is stated once per file, in the collection's metadata, not per feature
+    verdict = doc["metadata"]["verdict"]
+    assert "criterium" in verdict and "verdict" not in props
+    assert text.count(verdict) == 1 and verdict in res.output
+    assert doc["metadata"]["method"] == "kde" and doc["metadata"]["backtest"]["backtested"]
+    # the file as it was written before (the sentence in every feature) is far bigger
+    import geopandas as gpd
+
+    before = tmp / "per_feature.geojson"
+    gpd.read_file(out).assign(verdict=verdict).to_file(before, driver="GeoJSON")
+    assert out.stat().st_size < 0.75 * before.stat().st_size
+
+
+def test_hotspots_geopackage_keeps_the_verdict_in_the_layer_metadata(env):
+    import pyogrio
+
+    variables, tmp = env
+    out = tmp / "hs.gpkg"
+    res = runner.invoke(app, ["hotspots", "--crime-type", "woninginbraak", "--method", "kde",
+                              "--origins", "3", "--out", str(out)], env=variables)
+    assert res.exit_code == 0, res.output
+    info = pyogrio.read_info(out, layer="hotspots")
+    meta = json.loads(info["layer_metadata"]["geoveilig_hotspots"])
+    assert "criterium" in meta["verdict"] and "verdict" not in info["fields"]
 
 
 def test_commands_fail_in_dutch(env):

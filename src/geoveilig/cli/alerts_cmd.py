@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
+if TYPE_CHECKING:  # imported where used: a fast --help
+    import pandas as pd
+
 from .. import WGS84
-from ..alerts.delivery import AlertSettings, deliver
-from ..store.alerts import deliveries, get_alert, list_alerts
 from .common import areas, console, handle_errors, open_store, out
 
 alerts_app = typer.Typer(help="Meldingen van verhoogd risico (near-repeat) voor "
@@ -21,6 +22,8 @@ alerts_app = typer.Typer(help="Meldingen van verhoogd risico (near-repeat) voor 
 
 
 def _dates(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    import pandas as pd
+
     last = frame["valid_until"].map(lambda t: (t - pd.Timedelta(days=1)).date().isoformat())
     return frame["valid_from"].map(lambda t: t.date().isoformat()), last
 
@@ -33,6 +36,8 @@ def list_cmd(
                                          help="alleen meldingen die op deze datum gelden"),
 ) -> None:
     """Toon de meldingen in de outbox (nieuwste eerst)."""
+    from ..store.alerts import list_alerts
+
     store = open_store()
     try:
         frame = list_alerts(store, status=[status] if status else None, active_at=active_at)
@@ -51,8 +56,13 @@ def list_cmd(
 
 @alerts_app.command("show")
 @handle_errors
-def show(alert_id: int = typer.Argument(..., help="nummer van de melding")) -> None:
+def show(alert_id: int = typer.Argument(
+        ..., metavar="MELDING", help="nummer van de melding")) -> None:
     """Toon één melding: tekst, zone, groepen en bezorglog."""
+    import pandas as pd
+
+    from ..store.alerts import deliveries, get_alert
+
     store = open_store()
     try:
         a = get_alert(store, alert_id)
@@ -78,6 +88,8 @@ def show(alert_id: int = typer.Argument(..., help="nummer van de melding")) -> N
 
 
 def _deliver(ids: list[int] | None, force: bool) -> None:
+    from ..alerts.delivery import AlertSettings, deliver
+
     config = AlertSettings().config()
     if not config.configured:
         console.print("Geen bezorging ingesteld (GEOVEILIG_ALERTS_WEBHOOKS of "
@@ -95,8 +107,11 @@ def _deliver(ids: list[int] | None, force: bool) -> None:
 
 @alerts_app.command("resend")
 @handle_errors
-def resend(alert_id: int = typer.Argument(..., help="nummer van de melding")) -> None:
+def resend(alert_id: int = typer.Argument(
+        ..., metavar="MELDING", help="nummer van de melding")) -> None:
     """Verstuur een melding opnieuw naar alle bestemmingen (zelfde idempotentiesleutel)."""
+    from ..store.alerts import get_alert
+
     store = open_store()
     try:
         get_alert(store, alert_id)  # NotFound for an unknown id

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from .. import areas as areas_mod
 from .common import console, handle_errors, out, settings
 
 areas_app = typer.Typer(help="CBS wijk- en buurtgrenzen ophalen en bekijken.",
@@ -19,6 +18,8 @@ def show(
     level: str = typer.Option("wijk", "--level", help="gemeente, wijk of buurt"),
 ) -> None:
     """Toon de ingelezen wijken of buurten met hun code, naam en oppervlakte."""
+    from .. import areas as areas_mod
+
     if level not in areas_mod.LEVELS:
         raise typer.BadParameter(f"kies gemeente, wijk of buurt, niet '{level}'",
                                  param_hint="--level")
@@ -46,6 +47,8 @@ def fetch(
                                              "(standaard GEOVEILIG_GEO_DIR)"),
 ) -> None:
     """Haal wijk-, buurt- en gemeentegrenzen op bij PDOK (internet nodig)."""
+    from .. import areas as areas_mod
+
     s = settings()
     a = areas_mod.fetch_pdok(gemeente.upper(), year, s.pdok_url)
     paths = areas_mod.save_areas(a, out_dir or s.geo_dir)

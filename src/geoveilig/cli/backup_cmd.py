@@ -6,7 +6,6 @@ from pathlib import Path
 
 import typer
 
-from ..store.backup import backup, restore
 from .common import console, handle_errors, open_store, out
 
 
@@ -16,6 +15,8 @@ def backup_command(
 ) -> None:
     """Maak een back-up van de hele database: bij SQLite een consistente kopie van het
     databasebestand, bij PostgreSQL een bundel (zip met een Parquet-bestand per tabel)."""
+    from ..store.backup import backup
+
     store = open_store()
     try:
         with console.status("back-up maken..."):
@@ -27,10 +28,13 @@ def backup_command(
 
 @handle_errors
 def restore_command(
-    file: Path = typer.Argument(..., help="back-upbestand (SQLite-kopie of bundel)"),
+    file: Path = typer.Argument(
+        ..., metavar="BESTAND", help="back-upbestand (SQLite-kopie of bundel)"),
 ) -> None:
     """Zet een back-up terug in een LEGE database (GEOVEILIG_DATABASE_URL of de standaard
     SQLite-database); een database met gegevens wordt niet overschreven."""
+    from ..store.backup import restore
+
     store = open_store()
     try:
         with console.status("terugzetten..."):

@@ -4,17 +4,14 @@ key figures and Veiligheidsmonitor indicators for any gemeente."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
-from .. import safecsv
+if TYPE_CHECKING:  # imported where used: a fast --help
+    import pandas as pd
+
 from ..errors import InvalidInput
-from ..sources import fetch as fetch_mod
-from ..sources import mapping, service, tables
-from ..sources.cbs import Client
-from ..stats import LowCountRule
-from ..store import counts as store_counts
 from .common import console, handle_errors, open_store, out, settings
 
 cbs_app = typer.Typer(help="Gepubliceerde cijfers van politie en CBS: misdrijven per wijk en "
@@ -25,6 +22,8 @@ FORMATS = ("table", "csv")
 
 def _emit(frame: pd.DataFrame, headers: dict[str, str], fmt: str, out_file: Path | None,
           note: str = "") -> None:
+    from .. import safecsv
+
     if fmt not in FORMATS:
         raise InvalidInput(f"onbekend formaat '{fmt}': kies table of csv", where="--format")
     frame = frame[[c for c in headers if c in frame.columns]]
@@ -57,6 +56,10 @@ def fetch(
     """Haal de geregistreerde misdrijven per wijk en buurt per maand (politie), de kerncijfers
     wijken en buurten (CBS) en de veiligheidsbeleving (Veiligheidsmonitor) op en sla ze op.
     Antwoorden worden bewaard in GEOVEILIG_DATA_DIR/cbs/<tabel>/<datum>/."""
+    from ..sources import fetch as fetch_mod
+    from ..sources import tables
+    from ..sources.cbs import Client
+
     s = settings()
     code = fetch_mod.check_gemeente(gemeente or s.gemeente)
     specs = tables.resolve_tables(table_spec)
@@ -84,6 +87,8 @@ def fetch(
 @handle_errors
 def show() -> None:
     """Toon welke gepubliceerde tabellen in de opslag staan, met bron en ophaaldatum."""
+    from ..store import counts as store_counts
+
     store = open_store()
     try:
         summary = store_counts.sources_summary(store)
@@ -103,6 +108,8 @@ def mapping_cmd(
     fmt: str = typer.Option("table", "--format", help="table of csv"),
 ) -> None:
     """Toon hoe de misdrijfklassen van de politie op de categorieën van geoveilig passen."""
+    from ..sources import mapping
+
     note = "Geen eigen gepubliceerde klasse: " + "; ".join(
         f"{k}: {v}" for k, v in mapping.UNMATCHED.items())
     _emit(mapping.table(), {"code": "code", "label": "politieklasse",
@@ -131,6 +138,9 @@ def rates_cmd(
 ) -> None:
     """Gepubliceerde aantallen per jaar met cijfers per 1.000 inwoners (woninginbraak ook per
     1.000 woningen) en het jaar van de noemer."""
+    from ..sources import service
+    from ..stats import LowCountRule
+
     rule = LowCountRule(threshold=low_count)
     store = open_store()
     try:
@@ -153,6 +163,8 @@ def compare_cmd(
 ) -> None:
     """Vergelijk de ingelezen incidenten met de gepubliceerde aantallen per categorie en jaar
     (hele gemeente)."""
+    from ..sources import service
+
     store = open_store()
     try:
         table = service.comparison_table(store)
@@ -173,6 +185,8 @@ def perception_cmd(
 ) -> None:
     """Veiligheidsbeleving (Veiligheidsmonitor) per jaar met de betrouwbaarheidsmarge, naast
     de geregistreerde misdrijven van hetzelfde gebied en jaar."""
+    from ..sources import service
+
     store = open_store()
     try:
         table = service.perception_table(store)

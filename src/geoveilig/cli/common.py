@@ -4,27 +4,48 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
 from ..errors import GeoveiligError, ImportRejected
-from ..settings import Settings, get_settings
 
-if TYPE_CHECKING:  # imported when used: a command that needs neither starts faster
+if TYPE_CHECKING:  # imported when used: a command that needs neither starts faster (and
+    # ``--help`` needs none: pydantic-settings alone costs ~0.3 s)
     from ..areas import Areas
+    from ..settings import Settings
     from ..store import Store
 
-console = Console(stderr=True)
-out = Console()
+class _Console:
+    """A rich ``Console`` made on first use (``--help`` then does not import rich)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._kwargs = kwargs
+        self._console: Any = None
+
+    def _console_or_new(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._kwargs)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._console_or_new(), name)
+
+
+console: Any = _Console(stderr=True)
+out: Any = _Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def settings() -> Settings:
+    from ..settings import get_settings
+
     return get_settings()
 
 
@@ -77,3 +98,24 @@ def handle_errors(func: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress_bar(label: str, unit: str, enabled: bool | None = None) -> Iterator[Any]:
+    """A Dutch progress bar on stderr for work that takes seconds: shown on a terminal, or
+    when ``enabled`` (``--progress``/``--voortgang``); yields ``update(done, total)`` (a no-op
+    when hidden, so the output of scripts and pipes stays clean)."""
+    show = enabled if enabled else console.is_terminal
+    if not show:
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit))
+    with Progress(*columns, console=console._console_or_new(), transient=False) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

@@ -6,8 +6,6 @@ import hashlib
 
 import typer
 
-from .. import demo
-from ..incidents import parse_incidents
 from .common import areas, console, handle_errors, open_store, out, settings
 
 
@@ -18,6 +16,9 @@ def demo_command(
     """Maak SYNTHETISCHE demo-incidenten voor Helmond (2012 t/m het eerste kwartaal van 2018)
     en lees ze in via de gewone import. De jaartotalen per categorie volgen de tabel uit de
     evaluatie van het Aanvalsplan Veiligheid; plaatsen en tijden zijn verzonnen."""
+    from .. import demo
+    from ..incidents import parse_incidents
+
     s = settings()
     a = areas(s)
     with console.status("synthetische incidenten maken..."):

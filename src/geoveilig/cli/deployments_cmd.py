@@ -7,26 +7,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
-import shapely
 import typer
 
 from .. import RD_NEW
-from ..deployment_files import export_deployments, import_deployments, parse_deployments
 from ..errors import ImportRejected, InvalidInput
-from ..placement.service import deployments_from_plan
-from ..safecsv import to_csv
-from ..store.deployments import (
-    KINDS,
-    STATUSES,
-    add_deployments,
-    cancel_deployment,
-    end_deployment,
-    list_deployments,
-    place_deployment,
-    remove_deployment,
-)
 from .common import areas, console, handle_errors, open_store, out
+
+#: the keys of ``store.deployments.KINDS``, written out so that ``--help`` does not import the
+#: store (tests/test_cli_dutch.py checks that they are the same)
+KIND_NAMES = ("alarm", "camera", "buurttent", "witte-voeten")
+STATUS_NAMES = ("gepland", "geplaatst", "beëindigd", "geannuleerd")  # store.deployments.STATUSES
 
 deployments_app = typer.Typer(
     help="Inzet (alarmsystemen, camera's, BuurtTent): vastleggen, plaatsen, beëindigen, "
@@ -44,7 +34,7 @@ def _ranks(text: str) -> list[int]:
 @deployments_app.command("add")
 @handle_errors
 def add_cmd(
-    kind: str | None = typer.Option(None, "--kind", help=f"soort: {', '.join(KINDS)}"),
+    kind: str | None = typer.Option(None, "--kind", help=f"soort: {', '.join(KIND_NAMES)}"),
     x: float | None = typer.Option(None, "--x", help="RD x (m)"),
     y: float | None = typer.Option(None, "--y", help="RD y (m)"),
     lon: float | None = typer.Option(None, "--lon", help="WGS84 lengte (in plaats van x/y)"),
@@ -62,6 +52,15 @@ def add_cmd(
 ) -> None:
     """Leg één inzet vast (een plek), of geplande inzet voor gekozen plaatsen uit een plan
     (--plan N --ranks 1,2)."""
+    import geopandas as gpd
+    import shapely
+
+    from ..placement.service import deployments_from_plan
+    from ..store.deployments import (
+        KINDS,
+        add_deployments,
+    )
+
     with open_store() as store:
         if plan is not None:
             if not ranks:
@@ -94,7 +93,8 @@ def add_cmd(
 @deployments_app.command("import")
 @handle_errors
 def import_cmd(
-    file: Path = typer.Argument(..., help="CSV of GeoJSON met inzet"),
+    file: Path = typer.Argument(
+        ..., metavar="BESTAND", help="CSV of GeoJSON met inzet"),
     partial: bool = typer.Option(False, "--partial", help="lees de geldige rijen in, ook als "
                                                           "er foute rijen zijn"),
     rejects: Path | None = typer.Option(None, "--rejects",
@@ -102,6 +102,9 @@ def import_cmd(
     crs: str | None = typer.Option(None, "--crs", help="x/y zijn 'rd' (standaard) of 'wgs84'"),
 ) -> None:
     """Lees inzet in (CSV of GeoJSON, RD of WGS84); een export kan opnieuw ingelezen worden."""
+    from ..deployment_files import import_deployments, parse_deployments
+    from ..safecsv import to_csv
+
     if not file.is_file():
         raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
     if crs not in (None, "rd", "wgs84"):
@@ -125,10 +128,15 @@ def import_cmd(
 @deployments_app.command("list")
 @handle_errors
 def list_cmd(
-    kind: str | None = typer.Option(None, "--kind", help=f"soort: {', '.join(KINDS)}"),
-    status: str | None = typer.Option(None, "--status", help=f"status: {', '.join(STATUSES)}"),
+    kind: str | None = typer.Option(None, "--kind", help=f"soort: {', '.join(KIND_NAMES)}"),
+    status: str | None = typer.Option(None, "--status", help=f"status: {', '.join(STATUS_NAMES)}"),
 ) -> None:
     """De inzet in het register, met status en (geplande) periode."""
+    from ..store.deployments import (
+        STATUSES,
+        list_deployments,
+    )
+
     if status is not None and status not in STATUSES:
         raise typer.BadParameter(f"kies uit {', '.join(STATUSES)}", param_hint="--status")
     with open_store() as store:
@@ -146,9 +154,14 @@ def list_cmd(
 
 @deployments_app.command("place")
 @handle_errors
-def place_cmd(deployment_id: int = typer.Argument(..., help="inzetnummer"),
+def place_cmd(deployment_id: int = typer.Argument(
+        ..., metavar="INZET", help="inzetnummer"),
               at: str = typer.Option(..., "--at", help="geplaatst op (JJJJ-MM-DD)")) -> None:
     """Geplande inzet is geplaatst (gepland -> geplaatst)."""
+    from ..store.deployments import (
+        place_deployment,
+    )
+
     with open_store() as store:
         place_deployment(store, deployment_id, at)
     out.print(f"Inzet {deployment_id} geplaatst op {at}.")
@@ -156,9 +169,14 @@ def place_cmd(deployment_id: int = typer.Argument(..., help="inzetnummer"),
 
 @deployments_app.command("end")
 @handle_errors
-def end_cmd(deployment_id: int = typer.Argument(..., help="inzetnummer"),
+def end_cmd(deployment_id: int = typer.Argument(
+        ..., metavar="INZET", help="inzetnummer"),
             at: str = typer.Option(..., "--at", help="beëindigd op (JJJJ-MM-DD)")) -> None:
     """Geplaatste inzet beëindigen (geplaatst -> beëindigd)."""
+    from ..store.deployments import (
+        end_deployment,
+    )
+
     with open_store() as store:
         end_deployment(store, deployment_id, at)
     out.print(f"Inzet {deployment_id} beëindigd op {at}.")
@@ -166,8 +184,13 @@ def end_cmd(deployment_id: int = typer.Argument(..., help="inzetnummer"),
 
 @deployments_app.command("cancel")
 @handle_errors
-def cancel_cmd(deployment_id: int = typer.Argument(..., help="inzetnummer")) -> None:
+def cancel_cmd(deployment_id: int = typer.Argument(
+        ..., metavar="INZET", help="inzetnummer")) -> None:
     """Geplande inzet annuleren (gepland -> geannuleerd)."""
+    from ..store.deployments import (
+        cancel_deployment,
+    )
+
     with open_store() as store:
         cancel_deployment(store, deployment_id)
     out.print(f"Inzet {deployment_id} geannuleerd.")
@@ -175,8 +198,13 @@ def cancel_cmd(deployment_id: int = typer.Argument(..., help="inzetnummer")) -> 
 
 @deployments_app.command("delete")
 @handle_errors
-def delete_cmd(deployment_id: int = typer.Argument(..., help="inzetnummer")) -> None:
+def delete_cmd(deployment_id: int = typer.Argument(
+        ..., metavar="INZET", help="inzetnummer")) -> None:
     """Geplande inzet verwijderen (alleen zolang hij gepland is)."""
+    from ..store.deployments import (
+        remove_deployment,
+    )
+
     with open_store() as store:
         remove_deployment(store, deployment_id)
     out.print(f"Inzet {deployment_id} verwijderd.")
@@ -187,9 +215,14 @@ def delete_cmd(deployment_id: int = typer.Argument(..., help="inzetnummer")) -> 
 def export_cmd(
     out_file: Path = typer.Option(..., "--out", help="uitvoer: .csv of .geojson"),
     crs: str = typer.Option("rd", "--crs", help="rd (standaard) of wgs84"),
-    kind: str | None = typer.Option(None, "--kind", help=f"soort: {', '.join(KINDS)}"),
+    kind: str | None = typer.Option(None, "--kind", help=f"soort: {', '.join(KIND_NAMES)}"),
 ) -> None:
     """Schrijf het register naar CSV (veilig voor spreadsheets) of GeoJSON."""
+    from ..deployment_files import export_deployments
+    from ..store.deployments import (
+        list_deployments,
+    )
+
     if crs not in ("rd", "wgs84"):
         raise typer.BadParameter("kies rd of wgs84", param_hint="--crs")
     suffix = out_file.suffix.lower()

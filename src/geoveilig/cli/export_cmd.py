@@ -6,13 +6,10 @@ import getpass
 import json
 from pathlib import Path
 
-import geopandas as gpd
 import typer
 
-from .. import RD_NEW, crimetypes, safecsv
+from .. import RD_NEW, crimetypes
 from ..errors import InvalidInput
-from ..incidents import export_table
-from ..stats import Period
 from .common import console, handle_errors, open_store, out
 
 _FORMATS = {".csv": "csv", ".gpkg": "gpkg"}
@@ -33,6 +30,11 @@ def export_command(
     """Schrijf de opgeslagen incidenten weg in het importformaat (CSV met ; of GeoPackage in
     RD New), met de toegekende buurt- en wijkcode. Incidentlocaties zijn persoonsgegevens:
     elke export wordt in het auditlog vastgelegd."""
+    import geopandas as gpd
+
+    from ..incidents import export_table
+    from ..stats import Period
+
     kind = _FORMATS.get(out_file.suffix.lower())
     if kind is None:
         raise typer.BadParameter(f"'{out_file.name}': gebruik de extensie .csv of .gpkg",
@@ -53,6 +55,8 @@ def export_command(
             raise InvalidInput("geen incidenten gevonden voor deze selectie; er is niets "
                                "geschreven")
         table = export_table(incidents)
+        from .. import safecsv
+
         if kind == "csv":
             safecsv.to_csv(table, out_file, sep=";", index=False)  # formulas neutralised
         else:

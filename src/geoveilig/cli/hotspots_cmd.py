@@ -9,17 +9,18 @@ import typer
 
 from .. import WGS84, crimetypes
 from ..errors import InvalidInput
-from .common import areas, console, handle_errors, open_store, out, settings
+from .common import areas, console, handle_errors, open_store, out, progress_bar, settings
+from .tables import table
 
 
-def _load(crime_type: str, cell_size: float | None):  # type: ignore[no-untyped-def]
+def _load(crime_type: str, cell_size: float | None, store=None):  # type: ignore[no-untyped-def]
     from ..hotspots import make_grid
 
     slugs = crimetypes.expand(crime_type)
     s = settings()
     a = areas(s)
     grid = make_grid(a, cell_size or s.grid_size, areas=a)
-    incidents = open_store(s).incidents(crime_types=slugs)
+    incidents = (store or open_store(s)).incidents(crime_types=slugs)
     if len(incidents) == 0:
         raise InvalidInput(f"geen incidenten van type '{crime_type}' in de database "
                            "(importeer eerst gegevens of draai 'geoveilig demo'); hotspots "
@@ -30,6 +31,17 @@ def _load(crime_type: str, cell_size: float | None):  # type: ignore[no-untyped-
 
 def _methods(text: str | None) -> list[str] | None:
     return [m.strip() for m in text.split(",") if m.strip()] if text else None
+
+
+_PROGRESS_HELP = "toon een voortgangsbalk (standaard alleen in een terminal)"
+_REFRESH_HELP = ("reken de backtest opnieuw, ook als hij voor dezelfde gegevens en instellingen "
+                 "al in de database staat")
+
+
+def _cached_note(cached: bool) -> None:
+    if cached:
+        console.print("Backtest uit de database (zelfde gegevens, instellingen en eindmoment; "
+                      "--refresh rekent opnieuw).", highlight=False)
 
 
 @handle_errors
@@ -50,21 +62,37 @@ def hotspots(
     n_origins: int = typer.Option(26, "--origins", help="aantal startmomenten in de backtest"),
     keep_rd: bool = typer.Option(False, "--rd", help="schrijf in RD New (EPSG:28992) i.p.v. "
                                  "WGS84"),
+    show_progress: bool = typer.Option(False, "--progress", "--voortgang", help=_PROGRESS_HELP),
+    refresh: bool = typer.Option(False, "--refresh", help=_REFRESH_HELP),
 ) -> None:
     """Maak een risicokaart (125 m-cellen) voor een misdrijftype, met het oordeel van de
     backtest erbij."""
-    from ..hotspots import InsufficientData, backtest, default_origin, hotspot_surface
-    from ..hotspots.events import as_timestamp
+    store = open_store()
+    try:
+        _hotspots(store, crime_type, method, origin, window, out_path, cell_size, no_backtest,
+                  n_origins, keep_rd, show_progress, refresh)
+    finally:
+        store.close()
 
-    incidents, grid, label = _load(crime_type, cell_size)
+
+def _hotspots(store, crime_type, method, origin, window, out_path,  # type: ignore[no-untyped-def]
+              cell_size, no_backtest, n_origins, keep_rd, show_progress, refresh) -> None:
+    from ..hotspots import InsufficientData, default_origin, hotspot_surface, write_surface
+    from ..hotspots.events import as_timestamp
+    from ..hotspots.service import cached_backtest
+
+    incidents, grid, label = _load(crime_type, cell_size, store)
     start = default_origin(incidents) if origin is None else as_timestamp(origin, "--origin")
     result = None
     if not no_backtest:
         methods = None if method == "best" else ["naive", method]
         # the backtest ends at the origin: the choice of the method sees only the past
         try:
-            result = backtest(incidents, grid, methods, window=window, n_origins=n_origins,
-                              end=start, crime_type=crime_type)
+            with progress_bar("backtest", "startmomenten", show_progress) as update:
+                result, cached = cached_backtest(
+                    store, incidents, grid, methods, refresh=refresh, progress=update,
+                    window=window, n_origins=n_origins, end=start, crime_type=crime_type)
+            _cached_note(cached)
         except InsufficientData as exc:
             if method != "best":
                 raise
@@ -80,13 +108,11 @@ def hotspots(
     meta = gdf.attrs.get("hotspots", {})
     if not keep_rd:
         gdf = gdf.to_crs(WGS84)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    driver = "GPKG" if out_path.suffix.lower() == ".gpkg" else "GeoJSON"
-    gdf.to_file(out_path, driver=driver)
+    write_surface(gdf, out_path)  # the verdict once, in the file's metadata
     out.print(f"{label}: {len(gdf)} cellen, methode {meta.get('method')}, vanaf "
               f"{meta.get('origin', '')[:10]} voor {meta.get('window')} -> {out_path}")
     if result is not None:
-        out.print(result.verdict, soft_wrap=True)
+        out.print(meta.get("verdict") or result.verdict, soft_wrap=True)
         for w in result.warnings:
             console.print(f"[yellow]Let op:[/] {w}", highlight=False)
     else:
@@ -110,19 +136,31 @@ def backtest_cmd(
                                            "startmoment"),
     plot: Path | None = typer.Option(None, "--plot", help="grafiek (.png/.svg/.pdf)"),
     cell_size: float | None = typer.Option(None, "--cell-size", help="celgrootte in meters"),
+    show_progress: bool = typer.Option(False, "--progress", "--voortgang", help=_PROGRESS_HELP),
+    refresh: bool = typer.Option(False, "--refresh", help=_REFRESH_HELP),
 ) -> None:
     """Toets de hotspotmethoden op het verleden (trefkans, PAI, PEI) en kies de beste."""
-    from ..hotspots import backtest
+    from ..hotspots.service import cached_backtest
 
-    incidents, grid, label = _load(crime_type, cell_size)
-    result = backtest(incidents, grid, _methods(methods), window=window, step=step,
-                      n_origins=n_origins, seed=seed, crime_type=crime_type)
-    cols = ["method", "n_origins", "hit_5", "pai_1", "pai_5", "pai_5_low", "pai_5_high",
-            "pai_10", "pei_5", "meets_criterion"]
+    store = open_store()
+    try:
+        incidents, grid, label = _load(crime_type, cell_size, store)
+        with progress_bar("backtest", "startmomenten", show_progress) as update:
+            result, cached = cached_backtest(
+                store, incidents, grid, _methods(methods), refresh=refresh, progress=update,
+                window=window, step=step, n_origins=n_origins, seed=seed,
+                crime_type=crime_type)
+    finally:
+        store.close()
+    _cached_note(cached)
+    headers = {"label": "methode", "n_origins": "startmomenten", "hit_5": "trefkans 5%",
+               "pai_1": "PAI 1%", "pai_5": "PAI 5%", "pai_5_low": "PAI 5% laag",
+               "pai_5_high": "PAI 5% hoog", "pai_10": "PAI 10%", "pei_5": "PEI 5%",
+               "meets_criterion": "criterium gehaald"}
     out.print(f"Backtest {label}: {len(result.origins)} startmomenten "
               f"({result.origins[0]:%Y-%m-%d} t/m {result.origins[-1]:%Y-%m-%d}), venster "
               f"{result.window.days} dagen")
-    out.print(result.summary[cols].round(3).to_string(index=False), soft_wrap=True)
+    out.print(table(result.summary, headers, digits=2), soft_wrap=True, highlight=False)
     out.print(result.verdict, soft_wrap=True)
     for w in result.warnings:
         console.print(f"[yellow]Let op:[/] {w}", highlight=False)
@@ -151,7 +189,9 @@ def nearrepeat(
     res = knox_test(incidents, permutations=permutations, seed=seed)
     out.print(f"Near-repeattest {label}: {res.n_events} incidenten, {res.n_pairs} paren, "
               f"{permutations} permutaties (seed {seed}); Knox-ratio's:")
-    out.print(res.ratio_frame().round(2).to_string(), soft_wrap=True)
+    ratios = res.ratio_frame()
+    out.print(table(ratios, {c: c for c in ratios.columns}, digits=2,
+                    index={"afstand": "afstand \\ tijd"}), soft_wrap=True, highlight=False)
     rec = recommended_bandwidths(res)
     if rec["source"] == "knox":
         out.print(f"Verhoogd risico tot {rec['distance_bandwidth']:g} m en "

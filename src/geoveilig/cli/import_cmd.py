@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 @handle_errors
 def import_file(
-    file: Path = typer.Argument(..., help="CSV (; , of tab), Excel (.xlsx), GeoJSON of "
+    file: Path = typer.Argument(
+        ..., metavar="BESTAND", help="CSV (; , of tab), Excel (.xlsx), GeoJSON of "
                                           "GeoPackage met incidenten"),
     partial: bool = typer.Option(False, "--partial",
                                  help="lees de geldige rijen in, ook als er foute rijen zijn"),

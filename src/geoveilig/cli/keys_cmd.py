@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .common import handle_errors, open_store, out
+from .common import handle_errors, open_store, out, settings
 
 keys_app = typer.Typer(help="API-sleutels voor de webservice (rollen analyst en police).",
                        no_args_is_help=True)
@@ -31,7 +31,8 @@ def create(
 
 @keys_app.command("revoke")
 @handle_errors
-def revoke(key_id: str = typer.Argument(..., help="id van de sleutel (zie keys list)")) -> None:
+def revoke(key_id: str = typer.Argument(..., metavar="SLEUTEL",
+                               help="id van de sleutel (zie keys list)")) -> None:
     """Trek een API-sleutel in."""
     from ..store.keys import revoke_key
 
@@ -48,19 +49,23 @@ def revoke(key_id: str = typer.Argument(..., help="id van de sleutel (zie keys l
 @handle_errors
 def list_() -> None:
     """Toon de sleutels (zonder geheimen)."""
-    from ..store.keys import list_keys
+    from ..quickread import api_keys
 
-    store = open_store()
-    try:
-        frame = list_keys(store)
-    finally:
-        store.close()
-    if frame.empty:
-        out.print("Geen sleutels.")
-    for r in frame.itertuples(index=False):
-        state = "ingetrokken" if r.revoked_at is not None and r.revoked_at == r.revoked_at \
+    rows = api_keys(settings().resolved_database_url())  # fast: no store package
+    if rows is None:  # a new or unmigrated database: the store creates the schema
+        from ..store.keys import list_keys
+
+        store = open_store()
+        try:
+            rows = list(list_keys(store).itertuples(index=False, name=None))
+        finally:
+            store.close()
+    if not rows:
+        typer.echo("Geen sleutels.")
+    for key_id, name, role, _created, revoked_at in rows:  # plain text: no rich to import
+        state = "ingetrokken" if revoked_at is not None and revoked_at == revoked_at \
             else "actief"
-        out.print(f"{r.key_id}  {r.role:8}  {state:11}  {r.name}", highlight=False)
+        typer.echo(f"{key_id}  {role:8}  {state:11}  {name}")
 
 
 def register(app: typer.Typer) -> None:

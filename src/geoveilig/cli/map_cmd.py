@@ -6,10 +6,11 @@ from pathlib import Path
 
 import typer
 
-from ..store.prevention import load_registry
-from ..web.export import EXPORT_LAYERS, export_layers
-from ..web.folium_map import static_map
 from .common import areas, console, handle_errors, open_store, out, settings
+
+#: ``web.export.EXPORT_LAYERS``, written out so that ``--help`` does not import the map code
+#: (tests/test_cli_dutch.py checks that they are the same)
+LAYERS = ("misdrijven", "verandering", "preventie-dekking", "preventiegroepen")
 
 
 @handle_errors
@@ -18,8 +19,8 @@ def map_command(
     year: int = typer.Option(2017, "--year", help="jaar van de cijfers"),
     crime_type: str = typer.Option("hic", "--crime-type",
                                    help="misdrijftype of groep (bijv. hic, woninginbraak)"),
-    layers: str = typer.Option(",".join(EXPORT_LAYERS), "--layers",
-                               help="kaartlagen, komma-gescheiden: " + ", ".join(EXPORT_LAYERS)),
+    layers: str = typer.Option(",".join(LAYERS), "--layers",
+                               help="kaartlagen, komma-gescheiden: " + ", ".join(LAYERS)),
     date: str | None = typer.Option(
         None, "--date", help="peildatum preventiegroepen (standaard 31-12 van het jaar)"),
     offline: bool = typer.Option(False, "--offline",
@@ -32,6 +33,10 @@ def map_command(
     """Schrijf een kaart als één HTML-bestand (geen server of internet nodig) met
     cijfers per wijk en de dekking van preventiegroepen. Alleen geaggregeerde gegevens: geen
     incidentlocaties."""
+    from ..store.prevention import load_registry
+    from ..web.export import export_layers
+    from ..web.folium_map import static_map
+
     s = settings()
     a = areas(s)
     store = open_store(s)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from .. import WGS84
-from ..safecsv import to_csv
-from ..store.plans import PLAN_KINDS, get_plan, list_plans, plan_sites
 from .common import console, handle_errors, open_store, out
 
 plans_app = typer.Typer(help="Opgeslagen plannen (elke adviesrun): lijst, details, export.",
@@ -23,6 +20,8 @@ def list_cmd(
     kind: str | None = typer.Option(None, "--kind", help="alarms, cameras of buurttent"),
 ) -> None:
     """Alle opgeslagen plannen, nieuwste eerst."""
+    from ..store.plans import PLAN_KINDS, list_plans
+
     if kind is not None and kind not in PLAN_KINDS:
         raise typer.BadParameter(f"kies uit {', '.join(PLAN_KINDS)}", param_hint="--kind")
     with open_store() as store:
@@ -39,8 +38,12 @@ def list_cmd(
 
 @plans_app.command("show")
 @handle_errors
-def show_cmd(plan_id: int = typer.Argument(..., help="plannummer")) -> None:
+def show_cmd(plan_id: int = typer.Argument(..., metavar="PLAN", help="plannummer")) -> None:
     """Eén plan: parameters, wie en wanneer, doel met eenheid, en alle plaatsen."""
+    import pandas as pd
+
+    from ..store.plans import get_plan, plan_sites
+
     with open_store() as store:
         plan = get_plan(store, plan_id)
         sites = plan_sites(store, plan_id)
@@ -66,11 +69,14 @@ def show_cmd(plan_id: int = typer.Argument(..., help="plannummer")) -> None:
 @plans_app.command("export")
 @handle_errors
 def export_cmd(
-    plan_id: int = typer.Argument(..., help="plannummer"),
+    plan_id: int = typer.Argument(..., metavar="PLAN", help="plannummer"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer: .geojson of .csv"),
     crs: str = typer.Option("wgs84", "--crs", help="wgs84 (standaard) of rd"),
 ) -> None:
     """Schrijf de plaatsen van een plan naar GeoJSON of CSV (met x/y of lon/lat)."""
+    from ..safecsv import to_csv
+    from ..store.plans import get_plan, plan_sites
+
     if crs not in ("wgs84", "rd"):
         raise typer.BadParameter("kies wgs84 of rd", param_hint="--crs")
     with open_store() as store:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
-from .. import prevention
+if TYPE_CHECKING:  # imported where used: a fast --help
+    import pandas as pd
+
 from ..crimetypes import expand
 from ..errors import ImportRejected, InvalidInput
-from ..store import prevention as store_prevention
 from .common import areas, console, handle_errors, open_store, out
 
 prevention_app = typer.Typer(
@@ -24,6 +25,8 @@ _FORMATS = ("table", "csv", "json")
 
 
 def _date(value: str | None) -> pd.Timestamp:
+    import pandas as pd
+
     if value is None:
         return _reference_day()
     try:
@@ -36,6 +39,8 @@ def _date(value: str | None) -> pd.Timestamp:
 def _reference_day() -> pd.Timestamp:
     """The default of --date: today, or the day after the last incident when the data end
     before today; says which date it is."""
+    import pandas as pd
+
     from ..times import reference_date
 
     store = open_store()
@@ -49,6 +54,8 @@ def _reference_day() -> pd.Timestamp:
 
 
 def _emit(frame: pd.DataFrame, fmt: str, path: Path | None, title: str | None = None) -> None:
+    import pandas as pd
+
     if fmt not in _FORMATS:
         raise typer.BadParameter(f"kies table, csv of json, niet '{fmt}'", param_hint="--format")
     frame = frame.copy()
@@ -78,7 +85,7 @@ def _check_level(level: str, allowed: tuple[str, ...] = ("gemeente", "wijk", "bu
 @prevention_app.command("import")
 @handle_errors
 def import_file(
-    file: Path = typer.Argument(..., help="CSV of GeoJSON met preventiegroepen"),
+    file: Path = typer.Argument(..., metavar="BESTAND", help="CSV of GeoJSON met preventiegroepen"),
     mode: str = typer.Option("merge", "--mode",
                              help="merge: groepen toevoegen/vervangen op group_id; "
                                   "replace: het hele register vervangen"),
@@ -87,6 +94,9 @@ def import_file(
 ) -> None:
     """Lees preventiegroepen in. Persoonsgegevens (namen, telefoonnummers, e-mail, adressen)
     worden geweigerd; bij één fout wordt niets ingelezen."""
+    from .. import prevention
+    from ..store import prevention as store_prevention
+
     if not file.is_file():
         raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
     if mode not in ("merge", "replace"):
@@ -128,6 +138,9 @@ def export(
                                          "(standaard de laatste)"),
 ) -> None:
     """Schrijf het register weg als CSV of GeoJSON (opnieuw in te lezen met import)."""
+    from .. import prevention
+    from ..store import prevention as store_prevention
+
     kind = fmt or ("geojson" if out_file.suffix.lower() in (".geojson", ".json") else "csv")
     if kind not in ("csv", "geojson"):
         raise typer.BadParameter(f"kies csv of geojson, niet '{kind}'", param_hint="--format")
@@ -144,6 +157,8 @@ def export(
 
 
 def _registry():  # type: ignore[no-untyped-def]
+    from ..store import prevention as store_prevention
+
     store = open_store()
     try:
         reg = store_prevention.load_registry(store)
@@ -168,6 +183,8 @@ def coverage_cmd(
 ) -> None:
     """Dekking per gebied: actieve teams, teams in oprichting, WhatsApp-groepen, het gedekte
     deel van het gebied (0-1) en of het wijkdekkend is (>= 95%)."""
+    from .. import prevention
+
     _check_level(level)
     day = _date(when)
     table = prevention.coverage(_registry(), areas(), day, level=level)  # type: ignore[arg-type]
@@ -184,6 +201,8 @@ def growth_cmd(
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
 ) -> None:
     """Groei van het netwerk per kwartaal (stand op de laatste dag van elk kwartaal)."""
+    from .. import prevention
+
     _check_level(level)
     table = prevention.growth_per_quarter(_registry(), areas(), start=start, end=end,
                                           level=level)  # type: ignore[arg-type]
@@ -206,6 +225,10 @@ def gaps_cmd(
 ) -> None:
     """Witte vlekken: wijken en buurten op volgorde van risico x ongedekt deel. Het risico
     is het aantal geregistreerde misdrijven (standaard HIC) in de periode voor de peildatum."""
+    import pandas as pd
+
+    from .. import prevention
+
     _check_level(level, ("wijk", "buurt", "both"))
     if months < 1:
         raise typer.BadParameter("minstens 1 maand", param_hint="--months")
@@ -237,6 +260,7 @@ def demo_cmd(
     """Vervang het register door het SYNTHETISCHE demo-register (gelabeld als demo). Groepen
     komen vaker voor waar meer woninginbraken in de database staan."""
     from ..demo.prevention import demo_prevention_groups
+    from ..store import prevention as store_prevention
 
     a = areas()
     store = open_store()

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import getpass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
+if TYPE_CHECKING:  # imported where used: a fast --help
+    from ..placement import service
+    from ..placement.policies import Recommendation
+    from ..store.plans import Requester
+
 from .. import WGS84
-from ..placement import service
-from ..placement.policies import Recommendation
-from ..store.plans import Requester
 from .alerts_cmd import witte_voeten as alerts_witte_voeten
 from .common import areas, console, handle_errors, open_store, out, settings
+
+#: ``placement.service.KEEP_EXISTING``, written out so that ``--help`` does not import the
+#: planner (tests/test_cli_dutch.py checks that they are the same)
+KEEP_EXISTING = True
 
 recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele camera's en "
                                  "BuurtTent-bezoeken.", no_args_is_help=True)
@@ -22,6 +28,8 @@ recommend_app = typer.Typer(help="Inzetadvies: mobiele alarmsystemen, flexibele 
 
 def _requester() -> Requester:
     """A planning run from the command line: recorded as the local user."""
+    from ..store.plans import Requester
+
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -30,11 +38,15 @@ def _requester() -> Requester:
 
 
 def _write(rec: Recommendation, path: Path) -> None:
+
     sites = rec.sites.drop(columns=[c for c in ("candidate_index",) if c in rec.sites])
     sites.to_crs(WGS84).to_file(path, driver="GeoJSON")
 
 
 def _report(plan: service.Plan, path: Path) -> None:
+    import pandas as pd
+
+
     rec = plan.recommendation
     out.print(plan.summary(), highlight=False)
     cols = [c for c in ("rank", "date", "status", "expected_covered", "share_of_risk",
@@ -68,7 +80,7 @@ def alarms(
                                                              "het laatste incident)"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
     keep_existing: bool = typer.Option(
-        service.KEEP_EXISTING, "--keep-existing/--move-existing",
+        KEEP_EXISTING, "--keep-existing/--move-existing",
         help="geplaatste systemen blijven staan, of afgekoelde systemen worden verplaatst "
              "(apart vermeld; --count blijft het aantal nieuwe plaatsen)"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
@@ -85,6 +97,8 @@ def alarms(
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
 ) -> None:
     """Waar zetten we de mobiele alarmsystemen neer (woninginbraak-risico, woongebied)?"""
+    from ..placement import service
+
     store = open_store()
     try:
         plan = service.plan_alarms(
@@ -106,7 +120,7 @@ def cameras(
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),
     keep_existing: bool = typer.Option(
-        service.KEEP_EXISTING, "--keep-existing/--move-existing",
+        KEEP_EXISTING, "--keep-existing/--move-existing",
         help="de huidige camera's blijven staan en tellen mee, of mogen verplaatst worden"),
     min_spacing: float | None = typer.Option(None, "--min-spacing",
                                              help="minimale afstand tussen camera's (m)"),
@@ -118,6 +132,8 @@ def cameras(
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
 ) -> None:
     """Waar moet de flexibele camera heen (straatcriminaliteit)?"""
+    from ..placement import service
+
     store = open_store()
     try:
         plan = service.plan_cameras(
@@ -143,6 +159,8 @@ def buurttent(
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
 ) -> None:
     """Plan de BuurtTent-bezoeken van een jaar (HIC-risico x zwakke preventie x inwoners)."""
+    from ..placement import service
+
     store = open_store()
     try:
         plan = service.plan_buurttent_year(store, areas(), count=count, year=year,
@@ -154,6 +172,7 @@ def buurttent(
 
 
 def _finish(plan: service.Plan, path: Path) -> None:
+
     for note in plan.notes:
         console.print(f"[yellow]Let op:[/] {note}", highlight=False)
     _write(plan.recommendation, path)

@@ -4,19 +4,23 @@ buurt as a table, CSV, JSON or a self-contained HTML report."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from .. import stats
 from ..errors import InvalidInput
-from ..report_service import ReportRequest, evaluation_report
 from .common import areas, console, handle_errors, open_store, out, settings
+
+if TYPE_CHECKING:  # imported where used: a fast --help
+    from .. import stats
 
 FORMATS = ("table", "csv", "json", "html")
 
 
 def _rule(threshold: int, mode: str, preset: str | None, suppress: list[str],
           show: list[str]) -> stats.LowCountRule:
+    from .. import stats
+
     if preset not in (None, "default", "seed"):
         raise InvalidInput(f"onbekende instelling '{preset}': kies default of seed",
                            where="--preset")
@@ -28,6 +32,8 @@ def _rule(threshold: int, mode: str, preset: str | None, suppress: list[str],
 
 
 def _target(year: int | None, quarter: int | None, period: str | None) -> stats.Period:
+    from .. import stats
+
     if period:
         return stats.Period.parse(period)
     if year is None:
@@ -84,6 +90,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Maak de tabel 'Hoe staat de stad ervoor?': aantallen, verschil met 1 en 5 jaar
         eerder, -* bij kleine aantallen en significantie, per gemeente, wijk of buurt."""
+        from .. import stats
+        from ..report_service import ReportRequest, evaluation_report
+
         if fmt not in FORMATS:
             raise InvalidInput(f"onbekend formaat '{fmt}': kies {', '.join(FORMATS)}",
                                where="--format")

@@ -41,7 +41,8 @@ _LAZY: dict[str, str] = {
                      "recommended_bandwidths"), "nearrepeat"),
     "plot_backtest": "plot",
     "prospective_risk": "prospective",
-    **dict.fromkeys(("default_origin", "hotspot_surface", "risk_by_area"), "surface"),
+    **dict.fromkeys(("default_origin", "hotspot_surface", "risk_by_area", "write_surface"),
+                    "surface"),
 }
 
 
@@ -69,5 +70,5 @@ __all__ = [
     "knox_test", "make_grid", "mann_kendall", "parse_window", "plot_backtest",
     "prospective_risk", "recommended_bandwidths", "risk_by_area", "rolling_origins", "run_method",
     "scores",
-    "select_bandwidth",
+    "select_bandwidth", "write_surface",
 ]

@@ -26,6 +26,7 @@ reported with ``criterion_met=False`` and a verdict that says so.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -94,6 +95,11 @@ def rolling_origins(incidents: object, window: object = "14d", *, step: object =
     return out
 
 
+def _nl(value: float) -> str:
+    """A score for a Dutch sentence: two decimals, decimal comma."""
+    return f"{value:.2f}".replace(".", ",")
+
+
 @dataclass(frozen=True)
 class BacktestResult:
     scores: pd.DataFrame  # one row per origin x method
@@ -115,8 +121,8 @@ class BacktestResult:
         """One Dutch sentence for next to a surface."""
         row = self.summary.set_index("method").loc[self.best_method]
         m = self.criterion.metric
-        scores_txt = (f"{m.upper().replace('_', '@')}% = {row[m]:.2f} "
-                      f"(interval {row[m + '_low']:.2f}-{row[m + '_high']:.2f}, "
+        scores_txt = (f"{m.upper().replace('_', '@')}% = {_nl(row[m])} "
+                      f"(interval {_nl(row[m + '_low'])}-{_nl(row[m + '_high'])}, "
                       f"{int(row['n_origins'])} startmomenten)")
         label = METHOD_LABELS.get(self.best_method, self.best_method)
         if self.criterion_met:
@@ -223,10 +229,12 @@ def backtest(
     n_boot: int = 2000,
     seed: int = 0,
     crime_type: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BacktestResult:
     """Rolling-origin backtest (see the module docstring). ``end``: no window reaches past it
     (give the forecast origin, so that the choice of a method uses only the data before it;
-    default: the day after the last incident)."""
+    default: the day after the last incident). ``progress(done, total)`` is called after each
+    origin (for a progress bar)."""
     criterion = criterion or SuccessCriterion()
     methods = list(methods or DEFAULT_METHODS)
     for m in methods:
@@ -267,6 +275,8 @@ def backtest(
                                   coverages))
             row["seconds"] = time.perf_counter() - t
             rows.append(row)
+        if progress is not None:
+            progress(len(rows) // len(methods), len(origins))
     table = pd.DataFrame(rows)
     metric_cols = [c for c in table.columns if c.split("_")[0] in ("hit", "pai", "pei")]
     if criterion.metric not in metric_cols:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from matplotlib.figure import Figure
 
 from .methods import METHOD_LABELS
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn, not with the package
+    from matplotlib.figure import Figure
 
 
 def plot_backtest(result) -> Figure:  # type: ignore[no-untyped-def]
     """Left: mean PAI at 1/5/10% of the area per method with bootstrap intervals and the line
     PAI = 1 (no better than chance); right: PAI at the criterion's coverage per origin."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     s = result.summary

@@ -5,20 +5,26 @@ Columns: ``cell_id``, ``buurt_code``, ``wijk_code``, ``share_in_area``, ``risk``
 risk at or below this one), ``gi_z``, ``gi_p``, ``gi_q`` (BH), ``gi_class``
 (``hot``/``cold``/``not-significant``), ``gi_label`` (Dutch), ``gi_empty``, ``method``,
 ``method_label``, ``window`` (e.g. ``14d``), ``origin`` and ``window_end`` (ISO 8601), and, when a
-backtest is given, ``criterion_met``, ``backtest_score``, ``backtest_low``, ``backtest_high`` and
-``verdict`` (Dutch). With method ``emerging`` also ``emerging_category`` and its Dutch label.
+backtest is given, ``criterion_met``, ``backtest_score``, ``backtest_low`` and ``backtest_high``.
+With method ``emerging`` also ``emerging_category`` and its Dutch label.
 The Gi* columns always describe the counts in ``gi_lookback`` (default 365 days) before the
-origin, whatever the method. ``gdf.attrs["hotspots"]`` holds the same metadata as a dict.
+origin, whatever the method. ``gdf.attrs["hotspots"]`` holds the same metadata as a dict, with
+the backtest's Dutch ``verdict`` sentence: it is the same for every cell, so it is stated once,
+there (and by :func:`write_surface` once per file), not in each of the ~3,800 features.
 """
 
 from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInput
-from .backtesting import BacktestResult
+from .backtesting import BacktestResult, _nl
 from .combined import choices
 from .emerging import CATEGORY_LABELS, emerging_hotspots
 from .events import InsufficientData, as_events, as_timestamp, format_window, parse_window
@@ -115,13 +121,13 @@ def hotspot_surface(
             out["backtest_score"] = v["score"]
             out["backtest_low"] = v["score_low"]
             out["backtest_high"] = v["score_high"]
-            out["verdict"] = str(v["verdict"]) if method == backtest.best_method else (
-                f"Methode {method}: {v['metric']} = {v['score']:.2f} "
-                f"({v['score_low']:.2f}-{v['score_high']:.2f}); criterium "
+            meta["verdict"] = str(v["verdict"]) if method == backtest.best_method else (
+                f"Methode {method}: {str(v['metric']).upper().replace('_', '@')}% = "
+                f"{_nl(v['score'])} ({_nl(v['score_low'])}-{_nl(v['score_high'])}); criterium "
                 f"{'gehaald' if v['criterion_met'] else 'niet gehaald'}. {backtest.verdict}")
         else:
             out["criterion_met"] = False
-            out["verdict"] = f"Methode {method} is niet getoetst in de backtest."
+            meta["verdict"] = f"Methode {method} is niet getoetst in de backtest."
     out.attrs["hotspots"] = meta
     return out
 
@@ -143,3 +149,41 @@ def risk_by_area(surface: gpd.GeoDataFrame, level: str = "buurt") -> pd.DataFram
     total = out["risk_sum"].sum()
     out["risk_share"] = out["risk_sum"] / total if total else np.nan
     return out.sort_values("risk_sum", ascending=False, ignore_index=True)
+
+
+def _plain(value: object) -> object:
+    """``value`` as strict JSON takes it (NaN/inf -> null, numpy scalars unwrapped)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_surface(surface: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Write a surface to GeoJSON (``.geojson``/``.json``) or GeoPackage (``.gpkg``) in its
+    CRS, with the metadata of ``surface.attrs["hotspots"]`` (method, origin, window, the
+    backtest and its verdict) stated once: a top-level ``metadata`` member of the GeoJSON
+    FeatureCollection, or the layer's metadata in the GeoPackage."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = _plain(surface.attrs.get("hotspots", {}))
+    frame = surface.copy()
+    frame.attrs = {}
+    if path.suffix.lower() == ".gpkg":
+        path.unlink(missing_ok=True)
+        frame.to_file(path, driver="GPKG", layer="hotspots", engine="pyogrio",
+                      layer_metadata={"geoveilig_hotspots": json.dumps(meta, ensure_ascii=False)})
+        return path
+    frame.to_file(path, driver="GeoJSON")
+    # the member goes right after the opening brace of GDAL's FeatureCollection (no re-parse of
+    # the megabytes of features)
+    text = path.read_text(encoding="utf-8")
+    start = text.index("{") + 1
+    member = '"metadata": ' + json.dumps(meta, ensure_ascii=False, allow_nan=False) + ",\n"
+    path.write_text(text[:start] + "\n" + member + text[start:].lstrip("\n"), encoding="utf-8")
+    return path
