@@ -235,8 +235,11 @@ def static_map(areas: Areas, layers: Sequence[MapLayer], *, title: str,
     folium.FeatureGroup(name="Geen achtergrond (grenzen)", overlay=False,
                         control=True).add_to(fmap)
     if online_base:
-        osm = folium.TileLayer(
-            "OpenStreetMap", name="OpenStreetMap (online)", overlay=False, control=True)
+        from ..settings import BASEMAP_ATTRIBUTION, BASEMAP_URL
+
+        osm = folium.TileLayer(  # PDOK BRT-Achtergrondkaart grijs, as Dutch government maps
+            BASEMAP_URL, attr=BASEMAP_ATTRIBUTION, max_zoom=19,
+            name="Achtergrondkaart BRT grijs (PDOK, online)", overlay=False, control=True)
         osm.add_to(fmap)
     outlines = [
         MapLayer("Gemeentegrens", areas.gemeente[["code", "name", "geometry"]], kind="outline",
