@@ -255,7 +255,7 @@
     gj.eachLayer(function (l) { focusable(l, featureName(spec, l.feature.properties)); });
     var first = feats[0] && feats[0].properties;
     if (first && first.crime_type_label) {
-      entry.meta = { title: spec.title + ": " + first.crime_type_label + ", " + first.period };
+      entry.meta = { title: spec.title + ": " + crimeTypeLabel() + ", " + first.period };
     } else if (first && first.date) {
       entry.meta = { title: spec.title + " op " + fmtDate(first.date) };
     }
@@ -279,7 +279,7 @@
                  fillOpacity: 0.75, color: hot ? "#000" : "#888", weight: hot ? 1.5 : 0.3 };
       }
       var inYear = !p.occurred_at || String(p.occurred_at).slice(0, 4) === state.year;
-      if (!inYear) return { radius: 0, stroke: false, fill: false, opacity: 0, fillOpacity: 0 };
+      if (!inYear) return { radius: 0.01, stroke: false, fill: false, opacity: 0, fillOpacity: 0 };
       return { radius: spec.radius || 4, fill: true, fillColor: spec.color, fillOpacity: 0.9,
                color: "#fff", weight: 1 };
     };
