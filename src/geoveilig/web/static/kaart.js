@@ -44,7 +44,23 @@
   ];
 
   var state = { crimeType: cfg.defaultCrimeType, year: String(cfg.defaultYear), planId: null };
-  var map = L.map("map", { zoomControl: true }).setView(cfg.center, 13);
+  var map = L.map("map", { zoomControl: false }).setView(cfg.center, 13);
+  L.control.zoom({ zoomInTitle: "Inzoomen", zoomOutTitle: "Uitzoomen" }).addTo(map);
+  // Leaflet.VectorGrid 1.3 draws tile points as CircleMarkers without a latitude/longitude,
+  // which Leaflet 1.9's event handling asks for on a click: compute it from the tile's
+  // coordinates and the point's pixel position in the tile.
+  var circleLatLng = L.CircleMarker.prototype.getLatLng;
+  L.CircleMarker.prototype.getLatLng = function () {
+    var r = this._renderer;
+    if (this._latlng || !r || !r._tileCoord || !this._point) return circleLatLng.call(this);
+    var c = r._tileCoord;
+    return map.unproject(L.point(c.x * r._size.x, c.y * r._size.y).add(this._point), c.z);
+  };
+  map.attributionControl.setPrefix(false);
+  map.on("popupopen", function (e) {  // Dutch for screen readers too
+    var close = e.popup.getElement().querySelector(".leaflet-popup-close-button");
+    if (close) close.setAttribute("aria-label", "Sluiten");
+  });
   map.createPane("choropleth").style.zIndex = 350;   // colours under outlines and points
   var outlinePane = map.createPane("outlines");
   outlinePane.style.zIndex = 380;
@@ -290,7 +306,8 @@
       getFeatureId: function (f) { return f.properties.cell_id || f.properties.incident_id; }
     });
     grid.on("click", function (e) {
-      L.popup().setLatLng(e.latlng).setContent(popup(e.layer.properties)).openOn(map);
+      var at = e.latlng || (e.originalEvent && map.mouseEventToLatLng(e.originalEvent));
+      L.popup().setLatLng(at).setContent(popup(e.layer.properties)).openOn(map);
     });
     grid.on("load", function () {
       document.body.setAttribute("data-loaded-" + spec.id, String(Object.keys(seen).length));
@@ -417,6 +434,7 @@
       if (on) {
         entry.group.addTo(map);
         if (!entry.data && !entry.loading) load(entry);
+        else if (entry.data && !entry.spec.tiles && !entry.group.getLayers().length) draw(entry);
       } else {
         map.removeLayer(entry.group);
       }
@@ -768,6 +786,7 @@
       });
       document.getElementById("cycle").hidden = !shown.length;
       document.body.setAttribute("data-deployments", String(features.length));
+      document.body.setAttribute("data-loaded-deployments", String(features.length));
     });
   }
 
