@@ -464,10 +464,12 @@ def test_map_works_with_the_keyboard(server, browser) -> None:  # type: ignore[n
             page.keyboard.press("Tab")
             if page.evaluate("document.activeElement.id") == "wijk-names":
                 break
+        assert page.evaluate("document.activeElement.id") == "wijk-names"
         assert page.locator(".wijk-name").count() == 12
         page.keyboard.press("Space")
-        assert page.locator(".wijk-name").count() == 0
+        page.wait_for_selector(".wijk-name", state="detached", timeout=5_000)  # fades out
         page.keyboard.press("Space")
+        page.wait_for_selector(".wijk-name", timeout=5_000)
         assert page.locator(".wijk-name").count() == 12
         # the areas of the colour map are in the tab order, named with their value; Enter
         # opens the popup
@@ -533,6 +535,10 @@ def test_pdok_base_map_is_configured_with_attribution(server, browser) -> None: 
         p.open()
         asked = [u for u in p.outside if "service.pdok.nl" in u]
         assert asked and all(re.search(r"/grijs/EPSG:3857/\d+/\d+/\d+\.png$", u) for u in asked)
+        # offline it fell back to the outlines; chosen again, it shows its attribution
+        p.page.wait_for_selector("body[data-basemap='grenzen']", timeout=30_000)
+        p.page.check("#bases input[value=pdok]")
+        assert p.page.get_attribute("body", "data-basemap") == "pdok"
         assert "Kadaster" in p.page.locator(".leaflet-control-attribution").inner_text()
         assert "Achtergrondkaart (BRT grijs, PDOK, online)" in \
             p.page.locator("#bases").inner_text()

@@ -382,6 +382,8 @@
         }
         html += '<div><i style="background:transparent"></i>geen risico (doorzichtig)</div>';
         html += '<div><i style="border:2px solid #000"></i>significante hotspot (Gi*)</div>';
+      } else if ((spec.kind === "choropleth" || spec.kind === "classes") && !e.meta) {
+        html += "<div>wordt geladen…</div>";
       } else if (spec.kind === "points" && spec.colorBy) {
         var seen = {};
         (e.data || []).forEach(function (f) { seen[f.properties[spec.colorBy]] = true; });
@@ -445,6 +447,7 @@
   function setupLayers(available) {
     Object.keys(layers).forEach(function (id) { map.removeLayer(layers[id].group); });
     layers = {};
+    SPECS.forEach(function (spec) { document.body.removeAttribute("data-loaded-" + spec.id); });
     ["choropleths", "overlays"].forEach(function (id) {
       var box = document.getElementById(id);
       Array.prototype.slice.call(box.querySelectorAll("label")).forEach(function (l) { l.remove(); });
