@@ -186,6 +186,12 @@ def test_analyst_logs_in_and_plans_alarms(server, browser) -> None:  # type: ign
         assert "3 nieuwe plaatsen" in summary
         assert "verwacht aantal inbraken binnen 150 m in de komende 4 weken" in summary
         assert p.page.locator("#plan-keep").is_checked()  # the one default (KEEP_EXISTING)
+        # a site's popup, opened with the keyboard, speaks Dutch too
+        p.page.locator(".site-marker").first.focus()
+        p.page.keyboard.press("Enter")
+        p.page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
+        _scan(p.page.locator(".leaflet-popup-content").inner_text(), "plan site popup")
+        assert p.page.get_attribute("body", "data-unlabelled") is None
         with p.page.expect_download() as dl:
             p.page.click("#download-geojson")
         data = json.loads(Path(dl.value.path()).read_text(encoding="utf-8"))

@@ -251,7 +251,7 @@ FIELDS: dict[str, Field] = {
     "gi_z": Field("Gi*-z-score", kind="number"), "gi_p": _hide("Gi* p-waarde"),
     "gi_q": _hide("Gi* q-waarde"), "gi_class": _hide("Gi*-klasse (code)"),
     "gi_label": Field("Gi*-klasse"), "gi_empty": _hide("Gi* zonder buren"),
-    "method": _hide("Methode (code)"), "method_label": Field("Methode"),
+    "method": Field("Methode"), "method_label": Field("Methode"),
     "window": Field("Venster"), "origin": Field("Vanaf", kind="datetime"),
     "window_end": Field("Tot", kind="datetime"),
     # deployments and recommendations
@@ -268,7 +268,9 @@ FIELDS: dict[str, Field] = {
     "share_of_risk": Field("Deel van het risico", kind="share"),
     "distance_to_existing_m": Field("Afstand tot bestaande inzet", "m", "integer"),
     "explanation": Field("Toelichting"), "backtest_score": Field("Backtest", kind="number"),
-    "objective_unit": Field("Eenheid"),
+    "objective_unit": Field("Eenheid"), "site_id": _hide("Plaats (id)"),
+    "seq": _hide("Volgnummer"), "solver": _hide("Rekenmethode"), "unit_id": Field("Eenheid"),
+    "duration_days": Field("Duur", "dagen", "integer"), "until": Field("Tot", kind="date"),
     # alerts
     "verhoogd_risico": Field("Verhoogd risico", kind="bool"),
     "valid_through": Field("Geldig tot en met", kind="date"),

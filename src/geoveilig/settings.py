@@ -8,7 +8,6 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 #: PDOK BRT-Achtergrondkaart, grey variant (WMTS tiles in Web Mercator), and its attribution
 BASEMAP_URL = ("https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/grijs/EPSG:3857/"
                "{z}/{x}/{y}.png")
