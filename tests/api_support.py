@@ -79,7 +79,7 @@ def running_server(data_dir: Path, geo_dir: Path, **env: str) -> Iterator[str]:
         proc = subprocess.Popen([str(exe), "serve", "--host", "127.0.0.1", "--port", str(port)],
                                 env=environ, stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.time() + 90
+        deadline = time.time() + 240  # a loaded CI machine: start-up can take minutes
         while True:
             try:
                 if httpx.get(f"{base}/health", timeout=2).status_code == 200:

@@ -133,3 +133,36 @@ def test_significant_digits() -> None:
     got = _significant(np.array([0.0, 123456789.0, 0.000123456789, -2.5e-9 / 3, np.nan]), 6)
     np.testing.assert_array_equal(got[:3], [0.0, 123457000.0, 0.000123457])
     assert got[3] == pytest.approx(-8.33333e-10, rel=1e-9) and np.isnan(got[4])
+
+
+def test_risk_classes_are_quantiles_over_cells_at_risk() -> None:
+    """Zero-risk cells are class 0 (transparent on the map) and do not pull the class edges
+    down: the cells at risk fill five classes of about a fifth each."""
+    import numpy as np
+
+    from geoveilig.layers import risk_classes
+
+    risk = np.concatenate([np.zeros(800), np.linspace(0.01, 1.0, 100)])
+    classes, edges = risk_classes(risk)
+    assert (classes[:800] == 0).all()
+    assert len(edges) == 6 and edges[0] == 0.01 and edges[-1] == 1.0
+    assert sorted(set(classes[800:])) == [1, 2, 3, 4, 5]
+    assert all(18 <= (classes == c).sum() <= 22 for c in range(1, 6))
+    assert list(risk_classes(np.zeros(5))[0]) == [0] * 5 and risk_classes(np.zeros(5))[1] == []
+    tied, tied_edges = risk_classes(np.array([0.0, 2.0, 2.0, 2.0]))  # one value: one class
+    assert list(tied) == [0, 1, 1, 1] and tied_edges == [2.0, 2.0]
+    assert list(risk_classes(np.array([np.nan, -1.0, 0.5]))[0]) == [0, 0, 1]
+
+
+def test_field_catalogue_labels_in_dutch() -> None:
+    """What the map shows for a property: a Dutch label (never the property's name), units and
+    formats; internal ids and p-values are hidden."""
+    from geoveilig.layers import FIELDS, field_catalogue
+
+    cat = field_catalogue()
+    for name in ("cell_id", "gi_p", "gi_q", "gi_empty", "period_start", "crime_type"):
+        assert cat[name]["hidden"] is True
+    assert cat["area_km2"] == {"label": "Oppervlakte", "kind": "number", "unit": "km²"}
+    assert cat["coverage_share"]["kind"] == "share" and cat["fully_covered"]["kind"] == "bool"
+    assert cat["kind"]["values"]["alarm"] == "mobiel alarmsysteem"
+    assert all("_" not in f.label and f.label != name for name, f in FIELDS.items())

@@ -20,7 +20,7 @@ def test_static_map_is_self_contained(areas, demo_incidents):
     links = re.findall(r'<link[^>]+href="([^"]+)"', html)
     assert scripts == [] and links == []  # Leaflet is inlined, nothing from a CDN
     assert "L.map(" in html and "Leaflet" in html
-    assert "tile.openstreetmap.org" not in html
+    assert "tile.openstreetmap.org" not in html and "service.pdok.nl" not in html
     for name in ("Wijkgrenzen", "High Impact Crimes 2017 (aantal)", "Wijkdekkend"):
         assert name in html
     # aggregates only: no incident ids or coordinates of single incidents
@@ -39,7 +39,10 @@ def test_map_cli_writes_the_file(monkeypatch, tmp_path, shared_geo, demo_inciden
     assert result.exit_code == 0, result.output
     html = out.read_text(encoding="utf-8")
     assert "SYNTHETISCHE demo-gegevens" in html
-    assert "tile.openstreetmap.org" in html  # online base offered, outlines as fallback
+    # online base offered (PDOK BRT-Achtergrondkaart grijs, with Kadaster's attribution),
+    # outlines as fallback
+    assert "service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/grijs/EPSG:3857" in html
+    assert "Kadaster" in html and "tile.openstreetmap.org" not in html
     bad = runner.invoke(app, ["map", "--out", str(out), "--layers", "incidenten"])
     assert bad.exit_code == 1 and "onbekende kaartlaag" in bad.output
     bad = runner.invoke(app, ["map", "--out", str(out), "--crime-type", "fraude"])

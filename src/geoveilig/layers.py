@@ -319,6 +319,142 @@ DEPENDENCIES = DATA_PARTS
 
 
 
+# --- what users read: labels, units and formats of the properties ---------------------------
+
+FieldKind = Literal["text", "integer", "number", "share", "bool", "date", "datetime"]
+
+
+@dataclass(frozen=True)
+class Field:
+    """How a layer property is shown to people (map popups and legends, exports): a Dutch
+    ``label``, a ``unit``, how to format it (``kind``: ``share`` is a fraction shown as a
+    percentage, ``bool`` as ja/nee) and Dutch labels for coded ``values``. ``hidden``
+    properties are for machines only (ids, p-values, slugs beside their label)."""
+
+    label: str
+    unit: str = ""
+    kind: FieldKind = "text"
+    hidden: bool = False
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"label": self.label, "kind": self.kind}
+        if self.unit:
+            out["unit"] = self.unit
+        if self.hidden:
+            out["hidden"] = True
+        if self.values:
+            out["values"] = dict(self.values)
+        return out
+
+
+def _hide(label: str) -> Field:
+    return Field(label, hidden=True)
+
+
+_DEPLOYMENT_KINDS = {"alarm": "mobiel alarmsysteem", "alarms": "mobiel alarmsysteem",
+                     "camera": "flexibele camera", "cameras": "flexibele camera",
+                     "buurttent": "BuurtTent", "witte-voeten": "witte-voetenactie"}
+
+#: every property of the catalogue's layers, by name (a browser test scans the map for names
+#: that are missing here)
+FIELDS: dict[str, Field] = {
+    # areas and counts
+    "code": Field("CBS-code"), "name": Field("Naam"), "wijk_code": Field("Wijkcode"),
+    "buurt_code": Field("Buurtcode"), "wijk_name": Field("Wijk"), "buurt_name": Field("Buurt"),
+    "wijk_codes": Field("Wijken"), "buurten": Field("Buurten"),
+    "crime_type": _hide("Misdrijftype (code)"), "crime_type_label": Field("Misdrijftype"),
+    "crime_types": Field("Misdrijftypen"),
+    "period": Field("Periode"), "period_start": _hide("Begin periode"),
+    "period_end": _hide("Einde periode"),
+    "count": Field("Aantal misdrijven", kind="integer"),
+    "count_suppressed": Field("Klein aantal (1-4), niet getoond", kind="bool"),
+    "suppressed": Field("Klein aantal, niet getoond", kind="bool"),
+    "source": Field("Bron"), "area_km2": Field("Oppervlakte", "km²", "number"),
+    "level": _hide("Niveau"), "date": Field("Peildatum", kind="date"),
+    # prevention
+    "group_id": _hide("Groep (id)"), "type": _hide("Soort (code)"), "type_label": Field("Soort"),
+    "label": Field("Naam"), "team_id": _hide("Team (id)"),
+    "linked_whatsapp_groups": Field("Gekoppelde WhatsApp-groepen", kind="integer"),
+    "status": Field("Status"), "status_label": _hide("Status (tekst)"),
+    "status_since": Field("Status sinds", kind="date"), "area_kind": _hide("Soort gebied"),
+    "members": Field("Leden", kind="integer"), "synthetic": _hide("Synthetisch"),
+    "active_teams": Field("Actieve buurtpreventieteams", kind="integer"),
+    "teams_in_formation": Field("Teams in oprichting", kind="integer"),
+    "whatsapp_groups": Field("WhatsApp-groepen", kind="integer"),
+    "whatsapp_groups_in_formation": Field("WhatsApp-groepen in oprichting", kind="integer"),
+    "whatsapp_groups_linked": Field("WhatsApp-groepen gekoppeld aan een team",
+                                    kind="integer"),
+    "coverage_share": Field("Gedekt door preventiegroepen", kind="share"),
+    "coverage_share_teams": Field("Gedekt door teams", kind="share"),
+    "coverage_share_whatsapp": Field("Gedekt door WhatsApp-groepen", kind="share"),
+    "covered_km2": Field("Gedekte oppervlakte", "km²", "number"),
+    "fully_covered": Field("Wijkdekkend", kind="bool"),
+    # incidents
+    "incident_id": Field("Registratienummer"), "occurred_at": Field("Moment", kind="datetime"),
+    "occurred_from": Field("Vanaf", kind="datetime"),
+    "occurred_to": Field("Tot", kind="datetime"), "address": Field("Adres"),
+    # hotspots
+    "cell_id": _hide("Cel (id)"), "share_in_area": Field("Deel van de cel in de gemeente",
+                                                        kind="share"),
+    "risk": Field("Risico (relatief)", kind="number"), "rank": Field("Rang", kind="integer"),
+    "percentile": Field("Percentiel", kind="number"),
+    "risk_class": Field("Risicoklasse", kind="integer"),
+    "gi_z": Field("Gi*-z-score", kind="number"), "gi_p": _hide("Gi* p-waarde"),
+    "gi_q": _hide("Gi* q-waarde"), "gi_class": _hide("Gi*-klasse (code)"),
+    "gi_label": Field("Gi*-klasse"), "gi_empty": _hide("Gi* zonder buren"),
+    "method": Field("Methode"), "method_label": Field("Methode"),
+    "window": Field("Venster"), "origin": Field("Vanaf", kind="datetime"),
+    "window_end": Field("Tot", kind="datetime"),
+    # deployments and recommendations
+    "id": _hide("Inzet (id)"), "kind": Field("Soort inzet", values=_DEPLOYMENT_KINDS),
+    "radius_m": Field("Straal", "m", "integer"), "area_wkt": _hide("Gebied (WKT)"),
+    "start": Field("Sinds", kind="datetime"), "end": Field("Tot", kind="datetime"),
+    "planned_start": Field("Gepland vanaf", kind="datetime"),
+    "planned_end": Field("Gepland tot", kind="datetime"), "plan_id": Field("Plan"),
+    "plan_rank": Field("Rang in plan", kind="integer"), "units": Field("Eenheden",
+                                                                       kind="integer"),
+    "approximate": Field("Plaats bij benadering", kind="bool"), "note": Field("Opmerking"),
+    "effect_ready": Field("Effect meetbaar", kind="bool"), "revision": _hide("Versie"),
+    "expected_covered": Field("Verwacht gedekt", kind="number"),
+    "share_of_risk": Field("Deel van het risico", kind="share"),
+    "distance_to_existing_m": Field("Afstand tot bestaande inzet", "m", "integer"),
+    "explanation": Field("Toelichting"), "backtest_score": Field("Backtest", kind="number"),
+    "objective_unit": Field("Eenheid"), "site_id": _hide("Plaats (id)"),
+    "seq": _hide("Volgnummer"), "solver": _hide("Rekenmethode"), "unit_id": Field("Eenheid"),
+    "duration_days": Field("Duur", "dagen", "integer"), "until": Field("Tot", kind="date"),
+    # alerts
+    "verhoogd_risico": Field("Verhoogd risico", kind="bool"),
+    "valid_through": Field("Geldig tot en met", kind="date"),
+}
+
+
+def field_catalogue() -> dict[str, dict[str, Any]]:
+    """``FIELDS`` as plain JSON for the web map."""
+    return {name: f.as_json() for name, f in FIELDS.items()}
+
+
+def risk_classes(risk: np.ndarray, k: int = 5) -> tuple[np.ndarray, list[float]]:
+    """Map classes of a risk surface: quantile classes over the cells with risk above zero
+    (each class holds about a fifth of them), class 0 for cells without risk. Returns the
+    class per cell and the class edges (at most ``k + 1``; tied edges merged, so a surface
+    with few distinct values has fewer classes). Quantiles rather than natural breaks: a
+    planner reads class 5 as "the top fifth of the cells at risk", the same ranking the
+    backtest's hit rate uses, and the classes stay stable when one extreme cell changes."""
+    values = np.asarray(risk, dtype=float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    classes = np.zeros(len(values), dtype=int)
+    if not len(positive):
+        return classes, []
+    edges = np.unique(np.quantile(positive, np.linspace(0, 1, k + 1)))
+    if len(edges) == 1:
+        edges = np.array([edges[0], edges[0]])
+    ok = np.isfinite(values) & (values > 0)
+    classes[ok] = np.clip(np.searchsorted(edges[1:-1], values[ok], side="right") + 1,
+                          1, len(edges) - 1)
+    return classes, [float(e) for e in edges]
+
+
 # --- suppression -------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -745,13 +881,16 @@ def build_hotspots(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataF
     frame["cell_id"] = frame["cell_id"].astype(str)
     # What is the same for every cell (method, window, origin) is said once, in the
     # response's "parameters" member, not 3,772 times: the layer is served whole to the map.
-    constant = {c: str(frame[c].iloc[0]) for c in _HOTSPOT_CONSTANT if c in frame and len(frame)}
+    constant: dict[str, Any] = {c: str(frame[c].iloc[0]) for c in _HOTSPOT_CONSTANT
+                                if c in frame and len(frame)}
     out = frame[[c for c in _HOTSPOT_COLUMNS if c in frame]].copy()
     for col, digits in _HOTSPOT_ROUNDING.items():
         if col in out:
             out[col] = out[col].round(digits)
     if "risk" in out:  # relative risk: six significant digits are plenty
         out["risk"] = _significant(out["risk"].to_numpy(dtype=float), 6)
+        # map classes over the cells at risk; zero-risk cells are class 0 (transparent)
+        out["risk_class"], constant["risk_breaks"] = risk_classes(out["risk"].to_numpy())
     gdf = gpd.GeoDataFrame(out, geometry="geometry", crs=RD_NEW)
     gdf.attrs["parameters"] = constant
     return gdf

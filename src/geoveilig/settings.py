@@ -8,6 +8,12 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: PDOK BRT-Achtergrondkaart, grey variant (WMTS tiles in Web Mercator), and its attribution
+BASEMAP_URL = ("https://service.pdok.nl/brt/achtergrondkaart/wmts/v2_0/grijs/EPSG:3857/"
+               "{z}/{x}/{y}.png")
+BASEMAP_ATTRIBUTION = ('Kaartgegevens &copy; <a href="https://www.kadaster.nl">Kadaster</a> '
+                       '(BRT-Achtergrondkaart, PDOK)')
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GEOVEILIG_", extra="ignore")
@@ -28,8 +34,9 @@ class Settings(BaseSettings):
     pdok_url: str = "https://service.pdok.nl/cbs/wijkenbuurten/{year}/wfs/v1_0"
 
     #: Online base map tiles for the web map; empty = none (outlines only, e.g. offline).
-    basemap_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-    basemap_attribution: str = "&copy; OpenStreetMap-bijdragers"
+    #: Default: PDOK's BRT-Achtergrondkaart, grey (the base map of Dutch government maps).
+    basemap_url: str = BASEMAP_URL
+    basemap_attribution: str = BASEMAP_ATTRIBUTION
 
     #: CBS OData feeds (``geoveilig cbs fetch``): StatLine (key figures, Veiligheidsmonitor)
     #: and the police's tables on dataderden. The ODataFeed paths page with ``nextLink``.

@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pyproj import Transformer
 
 from .. import crimetypes
+from ..layers import field_catalogue
 from ..placement.service import KEEP_EXISTING
 from .ogc import api_base
 from .services import services
@@ -51,6 +52,7 @@ def page_config(request: Request) -> dict[str, object]:
         "basemapAttribution": settings.basemap_attribution,
         "synthetic": synthetic,
         "keepExisting": KEEP_EXISTING,
+        "fields": field_catalogue(),  # Dutch labels, units and formats of the properties
     }
 
 

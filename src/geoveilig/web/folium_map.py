@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib.resources import files
@@ -235,8 +236,11 @@ def static_map(areas: Areas, layers: Sequence[MapLayer], *, title: str,
     folium.FeatureGroup(name="Geen achtergrond (grenzen)", overlay=False,
                         control=True).add_to(fmap)
     if online_base:
-        osm = folium.TileLayer(
-            "OpenStreetMap", name="OpenStreetMap (online)", overlay=False, control=True)
+        from ..settings import BASEMAP_ATTRIBUTION, BASEMAP_URL
+
+        osm = folium.TileLayer(  # PDOK BRT-Achtergrondkaart grijs, as Dutch government maps
+            BASEMAP_URL, attr=BASEMAP_ATTRIBUTION, max_zoom=19,
+            name="Achtergrondkaart BRT grijs (PDOK, online)", overlay=False, control=True)
         osm.add_to(fmap)
     outlines = [
         MapLayer("Gemeentegrens", areas.gemeente[["code", "name", "geometry"]], kind="outline",
@@ -257,4 +261,14 @@ def static_map(areas: Areas, layers: Sequence[MapLayer], *, title: str,
     script = _SCRIPT % {"map": json.dumps(fmap.get_name())}
     root.script.add_child(folium.Element(osm_js))
     root.html.add_child(folium.Element(script))
-    return root.render()
+    return _accessible(root.render(), title)
+
+
+def _accessible(page: str, title: str) -> str:
+    """WCAG 2.1 AA basics folium leaves out: the page's language, a title, and zooming
+    allowed on phones (folium's viewport forbids it)."""
+    page = page.replace("<html>", '<html lang="nl">', 1)
+    page = re.sub(r'<meta name="viewport"[^>]*>',
+                  '<meta name="viewport" content="width=device-width, initial-scale=1">', page)
+    head = f"<title>{html.escape(title)} – geoveilig</title>"
+    return page.replace("<head>", "<head>\n    " + head, 1)

@@ -1,72 +1,85 @@
-/* geoveilig planning map: fetches the layers from the OGC API, shows them with legends and
- * requests deployment recommendations. The API key lives in sessionStorage (never in a URL). */
+/* geoveilig planning map: fetches the layers from the OGC API (the hotspot and incident layers
+ * as vector tiles), shows them with Dutch popups and legends and requests deployment
+ * recommendations. Labels, units and formats of the properties come from the layer catalogue
+ * (geoveilig.layers.FIELDS, in the page config). The API key lives in sessionStorage (never in
+ * a URL). */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("config").textContent);
   var API = cfg.api;
   var KEY_STORE = "geoveilig.apiKey";
-
-  var LABELS = {
-    code: "Code", name: "Naam", wijk_code: "Wijk", buurt_code: "Buurt", wijk_name: "Wijk",
-    buurt_name: "Buurt", count: "Aantal", crime_type: "Misdrijftype", label: "Naam",
-    period: "Periode", coverage_share: "Gedekt (aandeel)", fully_covered: "Wijkdekkend",
-    active_teams: "Actieve teams", teams_in_formation: "Teams in oprichting",
-    whatsapp_groups: "WhatsApp-groepen", type_label: "Soort", status_label: "Status",
-    risk: "Risico", rank: "Rang", percentile: "Percentiel", gi_z: "Gi* z", gi_class: "Gi*",
-    method: "Methode", expected_covered: "Verwacht gedekt", share_of_risk: "Deel van risico",
-    date: "Datum", type: "Soort", start: "Vanaf", end: "Tot", occurred_at: "Moment",
-    distance_to_existing_m: "Afstand tot bestaande (m)", explanation: "Toelichting",
-    backtest_score: "Backtest", suppressed: "Onderdrukt (klein aantal)", status: "Status",
-    planned_start: "Gepland vanaf", planned_end: "Gepland tot", plan_id: "Plan",
-    plan_rank: "Rang in plan", kind: "Soort", effect_ready: "Effect meetbaar"
-  };
+  var FIELDS = cfg.fields || {};
   var STATUS_COLORS = { gepland: "#ff7f00", "geplaatst": "#e31a1c", "beëindigd": "#7f7f7f",
                         geannuleerd: "#cccccc" };
+  var COUNT_SCHEME = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"];
 
-  // What each collection looks like on the map. Collections the caller may not see are not
-  // listed by /collections, so they never appear here.
+  // What each collection looks like on the map. "choropleth" layers colour the areas and are
+  // exclusive (one at a time); "overlay" layers (points, groups) lie on top of them.
+  // Collections the caller may not see are not listed by /collections, so they never appear.
   var SPECS = [
-    { id: "wijken", title: "Misdrijven per wijk", kind: "choropleth", column: "count",
-      scheme: ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"], show: true,
+    { id: "wijken", title: "Misdrijven per wijk", group: "choropleth", kind: "choropleth",
+      column: "count", scheme: COUNT_SCHEME, show: true, unit: "aantal misdrijven",
       params: function (s) { return { crimeType: s.crimeType, year: s.year }; } },
-    { id: "buurten", title: "Misdrijven per buurt", kind: "choropleth", column: "count",
-      scheme: ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"],
+    { id: "buurten", title: "Misdrijven per buurt", group: "choropleth", kind: "choropleth",
+      column: "count", scheme: COUNT_SCHEME, unit: "aantal misdrijven",
       params: function (s) { return { crimeType: s.crimeType, year: s.year }; } },
-    { id: "hotspots", title: "Hotspots (risico per cel)", kind: "choropleth",
-      column: "percentile", scheme: ["#fff5eb", "#fdbe85", "#fd8d3c", "#e6550d", "#a63603"],
-      outlineWhere: { gi_class: "hot" },
+    { id: "hotspots", title: "Hotspots (risico per cel van 125 m)", group: "choropleth",
+      kind: "classes", tiles: true, column: "risk_class",
+      scheme: ["#fdd0a2", "#fdae6b", "#fd8d3c", "#e6550d", "#a63603"],
       params: function (s) { return { crimeType: s.crimeType }; } },
-    { id: "prevention-coverage", title: "Dekking preventiegroepen", kind: "choropleth",
-      column: "coverage_share", scheme: ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"],
+    { id: "prevention-coverage", title: "Dekking preventiegroepen", group: "choropleth",
+      kind: "choropleth", column: "coverage_share", share: true,
+      scheme: ["#edf8e9", "#bae4b3", "#74c476", "#31a354", "#006d2c"],
       params: function () { return {}; } },
-    { id: "prevention-groups", title: "Preventiegroepen", kind: "areas", color: "#2b8cbe",
-      params: function () { return {}; } },
-    { id: "deployments", title: "Inzet (gepland, geplaatst, beëindigd)", kind: "points",
-      colorBy: "status", colors: STATUS_COLORS, color: "#ff7f00", actions: true,
-      params: function () { return {}; } },
-    { id: "recommendations", title: "Aanbevolen plaatsen (opgeslagen plan)", kind: "points",
-      color: "#6a3d9a", params: function (s) { return { planId: s.planId }; } },
-    { id: "incidents", title: "Incidenten (politie)", kind: "points", color: "#000000",
-      radius: 3, params: function (s) {
-        return { crimeType: s.crimeType, datetime: s.year + "-01-01T00:00:00Z/" +
-          (Number(s.year) + 1) + "-01-01T00:00:00Z" };
-      } }
+    { id: "prevention-groups", title: "Preventiegroepen", group: "overlay", kind: "areas",
+      color: "#2b8cbe", params: function () { return {}; } },
+    { id: "deployments", title: "Inzet (gepland, geplaatst, beëindigd)", group: "overlay",
+      kind: "points", colorBy: "status", colors: STATUS_COLORS, color: "#ff7f00",
+      actions: true, params: function () { return {}; } },
+    { id: "recommendations", title: "Aanbevolen plaatsen (opgeslagen plan)", group: "overlay",
+      kind: "points", color: "#6a3d9a", params: function (s) { return { planId: s.planId }; } },
+    { id: "incidents", title: "Incidenten (politie)", group: "overlay", kind: "points",
+      tiles: true, color: "#000000", radius: 3,
+      params: function (s) { return { crimeType: s.crimeType }; } }
   ];
 
   var state = { crimeType: cfg.defaultCrimeType, year: String(cfg.defaultYear), planId: null };
-  var map = L.map("map", { zoomControl: true }).setView(cfg.center, 13);
+  var map = L.map("map", { zoomControl: false }).setView(cfg.center, 13);
+  L.control.zoom({ zoomInTitle: "Inzoomen", zoomOutTitle: "Uitzoomen" }).addTo(map);
+  // Leaflet.VectorGrid 1.3 draws tile points as CircleMarkers without a latitude/longitude,
+  // which Leaflet 1.9's event handling asks for on a click: compute it from the tile's
+  // coordinates and the point's pixel position in the tile.
+  var circleLatLng = L.CircleMarker.prototype.getLatLng;
+  L.CircleMarker.prototype.getLatLng = function () {
+    var r = this._renderer;
+    if (this._latlng || !r || !r._tileCoord || !this._point) return circleLatLng.call(this);
+    var c = r._tileCoord;
+    return map.unproject(L.point(c.x * r._size.x, c.y * r._size.y).add(this._point), c.z);
+  };
+  map.attributionControl.setPrefix(false);
+  map.on("popupopen", function (e) {  // Dutch for screen readers too
+    var close = e.popup.getElement().querySelector(".leaflet-popup-close-button");
+    if (close) close.setAttribute("aria-label", "Sluiten");
+  });
+  map.createPane("choropleth").style.zIndex = 350;   // colours under outlines and points
+  var outlinePane = map.createPane("outlines");
+  outlinePane.style.zIndex = 380;
+  outlinePane.style.pointerEvents = "none";
+  map.createPane("points").style.zIndex = 450;
   L.control.scale({ imperial: false }).addTo(map);
-  var control = L.control.layers({}, {}, { collapsed: false }).addTo(map);
   var legend = L.control({ position: "bottomright" });
   legend.onAdd = function () {
     this._div = L.DomUtil.create("div", "legend");
+    this._div.setAttribute("aria-label", "Legenda");
+    this._div.setAttribute("role", "region");
     return this._div;
   };
   legend.addTo(map);
 
-  var layers = {};      // id -> {spec, group, data, edges}
+  var layers = {};      // id -> {spec, group, data, edges, meta}
   var planLayer = L.layerGroup().addTo(map);
   var lastPlan = null;
+  var unlabelled = {};  // property names without a Dutch label: never shown (tests read them)
 
   // --- helpers -----------------------------------------------------------------------------
   function key() { return sessionStorage.getItem(KEY_STORE); }
@@ -116,26 +129,71 @@
     }
     return q.join("&");
   }
-  function fetchAll(url, features) {
+  function fetchAll(url, features, first) {
     features = features || [];
     return getJSON(url).then(function (res) {
       var fc = res.body || {};
+      first = first || fc;
       features = features.concat(fc.features || []);
       var next = (fc.links || []).filter(function (l) { return l.rel === "next"; })[0];
-      return next ? fetchAll(next.href, features) : features;
+      if (next) return fetchAll(next.href, features, first);
+      features.parameters = first.parameters || null;
+      return features;
     });
+  }
+
+  // Dutch number and date formats (decimal comma, day-month-year)
+  function fmtNum(x, digits) {
+    if (typeof x !== "number" || !isFinite(x)) return "onbekend";
+    var d = digits !== undefined ? digits : (Number.isInteger(x) || Math.abs(x) >= 100 ? 0 :
+      (Math.abs(x) >= 1 ? 2 : 3));
+    return x.toLocaleString("nl-NL", { minimumFractionDigits: 0, maximumFractionDigits: d });
+  }
+  function fmtShare(x) {
+    return typeof x === "number" && isFinite(x) ? fmtNum(100 * x, 1) + "%" : "onbekend";
+  }
+  function fmtDate(iso, withTime) {
+    var m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}))?/.exec(String(iso));
+    if (!m) return String(iso);
+    return m[3] + "-" + m[2] + "-" + m[1] + (withTime && m[4] ? " " + m[4] + ":" + m[5] : "");
+  }
+  function fmtValue(name, v) {
+    var f = FIELDS[name] || {};
+    if (f.values && f.values[v] !== undefined) return f.values[v];
+    if (typeof v === "boolean" || f.kind === "bool") return v === true || v === "true" ? "ja" : "nee";
+    if (f.kind === "share") return fmtShare(Number(v));
+    if (f.kind === "integer" || f.kind === "number" || typeof v === "number") {
+      var n = Number(v);
+      if (!isFinite(n)) return String(v);
+      return fmtNum(n, f.kind === "integer" ? 0 : undefined) + (f.unit ? " " + f.unit : "");
+    }
+    if (f.kind === "date") return fmtDate(v, false);
+    if (f.kind === "datetime") return fmtDate(v, true);
+    if (typeof v === "object") return JSON.stringify(v);
+    return String(v) + (f.unit ? " " + f.unit : "");
+  }
+  function noteUnlabelled(name) {
+    unlabelled[name] = true;
+    document.body.setAttribute("data-unlabelled", Object.keys(unlabelled).sort().join(","));
   }
   function popup(props) {
     var rows = [];
     for (var k in props) {
-      if (k.charAt(0) === "_" || props[k] === null || props[k] === undefined) continue;
       var v = props[k];
-      if (typeof v === "number" && !Number.isInteger(v)) v = v.toFixed(3);
-      if (typeof v === "object") v = JSON.stringify(v);
-      rows.push("<tr><th>" + esc(LABELS[k] || k) + "</th><td>" + esc(v) + "</td></tr>");
+      if (k.charAt(0) === "_" || v === null || v === undefined || v === "") continue;
+      var f = FIELDS[k];
+      if (!f) { noteUnlabelled(k); continue; }
+      if (f.hidden) continue;
+      rows.push("<tr><th scope=\"row\">" + esc(f.label) + "</th><td>" + esc(fmtValue(k, v)) +
+        "</td></tr>");
+    }
+    if (props.count === null && props.count_suppressed) {
+      rows.unshift("<tr><th scope=\"row\">" + esc(FIELDS.count.label) +
+        "</th><td>1 tot 4 (niet getoond)</td></tr>");
     }
     return '<div class="popup"><table>' + rows.join("") + "</table></div>";
   }
+  // quantile classes over the values present (null: not shown)
   function breaks(values) {
     var v = values.filter(function (x) { return typeof x === "number" && isFinite(x); })
       .sort(function (a, b) { return a - b; });
@@ -152,9 +210,34 @@
     while (i < edges.length - 2 && value >= edges[i + 1]) i++;
     return scheme[Math.round(i * (scheme.length - 1) / Math.max(edges.length - 2, 1))];
   }
-  function fmt(x) {
-    if (Number.isInteger(x) || Math.abs(x) >= 10) return Math.round(x).toLocaleString("nl-NL");
-    return x.toFixed(2).replace(".", ",");
+  function classColour(spec, cls, n) {  // class 1..n of a surface with n classes
+    return spec.scheme[Math.round((cls - 1) * (spec.scheme.length - 1) / Math.max(n - 1, 1))];
+  }
+  function fmtEdge(spec, x) { return spec.share ? fmtShare(x) : fmtNum(x); }
+  function crimeTypeLabel() {
+    var hit = cfg.crimeTypes.filter(function (c) { return c[0] === state.crimeType; })[0];
+    return hit ? hit[1] : state.crimeType;
+  }
+  // make a drawn feature reachable with the keyboard: Tab to it, Enter opens its popup
+  function focusable(layer, name) {
+    var el = layer.getElement && layer.getElement();
+    if (!el) return;
+    el.setAttribute("tabindex", "0");
+    el.setAttribute("role", "button");
+    el.setAttribute("aria-label", name);
+    el.addEventListener("keydown", function (ev) {
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        layer.openPopup();
+      }
+    });
+  }
+  function featureName(spec, p) {
+    var name = p.name || p.label || p.buurt_name || p.incident_id || spec.title;
+    if (spec.column && p[spec.column] !== undefined) {
+      name += ": " + (p[spec.column] === null ? "niet getoond" : fmtValue(spec.column, p[spec.column]));
+    }
+    return name;
   }
 
   // --- layers ------------------------------------------------------------------------------
@@ -165,35 +248,100 @@
     if (spec.kind === "choropleth") {
       entry.edges = breaks(feats.map(function (f) { return f.properties[spec.column]; }));
     }
+    var pane = spec.group === "choropleth" ? "choropleth" : "points";
     var gj = L.geoJSON({ type: "FeatureCollection", features: feats }, {
+      pane: pane,
       style: function (f) {
         if (spec.kind === "choropleth") {
-          var hot = spec.outlineWhere && Object.keys(spec.outlineWhere).every(function (k) {
-            return f.properties[k] === spec.outlineWhere[k];
-          });
           return { fillColor: colourOf(f.properties[spec.column], entry.edges, spec.scheme),
-                   color: hot ? "#000" : "#666", weight: hot ? 2 : 0.7, fillOpacity: 0.65 };
+                   color: "#666", weight: 0.7, fillOpacity: 0.7 };
         }
         return { color: spec.color, weight: 1.5, fillColor: spec.color, fillOpacity: 0.25 };
       },
       pointToLayer: function (f, latlng) {
         var c = spec.colorBy ? (spec.colors[f.properties[spec.colorBy]] || spec.color) : spec.color;
         return L.circleMarker(latlng, { radius: spec.radius || 7, color: "#222", weight: 1,
-                                        fillColor: c, fillOpacity: 0.9 });
+                                        fillColor: c, fillOpacity: 0.9, pane: pane });
       },
       onEachFeature: function (f, layer) {
         layer.bindPopup(popup(f.properties) + (spec.actions ? actionsHtml(f.properties) : ""));
       }
     });
     gj.addTo(entry.group);
+    gj.eachLayer(function (l) { focusable(l, featureName(spec, l.feature.properties)); });
+    var first = feats[0] && feats[0].properties;
+    if (first && first.crime_type_label) {
+      entry.meta = { title: spec.title + ": " + crimeTypeLabel() + ", " + first.period };
+    } else if (first && first.date) {
+      entry.meta = { title: spec.title + " op " + fmtDate(first.date) };
+    }
     updateLegend();
+  }
+
+  // the hotspot and incident layers: OGC API vector tiles (MVT) drawn by Leaflet.VectorGrid
+  function tileLayer(entry) {
+    var spec = entry.spec;
+    var seen = {};
+    var url = API + "/collections/" + spec.id + "/tiles/WebMercatorQuad/{z}/{y}/{x}?" +
+      query(spec.params(state));
+    var styles = {};
+    styles[spec.id] = function (p) {
+      seen[p.cell_id || p.incident_id || JSON.stringify(p)] = true;
+      if (spec.kind === "classes") {
+        var n = Math.max((entry.meta && entry.meta.breaks ? entry.meta.breaks.length : 6) - 1, 1);
+        if (!p.risk_class) return { stroke: false, fill: false, fillOpacity: 0, opacity: 0 };
+        var hot = p.gi_class === "hot";
+        return { fill: true, fillColor: classColour(spec, Math.min(p.risk_class, n), n),
+                 fillOpacity: 0.75, color: hot ? "#000" : "#888", weight: hot ? 1.5 : 0.3 };
+      }
+      var inYear = !p.occurred_at || String(p.occurred_at).slice(0, 4) === state.year;
+      if (!inYear) return { radius: 0.01, stroke: false, fill: false, opacity: 0, fillOpacity: 0 };
+      return { radius: spec.radius || 4, fill: true, fillColor: spec.color, fillOpacity: 0.9,
+               color: "#fff", weight: 1 };
+    };
+    var grid = L.vectorGrid.protobuf(url, {
+      vectorTileLayerStyles: styles, interactive: true, maxNativeZoom: 20, pane:
+        spec.group === "choropleth" ? "choropleth" : "points",
+      rendererFactory: L.svg.tile, fetchOptions: { headers: headers({ Accept: "application/vnd.mapbox-vector-tile" }) },
+      getFeatureId: function (f) { return f.properties.cell_id || f.properties.incident_id; }
+    });
+    grid.on("click", function (e) {
+      var at = e.latlng || (e.originalEvent && map.mouseEventToLatLng(e.originalEvent));
+      L.popup().setLatLng(at).setContent(popup(e.layer.properties)).openOn(map);
+    });
+    grid.on("load", function () {
+      document.body.setAttribute("data-loaded-" + spec.id, String(Object.keys(seen).length));
+    });
+    return grid;
   }
 
   function load(entry) {
     var spec = entry.spec;
+    entry.loading = true;
+    if (spec.tiles) {
+      // the hotspot legend (classes, period, method) from the layer's metadata: one feature
+      var meta = spec.kind === "classes" ?
+        getJSON(API + "/collections/" + spec.id + "/items?" +
+                query(Object.assign({ limit: 1 }, spec.params(state)))).then(function (res) {
+          var p = (res.body || {}).parameters || {};
+          var period = p.origin ? fmtDate(p.origin) + " tot " + fmtDate(p.window_end) : "";
+          entry.meta = { breaks: p.risk_breaks || [],
+                         title: "Hotspots: " + crimeTypeLabel() + (period ? ", " + period : "") +
+                           (p.method_label ? " (" + p.method_label + ")" : "") };
+        }) : Promise.resolve(entry.meta = { title: spec.title + ": " + crimeTypeLabel() + ", " + state.year });
+      return meta.then(function () {
+        entry.group.clearLayers();
+        entry.group.addLayer(tileLayer(entry));
+        entry.data = [];
+        entry.loading = false;
+        updateLegend();
+      }).catch(function (err) {
+        entry.loading = false;
+        message("Laag '" + spec.title + "' niet geladen: " + err.message);
+      });
+    }
     var url = API + "/collections/" + spec.id + "/items?" +
       query(Object.assign({ limit: 10000 }, spec.params(state)));
-    entry.loading = true;
     return fetchAll(url).then(function (features) {
       entry.data = features;
       entry.loading = false;
@@ -205,97 +353,195 @@
     });
   }
 
+  function legendTitle(spec, e) {
+    return (e.meta && e.meta.title) || spec.title;
+  }
   function updateLegend() {
     var parts = [];
     SPECS.forEach(function (spec) {
       var e = layers[spec.id];
       if (!e || !map.hasLayer(e.group)) return;
-      var html = '<div class="item" data-legend="' + spec.id + '"><b>' + esc(spec.title) + "</b>";
+      var html = '<div class="item" data-legend="' + spec.id + '"><b>' +
+        esc(legendTitle(spec, e)) + "</b>";
+      if (spec.unit) html += '<div class="unit">' + esc(spec.unit) + "</div>";
       if (spec.kind === "choropleth" && e.edges) {
         for (var i = 0; i < e.edges.length - 1; i++) {
           html += "<div><i style=\"background:" + colourOf(e.edges[i], e.edges, spec.scheme) +
-            "\"></i>" + fmt(e.edges[i]) + " – " + fmt(e.edges[i + 1]) + "</div>";
+            "\"></i>" + fmtEdge(spec, e.edges[i]) + " – " + fmtEdge(spec, e.edges[i + 1]) + "</div>";
         }
-        if (spec.outlineWhere) html += '<div><i style="border:2px solid #000"></i>significante hotspot (Gi*)</div>';
+        if ((e.data || []).some(function (f) { return f.properties[spec.column] === null; })) {
+          html += '<div><i style="background:#d9d9d9"></i>1 tot 4: niet getoond</div>';
+        }
+      } else if (spec.kind === "classes" && e.meta && e.meta.breaks) {
+        var b = e.meta.breaks, n = b.length - 1;
+        html += '<div class="unit">risico (relatief), vijf klassen met elk een vijfde van de ' +
+          "cellen met risico</div>";
+        for (var c = n; c >= 1; c--) {
+          html += '<div data-class="' + c + '"><i style="background:' + classColour(spec, c, n) +
+            '"></i>' + fmtNum(b[c - 1]) + " – " + fmtNum(b[c]) + "</div>";
+        }
+        html += '<div><i style="background:transparent"></i>geen risico (doorzichtig)</div>';
+        html += '<div><i style="border:2px solid #000"></i>significante hotspot (Gi*)</div>';
+      } else if ((spec.kind === "choropleth" || spec.kind === "classes") && !e.meta) {
+        html += "<div>wordt geladen…</div>";
       } else if (spec.kind === "points" && spec.colorBy) {
         var seen = {};
         (e.data || []).forEach(function (f) { seen[f.properties[spec.colorBy]] = true; });
         Object.keys(seen).forEach(function (t) {
           html += '<div><i class="dot" style="background:' + (spec.colors[t] || spec.color) +
-            '"></i>' + esc(t) + "</div>";
+            '"></i>' + esc(fmtValue(spec.colorBy, t)) + "</div>";
         });
       } else {
         html += '<div><i class="' + (spec.kind === "points" ? "dot" : "") +
-          '" style="background:' + spec.color + '"></i>' + esc(spec.title) + "</div>";
+          '" style="background:' + spec.color + '"></i>' + esc(legendTitle(spec, e)) + "</div>";
       }
       parts.push(html + "</div>");
     });
     var el = legend._div;
     el.innerHTML = parts.join("") || "<i>Geen lagen aan</i>";
+    var print = document.getElementById("print-layers");
+    if (print) {
+      print.textContent = SPECS.filter(function (s) {
+        return layers[s.id] && map.hasLayer(layers[s.id].group);
+      }).map(function (s) { return legendTitle(s, layers[s.id]); }).join("; ");
+    }
+  }
+
+  // the layer choices in the side panel: radio buttons for the colour maps (one at a time),
+  // check boxes for what lies on top
+  function choice(spec, entry) {
+    var box = document.getElementById(spec.group === "choropleth" ? "choropleths" : "overlays");
+    var label = document.createElement("label");
+    label.className = "check";
+    label.setAttribute("data-layer", spec.id);
+    var input = document.createElement("input");
+    input.type = spec.group === "choropleth" ? "radio" : "checkbox";
+    input.name = spec.group === "choropleth" ? "choropleth" : "overlay-" + spec.id;
+    input.value = spec.id;
+    input.checked = !!spec.show;
+    input.addEventListener("change", function () { setVisible(spec.group, spec.id, input.checked); });
+    label.appendChild(input);
+    label.appendChild(document.createTextNode(spec.title));
+    box.appendChild(label);
+  }
+  function setVisible(group, id, on) {
+    if (group === "choropleth") {  // exclusive: switch every other colour map off
+      Object.keys(layers).forEach(function (other) {
+        var e = layers[other];
+        if (e.spec.group === "choropleth" && other !== id && map.hasLayer(e.group)) map.removeLayer(e.group);
+      });
+    }
+    var entry = layers[id];
+    if (entry) {
+      if (on) {
+        entry.group.addTo(map);
+        if (!entry.data && !entry.loading) load(entry);
+        else if (entry.data && !entry.spec.tiles && !entry.group.getLayers().length) draw(entry);
+      } else {
+        map.removeLayer(entry.group);
+      }
+    }
+    updateLegend();
   }
 
   function setupLayers(available) {
-    Object.keys(layers).forEach(function (id) {
-      control.removeLayer(layers[id].group);
-      map.removeLayer(layers[id].group);
-    });
+    Object.keys(layers).forEach(function (id) { map.removeLayer(layers[id].group); });
     layers = {};
+    SPECS.forEach(function (spec) { document.body.removeAttribute("data-loaded-" + spec.id); });
+    ["choropleths", "overlays"].forEach(function (id) {
+      var box = document.getElementById(id);
+      Array.prototype.slice.call(box.querySelectorAll("label")).forEach(function (l) { l.remove(); });
+    });
+    var none = document.createElement("label");
+    none.className = "check";
+    none.setAttribute("data-layer", "");
+    none.innerHTML = '<input type="radio" name="choropleth" value="">geen kleurkaart';
+    none.firstChild.addEventListener("change", function () { setVisible("choropleth", null, true); });
+    document.getElementById("choropleths").appendChild(none);
     SPECS.forEach(function (spec) {
       if (available.indexOf(spec.id) < 0) return;
       var entry = { spec: spec, group: L.layerGroup() };
       layers[spec.id] = entry;
-      control.addOverlay(entry.group, spec.title);
+      choice(spec, entry);
       if (spec.show) { entry.group.addTo(map); load(entry); }
     });
     document.body.setAttribute("data-layers", Object.keys(layers).join(","));
     updateLegend();
   }
 
-  map.on("overlayadd", function (e) {
-    Object.keys(layers).forEach(function (id) {
-      var entry = layers[id];
-      if (entry.group === e.layer && !entry.data && !entry.loading) load(entry);
-    });
-    updateLegend();
-  });
-  map.on("overlayremove", updateLegend);
-
   function reloadVisible() {
     Object.keys(layers).forEach(function (id) {
       var entry = layers[id];
       entry.data = null;
+      entry.meta = null;
       if (map.hasLayer(entry.group)) load(entry);
     });
   }
 
-  // --- outlines and base map -----------------------------------------------------------------
+  // --- outlines, wijk names and base map -------------------------------------------------------
   var outlines = L.layerGroup().addTo(map);
+  var names = L.layerGroup().addTo(map);
   var blank = L.layerGroup();
-  var bases = { "Geen achtergrond (grenzen)": blank };
+  var bases = [["grenzen", "Geen achtergrond (alleen grenzen)", blank]];
+  var basemap = null;
   if (cfg.basemapUrl) {
-    var osm = L.tileLayer(cfg.basemapUrl, { attribution: cfg.basemapAttribution, maxZoom: 19 });
-    bases["Achtergrondkaart (online)"] = osm;
+    basemap = L.tileLayer(cfg.basemapUrl, { attribution: cfg.basemapAttribution, maxZoom: 19 });
+    bases.unshift(["pdok", "Achtergrondkaart (BRT grijs, PDOK, online)", basemap]);
     var failed = 0;
-    osm.on("tileerror", function () {
+    basemap.on("tileerror", function () {
       failed += 1;
-      if (failed === 3 && map.hasLayer(osm)) {
-        map.removeLayer(osm);
+      if (failed === 3 && map.hasLayer(basemap)) {
+        map.removeLayer(basemap);
         blank.addTo(map);
+        document.querySelector('#bases input[value="grenzen"]').checked = true;
+        document.body.setAttribute("data-basemap", "grenzen");
         message("Geen verbinding met de achtergrondkaart: alleen de grenzen worden getoond.", true);
       }
     });
-    osm.addTo(map);
-  } else {
-    blank.addTo(map);
   }
-  Object.keys(bases).forEach(function (name) { control.addBaseLayer(bases[name], name); });
+  bases.forEach(function (b, i) {
+    var label = document.createElement("label");
+    label.className = "check";
+    var input = document.createElement("input");
+    input.type = "radio";
+    input.name = "basemap";
+    input.value = b[0];
+    input.checked = i === 0;
+    input.addEventListener("change", function () {
+      bases.forEach(function (o) { if (map.hasLayer(o[2])) map.removeLayer(o[2]); });
+      b[2].addTo(map);
+      document.body.setAttribute("data-basemap", b[0]);
+    });
+    label.appendChild(input);
+    label.appendChild(document.createTextNode(b[1]));
+    document.getElementById("bases").appendChild(label);
+  });
+  bases[0][2].addTo(map);
+  document.body.setAttribute("data-basemap", bases[0][0]);
+  document.getElementById("wijk-names").addEventListener("change", function (ev) {
+    if (ev.target.checked) names.addTo(map); else map.removeLayer(names);
+  });
   fetchAll(API + "/collections/wijken/items?" + query({ limit: 1000, crimeType: "totaal" }))
     .then(function (features) {
       var gj = L.geoJSON({ type: "FeatureCollection", features: features },
-        { style: { color: "#444", weight: 1.5, fill: false }, interactive: false });
+        { style: { color: "#444", weight: 1.5, fill: false }, interactive: false, pane: "outlines" });
       gj.addTo(outlines);
+      features.forEach(function (f) {  // wijk names as permanent labels at the centre
+        var c = L.geoJSON(f).getBounds().getCenter();
+        L.tooltip({ permanent: true, direction: "center", className: "wijk-name", interactive: false })
+          .setLatLng(c).setContent(esc(f.properties.name)).addTo(names);
+      });
       if (features.length) map.fitBounds(gj.getBounds());
     }).catch(function (err) { message("Wijkgrenzen niet geladen: " + err.message); });
+
+  // --- print / PDF of the current map ----------------------------------------------------------
+  document.getElementById("print").addEventListener("click", function () {
+    document.getElementById("print-date").textContent = new Date().toLocaleString("nl-NL");
+    updateLegend();
+    window.print();
+  });
+  window.addEventListener("beforeprint", function () { map.invalidateSize(); });
+  window.addEventListener("afterprint", function () { map.invalidateSize(); });
 
   // --- login -------------------------------------------------------------------------------
   function refreshCollections() {
@@ -357,6 +603,7 @@
   if (cfg.synthetic) {
     document.getElementById("source-note").textContent =
       "Let op: dit zijn SYNTHETISCHE demo-gegevens, geen echte incidenten.";
+    document.getElementById("print-banner").hidden = false;  // on every printed page
   }
 
   // --- planning ------------------------------------------------------------------------------
@@ -376,7 +623,7 @@
 
   function objectiveText(s) {
     if (s.objective === undefined) return "";
-    var text = "doel " + fmt(Number(s.objective)) +
+    var text = "doel " + fmtNum(Number(s.objective)) +
       (s.objectiveUnit ? " = " + s.objectiveUnit : "");
     if (s.gap !== undefined && s.gap !== null) {
       text += "; afstand tot optimum ≤ " + (100 * s.gap).toFixed(1).replace(".", ",") + "%";
@@ -416,7 +663,7 @@
         (p.status ? p.status + ": " : "") + (p.buurt_name || p.buurt_code || "") +
         (p.date ? " – " + p.date : "") +
         (p.expected_covered !== undefined && p.expected_covered !== null ?
-          " – verwacht gedekt " + Number(p.expected_covered).toFixed(2) : "")));
+          " – verwacht gedekt " + fmtNum(Number(p.expected_covered), 2) : "")));
       list.appendChild(li);
     });
     var s = fc.summary || fc.properties || {};
@@ -542,6 +789,7 @@
       });
       document.getElementById("cycle").hidden = !shown.length;
       document.body.setAttribute("data-deployments", String(features.length));
+      document.body.setAttribute("data-loaded-deployments", String(features.length));
     });
   }
 
