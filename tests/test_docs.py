@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -78,13 +78,14 @@ def _quoted_commands() -> dict[str, set[str]]:
     return found
 
 
-def _resolve(root: click.Command, words: list[str]) -> tuple[list[str], click.Command, list[str]]:
+def _resolve(root: Any, words: list[str]) -> tuple[list[str], Any, list[str]]:
     """Walk the subcommands named at the start of ``words``; return the path, the command and
-    the rest. A group followed by a word that is not one of its commands is an error."""
+    the rest. A group followed by a word that is not one of its commands is an error.
+    (Typer carries its own copy of click: groups are recognised by their ``commands``.)"""
     path: list[str] = []
     cmd = root
     rest = list(words)
-    while isinstance(cmd, click.Group) and rest and not rest[0].startswith("-"):
+    while hasattr(cmd, "commands") and rest and not rest[0].startswith("-"):
         word = rest[0]
         sub = cmd.commands.get(word)
         if sub is None:
@@ -102,7 +103,7 @@ def test_every_quoted_command_exists_with_its_options() -> None:
     quoted = _quoted_commands()
     assert len(quoted) > 40  # the pages do quote the CLI
     problems: list[str] = []
-    paths: dict[tuple[str, ...], click.Command] = {}
+    paths: dict[tuple[str, ...], Any] = {}
     for text, pages in sorted(quoted.items()):
         words = [w for w in re.split(r"[\s\[\]]+", text.replace("\\|", "|"))[1:] if w]
         try:
@@ -166,3 +167,41 @@ def test_readme_starts_with_the_two_commands_and_stays_short() -> None:
     lines = [ln.split("#", 1)[0].strip() for ln in first.group(1).splitlines()]
     assert lines == ["make demo", "make test"]
     assert len(text.splitlines()) <= 160
+
+
+def _marked_block(text: str, marker: str) -> str:
+    """The fenced block right after ``<!-- marker -->``."""
+    after = text.split(f"<!-- {marker} -->", 1)[1]
+    m = _FENCE.search(after)
+    assert m is not None and after[:m.start()].strip() == "", marker
+    return m.group(1)
+
+
+def test_the_rejects_example_prints_what_the_page_says(shared_geo, tmp_path, monkeypatch) -> None:
+    page = (ROOT / "docs" / "own-data.md").read_text(encoding="utf-8")
+    (tmp_path / "meldingen.csv").write_text(_marked_block(page, "example: meldingen.csv"),
+                                            encoding="utf-8")
+    expected = _marked_block(page, "output: geoveilig import meldingen.csv")
+    monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(shared_geo))
+    monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(typer_app(), ["import", "meldingen.csv"])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    for line in expected.splitlines():
+        assert " ".join(line.split()) in said, line
+    rejects = CliRunner().invoke(typer_app(), ["import", "meldingen.csv", "--partial",
+                                               "--rejects", "fouten.csv"])
+    assert rejects.exit_code == 0
+    assert "Klaar. Ingelezen: 2, bijgewerkt: 0, ingetrokken: 0, afgewezen: 3, al aanwezig: 0." \
+        in " ".join(rejects.output.split())
+    assert "Klaar. Ingelezen: 2, bijgewerkt: 0, ingetrokken: 0,\nafgewezen: 3, al aanwezig: 0." \
+        in page
+    header = (tmp_path / "fouten.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.endswith(";fout_kolom;fout_reden")
+
+
+def typer_app():  # type: ignore[no-untyped-def]
+    from geoveilig.cli import app
+
+    return app
