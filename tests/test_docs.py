@@ -205,3 +205,44 @@ def typer_app():  # type: ignore[no-untyped-def]
     from geoveilig.cli import app
 
     return app
+
+
+@pytest.mark.slow  # a served demo and GDAL's command-line tools
+def test_the_gdal_commands_of_the_api_page_work(tmp_path, shared_geo, areas,
+                                                demo_incidents) -> None:
+    import shlex
+    import shutil
+    import subprocess
+
+    import pyogrio
+
+    from tests.api_support import build_store, running_server
+
+    if shutil.which("ogrinfo") is None or shutil.which("ogr2ogr") is None:
+        pytest.fail("ogrinfo/ogr2ogr not found: install gdal-bin (.ci/run does)")
+    page = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    commands = [shlex.split(line) for line in _marked_block(page, "verified: gdal").splitlines()
+                if line.strip()]
+    assert [c[0] for c in commands].count("ogr2ogr") >= 2 and len(commands) >= 5
+    _settings, keys = build_store(tmp_path, shared_geo, areas, demo_incidents)
+    with running_server(tmp_path, shared_geo) as base:
+        for args in commands:
+            args = [a.replace("http://127.0.0.1:8000", base).replace("SLEUTEL", keys["analyst"])
+                    for a in args]
+            done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True,
+                                  timeout=120)
+            assert done.returncode == 0, (args, done.stderr[-2000:])
+            if args[0] == "ogrinfo":
+                assert "wijken" in done.stdout, (args, done.stdout[-2000:])
+            else:
+                out = tmp_path / args[3]
+                frame = pyogrio.read_dataframe(out)
+                assert len(frame) > 0, args
+                if "wijken" in out.name:
+                    assert set(frame["code"]) == set(areas.wijken["code"])
+        # the analyst layer is refused without the key (it does not exist for the public)
+        keyless = [a.replace("http://127.0.0.1:8000", base) for a in commands[3][:6]]
+        keyless[3] = "zonder_sleutel.gpkg"
+        refused = subprocess.run(keyless, cwd=tmp_path, capture_output=True, text=True,
+                                 timeout=120)
+        assert refused.returncode != 0
