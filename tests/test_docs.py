@@ -73,8 +73,9 @@ def _quoted_commands() -> dict[str, set[str]]:
         for chunk in chunks:
             for line in chunk.splitlines():
                 line = line.split("  #", 1)[0].split(" # ", 1)[0]
-                for m in _COMMAND.finditer(line):
-                    found.setdefault("geoveilig" + m.group(1), set()).add(_rel(page))
+                for part in re.split(r" && | ; | \| ", line):
+                    for m in _COMMAND.finditer(part):
+                        found.setdefault("geoveilig" + m.group(1), set()).add(_rel(page))
     return found
 
 
