@@ -25,6 +25,14 @@ _SPAN = re.compile(r"`([^`\n]+)`")
 _COMMAND = re.compile(r"(?:^|[\s/(])geoveilig((?:\s+[^\s#]+)*)")
 
 
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's ids of the headings of a page (lower case, punctuation dropped, '-' for
+    spaces)."""
+    body = _FENCE.sub("", markdown)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-")
+            for h in re.findall(r"^#+\s+(.*)$", body, re.M)}
+
+
 def _rel(path: Path) -> str:
     return path.relative_to(ROOT).as_posix()
 
@@ -44,7 +52,11 @@ def test_relative_links_resolve(page: Path) -> None:
     bad = []
     for m in _LINK.finditer(text):
         target = m.group(1) or m.group(2)
-        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+        if re.match(r"^[a-z]+:", target):
+            continue
+        if target.startswith("#"):
+            if target[1:] not in _anchors(text):
+                bad.append(f"{target} (no such heading)")
             continue
         path = (page.parent / target.split("#", 1)[0]).resolve()
         rel = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
@@ -52,6 +64,10 @@ def test_relative_links_resolve(page: Path) -> None:
             bad.append(f"{target} (outside the repository)")
         elif not path.exists() and rel not in PENDING:
             bad.append(target)
+        elif "#" in target and path.suffix == ".md" and path.exists():
+            anchor = target.split("#", 1)[1]
+            if anchor not in _anchors(path.read_text(encoding="utf-8")):
+                bad.append(f"{target} (no such heading)")
     assert not bad, f"{_rel(page)}: links that do not resolve: {bad}"
 
 
