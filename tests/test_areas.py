@@ -1,7 +1,4 @@
 import json
-import threading
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +11,7 @@ from hypothesis import strategies as st
 from geoveilig.areas import fetch_pdok, load_areas, parse_pdok, save_areas
 from geoveilig.errors import AreaError
 from geoveilig.spatial import PolygonIndex
+from tests.pdok_fake import FakePdok, wfs_response
 
 
 def test_helmond_loads_with_codes_and_warnings(areas):
@@ -176,22 +174,8 @@ def test_nan_and_far_points(areas):
     assert (got == -1).all()
 
 
-def _wfs_response(layer_gdf, level):
-    """A response shaped like PDOK's CBS wijken-en-buurten WFS (GeoJSON, RD, PDOK names)."""
-    names = {"gemeente": ("gemeentecode", "gemeentenaam"), "wijk": ("wijkcode", "wijknaam"),
-             "buurt": ("buurtcode", "buurtnaam")}[level]
-    gdf = layer_gdf[["code", "name", "geometry"]].rename(
-        columns={"code": names[0], "name": names[1]})
-    gdf["gemeentecode"] = "GM0794"
-    gdf["aantal_inwoners"] = 1000
-    gdf["woningvoorraad"] = -99999999  # CBS code for "secret"
-    data = json.loads(gdf.to_json())
-    data["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::28992"}}
-    return data
-
-
 def test_parse_pdok_response(areas):
-    gdf = parse_pdok(json.dumps(_wfs_response(areas.buurten, "buurt")), "buurt")
+    gdf = parse_pdok(json.dumps(wfs_response(areas.buurten, "buurt")), "buurt")
     assert list(gdf["code"]) == list(areas.buurten["code"])
     assert (gdf["inhabitants"] == 1000).all()
     assert gdf["dwellings"].isna().all()  # negative CBS values are not numbers
@@ -200,35 +184,12 @@ def test_parse_pdok_response(areas):
 
 
 def test_fetch_pdok_from_a_local_server(areas, tmp_path):
-    responses = {lvl: _wfs_response(areas.layer(lvl), lvl) for lvl in ("gemeente", "wijk",
-                                                                         "buurt")}
-
-    class Handler(SimpleHTTPRequestHandler):
-        def do_GET(self):
-            from urllib.parse import parse_qs, urlparse
-
-            q = parse_qs(urlparse(self.path).query)
-            typename = q["typeNames"][0]
-            level = "buurt" if typename.endswith("cbs_buurten_2017") else \
-                "wijk" if typename.endswith("cbs_wijken_2017") else "gemeente"
-            assert q["CQL_FILTER"] == ["gemeentecode='GM0794'"]
-            body = json.dumps(responses[level]).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(tmp_path)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_port}/cbs/{{year}}/wfs"
-        fetched = fetch_pdok("GM0794", 2017, url)
-    finally:
-        server.shutdown()
+    with FakePdok(areas) as pdok:
+        fetched = fetch_pdok("GM0794", 2017, pdok.url)
+    assert [q["typeNames"] for q in pdok.requests] == [
+        ["wijkenbuurten2017:gemeenten2017"], ["wijkenbuurten2017:cbs_wijken_2017"],
+        ["wijkenbuurten2017:cbs_buurten_2017"]]
+    assert all(q["CQL_FILTER"] == ["gemeentecode='GM0794'"] for q in pdok.requests)
     assert len(fetched.buurten) == 44 and len(fetched.wijken) == 12
     paths = save_areas(fetched, tmp_path / "geo")
     again = load_areas(tmp_path / "geo")

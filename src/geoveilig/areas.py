@@ -392,6 +392,53 @@ def fetch_pdok(gemeente: str, year: int, base_url: str, *, timeout: float = 60.0
                     source=f"PDOK {year}", year=year)
 
 
+def holds_boundaries(source: str | Path) -> bool:
+    """Whether ``source`` is a boundary file, or a folder with at least one file whose name
+    names a level (what ``load_areas`` reads). An empty or absent folder holds none."""
+    path = Path(source)
+    if path.is_file():
+        return True
+    if not path.is_dir():
+        return False
+    return any(p.suffix.lower() in (".geojson", ".json", ".gpkg") and _level_of_name(p.name)
+               for p in path.iterdir())
+
+
+def offline_hint(folder: str | Path) -> str:
+    """The one Dutch sentence that says what to do when there are no boundaries and PDOK
+    cannot be reached."""
+    return (f"zet de CBS-grenzen (gemeente, wijken en buurten als GeoJSON of GeoPackage) in "
+            f"{folder} of wijs GEOVEILIG_GEO_DIR naar een map met die bestanden, of voer "
+            "'geoveilig areas fetch' uit zodra u online bent")
+
+
+def load_or_fetch_areas(
+    source: str | Path,
+    gemeente: str,
+    year: int,
+    base_url: str,
+    *,
+    timeout: float = 30.0,
+) -> tuple[Areas, list[Path]]:
+    """Load the boundaries from ``source``; when it holds no boundary file at all (a fresh
+    clone), download the gemeente's from PDOK (``fetch_pdok``), save them in the folder
+    ``source`` (``save_areas``) and load those. Returns the areas and the files written
+    (empty when nothing was fetched). A folder with some but not all levels, or with invalid
+    files, is never overwritten: its problem is raised as it is. When PDOK cannot be reached
+    the ``AreaError`` is one line that says what to do (``offline_hint``)."""
+    path = Path(source)
+    if holds_boundaries(path) or path.suffix.lower() == ".gpkg":
+        return load_areas(path, gemeente=gemeente), []
+    try:
+        fetched = fetch_pdok(gemeente, year, base_url, timeout=timeout)
+    except AreaError as exc:
+        reason = " ".join(str(exc).split())
+        raise AreaError(f"geen gebiedsindeling in {path} en ophalen bij PDOK lukte niet "
+                        f"({reason}): {offline_hint(path)}") from exc
+    paths = save_areas(fetched, path)
+    return load_areas(path, gemeente=gemeente), paths
+
+
 def save_areas(areas: Areas, folder: str | Path) -> list[Path]:
     """Write the three layers as GeoJSON (RD New) into ``folder``; returns the paths."""
     folder = Path(folder)

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     #: CBS gemeente code the service works on.
     gemeente: str = "GM0794"
+    #: Boundary year fetched from PDOK when ``geo_dir`` holds no boundaries (``geoveilig demo``
+    #: on a fresh clone, ``geoveilig areas fetch``).
+    year: int = 2017
     #: Hotspot grid cell size in metres (125 m = the Dutch police's CAS grid).
     grid_size: float = 125.0
     #: Base URL of PDOK's CBS wijken-en-buurten WFS; ``{year}`` is filled in.

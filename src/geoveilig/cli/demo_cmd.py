@@ -6,7 +6,7 @@ import hashlib
 
 import typer
 
-from .common import areas, console, handle_errors, open_store, out, settings
+from .common import console, handle_errors, open_store, out, settings
 
 
 @handle_errors
@@ -20,7 +20,7 @@ def demo_command(
     from ..incidents import parse_incidents
 
     s = settings()
-    a = areas(s)
+    a = _boundaries(s)
     with console.status("synthetische incidenten maken..."):
         incidents = demo.generate_incidents(a, seed=seed)
         path = demo.to_csv(incidents, s.data_dir / "demo" /
@@ -44,6 +44,27 @@ def demo_command(
     if deployments:
         out.print(f"Demo-inzet (synthetisch: alarmsystemen Annawijk, camera Haaglaan, "
                   f"BuurtTent 2017): {deployments} toegevoegd.")
+
+
+def _boundaries(s):  # type: ignore[no-untyped-def]
+    """The boundaries from ``GEOVEILIG_GEO_DIR``; on a fresh clone (no boundary file there)
+    fetched from PDOK and saved there first. Offline: one Dutch line with what to do, exit 1."""
+    from ..areas import holds_boundaries, load_or_fetch_areas
+    from ..errors import AreaError
+
+    status = (f"geen grenzen in {s.geo_dir}: ophalen bij PDOK ({s.gemeente}, {s.year})..."
+              if not holds_boundaries(s.geo_dir) else "grenzen inlezen...")
+    try:
+        with console.status(status):
+            a, paths = load_or_fetch_areas(s.geo_dir, s.gemeente, s.year, s.pdok_url)
+    except AreaError as exc:
+        console.print(f"[bold red]Fout:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if paths:
+        out.print(f"Grenzen van {a.gemeente_name} opgeslagen in {s.geo_dir}: "
+                  f"{len(a.wijken)} wijken, {len(a.buurten)} buurten (bron: CBS/Kadaster "
+                  f"via PDOK, {s.year}).", highlight=False, soft_wrap=True)
+    return a
 
 
 def _load_prevention_demo(store, a, seed, incidents):  # type: ignore[no-untyped-def]
