@@ -39,12 +39,15 @@ from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
 from . import crimetypes
+
+if TYPE_CHECKING:
+    from .stats import Rounding
 from .errors import InvalidInput
 
 #: Perturbation table: noise value -> probability (symmetric, mean 0, variance 1.58).
@@ -282,7 +285,7 @@ def protect_comparison(comp: Any, policy: Policy) -> Any:
         change = np.where(hidden, np.nan, stats.percent_change(np.nan_to_num(a_f),
                                                                np.nan_to_num(b_f)))
         rule_mask = comp.rule.apply(rows_arr, k, np.nan_to_num(a_f), np.nan_to_num(b_f))
-        mode = rounding.get(k, rounding.get(0, "half-away"))
+        mode = cast("Rounding", rounding.get(k, rounding.get(0, "half-away")))
         text = [comp.rule.symbol if (h or s) else
                 (stats.format_percent(c, mode) if np.isfinite(c) else "n.v.t.")
                 for c, h, s in zip(change, hidden, rule_mask, strict=True)]

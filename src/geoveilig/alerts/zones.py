@@ -111,7 +111,7 @@ def _ratio(result: object, distance: float, days: float) -> float:
 
 
 def _aware(ts: object) -> pd.Timestamp:
-    t = pd.Timestamp(ts)  # type: ignore[arg-type]
+    t = pd.Timestamp(ts)
     return t.tz_localize(TIMEZONE) if t.tzinfo is None else t.tz_convert(TIMEZONE)
 
 

@@ -131,7 +131,7 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
         if not disclosure.exact_times(who.role) and "origin" in type(req).model_fields:
             # below the police: incident times by month, origins on the first of a month
             ctx = LayerContext(areas=ctx.areas, store=disclosure.MonthStore(ctx.store),
-                               requester=ctx.requester)  # type: ignore[arg-type]
+                               requester=ctx.requester)
             req = req.model_copy(update={"origin": await run_in_threadpool(
                 disclosure.month_origin, ctx.store, req.origin)})  # type: ignore[attr-defined]
 

@@ -12,7 +12,7 @@ from ..errors import InvalidInput
 from .common import areas, console, handle_errors, open_store, out, settings
 
 
-def _load(crime_type: str, cell_size: float | None):  # type: ignore[no-untyped-def]
+def _load(crime_type: str, cell_size: float | None):
     from ..hotspots import make_grid
 
     slugs = crimetypes.expand(crime_type)

@@ -99,7 +99,7 @@ def import_file(
         store = open_store()
         try:
             summary = store_prevention.save_registry(
-                store, parsed.registry, mode=mode, source_name=file.name,  # type: ignore[arg-type]
+                store, parsed.registry, mode=mode, source_name=file.name,
                 content_sha256=hashlib.sha256(data).hexdigest(), n_rows=parsed.n_rows,
                 known_buurten=known, actor="cli")
         finally:
@@ -143,7 +143,7 @@ def export(
     out.print(f"{len(reg)} groepen geschreven naar {out_file}")
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry():
     store = open_store()
     try:
         reg = store_prevention.load_registry(store)

@@ -540,7 +540,7 @@ class MCLP:
         ``A_ub v <= b_ub`` and the cardinality equality (if any)."""
         red = self._reduced()
         sites: NDArray[np.int64] = red["sites"]  # type: ignore[assignment]
-        A: sparse.csr_matrix = red["A"]  # type: ignore[assignment]
+        A: sparse.csr_matrix = red["A"]
         wx: NDArray = red["w"]  # type: ignore[assignment]
         cy: NDArray = red["c_site"]  # type: ignore[assignment]
         ny, nx = len(sites), A.shape[0]
@@ -590,7 +590,7 @@ class MCLP:
         reduced-cost fixing: sites that cannot be in (resp. out of) any solution better than the
         incumbent (returned as masks over the reduced site list: fix to 0, fix to 1)."""
         mdl = self._model()
-        ny = int(mdl["ny"])  # type: ignore[arg-type]
+        ny = int(mdl["ny"])
         res = linprog(mdl["c"], A_ub=mdl["a_ub"], b_ub=mdl["b_ub"], A_eq=mdl["a_eq"],
                       b_eq=mdl["b_eq"], bounds=(0, 1), method="highs")
         if res.status == 2:
@@ -614,7 +614,7 @@ class MCLP:
         """Solve the reduced MILP with HiGHS. Returns (sites, objective_new, bound_new, scipy
         status, message); the bound is over the solutions the fixings leave."""
         mdl = self._model()
-        ny, nx = int(mdl["ny"]), int(mdl["nx"])  # type: ignore[arg-type]
+        ny, nx = int(mdl["ny"]), int(mdl["nx"])
         sites: NDArray[np.int64] = mdl["sites"]  # type: ignore[assignment]
         lb = np.zeros(ny + nx)
         ub = np.ones(ny + nx)

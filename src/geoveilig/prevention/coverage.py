@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -68,7 +68,7 @@ COVERAGE_COLUMNS: tuple[str, ...] = (
 )
 _WEIGHTS = ("dwellings", "inhabitants")
 
-DateLike = date | datetime | str | pd.Timestamp
+DateLike: TypeAlias = date | datetime | str | pd.Timestamp
 
 
 def _check_level(level: str) -> None:
@@ -114,8 +114,8 @@ def _resolve(registry: Registry, areas: Areas) -> _Geometry:
                            f"voorkomen: {', '.join(sorted(set(unknown))[:10])}")
     is_poly = (g["area_kind"] != AREA_BUURTEN).to_numpy()
     group_geoms = np.empty(n_g, dtype=object)
-    for i in np.flatnonzero(~is_poly):
-        group_geoms[i] = shapely.union_all(geoms[listed[i]])
+    for k in np.flatnonzero(~is_poly):
+        group_geoms[k] = shapely.union_all(geoms[listed[k]])
     group_geoms[is_poly] = g.geometry.to_numpy()[is_poly]
     member = listed.copy()
     if is_poly.any():
@@ -161,7 +161,7 @@ def _group_in_area(geo: _Geometry, level: Level, keys: np.ndarray) -> np.ndarray
     if level == "buurt":
         return geo.member
     if level == "gemeente":
-        return geo.member.any(axis=1, keepdims=True)
+        return np.asarray(geo.member.any(axis=1, keepdims=True))
     onehot = geo.buurt_wijk[:, None] == keys[None, :]
     return (geo.member.astype(np.int32) @ onehot.astype(np.int32)) > 0
 
@@ -211,7 +211,10 @@ def coverage(
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.clip(np.where(total > 0, cov / total, 0.0), 0.0, 1.0)
     inside = _group_in_area(geo, level, keys)
-    count = lambda m: (inside & m[:, None]).sum(axis=0).astype(int)  # noqa: E731
+
+    def count(m: np.ndarray) -> np.ndarray:
+        return (inside & m[:, None]).sum(axis=0).astype(int)
+
     out = pd.DataFrame({
         "code": keys,
         "name": names,

@@ -162,11 +162,11 @@ def _map(columns: list[str]) -> dict[str, str]:
     return out
 
 
-def _to_rd():
+def _to_rd() -> Transformer:
     return Transformer.from_crs("OGC:CRS84", RD_NEW, always_xy=True)
 
 
-def _objects(values: list) -> np.ndarray:
+def _objects(values: list[object]) -> np.ndarray:
     """A 1-d object array (numpy would make a 2-d array of coordinate sequences)."""
     arr = np.empty(len(values), dtype=object)
     arr[:] = values
@@ -225,8 +225,9 @@ def _read_geojson(data: bytes, filename: str) -> pd.DataFrame:
     return frame
 
 
-def _parse_history(raw: pd.DataFrame, cols: dict[str, str], filename: str) -> list[dict]:
-    hist: list[dict] = []
+def _parse_history(raw: pd.DataFrame, cols: dict[str, str],
+                   filename: str) -> list[dict[str, object]]:
+    hist: list[dict[str, object]] = []
     ids = raw[cols["group_id"]].astype(str).str.strip() if "group_id" in cols else \
         pd.Series([""] * len(raw))
     rows = raw["__row"].to_numpy()
@@ -292,7 +293,7 @@ def parse_registry(data: bytes, filename: str = "bestand",
         raise InvalidInput(f"{filename}: kolom 'group_id' ontbreekt")
     if "type" not in cols:
         raise InvalidInput(f"{filename}: kolom 'type' ontbreekt")
-    problems: list[dict] = []
+    problems: list[dict[str, object]] = []
     g = pd.DataFrame({"row": raw["__row"].to_numpy()})
     for canon in ("group_id", "type", "label", "team_id", "buurten", "area_kind", "postcodes",
                   "members", "synthetic"):
@@ -394,7 +395,7 @@ def to_geojson(registry: Registry, areas: Areas, *, when: date | datetime | str 
             props[k] = props[k] or None
         features.append({"type": "Feature", "id": rec["group_id"], "properties": props,
                          "geometry": json.loads(shapely.to_geojson(geom))})
-    doc: dict = {"type": "FeatureCollection"}
+    doc: dict[str, object] = {"type": "FeatureCollection"}
     if crs == "rd":
         doc["crs"] = {"type": "name",
                       "properties": {"name": "urn:ogc:def:crs:EPSG::28992"}}

@@ -100,7 +100,7 @@ _LISTS = ("buurten", "wijken", "group_ids")
 
 
 def _epoch(value: object) -> int:
-    ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    ts = pd.Timestamp(value)
     if ts.tzinfo is None:
         ts = ts.tz_localize(TIMEZONE)
     return int(ts.tz_convert("UTC").timestamp())

@@ -81,7 +81,7 @@ class Requester:
 
 
 def _engine(store: object) -> sa.Engine:
-    return getattr(store, "engine", store)  # type: ignore[return-value]
+    return getattr(store, "engine", store)
 
 
 def _json_value(v: Any) -> Any:
@@ -193,7 +193,7 @@ def latest_plan_ids(store: object, roles: Sequence[str] | None = None) -> dict[s
 def plans_version(store: object) -> tuple[int | None, int]:
     """(newest plan id, number of plans): changes whenever a plan is saved."""
     with _engine(store).connect() as conn:
-        return tuple(conn.execute(sa.select(sa.func.max(plans.c.id),  # type: ignore[return-value]
+        return tuple(conn.execute(sa.select(sa.func.max(plans.c.id),
                                             sa.func.count()).select_from(plans)).one())
 
 
