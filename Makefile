@@ -36,8 +36,10 @@ test: setup
 test-fast: setup
 	.venv/bin/python -m pytest -q -m "not slow and not browser and not postgres"
 
+# ruff, then the type checker (mypy; configuration in pyproject.toml: strict on the core)
 lint: setup
 	.venv/bin/ruff check src tests benchmarks notebooks
+	.venv/bin/mypy
 
 bench: setup
 	for f in benchmarks/bench_*.py; do .venv/bin/python $$f || exit 1; done

@@ -271,7 +271,7 @@ class DeploymentImport:
                 f"{self.already_present} waren er al")
 
 
-def _keys(frame: gpd.GeoDataFrame) -> list[tuple]:
+def _keys(frame: gpd.GeoDataFrame) -> list[tuple[object, ...]]:
     """Content key of each row: kind, place to the centimetre, status and the dates."""
     from .store.deployments import _epoch
 
@@ -304,7 +304,7 @@ def import_deployments(store: HasEngine, parsed: DeploymentFile, *, source_name:
     present = 0
     if len(frame):
         stored = set(_keys(list_deployments(store)))
-        seen: set[tuple] = set()
+        seen: set[tuple[object, ...]] = set()
         keep = []
         for key in _keys(frame):
             keep.append(key not in stored and key not in seen)

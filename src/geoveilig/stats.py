@@ -288,7 +288,7 @@ class Period:
         m = ((m - 1) // step) * step + 1
         while True:
             n = (m - 1) // step + 1
-            p = makers[freq](y, n if freq != "month" else m)  # type: ignore[operator]
+            p = makers[freq](y, n if freq != "month" else m)
             if p.start >= self.end:
                 break
             if p.start >= self.start and p.end <= self.end:
@@ -1010,7 +1010,7 @@ def area_layer(comparison: Comparison, areas: Areas, row: str = "hic") -> gpd.Ge
 def map_layers(incidents: pd.DataFrame, areas: Areas, period: Period | str, *,
                row: str = "hic", **kwargs: object) -> dict[str, gpd.GeoDataFrame]:
     """``{"wijk": ..., "buurt": ...}`` area layers with the statistics of ``row``."""
-    return {lvl: area_layer(compare(incidents, period, areas=areas, level=lvl,  # type: ignore[arg-type]
+    return {lvl: area_layer(compare(incidents, period, areas=areas, level=lvl,
                                     rows=(row,), **kwargs), areas, row)  # type: ignore[arg-type]
             for lvl in ("wijk", "buurt")}
 

@@ -122,7 +122,8 @@ def tile_limits(tms_id: str, bounds_rd: Sequence[float]) -> list[dict[str, Any]]
     level served."""
     tms = TILE_MATRIX_SETS[tms_id]
     tr = _transformer(28992, tms.crs.to_epsg() or 3857)
-    x0, y0, x1, y1 = tr.transform_bounds(*bounds_rd, densify_pts=21)
+    bx0, by0, bx1, by1 = bounds_rd
+    x0, y0, x1, y1 = tr.transform_bounds(bx0, by0, bx1, by1, densify_pts=21)
     out = []
     lo, hi = ZOOMS[tms_id]
     for z in range(lo, hi + 1):

@@ -87,7 +87,9 @@ class AlertSettings(BaseSettings):
     backoff_s: float = 2.0
 
     def config(self) -> DeliveryConfig:
-        split = lambda s: tuple(p.strip() for p in s.split(",") if p.strip())  # noqa: E731
+        def split(s: str) -> tuple[str, ...]:
+            return tuple(p.strip() for p in s.split(",") if p.strip())
+
         return DeliveryConfig(webhooks=split(self.webhooks), secret=self.secret or None,
                               smtp_host=self.smtp_host or None, smtp_port=self.smtp_port,
                               mail_from=self.mail_from, mail_to=split(self.mail_to),

@@ -30,7 +30,7 @@ def show(
     if level == "wijk":
         table = a.summary()
     else:
-        gdf = a.layer(level)  # type: ignore[arg-type]
+        gdf = a.layer(level)
         table = gdf.drop(columns="geometry").assign(area_km2=(gdf.area / 1e6).round(3))
     out.print(table.to_string(index=False))
     for w in a.warnings:

@@ -116,7 +116,7 @@ def import_cmd(
             result = import_deployments(store, parsed, source_name=file.name, partial=partial)
         except ImportRejected as exc:
             if rejects is not None:
-                to_csv(exc.rejects, rejects, index=False)  # type: ignore[arg-type]
+                to_csv(exc.rejects, rejects, index=False)
                 console.print(f"Afgewezen rijen geschreven naar {rejects}")
             raise
     if rejects is not None and len(result.rejects):

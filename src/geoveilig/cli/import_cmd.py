@@ -100,7 +100,7 @@ def import_file(
                                                update=update, actor=getpass.getuser())
     except ImportRejected as exc:
         if rejects is not None:
-            n = write_rejects(file.read_bytes(), file.name, exc.rejects,  # type: ignore[arg-type]
+            n = write_rejects(file.read_bytes(), file.name, exc.rejects,
                               rejects)
             console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)
         raise

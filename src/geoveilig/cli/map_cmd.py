@@ -61,7 +61,7 @@ def map_command(
     out.print(f"Kaart geschreven: {out_file} ({len(map_layers)} lagen)")
 
 
-def store_is_demo(incidents) -> bool:  # type: ignore[no-untyped-def]
+def store_is_demo(incidents) -> bool:
     ids = incidents["incident_id"]
     return bool(len(ids)) and bool(ids.str.startswith("DEMO-").all())
 

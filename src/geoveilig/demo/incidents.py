@@ -23,6 +23,7 @@ illustration of plausible structure:
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,9 +111,11 @@ def count_from_change(later: int, pct: int) -> int:
     def truncated(n: int) -> int:
         return math.trunc((later / n - 1) * 100)
 
-    for test in (lambda n: rounded(n) == pct and truncated(n) == pct,
-                 lambda n: truncated(n) == pct,
-                 lambda n: rounded(n) == pct):
+    tests: list[Callable[[int], bool]] = [
+        lambda n: rounded(n) == pct and truncated(n) == pct,
+        lambda n: truncated(n) == pct,
+        lambda n: rounded(n) == pct]
+    for test in tests:
         for n in candidates:
             if test(n):
                 return n
@@ -130,7 +133,7 @@ def yearly_counts(seed: tuple[SeedRow, ...] = SEED) -> pd.DataFrame:
         r = by[slug]
         c2012 = OVERVAL_2012 if r.change_5y is None else count_from_change(r.count_2017,
                                                                           r.change_5y)
-        row = {2012: c2012, 2016: r.count_2016, 2017: r.count_2017}
+        row: dict[object, int] = {2012: c2012, 2016: r.count_2016, 2017: r.count_2017}
         anchor_year, anchor = 2012, c2012
         if slug == "woninginbraak":  # the document: -28% in 2016 after 2015
             row[2015] = count_from_change(r.count_2016, -28)
@@ -355,11 +358,11 @@ def _places(slug: str, year: int, n: int, space: _Space, rng: np.random.Generato
                 times.tz).as_unit("ns")
         return xy, times
     if slug == "fietsendiefstal":
-        k = rng.choice(3, size=n, p=[0.5, 0.25, 0.25])
+        kind = rng.choice(3, size=n, p=[0.5, 0.25, 0.25])
         xy = np.empty((n, 2))
-        xy[k == 0] = space.near({STATION: 1}, int((k == 0).sum()), 180)
-        xy[k == 1] = space.near({CENTRUM: 1}, int((k == 1).sum()), 250)
-        xy[k == 2] = space.uniform_in_buurten(res, int((k == 2).sum()))
+        xy[kind == 0] = space.near({STATION: 1}, int((kind == 0).sum()), 180)
+        xy[kind == 1] = space.near({CENTRUM: 1}, int((kind == 1).sum()), 250)
+        xy[kind == 2] = space.uniform_in_buurten(res, int((kind == 2).sum()))
         return xy
     if slug in ("winkeldiefstal", "zakkenrollerij", "overval"):
         weights = {CENTRUM: 6.0, "BU07942101": 1.5, "BU07941300": 1.2, "BU07941400": 0.8,
@@ -403,8 +406,9 @@ def generate_incidents(areas: Areas, seed: int = 42) -> gpd.GeoDataFrame:
     space = _Space(areas, rng)
     counts = yearly_counts()
     frames = []
-    periods = [(y, pd.Timestamp(f"{y}-01-01", tz=TIMEZONE),
-                pd.Timestamp(f"{y}-12-31 23:59:59", tz=TIMEZONE), y) for y in YEARS]
+    periods: list[tuple[object, pd.Timestamp, pd.Timestamp, int]] = [
+        (y, pd.Timestamp(f"{y}-01-01", tz=TIMEZONE),
+         pd.Timestamp(f"{y}-12-31 23:59:59", tz=TIMEZONE), y) for y in YEARS]
     periods.append(("2018Q1", pd.Timestamp("2018-01-01", tz=TIMEZONE), LAST_DAY, 2018))
     for col, start, end, year in periods:
         for slug in SLUGS:

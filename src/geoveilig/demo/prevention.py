@@ -27,6 +27,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from ..areas import Areas
 from ..prevention import coverage
@@ -188,12 +189,13 @@ def _build(areas: Areas, rng: np.random.Generator, weights: pd.Series) -> Regist
     b = areas.buurten.set_index("code")
     geom = b.geometry
     names = b["name"]
-    groups: list[dict] = []
-    history: list[dict] = []
+    groups: list[dict[str, object]] = []
+    history: list[dict[str, object]] = []
     per_buurt_teams: dict[str, list[str]] = {}
     counter = {"t": 0, "w": 0}
 
-    def add(kind: str, *, buurten: list[str] | None = None, polygon=None, label: str,
+    def add(kind: str, *, buurten: list[str] | None = None, polygon: BaseGeometry | None = None,
+            label: str,
             statuses: list[tuple[str, pd.Timestamp]], team: str | None = None,
             home: str) -> str:
         counter["t" if kind == TEAM else "w"] += 1
@@ -221,7 +223,7 @@ def _build(areas: Areas, rng: np.random.Generator, weights: pd.Series) -> Regist
             return [(FORMING, active - int(rng.integers(60, 151)) * _DAY), (ACTIVE, active)]
         return [(FORMING, _rand_date(rng, "2017-10-01", "2018-03-31"))]
 
-    def team_label(code: str, part=None) -> str:
+    def team_label(code: str, part: BaseGeometry | None = None) -> str:
         where = f" {_where(geom[code], part)}" if part is not None else ""
         return f"BPT {names[code]}{where}"
 
@@ -308,8 +310,8 @@ def _build(areas: Areas, rng: np.random.Generator, weights: pd.Series) -> Regist
             statuses = [(ACTIVE, start), (STOPPED, _rand_date(rng, "2017-01-15", "2018-03-31"))]
         part = _patch(rng, geom[code], float(rng.uniform(0.05, 0.2)))
         teams = per_buurt_teams.get(code, [])
-        team = teams[0] if teams and rng.random() < 0.6 else None
+        linked = teams[0] if teams and rng.random() < 0.6 else None
         add(WHATSAPP, polygon=part, label=f"WhatsApp {names[code]} {_where(geom[code], part)}",
-            team=team, statuses=statuses, home=code)
+            team=linked, statuses=statuses, home=code)
 
     return make_registry(groups, history, known_buurten=list(b.index))

@@ -80,11 +80,11 @@ def rolling_origins(incidents: object, window: object = "14d", *, step: object =
     if n_origins < 1:
         raise InvalidInput(f"aantal startmomenten moet minstens 1 zijn, niet {n_origins}")
     stop = as_timestamp(end, "end") if end is not None else \
-        (ev.last + pd.Timedelta(days=1)).normalize()  # type: ignore[operator]
+        (ev.last + pd.Timedelta(days=1)).normalize()
     last = (stop - win).normalize()
     if last + win > stop:
         last -= pd.Timedelta(days=1)
-    earliest = ev.first + parse_window(min_history, "min_history")  # type: ignore[operator]
+    earliest = ev.first + parse_window(min_history, "min_history")
     out = [last - i * stp for i in range(n_origins)]
     out = sorted(o for o in out if o >= earliest)
     if not out:

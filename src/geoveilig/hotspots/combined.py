@@ -41,6 +41,8 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -49,6 +51,8 @@ from scipy.special import ndtr
 
 from .events import DAY, Events, InsufficientData, as_events, as_timestamp, history, to_epoch
 from .grid import Grid
+
+_T = TypeVar("_T")
 
 #: candidate Gaussian bandwidths, in cells (metres = cells x cell size)
 BANDWIDTH_CELLS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
@@ -68,10 +72,10 @@ LEARNED_PERIODS = 13
 COMPONENTS = ("recent", "longterm", "nearrepeat", "prospective", "learned")
 
 # --- cache -----------------------------------------------------------------------------------
-_CACHES: dict[tuple, dict] = {}
+_CACHES: dict[tuple[object, ...], dict[tuple[object, ...], Any]] = {}
 
 
-def _cache(ev: Events, grid: Grid) -> dict:
+def _cache(ev: Events, grid: Grid) -> dict[tuple[object, ...], Any]:
     """The cache of one data set (by the identity of its time array) on one grid; dropped when
     the data set is."""
     key = (id(ev.t), len(ev), id(grid), grid.n_cells, grid.cell_size, grid.x0, grid.y0)
@@ -82,11 +86,12 @@ def _cache(ev: Events, grid: Grid) -> dict:
     return hit
 
 
-def _cached(ev: Events, grid: Grid, key: tuple, make: Callable[[], object]) -> object:
+def _cached(ev: Events, grid: Grid, key: tuple[object, ...], make: Callable[[], _T]) -> _T:
     c = _cache(ev, grid)
     if key not in c:
         c[key] = make()
-    return c[key]
+    value: _T = c[key]
+    return value
 
 
 # --- surfaces --------------------------------------------------------------------------------
@@ -126,14 +131,14 @@ def _counts(ev: Events, grid: Grid, t: int, lookback_s: float) -> np.ndarray:
 
 
 def recent_counts(ev: Events, grid: Grid, t: int, days: float) -> np.ndarray:
-    return _cached(ev, grid, ("recent", t, days),  # type: ignore[return-value]
+    return _cached(ev, grid, ("recent", t, days),
                    lambda: _counts(ev, grid, t, days * DAY))
 
 
 def longterm_density(ev: Events, grid: Grid, t: int, days: float, sigma_m: float
                      ) -> np.ndarray:
     """Binned Gaussian KDE (cell resolution) of the events in ``[t - days, t)``."""
-    return _cached(ev, grid, ("longterm", t, days, sigma_m),  # type: ignore[return-value]
+    return _cached(ev, grid, ("longterm", t, days, sigma_m),
                    lambda: _smooth(grid, recent_counts(ev, grid, t, days), sigma_m))
 
 
@@ -146,14 +151,14 @@ def nearrepeat_surface(ev: Events, grid: Grid, t: int, tau_days: float, sigma_m:
         b = int(np.searchsorted(ev.t, t, side="left"))
         w = np.exp(-(t - ev.t[a:b]) / (tau_days * DAY))
         return gaussian_cell_mass(grid, ev.x[a:b], ev.y[a:b], w, sigma_m)
-    return _cached(ev, grid, ("nearrepeat", t, tau_days, sigma_m), make)  # type: ignore
+    return _cached(ev, grid, ("nearrepeat", t, tau_days, sigma_m), make)
 
 
 def prospective_surface(ev: Events, grid: Grid, t: int) -> np.ndarray:
     from .events import from_epoch
     from .prospective import prospective_risk
 
-    return _cached(ev, grid, ("prospective", t),  # type: ignore[return-value]
+    return _cached(ev, grid, ("prospective", t),
                    lambda: prospective_risk(ev, grid, from_epoch(t)))
 
 
@@ -170,16 +175,16 @@ def learned_surface(ev: Events, grid: Grid, t: int, window_s: int) -> np.ndarray
     def fit() -> object:
         try:
             return fit_learned(ev, grid, t_fit, window_s, train_periods=LEARNED_PERIODS,
-                               cells=cells)  # type: ignore[arg-type]
+                               cells=cells)
         except InsufficientData:
             return None
 
     model = _cached(ev, grid, ("learned-model", t_fit, window_s), fit)
     if model is None:
         return None
-    return _cached(ev, grid, ("learned", t, window_s),  # type: ignore[return-value]
+    return _cached(ev, grid, ("learned", t, window_s),
                    lambda: predict_learned(model, ev, grid, t, window_s,  # type: ignore
-                                           cells))  # type: ignore[arg-type]
+                                           cells))
 
 
 # --- choices ---------------------------------------------------------------------------------
@@ -225,14 +230,15 @@ def choose_bandwidth(ev: Events, grid: Grid, t0: int, window_s: int, *,
             return Choice(bw, False, f"te weinig geschiedenis om de bandbreedte te kiezen "
                           f"({len(wins)} vensters met incidenten, minstens {MIN_WINDOWS}); "
                           f"vaste bandbreedte {bw:g} m gebruikt")
+        def loglik(s: int, obs: np.ndarray, h: float) -> float:
+            return _loglik(longterm_density(ev, grid, s, lookback_days, h), obs, grid.cell_area)
+
         ll = [sum(_cached(ev, grid, ("ll-bw", s, window_s, lookback_days, h),
-                          lambda s=s, obs=obs, h=h: _loglik(
-                              longterm_density(ev, grid, s, lookback_days, h), obs,
-                              grid.cell_area)) for s, obs in wins) for h in cands]
+                          partial(loglik, s, obs, h)) for s, obs in wins) for h in cands]
         bw = cands[int(np.argmax(ll))]
         return Choice(bw, True, f"bandbreedte {bw:g} m gekozen op {len(wins)} vensters vóór "
                       "het startmoment")
-    return _cached(ev, grid, ("choose-bw", t0, window_s, lookback_days), make)  # type: ignore
+    return _cached(ev, grid, ("choose-bw", t0, window_s, lookback_days), make)
 
 
 def choose_lookback(ev: Events, grid: Grid, t0: int, window_s: int) -> Choice:
@@ -244,14 +250,15 @@ def choose_lookback(ev: Events, grid: Grid, t0: int, window_s: int) -> Choice:
                           f"te weinig geschiedenis om de terugkijkperiode te kiezen "
                           f"({len(wins)} vensters met incidenten, minstens {MIN_WINDOWS}); "
                           f"vaste terugkijkperiode {FALLBACK_LOOKBACK_DAYS} dagen gebruikt")
-        ll = [sum(_cached(ev, grid, ("ll-lb", s, window_s, d),
-                          lambda s=s, obs=obs, d=d: _loglik(recent_counts(ev, grid, s, d), obs,
-                                                            grid.cell_area))
+        def loglik(s: int, obs: np.ndarray, d: int) -> float:
+            return _loglik(recent_counts(ev, grid, s, d), obs, grid.cell_area)
+
+        ll = [sum(_cached(ev, grid, ("ll-lb", s, window_s, d), partial(loglik, s, obs, d))
                   for s, obs in wins) for d in LOOKBACK_DAYS]
         d = LOOKBACK_DAYS[int(np.argmax(ll))]
         return Choice(d, True, f"terugkijkperiode {d} dagen gekozen op {len(wins)} vensters "
                       "vóór het startmoment")
-    return _cached(ev, grid, ("choose-lb", t0, window_s), make)  # type: ignore
+    return _cached(ev, grid, ("choose-lb", t0, window_s), make)
 
 
 # --- stacking --------------------------------------------------------------------------------
@@ -337,10 +344,10 @@ def fit_stack(ev: Events, grid: Grid, t0: int, window_s: int,
                                                 for v in comp.values()]), obs[hit]
 
         blocks = [_cached(ev, grid, ("stack-rows", s, window_s, bw.value, lb.value, use),
-                          lambda s=s, obs=obs: block(s, obs)) for s, obs in wins]
-        names = list(dict.fromkeys(n for b in blocks for n in b[0]))  # type: ignore[index]
+                          partial(block, s, obs)) for s, obs in wins]
+        names = list(dict.fromkeys(n for b in blocks for n in b[0]))
         rows = []
-        for b_names, b_p, _ in blocks:  # type: ignore[misc]
+        for b_names, b_p, _ in blocks:
             full = np.zeros((b_p.shape[0], len(names)))
             full[:, [names.index(n) for n in b_names]] = b_p
             missing = [names.index(n) for n in names if n not in b_names]
@@ -350,7 +357,7 @@ def fit_stack(ev: Events, grid: Grid, t0: int, window_s: int,
         w = stack_weights(np.vstack(rows), np.concatenate([b[2] for b in blocks]))  # type: ignore
         return Stack(dict(zip(names, map(float, w), strict=True)), bw, lb, len(wins),
                      f"gewichten geschat op {len(wins)} vensters vóór het startmoment")
-    return _cached(ev, grid, ("stack", t0, window_s, use), make)  # type: ignore[return-value]
+    return _cached(ev, grid, ("stack", t0, window_s, use), make)
 
 
 def combined_risk(ev: Events, grid: Grid, t0: int, window_s: int,

@@ -70,7 +70,7 @@ def as_timestamp(value: object, name: str = "origin") -> pd.Timestamp:
     """A tz-aware timestamp; naive dates/times are read as Europe/Amsterdam wall clock
     (:func:`geoveilig.times.local_timestamp`)."""
     try:
-        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+        ts = pd.Timestamp(value)
     except (ValueError, TypeError) as exc:
         raise InvalidInput(f"ongeldige datum/tijd voor {name}: {value!r}", where=name) from exc
     if ts is pd.NaT:
@@ -87,7 +87,7 @@ def parse_window(value: object, name: str = "window") -> pd.Timedelta:
     """``"14d"``, ``"2w"``, ``"1m"`` (= 30 days), a number of days, or a Timedelta.
     Raises ``InvalidInput`` for anything non-positive or unreadable."""
     if isinstance(value, pd.Timedelta | np.timedelta64) or hasattr(value, "total_seconds"):
-        td = pd.Timedelta(value)  # type: ignore[arg-type]
+        td = pd.Timedelta(value)
     elif isinstance(value, int | float) and not isinstance(value, bool):
         td = pd.Timedelta(days=float(value))
     else:
@@ -168,7 +168,7 @@ def history(incidents: object, origin: pd.Timestamp, *, crs: object | None = Non
     before the data, ``InsufficientData`` when fewer than ``min_events`` remain."""
     ev = as_events(incidents, crs)
     origin = as_timestamp(origin)
-    if len(ev) and origin <= ev.first:  # type: ignore[operator]
+    if len(ev) and origin <= ev.first:
         raise InvalidInput(f"startmoment {origin:%Y-%m-%d %H:%M} ligt vóór (of op) het eerste "
                            f"incident ({ev.first:%Y-%m-%d}); er zijn geen gegevens om op te "
                            "bouwen", where="origin")

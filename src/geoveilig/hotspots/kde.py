@@ -117,7 +117,7 @@ def kde_lattice(
     for dy, dx, ww in ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)),
                        (1, 0, (1 - fx) * fy), (1, 1, fx * fy)):
         lattice += np.bincount((iy + dy) * mx + ix + dx, weights=w * ww, minlength=my * mx)
-    lattice = lattice.reshape(my, mx)
+    lattice2d = lattice.reshape(my, mx)
     # separable Gaussian kernel sampled on the lattice, normalised to unit mass
     r = np.arange(-pad, pad + 1) * h
     k1 = np.exp(-0.5 * (r / bandwidth) ** 2)
@@ -126,7 +126,7 @@ def kde_lattice(
     # (only the columns, then the rows, of the cell-centre nodes are kept)
     cols = slice(pad + off, pad + off + nx * oversample, oversample)
     rows = slice(pad + off, pad + off + ny * oversample, oversample)
-    dens = fftconvolve(lattice, k1[None, :], mode="same", axes=1)[:, cols]
+    dens = fftconvolve(lattice2d, k1[None, :], mode="same", axes=1)[:, cols]
     dens = fftconvolve(dens, k1[:, None], mode="same", axes=0)[rows] / h**2  # per m²
     return np.maximum(dens, 0.0)
 

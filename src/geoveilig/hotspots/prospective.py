@@ -42,9 +42,8 @@ def prospective_risk(events: Events, grid: Grid, origin: pd.Timestamp, *,
     ev = events.before(origin)
     recent = ev.t >= t0 - tb
     x, y, age = ev.x[recent], ev.y[recent], (t0 - ev.t[recent]).astype(float)
-    risk = np.zeros(grid.n_cells)
     if x.size == 0:
-        return risk
+        return np.zeros(grid.n_cells)
     cells = cKDTree(np.c_[grid.cx, grid.cy])
     pts = cKDTree(np.c_[x, y])
     dist = pts.sparse_distance_matrix(cells, distance_bandwidth, output_type="coo_matrix")
@@ -59,8 +58,7 @@ def prospective_risk(events: Events, grid: Grid, origin: pd.Timestamp, *,
     i, c, d = i[first], c[first], d[first]
     wt = 1.0 / (1.0 + age / tu)
     w = wt[i] / (1.0 + d / du)
-    risk = np.bincount(c, weights=w, minlength=grid.n_cells)
-    return risk
+    return np.bincount(c, weights=w, minlength=grid.n_cells).astype(float)
 
 
 def method_prospective(incidents: object, grid: Grid, origin: pd.Timestamp,

@@ -114,7 +114,7 @@ def self_exciting_intensity(
     from .events import as_events, parse_window, to_epoch
 
     win = parse_window(window).total_seconds() / 86_400
-    ev = as_events(incidents).before(pd.Timestamp(origin))  # type: ignore[arg-type]
+    ev = as_events(incidents).before(pd.Timestamp(origin))
     g = grid
     xe = g.x0 + np.arange(g.nx + 1) * g.cell_size  # type: ignore[attr-defined]
     ye = g.y0 + np.arange(g.ny + 1) * g.cell_size  # type: ignore[attr-defined]
@@ -124,7 +124,7 @@ def self_exciting_intensity(
     w_hot = np.full(len(centres), rate * n_hot * win / len(centres))
     raster = (_cell_mass(centres[:, 1], ye, hotspot_sigma_m) * w_hot[:, None]).T @ \
         _cell_mass(centres[:, 0], xe, hotspot_sigma_m)
-    age = (to_epoch(origin) - ev.t) / 86_400  # type: ignore[arg-type]
+    age = (to_epoch(origin) - ev.t) / 86_400
     keep = age < 30 * decay_days
     trig = offspring_mean * (np.exp(-age[keep] / decay_days)
                              - np.exp(-(age[keep] + win) / decay_days))

@@ -38,7 +38,7 @@ def default_origin(incidents: object) -> pd.Timestamp:
     ev = as_events(incidents)
     if len(ev) == 0:
         raise InsufficientData("geen incidenten om een hotspotkaart op te baseren")
-    return (ev.last + pd.Timedelta(days=1)).normalize()  # type: ignore[operator]
+    return (ev.last + pd.Timedelta(days=1)).normalize()
 
 
 def hotspot_surface(

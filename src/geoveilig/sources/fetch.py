@@ -156,6 +156,7 @@ def fetch_all(clients: dict[str, Client], store: HasEngine, specs: tuple[TableSp
             fetch_figures(client, store, spec, gemeente, refresh=refresh, report=report)
         else:
             fetch_perception(client, store, spec, gemeente, refresh=refresh, report=report)
-        for line in report.lines[done:] if progress is not None else ():
-            progress(line)
+        if progress is not None:
+            for line in report.lines[done:]:
+                progress(line)
     return report

@@ -25,7 +25,7 @@ _LEVEL_LABEL = {"gemeente": "hele gemeente", "wijk": "per wijk", "buurt": "per b
 
 
 def _n(value: object, digits: int = 0) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     if digits:
         return f"{float(value):.{digits}f}".replace(".", ",")  # type: ignore[arg-type]

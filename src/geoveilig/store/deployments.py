@@ -97,12 +97,12 @@ def _engine(store: HasEngine) -> Engine:
 
 def _epoch(value: object, what: str) -> int | None:
     """A date/time (naive = Europe/Amsterdam wall clock, ``geoveilig.times``) as epoch s."""
-    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if isinstance(value, str) and not value.strip():
         return None
     try:
-        ts = local_timestamp(value)  # type: ignore[arg-type]
+        ts = local_timestamp(value)
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidInput(f"{what}: ongeldige datum '{value}'") from exc
     return int(ts.tz_convert("UTC").timestamp())
@@ -110,7 +110,7 @@ def _epoch(value: object, what: str) -> int | None:
 
 def _optional(r: dict, name: str) -> object:
     v = r.get(name)
-    return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v  # type: ignore[arg-type]
+    return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
 
 
 def _status_and_times(r: dict, where: str) -> dict[str, object]:
