@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # imported where used: a fast --help
     from ..store.plans import Requester
 
 from .. import WGS84
+from ..radii import DEFAULT_RADIUS_M
 from .alerts_cmd import witte_voeten as alerts_witte_voeten
 from .common import areas, console, handle_errors, open_store, out, settings
 
@@ -74,7 +75,7 @@ def _report(plan: service.Plan, path: Path) -> None:
 def alarms(
     count: int = typer.Option(..., "--count", "-k", help="aantal nieuwe plaatsen voor "
                                                          "alarmsystemen"),
-    radius: float = typer.Option(service.DEFAULT_RADIUS["alarm"], "--radius",
+    radius: float = typer.Option(DEFAULT_RADIUS_M["alarm"], "--radius",
                                 help="dekkingsstraal in meters (100-200)"),
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum (standaard: dag na "
                                                              "het laatste incident)"),
@@ -115,7 +116,7 @@ def alarms(
 @handle_errors
 def cameras(
     count: int = typer.Option(..., "--count", "-k", help="aantal nieuwe cameraplaatsen"),
-    radius: float = typer.Option(service.DEFAULT_RADIUS["camera"], "--radius",
+    radius: float = typer.Option(DEFAULT_RADIUS_M["camera"], "--radius",
                                 help="dekkingsstraal in meters (50-100)"),
     origin: str | None = typer.Option(None, "--origin", help="vanaf datum"),
     window: str = typer.Option("28d", "--window", help="voorspelvenster, bijv. 28d of 4w"),

@@ -33,6 +33,7 @@ from scipy.spatial import cKDTree
 
 from .. import RD_NEW
 from ..errors import InvalidInput
+from ..radii import DEFAULT_RADIUS_M as _RADII
 from ..spatial import require_rd
 from .coverage import MCLP, CoverageSolution, coverage_matrix
 
@@ -55,10 +56,8 @@ __all__ = [
 #: hotspot engine provides one: the near-repeat risk of burglary decays over roughly 4-6 weeks.
 DEFAULT_ALARM_DURATION_DAYS = 42
 
-#: Default coverage radius per kind of unit (metres): the one place the service, the CLI and
-#: the API take them from. A mobile alarm covers about 100-200 m, a flexible camera 50-100 m;
-#: a BuurtTent visit reaches about 500 m (used for stored deployments without a radius).
-DEFAULT_RADIUS_M: Mapping[str, float] = {"alarm": 150.0, "camera": 75.0, "buurttent": 500.0}
+#: Default coverage radius per kind of unit (metres), from ``geoveilig.radii``.
+DEFAULT_RADIUS_M = _RADII
 
 SITE_COLUMNS = ["rank", "status", "expected_covered", "share_of_risk", "wijk_code",
                 "buurt_code", "wijk_name", "buurt_name", "distance_to_existing_m", "method",
