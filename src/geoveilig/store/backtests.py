@@ -1,4 +1,4 @@
-"""The backtest cache (table ``backtest_cache``, migration ``0012``): a finished
+"""The backtest cache (table ``backtest_cache``, migration ``0013``): a finished
 :class:`~geoveilig.hotspots.BacktestResult` under a key that
 :func:`geoveilig.hotspots.service.backtest_key` derives from the data it saw and every
 parameter, including where it ends (so a verdict is never reused for another origin).
