@@ -27,6 +27,11 @@ COUNTS_2012 = {
 
 
 def seed_table() -> pd.DataFrame:
+    if not SEED_CSV.exists():
+        from .conftest import missing_shared
+
+        missing_shared(f"the seed table {SEED_CSV.name} is not in {SEED_CSV.parent} (it comes "
+                       "with ../shared beside the repository)")
     return pd.read_csv(SEED_CSV, dtype=str)
 
 
