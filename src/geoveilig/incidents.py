@@ -952,7 +952,8 @@ def _crime_types(src: _Input, rej: _Rejects) -> np.ndarray | pd.api.extensions.E
     class_obj = np.asarray(slug_arr, dtype=object)
     differ = both & (code_obj != class_obj)
     if differ.any():  # a moped code within the class of bicycles and mopeds agrees
-        differ[differ] = ~crimetypes.refines(code_obj[differ], class_obj[differ])
+        differ[differ] = ~np.asarray(crimetypes.refines(code_obj[differ], class_obj[differ]),
+                                     dtype=bool)
     rej.add(rows[differ], cols["crime_code"], code_raw[differ],
             "politiecode en misdrijfomschrijving horen bij verschillende misdrijftypen")
     take = has_code & ~pd.isna(code_slug)
