@@ -12,8 +12,6 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from .errors import UnknownCrimeType
 
 
@@ -258,11 +256,10 @@ _INCIDENT_CODE = re.compile(r"^([a-z]\d{2,4})\b\s*(.*)$")
 _REFINES = frozenset({("diefstal-bromfiets", "fietsendiefstal")})
 
 
-def refines(code_slugs: Iterable[object], class_slugs: Iterable[object]) -> np.ndarray:
+def refines(code_slugs: Iterable[object], class_slugs: Iterable[object]) -> list[bool]:
     """Per pair, whether the slug of a police code refines that of the class name given with
     it (A73 "Diefstal bromfiets/snorfiets" with "1.2.3 Diefstal van brom-, snor-, fietsen")."""
-    return np.fromiter(((a, b) in _REFINES for a, b in zip(code_slugs, class_slugs,
-                                                             strict=True)), dtype=bool)
+    return [(a, b) in _REFINES for a, b in zip(code_slugs, class_slugs, strict=True)]
 _CODE = re.compile(r"^(\d\.\d\.\d)\b\s*(.*)$")
 _BY_CODE: dict[str, str] = {code: slug for code, _, slug in POLICE_CLASSES}
 

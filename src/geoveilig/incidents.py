@@ -39,6 +39,7 @@ user must declare ``crs``.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import zipfile
@@ -125,7 +126,10 @@ _WGS_X = (3.0, 7.5)
 _WGS_Y = (50.5, 53.7)
 MAJORITY = 0.8
 
-_TO_RD = Transformer.from_crs("EPSG:4326", RD_NEW, always_xy=True)
+@functools.cache
+def _to_rd() -> Transformer:
+    """WGS84 -> RD New, made on first use (an RD file, the common case, needs none)."""
+    return Transformer.from_crs("EPSG:4326", RD_NEW, always_xy=True)
 
 
 class ParseResult:
@@ -952,7 +956,8 @@ def _crime_types(src: _Input, rej: _Rejects) -> np.ndarray | pd.api.extensions.E
     class_obj = np.asarray(slug_arr, dtype=object)
     differ = both & (code_obj != class_obj)
     if differ.any():  # a moped code within the class of bicycles and mopeds agrees
-        differ[differ] = ~crimetypes.refines(code_obj[differ], class_obj[differ])
+        differ[differ] = ~np.asarray(crimetypes.refines(code_obj[differ], class_obj[differ]),
+                                     dtype=bool)
     rej.add(rows[differ], cols["crime_code"], code_raw[differ],
             "politiecode en misdrijfomschrijving horen bij verschillende misdrijftypen")
     take = has_code & ~pd.isna(code_slug)
@@ -1220,7 +1225,7 @@ def _coordinates(
         ok = finite & wgs
         xx, yy = np.full_like(x, np.nan), np.full_like(y, np.nan)
         if ok.any():
-            xx[ok], yy[ok] = _TO_RD.transform(x[ok], y[ok])
+            xx[ok], yy[ok] = _to_rd().transform(x[ok], y[ok])
         x, y = xx, yy
     valid = finite & (rd if system == "rd" else np.isfinite(x))
     x = np.where(valid, x, np.nan)
