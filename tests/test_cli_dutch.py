@@ -172,3 +172,24 @@ def test_start_up_imports_only_what_the_command_needs(args, heavy, commands):
                           capture_output=True, text=True, check=True, timeout=120)
     line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES"))
     assert line == f"MODULES {heavy} {commands}", proc.stderr
+
+
+def test_tables_for_people():
+    import pandas as pd
+
+    from geoveilig.cli.tables import cell, table
+
+    assert cell(float("nan")) == "–" and cell(None) == "–" and cell(pd.NA) == "–"
+    assert cell(True) == "ja" and cell(False) == "nee"
+    assert cell(1.5, 2) == "1,50" and cell(12345.678, 1) == "12.345,7" and cell(7) == "7"
+    frame = pd.DataFrame({"method": ["naive"], "pai_5": [float("nan")], "ok": [True]})
+    text = table(frame, {"method": "methode", "pai_5": "PAI 5%", "ok": "criterium gehaald"})
+    assert text.splitlines()[0].split() == ["methode", "PAI", "5%", "criterium", "gehaald"]
+    assert "NaN" not in text and "True" not in text and "ja" in text
+
+
+def test_areas_show_speaks_dutch(env):
+    result = runner.invoke(app, ["areas", "show", "--level", "buurt"])
+    assert result.exit_code == 0
+    assert "oppervlakte (km²)" in result.output and "area_km2" not in result.output
+    assert re.search(r"\d,\d{3}\b", result.output)  # decimal comma

@@ -41,6 +41,11 @@ def test_backtest_command(env):
                         env=variables)
     assert res.exit_code == 0, res.output
     assert "criterium" in res.stdout
+    # a table for people: Dutch headers, ja/nee, decimal commas, no NaN or internal names
+    assert "criterium gehaald" in res.stdout and "PAI 5%" in res.stdout
+    for english in ("meets_criterion", "pai_5", "NaN", "True", "False", "n_origins"):
+        assert english not in res.stdout
+    assert " ja" in res.stdout or " nee" in res.stdout
     text = out.read_text()
     assert text.startswith("method,") and "prospective" in text
 

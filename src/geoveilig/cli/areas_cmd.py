@@ -7,6 +7,11 @@ from pathlib import Path
 import typer
 
 from .common import console, handle_errors, out, settings
+from .tables import table
+
+#: Dutch column headers of ``areas show``
+_HEADERS = {"code": "code", "name": "naam", "buurten": "buurten", "wijk_code": "wijk",
+            "gemeente_code": "gemeente", "area_km2": "oppervlakte (km²)"}
 
 areas_app = typer.Typer(help="CBS wijk- en buurtgrenzen ophalen en bekijken.",
                         no_args_is_help=True)
@@ -28,11 +33,13 @@ def show(
     out.print(f"Gemeente {a.gemeente_name} ({a.gemeente_code}), grenzen {a.year or '?'} "
               f"uit {a.source}")
     if level == "wijk":
-        table = a.summary()
+        frame = a.summary()
     else:
         gdf = a.layer(level)
-        table = gdf.drop(columns="geometry").assign(area_km2=(gdf.area / 1e6).round(3))
-    out.print(table.to_string(index=False))
+        frame = gdf.drop(columns="geometry").assign(area_km2=gdf.area / 1e6)
+    headers = {c: _HEADERS.get(c, c) for c in frame.columns}
+    out.print(table(frame, headers, digits=2 if level == "wijk" else 3), highlight=False,
+              soft_wrap=True)
     for w in a.warnings:
         console.print(f"[yellow]Let op:[/] {w}", highlight=False)
 

@@ -13,7 +13,7 @@ MISSING = "–"
 
 def cell(value: Any, digits: int = 3) -> str:
     """One value as a Dutch reader expects it."""
-    if value is None:
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):
         return MISSING
     if isinstance(value, bool) or type(value).__name__ == "bool_":
         return "ja" if value else "nee"
