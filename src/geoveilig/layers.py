@@ -27,7 +27,7 @@ import pandas as pd
 
 from . import RD_NEW, TIMEZONE, crimetypes
 from .areas import Areas
-from .errors import GeoveiligError, InvalidInput, NotFound
+from .errors import GeoveiligError, InvalidInput, NotFound, UnknownCrimeType
 from .spatial import require_rd
 from .store.protocols import DATA_PARTS, IncidentReader, StoreLike
 
@@ -185,8 +185,8 @@ def parse_crime_type(text: str) -> tuple[str, ...]:
 
 def check_crime_type(text: str) -> str:
     if not re.search(CRIME_TYPE_PATTERN, text):
-        raise InvalidInput(f"onbekend misdrijftype '{text}': kies een of meer (met komma's) "
-                           f"van {', '.join(_crime_tokens())}", where="crimeType")
+        raise UnknownCrimeType(f"onbekend misdrijftype '{text}': kies een of meer (met komma's) "
+                               f"van {', '.join(_crime_tokens())}", where="crimeType")
     return text
 
 

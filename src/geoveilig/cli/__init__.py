@@ -72,6 +72,8 @@ _SUMMARIES: dict[str, str] = {
     "plans": "Opgeslagen plannen (elke adviesrun): lijst, details, export.",
     "deployments": "Inzet (alarmsystemen, camera's, BuurtTent): vastleggen, plaatsen, "
                    "beëindigen, annuleren, in- en uitvoer.",
+    "worker": "Voer berekeningen uit de wachtrij in de database uit (planning, backtest, "
+              "effect).",
 }
 _HELP = "geoveilig: misdaadcijfers per wijk en buurt, hotspots en inzetadvies."
 
