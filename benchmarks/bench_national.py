@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -325,6 +326,7 @@ def main() -> None:
     ap.add_argument("--skip-api", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # (the database is still dropped)
     server = os.environ.get("GEOVEILIG_TEST_POSTGRES_URL")
     if not server:
         sys.exit("GEOVEILIG_TEST_POSTGRES_URL is not set (a PostgreSQL/PostGIS server)")
