@@ -41,7 +41,7 @@ def _process(command: list[str], env: dict[str, str]) -> Iterator[tuple]:
 
 
 def _up(base: str, proc: subprocess.Popen, log) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.time() + 300  # start-up imports take seconds, minutes on a loaded machine
+    deadline = time.time() + 600  # start-up imports take seconds, minutes on a loaded machine
     while True:
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
@@ -68,7 +68,8 @@ def test_two_servers_one_worker_share_jobs_and_data(tmp_path, shared_geo, areas,
         _settings, keys = build_store(tmp_path, shared_geo, areas, demo_incidents, url=url)
         env = {**os.environ, "GEOVEILIG_DATABASE_URL": url, "GEOVEILIG_GEO_DIR": str(shared_geo),
                "GEOVEILIG_RATE_LIMIT": "", "GEOVEILIG_API_JOB_THREADS": "0",
-               "GEOVEILIG_JOB_WAIT": "0", "GEOVEILIG_DISCLOSURE_KEY": "k" * 32}
+               "GEOVEILIG_JOB_WAIT": "0", "GEOVEILIG_DISCLOSURE_KEY": "k" * 32,
+               "PYTHONUNBUFFERED": "1"}  # a failure shows the whole log
         ports = [free_port(), free_port()]
         cmds = [["serve", "--host", "127.0.0.1", "--port", str(p)] for p in ports]
         # each process has its own data dir: only the database is shared
