@@ -25,26 +25,23 @@ EXE = Path(sys.executable).with_name("geoveilig")
 
 
 @contextlib.contextmanager
-def _processes(commands: list[list[str]], env: dict[str, str]) -> Iterator[list]:
-    logs = [tempfile.TemporaryFile() for _ in commands]
-    procs = [subprocess.Popen([str(EXE), *cmd], env=env, stdout=log, stderr=log)
-             for cmd, log in zip(commands, logs, strict=True)]
-    try:
-        yield list(zip(procs, logs, strict=True))
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
+def _process(command: list[str], env: dict[str, str]) -> Iterator[tuple]:
+    """``geoveilig COMMAND`` in its own process, its output in a file (never a full pipe)."""
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen([str(EXE), *command], env=env, stdout=log, stderr=log)
+        try:
+            yield proc, log
+        finally:
+            proc.terminate()
             try:
-                p.wait(timeout=10)
+                proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                p.kill()
-        for log in logs:
-            log.close()
+                proc.kill()
+                proc.wait()
 
 
 def _up(base: str, proc: subprocess.Popen, log) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.time() + 300  # start-up imports take seconds, minutes on a loaded machine
+    deadline = time.time() + 600  # start-up imports take seconds, minutes on a loaded machine
     while True:
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{base}/health", timeout=2).status_code == 200:
@@ -71,16 +68,17 @@ def test_two_servers_one_worker_share_jobs_and_data(tmp_path, shared_geo, areas,
         _settings, keys = build_store(tmp_path, shared_geo, areas, demo_incidents, url=url)
         env = {**os.environ, "GEOVEILIG_DATABASE_URL": url, "GEOVEILIG_GEO_DIR": str(shared_geo),
                "GEOVEILIG_RATE_LIMIT": "", "GEOVEILIG_API_JOB_THREADS": "0",
-               "GEOVEILIG_JOB_WAIT": "0", "GEOVEILIG_DISCLOSURE_KEY": "k" * 32}
+               "GEOVEILIG_JOB_WAIT": "0", "GEOVEILIG_DISCLOSURE_KEY": "k" * 32,
+               "PYTHONUNBUFFERED": "1"}  # a failure shows the whole log
         ports = [free_port(), free_port()]
         cmds = [["serve", "--host", "127.0.0.1", "--port", str(p)] for p in ports]
         # each process has its own data dir: only the database is shared
         envs = [{**env, "GEOVEILIG_DATA_DIR": str(tmp_path / f"proc{i}")} for i in range(3)]
         with contextlib.ExitStack() as stack:
-            servers = [stack.enter_context(_processes([c], e))[0]
+            servers = [stack.enter_context(_process(c, e))
                        for c, e in zip(cmds, envs, strict=False)]
-            (worker, worker_log), = stack.enter_context(
-                _processes([["worker", "--poll", "0.05"]], envs[2]))
+            worker, worker_log = stack.enter_context(
+                _process(["worker", "--poll", "0.05"], envs[2]))
             a, b = (f"http://127.0.0.1:{p}" for p in ports)
             for base, (proc, log) in zip((a, b), servers, strict=True):
                 _up(base, proc, log)
