@@ -655,8 +655,20 @@ def test_hotspots_and_deployments_layers(client: TestClient, keys) -> None:  # t
     assert "method" not in props  # said once per response, not per cell
     assert set(props) == {"cell_id", "buurt_code", "wijk_code", "share_in_area", "risk", "rank",
                           "percentile", "gi_z", "gi_p", "gi_q", "gi_class", "gi_label",
-                          "gi_empty"}
+                          "gi_empty", "risk_class"}
     assert body["parameters"]["origin"] < body["parameters"]["window_end"]
+    # map classes over the cells at risk (layers.risk_classes), their edges said once
+    breaks = body["parameters"]["risk_breaks"]
+    assert len(breaks) >= 3 and breaks == sorted(breaks)
+    classes = {f["properties"]["risk_class"] for f in body["features"]}
+    assert classes <= set(range(len(breaks))) and len(classes - {0}) >= 3
+    for f in body["features"]:
+        risk, cls = f["properties"]["risk"], f["properties"]["risk_class"]
+        tol = 1e-9  # the features print risk with 10 decimals, the edges in full
+        if cls:  # at risk: within the edges (KDE's negligible tails are class 0)
+            assert breaks[0] - tol <= risk <= breaks[-1] + tol
+        else:
+            assert risk <= breaks[0] + tol
     assert 0 <= props["percentile"] <= 100 and "gi_class" in props
     hot = client.get("/v1/collections/hotspots/items?crimeType=hic&method=kde&window=1m"
                      "&gi_class=not-significant&limit=1", headers=h).json()

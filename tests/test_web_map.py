@@ -580,6 +580,8 @@ def test_wcag_aa_no_serious_violations(server, browser, tmp_path, areas, demo_in
         p.page.locator(".leaflet-choropleth-pane path[role=button]").first.focus()
         p.page.keyboard.press("Enter")
         p.page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
+        p.page.wait_for_function(  # faded in: contrast is measured on the final colours
+            "getComputedStyle(document.querySelector('.leaflet-popup')).opacity === '1'")
         assert _axe(p.page) == []
         council = tmp_path / "raad.html"
         council.write_text(static_map(areas, export_layers(

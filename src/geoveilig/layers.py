@@ -434,6 +434,10 @@ def field_catalogue() -> dict[str, dict[str, Any]]:
     return {name: f.as_json() for name, f in FIELDS.items()}
 
 
+#: risk below this share of the highest cell counts as none (transparent on the map)
+NEGLIGIBLE_RISK = 1e-6
+
+
 def risk_classes(risk: np.ndarray, k: int = 5) -> tuple[np.ndarray, list[float]]:
     """Map classes of a risk surface: quantile classes over the cells with risk above zero
     (each class holds about a fifth of them), class 0 for cells without risk. Returns the
@@ -442,14 +446,17 @@ def risk_classes(risk: np.ndarray, k: int = 5) -> tuple[np.ndarray, list[float]]
     planner reads class 5 as "the top fifth of the cells at risk", the same ranking the
     backtest's hit rate uses, and the classes stay stable when one extreme cell changes."""
     values = np.asarray(risk, dtype=float)
-    positive = values[np.isfinite(values) & (values > 0)]
+    finite = np.isfinite(values)
+    top = values[finite].max() if finite.any() else 0.0
+    # "above zero": more than a millionth of the highest cell (a kernel density's far tails are
+    # positive but negligible, and print as 0)
+    ok = finite & (values > 0) & (values > top * NEGLIGIBLE_RISK)
     classes = np.zeros(len(values), dtype=int)
-    if not len(positive):
+    if not ok.any():
         return classes, []
-    edges = np.unique(np.quantile(positive, np.linspace(0, 1, k + 1)))
+    edges = np.unique(np.quantile(values[ok], np.linspace(0, 1, k + 1)))
     if len(edges) == 1:
         edges = np.array([edges[0], edges[0]])
-    ok = np.isfinite(values) & (values > 0)
     classes[ok] = np.clip(np.searchsorted(edges[1:-1], values[ok], side="right") + 1,
                           1, len(edges) - 1)
     return classes, [float(e) for e in edges]
