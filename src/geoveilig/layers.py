@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from . import RD_NEW, TIMEZONE, crimetypes
 from .areas import Areas
-from .errors import GeoveiligError, InvalidInput, NotFound
+from .errors import GeoveiligError, InvalidInput, NotFound, UnknownCrimeType
 from .store import Store, import_batches
 
 Role = Literal["public", "analyst", "police"]
@@ -185,7 +185,7 @@ def parse_crime_type(text: str) -> tuple[str, ...]:
 
 def check_crime_type(text: str) -> str:
     if not re.search(CRIME_TYPE_PATTERN, text):
-        raise InvalidInput(f"onbekend misdrijftype '{text}': kies een of meer (met komma's) "
+        raise UnknownCrimeType(f"onbekend misdrijftype '{text}': kies een of meer (met komma's) "
                            f"van {', '.join(_crime_tokens())}", where="crimeType")
     return text
 
