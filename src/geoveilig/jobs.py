@@ -89,12 +89,13 @@ class Job:
     error: dict[str, Any] | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
-    def info(self, base: str) -> dict[str, Any]:
-        """The status document (OGC API - Processes ``statusInfo``)."""
-        links = [{"href": f"{base}v1/jobs/{self.id}", "rel": "self",
+    def info(self, href: str) -> dict[str, Any]:
+        """The status document (OGC API - Processes ``statusInfo``); ``href``: the job's own
+        URL (the API builds it from its router)."""
+        links = [{"href": href, "rel": "self",
                   "type": "application/json", "title": "status"}]
         if self.status == "successful":
-            links.append({"href": f"{base}v1/jobs/{self.id}/results", "rel": "results",
+            links.append({"href": f"{href}/results", "rel": "results",
                           "type": self.result.media_type if self.result else None,
                           "title": "resultaat"})
         return {"jobID": self.id, "type": "process", "processID": self.kind,

@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(ogc_router("/v1", openapi=openapi))
     app.include_router(tiles_router("/v1"))  # OGC API - Tiles (vector tiles)
-    app.include_router(jobs_router())
+    app.include_router(jobs_router("/v1"))
     from . import alerts as _alerts  # noqa: F401  (registers witte-voeten; issue 24)
     from . import planners  # noqa: F401  (registers alarms, cameras, buurttent, recommendations)
 

@@ -88,21 +88,25 @@ def run_job(request: Request, kind: str, payload: dict[str, Any],
     if wait is None:
         wait = svc.settings.job_wait
     job = jobs.wait(job, wait)
-    base = str(request.base_url)
     if job.status == "successful" and job.result is not None:
         return Response(job.result.body, media_type=job.result.media_type,
                         headers={"X-Job-Id": job.id})
-    return JSONResponse(job.info(base), status_code=202,
-                        headers={"Location": f"{base}v1/jobs/{job.id}"})
+    href = job_url(request, job.id)
+    return JSONResponse(job.info(href), status_code=202, headers={"Location": href})
 
 
-def jobs_router() -> APIRouter:
-    router = APIRouter(prefix="/v1/jobs", tags=["jobs"], include_in_schema=False)
+def job_url(request: Request, job_id: str) -> str:
+    """A job's status URL, from the jobs router's prefix (links never spell the version)."""
+    return str(request.url_for("job_status", job_id=job_id))
+
+
+def jobs_router(prefix: str = "/v1") -> APIRouter:
+    router = APIRouter(prefix=f"{prefix}/jobs", tags=["jobs"], include_in_schema=False)
 
     @router.get("/{job_id}")
     def job_status(job_id: str, request: Request) -> JSONResponse:
         job = services(request).jobs.get(job_id, caller(request).role)
-        return JSONResponse(job.info(str(request.base_url)))
+        return JSONResponse(job.info(job_url(request, job.id)))
 
     @router.get("/{job_id}/results")
     def job_results(job_id: str, request: Request) -> Response:
