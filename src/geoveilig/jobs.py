@@ -91,7 +91,7 @@ class Job:
 
     def info(self, base: str) -> dict[str, Any]:
         """The status document (OGC API - Processes ``statusInfo``)."""
-        links = [{"href": f"{base}v1/jobs/{self.id}", "rel": "self",
+        links: list[dict[str, str | None]] = [{"href": f"{base}v1/jobs/{self.id}", "rel": "self",
                   "type": "application/json", "title": "status"}]
         if self.status == "successful":
             links.append({"href": f"{base}v1/jobs/{self.id}/results", "rel": "results",
@@ -424,7 +424,7 @@ def _run_claimed(env: JobEnv, row: Any, name: str, lease: float) -> None:
     """Run one claimed job with a heartbeat beside it; record its outcome."""
     from .store.jobs import finish_job, heartbeat
 
-    state = {"progress": 0.0, "message": ""}
+    state: dict[str, Any] = {"progress": 0.0, "message": ""}
     beat_stop = threading.Event()
 
     def progress(percent: float, message: str = "") -> None:
