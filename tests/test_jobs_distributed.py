@@ -26,7 +26,7 @@ EXE = Path(sys.executable).with_name("geoveilig")
 
 @contextlib.contextmanager
 def _processes(commands: list[list[str]], env: dict[str, str]) -> Iterator[list]:
-    logs = [tempfile.TemporaryFile() for _ in commands]
+    logs = [tempfile.TemporaryFile() for _ in commands]  # noqa: SIM115 (closed in finally)
     procs = [subprocess.Popen([str(EXE), *cmd], env=env, stdout=log, stderr=log)
              for cmd, log in zip(commands, logs, strict=True)]
     try:
