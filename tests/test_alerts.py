@@ -90,6 +90,10 @@ def test_overlapping_zones_merge_and_expired_ones_are_not_news(areas) -> None:
     # last day 14 days after the later incident (21 March), midnight after it
     assert merged.valid_until == pd.Timestamp("2018-04-05", tz="Europe/Amsterdam")
     assert merged.geometry.area == pytest.approx(len(merged.cells) * 125.0**2)
+    # without as_of the newest incident is the moment (here the same as above)
+    default = build_zones(frame, ext, grid)
+    assert [(z.n_incidents, z.valid_from, z.valid_until) for z in default] == \
+        [(z.n_incidents, z.valid_from, z.valid_until) for z in zones]
 
 
 def test_extent_is_measured_on_a_near_repeat_process_and_falls_back_without_one(areas) -> None:

@@ -30,7 +30,7 @@ def json_value(v: object, *, stringify: bool = False) -> object:
     if not stringify or isinstance(v, str | int | float | bool):
         return v
     try:
-        if pd.isna(v):  # type: ignore[call-overload]
+        if pd.isna(v):
             return None
     except (TypeError, ValueError):
         pass

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -140,8 +140,8 @@ class Areas:
         """Buurt and wijk of each point (RD metres): columns ``buurt_code``, ``wijk_code``
         (None outside every buurt). Vectorised; see ``geoveilig.spatial``."""
         idx = self.buurt_index.lookup(x, y)
-        codes = np.append(self.buurten["code"].to_numpy(dtype=object), None)
-        wijk = np.append(self.buurten["wijk_code"].to_numpy(dtype=object), None)
+        codes = np.append(self.buurten["code"].to_numpy(dtype=object), [None])
+        wijk = np.append(self.buurten["wijk_code"].to_numpy(dtype=object), [None])
         return pd.DataFrame({"buurt_code": take_strings(codes, idx),
                              "wijk_code": take_strings(wijk, idx)})
 
@@ -338,7 +338,8 @@ PDOK_TYPENAMES = {
 }
 
 
-def pdok_request(base_url: str, level: Level, gemeente: str, year: int) -> tuple[str, dict]:
+def pdok_request(base_url: str, level: Level, gemeente: str, year: int
+                 ) -> tuple[str, dict[str, Any]]:
     """URL and query parameters of the WFS GetFeature request for one level (GeoJSON in RD)."""
     typename = PDOK_TYPENAMES[level].format(year=year)
     cql = f"gemeentecode='{gemeente}'"
@@ -354,7 +355,7 @@ def pdok_request(base_url: str, level: Level, gemeente: str, year: int) -> tuple
     return base_url.format(year=year), params
 
 
-def parse_pdok(payload: bytes | str | dict, level: Level) -> gpd.GeoDataFrame:
+def parse_pdok(payload: bytes | str | dict[str, Any], level: Level) -> gpd.GeoDataFrame:
     """Parse one PDOK WFS GeoJSON response into a normalised layer."""
     try:
         data = json.loads(payload) if isinstance(payload, bytes | str) else payload

@@ -276,7 +276,7 @@ def protect_comparison(comp: Any, policy: Policy) -> Any:
     f["count"] = b.array
     f["count_suppressed"] = small_b
     b_f = b.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    rounding = dict(comp.rounding)
+    rounding: dict[int, stats.Rounding] = dict(comp.rounding)
     rows_arr = np.asarray(rows, dtype=object)
     for k, p in comp.references:
         col = f"count_{k}y"

@@ -45,7 +45,7 @@ import re
 import zipfile
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyogrio
 import shapely
+from numpy.typing import NDArray
 from pyproj import Transformer
 
 from . import RD_NEW, TIMEZONE, crimetypes, safecsv
@@ -723,7 +724,8 @@ def _byte_at(arr: pa.Array | pa.ChunkedArray, k: int) -> np.ndarray:
             continue
         _, offsets, data = chunk.buffers()
         wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
-        off = np.frombuffer(offsets, dtype=np.int64 if wide else np.int32)
+        off: NDArray[np.integer[Any]] = np.frombuffer(
+            offsets, dtype=np.int64 if wide else np.int32)
         off = off[chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
         start, end = off[:-1], off[1:]
         pos = start + k if k >= 0 else end + k
@@ -1180,11 +1182,11 @@ def _coordinates(
         yt = raw[ycol].astype(str).str.strip()
         x = _parse_number(xt, _arrow(xt, stripped=True)).to_numpy(dtype=float)
         y = _parse_number(yt, _arrow(yt, stripped=True)).to_numpy(dtype=float)
-        for vals, text, name in ((x, xt, xcol), (y, yt, ycol)):
-            empty = (text == "").to_numpy()
+        for vals, raw, name in ((x, xt, xcol), (y, yt, ycol)):
+            empty = (raw == "").to_numpy()
             rej.add(rows[empty], name, "", "coördinaat ontbreekt")
             unreadable = ~np.isfinite(vals) & ~empty
-            rej.add(rows[unreadable], name, text[unreadable], "coördinaat is geen getal")
+            rej.add(rows[unreadable], name, raw[unreadable], "coördinaat is geen getal")
     finite = np.isfinite(x) & np.isfinite(y)
     rd, wgs, swapped = _classify(x, y)
     system: CoordinateSystem | None = declared

@@ -92,7 +92,7 @@ class Job:
     def info(self, href: str) -> dict[str, Any]:
         """The status document (OGC API - Processes ``statusInfo``); ``href``: the job's own
         URL (the API builds it from its router)."""
-        links = [{"href": href, "rel": "self",
+        links: list[dict[str, str | None]] = [{"href": href, "rel": "self",
                   "type": "application/json", "title": "status"}]
         if self.status == "successful":
             links.append({"href": f"{href}/results", "rel": "results",
@@ -425,7 +425,7 @@ def _run_claimed(env: JobEnv, row: Any, name: str, lease: float) -> None:
     """Run one claimed job with a heartbeat beside it; record its outcome."""
     from .store.jobs import finish_job, heartbeat
 
-    state = {"progress": 0.0, "message": ""}
+    state: dict[str, Any] = {"progress": 0.0, "message": ""}
     beat_stop = threading.Event()
 
     def progress(percent: float, message: str = "") -> None:

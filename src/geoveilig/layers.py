@@ -302,7 +302,7 @@ DATE_PARAM = Param("date", "Peildatum (JJJJ-MM-DD; standaard vandaag, of de dag 
 
 #: the periods the public may ask for: calendar years, quarters and months
 #: (``disclosure.check_public_period``)
-PUBLIC_PERIODS = ("year", "quarter", "month")
+PUBLIC_PERIODS: tuple[str, ...] = ("year", "quarter", "month")
 
 
 def _stats_period_pattern(kinds: tuple[str, ...] | None = None) -> str:

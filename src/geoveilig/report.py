@@ -15,7 +15,7 @@ import math
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,8 @@ from ._json import json_value
 from .stats import YEARLY_MAX_YEARS, Comparison, Evaluation, Period
 
 if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
     from .store.protocols import IncidentReader
 
 # ---------------------------------------------------------------------------------------------
@@ -210,7 +212,7 @@ def to_json(c: Comparison) -> str:
 # ---------------------------------------------------------------------------------------------
 # Charts (inline SVG)
 # ---------------------------------------------------------------------------------------------
-_RC = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "geoveilig"}
+_RC: dict[RcKeyType, Any] = {"svg.fonttype": "none", "font.size": 9, "svg.hashsalt": "geoveilig"}
 
 
 def _svg(fig: Figure) -> str:

@@ -25,7 +25,7 @@ class ReportRequest:
 
     target: stats.Period
     fmt: str = "json"
-    level: str = "gemeente"
+    level: stats.Level = "gemeente"
     #: table rows (categories and groups, ``stats.resolve_rows``); None: the seed table's rows
     rows: tuple[str, ...] | None = None
     rule: stats.LowCountRule = field(default_factory=stats.LowCountRule)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import pandas as pd
 
@@ -65,6 +65,10 @@ def restore_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@overload
+def to_csv(frame: pd.DataFrame, path_or_buf: None = None, **kwargs: Any) -> str: ...
+@overload
+def to_csv(frame: pd.DataFrame, path_or_buf: str | Path | io.IOBase, **kwargs: Any) -> None: ...
 def to_csv(frame: pd.DataFrame, path_or_buf: str | Path | io.IOBase | None = None,
            **kwargs: Any) -> str | None:
     """``DataFrame.to_csv`` on the neutralised frame (same arguments, same return)."""

@@ -123,7 +123,7 @@ class PolygonIndex:
         self.raster = np.pad(raster, 1, constant_values=OUTSIDE)
         self.mixed_share = float(mixed.mean())
 
-    def _exact(self, points: NDArray) -> NDArray[np.int64]:
+    def _exact(self, points: NDArray[np.float64]) -> NDArray[np.int64]:
         out = np.full(len(points), OUTSIDE, dtype=np.int64)
         if len(points) == 0:
             return out

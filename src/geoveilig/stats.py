@@ -781,7 +781,7 @@ class Comparison:
     trend_periods: tuple[Period, ...]
     notes: tuple[str, ...] = ()
     gemeente_name: str = ""
-    rounding: tuple[tuple[int, str], ...] = ((0, "half-away"),)
+    rounding: tuple[tuple[int, Rounding], ...] = ((0, "half-away"),)
 
     @property
     def methods(self) -> dict[str, str]:

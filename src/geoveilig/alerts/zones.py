@@ -74,7 +74,7 @@ def estimate_extents(history: pd.DataFrame, as_of: pd.Timestamp, *,
     """The near-repeat extent per crime type from the incidents in the ``history_days``
     before ``as_of`` (nothing after it: no look-ahead). Types without a pattern are left out,
     except those in ``ALWAYS`` (fallback extent, ``source="standaard"``)."""
-    as_of = local_timestamp(as_of)  # type: ignore[arg-type]
+    as_of = local_timestamp(as_of)
     when = pd.to_datetime(history["occurred_at"], utc=True)
     recent = history.loc[((when >= as_of - history_days * DAY) & (when < as_of)).to_numpy()]
     out: dict[str, Extent] = {}
@@ -170,7 +170,7 @@ def build_zones(incidents: pd.DataFrame, extents: dict[str, Extent], grid: Grid,
     if len(incidents) == 0:
         return []
     when = pd.to_datetime(incidents["occurred_at"], utc=True).dt.tz_convert(TIMEZONE)
-    as_of = local_timestamp(as_of)  # type: ignore[arg-type] if as_of is not None else when.max()
+    as_of = local_timestamp(as_of) if as_of is not None else when.max()
     zones: list[Zone] = []
     for slug, ext in extents.items():
         mask = (incidents["crime_type"] == slug).to_numpy()

@@ -227,7 +227,9 @@ async def _change(request: Request, who: Any, dep: int) -> JSONResponse:
         if body.at is None:
             raise InvalidInput("at (de datum) ontbreekt", where="at")
         step = place_deployment if body.status == "geplaatst" else end_deployment
-        await run_in_threadpool(step, store, dep, _ts(body.at, "at"))
+        at = _ts(body.at, "at")
+        assert at is not None  # body.at is not None here
+        await run_in_threadpool(step, store, dep, at)
     await run_in_threadpool(audit, request, who, f"deployment-{body.status}", str(dep))
     _changed(request)
     return JSONResponse(record(await run_in_threadpool(get_deployment, store, dep)))

@@ -373,11 +373,11 @@ class Cached:
                 headers["ETag"] = gzip_etag(headers["ETag"])
             self._raw_headers[key] = [(k.lower().encode("latin-1"), v.encode("latin-1"))
                                       for k, v in headers.items()]
-        headers = self._raw_headers[key]
+        raw = self._raw_headers[key]
         if etag_matches(if_none_match, self.headers["ETag"]):
-            return 304, headers, b""
+            return 304, raw, b""
         body = self.gzip() if zipped else self.body
-        return 200, [*headers, (b"content-length", str(len(body)).encode())], body
+        return 200, [*raw, (b"content-length", str(len(body)).encode())], body
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:

@@ -92,7 +92,7 @@ def store_versions(request: Request) -> dict[str, str]:
     if cached is None or now - cached[0] >= svc.version_ttl:
         cached = (now, svc.store.data_versions())
         svc.version_cache = cached
-    return cached[1]  # type: ignore[no-any-return]
+    return cached[1]
 
 
 def layer_version(request: Request, layer: Layer) -> str:
@@ -131,7 +131,8 @@ def _spatial_extent(request: Request) -> list[float]:
     cache = services(request).ogc_cache
     if "extent" not in cache:
         b = services(request).areas.gemeente.total_bounds
-        lo = ft.transformer("EPSG:28992", ft.CRS84).transform_bounds(*b, densify_pts=21)
+        lo = ft.transformer("EPSG:28992", ft.CRS84).transform_bounds(b[0], b[1], b[2], b[3],
+                                                                     densify_pts=21)
         cache["extent"] = [round(v, 6) for v in lo]
     return cache["extent"]
 

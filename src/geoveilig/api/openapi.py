@@ -215,7 +215,7 @@ def build_openapi(base_url: str | None = None, role: str | None = None) -> dict[
         "202": {"description": "berekening loopt; Location: statuspagina van de job",
                 "content": {"application/json": {"schema": {"type": "object"}}}},
         **_errors(400, 401, 404, 500)}
-    analyst = [{"bearerAuth": []}, {"apiKey": []}]
+    analyst: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKey": []}]
     paths["/v1/backtest"] = {"get": {
         "tags": ["analyse"], "summary": "Backtest van de hotspotmethoden (trefkans, PAI, PEI)",
         "description": "Rollende toets van elke hotspotmethode op het verleden, met de vooraf "

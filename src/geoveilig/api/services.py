@@ -99,12 +99,12 @@ def open_services(settings: Settings) -> AppServices:
 
 def services(request: Request) -> AppServices:
     """The app's services (the dependency behind ``Services``)."""
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def services_of(scope: Scope) -> AppServices:
     """The services from an ASGI scope (pure ASGI middleware)."""
-    return scope["app"].state.services  # type: ignore[no-any-return]
+    return scope["app"].state.services
 
 
 #: a route parameter ``svc: Services`` gets the app's services

@@ -313,7 +313,9 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
     @router.get("/collections/{collection_id}/tiles/{tms_id}/{z}/{y}/{x}")
     async def tile(collection_id: str, tms_id: str, z: str, y: str, x: str,
                    request: Request) -> Response:
-        who = known_caller(request) or await run_in_threadpool(caller, request)
+        who = known_caller(request)
+        if who is None:
+            who = await run_in_threadpool(caller, request)
         layer = _tiled(collection_id, who)
         address = core.parse_tile(tms_id, z, y, x)
         raw = ogc._raw(request)

@@ -106,7 +106,7 @@ class LazyGroup(TyperGroup):
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         try:
             return super().resolve_command(ctx, args)
-        except typer._click.exceptions.UsageError as exc:  # type: ignore[attr-defined]
+        except typer._click.exceptions.UsageError as exc:
             from difflib import get_close_matches
 
             close = get_close_matches(args[0], self.list_commands(ctx)) if args else []

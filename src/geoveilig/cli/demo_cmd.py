@@ -46,7 +46,7 @@ def demo_command(
                   f"BuurtTent 2017): {deployments} toegevoegd.")
 
 
-def _boundaries(s):  # type: ignore[no-untyped-def]
+def _boundaries(s):
     """The boundaries from ``GEOVEILIG_GEO_DIR``; on a fresh clone (no boundary file there)
     fetched from PDOK and saved there first. Offline: one Dutch line with what to do, exit 1."""
     from ..areas import holds_boundaries, load_or_fetch_areas
@@ -67,7 +67,7 @@ def _boundaries(s):  # type: ignore[no-untyped-def]
     return a
 
 
-def _load_prevention_demo(store, a, seed, incidents):  # type: ignore[no-untyped-def]
+def _load_prevention_demo(store, a, seed, incidents):
     """The synthetic prevention registry (``geoveilig.demo.prevention``), placed by the demo
     burglaries; an existing real registry is kept (with a warning)."""
     from ..demo.prevention import demo_prevention_groups
@@ -85,7 +85,7 @@ def _load_prevention_demo(store, a, seed, incidents):  # type: ignore[no-untyped
     return result["total"]
 
 
-def _load_deployments_demo(store, a) -> int:  # type: ignore[no-untyped-def]
+def _load_deployments_demo(store, a) -> int:
     """The deployments the source document names (``geoveilig.demo.deployments``), added
     once: nothing is added when the registry already holds deployments."""
     from ..demo.deployments import demo_deployments

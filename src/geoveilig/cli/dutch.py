@@ -58,7 +58,7 @@ _MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _SUGGESTION = re.compile(r"[.]? *(?:Did you mean (.+?)\?|\(Did you mean one of: (.+?)\?\)"
                          r"|\(Possible options: (.+?)\))$")
 #: reasons inside a bad-value message (pydantic's wording through Typer's coercion)
-_REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+_REASONS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = tuple(
     (re.compile(p, re.DOTALL), r) for p, r in (
         (r"Input should be a valid integer.*", "geef een geheel getal"),
         (r"Input should be a finite number.*", "geef een eindig getal"),
@@ -124,10 +124,10 @@ def install() -> None:
 
     tcore.HAS_RICH = False  # plain Click layout (Dutch below), no rich import for --help
 
-    def gettext(text: str) -> str:
-        return _WORDS.get(text, text)
+    def gettext(message: str) -> str:
+        return _WORDS.get(message, message)
 
-    tcore._ = gettext  # type: ignore[attr-defined]
+    tcore._ = gettext
 
     original_display_type: Callable[..., str] = tcore._TyperParameter.display_type
 

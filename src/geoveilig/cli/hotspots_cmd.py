@@ -13,7 +13,7 @@ from .common import areas, console, handle_errors, open_store, out, progress_bar
 from .tables import table
 
 
-def _load(crime_type: str, cell_size: float | None, store=None):  # type: ignore[no-untyped-def]
+def _load(crime_type: str, cell_size: float | None, store=None):
     from ..hotspots import make_grid
 
     slugs = crimetypes.expand(crime_type)
@@ -75,7 +75,7 @@ def hotspots(
         store.close()
 
 
-def _hotspots(store, crime_type, method, origin, window, out_path,  # type: ignore[no-untyped-def]
+def _hotspots(store, crime_type, method, origin, window, out_path,
               cell_size, no_backtest, n_origins, keep_rd, show_progress, refresh) -> None:
     from ..hotspots import InsufficientData, default_origin, hotspot_surface, write_surface
     from ..hotspots.events import as_timestamp

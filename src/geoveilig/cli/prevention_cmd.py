@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, cast
 
 import typer
 
@@ -109,7 +109,8 @@ def import_file(
         store = open_store()
         try:
             summary = store_prevention.save_registry(
-                store, parsed.registry, mode=mode, source_name=file.name,  # type: ignore[arg-type]
+                store, parsed.registry, mode=cast(Literal["replace", "merge"], mode),
+                source_name=file.name,
                 content_sha256=hashlib.sha256(data).hexdigest(), n_rows=parsed.n_rows,
                 known_buurten=known, actor="cli")
         finally:
@@ -156,7 +157,7 @@ def export(
     out.print(f"{len(reg)} groepen geschreven naar {out_file}")
 
 
-def _registry():  # type: ignore[no-untyped-def]
+def _registry():
     from ..store import prevention as store_prevention
 
     store = open_store()

@@ -4,7 +4,7 @@ buurt as a table, CSV, JSON or a self-contained HTML report."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import typer
 
@@ -110,7 +110,8 @@ def register(app: typer.Typer) -> None:
         rows = stats.resolve_rows(crime_type) if crime_type else None
         extras = tuple(stats.Period.parse(x) for x in extra)
         round_spec = rounding or (stats.SEED_ROUNDING if preset == "seed" else None)
-        req = ReportRequest(target=target, fmt=fmt, level=level, rows=rows, rule=rule,
+        req = ReportRequest(target=target, fmt=fmt, level=cast("stats.Level", level),
+                            rows=rows, rule=rule,
                             rounding=round_spec, years_back=years_back, alpha=alpha,
                             extra_periods=extras, signals=signals)
         s = settings()

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +138,7 @@ class BacktestResult:
         """The end of the last scored window: the backtest used data up to here."""
         return self.origins[-1] + self.window
 
-    def verdict_for(self, method: str | None = None) -> dict[str, object]:
+    def verdict_for(self, method: str | None = None) -> dict[str, Any]:
         """The backtest facts for one method (default: the best), to store with a surface."""
         method = method or self.best_method
         s = self.summary.set_index("method")
@@ -326,9 +327,9 @@ def backtest(
                         f"minstens {criterion.min_origins} nodig voor een oordeel (kies meer "
                         "startmomenten, een langer venster of een bredere groep misdrijven)")
     failed = summary[summary["n_failed"] > 0]
-    for rec in failed.itertuples():
-        first = table[(table["method"] == rec.method) & table["error"].notna()]["error"].iloc[0]
-        warnings.append(f"methode {rec.method}: {rec.n_failed} startmoment(en) niet berekend "
+    for fail in failed.itertuples():
+        first = table[(table["method"] == fail.method) & table["error"].notna()]["error"].iloc[0]
+        warnings.append(f"methode {fail.method}: {fail.n_failed} startmoment(en) niet berekend "
                         f"({first})")
     return BacktestResult(table, summary, criterion, best, bool(len(ok)), win, tuple(origins),
                           crime_type, n_boot, seed, tuple(warnings), block)
@@ -350,7 +351,8 @@ def backtest_by_crime_type(
 
     if "crime_type" not in incidents.columns:
         raise InvalidInput("incidenten missen de kolom crime_type")
-    tables, results = [], {}
+    tables: list[pd.DataFrame] = []
+    results: dict[str, BacktestResult | str] = {}
     for ct in crime_types:
         sub = incidents[incidents["crime_type"].isin(expand(ct))]
         try:

@@ -600,13 +600,13 @@ class MCLP:
         ``A_ub v <= b_ub`` and the cardinality equality (if any)."""
         red = self._reduced()
         sites: NDArray[np.int64] = red["sites"]  # type: ignore[assignment]
-        A: sparse.csr_matrix = red["A"]  # type: ignore[assignment]
-        wx: NDArray = red["w"]  # type: ignore[assignment]
-        cy: NDArray = red["c_site"]  # type: ignore[assignment]
+        A: sparse.csr_matrix = red["A"]
+        wx: NDArray[np.float64] = red["w"]  # type: ignore[assignment]
+        cy: NDArray[np.float64] = red["c_site"]  # type: ignore[assignment]
         ny, nx = len(sites), A.shape[0]
         c = -np.r_[cy, wx]
         rows: list[sparse.csr_matrix] = []
-        hi: list[NDArray] = []
+        hi: list[NDArray[np.float64]] = []
         # x_r - sum_{i covers r} y_i <= 0
         if nx:
             rows.append(sparse.hstack([-A, sparse.identity(nx, format="csr")], format="csr"))

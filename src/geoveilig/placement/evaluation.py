@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -55,7 +55,7 @@ from ..times import parse_local
 __all__ = ["ControlSet", "EffectEstimate", "controls_by_risk", "controls_from_plan",
            "evaluate_deployment"]
 
-TimeLike = date | datetime | str | pd.Timestamp
+TimeLike: TypeAlias = date | datetime | str | pd.Timestamp
 
 #: Labels of the verdict.
 LABELS = ("daling", "stijging", "geen aantoonbaar effect", "te vroeg om te zeggen",

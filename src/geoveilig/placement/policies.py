@@ -178,14 +178,14 @@ def _demand(demand: gpd.GeoDataFrame, what: str = "vraag (risico per cel)"
     return _points_xy(demand, what), risk, demand
 
 
-def _areas_of(gdf: gpd.GeoDataFrame, n: int) -> tuple[NDArray, NDArray]:
+def _areas_of(gdf: gpd.GeoDataFrame, n: int) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
     b = gdf["buurt_code"].to_numpy(dtype=object) if "buurt_code" in gdf else np.full(n, None)
     w = gdf["wijk_code"].to_numpy(dtype=object) if "wijk_code" in gdf else np.full(n, None)
     return b, w
 
 
-def _assign_areas(xy: NDArray, demand_xy: NDArray, demand: gpd.GeoDataFrame
-                  ) -> tuple[NDArray, NDArray]:
+def _assign_areas(xy: NDArray[np.float64], demand_xy: NDArray[np.float64], demand: gpd.GeoDataFrame
+                  ) -> tuple[NDArray[np.object_], NDArray[np.object_]]:
     """buurt/wijk of arbitrary points: those of the nearest demand cell."""
     if len(xy) == 0:
         return np.empty(0, dtype=object), np.empty(0, dtype=object)
@@ -194,7 +194,7 @@ def _assign_areas(xy: NDArray, demand_xy: NDArray, demand: gpd.GeoDataFrame
             demand["wijk_code"].to_numpy(dtype=object)[idx])
 
 
-def _excluded_mask(xy: NDArray, excluded: object) -> NDArray[np.bool_]:
+def _excluded_mask(xy: NDArray[np.float64], excluded: object) -> NDArray[np.bool_]:
     """True for points inside any excluded zone (GeoDataFrame/GeoSeries/geometry)."""
     if excluded is None:
         return np.zeros(len(xy), dtype=bool)
@@ -214,7 +214,8 @@ def _excluded_mask(xy: NDArray, excluded: object) -> NDArray[np.bool_]:
     return mask
 
 
-def _caps(caps_per_wijk: int | Mapping[str, int] | None, wijk: NDArray) -> dict[str, int] | None:
+def _caps(caps_per_wijk: int | Mapping[str, int] | None, wijk: NDArray[np.object_]
+          ) -> dict[str, int] | None:
     if caps_per_wijk is None:
         return None
     if isinstance(caps_per_wijk, Mapping):
@@ -222,7 +223,8 @@ def _caps(caps_per_wijk: int | Mapping[str, int] | None, wijk: NDArray) -> dict[
     return {str(w): int(caps_per_wijk) for w in pd.unique(wijk.astype(str))}
 
 
-def _first_cover(cov: sparse.spmatrix, weights: NDArray, n_units: int) -> NDArray[np.float64]:
+def _first_cover(cov: sparse.spmatrix, weights: NDArray[np.float64], n_units: int
+                 ) -> NDArray[np.float64]:
     """Weight attributed to each unit: a covered cell goes to the first unit (column) covering
     it."""
     csr = sparse.csr_matrix(cov)
@@ -232,7 +234,7 @@ def _first_cover(cov: sparse.spmatrix, weights: NDArray, n_units: int) -> NDArra
     return np.bincount(first, weights=weights[has], minlength=n_units).astype(np.float64)
 
 
-def _names(codes: NDArray, names: Mapping[str, str] | None) -> NDArray:
+def _names(codes: NDArray[np.object_], names: Mapping[str, str] | None) -> NDArray[np.object_]:
     if names is None:
         return np.full(len(codes), None, dtype=object)
     return np.array([names.get(str(c)) if c is not None else None for c in codes], dtype=object)
@@ -249,7 +251,7 @@ def recommend_sites(
     min_spacing: float | None = None,
     caps_per_wijk: int | Mapping[str, int] | None = None,
     excluded: object = None,
-    costs: NDArray | None = None,
+    costs: NDArray[np.float64] | None = None,
     budget: float | None = None,
     names: Mapping[str, str] | None = None,
     method_name: str = "",
@@ -577,8 +579,8 @@ class _BuurtPriorities:
     inhabitants (median-filled; ones when absent), priority = risk x uncovered share, and the
     buurt polygons by code."""
 
-    codes: NDArray
-    wijk: NDArray
+    codes: NDArray[np.object_]
+    wijk: NDArray[np.object_]
     risk: NDArray[np.float64]
     unc: NDArray[np.float64]
     inh: NDArray[np.float64]
@@ -675,8 +677,9 @@ def _choose_visits(b: _BuurtPriorities, dates: pd.DatetimeIndex, count: int,
     return first, cand[b_idx[order]], s_idx[order]
 
 
-def _schedule(p: NDArray, wijk: NDArray, day: NDArray, gap_days: float, min_visits: NDArray,
-              max_visits: NDArray, time_limit: float, *, by_date: bool) -> object:
+def _schedule(p: NDArray[np.float64], wijk: NDArray[np.object_], day: NDArray[np.float64],
+              gap_days: float, min_visits: NDArray[np.float64], max_visits: NDArray[np.float64],
+              time_limit: float, *, by_date: bool) -> object:
     """MILP over z[b, s] (buurt b visited in slot s): exactly one visit per slot, visits per
     buurt within [min_visits, max_visits], no two visits to one wijk within ``gap_days``.
     Objective: total priority, or (``by_date``) priority-weighted earliness."""

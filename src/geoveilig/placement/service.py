@@ -224,7 +224,7 @@ def alarm_duration(store: StoreLike, origin: pd.Timestamp) -> tuple[int, str]:
         return DEFAULT_ALARM_DURATION_DAYS, (
             f"near-repeat-analyse niet mogelijk ({exc}); inzetduur "
             f"{DEFAULT_ALARM_DURATION_DAYS} dagen.")
-    days = max(1, round(float(rec["alarm_days"])))  # type: ignore[arg-type]
+    days = max(1, round(float(rec["alarm_days"])))
     why = ("near-repeat-patroon gevonden" if rec["source"] == "knox"
            else "geen near-repeat-patroon: standaardwaarde")
     return days, f"Inzetduur per plek: {days} dagen ({why})."

@@ -34,12 +34,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 
 from .. import RD_NEW
 from ..areas import Areas
@@ -68,7 +69,7 @@ COVERAGE_COLUMNS: tuple[str, ...] = (
 )
 _WEIGHTS = ("dwellings", "inhabitants")
 
-DateLike = date | datetime | str | pd.Timestamp
+DateLike: TypeAlias = date | datetime | str | pd.Timestamp
 
 
 def _check_level(level: str) -> None:
@@ -211,7 +212,10 @@ def coverage(
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.clip(np.where(total > 0, cov / total, 0.0), 0.0, 1.0)
     inside = _group_in_area(geo, level, keys)
-    count = lambda m: (inside & m[:, None]).sum(axis=0).astype(int)  # noqa: E731
+
+    def count(m: NDArray[np.bool_]) -> NDArray[np.int_]:
+        return (inside & m[:, None]).sum(axis=0).astype(int)
+
     out = pd.DataFrame({
         "code": keys,
         "name": names,

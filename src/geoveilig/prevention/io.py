@@ -53,6 +53,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -152,11 +153,11 @@ class ParsedRegistry:
     warnings: tuple[str, ...]
 
 
-def _to_rd():
+def _to_rd() -> Transformer:
     return Transformer.from_crs("OGC:CRS84", RD_NEW, always_xy=True)
 
 
-def _objects(values: list) -> np.ndarray:
+def _objects(values: list[Any]) -> np.ndarray:
     """A 1-d object array (numpy would make a 2-d array of coordinate sequences)."""
     arr = np.empty(len(values), dtype=object)
     arr[:] = values
@@ -215,8 +216,8 @@ def _read_geojson(data: bytes, filename: str) -> pd.DataFrame:
     return frame
 
 
-def _parse_history(raw: pd.DataFrame, cols: dict[str, str], filename: str) -> list[dict]:
-    hist: list[dict] = []
+def _parse_history(raw: pd.DataFrame, cols: dict[str, str], filename: str) -> list[dict[str, Any]]:
+    hist: list[dict[str, Any]] = []
     ids = raw[cols["group_id"]].astype(str).str.strip() if "group_id" in cols else \
         pd.Series([""] * len(raw))
     rows = raw["__row"].to_numpy()
@@ -282,7 +283,7 @@ def parse_registry(data: bytes, filename: str = "bestand",
         raise InvalidInput(f"{filename}: kolom 'group_id' ontbreekt")
     if "type" not in cols:
         raise InvalidInput(f"{filename}: kolom 'type' ontbreekt")
-    problems: list[dict] = []
+    problems: list[dict[str, Any]] = []
     g = pd.DataFrame({"row": raw["__row"].to_numpy()})
     for canon in ("group_id", "type", "label", "team_id", "buurten", "area_kind", "postcodes",
                   "members", "synthetic"):
@@ -384,7 +385,7 @@ def to_geojson(registry: Registry, areas: Areas, *, when: date | datetime | str 
             props[k] = props[k] or None
         features.append({"type": "Feature", "id": rec["group_id"], "properties": props,
                          "geometry": json.loads(shapely.to_geojson(geom))})
-    doc: dict = {"type": "FeatureCollection"}
+    doc: dict[str, Any] = {"type": "FeatureCollection"}
     if crs == "rd":
         doc["crs"] = {"type": "name",
                       "properties": {"name": "urn:ogc:def:crs:EPSG::28992"}}

@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -180,8 +181,8 @@ def empty_registry() -> Registry:
 
 
 def make_registry(
-    groups: Iterable[dict] | pd.DataFrame,
-    history: Iterable[dict] | pd.DataFrame,
+    groups: Iterable[dict[str, Any]] | pd.DataFrame,
+    history: Iterable[dict[str, Any]] | pd.DataFrame,
     *,
     known_buurten: Iterable[str] | None = None,
 ) -> Registry:
@@ -198,7 +199,7 @@ def make_registry(
         g["row"] = np.arange(len(g)) + 1
     if "row" not in h:
         h["row"] = np.arange(len(h)) + 1
-    problems: list[dict] = []
+    problems: list[dict[str, Any]] = []
     reg = _validate(g, h, problems, known_buurten)
     if problems:
         rejects = pd.DataFrame(problems, columns=["row", "column", "value", "reason"])
@@ -211,7 +212,7 @@ def make_registry(
 _Bad = Callable[[object, str, object, str], None]
 
 
-def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict],
+def _validate(g: pd.DataFrame, h: pd.DataFrame, problems: list[dict[str, Any]],
               known_buurten: Iterable[str] | None, *, same_rows: bool = False) -> Registry:
     """Validate raw frames into a Registry, appending row/column problems. ``same_rows``:
     history rows carry the row number of their group's row (one file), so the history of a
@@ -253,8 +254,8 @@ def _text(value: object) -> str | None:
     return None if _missing(value) else str(value).strip() or None
 
 
-def _group_record(rec: dict, known: set[str] | None, seen: dict[str, object],
-                  dup_rows: set[object], bad: _Bad) -> dict:
+def _group_record(rec: dict[str, Any], known: set[str] | None, seen: dict[str, object],
+                  dup_rows: set[object], bad: _Bad) -> dict[str, Any]:
     """One group row, checked: its identity, type, area, personal data and counts."""
     row = rec["row"]
     gid = "" if _missing(rec["group_id"]) else str(rec["group_id"]).strip()
@@ -300,7 +301,7 @@ def _group_record(rec: dict, known: set[str] | None, seen: dict[str, object],
             "members": members, "synthetic": synthetic, "geometry": geom, "row": row}
 
 
-def _group_area(rec: dict, known: set[str] | None, bad: _Bad
+def _group_area(rec: dict[str, Any], known: set[str] | None, bad: _Bad
                 ) -> tuple[str, tuple[str, ...], shapely.Geometry | None]:
     """``(area_kind, buurten, geometry)`` of a group row: buurt codes or one polygon."""
     row = rec["row"]
@@ -374,7 +375,7 @@ def _members(value: object, row: object, bad: _Bad) -> int | None:
         return None
 
 
-def _check_team_links(records: list[dict], types: dict[str, object], bad: _Bad) -> None:
+def _check_team_links(records: list[dict[str, Any]], types: dict[str, object], bad: _Bad) -> None:
     """A WhatsApp group's ``team_id`` must name a buurtpreventieteam of the register."""
     for rec in records:
         tid = rec["team_id"]
@@ -393,7 +394,7 @@ def _history(h: pd.DataFrame, types: dict[str, object], skip_rows: set[object], 
     for col in HISTORY_COLUMNS:
         if col not in h:
             h[col] = None
-    hist: list[dict] = []
+    hist: list[dict[str, Any]] = []
     for rec in h.to_dict("records"):
         row = rec["row"]
         if row in skip_rows:

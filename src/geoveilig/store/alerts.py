@@ -101,7 +101,7 @@ _LISTS = ("buurten", "wijken", "group_ids")
 
 
 def _epoch(value: object) -> int:
-    return int(local_timestamp(value).tz_convert("UTC").timestamp())  # type: ignore[arg-type]
+    return int(local_timestamp(value).tz_convert("UTC").timestamp())
 
 
 def _time(values: pd.Series) -> pd.Series:

@@ -31,6 +31,7 @@ import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -75,15 +76,15 @@ def _tables(conn: Connection) -> list[sa.Table]:
     return [t for t in md.sorted_tables if t.name in names]
 
 
-def _columns(table: sa.Table) -> list[sa.Column]:
+def _columns(table: sa.Table) -> list[sa.Column[Any]]:
     return [c for c in table.columns if c.computed is None]
 
 
-def _order(table: sa.Table) -> list[sa.Column]:
+def _order(table: sa.Table) -> list[sa.Column[Any]]:
     return list(table.primary_key.columns) or _columns(table)
 
 
-def _logical(conn: Connection) -> dict[str, dict[str, list]]:
+def _logical(conn: Connection) -> dict[str, dict[str, list[Any]]]:
     """{table: {column: values}} of every table in key order; incidents stored as chunks
     (SQLite, see ``chunks``) appear as the logical ``incidents`` rows of every backend."""
     data = {}
@@ -97,7 +98,7 @@ def _logical(conn: Connection) -> dict[str, dict[str, list]]:
     return data
 
 
-def table_rows(conn: Connection) -> dict[str, list[tuple]]:
+def table_rows(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (stored columns, in key order; incidents as rows on every
     backend): for checks and tests."""
     return {name: list(zip(*columns.values(), strict=True))
@@ -154,7 +155,7 @@ def _backup_sqlite(store: Store, out: Path) -> BackupSummary:
 
 
 def _backup_bundle(store: Store, out: Path) -> BackupSummary:
-    manifest: dict = {"format": BUNDLE_FORMAT, "tables": {}}
+    manifest: dict[str, Any] = {"format": BUNDLE_FORMAT, "tables": {}}
     # one REPEATABLE READ transaction: all tables from the same snapshot
     with store.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn, \
             conn.begin(), zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
@@ -173,7 +174,7 @@ def _backup_bundle(store: Store, out: Path) -> BackupSummary:
 
 
 # --- restore -----------------------------------------------------------------------------
-def _read_backup(path: Path) -> tuple[str | None, dict[str, dict[str, list]]]:
+def _read_backup(path: Path) -> tuple[str | None, dict[str, dict[str, list[Any]]]]:
     """(revision, {table: {column: values}}) of a SQLite copy or a bundle."""
     with path.open("rb") as f:
         head = f.read(16)
@@ -253,7 +254,7 @@ def restore(store: Store, path: str | Path) -> BackupSummary:
     return BackupSummary(path, kind, revision, counts)
 
 
-def _insert(conn: Connection, table: sa.Table, columns: dict[str, list]) -> int:
+def _insert(conn: Connection, table: sa.Table, columns: dict[str, list[Any]]) -> int:
     names = [c.name for c in _columns(table) if c.name in columns]
     n = len(columns[names[0]]) if names else 0
     # a key to the same table (team_id -> group_id) is filled in after all rows exist

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +35,7 @@ import pyarrow.ipc as ipc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from ..errors import StoreUnavailable
 from ..times import epoch_seconds
 
 __all__ = ["CHUNK_ROWS", "COLUMNS", "MERGE_AT", "SCHEMA", "TABLE", "ChunkQuery",
@@ -92,7 +94,8 @@ class ChunkQuery:
 
     def where(self) -> tuple[str, list[object]]:
         """The SQL condition on the zone maps (time range and bbox)."""
-        sql, params = ["1 = 1"], []
+        sql: list[str] = ["1 = 1"]
+        params: list[object] = []
         if self.nothing:
             sql.append("1 = 0")
         if self.start is not None:
@@ -225,6 +228,14 @@ def _serialise(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def raw_cursor(conn: Connection) -> Any:
+    """A raw DBAPI cursor on ``conn``'s connection."""
+    driver = conn.connection.driver_connection
+    if driver is None:  # the connection was invalidated (lost) and not replaced
+        raise StoreUnavailable("database niet bereikbaar: verbinding verbroken")
+    return driver.cursor()
+
+
 def write(conn: Connection, table: pa.Table, merge: bool = True) -> int:
     """Store ``table`` (``SCHEMA`` columns, ids ascending) as chunks in ``conn``'s open
     transaction, sorted by ``occurred_at`` (a stable sort: ties stay in id order), so that
@@ -248,7 +259,7 @@ def write(conn: Connection, table: pa.Table, merge: bool = True) -> int:
         ))
     sql = (f"INSERT INTO {TABLE} ({', '.join(_META)}) "
            f"VALUES ({', '.join('?' * len(_META))})")
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = raw_cursor(conn)
     try:
         cursor.executemany(sql, rows)
     finally:
@@ -261,7 +272,7 @@ def write(conn: Connection, table: pa.Table, merge: bool = True) -> int:
 def compact(conn: Connection) -> int:
     """Merge the small chunks into full ones (sorted by time) once there are ``MERGE_AT`` of
     them, in ``conn``'s open transaction. Returns the number of chunks merged."""
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = raw_cursor(conn)
     try:
         # the ids first: the BLOBs are read only when there is something to merge
         cursor.execute(f"SELECT id FROM {TABLE} WHERE n_rows < ? ORDER BY id",
@@ -287,7 +298,7 @@ def remove(conn: Connection, incident_ids: Sequence[str]) -> pa.Table:
     removed = []
     if not len(wanted):
         return _plain(SCHEMA.empty_table())
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = raw_cursor(conn)
     try:
         cursor.execute(f"SELECT id, data FROM {TABLE} ORDER BY id")
         found = cursor.fetchall()
@@ -341,7 +352,7 @@ def read(conn: Connection, query: ChunkQuery, columns: Sequence[str] | None = No
     names = list(columns) if columns is not None else list(SCHEMA.names)
     keep = [*names, *(k for k in ("occurred_at", "id") if ordered and k not in names)]
     where, params = query.where()
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = raw_cursor(conn)
     try:
         cursor.execute(f"SELECT crime_types, wijk_codes, buurt_codes, data "
                        f"FROM {TABLE} WHERE {where} ORDER BY id", params)

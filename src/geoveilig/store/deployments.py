@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -108,12 +109,12 @@ def _epoch(value: object, what: str) -> int | None:
     return int(ts.tz_convert("UTC").timestamp())
 
 
-def _optional(r: dict, name: str) -> object:
+def _optional(r: dict[str, Any], name: str) -> object:
     v = r.get(name)
     return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
 
 
-def _status_and_times(r: dict, where: str) -> dict[str, object]:
+def _status_and_times(r: dict[str, Any], where: str) -> dict[str, object]:
     """The status and the four times of one row, checked against each other."""
     start = _epoch(r.get("start"), f"{where} start")
     end = _epoch(r.get("end"), f"{where} einde")
@@ -205,7 +206,7 @@ def add_deployments(store: HasEngine, frame: gpd.GeoDataFrame) -> list[int]:
     return [int(i) for i in ids]
 
 
-def _check_plan_links(store: HasEngine, rows: list[dict]) -> None:
+def _check_plan_links(store: HasEngine, rows: list[dict[str, Any]]) -> None:
     """Every ``plan_id`` names a stored plan and ``plan_rank`` one of its ranked sites."""
     linked = {(r["plan_id"], r["plan_rank"]) for r in rows if r["plan_id"] is not None}
     if not linked:

@@ -29,7 +29,7 @@ def _plain_value(value: object) -> object:
     if value is None:
         return None
     try:
-        if pd.isna(value):  # type: ignore[arg-type]
+        if pd.isna(value):
             return None
     except (TypeError, ValueError):
         pass

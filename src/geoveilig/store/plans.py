@@ -176,7 +176,7 @@ def latest_plan_ids(store: HasEngine, roles: Sequence[str] | None = None) -> dic
 def plans_version(store: HasEngine) -> tuple[int | None, int]:
     """(newest plan id, number of plans): changes whenever a plan is saved."""
     with _engine(store).connect() as conn:
-        return tuple(conn.execute(sa.select(sa.func.max(plans.c.id),  # type: ignore[return-value]
+        return tuple(conn.execute(sa.select(sa.func.max(plans.c.id),
                                             sa.func.count()).select_from(plans)).one())
 
 

@@ -20,6 +20,8 @@ import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from .chunks import raw_cursor
+
 SRID = 28992
 #: key of the advisory lock that serialises imports (any constant bigint; "geoveilig")
 IMPORT_LOCK = 0x67656F7665696C
@@ -68,7 +70,7 @@ def copy_rows(conn: Connection, table: str, cols: list[str],
     buf = io.BytesIO()
     pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False, batch_size=65_536,
                                                   quoting_style="needed"))
-    cursor = conn.connection.driver_connection.cursor()
+    cursor = raw_cursor(conn)
     try:
         with cursor.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN (FORMAT csv)") as copy:
             view = buf.getbuffer()

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal, ParamSpec, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -87,8 +88,12 @@ prevention_status = Table(
 )
 
 
-def _guard(func):  # type: ignore[no-untyped-def]
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _guard(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return func(*args, **kwargs)
         except sa.exc.OperationalError as exc:
@@ -170,7 +175,7 @@ def _write(conn: Connection, registry: Registry, *, replace_ids: list[str] | Non
 
 
 def _audit(conn: Connection, actor: str | None, action: str, target: str | None,
-           detail: dict | None = None) -> None:
+           detail: dict[str, Any] | None = None) -> None:
     if actor is None:
         return
     conn.execute(audit_log.insert().values(at=int(time.time()), actor=actor, action=action,
@@ -266,7 +271,7 @@ def add_group(
                                                          "since": str(since)})
 
 
-def _records(reg: Registry) -> list[dict]:
+def _records(reg: Registry) -> list[dict[str, Any]]:
     g = reg.groups
     return [{**r, "buurten": list(r["buurten"]),
              "members": None if pd.isna(r["members"]) else int(r["members"])}

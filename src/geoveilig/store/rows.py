@@ -19,9 +19,9 @@ import shapely
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..errors import StoreUnavailable
 from ..times import epoch_seconds
 from . import chunks, postgis
+from .chunks import raw_cursor as _cursor
 from .models import incidents
 from .query import IncidentQuery, inside, only_inside, with_xy
 
@@ -35,7 +35,7 @@ _REQUIRED = ("incident_id", "crime_type", "occurred_at", "content_hash")
 _BULK_ROWS = 20_000
 
 
-def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
+def fetch(conn: Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
     """Run a SELECT through the DBAPI cursor straight into a DataFrame (SQLAlchemy Row
     objects cost ~10 µs each, too much for 10⁵-10⁶ incidents)."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
@@ -52,14 +52,6 @@ def fetch(conn: Connection, stmt: sa.Select) -> pd.DataFrame:
             cursor.close()
     return pd.DataFrame.from_records(rows, columns=list(stmt.selected_columns.keys()),
                                      nrows=len(rows))
-
-
-def _cursor(conn: Connection) -> Any:
-    """A raw DBAPI cursor on ``conn``'s connection."""
-    driver = conn.connection.driver_connection
-    if driver is None:  # the connection was invalidated (lost) and not replaced
-        raise StoreUnavailable("database niet bereikbaar: verbinding verbroken")
-    return driver.cursor()
 
 
 def _epoch(series: pd.Series) -> np.ndarray:

@@ -22,6 +22,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from branca.element import Figure
 
 from .. import WGS84
 from ..areas import Areas
@@ -231,6 +232,7 @@ def static_map(areas: Areas, layers: Sequence[MapLayer], *, title: str,
     fmap.default_js = []
     fmap.default_css = []
     root = fmap.get_root()
+    assert isinstance(root, Figure)  # folium.Map puts itself in a Figure
     root.header.add_child(folium.Element(_leaflet_inline()))
     root.header.add_child(folium.Element(_STYLE))
     folium.FeatureGroup(name="Geen achtergrond (grenzen)", overlay=False,
