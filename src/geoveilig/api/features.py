@@ -15,7 +15,6 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -24,6 +23,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from .._json import json_value
 from ..errors import InvalidInput, NotFound
 from ..layers import MAX_YEAR, MIN_YEAR, Layer, LayerContext
 from ..times import local_series, local_timestamp
@@ -233,20 +233,6 @@ class Prepared:
                 for i, g, p in zip(ids, gjson.tolist(), self.props, strict=True)]
 
 
-def _json_value(v: Any) -> Any:
-    if v is None:
-        return None
-    if isinstance(v, float) and not np.isfinite(v):
-        return None
-    if isinstance(v, np.generic):
-        return _json_value(v.item())
-    if isinstance(v, pd.Timestamp | datetime):
-        return v.isoformat()
-    if v is pd.NaT or v is pd.NA:
-        return None
-    return v
-
-
 def _records_json(props: pd.DataFrame) -> list[str]:
     """One JSON object per row (pandas' C encoder, JSON Lines split at the newlines, which
     JSON strings always escape): NaN/None -> null, timestamps -> ISO 8601."""
@@ -257,13 +243,13 @@ def _records_json(props: pd.DataFrame) -> list[str]:
     clean = props.copy()
     for col in clean.columns:
         if isinstance(clean[col].dtype, pd.DatetimeTZDtype):
-            clean[col] = clean[col].map(_json_value)
+            clean[col] = clean[col].map(json_value)
     text = clean.to_json(orient="records", lines=True, force_ascii=False, date_format="iso",
                          double_precision=10)
     lines = text.rstrip("\n").split("\n")
     if len(lines) != len(props):  # never expected; keep the slow exact path as a guard
         records = props.astype(object).where(props.notna(), None).to_dict("records")
-        return [json.dumps({k: _json_value(v) for k, v in r.items()}, ensure_ascii=False,
+        return [json.dumps({k: json_value(v) for k, v in r.items()}, ensure_ascii=False,
                            allow_nan=False, separators=(",", ":")) for r in records]
     return lines
 
