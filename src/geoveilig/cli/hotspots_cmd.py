@@ -200,7 +200,9 @@ def nearrepeat(
         out.print("Geen significant near-repeatpatroon gevonden; standaardwaarden "
                   f"{rec['distance_bandwidth']:g} m / {rec['alarm_days']:g} dagen.")
     if out_path is not None:
-        res.table().to_csv(out_path, index=False)
+        from ..safecsv import to_csv
+
+        to_csv(res.table(), out_path, index=False)
         out.print(f"tabel -> {out_path}")
 
 

@@ -63,7 +63,9 @@ def _emit(frame: pd.DataFrame, fmt: str, path: Path | None, title: str | None = 
         if pd.api.types.is_float_dtype(frame[col]):
             frame[col] = frame[col].round(4)
     if fmt == "csv":
-        text = frame.to_csv(index=False)
+        from ..safecsv import to_csv
+
+        text = to_csv(frame, index=False)
     elif fmt == "json":
         text = json.dumps(json.loads(frame.to_json(orient="records", force_ascii=False)),
                           ensure_ascii=False, indent=1) + "\n"
@@ -117,7 +119,9 @@ def import_file(
             store.close()
     except ImportRejected as exc:
         if rejects is not None:
-            exc.rejects.to_csv(rejects, index=False)  # type: ignore[attr-defined]
+            from ..safecsv import to_csv
+
+            to_csv(exc.rejects, rejects, index=False)
             console.print(f"Foutmeldingen geschreven naar {rejects}")
         raise
     for w in parsed.warnings:

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .. import RD_NEW, TIMEZONE
+from .. import RD_NEW, TIMEZONE, safecsv
 from ..areas import Areas
 from ..crimetypes import SLUGS, TOTAL_SLUG, resolve
 from ..times import local_series
@@ -466,5 +466,5 @@ def to_csv(incidents: gpd.GeoDataFrame, path: str | Path) -> Path:
         "y": incidents["y"].map(lambda v: f"{v:.1f}".replace(".", ",")),
         "bron": "SYNTHETISCH (demo, geen echte incidenten)",
     })
-    out.to_csv(path, sep=";", index=False)
+    safecsv.to_csv(out, path, sep=";", index=False)
     return path

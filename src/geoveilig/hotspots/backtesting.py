@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import safecsv
 from ..errors import GeoveiligError, InvalidInput
 from .events import Events, InsufficientData, as_events, as_timestamp, format_window, parse_window
 from .grid import Grid
@@ -169,7 +170,7 @@ class BacktestResult:
     def to_csv(self, path: str | Path | None = None, *, per_origin: bool = False) -> str:
         """The summary (or the per-origin scores) as CSV; written to ``path`` if given."""
         frame = self.scores if per_origin else self.summary
-        text = frame.to_csv(index=False)
+        text = safecsv.to_csv(frame, index=False)
         if path is not None:
             Path(path).write_text(text, encoding="utf-8")
         return text
