@@ -71,17 +71,19 @@ def _features(cnt: np.ndarray, grid: Grid, j: int, per_year: int, doy: float,
         block = cnt[:, j:j + span]
         m = block.mean(axis=1) if block.shape[1] == span else np.full(cnt.shape[0], np.nan)
         cols.append(m)
+        rast = grid.to_raster(np.nan_to_num(m))
         for r in SPATIAL_SCALES:
-            rast = grid.to_raster(np.nan_to_num(m))
             s = ndimage.uniform_filter(rast, size=2 * r + 1, mode="constant") * (2 * r + 1) ** 2
             v = grid.from_raster(s)
             cols.append(np.where(np.isnan(m), np.nan, v))
     hist = cnt[:, j:]
     known = ~np.isnan(hist[0]) if hist.size else np.zeros(0, bool)
-    longrun = hist[:, known].mean(axis=1) if known.any() else np.full(cnt.shape[0], np.nan)
+    # all periods known (the usual case): the mean of the view, without copying the matrix
+    longrun = (hist if known.all() else hist[:, known]).mean(axis=1) if known.any() else \
+        np.full(cnt.shape[0], np.nan)
     cols.append(longrun)
+    rast = grid.to_raster(np.nan_to_num(longrun))
     for r in LONGRUN_SCALES:
-        rast = grid.to_raster(np.nan_to_num(longrun))
         s = ndimage.uniform_filter(rast, size=2 * r + 1, mode="constant") * (2 * r + 1) ** 2
         cols.append(np.where(np.isnan(longrun), np.nan, grid.from_raster(s)))
     k = j + per_year - 1
