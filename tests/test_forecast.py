@@ -328,3 +328,24 @@ def test_backtest_scores_identical_with_and_without_the_cache_between_origins(ot
     assert len(cols) >= 9
     pd.testing.assert_frame_equal(shared.scores[["origin", "method", *cols]],
                                   fresh[["origin", "method", *cols]], check_exact=True)
+
+
+def test_nearrepeat_surface_from_cached_axis_masses_is_identical(other_grid, other_incidents):
+    """The near-repeat component takes its events' per-axis masses from one matrix for the
+    whole data set (cached between moments): exactly the surface computed from its own events
+    alone."""
+    from geoveilig.hotspots import combined as comb
+    from geoveilig.hotspots.events import DAY
+
+    ev = as_events(other_incidents, other_grid.crs)
+    comb._CACHES.clear()
+    for t in (int(ev.t[0]) + 60 * DAY, int(ev.t[-1]) - 20 * DAY, int(ev.t[-1]) + DAY):
+        for tau, sigma in ((7.0, 50.0), (28.0, 100.0)):
+            a = int(np.searchsorted(ev.t, t - 8 * tau * DAY))
+            b = int(np.searchsorted(ev.t, t))
+            assert b - a > 0
+            direct = comb.gaussian_cell_mass(other_grid, ev.x[a:b], ev.y[a:b],
+                                             np.exp(-(t - ev.t[a:b]) / (tau * DAY)), sigma)
+            assert direct.sum() > 0
+            assert np.array_equal(comb.nearrepeat_surface(ev, other_grid, t, tau, sigma),
+                                  direct)
