@@ -33,7 +33,9 @@ near repeats) and a Dutch note says so; :func:`choices` reports what was chosen.
 **Speed.** Component surfaces depend only on the data before their moment, so they are cached
 per data set, grid and moment (rolling origins of a backtest share most of their training
 windows); the kernel density here is binned at cell resolution (a Gaussian filter over the
-count raster: milliseconds for 40,000 cells).
+count raster: milliseconds for 40,000 cells); the near-repeat component's per-axis Gaussian
+masses of every event are computed once per data set and sliced per moment. A 26-origin
+backtest on five years and 40,000 cells costs about 7 CPU seconds (``bench_forecast.py``).
 """
 
 from __future__ import annotations
