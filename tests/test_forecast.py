@@ -303,3 +303,49 @@ def test_cli_best_falls_back_on_short_history(tmp_path, shared_geo, helmond_sim)
                                    "2016-04-01", "--out", str(tmp_path / "x.geojson")], env=env)
     assert res.exit_code == 0, res.output
     assert "geen backtest mogelijk" in res.output and "methode combined" in res.output
+
+
+def test_backtest_scores_identical_with_and_without_the_cache_between_origins(other_grid,
+                                                                            other_incidents):
+    """The speed-up of the backtest (components cached per data set and moment, shared by the
+    rolling origins; one thread-pool controller; the cell-centre tree built once per grid)
+    must not change a score: the same seeded process scored with the cache kept across the
+    origins and with it emptied before every origin gives identical tables."""
+    from geoveilig.hotspots import combined as comb
+
+    ev = as_events(other_incidents, other_grid.crs)
+    comb._CACHES.clear()
+    shared = backtest(ev, other_grid, ["combined", "prospective"], n_origins=5, n_boot=50)
+    assert shared.scores["error"].isna().all()
+    assert shared.scores["n_events"].sum() > 0
+    rows = []
+    for o in shared.origins:
+        comb._CACHES.clear()
+        rows.append(backtest(ev, other_grid, ["combined", "prospective"], origins=[o],
+                             n_boot=50, criterion=None).scores)
+    fresh = pd.concat(rows, ignore_index=True)
+    cols = [c for c in shared.scores.columns if c.split("_")[0] in ("hit", "pai", "pei")]
+    assert len(cols) >= 9
+    pd.testing.assert_frame_equal(shared.scores[["origin", "method", *cols]],
+                                  fresh[["origin", "method", *cols]], check_exact=True)
+
+
+def test_nearrepeat_surface_from_cached_axis_masses_is_identical(other_grid, other_incidents):
+    """The near-repeat component takes its events' per-axis masses from one matrix for the
+    whole data set (cached between moments): exactly the surface computed from its own events
+    alone."""
+    from geoveilig.hotspots import combined as comb
+    from geoveilig.hotspots.events import DAY
+
+    ev = as_events(other_incidents, other_grid.crs)
+    comb._CACHES.clear()
+    for t in (int(ev.t[0]) + 60 * DAY, int(ev.t[-1]) - 20 * DAY, int(ev.t[-1]) + DAY):
+        for tau, sigma in ((7.0, 50.0), (28.0, 100.0)):
+            a = int(np.searchsorted(ev.t, t - 8 * tau * DAY))
+            b = int(np.searchsorted(ev.t, t))
+            assert b - a > 0
+            direct = comb.gaussian_cell_mass(other_grid, ev.x[a:b], ev.y[a:b],
+                                             np.exp(-(t - ev.t[a:b]) / (tau * DAY)), sigma)
+            assert direct.sum() > 0
+            assert np.array_equal(comb.nearrepeat_surface(ev, other_grid, t, tau, sigma),
+                                  direct)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -90,6 +91,14 @@ class Grid:
     def cell_area(self) -> np.ndarray:
         """Area of each cell inside the study area (m²)."""
         return self.share_in_area * self.cell_size**2
+
+    @cached_property
+    def centre_tree(self) -> Any:
+        """A ``scipy.spatial.cKDTree`` of the cell centres, built once per grid (a backtest
+        queries it at every origin)."""
+        from scipy.spatial import cKDTree
+
+        return cKDTree(np.c_[self.cx, self.cy])
 
     @cached_property
     def raster_to_cell(self) -> np.ndarray:

@@ -34,6 +34,7 @@ the start of the data is not read as a run of zeros.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,20 @@ LONGRUN_SCALES = (1, 2, 4)  # the long-run mean also over 3x3, 5x5 and 9x9 block
 GATE_COLUMN = len(TEMPORAL_SCALES) * (1 + len(SPATIAL_SCALES)) + len(LONGRUN_SCALES)
 
 
+_CONTROLLER: list[object] = []
+
+
+def _limit_threads(n: int) -> Any:
+    """``threadpool_limits(n)`` through one ``ThreadpoolController`` made once (after
+    scikit-learn, so its OpenMP runtime is known): building the controller inspects every
+    loaded library, which cost more than a prediction when done at every call."""
+    from threadpoolctl import ThreadpoolController
+
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=n)  # type: ignore[attr-defined]
+
+
 def _features(cnt: np.ndarray, grid: Grid, j: int, per_year: int, doy: float,
               extra: np.ndarray | None) -> np.ndarray:
     cols = []
@@ -56,17 +71,19 @@ def _features(cnt: np.ndarray, grid: Grid, j: int, per_year: int, doy: float,
         block = cnt[:, j:j + span]
         m = block.mean(axis=1) if block.shape[1] == span else np.full(cnt.shape[0], np.nan)
         cols.append(m)
+        rast = grid.to_raster(np.nan_to_num(m))
         for r in SPATIAL_SCALES:
-            rast = grid.to_raster(np.nan_to_num(m))
             s = ndimage.uniform_filter(rast, size=2 * r + 1, mode="constant") * (2 * r + 1) ** 2
             v = grid.from_raster(s)
             cols.append(np.where(np.isnan(m), np.nan, v))
     hist = cnt[:, j:]
     known = ~np.isnan(hist[0]) if hist.size else np.zeros(0, bool)
-    longrun = hist[:, known].mean(axis=1) if known.any() else np.full(cnt.shape[0], np.nan)
+    # all periods known (the usual case): the mean of the view, without copying the matrix
+    longrun = (hist if known.all() else hist[:, known]).mean(axis=1) if known.any() else \
+        np.full(cnt.shape[0], np.nan)
     cols.append(longrun)
+    rast = grid.to_raster(np.nan_to_num(longrun))
     for r in LONGRUN_SCALES:
-        rast = grid.to_raster(np.nan_to_num(longrun))
         s = ndimage.uniform_filter(rast, size=2 * r + 1, mode="constant") * (2 * r + 1) ** 2
         cols.append(np.where(np.isnan(longrun), np.nan, grid.from_raster(s)))
     k = j + per_year - 1
@@ -117,8 +134,6 @@ def fit_learned(ev: Events, grid: Grid, t_fit: int, window_s: int, *, train_peri
     """Fit the model on the ``train_periods`` periods before ``t_fit`` (no gate, no extra
     features). Raises ``InsufficientData`` when too little history."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
-
     past = ev.before(from_epoch(t_fit))
     cells = None if cells is None else cells[:len(past)]
     if len(past) < 10:
@@ -149,7 +164,7 @@ def fit_learned(ev: Events, grid: Grid, t_fit: int, window_s: int, *, train_peri
     model = HistGradientBoostingRegressor(loss="poisson", max_iter=max_iter, learning_rate=0.1,
                                           max_bins=63, max_leaf_nodes=8, min_samples_leaf=20,
                                           random_state=seed, early_stopping=False)
-    with threadpool_limits(limits=1):
+    with _limit_threads(1):
         try:
             model.fit(x_all[rows][:, known], y[rows])
         except ValueError as exc:
@@ -161,13 +176,11 @@ def fit_learned(ev: Events, grid: Grid, t_fit: int, window_s: int, *, train_peri
 def predict_learned(fitted: FittedLearned, ev: Events, grid: Grid, t: int, window_s: int,
                     cells: np.ndarray | None = None) -> np.ndarray:
     """Expected count per cell in ``[t, t + window)`` from a model fitted at or before ``t``."""
-    from threadpoolctl import threadpool_limits
-
     if t < fitted.t_fit:
         raise ValueError("a learned model may only be used at or after its fit moment")
     cnt = _count_matrix(ev, grid, t, int(window_s), fitted.n_periods, cells)
     x = _features(cnt, grid, 0, fitted.per_year, from_epoch(t).day_of_year, None)
-    with threadpool_limits(limits=1):
+    with _limit_threads(1):
         return fitted.model.predict(x[:, fitted.known])  # type: ignore[attr-defined]
 
 
@@ -179,8 +192,6 @@ def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: 
                    cell_features: pd.DataFrame | None = None) -> np.ndarray:
     """Expected count per active cell in ``[origin, origin + window)``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
-
     ev = history(incidents, origin, crs=grid.crs, min_events=10, method="learned")
     w = int(window.total_seconds())
     t0 = to_epoch(origin)
@@ -227,7 +238,7 @@ def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: 
     # history) carries no information, and scikit-learn cannot bin it: leave it out
     known = ~np.isnan(x_all[rows]).all(axis=0)
     x_fit, x_pred = x_all[rows][:, known], x_now[~quiet_now][:, known]
-    with threadpool_limits(limits=n_threads):
+    with _limit_threads(n_threads):
         try:
             model.fit(x_fit, y[rows])
         except ValueError as exc:  # never a bare scikit-learn error for thin data

@@ -44,7 +44,7 @@ def prospective_risk(events: Events, grid: Grid, origin: pd.Timestamp, *,
     x, y, age = ev.x[recent], ev.y[recent], (t0 - ev.t[recent]).astype(float)
     if x.size == 0:
         return np.zeros(grid.n_cells)
-    cells = cKDTree(np.c_[grid.cx, grid.cy])
+    cells = grid.centre_tree
     pts = cKDTree(np.c_[x, y])
     dist = pts.sparse_distance_matrix(cells, distance_bandwidth, output_type="coo_matrix")
     # older SciPy drops exact zeros from the sparse matrix, newer keeps them: add the events
