@@ -145,11 +145,15 @@ def list_cmd(
     if frame.empty:
         out.print("Geen inzet gevonden.")
         return
-    table = frame[["id", "kind", "status", "label", "planned_start", "start", "end",
-                   "plan_id", "plan_rank", "buurt_code"]].copy()
+    from .tables import table as people_table
+
+    shown = frame.copy()
     for c in ("planned_start", "start", "end"):
-        table[c] = table[c].dt.strftime("%Y-%m-%d").fillna("")
-    out.print(table.to_string(index=False), highlight=False)
+        shown[c] = shown[c].dt.strftime("%Y-%m-%d")
+    headers = {"id": "inzet", "kind": "soort", "status": "status", "label": "naam",
+               "planned_start": "gepland", "start": "geplaatst", "end": "beëindigd",
+               "plan_id": "plan", "plan_rank": "rang in plan", "buurt_code": "buurtcode"}
+    out.print(people_table(shown, headers, digits=0), highlight=False, soft_wrap=True)
 
 
 @deployments_app.command("place")

@@ -14,6 +14,15 @@ plans_app = typer.Typer(help="Opgeslagen plannen (elke adviesrun): lijst, detail
                         no_args_is_help=True)
 
 
+#: Dutch headers of the plan tables (``cli.tables``)
+PLAN_HEADERS = {"id": "plan", "kind": "soort", "created_at": "gemaakt", "actor": "door",
+                "n_nieuw": "nieuw", "n_verplaatst": "verplaatst", "n_bestaand": "bestaand",
+                "objective": "doel", "objective_unit": "eenheid van het doel"}
+SITE_HEADERS = {"rank": "rang", "status": "status", "date": "datum",
+                "expected_covered": "verwacht gedekt", "buurt_code": "buurtcode",
+                "buurt_name": "buurt", "moved_from": "verplaatst van"}
+
+
 @plans_app.command("list")
 @handle_errors
 def list_cmd(
@@ -29,11 +38,11 @@ def list_cmd(
     if frame.empty:
         out.print("Nog geen plannen opgeslagen (geoveilig recommend ... of de kaart).")
         return
-    table = frame[["id", "kind", "created_at", "actor", "n_nieuw", "n_verplaatst", "n_bestaand",
-                   "objective", "objective_unit"]].copy()
-    table["created_at"] = table["created_at"].dt.strftime("%Y-%m-%d %H:%M")
-    table["objective"] = table["objective"].round(2)
-    out.print(table.to_string(index=False), highlight=False)
+    from .tables import table as people_table
+
+    shown = frame.copy()
+    shown["created_at"] = shown["created_at"].dt.strftime("%Y-%m-%d %H:%M")
+    out.print(people_table(shown, PLAN_HEADERS, digits=2), highlight=False, soft_wrap=True)
 
 
 @plans_app.command("show")
@@ -58,12 +67,10 @@ def show_cmd(plan_id: int = typer.Argument(..., metavar="PLAN", help="plannummer
     out.print(f"Gegevensversie: {plan['data_version']}", highlight=False)
     for note in plan["notes"]:
         out.print(f"Let op: {note}", highlight=False)
-    cols = [c for c in ("rank", "status", "date", "expected_covered", "buurt_code",
-                        "buurt_name", "moved_from") if c in sites]
-    table = sites[cols].copy()
-    if "expected_covered" in table:
-        table["expected_covered"] = table["expected_covered"].round(3)
-    out.print(table.to_string(index=False), highlight=False)
+    from .tables import table as people_table
+
+    headers = {c: h for c, h in SITE_HEADERS.items() if c in sites}
+    out.print(people_table(sites, headers, digits=3), highlight=False, soft_wrap=True)
 
 
 @plans_app.command("export")
