@@ -43,7 +43,7 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
     # below the police the backtest sees incident times by month, as hotspots and plans
     args = {**payload, "months": not disclosure.exact_times(who.role)}
     svc = services(request)
-    env = JobEnv(svc.areas, svc.store, svc.grid, svc.disclosure)
+    env = svc.job_env()
     return run_job(request, "backtest", payload,
                    lambda progress: run_backtest(env, args, progress),
                    spec={"handler": "backtest", "args": args})
@@ -89,7 +89,7 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
     payload = {"deployment": dep, "crimeType": raw.get("crimeType")}
     # below the police the evaluation counts incidents by month, as hotspots and plans do
     args = {**payload, "months": not disclosure.exact_times(who.role)}
-    env = JobEnv(svc.areas, store, svc.grid, svc.disclosure)
+    env = svc.job_env(store)
     return run_job(request, "effect", payload,
                    lambda progress: run_effect(env, args, progress),
                    spec={"handler": "effect", "args": args})

@@ -151,7 +151,7 @@ def _result(kind: str, plan: service.Plan) -> JobResult:
 def _alarms(ctx: LayerContext, req: AlarmRequest, progress: Progress) -> JobResult:
     plan = service.plan_alarms(
         ctx.store, ctx.areas, count=req.count,
-        radius=req.radius or service.DEFAULT_RADIUS["alarm"], origin=req.origin,
+        radius=req.radius or service.DEFAULT_RADIUS_M["alarm"], origin=req.origin,
         window=req.window, keep_existing=req.keep_existing, min_spacing=req.min_spacing,
         duration_days=req.duration_days, method=req.method, requester=ctx.requester)
     return _result("alarms", plan)
@@ -160,7 +160,7 @@ def _alarms(ctx: LayerContext, req: AlarmRequest, progress: Progress) -> JobResu
 def _cameras(ctx: LayerContext, req: SitesRequest, progress: Progress) -> JobResult:
     plan = service.plan_cameras(
         ctx.store, ctx.areas, count=req.count,
-        radius=req.radius or service.DEFAULT_RADIUS["camera"], origin=req.origin,
+        radius=req.radius or service.DEFAULT_RADIUS_M["camera"], origin=req.origin,
         window=req.window, keep_existing=req.keep_existing, min_spacing=req.min_spacing,
         method=req.method, requester=ctx.requester)
     return _result("cameras", plan)

@@ -156,7 +156,7 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
         payload = {"request": req.model_dump(mode="json"), "crs": crs}
         args = {**payload, "kind": kind, "months": months,
                 "requester": dataclasses.asdict(requester(who))}
-        env = JobEnv(svc.areas, svc.store, svc.grid, svc.disclosure)
+        env = svc.job_env()
         return await run_in_threadpool(
             run_job, request, f"recommendations/{kind}", payload,
             lambda progress: run_planner(env, args, progress),

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..areas import Areas
     from ..disclosure import Policy
     from ..hotspots import Grid
-    from ..jobs import JobQueue
+    from ..jobs import JobEnv, JobQueue
     from ..layers import LayerContext
     from ..settings import Settings
     from ..store import Store
@@ -61,6 +61,14 @@ class AppServices:
 
         return LayerContext(areas=self.areas, store=self.store, requester=requester,
                             disclosure=self.disclosure, grid=self.grid)
+
+    def job_env(self, store: Any = None) -> JobEnv:
+        """What a job computes with in this process (``jobs.JobEnv``): the same areas, grid
+        and disclosure control as the routes."""
+        from ..jobs import JobEnv
+
+        return JobEnv(self.areas, self.store if store is None else store, self.grid,
+                      self.disclosure)
 
     def data_changed(self) -> None:
         """This worker sees its own change at once (other workers within ``version_ttl``)."""

@@ -33,7 +33,7 @@ from scipy.spatial import cKDTree
 
 from .. import RD_NEW
 from ..errors import InvalidInput
-from ..radii import DEFAULT_RADIUS_M as _RADII
+from ..radii import DEFAULT_RADIUS_M
 from ..spatial import require_rd
 from .coverage import MCLP, CoverageSolution, coverage_matrix
 
@@ -56,8 +56,6 @@ __all__ = [
 #: hotspot engine provides one: the near-repeat risk of burglary decays over roughly 4-6 weeks.
 DEFAULT_ALARM_DURATION_DAYS = 42
 
-#: Default coverage radius per kind of unit (metres), from ``geoveilig.radii``.
-DEFAULT_RADIUS_M = _RADII
 
 SITE_COLUMNS = ["rank", "status", "expected_covered", "share_of_risk", "wijk_code",
                 "buurt_code", "wijk_name", "buurt_name", "distance_to_existing_m", "method",

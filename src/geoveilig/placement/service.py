@@ -338,7 +338,6 @@ def plan_buurttent_year(store: StoreLike, areas: Areas, *, count: int, year: int
 
 #: What a deployment kind is meant to prevent (the default crime types of its evaluation).
 EFFECT_TYPES = {"alarm": BURGLARY, "camera": GROUPS["straat"], "buurttent": GROUPS["hic"]}
-DEFAULT_RADIUS = DEFAULT_RADIUS_M
 
 
 def deployment_effect(store: StoreLike, deployment_id: int,
@@ -373,7 +372,7 @@ def deployment_effect(store: StoreLike, deployment_id: int,
     incidents = store.incidents(crime_types=list(types))
     radius = dep.get("radius_m")
     radius = (float(radius) if pd.notna(radius) and radius
-              else DEFAULT_RADIUS.get(kind, DEFAULT_RADIUS_M["alarm"]))
+              else DEFAULT_RADIUS_M.get(kind, DEFAULT_RADIUS_M["alarm"]))
     area = None
     if isinstance(dep.get("area_wkt"), str) and dep["area_wkt"]:
         area = shapely.from_wkt(dep["area_wkt"])
