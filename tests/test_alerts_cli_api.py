@@ -85,7 +85,7 @@ def test_alerts_list_show_resend(env, imported) -> None:
     runner = imported[0]
     res = runner.invoke(app, ["alerts", "list"], env=env["env"])
     assert res.exit_code == 0, res.output
-    assert "woninginbraak" in res.output and "delivered" in res.output
+    assert "Woninginbraken" in res.output and "verstuurd" in res.output  # Dutch (cli.tables)
     store = _store(env)
     try:
         aid = int(list_alerts(store)["id"].iloc[0])
@@ -189,7 +189,8 @@ def test_alerts_backtest_cli(env, imported) -> None:
     runner = imported[0]
     res = runner.invoke(app, ["alerts", "backtest"], env=env["env"])
     assert res.exit_code == 0, res.output
-    assert "knox" in res.output and "naive" in res.output and "pai" in res.output
-    assert "group_months" in res.output  # the load on the prevention groups
+    # both rules, the PAI, and the load on the prevention groups, in Dutch (cli.tables)
+    assert "Knox" in res.output and "vast (200 m / 14 dagen)" in res.output
+    assert "PAI" in res.output and "groepsmaanden" in res.output
     res = runner.invoke(app, ["alerts", "list", "--status", "onbekend"], env=env["env"])
     assert res.exit_code == 1 and "onbekende status" in res.output

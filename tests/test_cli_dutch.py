@@ -193,3 +193,125 @@ def test_areas_show_speaks_dutch(env):
     assert result.exit_code == 0
     assert "oppervlakte (km²)" in result.output and "area_km2" not in result.output
     assert re.search(r"\d,\d{3}\b", result.output)  # decimal comma
+
+
+# --- the normal output of the commands that print tables -------------------------------------
+
+#: English words of a table or summary for people: booleans and missing values as pandas
+#: prints them, and the single-word internal column names (``layers.FIELDS``,
+#: ``cli.tables.LABELS``) that are not Dutch words as well
+TABLE_ENGLISH = {"True", "False", "NaN", "NaT", "None", "nan", "<NA>"}
+DUTCH_TOO = {"code", "status", "buurten", "id", "max", "mean"}
+#: a decimal point (not a thousands separator: those have three digits after them)
+DECIMAL_POINT = re.compile(r"(?<![\d.])(?:\d{1,3}\.\d{1,2}|0\.\d+)(?![\d.])")
+
+
+def _internal_words() -> set[str]:
+    from geoveilig.cli.tables import LABELS
+    from geoveilig.layers import FIELDS
+
+    return {n for n in [*FIELDS, *LABELS] if "_" not in n and n.isalpha()} - DUTCH_TOO
+
+
+def _english_in_table(text: str) -> list[str]:
+    text = re.sub(r"--[\w-]+", "", text)  # option names are the command's own vocabulary
+    words = set(re.findall(r"[<>\w]+", text))
+    return sorted(
+        (words & (TABLE_ENGLISH | _internal_words()))
+        | {n for n in INTERNAL.findall(text) if n not in FILE_COLUMNS}
+        | set(DECIMAL_POINT.findall(text)))
+
+
+CUT = "2017-10-01"
+
+
+@pytest.fixture(scope="module")
+def people_env(tmp_path_factory, shared_geo, areas, demo_incidents):
+    """A store with two years of demo burglaries and HIC, the demo prevention registry,
+    alerts (written by ``geoveilig import`` of the last months) and published counts (from a
+    local CBS server), for the commands that print tables."""
+    import pandas as pd
+
+    from geoveilig.demo import to_csv
+    from geoveilig.demo.prevention import demo_prevention_groups
+    from geoveilig.store import Store
+    from geoveilig.store.prevention import load_demo_registry
+    from tests.cbs_fake import FakeCbs, install_perception, install_police
+    from tests.storehelp import parsed
+
+    tmp = tmp_path_factory.mktemp("people")
+    when = demo_incidents["occurred_at"]
+    inc = demo_incidents.loc[
+        demo_incidents["crime_type"].isin(["woninginbraak", "straatroof", "overval"])
+        & (when >= pd.Timestamp("2016-01-01", tz="Europe/Amsterdam"))]
+    cut = pd.Timestamp(CUT, tz="Europe/Amsterdam")
+    store = Store.sqlite(tmp / "geoveilig.sqlite")
+    try:
+        store.import_incidents(parsed(inc.loc[inc["occurred_at"] < cut]),
+                               source_name="oud.csv", content_sha256="a", synthetic=True)
+        load_demo_registry(store, demo_prevention_groups(areas, seed=42,
+                                                         incidents=demo_incidents),
+                           source_name="demo", known_buurten=list(areas.buurten["code"]))
+    finally:
+        store.close()
+    env = {"GEOVEILIG_DATA_DIR": str(tmp), "GEOVEILIG_GEO_DIR": str(shared_geo)}
+    csv = to_csv(inc.loc[inc["occurred_at"] >= cut], tmp / "nieuw.csv")
+    res = runner.invoke(app, ["import", str(csv)], env=env)
+    assert res.exit_code == 0 and "nieuwe melding" in res.output, res.output
+    server = FakeCbs(page_size=500)
+    try:
+        install_police(server)
+        install_perception(server)
+        res = runner.invoke(app, ["cbs", "fetch", "--tables", "47022NED,81877NED"],
+                            env={**env, "GEOVEILIG_CBS_URL": server.url,
+                                 "GEOVEILIG_POLICE_URL": server.url})
+    finally:
+        server.close()
+    assert res.exit_code == 0, res.output
+    # plan 1 and a deployment from it, for plans show and deployments list
+    res = runner.invoke(app, ["recommend", "buurttent", "--count", "2", "--year", "2017",
+                              "--out", str(tmp / "plan1.geojson")], env=env)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["deployments", "add", "--plan", "1", "--ranks", "1"], env=env)
+    assert res.exit_code == 0, res.output
+    return {**env, "tmp": tmp}
+
+
+#: every command that prints a table or a summary for people (its normal output)
+TABLE_COMMANDS = [
+    ["recommend", "alarms", "--count", "3", "--out", "{tmp}/alarms.geojson"],
+    ["recommend", "buurttent", "--count", "3", "--year", "2017", "--out",
+     "{tmp}/tent.geojson"],
+    ["recommend", "witte-voeten", "--count", "4"],
+    ["alerts", "list"], ["alerts", "show", "1"], ["alerts", "backtest"],
+    ["prevention", "coverage"], ["prevention", "coverage", "--level", "buurt"],
+    ["prevention", "growth", "--start", "2016-01-01"], ["prevention", "gaps"],
+    ["cbs", "show"], ["cbs", "mapping"], ["cbs", "perception"],
+    ["cbs", "rates", "--level", "wijk", "--year", "2017"],
+    ["plans", "list"], ["plans", "show", "1"], ["deployments", "list"],
+    ["areas", "show"], ["crimetypes"],
+]
+
+
+@pytest.mark.parametrize("args", TABLE_COMMANDS, ids=lambda a: " ".join(a[:2]))
+def test_tables_and_summaries_are_dutch(people_env, args):
+    """What a command prints for people: Dutch headers, decimal commas, ja/nee and "–"; no
+    internal column names, no ``True``/``NaN``, no decimal points."""
+    args = [a.format(tmp=people_env["tmp"]) for a in args]
+    env = {k: v for k, v in people_env.items() if k != "tmp"}
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip()
+    assert not _english_in_table(result.stdout), (_english_in_table(result.stdout),
+                                                   result.stdout)
+
+
+def test_the_finder_finds_what_pandas_prints():
+    """The check above fails on a pandas table of the internal columns."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"rank": [1], "expected_covered": [1.05], "ok": [True],
+                          "distance_to_existing_m": [float("nan")]})
+    found = _english_in_table(frame.to_string(index=False))
+    assert {"rank", "expected_covered", "distance_to_existing_m", "True", "NaN",
+            "1.05"} <= set(found)

@@ -50,11 +50,12 @@ class WitteVoetenPlan:
     candidates: int
 
     def summary(self) -> str:
+        efficacy = str(self.sites["efficacy"].iloc[0]) if len(self.sites) else "-"
+        prevented = f"{self.sites['expected_prevented'].sum():.2f}"
         return (f"Witte-voetenacties op {self.date:%Y-%m-%d}: {len(self.sites)} van "
                 f"{self.candidates} kandidaatcellen in de huidige zones; samen naar schatting "
-                f"{self.sites['expected_prevented'].sum():.2f} inbraken voorkomen "
-                f"(werkzaamheid {self.sites['efficacy'].iloc[0] if len(self.sites) else '-'}"
-                ", aanname).")
+                f"{prevented.replace('.', ',')} inbraken voorkomen (werkzaamheid "
+                f"{efficacy.replace('.', ',')}, aanname).")
 
 
 def _cell_index(grid: Grid) -> dict[str, int]:

@@ -13,8 +13,9 @@ import typer
 if TYPE_CHECKING:  # imported where used: a fast --help
     import pandas as pd
 
-from .. import WGS84
+from .. import WGS84, crimetypes
 from .common import areas, console, handle_errors, open_store, out
+from .tables import VALUES
 
 alerts_app = typer.Typer(help="Meldingen van verhoogd risico (near-repeat) voor "
                               "preventiegroepen: tonen, (opnieuw) versturen, toetsen.",
@@ -26,6 +27,19 @@ def _dates(frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
 
     last = frame["valid_until"].map(lambda t: (t - pd.Timedelta(days=1)).date().isoformat())
     return frame["valid_from"].map(lambda t: t.date().isoformat()), last
+
+
+#: the columns of ``alerts list`` (headers from ``cli.tables``)
+ALERT_COLUMNS = ("id", "crime_type", "valid_from", "valid_last", "n_cells", "n_incidents",
+                 "n_groups", "buurten", "status")
+#: the columns of ``recommend witte-voeten``
+WITTE_VOETEN_COLUMNS = ("rank", "cell_id", "buurt_name", "valid_until", "expected_burglaries",
+                        "expected_prevented", "team_ids")
+#: the columns of ``alerts backtest``: per year, and alerts per group per month
+BACKTEST_YEAR_COLUMNS = ("year", "through", "rule", "distance_m", "days", "source",
+                         "n_events", "off_grid", "hits", "hit_share", "area_time_share", "pai",
+                         "alerts")
+BACKTEST_GROUP_COLUMNS = ("year", "rule", "group_months", "mean", "p90", "max", "share_over")
 
 
 @alerts_app.command("list")
@@ -46,12 +60,15 @@ def list_cmd(
     if frame.empty:
         out.print("Geen meldingen.")
         return
+    from .tables import headers, table
+
     start, last = _dates(frame)
-    table = frame.assign(van=start, tot_en_met=last, cellen=frame["cells"].map(len),
-                         groepen=frame["group_ids"].map(len),
+    shown = frame.assign(crime_type=frame["crime_type"].map(crimetypes.label),
+                         valid_from=start, valid_last=last, n_cells=frame["cells"].map(len),
+                         n_groups=frame["group_ids"].map(len),
                          buurten=frame["buurten"].map(lambda b: ";".join(b)))
-    out.print(table[["id", "crime_type", "van", "tot_en_met", "cellen", "n_incidents",
-                     "groepen", "buurten", "status"]].to_string(index=False), highlight=False)
+    out.print(table(shown, headers(ALERT_COLUMNS, id="melding", crime_type="misdrijftype")),
+              highlight=False, soft_wrap=True)
 
 
 @alerts_app.command("show")
@@ -70,7 +87,8 @@ def show(alert_id: int = typer.Argument(
     finally:
         store.close()
     last = (a["valid_until"] - pd.Timedelta(days=1)).date().isoformat()
-    out.print(f"Melding {a['id']} ({a['status']}): {a['crime_type']}, geldig "
+    out.print(f"Melding {a['id']} ({VALUES['status'].get(a['status'], a['status'])}): "
+              f"{crimetypes.label(a['crime_type'])}, geldig "
               f"{a['valid_from'].date().isoformat()} tot en met {last}", highlight=False)
     out.print(f"Bereik: {a['distance_m']:g} m / {a['days']:g} dagen ({a['extent_source']}); "
               f"zone: {len(a['cells'])} cellen van 125 m", highlight=False)
@@ -149,7 +167,20 @@ def backtest_cmd(
     a = areas()
     result = alert_backtest(inc, grid_of(a), areas=a, registry=registry, crime_type=crime_type,
                             delay_days=delay_days)
-    out.print(result.table(), highlight=False)
+    from .tables import headers, table
+
+    out.print(table(result.per_year, headers(BACKTEST_YEAR_COLUMNS, result.per_year,
+                                             source="herkomst"), digits=2),
+              highlight=False, soft_wrap=True)
+    out.print("\nMeldingen per groep per maand", highlight=False)
+    per_group = result.per_group
+    over = [c for c in per_group.columns if c.startswith("share_over_")]
+    if over:  # share_over_<n>: the share of group-months with more than n alerts
+        per_group = per_group.rename(columns={over[0]: "share_over"})
+    out.print(table(per_group, headers(
+        BACKTEST_GROUP_COLUMNS, per_group,
+        share_over=f"deel maanden boven {over[0].rsplit('_', 1)[1]} (%)" if over else ""),
+        digits=2), highlight=False, soft_wrap=True)
 
 
 @handle_errors
@@ -179,9 +210,10 @@ def witte_voeten(
     sites = plan.sites  # type: ignore[attr-defined]
     out.print(plan.summary(), highlight=False)  # type: ignore[attr-defined]
     if len(sites):
-        out.print(sites[["rank", "cell_id", "buurt_name", "valid_until", "expected_burglaries",
-                         "expected_prevented", "team_ids"]].to_string(index=False),
-                  highlight=False)
+        from .tables import headers, table
+
+        out.print(table(sites, headers(WITTE_VOETEN_COLUMNS, cell_id="cel"), digits=4),
+                  highlight=False, soft_wrap=True)
     if out_file is not None:
         data = json.loads(sites.to_crs(WGS84).to_json(drop_id=True))
         out_file.write_text(json.dumps(data, ensure_ascii=False))

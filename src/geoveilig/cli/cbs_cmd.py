@@ -30,8 +30,10 @@ def _emit(frame: pd.DataFrame, headers: dict[str, str], fmt: str, out_file: Path
     if fmt == "csv":
         text = safecsv.to_csv(frame, index=False)
     else:
-        shown = frame.rename(columns=headers).astype(object).where(frame.notna().to_numpy(), "")
-        text = shown.to_string(index=False) + "\n" + (note + "\n" if note else "")
+        from .tables import table
+
+        text = table(frame, {c: headers[c] for c in frame.columns}, digits=1) + "\n" + (
+            note + "\n" if note else "")
     if out_file is not None:
         out_file.write_text(text, encoding="utf-8")
         console.print(f"Geschreven: {out_file} ({len(frame)} rijen)", highlight=False)
@@ -192,6 +194,8 @@ def perception_cmd(
         table = service.perception_table(store)
     finally:
         store.close()
+    if fmt == "table":  # "33.0-38.0" with decimal commas for people (the CSV keeps points)
+        table = table.assign(interval=table["interval"].str.replace(".", ",", regex=False))
     _emit(table, {"area_code": "gebied", "year": "jaar", "label": "indicator",
                   "value": "waarde", "unit": "eenheid", "interval": "95%-marge",
                   "crimes": "misdrijven", "crimes_per_1000": "per 1.000 inw.",

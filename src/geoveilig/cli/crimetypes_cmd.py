@@ -32,7 +32,8 @@ def crimetypes_command(
         for kind, names in rows.groupby("soort", sort=False):
             if kind == "slug":
                 continue
-            out.print(f"  {kind}: " + "; ".join(names["naam"]), highlight=False, markup=False,
+            word = "naam" if kind == "label" else kind
+            out.print(f"  {word}: " + "; ".join(names["naam"]), highlight=False, markup=False,
                       soft_wrap=True)
     out.print("Groepen (voor --crime-type): " + ", ".join(crimetypes.GROUPS),
               highlight=False, markup=False)

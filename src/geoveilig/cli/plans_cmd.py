@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -59,15 +60,19 @@ def show_cmd(plan_id: int = typer.Argument(..., metavar="PLAN", help="plannummer
     out.print(f"Plan {plan['id']} ({plan['kind']}), {plan['created_at']:%Y-%m-%d %H:%M} door "
               f"{plan['actor']} (rol {plan['role']})", highlight=False)
     out.print(plan["summary"], highlight=False)
+    from .tables import cell, settings_line
+    from .tables import table as people_table
+
     gap = "onbekend" if plan["gap"] is None or pd.isna(plan["gap"]) else \
-        f"{100 * plan['gap']:.1f}%"
-    out.print(f"Doel: {plan['objective']:.2f} ({plan['objective_unit']}); bovengrens "
-              f"{plan['bound']}; gat hoogstens {gap}; {plan['status']}", highlight=False)
-    out.print(f"Parameters: {json.dumps(plan['params'], ensure_ascii=False)}", highlight=False)
-    out.print(f"Gegevensversie: {plan['data_version']}", highlight=False)
+        f"{cell(100 * plan['gap'], 1)}%"
+    out.print(f"Doel: {cell(plan['objective'], 2)} ({plan['objective_unit']}); bovengrens "
+              f"{cell(plan['bound'], 2)}; gat hoogstens {gap}; {plan['status']}",
+              highlight=False)
+    out.print(f"Instellingen: {settings_line(plan['params'])}", highlight=False)
+    version = hashlib.sha256(str(plan["data_version"]).encode()).hexdigest()[:12]
+    out.print(f"Gegevensversie (kenmerk): {version}", highlight=False)
     for note in plan["notes"]:
         out.print(f"Let op: {note}", highlight=False)
-    from .tables import table as people_table
 
     headers = {c: h for c, h in SITE_HEADERS.items() if c in sites}
     out.print(people_table(sites, headers, digits=3), highlight=False, soft_wrap=True)

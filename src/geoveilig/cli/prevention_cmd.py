@@ -70,7 +70,11 @@ def _emit(frame: pd.DataFrame, fmt: str, path: Path | None, title: str | None = 
         text = json.dumps(json.loads(frame.to_json(orient="records", force_ascii=False)),
                           ensure_ascii=False, indent=1) + "\n"
     else:
-        text = ((title + "\n") if title else "") + frame.to_string(index=False) + "\n"
+        from .tables import headers, table
+
+        shown = headers(list(frame.columns), risk="risico (misdrijven)", date="peildatum",
+                        level="niveau")
+        text = ((title + "\n") if title else "") + table(frame, shown, digits=2) + "\n"
     if path is None:
         out.print(text, end="", highlight=False, markup=False, soft_wrap=True)
     else:

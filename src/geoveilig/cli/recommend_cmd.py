@@ -44,20 +44,20 @@ def _write(rec: Recommendation, path: Path) -> None:
     sites.to_crs(WGS84).to_file(path, driver="GeoJSON")
 
 
+#: the columns of the advice table (headers from ``cli.tables``)
+SITE_COLUMNS = ("rank", "date", "status", "expected_covered", "share_of_risk", "wijk_name",
+                "buurt_code", "buurt_name", "distance_to_existing_m")
+
+
 def _report(plan: service.Plan, path: Path) -> None:
     import pandas as pd
 
+    from .tables import headers, table
 
     rec = plan.recommendation
     out.print(plan.summary(), highlight=False)
-    cols = [c for c in ("rank", "date", "status", "expected_covered", "share_of_risk",
-                        "wijk_name", "buurt_code", "buurt_name", "distance_to_existing_m")
-            if c in rec.sites]
-    table = rec.sites[cols].copy()
-    for c in ("expected_covered", "share_of_risk", "distance_to_existing_m"):
-        if c in table:
-            table[c] = table[c].round(3 if c != "distance_to_existing_m" else 0)
-    out.print(table.head(60).to_string(index=False), highlight=False)
+    cols = headers(SITE_COLUMNS, rec.sites, date="datum")
+    out.print(table(rec.sites.head(60), cols, digits=3), highlight=False, soft_wrap=True)
     if rec.rotation is not None and len(rec.rotation):
         moved = rec.rotation.loc[rec.rotation["cooled_down"]]
         console.print(f"Rotatie: {len(moved)} van {len(rec.rotation)} geplaatste systemen staan "

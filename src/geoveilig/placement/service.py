@@ -91,9 +91,14 @@ class Plan:
         sites = (f"{c['new']} bezoeken" if rec.kind == "buurttent" else
                  f"{c['new']} nieuwe plaatsen, {c['moved']} verplaatsing(en) van geplaatste "
                  f"eenheden, {c['kept']} blijven staan")
-        return (f"{head}{sites}. Doel: {rec.objective:.2f} "
-                f"({self.objective_unit}); bovengrens {rec.bound:.2f}, gat (afstand tot optimum) "
-                f"hoogstens {gap} ({rec.status}).")
+        return (f"{head}{sites}. Doel: {_nl(rec.objective)} ({self.objective_unit}); "
+                f"bovengrens {_nl(rec.bound)}, gat (afstand tot optimum) hoogstens "
+                f"{gap.replace('.', ',')} ({rec.status}).")
+
+
+def _nl(value: float) -> str:
+    """A number for a Dutch sentence: two decimals, decimal comma."""
+    return f"{value:.2f}".replace(".", ",")
 
 
 def window_text(days: float) -> str:
