@@ -376,6 +376,28 @@ def test_round_trip(areas: Areas, demo: p.Registry, kind: str) -> None:
     assert (a["whatsapp_groups"] == b["whatsapp_groups"]).all()
 
 
+def test_csv_export_is_spreadsheet_safe_and_reads_back(areas: Areas) -> None:
+    """Group names that a spreadsheet would run as a formula are written neutralised
+    (``geoveilig.safecsv``: ``'=...``) and read back as they were; a cell that only looks
+    like it (a number, a name with a quote inside) is left alone both ways."""
+    names = ["=HYPERLINK(\"http://x\")", "+Oost", "-West (oud)", "@team", "-5", "O'Brien",
+             "gewoon"]
+    rows = "".join(f"g{i};whatsapp;BU07941900;\"{n.replace(chr(34), chr(34) * 2)}\";"
+                   "2016-01-01\n" for i, n in enumerate(names))
+    data = ("group_id;type;buurten;label;active_since\n" + rows).encode()
+    known = list(areas.buurten["code"])
+    reg = p.parse_registry(data, "f.csv", known_buurten=known).registry
+    assert reg.groups["label"].tolist() == names
+    exported = p.to_csv(reg)
+    cells = [ln.split(";")[2] for ln in exported.decode().splitlines()[1:]]
+    assert cells[:4] == ["\"'=HYPERLINK(\"\"http://x\"\")\"", "'+Oost", "'-West (oud)",
+                         "'@team"]
+    assert cells[4:] == ["-5", "O'Brien", "gewoon"]
+    back = p.parse_registry(exported, "export.csv", known_buurten=known).registry
+    assert back.groups["label"].tolist() == names
+    assert back.groups["group_id"].tolist() == reg.groups["group_id"].tolist()
+
+
 def test_geojson_with_buurt_lists_and_rd_detection() -> None:
     doc = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": {"group_id": "w1", "type": "WhatsApp",

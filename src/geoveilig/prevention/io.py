@@ -48,7 +48,6 @@ ignored (not stored) and reported as a warning.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -60,7 +59,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from .. import RD_NEW
+from .. import RD_NEW, safecsv
 from ..areas import Areas
 from ..columns import map_columns
 from ..errors import ImportRejected, InvalidInput
@@ -271,7 +270,10 @@ def parse_registry(data: bytes, filename: str = "bestand",
     wrong: a file is taken whole or not at all."""
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     is_json = filename.lower().endswith((".geojson", ".json")) or head.startswith(b"{")
-    raw = _read_geojson(data, filename) if is_json else _read_csv(data, filename)
+    if is_json:
+        raw = _read_geojson(data, filename)
+    else:  # undo the neutralisation of an export (safecsv): '=... reads as =...
+        raw = safecsv.restore_frame(_read_csv(data, filename))
     columns = [c for c in raw.columns if not c.startswith("__")]
     check_personal_data(columns, filename)
     cols = map_columns(columns, _SYNONYMS)
@@ -354,10 +356,10 @@ def registry_table(registry: Registry, when: date | datetime | str | None = None
 
 
 def to_csv(registry: Registry, when: date | datetime | str | None = None) -> bytes:
-    """CSV (``;``-separated, UTF-8): buurten joined by ``|``, polygons as WKT (RD)."""
-    buf = io.StringIO()
-    registry_table(registry, when).to_csv(buf, sep=";", index=False)
-    return buf.getvalue().encode("utf-8")
+    """CSV (``;``-separated, UTF-8): buurten joined by ``|``, polygons as WKT (RD). Written
+    through :mod:`geoveilig.safecsv` (a group named ``=...`` becomes ``'=...``, which a
+    spreadsheet shows as text); :func:`parse_registry` restores it."""
+    return safecsv.to_csv(registry_table(registry, when), sep=";", index=False).encode("utf-8")
 
 
 def to_geojson(registry: Registry, areas: Areas, *, when: date | datetime | str | None = None,
