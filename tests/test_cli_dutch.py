@@ -39,8 +39,24 @@ def _leaves(command: object, path: tuple[str, ...] = ()) -> list[tuple[tuple[str
 COMMANDS = _leaves(typer.main.get_command(app))
 
 
+#: English words of running text (messages, help): a Dutch text has none of them, outside
+#: option names, command names and the values an option takes (``--format table``)
+ENGLISH_WORDS = {
+    "the", "and", "with", "without", "from", "for", "this", "that", "file", "files", "rows",
+    "row", "column", "error", "warning", "written", "saved", "loaded", "done", "not", "found",
+    "missing", "invalid", "unknown", "message", "exit", "usage", "default", "required",
+    "value", "values", "must", "should", "cannot", "please", "true", "false", "None", "NaN",
+    "True", "False", "to", "are", "yes", "all", "only", "by", "new", "old", "data", "date",
+    "name", "type", "count", "level", "output", "input", "format", "help", "option"}
+OPTION_VALUES = {"table"}
+COMMAND_NAMES = {name for path, _ in COMMANDS for name in path}
+
+
 def _english(text: str) -> list[str]:
-    return ENGLISH.findall(text) + [n for n in INTERNAL.findall(text) if n not in FILE_COLUMNS]
+    plain = re.sub(r"--[\w-]+", "", text)
+    words = set(re.findall(r"[A-Za-z]+", plain)) - COMMAND_NAMES - OPTION_VALUES
+    return ENGLISH.findall(text) + [n for n in INTERNAL.findall(text) if n not in FILE_COLUMNS] \
+        + sorted(words & ENGLISH_WORDS)
 
 
 @pytest.fixture
@@ -215,9 +231,11 @@ def _internal_words() -> set[str]:
 
 def _english_in_table(text: str) -> list[str]:
     text = re.sub(r"--[\w-]+", "", text)  # option names are the command's own vocabulary
-    words = set(re.findall(r"[<>\w]+", text))
+    # the English synonyms that ``geoveilig import`` accepts are data (``crimetypes``)
+    text = re.sub(r"(?m)^  synoniem: .*$", "", text)
+    words = set(re.findall(r"[<>\w]+", text)) - COMMAND_NAMES - OPTION_VALUES
     return sorted(
-        (words & (TABLE_ENGLISH | _internal_words()))
+        (words & (TABLE_ENGLISH | _internal_words() | ENGLISH_WORDS))
         | {n for n in INTERNAL.findall(text) if n not in FILE_COLUMNS}
         | set(DECIMAL_POINT.findall(text)))
 
