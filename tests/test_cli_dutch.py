@@ -109,6 +109,34 @@ def test_failure_is_dutch(env, path):
         assert f"ongeldige waarde voor '{args[0]}'" in result.output
 
 
+def _file_arguments(command: object) -> list[object]:
+    params = getattr(command, "params", [])
+    return [p for p in params if p.param_type_name == "argument"
+            and p.display_type(None) == "<pad>"]
+
+
+#: commands that read a file named on the command line (and need nothing else)
+FILE_COMMANDS = [p for p, c in COMMANDS if _file_arguments(c)
+                 and not [q for q in c.params  # type: ignore[attr-defined]
+                          if q.required and q.param_type_name == "option"]]
+
+
+def test_the_commands_that_read_a_file_are_found():
+    assert {("import",), ("restore",), ("prevention", "import"),
+            ("deployments", "import")} <= set(FILE_COMMANDS)
+
+
+@pytest.mark.parametrize("path", FILE_COMMANDS, ids=lambda p: " ".join(p))
+def test_a_missing_file_is_dutch(env, path):
+    """The other kind of failure: a file that is not there (a Dutch line, no traceback)."""
+    missing = str(env / "bestaat-niet.csv")
+    result = runner.invoke(app, [*path, missing])
+    assert result.exit_code in (1, 2), result.output
+    assert "Fout: " in result.output and "bestaat niet" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert not _english(result.output.replace(missing, "")), result.output
+
+
 @pytest.mark.parametrize(("args", "expected"), [
     (["hotspot"], "onbekende opdracht 'hotspot'. Bedoelde u 'hotspots'?"),
     (["keys", "lst"], "onbekende opdracht 'lst'. Bedoelde u 'list'?"),

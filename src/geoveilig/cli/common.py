@@ -88,7 +88,7 @@ def handle_errors(func: F) -> F:
                               + (f" ('{rec.value}')" if rec.value else ""), highlight=False)
             if len(rejects) > 20:  # type: ignore[arg-type]
                 console.print(f"  ... en nog {len(rejects) - 20} meldingen "  # type: ignore[arg-type]
-                              "(schrijf ze weg met --rejects FILE)", highlight=False)
+                              "(schrijf ze weg met --rejects BESTAND)", highlight=False)
             raise typer.Exit(2) from None
         except GeoveiligError as exc:
             console.print(f"[bold red]Fout:[/] {exc}", highlight=False)

@@ -106,7 +106,7 @@ def import_cmd(
     from ..safecsv import to_csv
 
     if not file.is_file():
-        raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
+        raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="BESTAND")
     if crs not in (None, "rd", "wgs84"):
         raise typer.BadParameter("kies rd of wgs84", param_hint="--crs")
     parsed = parse_deployments(file.read_bytes(), file.name, areas=areas(),

@@ -43,7 +43,7 @@ def import_file(
     begindatum/begintijd en einddatum/eindtijd). Standaard wordt niets ingelezen als er één
     foute rij is. Misdrijftypen: zie 'geoveilig crimetypes'."""
     if not file.is_file():
-        raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
+        raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="BESTAND")
     import contextlib
     import getpass
     import hashlib

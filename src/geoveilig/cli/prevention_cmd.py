@@ -104,7 +104,7 @@ def import_file(
     from ..store import prevention as store_prevention
 
     if not file.is_file():
-        raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
+        raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="BESTAND")
     if mode not in ("merge", "replace"):
         raise typer.BadParameter(f"kies merge of replace, niet '{mode}'", param_hint="--mode")
     data = file.read_bytes()
@@ -175,7 +175,7 @@ def _registry():
         store.close()
     if len(reg) == 0:
         raise InvalidInput("het preventieregister is leeg: lees groepen in met 'geoveilig "
-                           "prevention import FILE' of laad de demo met 'geoveilig prevention "
+                           "prevention import BESTAND' of laad de demo met 'geoveilig prevention "
                            "demo'")
     return reg
 
