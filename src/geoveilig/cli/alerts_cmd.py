@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported where used: a fast --help
     import pandas as pd
 
 from .. import WGS84, crimetypes
-from .common import areas, console, handle_errors, open_store, out
+from .common import areas, console, handle_errors, open_store, out, progress_steps
 from .tables import VALUES
 
 alerts_app = typer.Typer(help="Meldingen van verhoogd risico (near-repeat) voor "
@@ -158,15 +158,18 @@ def backtest_cmd(
     from ..alerts.service import grid_of
     from ..store.prevention import load_registry
 
-    store = open_store()
-    try:
-        inc = store.incidents(crime_types=[crime_type])
-        registry = load_registry(store)
-    finally:
-        store.close()
-    a = areas()
-    result = alert_backtest(inc, grid_of(a), areas=a, registry=registry, crime_type=crime_type,
-                            delay_days=delay_days)
+    with progress_steps("toetsen", 2) as step:
+        step("incidenten en register lezen")
+        store = open_store()
+        try:
+            inc = store.incidents(crime_types=[crime_type])
+            registry = load_registry(store)
+        finally:
+            store.close()
+        a = areas()
+        step("meldingen per jaar nabootsen")
+        result = alert_backtest(inc, grid_of(a), areas=a, registry=registry,
+                                crime_type=crime_type, delay_days=delay_days)
     from .tables import headers, table
 
     out.print(table(result.per_year, headers(BACKTEST_YEAR_COLUMNS, result.per_year,
@@ -199,12 +202,16 @@ def witte_voeten(
     naar verwacht voorkomen inbraken, voor de teams die er kunnen optreden."""
     from ..alerts.service import plan_witte_voeten
 
-    store = open_store()
-    try:
-        plan, ids = plan_witte_voeten(store, areas(), count=count, date=date,
-                                      efficacy=efficacy, save=save)
-    finally:
-        store.close()
+    with progress_steps("witte voeten", 2) as step:
+        step("grenzen lezen")
+        a = areas()
+        store = open_store()
+        try:
+            step("zones en acties berekenen")
+            plan, ids = plan_witte_voeten(store, a, count=count, date=date,
+                                          efficacy=efficacy, save=save)
+        finally:
+            store.close()
     for note in plan.notes:  # type: ignore[attr-defined]
         console.print(f"[yellow]Let op:[/] {note}", highlight=False)
     sites = plan.sites  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import console, handle_errors, open_store, out
+from .common import handle_errors, open_store, out, progress_steps
 
 
 @handle_errors
@@ -19,7 +19,8 @@ def backup_command(
 
     store = open_store()
     try:
-        with console.status("back-up maken..."):
+        with progress_steps("back-up", 1) as step:
+            step(f"{out_file.name} schrijven")
             summary = backup(store, out_file)
     finally:
         store.close()
@@ -37,7 +38,8 @@ def restore_command(
 
     store = open_store()
     try:
-        with console.status("terugzetten..."):
+        with progress_steps("terugzetten", 1) as step:
+            step(f"{file.name} terugzetten")
             summary = restore(store, file)
     finally:
         store.close()

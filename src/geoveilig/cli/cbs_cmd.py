@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # imported where used: a fast --help
     import pandas as pd
 
 from ..errors import InvalidInput
-from .common import console, handle_errors, open_store, out, settings
+from .common import console, handle_errors, open_store, out, progress_steps, settings
 
 cbs_app = typer.Typer(help="Gepubliceerde cijfers van politie en CBS: misdrijven per wijk en "
                            "buurt, kerncijfers en veiligheidsbeleving.", no_args_is_help=True)
@@ -66,22 +66,26 @@ def fetch(
     code = fetch_mod.check_gemeente(gemeente or s.gemeente)
     specs = tables.resolve_tables(table_spec)
     cache = s.data_dir / "cbs"
-    with console.status("ophalen...") as status:
+    rows: dict[str, int] = {}
+    with progress_steps("ophalen", len(specs)) as step:
         def progress(text: str) -> None:
-            status.update(text)
+            step(text, advance=False)
 
         clients = {"politie": Client(s.police_url, cache, progress=progress),
                    "cbs": Client(s.cbs_url, cache, progress=progress)}
         store = open_store(s)
         try:
-            report = fetch_mod.fetch_all(clients, store, specs, code, from_year=from_year,
-                                         refresh=refresh,
-                                         progress=lambda line: console.print(line,
-                                                                             highlight=False))
+            for spec in specs:  # one table at a time: the bar counts tables
+                step(f"tabel {spec.id}: {spec.title}")
+                report = fetch_mod.fetch_all(
+                    clients, store, (spec,), code, from_year=from_year, refresh=refresh,
+                    progress=lambda line: console.print(line, highlight=False))
+                for table_id, n in report.rows.items():
+                    rows[table_id] = rows.get(table_id, 0) + n
         finally:
             store.close()
-    total = sum(report.rows.values())
-    out.print(f"{code}: {total} rijen uit {len(report.rows)} tabellen opgeslagen "
+    total = sum(rows.values())
+    out.print(f"{code}: {total} rijen uit {len(rows)} tabellen opgeslagen "
               f"(bron op elke rij; cache in {cache}).", highlight=False)
 
 

@@ -100,13 +100,17 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _shown(enabled: bool | None) -> bool:
+    """Whether progress is shown: on a terminal (stderr), or when asked (``enabled``)."""
+    return bool(enabled) or console.is_terminal
+
+
 @contextmanager
 def progress_bar(label: str, unit: str, enabled: bool | None = None) -> Iterator[Any]:
     """A Dutch progress bar on stderr for work that takes seconds: shown on a terminal, or
     when ``enabled`` (``--progress``/``--voortgang``); yields ``update(done, total)`` (a no-op
     when hidden, so the output of scripts and pipes stays clean)."""
-    show = enabled if enabled else console.is_terminal
-    if not show:
+    if not _shown(enabled):
         yield lambda done, total: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -119,3 +123,40 @@ def progress_bar(label: str, unit: str, enabled: bool | None = None) -> Iterator
             bar.update(task, completed=done, total=total)
 
         yield update
+
+
+@contextmanager
+def progress_steps(label: str, total: int, enabled: bool | None = None
+                   ) -> Iterator[Callable[..., None]]:
+    """Progress in stages for work that takes seconds but has no count of its own (read the
+    data, compute, write): the same bar as :func:`progress_bar`, counting stages, with the
+    current stage and the time so far (``advies  ━━━━━━━╸━━━  2/3 stappen  risico berekenen
+    0:00:04``). Yields ``step(text)``: the next stage begins (``step(text, advance=False)``:
+news of the current stage). Hidden as the bar is."""
+    if not _shown(enabled):
+        yield lambda text, advance=True: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    columns = (SpinnerColumn(), TextColumn(label), BarColumn(), MofNCompleteColumn(),
+               TextColumn("stappen"), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console._console_or_new(), transient=False) as bar:
+        task = bar.add_task("", total=total)
+        started = [0]
+
+        def step(text: str, advance: bool = True) -> None:
+            # the stage that begins counts as done once the next one starts (or at the end)
+            if advance:
+                bar.update(task, completed=started[0])
+                started[0] += 1
+            bar.update(task, description=text)
+
+        yield step
+        bar.update(task, completed=total)

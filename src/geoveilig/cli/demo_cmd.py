@@ -6,7 +6,7 @@ import hashlib
 
 import typer
 
-from .common import console, handle_errors, open_store, out, settings
+from .common import console, handle_errors, open_store, out, progress_steps, settings
 
 
 @handle_errors
@@ -20,19 +20,23 @@ def demo_command(
     from ..incidents import parse_incidents
 
     s = settings()
-    a = _boundaries(s)
-    with console.status("synthetische incidenten maken..."):
+    with progress_steps("demo", 5) as step:
+        step("grenzen")
+        a = _boundaries(s, step)
+        step("synthetische incidenten maken")
         incidents = demo.generate_incidents(a, seed=seed)
         path = demo.to_csv(incidents, s.data_dir / "demo" /
                            f"synthetische_incidenten_seed{seed}.csv")
-    data = path.read_bytes()
-    with console.status(f"{path.name} inlezen..."):
+        data = path.read_bytes()
+        step(f"{path.name} lezen en controleren")
         parsed = parse_incidents(data, filename=path.name, areas=a)
         store = open_store(s)
         try:
+            step("incidenten opslaan")
             summary = store.import_incidents(
                 parsed, source_name=f"{path.name} (SYNTHETISCH)",
                 content_sha256=hashlib.sha256(data).hexdigest(), synthetic=True)
+            step("preventieregister en inzet")
             groups = _load_prevention_demo(store, a, seed, incidents)
             deployments = _load_deployments_demo(store, a)
         finally:
@@ -46,17 +50,17 @@ def demo_command(
                   f"BuurtTent 2017): {deployments} toegevoegd.")
 
 
-def _boundaries(s):
+def _boundaries(s, step):
     """The boundaries from ``GEOVEILIG_GEO_DIR``; on a fresh clone (no boundary file there)
     fetched from PDOK and saved there first. Offline: one Dutch line with what to do, exit 1."""
     from ..areas import holds_boundaries, load_or_fetch_areas
     from ..errors import AreaError
 
-    status = (f"geen grenzen in {s.geo_dir}: ophalen bij PDOK ({s.gemeente}, {s.year})..."
-              if not holds_boundaries(s.geo_dir) else "grenzen inlezen...")
+    if not holds_boundaries(s.geo_dir):
+        step(f"geen grenzen in {s.geo_dir}: ophalen bij PDOK ({s.gemeente}, {s.year})",
+             advance=False)
     try:
-        with console.status(status):
-            a, paths = load_or_fetch_areas(s.geo_dir, s.gemeente, s.year, s.pdok_url)
+        a, paths = load_or_fetch_areas(s.geo_dir, s.gemeente, s.year, s.pdok_url)
     except AreaError as exc:
         console.print(f"[bold red]Fout:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

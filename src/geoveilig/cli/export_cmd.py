@@ -10,7 +10,7 @@ import typer
 
 from .. import RD_NEW, crimetypes
 from ..errors import InvalidInput
-from .common import console, handle_errors, open_store, out
+from .common import handle_errors, open_store, out, progress_steps
 
 _FORMATS = {".csv": "csv", ".gpkg": "gpkg"}
 
@@ -47,26 +47,28 @@ def export_command(
         filters["crime_types"] = list(crimetypes.expand(crime_type))
     if area:
         filters["area_codes"] = list(area)
-    store = open_store()
-    try:
-        with console.status("incidenten lezen..."):
+    with progress_steps("export", 2) as step:
+        store = open_store()
+        try:
+            step("incidenten lezen")
             incidents = store.incidents(**filters)  # type: ignore[arg-type]
-        if incidents.empty:
-            raise InvalidInput("geen incidenten gevonden voor deze selectie; er is niets "
-                               "geschreven")
-        table = export_table(incidents)
-        from .. import safecsv
+            if incidents.empty:
+                raise InvalidInput("geen incidenten gevonden voor deze selectie; er is niets "
+                                   "geschreven")
+            step(f"{out_file.name} schrijven")
+            table = export_table(incidents)
+            from .. import safecsv
 
-        if kind == "csv":
-            safecsv.to_csv(table, out_file, sep=";", index=False)  # formulas neutralised
-        else:
-            gdf = gpd.GeoDataFrame(table, geometry=incidents.geometry.values, crs=RD_NEW)
-            out_file.unlink(missing_ok=True)
-            gdf.to_file(out_file, driver="GPKG", layer="incidenten", engine="pyogrio")
-        store.audit(getpass.getuser(), "export-incidents", out_file.name, json.dumps(
-            {"rows": len(table), "period": period, "crime_type": crime_type, "area": area}))
-    finally:
-        store.close()
+            if kind == "csv":
+                safecsv.to_csv(table, out_file, sep=";", index=False)  # formulas neutralised
+            else:
+                gdf = gpd.GeoDataFrame(table, geometry=incidents.geometry.values, crs=RD_NEW)
+                out_file.unlink(missing_ok=True)
+                gdf.to_file(out_file, driver="GPKG", layer="incidenten", engine="pyogrio")
+            store.audit(getpass.getuser(), "export-incidents", out_file.name, json.dumps(
+                {"rows": len(table), "period": period, "crime_type": crime_type, "area": area}))
+        finally:
+            store.close()
     out.print(f"{len(table)} incidenten geschreven naar {out_file}", highlight=False)
 
 

@@ -51,7 +51,7 @@ def import_file(
 
     from ..errors import ImportRejected
     from ..incidents import SNIFF_BYTES, parse_incidents, sniff, write_rejects
-    from .common import areas, console, open_store, out
+    from .common import areas, console, open_store, out, progress_steps
 
     with file.open("rb") as fh:  # refuse a wrong file type before reading it all
         sniff(fh.read(SNIFF_BYTES), file.name)
@@ -68,44 +68,45 @@ def import_file(
             store.close()
             raise
 
-    # That runs on a second thread while the file is parsed: parsing runs mostly in Arrow
-    # and numpy, without the GIL, so both cores work.
-    with ThreadPoolExecutor(1) as pool:
-        preparing = pool.submit(prepare, data)
-        try:
-            with console.status(f"{file.name} lezen en controleren..."):
+    with progress_steps("import", 2) as step:
+        # That runs on a second thread while the file is parsed: parsing runs mostly in Arrow
+        # and numpy, without the GIL, so both cores work.
+        with ThreadPoolExecutor(1) as pool:
+            preparing = pool.submit(prepare, data)
+            try:
+                step(f"{file.name} lezen en controleren")
                 parsed = parse_incidents(data, filename=file.name,
                                          crs=crs,  # type: ignore[arg-type]
                                          areas=areas())
-        except BaseException:
-            with contextlib.suppress(Exception):
-                preparing.result()[0].close()
-            raise
-        store, sha = preparing.result()
-    from ..alerts.service import import_with_alerts
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    preparing.result()[0].close()
+                raise
+            store, sha = preparing.result()
+        from ..alerts.service import import_with_alerts
 
-    del data  # bounded memory: the file's bytes are not kept while storing (read again for
-    # the rejects file, which needs only the rejected rows)
-    console.print("Kolommen: " + ", ".join(f"{field} ← {col}"
-                                           for field, col in parsed.columns.items()),
-                  highlight=False, soft_wrap=True)
-    if parsed.ignored_columns:
-        console.print(f"Genegeerde kolommen: {', '.join(parsed.ignored_columns)}",
+        del data  # bounded memory: the file's bytes are not kept while storing (read again for
+        # the rejects file, which needs only the rejected rows)
+        console.print("Kolommen: " + ", ".join(f"{field} ← {col}"
+                                               for field, col in parsed.columns.items()),
                       highlight=False, soft_wrap=True)
-    try:
-        with console.status("opslaan..."):
+        if parsed.ignored_columns:
+            console.print(f"Genegeerde kolommen: {', '.join(parsed.ignored_columns)}",
+                          highlight=False, soft_wrap=True)
+        try:
+            step("opslaan en meldingen bepalen")
             # the alerts outbox is written in the import's transaction (geoveilig.alerts)
             summary, hook = import_with_alerts(store, areas(), parsed, source_name=file.name,
                                                content_sha256=sha, partial=partial,
                                                update=update, actor=getpass.getuser())
-    except ImportRejected as exc:
-        if rejects is not None:
-            n = write_rejects(file.read_bytes(), file.name, exc.rejects,
-                              rejects)
-            console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)
-        raise
-    finally:
-        store.close()
+        except ImportRejected as exc:
+            if rejects is not None:
+                n = write_rejects(file.read_bytes(), file.name, exc.rejects,
+                                  rejects)
+                console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)
+            raise
+        finally:
+            store.close()
     if rejects is not None and len(summary.rejects):
         n = write_rejects(file.read_bytes(), file.name, summary.rejects, rejects)
         console.print(f"{n} afgewezen rij(en) geschreven naar {rejects}", highlight=False)

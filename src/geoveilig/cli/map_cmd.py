@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import areas, console, handle_errors, open_store, out, settings
+from .common import areas, handle_errors, open_store, out, progress_steps, settings
 
 #: ``web.export.EXPORT_LAYERS``, written out so that ``--help`` does not import the map code
 #: (tests/test_cli_dutch.py checks that they are the same)
@@ -38,24 +38,27 @@ def map_command(
     from ..web.folium_map import static_map
 
     s = settings()
-    a = areas(s)
-    store = open_store(s)
-    try:
-        with console.status("kaart maken..."):
+    with progress_steps("kaart", 3) as step:
+        step("grenzen en gegevens lezen")
+        a = areas(s)
+        store = open_store(s)
+        try:
             incidents = store.incidents()
             registry = load_registry(store)
-    finally:
-        store.close()
-    chosen = [w.strip() for w in layers.split(",") if w.strip()]
-    from .. import disclosure
+        finally:
+            store.close()
+        chosen = [w.strip() for w in layers.split(",") if w.strip()]
+        from .. import disclosure
 
-    policy = None if exact else disclosure.policy_for(s.disclosure_key,
-                                                      s.data_dir / "disclosure.key")
-    map_layers = export_layers(a, incidents, registry, year=year, crime_type=crime_type,
-                               date=date, which=chosen, policy=policy)
-    html = static_map(a, map_layers, title=f"geoveilig – {a.gemeente_name} {year}",
-                      note="Bron incidenten: " + _source_note(store_is_demo(incidents)),
-                      online_base=not offline)
+        policy = None if exact else disclosure.policy_for(s.disclosure_key,
+                                                          s.data_dir / "disclosure.key")
+        step("lagen maken")
+        map_layers = export_layers(a, incidents, registry, year=year, crime_type=crime_type,
+                                   date=date, which=chosen, policy=policy)
+        step("kaart opmaken")
+        html = static_map(a, map_layers, title=f"geoveilig – {a.gemeente_name} {year}",
+                          note="Bron incidenten: " + _source_note(store_is_demo(incidents)),
+                          online_base=not offline)
     out_file.parent.mkdir(parents=True, exist_ok=True)
     out_file.write_text(html, encoding="utf-8")
     out.print(f"Kaart geschreven: {out_file} ({len(map_layers)} lagen)")

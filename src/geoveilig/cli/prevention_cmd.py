@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported where used: a fast --help
 
 from ..crimetypes import expand
 from ..errors import ImportRejected, InvalidInput
-from .common import areas, console, handle_errors, open_store, out
+from .common import areas, console, handle_errors, open_store, out, progress_steps
 
 prevention_app = typer.Typer(
     help="Buurtpreventieteams en WhatsApp-preventiegroepen: register, dekking per wijk en "
@@ -195,8 +195,12 @@ def coverage_cmd(
     from .. import prevention
 
     _check_level(level)
-    day = _date(when)
-    table = prevention.coverage(_registry(), areas(), day, level=level)  # type: ignore[arg-type]
+    with progress_steps("dekking", 2) as step:
+        step("register en grenzen lezen")
+        day = _date(when)
+        registry, a = _registry(), areas()
+        step("dekking berekenen")
+        table = prevention.coverage(registry, a, day, level=level)  # type: ignore[arg-type]
     _emit(table, fmt, out_file, f"Dekking preventiegroepen op {day.date()} per {level}")
 
 
@@ -213,8 +217,12 @@ def growth_cmd(
     from .. import prevention
 
     _check_level(level)
-    table = prevention.growth_per_quarter(_registry(), areas(), start=start, end=end,
-                                          level=level)  # type: ignore[arg-type]
+    with progress_steps("groei", 2) as step:
+        step("register en grenzen lezen")
+        registry, a = _registry(), areas()
+        step("dekking per kwartaal berekenen")
+        table = prevention.growth_per_quarter(registry, a, start=start, end=end,
+                                              level=level)  # type: ignore[arg-type]
     _emit(table, fmt, out_file, "Groei per kwartaal")
 
 
@@ -241,21 +249,25 @@ def gaps_cmd(
     _check_level(level, ("wijk", "buurt", "both"))
     if months < 1:
         raise typer.BadParameter("minstens 1 maand", param_hint="--months")
-    day = _date(when)
-    store = open_store()
-    try:
-        incidents = store.incidents(start=day - pd.DateOffset(months=months), end=day,
-                                    crime_types=expand(crime_type))
-    finally:
-        store.close()
-    if len(incidents) == 0:
-        raise InvalidInput(f"geen misdrijven ({crime_type}) in de {months} maanden voor "
-                           f"{day.date()}: lees eerst incidenten in (geoveilig import of "
-                           "geoveilig demo)")
-    risk = prevention.hic_risk(incidents, "buurt", crime_type)
-    levels = ("wijk", "buurt") if level == "both" else (level,)
-    table = prevention.gap_ranking(_registry(), areas(), risk, day,
-                                   levels=levels)  # type: ignore[arg-type]
+    with progress_steps("witte vlekken", 2) as step:
+        step("incidenten, register en grenzen lezen")
+        day = _date(when)
+        store = open_store()
+        try:
+            incidents = store.incidents(start=day - pd.DateOffset(months=months), end=day,
+                                        crime_types=expand(crime_type))
+        finally:
+            store.close()
+        if len(incidents) == 0:
+            raise InvalidInput(f"geen misdrijven ({crime_type}) in de {months} maanden voor "
+                               f"{day.date()}: lees eerst incidenten in (geoveilig import of "
+                               "geoveilig demo)")
+        registry, a = _registry(), areas()
+        step("risico en dekking per gebied berekenen")
+        risk = prevention.hic_risk(incidents, "buurt", crime_type)
+        levels = ("wijk", "buurt") if level == "both" else (level,)
+        table = prevention.gap_ranking(registry, a, risk, day,
+                                       levels=levels)  # type: ignore[arg-type]
     _emit(table, fmt, out_file, f"Witte vlekken op {day.date()} (risico: {crime_type}, "
           f"{months} maanden)")
 
@@ -271,16 +283,20 @@ def demo_cmd(
     from ..demo.prevention import demo_prevention_groups
     from ..store import prevention as store_prevention
 
-    a = areas()
-    store = open_store()
-    try:
-        incidents = store.incidents(crime_types=["woninginbraak"])
-        reg = demo_prevention_groups(a, seed=seed, incidents=incidents)
-        summary = store_prevention.load_demo_registry(
-            store, reg, source_name=f"demo-preventiegroepen seed {seed} (SYNTHETISCH)",
-            known_buurten=list(a.buurten["code"]), force=force, actor="cli")
-    finally:
-        store.close()
+    with progress_steps("demo-register", 3) as step:
+        step("grenzen en woninginbraken lezen")
+        a = areas()
+        store = open_store()
+        try:
+            incidents = store.incidents(crime_types=["woninginbraak"])
+            step("groepen maken")
+            reg = demo_prevention_groups(a, seed=seed, incidents=incidents)
+            step("opslaan")
+            summary = store_prevention.load_demo_registry(
+                store, reg, source_name=f"demo-preventiegroepen seed {seed} (SYNTHETISCH)",
+                known_buurten=list(a.buurten["code"]), force=force, actor="cli")
+        finally:
+            store.close()
     out.print(f"Demo-register geladen: {summary['total']} groepen (synthetisch).")
 
 

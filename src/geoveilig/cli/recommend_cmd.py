@@ -4,20 +4,23 @@
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:  # imported where used: a fast --help
+    from ..areas import Areas
     from ..placement import service
     from ..placement.policies import Recommendation
+    from ..store import Store
     from ..store.plans import Requester
 
 from .. import WGS84
 from ..radii import DEFAULT_RADIUS_M
 from .alerts_cmd import witte_voeten as alerts_witte_voeten
-from .common import areas, console, handle_errors, open_store, out, settings
+from .common import areas, console, handle_errors, open_store, out, progress_steps, settings
 
 #: ``placement.service.KEEP_EXISTING``, written out so that ``--help`` does not import the
 #: planner (tests/test_cli_dutch.py checks that they are the same)
@@ -100,16 +103,11 @@ def alarms(
     """Waar zetten we de mobiele alarmsystemen neer (woninginbraak-risico, woongebied)?"""
     from ..placement import service
 
-    store = open_store()
-    try:
-        plan = service.plan_alarms(
-            store, areas(), count=count, radius=radius, origin=origin, window=window,
-            keep_existing=keep_existing, min_spacing=min_spacing, duration_days=duration_days,
-            method=method, with_backtest=with_backtest, grid_size=settings().grid_size,
-            requester=_requester())
-    finally:
-        store.close()
-    _finish(plan, out_file)
+    _run(lambda store, a: service.plan_alarms(
+        store, a, count=count, radius=radius, origin=origin, window=window,
+        keep_existing=keep_existing, min_spacing=min_spacing, duration_days=duration_days,
+        method=method, with_backtest=with_backtest, grid_size=settings().grid_size,
+        requester=_requester()), out_file)
 
 
 @recommend_app.command("cameras")
@@ -135,16 +133,11 @@ def cameras(
     """Waar moet de flexibele camera heen (straatcriminaliteit)?"""
     from ..placement import service
 
-    store = open_store()
-    try:
-        plan = service.plan_cameras(
-            store, areas(), count=count, radius=radius, origin=origin, window=window,
-            keep_existing=keep_existing, min_spacing=min_spacing, method=method,
-            with_backtest=with_backtest, grid_size=settings().grid_size,
-            requester=_requester())
-    finally:
-        store.close()
-    _finish(plan, out_file)
+    _run(lambda store, a: service.plan_cameras(
+        store, a, count=count, radius=radius, origin=origin, window=window,
+        keep_existing=keep_existing, min_spacing=min_spacing, method=method,
+        with_backtest=with_backtest, grid_size=settings().grid_size,
+        requester=_requester()), out_file)
 
 
 @recommend_app.command("buurttent")
@@ -162,21 +155,32 @@ def buurttent(
     """Plan de BuurtTent-bezoeken van een jaar (HIC-risico x zwakke preventie x inwoners)."""
     from ..placement import service
 
-    store = open_store()
-    try:
-        plan = service.plan_buurttent_year(store, areas(), count=count, year=year,
-                                           min_gap_weeks=min_gap_weeks, slot=slot,
-                                           requester=_requester())
-    finally:
-        store.close()
-    _finish(plan, out_file)
+    _run(lambda store, a: service.plan_buurttent_year(
+        store, a, count=count, year=year, min_gap_weeks=min_gap_weeks, slot=slot,
+        requester=_requester()), out_file)
+
+
+def _run(planner: Callable[[Store, Areas], service.Plan], path: Path) -> None:
+    """Plan (``planner(store, areas)``) with progress in stages, write the sites to ``path``
+    and report."""
+    with progress_steps("advies", 3) as step:
+        step("grenzen en gegevens lezen")
+        a = areas()
+        store = open_store()
+        try:
+            step("advies berekenen")
+            plan = planner(store, a)
+        finally:
+            store.close()
+        step(f"{path.name} schrijven")
+        _write(plan.recommendation, path)
+    _finish(plan, path)
 
 
 def _finish(plan: service.Plan, path: Path) -> None:
 
     for note in plan.notes:
         console.print(f"[yellow]Let op:[/] {note}", highlight=False)
-    _write(plan.recommendation, path)
     _report(plan, path)
     console.print(f"Opgeslagen als plan {plan.plan_id} (geoveilig plans show {plan.plan_id}; "
                   f"inzet vastleggen: geoveilig deployments add --plan {plan.plan_id} "

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 import typer
 
 from ..errors import InvalidInput
-from .common import areas, console, handle_errors, open_store, out, settings
+from .common import areas, console, handle_errors, open_store, out, progress_steps, settings
 
 if TYPE_CHECKING:  # imported where used: a fast --help
     from .. import stats
@@ -115,12 +115,15 @@ def register(app: typer.Typer) -> None:
                             rounding=round_spec, years_back=years_back, alpha=alpha,
                             extra_periods=extras, signals=signals)
         s = settings()
-        a = areas(s)
-        store = open_store(s)
-        try:
-            made = evaluation_report(store, a, req)
-        finally:
-            store.close()
+        with progress_steps("rapport", 2) as step:
+            step("grenzen lezen")
+            a = areas(s)
+            store = open_store(s)
+            try:
+                step("aantallen tellen en toetsen")
+                made = evaluation_report(store, a, req)
+            finally:
+                store.close()
         label = f"gepubliceerde aantallen {target.label}" if made.published else target.label
         _write(made.text, out_file, fmt, label)
 
