@@ -97,6 +97,31 @@ def _features(cnt: np.ndarray, grid: Grid, j: int, per_year: int, doy: float,
     return feats
 
 
+def _bin_edges(x_fit: np.ndarray, max_bins: int) -> list[np.ndarray | None]:
+    """Quantile bin edges (unweighted, from ``x_fit``) of the columns with more than
+    ``max_bins`` distinct values, None for the others. :func:`_apply_bins` replaces such a
+    column by its bin number, so that scikit-learn's binner takes its fast path (distinct
+    values) even with sample weights, where it would compute weighted percentiles in Python."""
+    qs = np.linspace(0, 1, max_bins + 1)[1:-1]
+    edges: list[np.ndarray | None] = []
+    for c in range(x_fit.shape[1]):
+        col = x_fit[:, c]
+        col = col[~np.isnan(col)]
+        many = np.unique(col).size > max_bins
+        edges.append(np.unique(np.quantile(col, qs)) if many else None)
+    return edges
+
+
+def _apply_bins(x: np.ndarray, edges: list[np.ndarray | None]) -> np.ndarray:
+    """``x`` with the binned columns (:func:`_bin_edges`) replaced by their bin (NaN stays)."""
+    out = np.array(x, dtype=float)
+    for c, e in enumerate(edges):
+        if e is not None:
+            v = out[:, c]
+            out[:, c] = np.where(np.isnan(v), np.nan, np.searchsorted(e, v, side="left"))
+    return out
+
+
 def _count_matrix(ev: Events, grid: Grid, t0: int, w: int, n_periods: int,
                   cells: np.ndarray | None = None) -> np.ndarray:
     """Counts per cell (rows) and period ``k`` before ``t0`` (columns); periods that start
@@ -184,31 +209,129 @@ def predict_learned(fitted: FittedLearned, ev: Events, grid: Grid, t: int, windo
         return fitted.model.predict(x[:, fitted.known])  # type: ignore[attr-defined]
 
 
+class _Timeline:
+    """Counts per cell in every period of one period grid over the whole data set, and the
+    features at each period boundary, shared by the rolling origins of a backtest.
+
+    Period ``i`` is ``[phase + i·w, phase + (i+1)·w)``; the features at boundary ``q`` (the
+    moment ``phase + q·w``) read only periods ``< q`` and the target of a training row at ``q``
+    is period ``q``, so an origin at boundary ``Q`` reads nothing at or after ``Q`` (the counts
+    of later periods exist here but are never read for it: no look-ahead). Periods that start
+    before the first event are unknown (NaN); periods after the last event hold zeros."""
+
+    def __init__(self, ev: Events, grid: Grid, w: int, phase: int) -> None:
+        self.grid, self.w, self.phase = grid, w, phase
+        t = ev.t.astype(np.int64)
+        first = int(t[0])
+        self.i0 = (first - phase) // w  # the period holding the first event
+        # the first known period: the first that starts at or after the first event
+        self.known_from = self.i0 + (0 if (first - phase) % w == 0 else 1)
+        p = (t - phase) // w - self.i0
+        n_p = int(p[-1]) + 1
+        cell = grid.cell_of(ev.x, ev.y)
+        ok = cell >= 0
+        counts = np.bincount(cell[ok] * n_p + p[ok], minlength=grid.n_cells * n_p)
+        self.counts = counts.reshape(grid.n_cells, n_p)
+        self.features: dict[tuple[int, int], np.ndarray] = {}
+
+    def boundary(self, t: int) -> int:
+        """The boundary index of the moment ``t`` (which lies on this period grid)."""
+        return (t - self.phase) // self.w
+
+    def _sum(self, a: int, b: int) -> np.ndarray:
+        """Sum of the counts per cell over the known periods ``[a, b)``; ``a >= known_from``."""
+        lo, hi = a - self.i0, min(b - self.i0, self.counts.shape[1])
+        if hi <= lo:
+            return np.zeros(self.grid.n_cells)
+        return self.counts[:, lo:hi].sum(axis=1).astype(float)
+
+    def period(self, i: int) -> np.ndarray:
+        """Counts per cell in period ``i`` (NaN when it starts before the first event)."""
+        if i < self.known_from:
+            return np.full(self.grid.n_cells, np.nan)
+        return self._sum(i, i + 1)
+
+    def _mean(self, a: int, b: int) -> np.ndarray:
+        if a < self.known_from or b <= a:
+            return np.full(self.grid.n_cells, np.nan)
+        return self._sum(a, b) / (b - a)
+
+    def features_at(self, q: int, per_year: int, keep: int) -> np.ndarray:
+        """The feature matrix at boundary ``q`` (module docstring, float32), computed once;
+        the ``keep`` latest boundaries stay cached."""
+        key = (q, per_year)
+        hit = self.features.get(key)
+        if hit is not None:
+            return hit
+        grid = self.grid
+        cols = []
+        for span in TEMPORAL_SCALES:
+            m = self._mean(q - span, q)
+            cols.append(m)
+            rast = grid.to_raster(np.nan_to_num(m))
+            for r in SPATIAL_SCALES:
+                s = ndimage.uniform_filter(rast, size=2 * r + 1, mode="constant") * \
+                    (2 * r + 1) ** 2
+                cols.append(np.where(np.isnan(m), np.nan, grid.from_raster(s)))
+        longrun = self._mean(self.known_from, q)  # since the data began
+        cols.append(longrun)
+        rast = grid.to_raster(np.nan_to_num(longrun))
+        for r in LONGRUN_SCALES:
+            s = ndimage.uniform_filter(rast, size=2 * r + 1, mode="constant") * (2 * r + 1) ** 2
+            cols.append(np.where(np.isnan(longrun), np.nan, grid.from_raster(s)))
+        cols.append(self.period(q - per_year))  # the same period one year earlier
+        doy = from_epoch(self.phase + q * self.w).day_of_year
+        cols.append(np.full(grid.n_cells, np.sin(2 * np.pi * doy / 365.25)))
+        cols.append(np.full(grid.n_cells, np.cos(2 * np.pi * doy / 365.25)))
+        cols.append(grid.share_in_area)
+        feats = np.column_stack(cols).astype(np.float32)
+        # a backtest moves forward: keep the boundaries its next origins can still read
+        while len(self.features) >= max(1, keep):
+            del self.features[min(self.features)]
+        self.features[key] = feats
+        return feats
+
+
+def _timeline(incidents: object, grid: Grid, t0: int, w: int) -> _Timeline:
+    """The shared timeline of the whole data set on the period grid through ``t0``, cached per
+    data set and grid (:func:`geoveilig.hotspots.combined._cached`)."""
+    from .combined import _cached
+    from .events import as_events
+
+    full = as_events(incidents, grid.crs)
+    phase = t0 % w
+    return _cached(full, grid, ("learned-timeline", w, phase),
+                   lambda: _Timeline(full, grid, w, phase))
+
+
 def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: pd.Timedelta,
                    *, train_periods: int = 26, max_iter: int = 30, learning_rate: float = 0.1,
                    max_leaf_nodes: int = 8, min_samples_leaf: int = 20, max_rows: int = 60_000,
-                   gate: bool = False, seed: int = 0,
-                   n_threads: int = 1,
+                   gate: bool = False, seed: int = 0, zero_rows: int | None = 8_000,
+                   max_bins: int = 63, n_threads: int = 1,
                    cell_features: pd.DataFrame | None = None) -> np.ndarray:
     """Expected count per active cell in ``[origin, origin + window)``."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    ev = history(incidents, origin, crs=grid.crs, min_events=10, method="learned")
+    history(incidents, origin, crs=grid.crs, min_events=10, method="learned")  # enough data?
     w = int(window.total_seconds())
     t0 = to_epoch(origin)
     per_year = max(1, round(365.25 * 86400 / w))
-    n_periods = train_periods + max(max(TEMPORAL_SCALES), per_year) + 1
-    cnt = _count_matrix(ev, grid, t0, w, n_periods)
+    tl = _timeline(incidents, grid, t0, w)
+    big_q = tl.boundary(t0)
     extra = None
     if cell_features is not None:
         extra = np.asarray(cell_features, float).reshape(grid.n_cells, -1)
-    origin_doy = pd.Timestamp(origin).day_of_year
+
+    def feats(q: int) -> np.ndarray:
+        f = tl.features_at(q, per_year, train_periods + 2)
+        return f if extra is None else np.column_stack([f, extra])
+
     xs, ys = [], []
     for j in range(1, train_periods + 1):  # loop over a few training origins, not events
-        target = cnt[:, j - 1]
+        target = tl.period(big_q - j)  # ends at or before the origin
         if np.isnan(target).all():
             break
-        doy = (origin_doy - j * w / 86400) % 365.25
-        xs.append(_features(cnt, grid, j, per_year, doy, extra))
+        xs.append(feats(big_q - j))
         ys.append(target)
     if len(ys) < 3:
         raise InsufficientData(f"methode learned: te weinig voorgaande perioden met gegevens "
@@ -221,26 +344,36 @@ def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: 
     # mean target of such rows; the boosting model is fitted on the other rows only
     quiet = (np.nan_to_num(x_all[:, GATE_COLUMN]) == 0) & gate
     quiet_rate = float(y[quiet].mean()) if quiet.any() else 0.0
-    x_now = _features(cnt, grid, 0, per_year, origin_doy, extra)
+    x_now = feats(big_q)
     quiet_now = (np.nan_to_num(x_now[:, GATE_COLUMN]) == 0) & gate
     pred = np.full(grid.n_cells, quiet_rate)
     if y[~quiet].sum() == 0 or (~quiet_now).sum() == 0:
         return pred
     model = HistGradientBoostingRegressor(loss="poisson", max_iter=max_iter,
-                                          learning_rate=learning_rate, max_bins=63,
+                                          learning_rate=learning_rate, max_bins=max_bins,
                                           max_leaf_nodes=max_leaf_nodes,
                                           min_samples_leaf=min_samples_leaf, random_state=seed,
                                           early_stopping=False)
     rows = np.flatnonzero(~quiet)
+    weight = np.ones(y.size)
+    rng = np.random.default_rng(seed)
+    if zero_rows is not None:
+        zero = rows[y[rows] == 0]
+        if zero.size > zero_rows:
+            kept = rng.choice(zero, zero_rows, replace=False)
+            weight[kept] = zero.size / zero_rows
+            rows = np.sort(np.concatenate([rows[y[rows] > 0], kept]))
     if rows.size > max_rows:  # seeded uniform subsample: unbiased, bounds the fit time
-        rows = np.sort(np.random.default_rng(seed).choice(rows, max_rows, replace=False))
+        rows = np.sort(rng.choice(rows, max_rows, replace=False))
     # a feature without any known value (e.g. the seasonal lag with less than a year of
     # history) carries no information, and scikit-learn cannot bin it: leave it out
     known = ~np.isnan(x_all[rows]).all(axis=0)
-    x_fit, x_pred = x_all[rows][:, known], x_now[~quiet_now][:, known]
+    x_fit = x_all[rows][:, known]
+    edges = _bin_edges(x_fit, max_bins)
+    x_fit, x_pred = _apply_bins(x_fit, edges), _apply_bins(x_now[~quiet_now][:, known], edges)
     with _limit_threads(n_threads):
         try:
-            model.fit(x_fit, y[rows])
+            model.fit(x_fit, y[rows], sample_weight=weight[rows])
         except ValueError as exc:  # never a bare scikit-learn error for thin data
             raise InsufficientData(f"methode learned: te weinig gegevens om het model te "
                                    f"trainen ({len(ys)} perioden)") from exc
