@@ -266,11 +266,14 @@ class FittedLearned:
 
 
 def fit_learned(ev: Events, grid: Grid, t_fit: int, window_s: int, *, train_periods: int = 26,
-                max_iter: int = 30, max_rows: int = 60_000, zero_rows: int | None = 15_000,
+                max_iter: int = 30, max_rows: int = 60_000, zero_rows: int | None = None,
                 seed: int = 0) -> FittedLearned:
     """Fit the model on the ``train_periods`` periods before ``t_fit`` (no gate, no extra
     features; ``ev`` may hold later events, they are not read). Raises ``InsufficientData``
-    when too little history."""
+    when too little history. ``zero_rows`` (default None: all rows, up to ``max_rows``): the
+    combined forecast fits this model only a few times per backtest, and subsampling its zero
+    rows lowered the combined forecast's PAI@5% in ``bench_forecast.py`` (simulated: 9.28
+    instead of 9.38)."""
     if int(np.searchsorted(ev.t, t_fit, side="left")) < 10:
         raise InsufficientData("methode learned: te weinig incidenten om te trainen")
     w = int(window_s)
