@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
+from scipy import ndimage, sparse
 
 from .events import Events, InsufficientData, from_epoch, history, to_epoch
 from .grid import Grid
@@ -103,7 +103,7 @@ def _apply_bins(x: np.ndarray, edges: list[np.ndarray | None]) -> np.ndarray:
 
 
 class _Timeline:
-    """Counts per cell in every period of one period grid over the whole data set, and the
+    """Counts per cell in every period of one period grid over the whole data set (sparse), and the
     features at each period boundary, shared by the rolling origins of a backtest.
 
     Period ``i`` is ``[phase + i·w, phase + (i+1)·w)``; the features at boundary ``q`` (the
@@ -123,8 +123,10 @@ class _Timeline:
         n_p = int(p[-1]) + 1
         cell = grid.cell_of(ev.x, ev.y)
         ok = cell >= 0
-        counts = np.bincount(cell[ok] * n_p + p[ok], minlength=grid.n_cells * n_p)
-        self.counts = counts.reshape(grid.n_cells, n_p)
+        # sparse (cells x periods; duplicates summed): years of data on a fine grid would not
+        # fit in memory as a dense matrix, and most cells are empty in most periods
+        self.counts = sparse.csc_array(
+            (np.ones(int(ok.sum())), (cell[ok], p[ok])), shape=(grid.n_cells, n_p))
         self.features: dict[tuple[int, int], np.ndarray] = {}
 
     def boundary(self, t: int) -> int:
@@ -136,7 +138,7 @@ class _Timeline:
         lo, hi = a - self.i0, min(b - self.i0, self.counts.shape[1])
         if hi <= lo:
             return np.zeros(self.grid.n_cells)
-        return self.counts[:, lo:hi].sum(axis=1).astype(float)
+        return np.asarray(self.counts[:, lo:hi].sum(axis=1), dtype=float)
 
     def period(self, i: int) -> np.ndarray:
         """Counts per cell in period ``i`` (NaN when it starts before the first event)."""
