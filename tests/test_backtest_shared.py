@@ -139,3 +139,32 @@ def test_backtest_with_learned_is_reproducible(grid, incidents):
     b = backtest(incidents.copy(), grid, ["learned"], **kw)
     pd.testing.assert_frame_equal(a.scores.drop(columns="seconds"),
                                   b.scores.drop(columns="seconds"))
+
+
+def test_parallel_origins_give_the_serial_result(grid, incidents):
+    """Origins scored in two forked worker processes: the same scores and verdict as in one
+    process, and the progress is still reported per origin, in order."""
+    from geoveilig.hotspots import backtesting
+
+    kw = {"window": "14d", "n_origins": backtesting.MIN_PARALLEL_ORIGINS, "n_boot": 200}
+    methods = ["kde", "learned", "combined"]
+    serial = backtest(incidents, grid, methods, processes=1, **kw)
+    import multiprocessing
+
+    calls: list[tuple[int, int]] = []
+    workers: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        workers.append(len(multiprocessing.active_children()))
+
+    parallel = backtest(incidents, grid, methods, processes=2, progress=progress, **kw)
+    pd.testing.assert_frame_equal(serial.scores.drop(columns="seconds"),
+                                  parallel.scores.drop(columns="seconds"))
+    pd.testing.assert_frame_equal(serial.summary.drop(columns="seconds"),
+                                  parallel.summary.drop(columns="seconds"))
+    assert serial.verdict == parallel.verdict
+    n = len(serial.origins)
+    assert calls == [(d, n) for d in range(1, n + 1)]
+    assert max(workers) == 2  # the origins really were scored in two worker processes
+    assert not backtesting._FORKED  # nothing left behind for the next backtest
