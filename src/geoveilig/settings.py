@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     year: int = 2017
     #: Hotspot grid cell size in metres (125 m = the Dutch police's CAS grid).
     grid_size: float = 125.0
+    #: Worker processes a backtest may use to score its origins (``geoveilig backtest`` and
+    #: ``hotspots``; forked, same result as one process). Default 1: on a machine whose cores
+    #: are busy the extra processes cost more than they save; 0 = one per available CPU.
+    backtest_processes: int = Field(default=1, ge=0)
     #: Base URL of PDOK's CBS wijken-en-buurten WFS; ``{year}`` is filled in.
     #: Origins allowed by CORS for the HTTP API (no credentials are ever allowed).
     cors_origins: tuple[str, ...] = ("*",)

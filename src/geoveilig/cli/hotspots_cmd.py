@@ -29,6 +29,16 @@ def _load(crime_type: str, cell_size: float | None, store=None):
     return incidents, grid, crimetypes.label(crime_type) if "," not in crime_type else crime_type
 
 
+def _processes() -> int:
+    """Worker processes for a backtest: ``GEOVEILIG_BACKTEST_PROCESSES`` (0 = one per CPU
+    available to this process)."""
+    import os
+
+    n = settings().backtest_processes
+    return n if n > 0 else len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else (os.cpu_count() or 1)
+
+
 def _methods(text: str | None) -> list[str] | None:
     return [m.strip() for m in text.split(",") if m.strip()] if text else None
 
@@ -91,7 +101,8 @@ def _hotspots(store, crime_type, method, origin, window, out_path,
             with progress_bar("backtest", "startmomenten", show_progress) as update:
                 result, cached = cached_backtest(
                     store, incidents, grid, methods, refresh=refresh, progress=update,
-                    window=window, n_origins=n_origins, end=start, crime_type=crime_type)
+                    processes=_processes(), window=window, n_origins=n_origins, end=start,
+                    crime_type=crime_type)
             _cached_note(cached)
         except InsufficientData as exc:
             if method != "best":
@@ -148,8 +159,8 @@ def backtest_cmd(
         with progress_bar("backtest", "startmomenten", show_progress) as update:
             result, cached = cached_backtest(
                 store, incidents, grid, _methods(methods), refresh=refresh, progress=update,
-                window=window, step=step, n_origins=n_origins, seed=seed,
-                crime_type=crime_type)
+                processes=_processes(), window=window, step=step, n_origins=n_origins,
+                seed=seed, crime_type=crime_type)
     finally:
         store.close()
     _cached_note(cached)

@@ -26,7 +26,7 @@ reported with ``criterion_met=False`` and a verdict that says so.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -215,6 +215,80 @@ def _bootstrap(values: np.ndarray, idx: np.ndarray, level: float) -> tuple[float
     return float(lo), float(hi)
 
 
+@dataclass(frozen=True)
+class _Work:
+    """What every origin of one backtest is scored with."""
+
+    ev: Events
+    grid: Grid
+    methods: tuple[str, ...]
+    window: pd.Timedelta
+    params: dict[str, dict[str, object]]
+    coverages: tuple[float, ...]
+
+
+def _score_origin(work: _Work, origin: pd.Timestamp) -> list[dict[str, object]]:
+    """The scores of every method at one origin (each method is vectorised)."""
+    ev, grid, area = work.ev, work.grid, work.grid.cell_area
+    target = ev.between(origin, origin + work.window)
+    observed = grid.counts(target)
+    outside = len(target) - int(observed.sum())
+    rows = []
+    for m in work.methods:
+        t = time.perf_counter()
+        row: dict[str, object] = {"origin": origin, "method": m,
+                                  "n_events": int(observed.sum()),
+                                  "n_outside": outside, "error": None}
+        try:
+            risk = run_method(m, ev, grid, origin, work.window, work.params.get(m))
+            row.update(scores(risk, observed, area, work.coverages))
+        except GeoveiligError as exc:
+            row["error"] = str(exc)
+            row.update(scores(np.zeros(grid.n_cells), np.zeros(grid.n_cells), area,
+                              work.coverages))
+        row["seconds"] = time.perf_counter() - t
+        rows.append(row)
+    return rows
+
+
+#: the work of the running parallel backtest, inherited by its forked workers (not pickled)
+_FORKED: list[_Work] = []
+#: fewer origins than this are scored in one process: forking and warming the caches of the
+#: shared work (the learned model's features, the combined forecast's components) again in
+#: every worker costs about as much as a few origins
+MIN_PARALLEL_ORIGINS = 8
+
+
+def _score_forked(origin: pd.Timestamp) -> list[dict[str, object]]:
+    return _score_origin(_FORKED[0], origin)
+
+
+def _score_all(work: _Work, origins: list[pd.Timestamp], processes: int
+               ) -> Iterator[list[dict[str, object]]]:
+    """The rows of every origin, in order. With ``processes > 1`` (and enough origins, on a
+    system that can fork) the origins are scored in forked worker processes, which inherit the
+    data instead of receiving a copy; every method is a pure function of the data before its
+    origin, so the result is the same as in one process (a test compares them)."""
+    import multiprocessing
+
+    n = min(int(processes), len(origins))
+    if n <= 1 or len(origins) < MIN_PARALLEL_ORIGINS or _FORKED or \
+            "fork" not in multiprocessing.get_all_start_methods():
+        for origin in origins:
+            yield _score_origin(work, origin)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    _FORKED.append(work)
+    try:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+            # runs of consecutive origins per task: a worker's caches serve its next origin
+            chunk = max(1, -(-len(origins) // (2 * n)))
+            yield from pool.map(_score_forked, origins, chunksize=chunk)
+    finally:
+        _FORKED.clear()
+
+
 def backtest(
     incidents: object,
     grid: Grid,
@@ -232,11 +306,13 @@ def backtest(
     seed: int = 0,
     crime_type: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    processes: int = 1,
 ) -> BacktestResult:
     """Rolling-origin backtest (see the module docstring). ``end``: no window reaches past it
     (give the forecast origin, so that the choice of a method uses only the data before it;
     default: the day after the last incident). ``progress(done, total)`` is called after each
-    origin (for a progress bar)."""
+    origin (for a progress bar). ``processes``: score the origins in up to this many forked
+    worker processes (:func:`_score_all`; the same result as one process)."""
     criterion = criterion or SuccessCriterion()
     methods = list(methods or DEFAULT_METHODS)
     for m in methods:
@@ -255,30 +331,13 @@ def backtest(
     if end is not None and origins and origins[-1] + win > as_timestamp(end, "end"):
         raise InvalidInput(f"backtest: het venster van startmoment {origins[-1]:%Y-%m-%d} loopt "
                            f"voorbij {as_timestamp(end, 'end'):%Y-%m-%d}", where="origins")
-    params = params or {}
-    area = grid.cell_area
-    rows = []
+    work = _Work(ev, grid, tuple(methods), win, params or {}, tuple(coverages))
+    rows: list[dict[str, object]] = []
     warnings: list[str] = []
-    for origin in origins:  # loop over origins x methods; each method is vectorised
-        target = ev.between(origin, origin + win)
-        observed = grid.counts(target)
-        outside = len(target) - int(observed.sum())
-        for m in methods:
-            t = time.perf_counter()
-            row: dict[str, object] = {"origin": origin, "method": m,
-                                      "n_events": int(observed.sum()),
-                                      "n_outside": outside, "error": None}
-            try:
-                risk = run_method(m, ev, grid, origin, win, params.get(m))
-                row.update(scores(risk, observed, area, coverages))
-            except GeoveiligError as exc:
-                row["error"] = str(exc)
-                row.update(scores(np.zeros(grid.n_cells), np.zeros(grid.n_cells), area,
-                                  coverages))
-            row["seconds"] = time.perf_counter() - t
-            rows.append(row)
+    for done, origin_rows in enumerate(_score_all(work, origins, processes), start=1):
+        rows.extend(origin_rows)
         if progress is not None:
-            progress(len(rows) // len(methods), len(origins))
+            progress(done, len(origins))
     table = pd.DataFrame(rows)
     metric_cols = [c for c in table.columns if c.split("_")[0] in ("hit", "pai", "pei")]
     if criterion.metric not in metric_cols:

@@ -187,12 +187,9 @@ def learned_surface(ev: Events, grid: Grid, t: int, window_s: int) -> np.ndarray
     refit = LEARNED_REFIT_DAYS * DAY
     t_fit = int(t // refit * refit)
 
-    cells = _cached(ev, grid, ("cells",), lambda: grid.cell_of(ev.x, ev.y))
-
     def fit() -> object:
         try:
-            return fit_learned(ev, grid, t_fit, window_s, train_periods=LEARNED_PERIODS,
-                               cells=cells)
+            return fit_learned(ev, grid, t_fit, window_s, train_periods=LEARNED_PERIODS)
         except InsufficientData:
             return None
 
@@ -200,8 +197,7 @@ def learned_surface(ev: Events, grid: Grid, t: int, window_s: int) -> np.ndarray
     if model is None:
         return None
     return _cached(ev, grid, ("learned", t, window_s),
-                   lambda: predict_learned(model, ev, grid, t, window_s,  # type: ignore
-                                           cells))
+                   lambda: predict_learned(model, ev, grid, t, window_s))  # type: ignore
 
 
 # --- choices ---------------------------------------------------------------------------------

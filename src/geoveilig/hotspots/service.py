@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from ..store import Store
 
 #: bump when a method's output changes for the same input
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: learned model with shared features, weighted zero rows
 
 
 def _canonical(value: Any) -> Any:
@@ -73,10 +73,13 @@ def cached_backtest(store: Store, incidents: object, grid: Grid,
                     methods: list[str] | tuple[str, ...] | None = None, *,
                     refresh: bool = False,
                     progress: Callable[[int, int], None] | None = None,
+                    processes: int = 1,
                     **kwargs: Any) -> tuple[BacktestResult, bool]:
     """``backtest(incidents, grid, methods, **kwargs)`` from the store's cache when the same
     data and parameters were backtested before, else computed and stored. Returns the result
-    and whether it came from the cache. ``refresh``: compute again (and replace)."""
+    and whether it came from the cache. ``refresh``: compute again (and replace).
+    ``processes`` (worker processes of the backtest) does not change the answer and is not
+    part of the key."""
     from ..store.backtests import get_backtest, put_backtest
 
     key = backtest_key(incidents, grid, methods, **kwargs)
@@ -86,6 +89,6 @@ def cached_backtest(store: Store, incidents: object, grid: Grid,
             return found, True
     if progress is not None:
         kwargs["progress"] = progress
-    result = backtest(incidents, grid, methods, **kwargs)
+    result = backtest(incidents, grid, methods, processes=processes, **kwargs)
     put_backtest(store, key, result)
     return result, False
