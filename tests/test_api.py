@@ -339,6 +339,29 @@ def test_bad_and_revoked_keys_are_refused(client: TestClient, setup) -> None:  #
                       ).status_code == 401
 
 
+def test_basic_authentication_carries_the_key(client: TestClient, keys) -> None:  # type: ignore[no-untyped-def]
+    """QGIS 3.22 cannot send a header of its own, only a Basic authentication configuration:
+    the key is the password (any user name), or the user name with an empty password."""
+    import base64
+
+    def basic(text: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(text.encode()).decode()}
+
+    for form in (f"qgis:{keys['analyst']}", f"{keys['analyst']}:"):
+        r = client.get("/v1/collections", headers=basic(form))
+        assert r.status_code == 200, form
+        assert "prevention-groups" in {c["id"] for c in r.json()["collections"]}
+    # the police key gives the police role, an unknown or empty key is refused (never public)
+    police = client.get("/v1/collections/incidents", headers=basic(f"x:{keys['police']}"))
+    assert police.status_code == 200
+    for bad in (basic("qgis:gv_nope_secret"), basic(":"), {"Authorization": "Basic %%%"}):
+        r = client.get("/v1/collections/wijken", headers=bad)
+        assert r.status_code == 401 and r.headers["content-type"] == PROBLEM, bad
+        assert "wachtwoord" in r.json()["detail"] or "ongeldige" in r.json()["detail"]
+    assert client.get("/v1/collections/prevention-groups",
+                      headers=basic(f"qgis:{keys['analyst']}")).status_code == 200
+
+
 def _audit_rows(settings, where) -> int:  # type: ignore[no-untyped-def]
     """The number of audit_log rows matching ``where``, read through a store of its own."""
     store = Store(settings.resolved_database_url())
