@@ -138,7 +138,7 @@ def _spatial_extent(request: Request) -> list[float]:
 
 
 #: the attribution of every collection and tileset of a store holding synthetic (demo) data
-SYNTHETIC_ATTRIBUTION = "synthetische demodata (geoveilig demo), geen echte misdrijven"
+SYNTHETIC_ATTRIBUTION = "synthetische demodata, geen echte misdrijven"
 
 
 def attribution(request: Request) -> str | None:
