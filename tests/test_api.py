@@ -103,6 +103,38 @@ def test_collections_metadata(client: TestClient) -> None:
     assert one["id"] == "buurten" and any(link["rel"] == "items" for link in one["links"])
 
 
+def test_synthetic_data_carry_an_attribution(client: TestClient, tmp_path, shared_geo, areas,  # type: ignore[no-untyped-def]
+                                             demo_incidents) -> None:
+    """A store with synthetic (demo) incidents says so in every collection and tileset, the
+    metadata GIS clients show with a layer; a store of real data does not."""
+    import hashlib
+
+    from geoveilig.api.ogc import SYNTHETIC_ATTRIBUTION
+    from geoveilig.demo import to_csv
+    from geoveilig.incidents import parse_incidents
+    from geoveilig.settings import Settings
+
+    paths = ("/v1/collections/wijken", "/v1/collections/prevention-coverage",
+             "/v1/collections/wijken/tiles/WebMercatorQuad")
+    for path in paths:
+        assert client.get(path).json()["attribution"] == SYNTHETIC_ATTRIBUTION, path
+    assert "synthetische demodata" in SYNTHETIC_ATTRIBUTION
+    csv = to_csv(demo_incidents.iloc[::400].reset_index(drop=True), tmp_path / "echt.csv")
+    data = csv.read_bytes()
+    store = Store.sqlite(tmp_path / "geoveilig.sqlite")
+    try:
+        store.import_incidents(parse_incidents(data, filename=csv.name, areas=areas),
+                               source_name=csv.name,
+                               content_sha256=hashlib.sha256(data).hexdigest(), synthetic=False)
+    finally:
+        store.close()
+    real = Settings(data_dir=tmp_path, geo_dir=shared_geo, rate_limit="")
+    with TestClient(create_app(real)) as c:
+        for path in paths:
+            r = c.get(path)
+            assert r.status_code == 200 and "attribution" not in r.json(), path
+
+
 def test_items_paging_follows_next_links_to_the_end(client: TestClient) -> None:
     url = "/v1/collections/buurten/items?limit=10"
     seen: list[str] = []
@@ -337,6 +369,29 @@ def test_bad_and_revoked_keys_are_refused(client: TestClient, setup) -> None:  #
                       ).status_code == 401
     assert client.get("/v1/collections/incidents/items", headers={"X-API-Key": key}
                       ).status_code == 401
+
+
+def test_basic_authentication_carries_the_key(client: TestClient, keys) -> None:  # type: ignore[no-untyped-def]
+    """QGIS 3.22 cannot send a header of its own, only a Basic authentication configuration:
+    the key is the password (any user name), or the user name with an empty password."""
+    import base64
+
+    def basic(text: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(text.encode()).decode()}
+
+    for form in (f"qgis:{keys['analyst']}", f"{keys['analyst']}:"):
+        r = client.get("/v1/collections", headers=basic(form))
+        assert r.status_code == 200, form
+        assert "prevention-groups" in {c["id"] for c in r.json()["collections"]}
+    # the police key gives the police role, an unknown or empty key is refused (never public)
+    police = client.get("/v1/collections/incidents", headers=basic(f"x:{keys['police']}"))
+    assert police.status_code == 200
+    for bad in (basic("qgis:gv_nope_secret"), basic(":"), {"Authorization": "Basic %%%"}):
+        r = client.get("/v1/collections/wijken", headers=bad)
+        assert r.status_code == 401 and r.headers["content-type"] == PROBLEM, bad
+        assert "wachtwoord" in r.json()["detail"] or "ongeldige" in r.json()["detail"]
+    assert client.get("/v1/collections/prevention-groups",
+                      headers=basic(f"qgis:{keys['analyst']}")).status_code == 200
 
 
 def _audit_rows(settings, where) -> int:  # type: ignore[no-untyped-def]

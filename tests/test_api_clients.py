@@ -54,6 +54,24 @@ def test_gdal_oapif_driver_reads_every_public_layer(server) -> None:  # type: ig
     assert len(cov) == 12 and "coverage_share" in cov.columns
 
 
+def test_gdal_reads_a_restricted_layer_with_basic_authentication(server) -> None:  # type: ignore[no-untyped-def]
+    """The key as a Basic password, as QGIS 3.22 sends it from an authentication
+    configuration of type Basic (it has no way to send X-API-Key); GDAL sends the same."""
+    base, keys = server
+    pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": "BASIC",
+                                     "GDAL_HTTP_USERPWD": f"qgis:{keys['analyst']}"})
+    try:
+        layers = {name for name, _geom in pyogrio.list_layers(f"OAPIF:{base}/v1")}
+        groups = pyogrio.read_dataframe(f"OAPIF:{base}/v1", layer="prevention-groups")
+    finally:
+        pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_USERPWD": None})
+    assert {"prevention-groups", "hotspots", "deployments"} <= layers
+    assert "incidents" not in layers  # the analyst role, not the police's
+    assert len(groups) > 0 and groups.geometry.notna().all()
+    # without the credentials the layer does not exist (privacy rule: not even a 401)
+    assert "prevention-groups" not in {n for n, _ in pyogrio.list_layers(f"OAPIF:{base}/v1")}
+
+
 def test_owslib_features_client(server) -> None:  # type: ignore[no-untyped-def]
     from owslib.ogcapi.features import Features
 

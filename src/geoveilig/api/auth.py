@@ -1,5 +1,7 @@
-"""Callers and roles. No key: ``public``. ``Authorization: Bearer <key>`` or
-``X-API-Key: <key>``: the role of that key (analyst or police). A wrong, unknown or revoked
+"""Callers and roles. No key: ``public``. ``Authorization: Bearer <key>``,
+``X-API-Key: <key>`` or ``Authorization: Basic`` with the key as password (any user name; for
+QGIS 3.22, whose only way to send a key is a Basic authentication configuration): the role of
+that key (analyst or police). A wrong, unknown or revoked
 key is refused with 401 (it never silently falls back to public).
 
 A verified key is remembered for ``key_ttl`` seconds (default 1 s, like the data version):
@@ -17,6 +19,8 @@ a commit each.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import functools
 import hashlib
@@ -50,13 +54,34 @@ KEY_TTL = 1.0
 _KEY_CACHE_SIZE = 4096
 
 
+_AUTH_HINT = ("gebruik 'Authorization: Bearer <sleutel>', 'X-API-Key: <sleutel>' of HTTP Basic "
+              "met de sleutel als wachtwoord")
+
+
+def _basic_key(value: str) -> str:
+    """The key of ``Authorization: Basic base64(user:key)``: the password, or the user name
+    when the password is empty. QGIS before 3.24 can send no header of its own, only such a
+    Basic authentication configuration (docs/api.md)."""
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthorized(_AUTH_HINT) from None
+    user, _, password = decoded.partition(":")
+    key = (password or user).strip()
+    if not key:
+        raise Unauthorized(_AUTH_HINT)
+    return key
+
+
 def _token(request: Request) -> str | None:
     token = request.headers.get("x-api-key")
     auth = request.headers.get("authorization")
     if auth is not None:
         scheme, _, value = auth.partition(" ")
+        if scheme.lower() == "basic" and value.strip():
+            return _basic_key(value)
         if scheme.lower() != "bearer" or not value.strip():
-            raise Unauthorized("gebruik 'Authorization: Bearer <sleutel>' of 'X-API-Key'")
+            raise Unauthorized(_AUTH_HINT)
         token = value.strip()
     return token
 

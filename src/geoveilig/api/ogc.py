@@ -137,6 +137,22 @@ def _spatial_extent(request: Request) -> list[float]:
     return cache["extent"]
 
 
+#: the attribution of every collection and tileset of a store holding synthetic (demo) data
+SYNTHETIC_ATTRIBUTION = "synthetische demodata, geen echte misdrijven"
+
+
+def attribution(request: Request) -> str | None:
+    """``SYNTHETIC_ATTRIBUTION`` when the store holds synthetic data, else None: GIS clients
+    show a collection's or tileset's ``attribution`` with the layer (QGIS: layer metadata),
+    so demo data never pass for real figures outside the map and the reports either."""
+    key = ("attribution", store_versions(request).get("incidents"))
+    cache = services(request).ogc_cache
+    if key not in cache:
+        cache[key] = SYNTHETIC_ATTRIBUTION if services(request).store.has_synthetic_data() \
+            else None
+    return cache[key]
+
+
 def collection_info(request: Request, layer: Layer, version: str) -> dict[str, Any]:
     key = ("collection", layer.id, version)
     cache = services(request).ogc_cache
@@ -150,6 +166,7 @@ def collection_info(request: Request, layer: Layer, version: str) -> dict[str, A
         "title": layer.title,
         "description": layer.description,
         "keywords": list(layer.keywords),
+        **({"attribution": credit} if (credit := attribution(request)) else {}),
         "itemType": "feature",
         "role": layer.role,
         "extent": {

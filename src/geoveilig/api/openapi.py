@@ -72,8 +72,8 @@ def _layer_params(layer: Layer, public: bool = False) -> list[dict[str, Any]]:
 
 def _security(layer: Layer) -> list[dict[str, list]]:
     if layer.role == "public":
-        return [{}, {"bearerAuth": []}, {"apiKey": []}]
-    return [{"bearerAuth": []}, {"apiKey": []}]
+        return [{}, {"bearerAuth": []}, {"apiKey": []}, {"basicAuth": []}]
+    return [{"bearerAuth": []}, {"apiKey": []}, {"basicAuth": []}]
 
 
 def _json_ok(description: str, media: str = "application/json") -> dict[str, Any]:
@@ -106,7 +106,7 @@ def build_openapi(base_url: str | None = None, role: str | None = None) -> dict[
         "/v1/collections": {"get": {
             "tags": ["Capabilities"], "summary": "Collecties die de rol van de aanvrager mag zien",
             "operationId": "getCollections", "parameters": [f_param],
-            "security": [{}, {"bearerAuth": []}, {"apiKey": []}],
+            "security": [{}, {"bearerAuth": []}, {"apiKey": []}, {"basicAuth": []}],
             "responses": {"200": _json_ok("collecties"), **_errors(400, 401, 500, 503)}}},
         "/v1/jobs/{jobId}": {"get": {
             "tags": ["Jobs"], "summary": "Status van een lange berekening",
@@ -185,7 +185,7 @@ def build_openapi(base_url: str | None = None, role: str | None = None) -> dict[
             "tags": ["recommendations"], "summary": planner.title,
             "description": planner.description + f" Vereist rol '{planner.role}'.",
             "operationId": f"recommend_{planner.kind.replace('-', '_')}",
-            "security": [{"bearerAuth": []}, {"apiKey": []}],
+            "security": [{"bearerAuth": []}, {"apiKey": []}, {"basicAuth": []}],
             "parameters": [_param_ref("crs")],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": schema}}},
@@ -215,7 +215,7 @@ def build_openapi(base_url: str | None = None, role: str | None = None) -> dict[
         "202": {"description": "berekening loopt; Location: statuspagina van de job",
                 "content": {"application/json": {"schema": {"type": "object"}}}},
         **_errors(400, 401, 404, 500)}
-    analyst: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKey": []}]
+    analyst: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"apiKey": []}, {"basicAuth": []}]
     paths["/v1/backtest"] = {"get": {
         "tags": ["analyse"], "summary": "Backtest van de hotspotmethoden (trefkans, PAI, PEI)",
         "description": "Rollende toets van elke hotspotmethode op het verleden, met de vooraf "
@@ -276,7 +276,8 @@ def build_openapi(base_url: str | None = None, role: str | None = None) -> dict[
                  "description": "OGC API - Features (Part 1 Core, GeoJSON, OpenAPI 3.0; Part 2 "
                                 "CRS) over de kaartlagen van geoveilig. Rollen: public (zonder "
                                 "sleutel), analyst, police (API-sleutel via Authorization: "
-                                "Bearer of X-API-Key). Fouten als application/problem+json.",
+                                "Bearer, X-API-Key of HTTP Basic met de sleutel als "
+                                "wachtwoord). Fouten als application/problem+json.",
                  "license": {"name": "EUPL-1.2"},
                  "contact": {"name": "gemeente Helmond"}},
         "paths": paths,
@@ -284,6 +285,8 @@ def build_openapi(base_url: str | None = None, role: str | None = None) -> dict[
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                # the key as the password (any user name): QGIS 3.22 can send only this
+                "basicAuth": {"type": "http", "scheme": "basic"},
             },
             "parameters": _components_parameters(),
             "responses": {"Problem": _errors(400)["400"]},

@@ -183,6 +183,7 @@ def _tileset(request: Request, layer: Layer, tms_id: str, source: core.TileSourc
     return {
         "title": f"{layer.title} ({tms_id})",
         "description": layer.description,
+        **({"attribution": credit} if (credit := ogc.attribution(request)) else {}),
         "dataType": "vector",
         "crs": _crs_uri(tms_id),
         "tileMatrixSetURI": _uri(tms_id),
