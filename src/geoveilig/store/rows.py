@@ -79,7 +79,7 @@ def _epoch(series: pd.Series) -> np.ndarray:
     return out
 
 
-def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+def _columns(frame: pd.DataFrame) -> dict[str, Any]:
     """The logical columns of parsed rows as the row table stores them."""
     return {
         "incident_id": frame["incident_id"].to_numpy(dtype=object),
@@ -97,7 +97,7 @@ def _columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     }
 
 
-def _present(data: dict[str, np.ndarray]) -> list[str]:
+def _present(data: dict[str, Any]) -> list[str]:
     """Columns without any value stay out of the write (they default to NULL): most sources
     have no time window and no address."""
     return [c for c, v in data.items()
