@@ -290,6 +290,9 @@ class RowBackend:
                 for index in incidents.indexes:
                     index.create(conn)
                 postgis.bulk_end(conn)
+                # statistics for the planner now, not when autovacuum comes by: without them
+                # a gemeente's bbox query scans the time index of the whole country
+                conn.execute(sa.text("ANALYZE incidents"))
         finally:
             conn.execute(sa.text(f"DROP TABLE IF EXISTS {_STAGING.name}"))
             conn.execute(sa.text("DROP TABLE IF EXISTS _import_keep"))
