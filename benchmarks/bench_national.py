@@ -1,10 +1,13 @@
 """National benchmark (issue 22): synthetic Netherlands on one PostGIS database.
 
     .venv/bin/python benchmarks/bench_national.py [--scale 0.1] [--workers 1,2,4]
-        [--duration 5] [--skip-api] [--keep]
+        [--duration 5] [--only import,report,hotspots,api] [--keep] [--database URL]
 
 Needs a PostgreSQL/PostGIS server (``GEOVEILIG_TEST_POSTGRES_URL``; a throwaway database is
-created and dropped, ``--keep`` keeps it) and ``wrk`` for the API rows. Never part of CI.
+created and dropped, ``--keep`` keeps it and prints its URL) and ``wrk`` for the API rows.
+Never part of CI. Phases can run separately: ``--only import --keep`` fills a database,
+``--database URL --only report`` (or ``hotspots``, ``api``) measures on it later (the
+geography is regenerated from ``--seed``; the scale is read from the database).
 
 What it builds (seeded, reproducible):
 - 342 gemeenten as cells of a 19 x 18 raster over the RD extent of the Netherlands, each cut
@@ -25,6 +28,9 @@ What it measures (a table and one JSON line; nothing is asserted):
    items and one buurten tile of the largest gemeente, served from the national database;
    peak RSS of the API processes.
 The reference beside each parallel figure is the same work in one process (speed-up 1.0).
+Every phase runs in processes of its own (``spawn``), so each peak RSS is that phase's alone.
+For a scale below 1 the JSON line also carries ``full_scale``: the figures that grow with the
+number of incidents extrapolated linearly to 8,000,000 (marked ``extrapolated``).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import multiprocessing
 import os
 import resource
 import signal
@@ -158,6 +165,8 @@ def gemeente_areas(gm, wk, bu, code: str):  # type: ignore[no-untyped-def]
     from geoveilig.areas import Areas
 
     pick = lambda f, col: f.loc[f[col] == code].reset_index(drop=True)  # noqa: E731
+    if "rows" in _G:  # a worker process: the rows of each gemeente were indexed once
+        pick = lambda f, col: f.take(_G["rows"][id(f)][code]).reset_index(drop=True)  # noqa: E731
     return Areas(gemeente=pick(gm, "code")[["code", "name", "geometry"]],
                  wijken=pick(wk, "gemeente_code")[["code", "name", "geometry"]],
                  buurten=pick(bu, "gemeente_code")[["code", "name", "wijk_code", "geometry"]],
@@ -210,10 +219,23 @@ _G: dict = {}
 
 
 def _init(url: str, geo: tuple) -> None:  # type: ignore[type-arg]
+    """A worker process: one store (one connection pool) and the rows of every gemeente
+    indexed once, not looked up in the national tables per gemeente."""
     from geoveilig.store import Store
 
     _G["store"] = Store(url, migrate=False)
     _G["geo"] = geo
+    gm, wk, bu = geo
+    _G["rows"] = {id(f): {str(k): v for k, v in f.groupby(col).indices.items()}
+                  for f, col in ((gm, "code"), (wk, "gemeente_code"), (bu, "gemeente_code"))}
+
+
+def _gemeente_incidents(areas, **filters):  # type: ignore[no-untyped-def]
+    """The incidents of one gemeente: its wijk codes, and its bbox so that PostGIS answers
+    from the GiST index instead of scanning the period (every incident of a synthetic
+    gemeente lies in its rectangle, so the bbox drops none)."""
+    return _G["store"].incidents(area_codes=list(areas.wijken["code"]),
+                                 bbox=tuple(areas.gemeente.total_bounds), **filters)
 
 
 def _report(code: str) -> tuple[int, float, int, float, bool]:
@@ -222,8 +244,8 @@ def _report(code: str) -> tuple[int, float, int, float, bool]:
     gm, wk, bu = _G["geo"]
     areas = gemeente_areas(gm, wk, bu, code)
     t = time.perf_counter()
-    inc = _G["store"].incidents(start=f"{YEARS[1] - 5}-01-01", end=f"{YEARS[1] + 1}-01-01",
-                                area_codes=list(areas.wijken["code"]))
+    inc = _gemeente_incidents(areas, start=f"{YEARS[1] - 5}-01-01",
+                              end=f"{YEARS[1] + 1}-01-01")
     stats.compare(inc, str(YEARS[1]), areas=areas, level="wijk", years_back=(1, 5),
                   coverage=(pd.Timestamp(f"{YEARS[0]}-01-01", tz="Europe/Amsterdam"),
                             pd.Timestamp(f"{YEARS[1]}-12-31", tz="Europe/Amsterdam")))
@@ -237,9 +259,8 @@ def _surface(code: str) -> tuple[int, float, int, float, bool]:
     gm, wk, bu = _G["geo"]
     areas = gemeente_areas(gm, wk, bu, code)
     t = time.perf_counter()
-    inc = _G["store"].incidents(start=f"{YEARS[1] - 1}-01-01", end=f"{YEARS[1] + 1}-01-01",
-                                crime_types=["woninginbraak"],
-                                area_codes=list(areas.wijken["code"]))
+    inc = _gemeente_incidents(areas, start=f"{YEARS[1] - 1}-01-01",
+                              end=f"{YEARS[1] + 1}-01-01", crime_types=["woninginbraak"])
     ok = True
     try:
         hotspot_surface(inc, make_grid(areas, 125.0), "prospective", window="28d")
@@ -250,7 +271,8 @@ def _surface(code: str) -> tuple[int, float, int, float, bool]:
 
 def parallel(fn, codes: list[str], workers: int, url: str, geo: tuple) -> dict:  # type: ignore[no-untyped-def,type-arg]
     t = time.perf_counter()
-    with ProcessPoolExecutor(workers, initializer=_init, initargs=(url, geo)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init, initargs=(url, geo)) as pool:
         out = list(pool.map(fn, codes, chunksize=4))
     wall = time.perf_counter() - t
     per = [o[1] for o in out]
@@ -260,7 +282,8 @@ def parallel(fn, codes: list[str], workers: int, url: str, geo: tuple) -> dict: 
     return {"workers": workers, "wall_s": wall, "per_gemeente_p50_s": float(np.median(per)),
             "per_gemeente_max_s": float(np.max(per)), "incidents_read": int(sum(o[2] for o in out)),
             "peak_mb_per_process": round(max(peaks.values()), 1),
-            "insufficient_data": sum(1 for o in out if not o[4])}
+            "insufficient_data": sum(1 for o in out if not o[4]),
+            "load_avg": os.getloadavg()[0]}
 
 
 def api_rows(url: str, gm, wk, bu, workers: int, duration: int, tmp: Path) -> list[dict]:  # type: ignore[no-untyped-def]
@@ -317,51 +340,102 @@ def api_rows(url: str, gm, wk, bu, workers: int, duration: int, tmp: Path) -> li
     return rows
 
 
+PHASES = ("import", "report", "hotspots", "api")
+
+
+def _in_process(fn, *args):  # type: ignore[no-untyped-def]
+    """``fn(*args)`` in a fresh process of its own (its peak RSS is the phase's alone)."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def stored_rows(url: str) -> int:
+    with sa.create_engine(url, poolclass=sa.pool.NullPool).connect() as c:
+        return int(c.execute(sa.text("SELECT count(*) FROM incidents")).scalar_one())
+
+
+def full_scale(r: dict) -> dict:
+    """The figures that grow with the number of incidents, extrapolated linearly from this
+    run's scale to 8,000,000 incidents (``extrapolated`` when the scale is below 1)."""
+    if r["scale"] <= 0:
+        return {}
+    out: dict = {"incidents": N_INCIDENTS, "extrapolated": r["scale"] < 1}
+    k = 1 / r["scale"]
+    if "import" in r:
+        imp = r["import"]
+        out["import_store_s"] = N_INCIDENTS / imp["store_rows_per_s"]
+        out["import_parse_s"] = imp["parse_s"] * k
+        out["db_mb"] = imp["db_mb"] * k
+    # (the report and hotspot loops are not extrapolated: at small scales their fixed cost per
+    # gemeente dominates, which a linear rule would multiply; only a full run gives them)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--workers", default="1,2,4")
     ap.add_argument("--duration", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--skip-api", action="store_true")
+    ap.add_argument("--only", default=",".join(PHASES),
+                    help=f"comma-separated phases of {','.join(PHASES)}")
+    ap.add_argument("--skip-api", action="store_true", help="the same as leaving api out")
     ap.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    ap.add_argument("--database", help="measure on this database (filled by an earlier "
+                    "--keep run) instead of a new one; it is kept")
     args = ap.parse_args()
+    phases = [p.strip() for p in args.only.split(",") if p.strip()]
+    if args.skip_api and "api" in phases:
+        phases.remove("api")
+    if bad := set(phases) - set(PHASES):
+        sys.exit(f"unknown phase(s) {', '.join(sorted(bad))}: choose from {', '.join(PHASES)}")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # (the database is still dropped)
     server = os.environ.get("GEOVEILIG_TEST_POSTGRES_URL")
-    if not server:
+    if not server and not args.database:
         sys.exit("GEOVEILIG_TEST_POSTGRES_URL is not set (a PostgreSQL/PostGIS server)")
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    name = f"gv_national_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
-    with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as c:
-        c.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
-    result: dict = {"scale": args.scale, "cpus": os.cpu_count(),
+    admin = name = None
+    if args.database:
+        url = args.database
+    else:
+        admin = sa.create_engine(server, isolation_level="AUTOCOMMIT",
+                                 poolclass=sa.pool.NullPool)
+        name = f"gv_national_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as c:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+        with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as c:
+            c.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+    result: dict = {"scale": args.scale, "phases": phases, "cpus": os.cpu_count(),
                     "load_avg_at_start": os.getloadavg()[0]}
     try:
         t = time.perf_counter()
         gm, wk, bu = geography(args.seed)
         result["geography"] = {"gemeenten": len(gm), "wijken": len(wk), "buurten": len(bu),
-                               "seconds": time.perf_counter() - t}
+                               "seconds": time.perf_counter() - t, "peak_mb": peak_mb()}
         print(f"geography: {result['geography']}", file=sys.stderr, flush=True)
-        n = int(N_INCIDENTS * args.scale)
-        result["import"] = do_import(url, gm, wk, bu, n, args.seed)
-        print(f"import: {result['import']}", file=sys.stderr, flush=True)
+        if "import" in phases:
+            n = int(N_INCIDENTS * args.scale)
+            result["import"] = _in_process(do_import, url, gm, wk, bu, n, args.seed)
+            result["import"]["load_avg"] = os.getloadavg()[0]
+            print(f"import: {result['import']}", file=sys.stderr, flush=True)
+        elif args.database:  # the scale of the stored data
+            result["scale"] = stored_rows(url) / N_INCIDENTS
         codes = list(gm["code"])
         geo = (gm, wk, bu)
-        result["report"] = parallel(_report, codes, 1, url, geo)
-        print(f"report: {result['report']}", file=sys.stderr, flush=True)
-        result["hotspots"] = []
-        for w in (int(x) for x in args.workers.split(",")):
-            row = parallel(_surface, codes, w, url, geo)
-            result["hotspots"].append(row)
-            print(f"hotspots: {row}", file=sys.stderr, flush=True)
-        t1 = result["hotspots"][0]["wall_s"] * result["hotspots"][0]["workers"]
-        for row in result["hotspots"]:
-            row["speedup"] = t1 / row["wall_s"]
-            row["efficiency"] = row["speedup"] / row["workers"]
-        if not args.skip_api:
+        if "report" in phases:
+            result["report"] = parallel(_report, codes, 1, url, geo)
+            print(f"report: {result['report']}", file=sys.stderr, flush=True)
+        if "hotspots" in phases:
+            result["hotspots"] = []
+            for w in (int(x) for x in args.workers.split(",")):
+                row = parallel(_surface, codes, w, url, geo)
+                result["hotspots"].append(row)
+                print(f"hotspots: {row}", file=sys.stderr, flush=True)
+            t1 = result["hotspots"][0]["wall_s"] * result["hotspots"][0]["workers"]
+            for row in result["hotspots"]:
+                row["speedup"] = t1 / row["wall_s"]
+                row["efficiency"] = row["speedup"] / row["workers"]
+        if "api" in phases:
             result["api"] = []
             with tempfile.TemporaryDirectory() as tmp:
                 for w in (1, 2):
@@ -370,30 +444,34 @@ def main() -> None:
                     except RuntimeError as exc:  # reported, the other figures are kept
                         result.setdefault("api_errors", []).append(f"{w} worker(s): {exc}")
                         print(f"API rows, {w} worker(s): {exc}", file=sys.stderr, flush=True)
+        result["full_scale"] = full_scale(result)
     finally:
-        if args.keep:
-            print(f"database kept: {url}", file=sys.stderr)
-        else:
-            with admin.connect() as c:
-                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        if admin is not None:
+            if args.keep:
+                print(f"database kept: {url}", file=sys.stderr)
+            else:
+                with admin.connect() as c:
+                    c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
     _table(result)
     print(json.dumps({"bench": "national", **result}, default=float))
 
 
 def _table(r: dict) -> None:
-    imp = r["import"]
-    print(f"\nNational benchmark, scale {r['scale']} ({imp['rows']:,} incidents), "
-          f"{r['cpus']} CPUs, load {r['load_avg_at_start']:.1f} at start")
+    print(f"\nNational benchmark, scale {r['scale']:.4g} "
+          f"({int(N_INCIDENTS * r['scale']):,} incidents), {r['cpus']} CPUs, "
+          f"load {r['load_avg_at_start']:.1f} at start")
     print(f"{'what':42} {'figure':>14}  reference / note")
-    print(f"{'import (parse + store)':42} {imp['rows_per_s']:>10,.0f} r/s  "
-          f"store alone {imp['store_rows_per_s']:,.0f} r/s; rejected {imp['rejected']:,}")
-    print(f"{'database size':42} {imp['db_mb']:>11,.0f} MB")
-    rep = r["report"]
-    print(f"{'yearly report, 342 gemeenten, 1 process':42} {rep['wall_s']:>12,.1f} s  "
-          f"p50 {rep['per_gemeente_p50_s']:.2f} s per gemeente, "
-          f"peak {rep['peak_mb_per_process']} MB")
-    for h in r["hotspots"]:
+    if imp := r.get("import"):
+        print(f"{'import (parse + store)':42} {imp['rows_per_s']:>10,.0f} r/s  "
+              f"store alone {imp['store_rows_per_s']:,.0f} r/s; rejected {imp['rejected']:,}; "
+              f"peak {imp['peak_mb']:,.0f} MB")
+        print(f"{'database size':42} {imp['db_mb']:>11,.0f} MB")
+    if rep := r.get("report"):
+        print(f"{'yearly report, 342 gemeenten, 1 process':42} {rep['wall_s']:>12,.1f} s  "
+              f"p50 {rep['per_gemeente_p50_s']:.2f} s per gemeente, "
+              f"peak {rep['peak_mb_per_process']} MB")
+    for h in r.get("hotspots", []):
         print(f"{'hotspot surfaces, ' + str(h['workers']) + ' process(es)':42} "
               f"{h['wall_s']:>12,.1f} s  speed-up {h['speedup']:.2f} (1 process = 1.00), "
               f"efficiency {h['efficiency']:.2f}, peak {h['peak_mb_per_process']} MB/process, "
@@ -403,8 +481,13 @@ def _table(r: dict) -> None:
     for a in r.get("api", []):
         print(f"{a['what'] + ', ' + str(a['api_workers']) + ' API worker(s)':42} "
               f"{a.get('rps', float('nan')):>9,.0f} r/s  "
+              f"p50 {a.get('p50_ms', float('nan')):.1f} ms, "
               f"p99 {a.get('p99_ms', float('nan')):.1f} ms, "
               f"cold {a['cold_s']:.2f} s, {a['bytes']:,} B, peak {a['peak_mb_per_process']} MB")
+    fs = r.get("full_scale", {})
+    if fs.get("extrapolated"):
+        print("full scale (8,000,000 incidents), extrapolated linearly: " + ", ".join(
+            f"{k} {v:,.0f}" for k, v in fs.items() if isinstance(v, float)))
 
 
 if __name__ == "__main__":

@@ -173,3 +173,29 @@ def test_existing_and_remove(kind_store, rows):
     assert not set(gone_ids) & set(_read(store, IncidentQuery())["incident_id"])
     with store._writing() as conn:  # removed once: gone
         assert len(store.backend.remove(conn, gone_ids)) == 0
+
+
+def test_insert_after_existing_stores_exactly_the_rows_kept(kind_store, rows):
+    """The import's order: ``existing`` on the whole parsed frame (PostgreSQL stages it), then
+    ``insert`` of the rows the duplicate rules keep, a subset in another order."""
+    _, store = kind_store
+    _load(store, rows.iloc[:100])
+    new = rows.iloc[50:300]
+    with store._writing() as conn:
+        found = store.backend.existing(conn, new)
+        assert sorted(found["incident_id"]) == sorted(rows["incident_id"].iloc[50:100])
+        kept = new.loc[~new["incident_id"].isin(found["incident_id"])].iloc[::-1]
+        batch_id = conn.execute(import_batches.insert().values(
+            kind="incidents", imported_at=0, source_name="kept.csv", content_sha256="k" * 64,
+            n_rows=len(new), accepted=len(kept), rejected=0, already_present=50,
+            synthetic=1).returning(import_batches.c.id)).scalar_one()
+        store.backend.insert(conn, kept, batch_id)
+    got = _read(store, IncidentQuery(), columns=("incident_id", "content_hash"))
+    assert sorted(got["incident_id"]) == sorted(rows["incident_id"].iloc[:300])
+    assert got.set_index("incident_id")["content_hash"].astype(np.int64).to_dict() == \
+        rows.iloc[:300].set_index("incident_id")["content_hash"].astype(np.int64).to_dict()
+    # a second transaction on the same pooled connection stages again (nothing stale)
+    with store._writing() as conn:
+        assert len(store.backend.existing(conn, rows.iloc[300:])) == 0
+    _load(store, rows.iloc[300:])
+    assert _count(store, IncidentQuery()) == len(rows)

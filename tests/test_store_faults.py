@@ -59,22 +59,21 @@ def test_two_imports_at_once_in_two_processes(store, demo_incidents):
 
 
 def _killed_child(url, data, ready):  # runs in a forked process; never returns
-    rows, packed = RowBackend._executemany, chunks.write
+    rows, packed = RowBackend.insert, chunks.write
 
     def wait_to_be_killed() -> None:  # rows written, transaction still open
         ready.set()
         time.sleep(120)
 
-    def slow_rows(self, conn, table, cols, columns, **kw):
-        rows(self, conn, table, cols, columns, **kw)
-        if table == "incidents":
-            wait_to_be_killed()
+    def slow_rows(self, conn, frame, batch_id):
+        rows(self, conn, frame, batch_id)
+        wait_to_be_killed()
 
     def slow_chunks(conn, table, merge=True):
         packed(conn, table, merge)
         wait_to_be_killed()
 
-    RowBackend._executemany = slow_rows  # type: ignore[method-assign]
+    RowBackend.insert = slow_rows  # type: ignore[method-assign]
     chunks.write = slow_chunks
     with Store(url) as store:
         store.import_incidents(data, source_name="killed.csv", content_sha256="k" * 64)

@@ -646,10 +646,12 @@ def area_counts(ctx: LayerContext, params: Mapping[str, Any], level: str) -> gpd
             return published
     slugs = params.get("crimeType") or crimetypes.GROUPS[crimetypes.TOTAL_SLUG]
     period = _period_of(ctx, params)
-    inc = ctx.store.incidents(start=period.start, end=period.end, crime_types=slugs)
+    base = ctx.areas.wijken if level == "wijk" else ctx.areas.buurten
+    # only this service's areas are read (in SQL on PostGIS), not a national table's others
+    inc = ctx.store.incidents(start=period.start, end=period.end, crime_types=slugs,
+                              area_codes=list(base["code"]))
     key = "wijk_code" if level == "wijk" else "buurt_code"
     counts = inc.groupby(key).size()
-    base = ctx.areas.wijken if level == "wijk" else ctx.areas.buurten
     cols = ["code", "name"] + (["wijk_code"] if level == "buurt" else [])
     out = base[[*cols, "geometry"]].copy()
     spec = crimetypes.TOTAL_SLUG if set(slugs) == set(crimetypes.SLUGS) else ",".join(slugs)
