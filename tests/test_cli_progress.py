@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-
 from typer.testing import CliRunner
 
 from geoveilig.areas import load_areas
