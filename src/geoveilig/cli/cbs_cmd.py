@@ -148,11 +148,13 @@ def rates_cmd(
     from ..stats import LowCountRule
 
     rule = LowCountRule(threshold=low_count)
-    store = open_store()
-    try:
-        table = service.rates_table(store, level=level, years=year or None, rule=rule)
-    finally:
-        store.close()
+    with progress_steps("cijfers", 1) as step:
+        step("cijfers per 1.000 berekenen")
+        store = open_store()
+        try:
+            table = service.rates_table(store, level=level, years=year or None, rule=rule)
+        finally:
+            store.close()
     if crime_type:
         table = table[table["category"].str.split("+").map(lambda s: crime_type in s)
                       | (table["category"] == crime_type)]
@@ -171,11 +173,13 @@ def compare_cmd(
     (hele gemeente)."""
     from ..sources import service
 
-    store = open_store()
-    try:
-        table = service.comparison_table(store)
-    finally:
-        store.close()
+    with progress_steps("cijfers", 1) as step:
+        step("incidenten en gepubliceerde aantallen vergelijken")
+        store = open_store()
+        try:
+            table = service.comparison_table(store)
+        finally:
+            store.close()
     _emit(table, {"year": "jaar", "category_label": "categorie", "match": "overeenkomst",
                   "incidents": "incidenten", "published": "gepubliceerd",
                   "difference": "verschil", "ratio": "verhouding",
@@ -193,11 +197,13 @@ def perception_cmd(
     de geregistreerde misdrijven van hetzelfde gebied en jaar."""
     from ..sources import service
 
-    store = open_store()
-    try:
-        table = service.perception_table(store)
-    finally:
-        store.close()
+    with progress_steps("cijfers", 1) as step:
+        step("veiligheidsbeleving en misdrijven koppelen")
+        store = open_store()
+        try:
+            table = service.perception_table(store)
+        finally:
+            store.close()
     if fmt == "table":  # "33.0-38.0" with decimal commas for people (the CSV keeps points)
         table = table.assign(interval=table["interval"].str.replace(".", ",", regex=False))
     _emit(table, {"area_code": "gebied", "year": "jaar", "label": "indicator",

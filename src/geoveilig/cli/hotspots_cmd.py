@@ -9,7 +9,16 @@ import typer
 
 from .. import WGS84, crimetypes
 from ..errors import InvalidInput
-from .common import areas, console, handle_errors, open_store, out, progress_bar, settings
+from .common import (
+    areas,
+    console,
+    handle_errors,
+    open_store,
+    out,
+    progress_bar,
+    progress_steps,
+    settings,
+)
 from .tables import table
 
 
@@ -196,8 +205,11 @@ def nearrepeat(
     """Near-repeattest (Knox): na een incident verhoogd risico dichtbij en kort daarna?"""
     from ..hotspots import knox_test, recommended_bandwidths
 
-    incidents, _grid, label = _load(crime_type, None)
-    res = knox_test(incidents, permutations=permutations, seed=seed)
+    with progress_steps("near-repeattest", 2) as step:
+        step("incidenten lezen")
+        incidents, _grid, label = _load(crime_type, None)
+        step(f"Knox-test met {permutations} permutaties")
+        res = knox_test(incidents, permutations=permutations, seed=seed)
     out.print(f"Near-repeattest {label}: {res.n_events} incidenten, {res.n_pairs} paren, "
               f"{permutations} permutaties (seed {seed}); Knox-ratio's:")
     ratios = res.ratio_frame()
