@@ -168,3 +168,19 @@ def test_parallel_origins_give_the_serial_result(grid, incidents):
     assert calls == [(d, n) for d in range(1, n + 1)]
     assert max(workers) == 2  # the origins really were scored in two worker processes
     assert not backtesting._FORKED  # nothing left behind for the next backtest
+
+
+def test_emerging_weights_built_once_per_grid(grid, incidents):
+    from scipy import sparse
+
+    from geoveilig.hotspots.emerging import _space_time_weights, emerging_hotspots
+
+    a = _space_time_weights(grid, None, 12, 1)
+    assert _space_time_weights(grid, None, 12, 1) is a  # reused across origins
+    ws = grid.neighbours(None, include_self=True)
+    tt = sparse.eye(12, format="csr") + sparse.eye(12, k=-1, format="csr")
+    assert (a != sparse.kron(tt, ws, format="csr")).nnz == 0
+    assert _space_time_weights(grid, None, 12, 2) is not a  # other parameters: other weights
+    origin = incidents["occurred_at"].max()
+    first = emerging_hotspots(incidents, grid, origin)
+    np.testing.assert_array_equal(first.z, emerging_hotspots(incidents, grid, origin).z)
