@@ -184,3 +184,19 @@ def test_emerging_weights_built_once_per_grid(grid, incidents):
     origin = incidents["occurred_at"].max()
     first = emerging_hotspots(incidents, grid, origin)
     np.testing.assert_array_equal(first.z, emerging_hotspots(incidents, grid, origin).z)
+
+
+def test_learned_refits_on_a_fixed_schedule(grid, incidents):
+    """Consecutive origins share one fit (every second period boundary); an origin's model
+    is fitted from the data before its own scheduled boundary only."""
+    from geoveilig.hotspots.learned import _timeline
+
+    ev = as_events(incidents, grid.crs)
+    origins = rolling_origins(ev, "14d", n_origins=6)
+    for o in origins:
+        run_method("learned", ev, grid, o, "14d")
+    w = 14 * 86_400
+    tl = _timeline(ev, grid, to_epoch(origins[-1]), w)
+    boundaries = {tl.boundary(to_epoch(o)) for o in origins}
+    assert len(tl.fits) == len({q - q % 2 for q in boundaries}) < len(origins)
+    assert all(key[0] % 2 == 0 for key in tl.fits)
