@@ -168,3 +168,35 @@ def test_parallel_origins_give_the_serial_result(grid, incidents):
     assert calls == [(d, n) for d in range(1, n + 1)]
     assert max(workers) == 2  # the origins really were scored in two worker processes
     assert not backtesting._FORKED  # nothing left behind for the next backtest
+
+
+def test_emerging_weights_built_once_per_grid(grid, incidents):
+    from scipy import sparse
+
+    from geoveilig.hotspots.emerging import _space_time_weights, emerging_hotspots
+
+    a = _space_time_weights(grid, None, 12, 1)
+    assert _space_time_weights(grid, None, 12, 1) is a  # reused across origins
+    ws = grid.neighbours(None, include_self=True)
+    tt = sparse.eye(12, format="csr") + sparse.eye(12, k=-1, format="csr")
+    assert (a != sparse.kron(tt, ws, format="csr")).nnz == 0
+    assert _space_time_weights(grid, None, 12, 2) is not a  # other parameters: other weights
+    origin = incidents["occurred_at"].max()
+    first = emerging_hotspots(incidents, grid, origin)
+    np.testing.assert_array_equal(first.z, emerging_hotspots(incidents, grid, origin).z)
+
+
+def test_learned_refits_on_a_fixed_schedule(grid, incidents):
+    """Consecutive origins share one fit (every second period boundary); an origin's model
+    is fitted from the data before its own scheduled boundary only."""
+    from geoveilig.hotspots.learned import _timeline
+
+    ev = as_events(incidents, grid.crs)
+    origins = rolling_origins(ev, "14d", n_origins=6)
+    for o in origins:
+        run_method("learned", ev, grid, o, "14d")
+    w = 14 * 86_400
+    tl = _timeline(ev, grid, to_epoch(origins[-1]), w)
+    boundaries = {tl.boundary(to_epoch(o)) for o in origins}
+    assert len(tl.fits) == len({q - q % 2 for q in boundaries}) < len(origins)
+    assert all(key[0] % 2 == 0 for key in tl.fits)

@@ -30,6 +30,7 @@ period count. For the backtest, the method's risk is the Gi* z-score of the fina
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +133,27 @@ def _any_before(flag: np.ndarray, run: np.ndarray) -> np.ndarray:
     return (flag & (idx < (n_t - run)[:, None])).any(axis=1)
 
 
+_WEIGHTS: dict[tuple[object, ...], sparse.csr_matrix] = {}
+
+
+def _space_time_weights(grid: Grid, neighbour_distance: float | None, n_periods: int,
+                        time_steps: int) -> sparse.csr_matrix:
+    """The space-time neighbour weights (the spatial neighbours, self included, in the same
+    and the ``time_steps`` earlier bins), built once per grid and parameters: they do not
+    depend on the data, and building them cost more than the rest of the analysis at every
+    origin of a backtest."""
+    key = (id(grid), grid.n_cells, neighbour_distance, n_periods, time_steps)
+    hit = _WEIGHTS.get(key)
+    if hit is None:
+        ws = grid.neighbours(neighbour_distance, include_self=True)
+        tt = sparse.eye(n_periods, format="csr")
+        for s in range(1, time_steps + 1):
+            tt = tt + sparse.eye(n_periods, k=-s, format="csr")
+        hit = _WEIGHTS[key] = sparse.kron(tt, ws, format="csr")
+        weakref.finalize(grid, _WEIGHTS.pop, key, None)
+    return hit
+
+
 def emerging_hotspots(incidents: object, grid: Grid, origin: pd.Timestamp, *,
                       period: object = "28d", n_periods: int = 12,
                       neighbour_distance: float | None = None, time_steps: int = 1,
@@ -152,11 +174,7 @@ def emerging_hotspots(incidents: object, grid: Grid, origin: pd.Timestamp, *,
     tbin = n_periods - 1 - k[ok]  # oldest first
     n = grid.n_cells
     cube = np.bincount(tbin * n + cell[ok], minlength=n * n_periods).astype(float)
-    ws = grid.neighbours(neighbour_distance, include_self=True)
-    tt = sparse.eye(n_periods, format="csr")
-    for s in range(1, time_steps + 1):
-        tt = tt + sparse.eye(n_periods, k=-s, format="csr")
-    wst = sparse.kron(tt, ws, format="csr")
+    wst = _space_time_weights(grid, neighbour_distance, n_periods, time_steps)
     z = gi_star_z(cube, wst)
     p = 2 * ndtr(-np.abs(z))
     empty = (wst @ (cube > 0).astype(float)) == 0

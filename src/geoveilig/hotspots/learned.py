@@ -40,6 +40,11 @@ of a backtest on the same period grid (step a multiple of the window): an origin
 periods before it, so sharing cannot leak (a test compares every origin with a run on the data
 cut at that origin).
 
+**Refit schedule.** The model is refitted every ``refit_periods`` (default 2) periods on a
+calendar-fixed schedule and used at the origins in between with their own features (fit at the
+last scheduled boundary at or before the origin, from the data before that boundary), so a
+26-origin backtest fits it 13 times; an origin gets the same model alone or in a backtest.
+
 Periods that start before the first incident are unknown (NaN, which the model handles), so
 the start of the data is not read as a run of zeros.
 """
@@ -47,7 +52,7 @@ the start of the data is not read as a run of zeros.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -128,6 +133,8 @@ class _Timeline:
         self.counts = sparse.csc_array(
             (np.ones(int(ok.sum())), (cell[ok], p[ok])), shape=(grid.n_cells, n_p))
         self.features: dict[tuple[int, int], np.ndarray] = {}
+        #: fitted models (or the reason none could be fitted) per fit boundary and parameters
+        self.fits: dict[tuple[object, ...], object] = {}
 
     def boundary(self, t: int) -> int:
         """The boundary index of the moment ``t`` (which lies on this period grid)."""
@@ -309,43 +316,70 @@ def method_learned(incidents: object, grid: Grid, origin: pd.Timestamp, window: 
                    *, train_periods: int = 26, max_iter: int = 30, learning_rate: float = 0.1,
                    max_leaf_nodes: int = 8, min_samples_leaf: int = 20, max_rows: int = 60_000,
                    gate: bool = False, seed: int = 0, zero_rows: int | None = 8_000,
-                   max_bins: int = 63, n_threads: int = 1,
+                   max_bins: int = 63, refit_periods: int = 2, n_threads: int = 1,
                    cell_features: pd.DataFrame | None = None) -> np.ndarray:
-    """Expected count per active cell in ``[origin, origin + window)``."""
+    """Expected count per active cell in ``[origin, origin + window)``.
+
+    The model is fitted at the last boundary ``q_fit <= origin`` of a calendar-fixed schedule
+    (every ``refit_periods`` periods of the window's length, counted from the epoch) on the
+    ``train_periods`` periods before ``q_fit``, and predicts from the features at the origin:
+    consecutive origins of a backtest share one fit (half the fits at the default 2), and an
+    origin gets the same model whether it is computed alone or in a backtest."""
     history(incidents, origin, crs=grid.crs, min_events=10, method="learned")  # enough data?
     w = int(window.total_seconds())
     t0 = to_epoch(origin)
     per_year = max(1, round(365.25 * 86400 / w))
     tl = _timeline(incidents, grid, t0, w)
     big_q = tl.boundary(t0)
+    q_fit = big_q - big_q % max(1, int(refit_periods))
     extra = None
     if cell_features is not None:
         extra = np.asarray(cell_features, float).reshape(grid.n_cells, -1)
-    xs, ys = _rows(tl, big_q, per_year, train_periods, extra)
-    if len(ys) < 3:
-        raise InsufficientData(f"methode learned: te weinig voorgaande perioden met gegevens "
-                               f"om te trainen ({len(ys)}, minimaal 3)")
-    x_all = np.vstack(xs)
-    y = np.concatenate(ys)
-    if y.sum() == 0:
-        raise InsufficientData("methode learned: geen incidenten in de trainingsperioden")
-    # two-part model: rows without any event in the 9x9 block over the counted horizon get the
-    # mean target of such rows; the boosting model is fitted on the other rows only
-    quiet = (np.nan_to_num(x_all[:, GATE_COLUMN]) == 0) & gate
-    quiet_rate = float(y[quiet].mean()) if quiet.any() else 0.0
+
+    def fit() -> object:
+        xs, ys = _rows(tl, q_fit, per_year, train_periods, extra)
+        if len(ys) < 3:
+            return InsufficientData(f"methode learned: te weinig voorgaande perioden met "
+                                    f"gegevens om te trainen ({len(ys)}, minimaal 3)")
+        x_all = np.vstack(xs)
+        y = np.concatenate(ys)
+        if y.sum() == 0:
+            return InsufficientData("methode learned: geen incidenten in de trainingsperioden")
+        # two-part model: rows without any event in the 9x9 block since the data began get
+        # the mean target of such rows; the boosting model is fitted on the other rows only
+        quiet = (np.nan_to_num(x_all[:, GATE_COLUMN]) == 0) & gate
+        quiet_rate = float(y[quiet].mean()) if quiet.any() else 0.0
+        if y[~quiet].sum() == 0:
+            return None, None, None, quiet_rate
+        try:
+            model, known, edges = _fit_poisson(
+                x_all, y, np.flatnonzero(~quiet), zero_rows=zero_rows, max_rows=max_rows,
+                max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
+                min_samples_leaf=min_samples_leaf, max_bins=max_bins, seed=seed,
+                n_threads=n_threads, what=f"{len(ys)} perioden")
+        except InsufficientData as exc:
+            return exc
+        return model, known, edges, quiet_rate
+
+    key = (q_fit, per_year, train_periods, max_iter, learning_rate, max_leaf_nodes,
+           min_samples_leaf, max_rows, gate, seed, zero_rows, max_bins)
+    if extra is not None:  # per-cell attributes: not cached
+        fitted = fit()
+    else:
+        if key not in tl.fits:
+            tl.fits[key] = fit()
+        fitted = tl.fits[key]
+    if isinstance(fitted, InsufficientData):
+        raise InsufficientData(str(fitted))
+    model, known, edges, quiet_rate = cast(tuple[Any, Any, Any, float], fitted)
     x_now = tl.features_at(big_q, per_year, train_periods + 2)
     if extra is not None:
         x_now = np.column_stack([x_now, extra])
     quiet_now = (np.nan_to_num(x_now[:, GATE_COLUMN]) == 0) & gate
     pred = np.full(grid.n_cells, quiet_rate)
-    if y[~quiet].sum() == 0 or (~quiet_now).sum() == 0:
+    if model is None or (~quiet_now).sum() == 0:
         return pred
-    model, known, edges = _fit_poisson(
-        x_all, y, np.flatnonzero(~quiet), zero_rows=zero_rows, max_rows=max_rows,
-        max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
-        min_samples_leaf=min_samples_leaf, max_bins=max_bins, seed=seed, n_threads=n_threads,
-        what=f"{len(ys)} perioden")
     with _limit_threads(n_threads):
-        pred[~quiet_now] = model.predict(  # type: ignore[attr-defined]
+        pred[~quiet_now] = model.predict(
             _apply_bins(x_now[~quiet_now][:, known], edges))
     return pred
