@@ -43,8 +43,9 @@ def _emit(frame: pd.DataFrame, headers: dict[str, str], fmt: str, out_file: Path
 @handle_errors
 def fetch(
     gemeente: str | None = typer.Option(None, "--gemeente",
-                                        help="CBS-gemeentecode, bijv. GM0794 (standaard "
-                                             "GEOVEILIG_GEMEENTE)"),
+                                        help="CBS-gemeentecode, bijv. GM0794, of meer "
+                                             "komma-gescheiden, of 'alle' (de gemeenten van "
+                                             "de grenzen; standaard GEOVEILIG_GEMEENTE)"),
     from_year: int | None = typer.Option(None, "--from",
                                          help="eerste jaar (standaard het eerste gepubliceerde)"),
     table_spec: str | None = typer.Option(None, "--tables",
@@ -56,12 +57,16 @@ def fetch(
     """Haal de geregistreerde misdrijven per wijk en buurt per maand (politie), de kerncijfers
     wijken en buurten (CBS) en de veiligheidsbeleving (Veiligheidsmonitor) op en sla ze op.
     Antwoorden worden bewaard in GEOVEILIG_DATA_DIR/cbs/<tabel>/<datum>/."""
+    from ..areas import parse_gemeenten
     from ..sources import fetch as fetch_mod
     from ..sources import tables
     from ..sources.cbs import Client
+    from .common import areas
 
     s = settings()
-    code = fetch_mod.check_gemeente(gemeente or s.gemeente)
+    listed = parse_gemeenten(gemeente or s.gemeente)
+    codes = [fetch_mod.check_gemeente(c)
+             for c in (listed if listed is not None else areas(s).gemeente_codes)]
     specs = tables.resolve_tables(table_spec)
     cache = s.data_dir / "cbs"
     with console.status("ophalen...") as status:
@@ -72,15 +77,16 @@ def fetch(
                    "cbs": Client(s.cbs_url, cache, progress=progress)}
         store = open_store(s)
         try:
-            report = fetch_mod.fetch_all(clients, store, specs, code, from_year=from_year,
-                                         refresh=refresh,
-                                         progress=lambda line: console.print(line,
-                                                                             highlight=False))
+            reports = [(code, fetch_mod.fetch_all(
+                clients, store, specs, code, from_year=from_year, refresh=refresh,
+                progress=lambda line: console.print(line, highlight=False)))
+                for code in codes]
         finally:
             store.close()
-    total = sum(report.rows.values())
-    out.print(f"{code}: {total} rijen uit {len(report.rows)} tabellen opgeslagen "
-              f"(bron op elke rij; cache in {cache}).", highlight=False)
+    for code, report in reports:
+        total = sum(report.rows.values())
+        out.print(f"{code}: {total} rijen uit {len(report.rows)} tabellen opgeslagen "
+                  f"(bron op elke rij; cache in {cache}).", highlight=False)
 
 
 @cbs_app.command("show")
