@@ -168,3 +168,57 @@ def test_cli_areas_fetch_and_show_several(two, tmp_path, monkeypatch):
     assert "Gemeente Buurdorp (GM9901)" in one.output and "WK079421" not in one.output
     bad = runner.invoke(app, ["areas", "show", "--gemeente", "GM0772"])
     assert bad.exit_code == 1 and "kies uit GM0794 (Helmond), GM9901 (Buurdorp)" in bad.output
+
+
+# --- imports across gemeente borders ---------------------------------------------------------
+
+NOW = pd.Timestamp("2018-01-01", tz="Europe/Amsterdam")
+
+
+def _border_file(two) -> bytes:
+    """Incidents on both sides of the Helmond-Buurdorp border and one in the gap between."""
+    helmond = two.select("GM0794").buurten
+    east = helmond.loc[helmond.geometry.bounds["maxx"].idxmax()]
+    hx, hy = shapely.get_coordinates(east.geometry.representative_point())[0]
+    rows = ["registratienummer;soort;pleegdatum;x;y",
+            f"h1;woninginbraak;2017-03-14;{hx:.1f};{hy:.1f}",
+            f"b1;woninginbraak;2017-03-15;{BORDER_X + 25:.1f};387000",
+            f"b2;fietsendiefstal;2017-04-01;{BORDER_X + 4000:.1f};390000",
+            f"gap;woninginbraak;2017-03-16;{BORDER_X - 20:.1f};387000",
+            "far;woninginbraak;2017-03-16;100000;400000"]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_import_assigns_across_borders_and_rejects_outside_all(two, store):
+    from geoveilig.incidents import parse_incidents
+
+    parsed = parse_incidents(_border_file(two), filename="grens.csv", areas=two, now=NOW)
+    got = parsed.incidents.set_index("incident_id")
+    assert got.loc["b1", "buurt_code"] == "BU99010101" and got.loc["b1", "wijk_code"] == "WK990101"
+    assert got.loc["b2", "buurt_code"] == "BU99010202"
+    assert got.loc["h1", "buurt_code"].startswith("BU0794")
+    reasons = parsed.rejects.set_index("row")["reason"]
+    assert list(reasons) == ["ligt buiten de gemeenten GM0794, GM9901 (in geen enkele buurt)"] * 2
+    summary = store.import_incidents(parsed, source_name="grens.csv", content_sha256="s" * 64,
+                                     partial=True)
+    assert summary.accepted == 3 and summary.rejected == 2
+    assert dict(summary.per_gemeente) == {"GM0794": 1, "GM9901": 2}
+    stored = store.incidents()
+    assert sorted(stored["buurt_code"].str[:6]) == ["BU0794", "BU9901", "BU9901"]
+
+
+def test_import_cli_counts_per_gemeente(two, two_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(two_dir))
+    monkeypatch.setenv("GEOVEILIG_GEMEENTE", "alle")
+    f = tmp_path / "grens.csv"
+    f.write_bytes(_border_file(two))
+    result = runner.invoke(app, ["import", str(f), "--partial"])
+    assert result.exit_code == 0, result.output
+    assert "Per gemeente: Helmond (GM0794) 1, Buurdorp (GM9901) 2." in result.output
+    # one gemeente configured: Buurdorp's incidents are outside it, as before
+    monkeypatch.setenv("GEOVEILIG_GEMEENTE", "GM0794")
+    monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path / "data1"))
+    result = runner.invoke(app, ["import", str(f), "--partial"])
+    assert result.exit_code == 0, result.output
+    assert "afgewezen: 4" in result.output and "Per gemeente" not in result.output
