@@ -22,3 +22,31 @@ def two_gemeenten_dir(helmond: Path, folder: Path) -> Path:
     for src in [*sorted(helmond.glob("*.geojson")), *sorted(BUURDORP.glob("*.geojson"))]:
         shutil.copy(src, folder / src.name)
     return folder
+
+
+def incidents_csv(areas, path: Path, *, n_helmond: int = 400, n_buurdorp: int = 120,
+                  seed: int = 3) -> Path:  # type: ignore[no-untyped-def]
+    """A police-style CSV with burglaries and bicycle thefts in 2015-2017 at random points
+    inside the buurten of Helmond (``n_helmond``) and of Buurdorp (``n_buurdorp``)."""
+    import numpy as np
+    import pandas as pd
+    import shapely
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for code, n in (("GM0794", n_helmond), ("GM9901", n_buurdorp)):
+        shape = shapely.union_all(areas.select(code).buurten.geometry.values)
+        x0, y0, x1, y1 = shape.bounds
+        found: list[tuple[float, float]] = []
+        while len(found) < n:
+            x, y = rng.uniform(x0, x1, 4 * n), rng.uniform(y0, y1, 4 * n)
+            ok = shapely.contains_xy(shape, x, y)
+            found.extend(zip(x[ok].tolist(), y[ok].tolist(), strict=True))
+        days = rng.integers(0, 3 * 365, n)
+        kinds = rng.choice(["woninginbraak", "fietsendiefstal"], n)
+        for i, ((x, y), d, k) in enumerate(zip(found[:n], days, kinds, strict=True)):
+            when = pd.Timestamp("2015-01-01") + pd.Timedelta(days=int(d), hours=12)
+            rows.append(f"{code}-{i};{k};{when:%Y-%m-%d %H:%M};{x:.1f};{y:.1f}")
+    path.write_text("registratienummer;soort;pleegdatum;x;y\n" + "\n".join(rows) + "\n",
+                    encoding="utf-8")
+    return path

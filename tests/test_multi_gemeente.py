@@ -19,7 +19,7 @@ from geoveilig.areas import (
     save_areas,
 )
 from geoveilig.cli import app
-from geoveilig.errors import AreaError, InvalidInput
+from geoveilig.errors import AreaError, InvalidInput, NotFound
 from tests.multi_support import BORDER_X, BUURDORP, two_gemeenten_dir
 from tests.pdok_fake import FakePdok
 
@@ -77,7 +77,7 @@ def test_select_gives_one_gemeente_and_names_the_choices(two, areas):
     assert two.select("*") is two
     assert list(two.select("GM9901").buurten["code"]) == [
         "BU99010101", "BU99010102", "BU99010201", "BU99010202"]
-    with pytest.raises(InvalidInput, match=r"onbekende gemeente GM0772; kies uit GM0794 "
+    with pytest.raises(NotFound, match=r"onbekende gemeente GM0772; kies uit GM0794 "
                                            r"\(Helmond\), GM9901 \(Buurdorp\)"):
         two.select("GM0772")
 

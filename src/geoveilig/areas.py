@@ -26,7 +26,7 @@ import shapely
 
 from . import RD_NEW
 from ._strings import take_strings
-from .errors import AreaError, CrsError, InvalidInput
+from .errors import AreaError, CrsError, InvalidInput, NotFound
 from .spatial import PolygonIndex
 
 Level = Literal["gemeente", "wijk", "buurt"]
@@ -195,14 +195,14 @@ class Areas:
 
     def select(self, gemeente: str | Iterable[str] | None) -> Areas:
         """The ``Areas`` of some of the gemeenten (``parse_gemeenten`` syntax; ``None``, ``*``
-        or ``alle``: all of them, ``self``). A code not among them is an ``InvalidInput``
-        naming the choices."""
+        or ``alle``: all of them, ``self``). A code not among them is a ``NotFound`` naming
+        the choices."""
         codes = parse_gemeenten(gemeente)
         if codes is None or set(codes) == set(self.gemeente_codes):
             return self
         unknown = [c for c in codes if c not in self.gemeente_codes]
-        if unknown:
-            raise InvalidInput(
+        if unknown:  # as a missing resource (the API answers 404)
+            raise NotFound(
                 f"onbekende gemeente {', '.join(unknown)}; kies uit {self.choices()}",
                 where="gemeente")
         keep = set(codes)
