@@ -3,6 +3,8 @@ neighbour Buurdorp (GM9901, ``tests/multi_support.py``) loaded together."""
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -222,3 +224,67 @@ def test_import_cli_counts_per_gemeente(two, two_dir, tmp_path, monkeypatch):
     result = runner.invoke(app, ["import", str(f), "--partial"])
     assert result.exit_code == 0, result.output
     assert "afgewezen: 4" in result.output and "Per gemeente" not in result.output
+
+
+# --- CLI: --gemeente --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cli_env(two, two_dir, tmp_path_factory):  # type: ignore[no-untyped-def]
+    from tests.multi_support import incidents_csv
+
+    tmp = tmp_path_factory.mktemp("cli")
+    env = {"GEOVEILIG_DATA_DIR": str(tmp / "data"), "GEOVEILIG_GEO_DIR": str(two_dir),
+           "GEOVEILIG_GEMEENTE": "GM0794,GM9901"}
+    f = incidents_csv(two, tmp / "incidents.csv")
+    result = runner.invoke(app, ["import", str(f)], env=env)
+    assert result.exit_code == 0, result.output
+    assert "Per gemeente: Helmond (GM0794) 400, Buurdorp (GM9901) 120." in result.output
+    return env, tmp
+
+
+def test_cli_report_needs_a_gemeente_with_several(cli_env):
+    env, _tmp = cli_env
+    result = runner.invoke(app, ["report", "--year", "2016"], env=env)
+    assert result.exit_code == 1
+    assert ("kies er een met gemeente (GM0794 (Helmond), GM9901 (Buurdorp))"
+            in " ".join(result.output.split()))
+    assert "Traceback" not in result.output
+    result = runner.invoke(app, ["report", "--year", "2016", "--gemeente", "GM9901",
+                                 "--format", "json", "--level", "wijk"], env=env)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["rows"]
+    assert {r["area_code"] for r in rows} == {"WK990101", "WK990102"}
+    assert not any(r["area_code"].startswith(("WK0794", "GM0794")) for r in rows)
+    bad = runner.invoke(app, ["report", "--year", "2016", "--gemeente", "GM0772"], env=env)
+    assert bad.exit_code == 1 and "onbekende gemeente GM0772" in " ".join(bad.output.split())
+
+
+def test_cli_export_and_hotspots_per_gemeente(cli_env):
+    env, tmp = cli_env
+    out = tmp / "buurdorp.csv"
+    result = runner.invoke(app, ["export", "--out", str(out), "--gemeente", "GM9901"], env=env)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, sep=";")
+    assert len(frame) == 120 and set(frame["buurtcode"].str[:6]) == {"BU9901"}
+    every = tmp / "alle.csv"
+    assert runner.invoke(app, ["export", "--out", str(every)], env=env).exit_code == 0
+    assert len(pd.read_csv(every, sep=";")) == 520
+    geo = tmp / "hot.geojson"
+    result = runner.invoke(app, ["hotspots", "--crime-type", "woninginbraak", "--method", "kde",
+                                 "--no-backtest", "--out", str(geo), "--rd"], env=env)
+    assert result.exit_code == 1 and "kies er een met gemeente" in " ".join(result.output.split())
+    result = runner.invoke(app, ["hotspots", "--crime-type", "woninginbraak", "--method", "kde",
+                                 "--no-backtest", "--out", str(geo), "--rd",
+                                 "--gemeente", "GM9901"], env=env)
+    assert result.exit_code == 0, result.output
+    cells = gpd.read_file(geo)
+    assert len(cells) and cells.total_bounds[0] >= BORDER_X - 125
+
+
+def test_every_planning_command_takes_gemeente():
+    for cmd in (["report"], ["hotspots"], ["backtest"], ["nearrepeat"], ["recommend", "alarms"],
+                ["recommend", "cameras"], ["recommend", "buurttent"], ["map"], ["export"],
+                ["prevention", "coverage"], ["prevention", "gaps"], ["prevention", "growth"],
+                ["prevention", "export"], ["areas", "show"], ["cbs", "fetch"]):
+        result = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "200"})
+        assert result.exit_code == 0 and "--gemeente" in result.output, cmd

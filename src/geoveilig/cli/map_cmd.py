@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import areas, console, handle_errors, open_store, out, settings
+from .common import GEMEENTE_HELP, console, handle_errors, out, scoped, settings
 
 #: ``web.export.EXPORT_LAYERS``, written out so that ``--help`` does not import the map code
 #: (tests/test_cli_dutch.py checks that they are the same)
@@ -29,6 +29,7 @@ def map_command(
         False, "--exact", help="exacte aantallen, alleen voor intern gebruik; standaard de "
         "aantallen zoals het publiek ze ziet (licht verstoord, 1-4 verborgen; zie "
         "docs/privacy.md)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Schrijf een kaart als één HTML-bestand (geen server of internet nodig) met
     cijfers per wijk en de dekking van preventiegroepen. Alleen geaggregeerde gegevens: geen
@@ -38,8 +39,7 @@ def map_command(
     from ..web.folium_map import static_map
 
     s = settings()
-    a = areas(s)
-    store = open_store(s)
+    a, store = scoped(gemeente, s=s)
     try:
         with console.status("kaart maken..."):
             incidents = store.incidents()

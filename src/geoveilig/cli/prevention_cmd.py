@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # imported where used: a fast --help
 
 from ..crimetypes import expand
 from ..errors import ImportRejected, InvalidInput
-from .common import areas, console, handle_errors, open_store, out
+from .common import areas, console, handle_errors, open_store, out, scoped, scoped_areas
 
 prevention_app = typer.Typer(
     help="Buurtpreventieteams en WhatsApp-preventiegroepen: register, dekking per wijk en "
@@ -22,6 +22,10 @@ prevention_app = typer.Typer(
     no_args_is_help=True)
 
 _FORMATS = ("table", "csv", "json")
+
+
+_GEMEENTE_HELP = ("alleen de gebieden van deze gemeente(n): CBS-code(s), komma-gescheiden "
+                  "(standaard alle ingestelde gemeenten)")
 
 
 def _date(value: str | None) -> pd.Timestamp:
@@ -141,6 +145,7 @@ def export(
     when: str | None = typer.Option(None, "--date",
                                     help="status op deze datum in de kolom 'status' "
                                          "(standaard de laatste)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=_GEMEENTE_HELP),
 ) -> None:
     """Schrijf het register weg als CSV of GeoJSON (opnieuw in te lezen met import)."""
     from .. import prevention
@@ -156,7 +161,7 @@ def export(
         store.close()
     day = _date(when) if when else None
     data = prevention.to_csv(reg, day) if kind == "csv" else \
-        prevention.to_geojson(reg, areas(), when=day, crs=crs)
+        prevention.to_geojson(reg, scoped_areas(gemeente, required=False), when=day, crs=crs)
     out_file.write_bytes(data)
     out.print(f"{len(reg)} groepen geschreven naar {out_file}")
 
@@ -185,6 +190,7 @@ def coverage_cmd(
     level: str = typer.Option("wijk", "--level", help="gemeente, wijk of buurt"),
     fmt: str = typer.Option("table", "--format", help="table, csv of json"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=_GEMEENTE_HELP),
 ) -> None:
     """Dekking per gebied: actieve teams, teams in oprichting, WhatsApp-groepen, het gedekte
     deel van het gebied (0-1) en of het wijkdekkend is (>= 95%)."""
@@ -192,7 +198,8 @@ def coverage_cmd(
 
     _check_level(level)
     day = _date(when)
-    table = prevention.coverage(_registry(), areas(), day, level=level)  # type: ignore[arg-type]
+    table = prevention.coverage(_registry(), scoped_areas(gemeente, required=False), day,
+                                level=level)  # type: ignore[arg-type]
     _emit(table, fmt, out_file, f"Dekking preventiegroepen op {day.date()} per {level}")
 
 
@@ -204,12 +211,14 @@ def growth_cmd(
     level: str = typer.Option("gemeente", "--level", help="gemeente, wijk of buurt"),
     fmt: str = typer.Option("table", "--format", help="table, csv of json"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=_GEMEENTE_HELP),
 ) -> None:
     """Groei van het netwerk per kwartaal (stand op de laatste dag van elk kwartaal)."""
     from .. import prevention
 
     _check_level(level)
-    table = prevention.growth_per_quarter(_registry(), areas(), start=start, end=end,
+    table = prevention.growth_per_quarter(_registry(), scoped_areas(gemeente, required=False),
+                                          start=start, end=end,
                                           level=level)  # type: ignore[arg-type]
     _emit(table, fmt, out_file, "Groei per kwartaal")
 
@@ -227,6 +236,7 @@ def gaps_cmd(
                                    "risico"),
     fmt: str = typer.Option("table", "--format", help="table, csv of json"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=_GEMEENTE_HELP),
 ) -> None:
     """Witte vlekken: wijken en buurten op volgorde van risico x ongedekt deel. Het risico
     is het aantal geregistreerde misdrijven (standaard HIC) in de periode voor de peildatum."""
@@ -238,7 +248,7 @@ def gaps_cmd(
     if months < 1:
         raise typer.BadParameter("minstens 1 maand", param_hint="--months")
     day = _date(when)
-    store = open_store()
+    a, store = scoped(gemeente, required=False)
     try:
         incidents = store.incidents(start=day - pd.DateOffset(months=months), end=day,
                                     crime_types=expand(crime_type))
@@ -250,7 +260,7 @@ def gaps_cmd(
                            "geoveilig demo)")
     risk = prevention.hic_risk(incidents, "buurt", crime_type)
     levels = ("wijk", "buurt") if level == "both" else (level,)
-    table = prevention.gap_ranking(_registry(), areas(), risk, day,
+    table = prevention.gap_ranking(_registry(), a, risk, day,
                                    levels=levels)  # type: ignore[arg-type]
     _emit(table, fmt, out_file, f"Witte vlekken op {day.date()} (risico: {crime_type}, "
           f"{months} maanden)")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # imported where used: a fast --help
 from .. import WGS84
 from ..radii import DEFAULT_RADIUS_M
 from .alerts_cmd import witte_voeten as alerts_witte_voeten
-from .common import areas, console, handle_errors, open_store, out, settings
+from .common import GEMEENTE_HELP, console, handle_errors, out, scoped, settings
 
 #: ``placement.service.KEEP_EXISTING``, written out so that ``--help`` does not import the
 #: planner (tests/test_cli_dutch.py checks that they are the same)
@@ -96,14 +96,15 @@ def alarms(
     with_backtest: bool = typer.Option(False, "--backtest",
                                        help="toets de hotspotmethode (trager) en vermeld de score"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Waar zetten we de mobiele alarmsystemen neer (woninginbraak-risico, woongebied)?"""
     from ..placement import service
 
-    store = open_store()
+    a, store = scoped(gemeente)
     try:
         plan = service.plan_alarms(
-            store, areas(), count=count, radius=radius, origin=origin, window=window,
+            store, a, count=count, radius=radius, origin=origin, window=window,
             keep_existing=keep_existing, min_spacing=min_spacing, duration_days=duration_days,
             method=method, with_backtest=with_backtest, grid_size=settings().grid_size,
             requester=_requester())
@@ -131,14 +132,15 @@ def cameras(
     with_backtest: bool = typer.Option(False, "--backtest",
                                        help="toets de hotspotmethode (trager) en vermeld de score"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Waar moet de flexibele camera heen (straatcriminaliteit)?"""
     from ..placement import service
 
-    store = open_store()
+    a, store = scoped(gemeente)
     try:
         plan = service.plan_cameras(
-            store, areas(), count=count, radius=radius, origin=origin, window=window,
+            store, a, count=count, radius=radius, origin=origin, window=window,
             keep_existing=keep_existing, min_spacing=min_spacing, method=method,
             with_backtest=with_backtest, grid_size=settings().grid_size,
             requester=_requester())
@@ -158,13 +160,14 @@ def buurttent(
     slot: str = typer.Option("W-SAT", "--slot", help="momenten (pandas-frequentie; W-SAT = "
                                                      "elke zaterdag)"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Plan de BuurtTent-bezoeken van een jaar (HIC-risico x zwakke preventie x inwoners)."""
     from ..placement import service
 
-    store = open_store()
+    a, store = scoped(gemeente)
     try:
-        plan = service.plan_buurttent_year(store, areas(), count=count, year=year,
+        plan = service.plan_buurttent_year(store, a, count=count, year=year,
                                            min_gap_weeks=min_gap_weeks, slot=slot,
                                            requester=_requester())
     finally:
