@@ -39,6 +39,10 @@ def served(request, tmp_path_factory, shared_geo):  # type: ignore[no-untyped-de
                                          content_sha256=hashlib.sha256(data).hexdigest())
         keys = {role: create_key(store, f"test-{role}", role)[1]
                 for role in ("analyst", "police")}
+        for role in ("analyst", "police"):  # keys of Helmond only (migration 0014)
+            record, keys[f"helmond-{role}"] = create_key(store, f"helmond-{role}", role,
+                                                         "GM0794")
+            assert record.gemeenten == ("GM0794",)
     finally:
         store.close()
     assert dict(summary.per_gemeente) == {"GM0794": 400, "GM9901": 120}
@@ -206,3 +210,79 @@ def test_planning_and_backtest_need_a_gemeente_with_several(served):
     to_rd = Transformer.from_crs("OGC:CRS84", "EPSG:28992", always_xy=True)
     assert sites and all(to_rd.transform(*f["geometry"]["coordinates"])[0] > BORDER_X
                          for f in sites)
+
+
+# --- keys per gemeente -------------------------------------------------------------------------
+
+def test_a_helmond_key_sees_helmond_only(served):
+    c = served["two"]
+    analyst, police = _h(served, "helmond-analyst"), _h(served, "helmond-police")
+    q = {"crimeType": "woninginbraak", "method": "kde", "limit": 5}
+    assert c.get("/v1/collections/hotspots/items", headers=analyst,
+                 params={**q, "gemeente": "GM0794"}).status_code == 200
+    other = c.get("/v1/collections/hotspots/items", headers=analyst,
+                  params={**q, "gemeente": "GM9901"})
+    missing = c.get("/v1/collections/no-such-layer/items", headers=analyst)
+    assert other.status_code == missing.status_code == 404
+    assert other.json()["type"] == missing.json()["type"]
+    # the unrestricted analyst key sees Buurdorp
+    assert c.get("/v1/collections/hotspots/items", headers=_h(served, "analyst"),
+                 params={**q, "gemeente": "GM9901"}).status_code == 200
+    # police layers likewise: Helmond's incidents, not Buurdorp's
+    assert c.get("/v1/collections/incidents/items", headers=police,
+                 params={"gemeente": "GM0794", "limit": 1}).status_code == 200
+    assert c.get("/v1/collections/incidents/items", headers=police,
+                 params={"gemeente": "GM9901", "limit": 1}).status_code == 404
+    assert c.get("/v1/collections/incidents/tiles/WebMercatorQuad/12/1362/2113",
+                 headers=police, params={"gemeente": "GM9901"}).status_code == 404
+    # without gemeente the request covers both gemeenten: the key is as no key
+    assert c.get("/v1/collections/incidents/items", headers=police,
+                 params={"limit": 1}).status_code == 404
+    # planning for Buurdorp: as for a caller without key (404)
+    assert c.post("/v1/recommendations/alarms", params={"gemeente": "GM9901"},
+                  json={"count": 1}, headers=analyst).status_code == 404
+
+
+def test_public_layers_stay_public_for_other_gemeenten(served):
+    c = served["two"]
+    q = {"year": 2016, "crimeType": "woninginbraak", "gemeente": "GM9901"}
+    public = c.get("/v1/collections/wijken/items", params=q)
+    helmond = c.get("/v1/collections/wijken/items", params=q,
+                    headers=_h(served, "helmond-analyst"))
+    assert public.status_code == helmond.status_code == 200
+    assert helmond.json()["features"] == public.json()["features"]  # the public view
+    own = c.get("/v1/collections/wijken/items", headers=_h(served, "helmond-analyst"),
+                params={**q, "gemeente": "GM0794", "year": 2016})
+    exact = c.get("/v1/collections/wijken/items", headers=_h(served, "analyst"),
+                  params={**q, "gemeente": "GM0794"})
+    assert own.json()["features"] == exact.json()["features"]  # exact counts for its own
+    # reports: the public's report for Buurdorp (buurt level is not public)
+    r = c.get("/v1/reports/evaluation", headers=_h(served, "helmond-analyst"),
+              params={"year": 2016, "gemeente": "GM9901", "level": "buurt"})
+    assert r.status_code == 400 and r.json()["parameter"] == "level"
+    r = c.get("/v1/reports/evaluation", headers=_h(served, "helmond-analyst"),
+              params={"year": 2016, "gemeente": "GM0794", "level": "buurt"})
+    assert r.status_code == 200
+
+
+def test_keys_create_with_gemeente_cli(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from geoveilig.cli import app
+
+    monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path / "data"))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["keys", "create", "--role", "analyst", "--name", "helmond",
+                             "--gemeente", "GM0794"])
+    assert ok.exit_code == 0, ok.output
+    assert "(rol analyst, alleen GM0794) gemaakt" in " ".join(ok.output.split())
+    bad = runner.invoke(app, ["keys", "create", "--role", "analyst", "--name", "x",
+                              "--gemeente", "Helmond"])
+    assert bad.exit_code == 1 and "geen CBS-gemeentecode" in bad.output
+    store = Store(f"sqlite:///{tmp_path / 'data' / 'geoveilig.sqlite'}")
+    try:
+        from geoveilig.store.keys import list_keys
+
+        assert list(list_keys(store)["name"]) == ["helmond"]
+    finally:
+        store.close()

@@ -15,17 +15,21 @@ keys_app = typer.Typer(help="API-sleutels voor de webservice (rollen analyst en 
 def create(
     role: str = typer.Option(..., "--role", help="rol: analyst (gemeente) of police"),
     name: str = typer.Option(..., "--name", help="wie of welk systeem de sleutel gebruikt"),
+    gemeente: str | None = typer.Option(
+        None, "--gemeente", help="de rol geldt alleen voor deze gemeente(n), bijv. GM0794 "
+                                 "(komma-gescheiden; standaard alle gemeenten)"),
 ) -> None:
     """Maak een nieuwe API-sleutel. De sleutel wordt maar één keer getoond."""
     from ..store.keys import create_key
 
     store = open_store()
     try:
-        record, key = create_key(store, name, role)
+        record, key = create_key(store, name, role, gemeente)
     finally:
         store.close()
-    out.print(f"Sleutel {record.key_id} voor '{record.name}' (rol {record.role}) gemaakt. "
-              "Bewaar hem nu; hij wordt niet opnieuw getoond:", highlight=False)
+    where = f", alleen {', '.join(record.gemeenten)}" if record.gemeenten else ""
+    out.print(f"Sleutel {record.key_id} voor '{record.name}' (rol {record.role}{where}) "
+              "gemaakt. Bewaar hem nu; hij wordt niet opnieuw getoond:", highlight=False)
     out.print(key, highlight=False, soft_wrap=True)
 
 
