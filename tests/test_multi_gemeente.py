@@ -77,6 +77,7 @@ def test_select_gives_one_gemeente_and_names_the_choices(two, areas):
     assert list(helmond.wijken["code"]) == list(areas.wijken["code"])
     assert helmond.gemeente_name == "Helmond"
     assert two.select("*") is two
+    assert two.select("GM9901") is two.select("gm9901")  # one object per gemeente
     assert list(two.select("GM9901").buurten["code"]) == [
         "BU99010101", "BU99010102", "BU99010201", "BU99010202"]
     with pytest.raises(NotFound, match=r"onbekende gemeente GM0772; kies uit GM0794 "

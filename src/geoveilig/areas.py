@@ -205,15 +205,26 @@ class Areas:
             raise NotFound(
                 f"onbekende gemeente {', '.join(unknown)}; kies uit {self.choices()}",
                 where="gemeente")
+        key = tuple(sorted(codes))
+        if key in self._selections:
+            return self._selections[key]
         keep = set(codes)
 
         def part(gdf: gpd.GeoDataFrame, column: str) -> gpd.GeoDataFrame:
             return gdf.loc[gdf[column].isin(keep)].reset_index(drop=True)
 
-        return Areas(gemeente=part(self.gemeente, "code"),
-                     wijken=part(self.wijken, "gemeente_code"),
-                     buurten=part(self.buurten, "gemeente_code"),
-                     year=self.year, source=self.source, warnings=self.warnings)
+        chosen = Areas(gemeente=part(self.gemeente, "code"),
+                       wijken=part(self.wijken, "gemeente_code"),
+                       buurten=part(self.buurten, "gemeente_code"),
+                       year=self.year, source=self.source, warnings=self.warnings)
+        if len(key) == 1:  # one object per gemeente: what is cached per Areas (its hotspot
+            # grid, its buurt index) is made once; lists of several are not kept (unbounded)
+            self._selections[key] = chosen
+        return chosen
+
+    @cached_property
+    def _selections(self) -> dict[tuple[str, ...], Areas]:
+        return {}
 
     def choices(self) -> str:
         """The gemeenten as users choose them: ``GM0794 (Helmond), GM9901 (Buurdorp)``."""

@@ -554,7 +554,7 @@ class Layer:
 
     def scoped(self, ctx: LayerContext, params: Mapping[str, Any]) -> LayerContext:
         """The context limited to the ``gemeente`` parameter's gemeenten (``scope``): their
-        areas, a store view with their incidents and their hotspot grid. The context itself
+        areas, a store view with their incidents and (hotspots) their grid. The context itself
         when the selection is every configured gemeente (one gemeente: always)."""
         from .scope import for_gemeente
 
@@ -562,7 +562,10 @@ class Layer:
                                     required=self.gemeente_required)
         if areas is ctx.areas:
             return ctx
-        grid = None if ctx.grid is None else hotspot_grid(areas, float(ctx.grid.cell_size))
+        # the grid of the chosen gemeente, with the context's cell size (only the hotspot
+        # layer, which is about one gemeente, uses it: made once per gemeente and size)
+        grid = None if ctx.grid is None or not self.gemeente_required else hotspot_grid(
+            areas, float(ctx.grid.cell_size))
         return dataclasses.replace(ctx, areas=areas, store=store, grid=grid)
 
     def version(self, versions: Mapping[str, str]) -> str:
