@@ -289,3 +289,23 @@ def test_every_planning_command_takes_gemeente():
                 ["prevention", "export"], ["areas", "show"], ["cbs", "fetch"]):
         result = runner.invoke(app, [*cmd, "--help"], env={"COLUMNS": "200"})
         assert result.exit_code == 0 and "--gemeente" in result.output, cmd
+
+
+def test_a_national_geopackage_with_alle_or_some_codes(two, tmp_path):
+    """One GeoPackage with a layer per level for every gemeente (as the national CBS map),
+    with the CBS attribute names."""
+    gpkg = tmp_path / "wijkbuurtkaart_2017.gpkg"
+    two.gemeente.rename(columns={"code": "GM_CODE", "name": "GM_NAAM"}).to_file(
+        gpkg, layer="gemeenten", driver="GPKG")
+    two.wijken[["code", "name", "geometry"]].rename(
+        columns={"code": "WK_CODE", "name": "WK_NAAM"}).to_file(gpkg, layer="wijken",
+                                                                 driver="GPKG")
+    two.buurten[["code", "name", "geometry"]].rename(
+        columns={"code": "BU_CODE", "name": "BU_NAAM"}).to_file(gpkg, layer="buurten",
+                                                                 driver="GPKG")
+    every = load_areas(gpkg, gemeente="alle")
+    assert every.gemeente_codes == ("GM0794", "GM9901") and len(every.buurten) == 48
+    assert every.year == 2017
+    assert load_areas(gpkg, gemeente="*").gemeente_codes == ("GM0794", "GM9901")
+    only = load_areas(gpkg, gemeente="GM9901")
+    assert only.gemeente_codes == ("GM9901",) and len(only.wijken) == 2
