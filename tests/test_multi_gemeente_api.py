@@ -283,6 +283,9 @@ def test_keys_create_with_gemeente_cli(tmp_path, monkeypatch):
     try:
         from geoveilig.store.keys import list_keys
 
-        assert list(list_keys(store)["name"]) == ["helmond"]
+        keys = list_keys(store)
+        assert list(keys["name"]) == ["helmond"] and list(keys["gemeente"]) == ["GM0794"]
     finally:
         store.close()
+    listed = runner.invoke(app, ["keys", "list"])
+    assert listed.exit_code == 0 and "helmond  (alleen GM0794)" in listed.output

@@ -66,10 +66,12 @@ def list_() -> None:
             store.close()
     if not rows:
         typer.echo("Geen sleutels.")
-    for key_id, name, role, _created, revoked_at in rows:  # plain text: no rich to import
+    for key_id, name, role, _created, revoked_at, gemeente in rows:  # plain text: no rich
         state = "ingetrokken" if revoked_at is not None and revoked_at == revoked_at \
             else "actief"
-        typer.echo(f"{key_id}  {role:8}  {state:11}  {name}")
+        only = f"  (alleen {gemeente.replace(',', ', ')})" if isinstance(gemeente, str) and \
+            gemeente else ""
+        typer.echo(f"{key_id}  {role:8}  {state:11}  {name}{only}")
 
 
 def register(app: typer.Typer) -> None:

@@ -108,7 +108,9 @@ def verify_key(store: HasEngine, token: str) -> ApiKey | None:
 def list_keys(store: HasEngine) -> pd.DataFrame:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(api_keys.c.key_id, api_keys.c.name, api_keys.c.role,
-                                      api_keys.c.created_at, api_keys.c.revoked_at)
+                                      api_keys.c.created_at, api_keys.c.revoked_at,
+                                      api_keys.c.gemeente)
                             .order_by(api_keys.c.id)).all()
     return pd.DataFrame([tuple(r) for r in rows],
-                        columns=["key_id", "name", "role", "created_at", "revoked_at"])
+                        columns=["key_id", "name", "role", "created_at", "revoked_at",
+                                 "gemeente"])
