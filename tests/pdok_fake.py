@@ -38,14 +38,15 @@ def wfs_response(layer_gdf: Any, level: str, gemeente: str = "GM0794") -> dict[s
 
 
 class FakePdok:
-    """Serves ``areas`` for ``year`` under ``self.url`` (with ``{year}`` in it, as
-    ``GEOVEILIG_PDOK_URL``); ``requests`` holds the query of every request."""
+    """Serves ``areas`` (one or more gemeenten: each answers its own ``CQL_FILTER``) for
+    ``year`` under ``self.url`` (with ``{year}`` in it, as ``GEOVEILIG_PDOK_URL``);
+    ``requests`` holds the query of every request."""
 
     def __init__(self, areas: Areas, year: int = 2017) -> None:
         self.responses = {
-            _TYPE_SUFFIX[lvl].format(year=year): json.dumps(
-                wfs_response(areas.layer(lvl), lvl, areas.gemeente_code)).encode()
-            for lvl in LEVELS}
+            (_TYPE_SUFFIX[lvl].format(year=year), f"gemeentecode='{code}'"): json.dumps(
+                wfs_response(areas.select(code).layer(lvl), lvl, code)).encode()
+            for code in areas.gemeente_codes for lvl in LEVELS}
         self.gemeente = areas.gemeente_code
         self.requests: list[dict[str, list[str]]] = []
         fake = self
@@ -55,8 +56,8 @@ class FakePdok:
                 q = parse_qs(urlsplit(self.path).query)
                 fake.requests.append(q)
                 typename = q.get("typeNames", [""])[0].partition(":")[2]
-                body = fake.responses.get(typename)
-                if body is None or q.get("CQL_FILTER") != [f"gemeentecode='{fake.gemeente}'"]:
+                body = fake.responses.get((typename, q.get("CQL_FILTER", [""])[0]))
+                if body is None:
                     self.send_response(400)
                     self.end_headers()
                     return

@@ -26,7 +26,7 @@ import shapely
 
 from . import RD_NEW
 from ._strings import take_strings
-from .errors import AreaError, CrsError
+from .errors import AreaError, CrsError, InvalidInput, NotFound
 from .spatial import PolygonIndex
 
 Level = Literal["gemeente", "wijk", "buurt"]
@@ -110,9 +110,61 @@ def _derive_codes(gdf: gpd.GeoDataFrame, level: Level) -> gpd.GeoDataFrame:
     return gdf
 
 
+#: Values of ``GEOVEILIG_GEMEENTE`` / ``--gemeente`` that mean "every gemeente in the source"
+ALL_GEMEENTEN = ("*", "alle")
+
+
+def parse_gemeenten(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    """The gemeente codes of a setting or option: one code (``GM0794``, also ``gm0794`` or
+    ``0794``), a comma-separated list, or ``*``/``alle`` (returns ``None``: every gemeente in the
+    boundary source). Raises ``InvalidInput`` naming a code that is not a CBS gemeentecode."""
+    if value is None:
+        return None
+    parts = ([p.strip() for p in value.split(",")] if isinstance(value, str)
+             else [str(p).strip() for p in value])
+    parts = [p for p in parts if p]
+    if not parts or any(p.lower() in ALL_GEMEENTEN for p in parts):
+        if len(parts) > 1:
+            raise InvalidInput("'*' of 'alle' kan niet samen met gemeentecodes worden gegeven",
+                               where="gemeente")
+        return None
+    codes: list[str] = []
+    for p in parts:
+        code = p.upper() if p.upper().startswith("GM") else f"GM{p}"
+        if not CODE_PATTERN["gemeente"].match(code):
+            raise InvalidInput(f"'{p}' is geen CBS-gemeentecode (bijv. GM0794)",
+                               where="gemeente")
+        if code not in codes:
+            codes.append(code)
+    return tuple(codes)
+
+
+def gemeente_of(codes: pd.Series | np.ndarray) -> np.ndarray:
+    """The gemeente code of each wijk or buurt code (``WK0794..``/``BU0794..`` -> ``GM0794``;
+    None stays None). CBS codes carry their gemeente, so no spatial lookup is needed."""
+    values = pd.Series(np.asarray(codes, dtype=object))
+    known = values.notna() & (values.astype(str).str.len() >= 6)
+    out = np.full(len(values), None, dtype=object)
+    out[known.to_numpy()] = ("GM" + values[known].astype(str).str[2:6]).to_numpy(dtype=object)
+    return out
+
+
+def count_per_gemeente(buurt_codes: pd.Series | np.ndarray) -> dict[str, int]:
+    """Number of incidents per gemeente code (from their buurt codes; sorted by code; rows
+    without a buurt are not counted). Counts the distinct buurt codes first: fast on millions
+    of rows."""
+    per_buurt = pd.Series(buurt_codes).value_counts(dropna=True)
+    if per_buurt.empty:
+        return {}
+    per_gm = per_buurt.groupby(gemeente_of(per_buurt.index.to_numpy(dtype=object))).sum()
+    return {str(k): int(v) for k, v in per_gm.sort_index().items()}
+
+
 @dataclass(frozen=True)
 class Areas:
-    """The boundaries of one gemeente: three GeoDataFrames in EPSG:28992, sorted by code."""
+    """The boundaries of one or more gemeenten: three GeoDataFrames in EPSG:28992, sorted by
+    code (``gemeente`` has one row per gemeente; wijk and buurt codes are unique across them).
+    ``select`` gives the ``Areas`` of some of them."""
 
     gemeente: gpd.GeoDataFrame
     wijken: gpd.GeoDataFrame
@@ -122,12 +174,70 @@ class Areas:
     warnings: tuple[str, ...] = field(default=())
 
     @property
+    def gemeente_codes(self) -> tuple[str, ...]:
+        """The codes of the gemeenten, sorted."""
+        return tuple(str(c) for c in self.gemeente["code"])
+
+    @property
+    def gemeenten(self) -> pd.DataFrame:
+        """One row per gemeente: ``code``, ``name``."""
+        return pd.DataFrame(self.gemeente[["code", "name"]]).reset_index(drop=True)
+
+    @property
     def gemeente_code(self) -> str:
-        return str(self.gemeente["code"].iloc[0])
+        """The code of the gemeente; with several, their codes joined by a comma."""
+        return ",".join(self.gemeente_codes)
 
     @property
     def gemeente_name(self) -> str:
-        return str(self.gemeente["name"].iloc[0])
+        """The name of the gemeente; with several, their names joined by a comma."""
+        return ", ".join(str(n) for n in self.gemeente["name"])
+
+    def select(self, gemeente: str | Iterable[str] | None) -> Areas:
+        """The ``Areas`` of some of the gemeenten (``parse_gemeenten`` syntax; ``None``, ``*``
+        or ``alle``: all of them, ``self``). A code not among them is a ``NotFound`` naming
+        the choices."""
+        codes = parse_gemeenten(gemeente)
+        if codes is None or set(codes) == set(self.gemeente_codes):
+            return self
+        unknown = [c for c in codes if c not in self.gemeente_codes]
+        if unknown:  # as a missing resource (the API answers 404)
+            raise NotFound(
+                f"onbekende gemeente {', '.join(unknown)}; kies uit {self.choices()}",
+                where="gemeente")
+        key = tuple(sorted(codes))
+        if key in self._selections:
+            return self._selections[key]
+        keep = set(codes)
+
+        def part(gdf: gpd.GeoDataFrame, column: str) -> gpd.GeoDataFrame:
+            return gdf.loc[gdf[column].isin(keep)].reset_index(drop=True)
+
+        chosen = Areas(gemeente=part(self.gemeente, "code"),
+                       wijken=part(self.wijken, "gemeente_code"),
+                       buurten=part(self.buurten, "gemeente_code"),
+                       year=self.year, source=self.source, warnings=self.warnings)
+        if len(key) == 1:  # one object per gemeente: what is cached per Areas (its hotspot
+            # grid, its buurt index) is made once; lists of several are not kept (unbounded)
+            self._selections[key] = chosen
+        return chosen
+
+    @cached_property
+    def _selections(self) -> dict[tuple[str, ...], Areas]:
+        return {}
+
+    def choices(self) -> str:
+        """The gemeenten as users choose them: ``GM0794 (Helmond), GM9901 (Buurdorp)``."""
+        return ", ".join(f"{c} ({n})" for c, n in zip(self.gemeente["code"], self.gemeente["name"],
+                                                       strict=True))
+
+    def outside_reason(self) -> str:
+        """Why a point in no buurt is rejected (Dutch): outside the gemeente, or outside all
+        configured gemeenten."""
+        if len(self.gemeente) == 1:
+            return f"ligt buiten de gemeente {self.gemeente_name} (in geen enkele buurt)"
+        return (f"ligt buiten de gemeenten {', '.join(self.gemeente_codes)} "
+                "(in geen enkele buurt)")
 
     def layer(self, level: Level) -> gpd.GeoDataFrame:
         return {"gemeente": self.gemeente, "wijk": self.wijken, "buurt": self.buurten}[level]
@@ -144,6 +254,13 @@ class Areas:
         wijk = np.append(self.buurten["wijk_code"].to_numpy(dtype=object), [None])
         return pd.DataFrame({"buurt_code": take_strings(codes, idx),
                              "wijk_code": take_strings(wijk, idx)})
+
+    def assign_gemeente(self, x: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+        """``assign`` plus ``gemeente_code``: one spatial lookup among the buurten of every
+        gemeente, so a point near a border lands in the gemeente whose buurt holds it."""
+        out = self.assign(x, y)
+        out["gemeente_code"] = gemeente_of(out["buurt_code"])
+        return out
 
     def names(self) -> dict[str, str]:
         """Code -> name for every area of every level."""
@@ -202,14 +319,16 @@ def validate(
                 + "; ".join(f"{c}: {r}" for c, r in zip(gdf.loc[invalid, "code"][:5], reasons,
                                                           strict=False))
             )
-    if not problems and len(gemeente) != 1:
-        problems.append(f"gemeente: precies één gemeente verwacht, {len(gemeente)} gevonden")
     if not problems:
-        gm = gemeente["code"].iloc[0]
+        gms = sorted(gemeente["code"])
         for level, gdf in (("wijk", wijken), ("buurt", buurten)):
-            other = gdf.loc[gdf["gemeente_code"] != gm, "code"]
+            other = gdf.loc[~gdf["gemeente_code"].isin(gms), "code"]
             if len(other):
-                problems.append(f"{level}: code(s) horen niet bij {gm}: {', '.join(other[:5])}")
+                problems.append(f"{level}: code(s) horen niet bij {', '.join(gms)}: "
+                                f"{', '.join(other[:5])}")
+        empty_gm = sorted(set(gms) - set(buurten["gemeente_code"]))
+        if empty_gm:
+            problems.append(f"gemeente: geen buurten voor {', '.join(empty_gm[:5])}")
         orphans = sorted(set(buurten["wijk_code"]) - set(wijken["code"]))
         if orphans:
             problems.append(
@@ -236,16 +355,19 @@ def _mismatch_warnings(
     gemeente: gpd.GeoDataFrame, wijken: gpd.GeoDataFrame, buurten: gpd.GeoDataFrame
 ) -> list[str]:
     out: list[str] = []
-    gm = gemeente.geometry.iloc[0]
-    for label, gdf in (("wijken", wijken), ("buurten", buurten)):
-        union = shapely.union_all(gdf.geometry.values)
-        diff = union.symmetric_difference(gm).area
-        if diff > 0.01 * gm.area:
-            out.append(
-                f"de {label} samen wijken {abs(union.area - gm.area) / 1e6:.2f} km² af van de "
-                f"gemeentegrens ({diff / 1e6:.2f} km² symmetrisch verschil, "
-                f"{100 * diff / gm.area:.1f}%); de lagen zijn los van elkaar gegeneraliseerd"
-            )
+    several = len(gemeente) > 1
+    for code, gm in zip(gemeente["code"], gemeente.geometry.values, strict=True):
+        of = f" van {code}" if several else ""
+        for label, gdf in (("wijken", wijken), ("buurten", buurten)):
+            own_gm = gdf.loc[gdf["gemeente_code"] == code]
+            union = shapely.union_all(own_gm.geometry.values)
+            diff = union.symmetric_difference(gm).area
+            if diff > 0.01 * gm.area:
+                out.append(
+                    f"de {label}{of} samen wijken {abs(union.area - gm.area) / 1e6:.2f} km² af "
+                    f"van de gemeentegrens ({diff / 1e6:.2f} km² symmetrisch verschil, "
+                    f"{100 * diff / gm.area:.1f}%); de lagen zijn los van elkaar gegeneraliseerd"
+                )
     geoms = wijken.set_index("code").geometry
     own = buurten["wijk_code"].map(geoms)
     share = shapely.area(shapely.intersection(buurten.geometry.values, own.values)) / np.maximum(
@@ -264,12 +386,24 @@ def _mismatch_warnings(
     return out
 
 
-def _filter_gemeente(gdf: gpd.GeoDataFrame, level: Level, gemeente: str | None) -> gpd.GeoDataFrame:
-    if gemeente is None:
+def _filter_gemeente(gdf: gpd.GeoDataFrame, level: Level,
+                     gemeente: str | Iterable[str] | None) -> gpd.GeoDataFrame:
+    codes = parse_gemeenten(gemeente)
+    if codes is None:
         return gdf
-    digits = gemeente[2:] if gemeente.upper().startswith("GM") else gemeente
-    prefix = {"gemeente": "GM", "wijk": "WK", "buurt": "BU"}[level] + digits
-    return gdf.loc[gdf["code"].str.startswith(prefix)].reset_index(drop=True)
+    letters = {"gemeente": "GM", "wijk": "WK", "buurt": "BU"}[level]
+    prefixes = tuple(letters + c[2:] for c in codes)
+    return gdf.loc[gdf["code"].str.startswith(prefixes)].reset_index(drop=True)
+
+
+def _missing_gemeenten(areas_gemeente: gpd.GeoDataFrame, gemeente: str | Iterable[str] | None,
+                       where: str) -> None:
+    codes = parse_gemeenten(gemeente)
+    if codes is None:
+        return
+    missing = [c for c in codes if c not in set(areas_gemeente["code"])]
+    if missing:
+        raise AreaError(f"gemeente(n) {', '.join(missing)} niet gevonden in {where}")
 
 
 def _read(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
@@ -284,10 +418,11 @@ def _year_from(name: str) -> int | None:
     return int(m.group(0)) if m else None
 
 
-def load_areas(source: str | Path, gemeente: str | None = None) -> Areas:
-    """Load and validate the boundaries from a folder (one file per level) or a GeoPackage
-    (one layer per level). ``gemeente`` (e.g. ``GM0794``) selects one gemeente from national
-    files; without it the source must hold exactly one gemeente."""
+def load_areas(source: str | Path, gemeente: str | Iterable[str] | None = None) -> Areas:
+    """Load and validate the boundaries from a folder (files per level; several files of one
+    level, e.g. one per gemeente, are read together) or a GeoPackage (one layer per level).
+    ``gemeente`` selects gemeenten from national files: one code (``GM0794``), several
+    (``GM0794,GM0772`` or a list) or ``*``/``alle``/``None`` (every gemeente in the source)."""
     path = Path(source)
     if not path.exists():
         raise AreaError(
@@ -304,9 +439,10 @@ def load_areas(source: str | Path, gemeente: str | None = None) -> Areas:
         for p in files:
             level = _level_of_name(p.name)
             assert level is not None
-            if level in found:
-                raise AreaError(f"meer dan één bestand voor niveau {level} in {path}")
-            found[level] = normalise_layer(_read(p), level, p.name)
+            layer = normalise_layer(_read(p), level, p.name)
+            if level in found:  # one file per gemeente: read together, codes stay unique
+                layer = pd.concat([found[level], layer], ignore_index=True)
+            found[level] = layer
             year = year or _year_from(p.name)
     else:
         layers = [name for name, _ in pyogrio.list_layers(path)]
@@ -325,6 +461,7 @@ def load_areas(source: str | Path, gemeente: str | None = None) -> Areas:
         )
     layers_ = {lvl: _derive_codes(_filter_gemeente(found[lvl], lvl, gemeente), lvl)
                for lvl in LEVELS}
+    _missing_gemeenten(layers_["gemeente"], gemeente, str(path))
     return validate(layers_["gemeente"], layers_["wijk"], layers_["buurt"],
                     source=str(path), year=year)
 
@@ -373,22 +510,32 @@ def parse_pdok(payload: bytes | str | dict[str, Any], level: Level) -> gpd.GeoDa
     return normalise_layer(gdf, level, "PDOK")
 
 
-def fetch_pdok(gemeente: str, year: int, base_url: str, *, timeout: float = 60.0) -> Areas:
-    """Download a gemeente's wijken, buurten and outline from PDOK (needs internet)."""
+def fetch_pdok(gemeente: str | Iterable[str], year: int, base_url: str, *,
+               timeout: float = 60.0) -> Areas:
+    """Download the wijken, buurten and outline of one or more gemeenten from PDOK (needs
+    internet): one request per gemeente and level. ``gemeente``: a code, a comma-separated
+    list or a list (``*``/``alle`` is refused: name the gemeenten, or use a national file)."""
     import httpx
 
-    layers: dict[str, gpd.GeoDataFrame] = {}
+    codes = parse_gemeenten(gemeente)
+    if codes is None:
+        raise InvalidInput("noem de gemeenten die bij PDOK worden opgehaald (bijv. "
+                           "GM0794,GM0772), of gebruik de landelijke wijk- en buurtkaart als "
+                           "bestand in GEOVEILIG_GEO_DIR", where="gemeente")
+    parts: dict[str, list[gpd.GeoDataFrame]] = {lvl: [] for lvl in LEVELS}
     with httpx.Client(timeout=timeout, follow_redirects=True) as client:
-        for level in LEVELS:
-            url, params = pdok_request(base_url, level, gemeente, year)
-            try:
-                resp = client.get(url, params=params)
-                resp.raise_for_status()
-            except httpx.HTTPError as exc:
-                raise AreaError(f"PDOK niet bereikbaar of gaf een fout ({level}): {exc}") from exc
-            layers[level] = _derive_codes(
-                _filter_gemeente(parse_pdok(resp.content, level), level, gemeente), level
-            )
+        for code in codes:
+            for level in LEVELS:
+                url, params = pdok_request(base_url, level, code, year)
+                try:
+                    resp = client.get(url, params=params)
+                    resp.raise_for_status()
+                except httpx.HTTPError as exc:
+                    raise AreaError(f"PDOK niet bereikbaar of gaf een fout ({level} van "
+                                    f"{code}): {exc}") from exc
+                parts[level].append(_derive_codes(
+                    _filter_gemeente(parse_pdok(resp.content, level), level, code), level))
+    layers = {lvl: pd.concat(parts[lvl], ignore_index=True) for lvl in LEVELS}
     return validate(layers["gemeente"], layers["wijk"], layers["buurt"],
                     source=f"PDOK {year}", year=year)
 
@@ -415,7 +562,7 @@ def offline_hint(folder: str | Path) -> str:
 
 def load_or_fetch_areas(
     source: str | Path,
-    gemeente: str,
+    gemeente: str | Iterable[str],
     year: int,
     base_url: str,
     *,
@@ -446,9 +593,12 @@ def save_areas(areas: Areas, folder: str | Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     suffix = f"_{areas.year}" if areas.year else ""
     out = []
+    stem = "-".join(areas.gemeente_codes).lower()
+    if len(stem) > 60:
+        stem = f"{len(areas.gemeente_codes)}_gemeenten"
     for level, gdf in (("gemeente", areas.gemeente), ("wijken", areas.wijken),
                        ("buurten", areas.buurten)):
-        path = folder / f"{areas.gemeente_code.lower()}_{level}{suffix}.geojson"
+        path = folder / f"{stem}_{level}{suffix}.geojson"
         gdf.to_file(path, driver="GeoJSON", engine="pyogrio")
         out.append(path)
     return out

@@ -1043,7 +1043,7 @@ def _dates(src: _Input, rej: _Rejects, now: datetime | pd.Timestamp | None
 def _assign_areas(frame: pd.DataFrame, areas: Areas | None, x: np.ndarray, y: np.ndarray,
                   rows: np.ndarray, rej: _Rejects, label: str) -> None:
     """Buurt and wijk of each row (``frame`` gets ``buurt_code``/``wijk_code``); a point in no
-    buurt of the gemeente is rejected."""
+    buurt of the configured gemeenten is rejected (``Areas.outside_reason``)."""
     if areas is None:
         frame["buurt_code"] = None
         frame["wijk_code"] = None
@@ -1056,7 +1056,7 @@ def _assign_areas(frame: pd.DataFrame, areas: Areas | None, x: np.ndarray, y: np
     rej.add(rows[outside], label,
             pd.Series(x[outside]).round(2).astype(str) + " " +
             pd.Series(y[outside]).round(2).astype(str),
-            f"ligt buiten de gemeente {areas.gemeente_name} (in geen enkele buurt)")
+            areas.outside_reason())
 
 
 def _repeats_in_file(frame: pd.DataFrame, rej: _Rejects, id_column: str

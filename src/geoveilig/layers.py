@@ -276,6 +276,26 @@ def year_regex(lo: int = MIN_YEAR, hi: int = MAX_YEAR) -> str:
     return "|".join(parts)
 
 
+#: one or more CBS gemeente codes, or every configured gemeente (``areas.parse_gemeenten``)
+GEMEENTE_PATTERN = r"^\s*((GM|gm)?\d{4}(\s*,\s*(GM|gm)?\d{4})*|\*|alle)\s*$"
+
+
+def _parse_gemeente(text: str) -> tuple[str, ...] | None:
+    from .areas import parse_gemeenten
+
+    return parse_gemeenten(text)
+
+
+#: ``gemeente`` on every layer, tile set and report (one declaration: ``Layer`` adds it to
+#: each layer's ``params``, ``api/params.py`` to the reports and planning). A code that is not
+#: configured answers as a missing resource (404).
+GEMEENTE_PARAM = pattern_param(
+    "gemeente", "CBS-gemeentecode(s): GM0794, of meer met komma's, of alle (standaard de "
+    "ingestelde gemeente; met meer ingestelde gemeenten tonen kaartlagen ze allemaal en "
+    "vragen rapporten, hotspots en planning er één).", GEMEENTE_PATTERN, _parse_gemeente,
+    "gebruik een CBS-gemeentecode zoals GM0794, een kommalijst daarvan of alle",
+    example="GM0794")
+
 CRIME_TYPE_PARAM = Param(
     "crimeType",
     "Misdrijftype: een slug of groep, of een kommalijst daarvan (bv. woninginbraak, hic, "
@@ -523,6 +543,30 @@ class Layer:
     #: values for parameters left out that come from the data or the clock (e.g. a date of
     #: "today"), filled in before a cache key is made (``with_defaults``)
     defaults: Callable[[LayerContext], Mapping[str, Any]] | None = None
+    #: with several gemeenten configured, the layer is about one of them and ``gemeente`` is
+    #: required (hotspots); otherwise a layer without it covers every configured gemeente
+    gemeente_required: bool = False
+
+    def __post_init__(self) -> None:
+        # every layer takes ``gemeente`` (declared once: GEMEENTE_PARAM)
+        if all(p.name != GEMEENTE_PARAM.name for p in self.params):
+            object.__setattr__(self, "params", (*self.params, GEMEENTE_PARAM))
+
+    def scoped(self, ctx: LayerContext, params: Mapping[str, Any]) -> LayerContext:
+        """The context limited to the ``gemeente`` parameter's gemeenten (``scope``): their
+        areas, a store view with their incidents and (hotspots) their grid. The context itself
+        when the selection is every configured gemeente (one gemeente: always)."""
+        from .scope import for_gemeente
+
+        areas, store = for_gemeente(ctx.areas, ctx.store, params.get("gemeente"),
+                                    required=self.gemeente_required)
+        if areas is ctx.areas:
+            return ctx
+        # the grid of the chosen gemeente, with the context's cell size (only the hotspot
+        # layer, which is about one gemeente, uses it: made once per gemeente and size)
+        grid = None if ctx.grid is None or not self.gemeente_required else hotspot_grid(
+            areas, float(ctx.grid.cell_size))
+        return dataclasses.replace(ctx, areas=areas, store=store, grid=grid)
 
     def version(self, versions: Mapping[str, str]) -> str:
         """This layer's data version from ``data_versions``."""
@@ -565,12 +609,18 @@ class Layer:
 
         if not allows(role, self.role):
             raise NotFound(f"onbekende collectie '{self.id}'")
+        whole = ctx.areas
+        ctx = self.scoped(ctx, params)
         public = self.check_query(params, role)
         if self.month_times and not disclosure.exact_times(role):
             ctx = dataclasses.replace(ctx, store=disclosure.MonthStore(ctx.store))
             params = {**params,
                       "origin": disclosure.month_origin(ctx.store, params.get("origin"))}
         frame = self.builder(ctx, params)
+        if ctx.areas is not whole:  # what the builder took from elsewhere (deployments...)
+            from .scope import keep_rows
+
+            frame = keep_rows(frame, ctx.areas)
         require_rd(frame, f"laag {self.id} (bouwer)")
         if public:
             frame = self.suppression.apply(frame, ctx.disclosure)  # type: ignore[union-attr]
@@ -942,7 +992,7 @@ register_layer(Layer(
     ),
     id_column="cell_id", queryables=("gi_class", "buurt_code", "wijk_code"),
     temporal=_incident_temporal, depends_on=("incidents",),
-    keywords=("hotspots", "risico", "Gi*"), month_times=True))
+    keywords=("hotspots", "risico", "Gi*"), month_times=True, gemeente_required=True))
 
 
 # --- deployments (geoveilig.store.deployments) -------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 #: ``store.keys.list_keys`` columns, in that order
-KEY_COLUMNS = ("key_id", "name", "role", "created_at", "revoked_at")
+KEY_COLUMNS = ("key_id", "name", "role", "created_at", "revoked_at", "gemeente")
 
 
 def _connect(url: str) -> tuple[Any, str] | None:
@@ -58,7 +58,10 @@ def api_keys(url: str) -> list[tuple[Any, ...]] | None:
         found = cur.fetchone()
         if not found or not found[0]:
             return None
-        cur.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM api_keys ORDER BY id")
+        try:
+            cur.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM api_keys ORDER BY id")
+        except Exception:  # an older schema (before 0014): the store migrates it
+            return None
         rows = [tuple(r) for r in cur.fetchall()]
         if dialect == "postgresql":
             conn.rollback()

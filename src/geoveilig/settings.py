@@ -24,7 +24,10 @@ class Settings(BaseSettings):
     geo_dir: Path = Field(default=Path("data/geo"))
     #: Overrides the embedded SQLite store, e.g. ``postgresql+psycopg://user@host/db``.
     database_url: str | None = None
-    #: CBS gemeente code the service works on.
+    #: CBS gemeente code the service works on; several as a comma-separated list
+    #: (``GM0794,GM0772``), or ``alle``/``*`` for every gemeente in ``geo_dir``
+    #: (``areas.parse_gemeenten``). With several, layers take ``gemeente`` and reports,
+    #: hotspots and planning require it (``geoveilig.scope``).
     gemeente: str = "GM0794"
     #: Boundary year fetched from PDOK when ``geo_dir`` holds no boundaries (``geoveilig demo``
     #: on a fresh clone, ``geoveilig areas fetch``).

@@ -17,6 +17,7 @@ from ..errors import Conflict, NotFound
 from ..jobs import JobEnv, register_handler
 from ..layers import allows, context_grid
 from ..placement.service import deployment_effect
+from ..scope import scope_env, select_areas
 from ..store.deployments import list_deployments
 from . import params
 from .auth import audit, caller
@@ -38,11 +39,12 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
     methods, window, n_origins = values["methods"], values["window"], values["origins"]
     who = caller(request)
     audit(request, who, "backtest", raw["crimeType"])
+    svc = services(request)
+    gemeente = select_areas(svc.areas, values["gemeente"], required=True).gemeente_code
     payload = {"crimeType": raw["crimeType"], "methods": methods, "window": window,
-               "origins": n_origins}
+               "origins": n_origins, "gemeente": gemeente}
     # below the police the backtest sees incident times by month, as hotspots and plans
     args = {**payload, "months": not disclosure.exact_times(who.role)}
-    svc = services(request)
     env = svc.job_env()
     return run_job(request, "backtest", payload,
                    lambda progress: run_backtest(env, args, progress),
@@ -53,6 +55,7 @@ def run_backtest(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobRe
     """The job handler of ``GET /backtest`` (any worker)."""
     from ..hotspots import backtest
 
+    env = scope_env(env, args.get("gemeente"))
     store = disclosure.MonthStore(env.store) if args["months"] else env.store
     incidents = store.incidents(crime_types=list(crimetypes.expand(args["crimeType"])))
     result = backtest(incidents, context_grid(env.context()), args["methods"],

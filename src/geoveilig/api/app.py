@@ -116,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "status": "ok",
             "version": __version__,
             "gemeente": areas.gemeente_code,
+            "gemeenten": list(areas.gemeente_codes),
             "wijken": len(areas.wijken),
             "buurten": len(areas.buurten),
             "incidents": store.count_incidents(),

@@ -47,6 +47,33 @@ class Unauthorized(GeoveiligError):
 class Caller:
     role: str
     actor: str  # "public" or "key:<id> (<name>)"
+    #: the gemeenten the key's role holds for (None: all); see ``for_request``
+    gemeenten: tuple[str, ...] | None = None
+
+
+#: the routes that take ``gemeente`` (layers, tiles, reports, backtest, planning)
+_GEMEENTE_ROUTES = ("/collections/", "/reports/", "/backtest", "/recommendations/")
+
+
+def for_request(request: Request, who: Caller) -> Caller:
+    """The caller as this request sees it: a key for some gemeenten (``keys create
+    --gemeente``) keeps its role on a route that takes ``gemeente`` only when every gemeente
+    the request covers (the ``gemeente`` parameter, or without it every configured gemeente)
+    is one of the key's; otherwise it is the public (restricted layers then answer 404, as
+    missing ones, and public layers their public view). Other routes keep the key's role."""
+    if who.gemeenten is None or not any(r in request.scope["path"] for r in _GEMEENTE_ROUTES):
+        return who
+    from ..areas import parse_gemeenten
+
+    raw = request.query_params.get("gemeente")
+    try:
+        asked = parse_gemeenten(raw) if raw is not None else None
+    except GeoveiligError:
+        return PUBLIC  # the route refuses the value itself (400)
+    covered = services(request).areas.gemeente_codes if asked is None else asked
+    if set(covered) <= set(who.gemeenten):
+        return who
+    return Caller("public", who.actor)
 
 
 PUBLIC = Caller("public", "public")
@@ -118,8 +145,8 @@ def known_caller(request: Request) -> Caller | None:
         return None
     # fresh, or another request is re-checking it: the others in flight meanwhile keep using
     # it (for at most another ttl) instead of all reading the key table at the same moment
-    request.state.caller = hit[1]
-    return hit[1]
+    request.state.caller = for_request(request, hit[1])
+    return request.state.caller
 
 
 def client_address(request: Request) -> str:
@@ -140,12 +167,12 @@ def caller(request: Request) -> Caller:
     if key is None:
         cache.pop(digest, None)
         raise Unauthorized("ongeldige of ingetrokken API-sleutel")
-    result = Caller(key.role, f"key:{key.key_id} ({key.name})")
+    result = Caller(key.role, f"key:{key.key_id} ({key.name})", key.gemeenten)
     if len(cache) >= _KEY_CACHE_SIZE:
         cache.clear()
     cache[digest] = (time.monotonic(), result, False)
-    request.state.caller = result
-    return result
+    request.state.caller = for_request(request, result)
+    return request.state.caller
 
 
 def _audit_row(request: Request, who: Caller, action: str, target: str

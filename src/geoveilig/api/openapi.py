@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
-from ..layers import Layer, all_layers
+from ..layers import GEMEENTE_PARAM, Layer, all_layers
 from . import features as ft
 from . import params
 from .params import query_parameter
@@ -186,7 +186,7 @@ def build_openapi(base_url: str | None = None, role: str | None = None) -> dict[
             "description": planner.description + f" Vereist rol '{planner.role}'.",
             "operationId": f"recommend_{planner.kind.replace('-', '_')}",
             "security": [{"bearerAuth": []}, {"apiKey": []}, {"basicAuth": []}],
-            "parameters": [_param_ref("crs")],
+            "parameters": [_param_ref("crs"), query_parameter(GEMEENTE_PARAM)],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": schema}}},
             "responses": {

@@ -19,6 +19,7 @@ from .. import layers, stats
 from ..errors import InvalidInput
 from ..layers import (
     CRIME_TYPE_PATTERN,
+    GEMEENTE_PARAM,
     MAX_YEAR,
     MIN_YEAR,
     Param,
@@ -81,6 +82,7 @@ REPORT = (
     choice_param("preset", "seed: bootst de tabel van de evaluatie 2017 precies na.",
                  ("seed",)),
     choice_param("f", "Formaat: json, csv of html.", REPORT_FORMATS, default="json"),
+    GEMEENTE_PARAM,
 )
 
 #: ``GET /v1/backtest``
@@ -97,6 +99,7 @@ BACKTEST = (
                   example="14d"),
     int_param("origins", "Aantal startmomenten van de rollende toets.", 2, 104,
               default="26", example="4"),
+    GEMEENTE_PARAM,
 )
 
 #: ``GET /v1/deployments/{deploymentId}/effect``

@@ -29,7 +29,8 @@ from starlette.concurrency import run_in_threadpool
 from .. import disclosure
 from ..errors import InvalidInput, NotFound
 from ..jobs import JobEnv, register_handler
-from ..layers import LayerContext, allows
+from ..layers import GEMEENTE_PARAM, LayerContext, allows
+from ..scope import scope_env, select_areas
 from ..store.plans import Requester
 from . import features as ft
 from .auth import caller
@@ -113,6 +114,7 @@ def run_planner(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobRes
     if planner is None:
         raise NotFound(f"onbekend soort advies '{args['kind']}'")
     req = planner.request_model.model_validate(args["request"])
+    env = scope_env(env, args.get("gemeente"))
     store = disclosure.MonthStore(env.store) if args["months"] else env.store
     ctx = env.context(store, Requester(**args["requester"]))
     result = planner.compute(ctx, req, progress)
@@ -132,8 +134,13 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
         if planner is None or not allows(who.role, planner.role):
             raise NotFound(f"onbekend soort advies '{kind}'")
         raw = dict(request.query_params)
-        ft.check_unknown(raw, ("crs",))
+        ft.check_unknown(raw, ("crs", GEMEENTE_PARAM.name))
         crs = ft.parse_crs(raw.get("crs"))
+        gemeente_raw = raw.get(GEMEENTE_PARAM.name)
+        gemeente = select_areas(  # a plan is about one gemeente: required with several
+            services(request).areas,
+            None if gemeente_raw is None else GEMEENTE_PARAM.parse_value(gemeente_raw),
+            required=True).gemeente_code
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -153,7 +160,7 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
             req = req.model_copy(update={"origin": await run_in_threadpool(
                 disclosure.month_origin, disclosure.MonthStore(svc.store),
                 req.origin)})  # type: ignore[attr-defined]
-        payload = {"request": req.model_dump(mode="json"), "crs": crs}
+        payload = {"request": req.model_dump(mode="json"), "crs": crs, "gemeente": gemeente}
         args = {**payload, "kind": kind, "months": months,
                 "requester": dataclasses.asdict(requester(who))}
         env = svc.job_env()

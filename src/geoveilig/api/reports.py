@@ -13,6 +13,7 @@ from .. import disclosure, stats
 from ..errors import InvalidInput
 from ..layers import allows
 from ..report_service import ReportRequest, evaluation_report
+from ..scope import for_gemeente
 from . import params
 from .auth import caller
 from .services import services
@@ -43,8 +44,8 @@ def evaluation(request: Request, raw: dict[str, str]) -> Response:
                         rule=stats.LowCountRule.seed() if seed else stats.LowCountRule(),
                         rounding=stats.SEED_ROUNDING if seed else None)
     svc = services(request)
-    made = evaluation_report(svc.store, svc.areas, req,
-                             policy=svc.disclosure if public else None)
+    areas, store = for_gemeente(svc.areas, svc.store, values["gemeente"], required=True)
+    made = evaluation_report(store, areas, req, policy=svc.disclosure if public else None)
     return Response(made.text, media_type=MEDIA[fmt])
 
 

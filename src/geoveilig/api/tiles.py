@@ -130,12 +130,15 @@ async def _source(request: Request, layer: Layer, params: dict[str, Any], role: 
     return await run_in_threadpool(services(request).tile_sources.get, key, prepared)
 
 
-def _in_database(request: Request, layer: Layer) -> bool:
+def _in_database(request: Request, layer: Layer, params: dict[str, Any]) -> bool:
     """Whether the database encodes this layer's tiles: the incident points on PostGIS (the
-    catalogue's own builder, no suppression in between)."""
-    store = services(request).store
+    catalogue's own builder, no suppression in between), of every configured gemeente (one
+    gemeente of several goes through the builder's store view, ``geoveilig.scope``)."""
+    svc = services(request)
+    store = svc.store
     return (layer.id == "incidents" and getattr(store, "spatial", False)
-            and layer.builder is layer_catalogue.build_incidents and layer.suppression is None)
+            and layer.builder is layer_catalogue.build_incidents and layer.suppression is None
+            and (params.get("gemeente") is None or len(svc.areas.gemeente) == 1))
 
 
 def _database_tile(request: Request, layer: Layer, params: dict[str, Any],
@@ -307,7 +310,7 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
         params = layer.with_defaults(ogc._ctx(request), layer.parse_params(raw))
         version = ogc.layer_version(request, layer)
         source = None
-        if not _in_database(request, layer):
+        if not _in_database(request, layer, params):
             source = await _source(request, layer, params, who.role, version)
         return ogc._json(_tileset(request, layer, tms_id, source))
 
@@ -337,7 +340,7 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
                    else "private, no-cache"}
         if ft.etag_matches(request.headers.get("if-none-match"), tag):
             return Response(status_code=304, headers=headers)
-        if _in_database(request, layer):
+        if _in_database(request, layer, params):
             body = await run_in_threadpool(_database_tile, request, layer, params, address)
         else:
             source = await _source(request, layer, params, who.role, version)

@@ -21,6 +21,9 @@ areas_app = typer.Typer(help="CBS wijk- en buurtgrenzen ophalen en bekijken.",
 @handle_errors
 def show(
     level: str = typer.Option("wijk", "--level", help="gemeente, wijk of buurt"),
+    gemeente: str | None = typer.Option(
+        None, "--gemeente", help="gemeentecode(s), komma-gescheiden, of 'alle' (standaard "
+                                 "GEOVEILIG_GEMEENTE)"),
 ) -> None:
     """Toon de ingelezen wijken of buurten met hun code, naam en oppervlakte."""
     from .. import areas as areas_mod
@@ -30,8 +33,14 @@ def show(
                                  param_hint="--level")
     s = settings()
     a = areas_mod.load_areas(s.geo_dir, gemeente=s.gemeente)
-    out.print(f"Gemeente {a.gemeente_name} ({a.gemeente_code}), grenzen {a.year or '?'} "
-              f"uit {a.source}")
+    if gemeente is not None:
+        a = a.select(gemeente)
+    if len(a.gemeente) == 1:
+        out.print(f"Gemeente {a.gemeente_name} ({a.gemeente_code}), grenzen {a.year or '?'} "
+                  f"uit {a.source}")
+    else:
+        out.print(f"{len(a.gemeente)} gemeenten: {a.choices()}; grenzen {a.year or '?'} "
+                  f"uit {a.source}", soft_wrap=True)
     if level == "wijk":
         frame = a.summary()
     else:
@@ -47,7 +56,9 @@ def show(
 @areas_app.command("fetch")
 @handle_errors
 def fetch(
-    gemeente: str = typer.Option("GM0794", help="CBS-gemeentecode, bijv. GM0794 (Helmond)"),
+    gemeente: str = typer.Option("GM0794", help="CBS-gemeentecode, bijv. GM0794 (Helmond); "
+                                                "meer gemeenten komma-gescheiden "
+                                                "(GM0794,GM0772)"),
     year: int = typer.Option(2017, help="jaar van de wijk- en buurtkaart"),
     out_dir: Path | None = typer.Option(None, "--out",
                                         help="map om de GeoJSON-bestanden in te schrijven "
@@ -57,7 +68,7 @@ def fetch(
     from .. import areas as areas_mod
 
     s = settings()
-    a = areas_mod.fetch_pdok(gemeente.upper(), year, s.pdok_url)
+    a = areas_mod.fetch_pdok(gemeente, year, s.pdok_url)
     paths = areas_mod.save_areas(a, out_dir or s.geo_dir)
     out.print(f"{len(a.wijken)} wijken en {len(a.buurten)} buurten van {a.gemeente_name} "
               f"opgeslagen: " + ", ".join(str(p) for p in paths))

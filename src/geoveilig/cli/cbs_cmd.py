@@ -45,8 +45,9 @@ def _emit(frame: pd.DataFrame, headers: dict[str, str], fmt: str, out_file: Path
 @handle_errors
 def fetch(
     gemeente: str | None = typer.Option(None, "--gemeente",
-                                        help="CBS-gemeentecode, bijv. GM0794 (standaard "
-                                             "GEOVEILIG_GEMEENTE)"),
+                                        help="CBS-gemeentecode, bijv. GM0794, of meer "
+                                             "komma-gescheiden, of 'alle' (de gemeenten van "
+                                             "de grenzen; standaard GEOVEILIG_GEMEENTE)"),
     from_year: int | None = typer.Option(None, "--from",
                                          help="eerste jaar (standaard het eerste gepubliceerde)"),
     table_spec: str | None = typer.Option(None, "--tables",
@@ -58,16 +59,20 @@ def fetch(
     """Haal de geregistreerde misdrijven per wijk en buurt per maand (politie), de kerncijfers
     wijken en buurten (CBS) en de veiligheidsbeleving (Veiligheidsmonitor) op en sla ze op.
     Antwoorden worden bewaard in GEOVEILIG_DATA_DIR/cbs/<tabel>/<datum>/."""
+    from ..areas import parse_gemeenten
     from ..sources import fetch as fetch_mod
     from ..sources import tables
     from ..sources.cbs import Client
+    from .common import areas
 
     s = settings()
-    code = fetch_mod.check_gemeente(gemeente or s.gemeente)
+    listed = parse_gemeenten(gemeente or s.gemeente)
+    codes = [fetch_mod.check_gemeente(c)
+             for c in (listed if listed is not None else areas(s).gemeente_codes)]
     specs = tables.resolve_tables(table_spec)
     cache = s.data_dir / "cbs"
-    rows: dict[str, int] = {}
-    with progress_steps("ophalen", len(specs)) as step:
+    rows: dict[str, dict[str, int]] = {}
+    with progress_steps("ophalen", len(specs) * len(codes)) as step:
         def progress(text: str) -> None:
             step(text, advance=False)
 
@@ -75,18 +80,21 @@ def fetch(
                    "cbs": Client(s.cbs_url, cache, progress=progress)}
         store = open_store(s)
         try:
-            for spec in specs:  # one table at a time: the bar counts tables
-                step(f"tabel {spec.id}: {spec.title}")
-                report = fetch_mod.fetch_all(
-                    clients, store, (spec,), code, from_year=from_year, refresh=refresh,
-                    progress=lambda line: console.print(line, highlight=False))
-                for table_id, n in report.rows.items():
-                    rows[table_id] = rows.get(table_id, 0) + n
+            for code in codes:
+                for spec in specs:  # one table at a time: the bar counts tables
+                    step(f"{code} tabel {spec.id}: {spec.title}")
+                    report = fetch_mod.fetch_all(
+                        clients, store, (spec,), code, from_year=from_year, refresh=refresh,
+                        progress=lambda line: console.print(line, highlight=False))
+                    per_code = rows.setdefault(code, {})
+                    for table_id, n in report.rows.items():
+                        per_code[table_id] = per_code.get(table_id, 0) + n
         finally:
             store.close()
-    total = sum(rows.values())
-    out.print(f"{code}: {total} rijen uit {len(rows)} tabellen opgeslagen "
-              f"(bron op elke rij; cache in {cache}).", highlight=False)
+    for code, per_code in rows.items():
+        total = sum(per_code.values())
+        out.print(f"{code}: {total} rijen uit {len(per_code)} tabellen opgeslagen "
+                  f"(bron op elke rij; cache in {cache}).", highlight=False)
 
 
 @cbs_app.command("show")

@@ -68,6 +68,39 @@ def areas(s: Settings | None = None) -> Areas:
     return _areas_cached(str(s.geo_dir), s.gemeente)
 
 
+#: ``--gemeente`` of the commands that work on one gemeente or some (``scoped``)
+GEMEENTE_HELP = ("CBS-gemeentecode, bijv. GM0794 (nodig als er meer gemeenten zijn "
+                 "ingesteld in GEOVEILIG_GEMEENTE)")
+
+
+def scoped_areas(gemeente: str | None, *, required: bool = True,
+                 s: Settings | None = None) -> Areas:
+    """The configured areas limited to ``--gemeente`` (``scope.select_areas``): with several
+    gemeenten configured and none given, all of them, or a Dutch error naming the choices when
+    the command is about one (``required``)."""
+    from ..errors import GeoveiligError
+    from ..scope import select_areas
+
+    try:
+        return select_areas(areas(s), gemeente, required=required)
+    except GeoveiligError as exc:
+        exc.where = "--gemeente"
+        raise
+
+
+def scoped(gemeente: str | None, *, required: bool = True,
+           s: Settings | None = None) -> tuple[Areas, Any]:
+    """``scoped_areas`` and the store opened as those gemeenten see it (``scope``: a view
+    whose incident queries ask for their wijken only; the store itself when they are all
+    configured gemeenten). Close it as a store."""
+    from ..scope import GemeenteStore
+
+    s = s or settings()
+    a = scoped_areas(gemeente, required=required, s=s)
+    store = open_store(s)
+    return a, (store if a is areas(s) else GemeenteStore(store, a))
+
+
 def fail(message: str, code: int = 1) -> None:
     console.print(f"[bold red]Fout:[/] {message}", highlight=False)
     raise typer.Exit(code)

@@ -10,7 +10,7 @@ import typer
 
 from .. import RD_NEW, crimetypes
 from ..errors import InvalidInput
-from .common import handle_errors, open_store, out, progress_steps
+from .common import handle_errors, out, progress_steps, scoped
 
 _FORMATS = {".csv": "csv", ".gpkg": "gpkg"}
 
@@ -26,6 +26,9 @@ def export_command(
                                                "hic), meerdere met komma's"),
     area: list[str] = typer.Option([], "--area",
                                    help="alleen deze wijk- of buurtcode (herhaalbaar)"),
+    gemeente: str | None = typer.Option(None, "--gemeente",
+                                        help="alleen de incidenten van deze gemeente(n) "
+                                             "(standaard alle ingestelde)"),
 ) -> None:
     """Schrijf de opgeslagen incidenten weg in het importformaat (CSV met ; of GeoPackage in
     RD New), met de toegekende buurt- en wijkcode. Incidentlocaties zijn persoonsgegevens:
@@ -48,10 +51,10 @@ def export_command(
     if area:
         filters["area_codes"] = list(area)
     with progress_steps("export", 2) as step:
-        store = open_store()
+        _a, store = scoped(gemeente, required=False)
         try:
             step("incidenten lezen")
-            incidents = store.incidents(**filters)  # type: ignore[arg-type]
+            incidents = store.incidents(**filters)
             if incidents.empty:
                 raise InvalidInput("geen incidenten gevonden voor deze selectie; er is niets "
                                    "geschreven")
@@ -66,7 +69,8 @@ def export_command(
                 out_file.unlink(missing_ok=True)
                 gdf.to_file(out_file, driver="GPKG", layer="incidenten", engine="pyogrio")
             store.audit(getpass.getuser(), "export-incidents", out_file.name, json.dumps(
-                {"rows": len(table), "period": period, "crime_type": crime_type, "area": area}))
+                {"rows": len(table), "period": period, "crime_type": crime_type, "area": area,
+                 "gemeente": gemeente}))
         finally:
             store.close()
     out.print(f"{len(table)} incidenten geschreven naar {out_file}", highlight=False)

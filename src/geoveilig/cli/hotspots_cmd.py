@@ -10,26 +10,27 @@ import typer
 from .. import WGS84, crimetypes
 from ..errors import InvalidInput
 from .common import (
+    GEMEENTE_HELP,
     areas,
     console,
     handle_errors,
-    open_store,
     out,
     progress_bar,
     progress_steps,
+    scoped,
     settings,
 )
 from .tables import table
 
 
-def _load(crime_type: str, cell_size: float | None, store=None):
+def _load(crime_type: str, cell_size: float | None, store, a=None):
     from ..hotspots import make_grid
 
     slugs = crimetypes.expand(crime_type)
     s = settings()
-    a = areas(s)
+    a = a if a is not None else areas(s)
     grid = make_grid(a, cell_size or s.grid_size, areas=a)
-    incidents = (store or open_store(s)).incidents(crime_types=slugs)
+    incidents = store.incidents(crime_types=slugs)
     if len(incidents) == 0:
         raise InvalidInput(f"geen incidenten van type '{crime_type}' in de database "
                            "(importeer eerst gegevens of draai 'geoveilig demo'); hotspots "
@@ -83,24 +84,25 @@ def hotspots(
                                  "WGS84"),
     show_progress: bool = typer.Option(False, "--progress", "--voortgang", help=_PROGRESS_HELP),
     refresh: bool = typer.Option(False, "--refresh", help=_REFRESH_HELP),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Maak een risicokaart (125 m-cellen) voor een misdrijftype, met het oordeel van de
     backtest erbij."""
-    store = open_store()
+    a, store = scoped(gemeente)
     try:
         _hotspots(store, crime_type, method, origin, window, out_path, cell_size, no_backtest,
-                  n_origins, keep_rd, show_progress, refresh)
+                  n_origins, keep_rd, show_progress, refresh, a)
     finally:
         store.close()
 
 
 def _hotspots(store, crime_type, method, origin, window, out_path,
-              cell_size, no_backtest, n_origins, keep_rd, show_progress, refresh) -> None:
+              cell_size, no_backtest, n_origins, keep_rd, show_progress, refresh, a) -> None:
     from ..hotspots import InsufficientData, default_origin, hotspot_surface, write_surface
     from ..hotspots.events import as_timestamp
     from ..hotspots.service import cached_backtest
 
-    incidents, grid, label = _load(crime_type, cell_size, store)
+    incidents, grid, label = _load(crime_type, cell_size, store, a)
     start = default_origin(incidents) if origin is None else as_timestamp(origin, "--origin")
     result = None
     if not no_backtest:
@@ -158,13 +160,14 @@ def backtest_cmd(
     cell_size: float | None = typer.Option(None, "--cell-size", help="celgrootte in meters"),
     show_progress: bool = typer.Option(False, "--progress", "--voortgang", help=_PROGRESS_HELP),
     refresh: bool = typer.Option(False, "--refresh", help=_REFRESH_HELP),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Toets de hotspotmethoden op het verleden (trefkans, PAI, PEI) en kies de beste."""
     from ..hotspots.service import cached_backtest
 
-    store = open_store()
+    a, store = scoped(gemeente)
     try:
-        incidents, grid, label = _load(crime_type, cell_size, store)
+        incidents, grid, label = _load(crime_type, cell_size, store, a)
         with progress_bar("backtest", "startmomenten", show_progress) as update:
             result, cached = cached_backtest(
                 store, incidents, grid, _methods(methods), refresh=refresh, progress=update,
@@ -201,13 +204,18 @@ def nearrepeat(
     permutations: int = typer.Option(99, "--permutations", help="aantal Monte-Carlo-permutaties"),
     seed: int = typer.Option(0, "--seed"),
     out_path: Path | None = typer.Option(None, "--out", help="CSV met alle banden"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Near-repeattest (Knox): na een incident verhoogd risico dichtbij en kort daarna?"""
     from ..hotspots import knox_test, recommended_bandwidths
 
     with progress_steps("near-repeattest", 2) as step:
         step("incidenten lezen")
-        incidents, _grid, label = _load(crime_type, None)
+        a, store = scoped(gemeente)
+        try:
+            incidents, _grid, label = _load(crime_type, None, store, a)
+        finally:
+            store.close()
         step(f"Knox-test met {permutations} permutaties")
         res = knox_test(incidents, permutations=permutations, seed=seed)
     out.print(f"Near-repeattest {label}: {res.n_events} incidenten, {res.n_pairs} paren, "

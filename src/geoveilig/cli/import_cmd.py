@@ -113,6 +113,11 @@ def import_file(
     out.print(f"Klaar. Ingelezen: {summary.accepted}, bijgewerkt: {summary.updated}, "
               f"ingetrokken: {summary.withdrawn}, afgewezen: {summary.rejected}, "
               f"al aanwezig: {summary.already_present}.", highlight=False, soft_wrap=True)
+    if len(areas().gemeente) > 1:  # several gemeenten configured: where the rows went
+        names = dict(zip(areas().gemeente["code"], areas().gemeente["name"], strict=True))
+        out.print("Per gemeente: " + ", ".join(
+            f"{names.get(code, code)} ({code}) {n}" for code, n in summary.per_gemeente.items())
+            + ".", highlight=False, soft_wrap=True)
     if hook.alert_ids:
         from ..alerts.delivery import AlertSettings, deliver
 

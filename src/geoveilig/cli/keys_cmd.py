@@ -15,17 +15,21 @@ keys_app = typer.Typer(help="API-sleutels voor de webservice (rollen analyst en 
 def create(
     role: str = typer.Option(..., "--role", help="rol: analyst (gemeente) of police"),
     name: str = typer.Option(..., "--name", help="wie of welk systeem de sleutel gebruikt"),
+    gemeente: str | None = typer.Option(
+        None, "--gemeente", help="de rol geldt alleen voor deze gemeente(n), bijv. GM0794 "
+                                 "(komma-gescheiden; standaard alle gemeenten)"),
 ) -> None:
     """Maak een nieuwe API-sleutel. De sleutel wordt maar één keer getoond."""
     from ..store.keys import create_key
 
     store = open_store()
     try:
-        record, key = create_key(store, name, role)
+        record, key = create_key(store, name, role, gemeente)
     finally:
         store.close()
-    out.print(f"Sleutel {record.key_id} voor '{record.name}' (rol {record.role}) gemaakt. "
-              "Bewaar hem nu; hij wordt niet opnieuw getoond:", highlight=False)
+    where = f", alleen {', '.join(record.gemeenten)}" if record.gemeenten else ""
+    out.print(f"Sleutel {record.key_id} voor '{record.name}' (rol {record.role}{where}) "
+              "gemaakt. Bewaar hem nu; hij wordt niet opnieuw getoond:", highlight=False)
     out.print(key, highlight=False, soft_wrap=True)
 
 
@@ -62,10 +66,12 @@ def list_() -> None:
             store.close()
     if not rows:
         typer.echo("Geen sleutels.")
-    for key_id, name, role, _created, revoked_at in rows:  # plain text: no rich to import
+    for key_id, name, role, _created, revoked_at, gemeente in rows:  # plain text: no rich
         state = "ingetrokken" if revoked_at is not None and revoked_at == revoked_at \
             else "actief"
-        typer.echo(f"{key_id}  {role:8}  {state:11}  {name}")
+        only = f"  (alleen {gemeente.replace(',', ', ')})" if isinstance(gemeente, str) and \
+            gemeente else ""
+        typer.echo(f"{key_id}  {role:8}  {state:11}  {name}{only}")
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import areas, handle_errors, open_store, out, progress_steps, settings
+from .common import GEMEENTE_HELP, handle_errors, out, progress_steps, scoped, settings
 
 #: ``web.export.EXPORT_LAYERS``, written out so that ``--help`` does not import the map code
 #: (tests/test_cli_dutch.py checks that they are the same)
@@ -29,6 +29,7 @@ def map_command(
         False, "--exact", help="exacte aantallen, alleen voor intern gebruik; standaard de "
         "aantallen zoals het publiek ze ziet (licht verstoord, 1-4 verborgen; zie "
         "docs/privacy.md)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Schrijf een kaart als één HTML-bestand (geen server of internet nodig) met
     cijfers per wijk en de dekking van preventiegroepen. Alleen geaggregeerde gegevens: geen
@@ -40,8 +41,7 @@ def map_command(
     s = settings()
     with progress_steps("kaart", 3) as step:
         step("grenzen en gegevens lezen")
-        a = areas(s)
-        store = open_store(s)
+        a, store = scoped(gemeente, s=s)
         try:
             incidents = store.incidents()
             registry = load_registry(store)

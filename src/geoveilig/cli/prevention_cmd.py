@@ -14,7 +14,16 @@ if TYPE_CHECKING:  # imported where used: a fast --help
 
 from ..crimetypes import expand
 from ..errors import ImportRejected, InvalidInput
-from .common import areas, console, handle_errors, open_store, out, progress_steps
+from .common import (
+    areas,
+    console,
+    handle_errors,
+    open_store,
+    out,
+    progress_steps,
+    scoped,
+    scoped_areas,
+)
 
 prevention_app = typer.Typer(
     help="Buurtpreventieteams en WhatsApp-preventiegroepen: register, dekking per wijk en "
@@ -22,6 +31,10 @@ prevention_app = typer.Typer(
     no_args_is_help=True)
 
 _FORMATS = ("table", "csv", "json")
+
+
+_GEMEENTE_HELP = ("alleen de gebieden van deze gemeente(n): CBS-code(s), komma-gescheiden "
+                  "(standaard alle ingestelde gemeenten)")
 
 
 def _date(value: str | None) -> pd.Timestamp:
@@ -145,6 +158,7 @@ def export(
     when: str | None = typer.Option(None, "--date",
                                     help="status op deze datum in de kolom 'status' "
                                          "(standaard de laatste)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=_GEMEENTE_HELP),
 ) -> None:
     """Schrijf het register weg als CSV of GeoJSON (opnieuw in te lezen met import)."""
     from .. import prevention
@@ -160,7 +174,7 @@ def export(
         store.close()
     day = _date(when) if when else None
     data = prevention.to_csv(reg, day) if kind == "csv" else \
-        prevention.to_geojson(reg, areas(), when=day, crs=crs)
+        prevention.to_geojson(reg, scoped_areas(gemeente, required=False), when=day, crs=crs)
     out_file.write_bytes(data)
     out.print(f"{len(reg)} groepen geschreven naar {out_file}")
 
@@ -189,6 +203,7 @@ def coverage_cmd(
     level: str = typer.Option("wijk", "--level", help="gemeente, wijk of buurt"),
     fmt: str = typer.Option("table", "--format", help="table, csv of json"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=_GEMEENTE_HELP),
 ) -> None:
     """Dekking per gebied: actieve teams, teams in oprichting, WhatsApp-groepen, het gedekte
     deel van het gebied (0-1) en of het wijkdekkend is (>= 95%)."""
@@ -198,7 +213,7 @@ def coverage_cmd(
     with progress_steps("dekking", 2) as step:
         step("register en grenzen lezen")
         day = _date(when)
-        registry, a = _registry(), areas()
+        registry, a = _registry(), scoped_areas(gemeente, required=False)
         step("dekking berekenen")
         table = prevention.coverage(registry, a, day, level=level)  # type: ignore[arg-type]
     _emit(table, fmt, out_file, f"Dekking preventiegroepen op {day.date()} per {level}")
@@ -212,6 +227,7 @@ def growth_cmd(
     level: str = typer.Option("gemeente", "--level", help="gemeente, wijk of buurt"),
     fmt: str = typer.Option("table", "--format", help="table, csv of json"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=_GEMEENTE_HELP),
 ) -> None:
     """Groei van het netwerk per kwartaal (stand op de laatste dag van elk kwartaal)."""
     from .. import prevention
@@ -219,7 +235,7 @@ def growth_cmd(
     _check_level(level)
     with progress_steps("groei", 2) as step:
         step("register en grenzen lezen")
-        registry, a = _registry(), areas()
+        registry, a = _registry(), scoped_areas(gemeente, required=False)
         step("dekking per kwartaal berekenen")
         table = prevention.growth_per_quarter(registry, a, start=start, end=end,
                                               level=level)  # type: ignore[arg-type]
@@ -239,6 +255,7 @@ def gaps_cmd(
                                    "risico"),
     fmt: str = typer.Option("table", "--format", help="table, csv of json"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=_GEMEENTE_HELP),
 ) -> None:
     """Witte vlekken: wijken en buurten op volgorde van risico x ongedekt deel. Het risico
     is het aantal geregistreerde misdrijven (standaard HIC) in de periode voor de peildatum."""
@@ -252,7 +269,7 @@ def gaps_cmd(
     with progress_steps("witte vlekken", 2) as step:
         step("incidenten, register en grenzen lezen")
         day = _date(when)
-        store = open_store()
+        a, store = scoped(gemeente, required=False)
         try:
             incidents = store.incidents(start=day - pd.DateOffset(months=months), end=day,
                                         crime_types=expand(crime_type))
@@ -262,7 +279,7 @@ def gaps_cmd(
             raise InvalidInput(f"geen misdrijven ({crime_type}) in de {months} maanden voor "
                                f"{day.date()}: lees eerst incidenten in (geoveilig import of "
                                "geoveilig demo)")
-        registry, a = _registry(), areas()
+        registry = _registry()
         step("risico en dekking per gebied berekenen")
         risk = prevention.hic_risk(incidents, "buurt", crime_type)
         levels = ("wijk", "buurt") if level == "both" else (level,)

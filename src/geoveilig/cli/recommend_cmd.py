@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # imported where used: a fast --help
 from .. import WGS84
 from ..radii import DEFAULT_RADIUS_M
 from .alerts_cmd import witte_voeten as alerts_witte_voeten
-from .common import areas, console, handle_errors, open_store, out, progress_steps, settings
+from .common import GEMEENTE_HELP, console, handle_errors, out, progress_steps, scoped, settings
 
 #: ``placement.service.KEEP_EXISTING``, written out so that ``--help`` does not import the
 #: planner (tests/test_cli_dutch.py checks that they are the same)
@@ -99,11 +99,12 @@ def alarms(
     with_backtest: bool = typer.Option(False, "--backtest",
                                        help="toets de hotspotmethode (trager) en vermeld de score"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Waar zetten we de mobiele alarmsystemen neer (woninginbraak-risico, woongebied)?"""
     from ..placement import service
 
-    _run(lambda store, a: service.plan_alarms(
+    _run(gemeente, lambda store, a: service.plan_alarms(
         store, a, count=count, radius=radius, origin=origin, window=window,
         keep_existing=keep_existing, min_spacing=min_spacing, duration_days=duration_days,
         method=method, with_backtest=with_backtest, grid_size=settings().grid_size,
@@ -129,11 +130,12 @@ def cameras(
     with_backtest: bool = typer.Option(False, "--backtest",
                                        help="toets de hotspotmethode (trager) en vermeld de score"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Waar moet de flexibele camera heen (straatcriminaliteit)?"""
     from ..placement import service
 
-    _run(lambda store, a: service.plan_cameras(
+    _run(gemeente, lambda store, a: service.plan_cameras(
         store, a, count=count, radius=radius, origin=origin, window=window,
         keep_existing=keep_existing, min_spacing=min_spacing, method=method,
         with_backtest=with_backtest, grid_size=settings().grid_size,
@@ -151,22 +153,23 @@ def buurttent(
     slot: str = typer.Option("W-SAT", "--slot", help="momenten (pandas-frequentie; W-SAT = "
                                                      "elke zaterdag)"),
     out_file: Path = typer.Option(..., "--out", help="uitvoer (GeoJSON)"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Plan de BuurtTent-bezoeken van een jaar (HIC-risico x zwakke preventie x inwoners)."""
     from ..placement import service
 
-    _run(lambda store, a: service.plan_buurttent_year(
+    _run(gemeente, lambda store, a: service.plan_buurttent_year(
         store, a, count=count, year=year, min_gap_weeks=min_gap_weeks, slot=slot,
         requester=_requester()), out_file)
 
 
-def _run(planner: Callable[[Store, Areas], service.Plan], path: Path) -> None:
-    """Plan (``planner(store, areas)``) with progress in stages, write the sites to ``path``
-    and report."""
+def _run(gemeente: str | None, planner: Callable[[Store, Areas], service.Plan],
+         path: Path) -> None:
+    """Plan (``planner(store, areas)``) for ``--gemeente`` with progress in stages, write the
+    sites to ``path`` and report."""
     with progress_steps("advies", 3) as step:
         step("grenzen en gegevens lezen")
-        a = areas()
-        store = open_store()
+        a, store = scoped(gemeente)
         try:
             step("advies berekenen")
             plan = planner(store, a)

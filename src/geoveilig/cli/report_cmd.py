@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, cast
 import typer
 
 from ..errors import InvalidInput
-from .common import areas, console, handle_errors, open_store, out, progress_steps, settings
+from .common import GEMEENTE_HELP, console, handle_errors, out, progress_steps, scoped, settings
 
 if TYPE_CHECKING:  # imported where used: a fast --help
     from .. import stats
@@ -87,6 +87,7 @@ def register(app: typer.Typer) -> None:
             help="extra vergelijking in het HTML-rapport, bijv. 2018-Q1 (herhaalbaar)"),
         signals: bool = typer.Option(True, "--signals/--no-signals",
                                      help="significantie naast de percentages tonen"),
+        gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
     ) -> None:
         """Maak de tabel 'Hoe staat de stad ervoor?': aantallen, verschil met 1 en 5 jaar
         eerder, -* bij kleine aantallen en significantie, per gemeente, wijk of buurt."""
@@ -117,8 +118,7 @@ def register(app: typer.Typer) -> None:
         s = settings()
         with progress_steps("rapport", 2) as step:
             step("grenzen lezen")
-            a = areas(s)
-            store = open_store(s)
+            a, store = scoped(gemeente, s=s)
             try:
                 step("aantallen tellen en toetsen")
                 made = evaluation_report(store, a, req)

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -79,11 +79,27 @@ class ImportSummary:
     updated: int = 0
     #: withdrawn registrations in the file (removed from the store when they were in it)
     withdrawn: int = 0
+    #: the buurt codes of the rows stored (for ``per_gemeente``, counted when asked)
+    stored_buurt_codes: pd.Series | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def per_gemeente(self) -> Mapping[str, int]:
+        """Rows stored (new and corrected) per gemeente code, from their buurt codes
+        (``areas.count_per_gemeente``; ~0.1 s per million rows, so only when asked)."""
+        if self.stored_buurt_codes is None:
+            return {}
+        return _count_per_gemeente(self.stored_buurt_codes)
 
     def message(self) -> str:
         return (f"{self.source_name}: {self.accepted} ingelezen, {self.updated} bijgewerkt, "
                 f"{self.withdrawn} ingetrokken, {self.rejected} afgewezen, "
                 f"{self.already_present} waren er al")
+
+
+def _count_per_gemeente(buurt_codes: pd.Series) -> dict[str, int]:
+    from ..areas import count_per_gemeente  # the store opens without the boundary readers
+
+    return count_per_gemeente(buurt_codes)
 
 
 def _add_rejects(rejects: pd.DataFrame, rows: pd.DataFrame, column: str,
@@ -310,7 +326,8 @@ class Store:
         return ImportSummary(batch_id=batch_id, source_name=source_name, n_rows=parsed.n_rows,
                              accepted=len(frame) - n_updated, rejected=n_rejected,
                              already_present=n_present, rejects=rejects, updated=n_updated,
-                             withdrawn=n_withdrawn)
+                             withdrawn=n_withdrawn,
+                             stored_buurt_codes=frame["buurt_code"])
 
     def history(self, incident_id: str | None = None) -> pd.DataFrame:
         """The previous versions of corrected and withdrawn incidents (oldest first), with

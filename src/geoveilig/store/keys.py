@@ -1,4 +1,4 @@
-"""API keys (table ``api_keys``, migration ``0005``).
+"""API keys (table ``api_keys``, migrations ``0005`` and ``0014``: the gemeenten of a key).
 
 A key is shown once, when it is created: ``gv_<key id>_<secret>``. The store keeps only a
 per-key random salt and ``sha256(salt + secret)``; the key id (not secret) finds the row, the
@@ -34,6 +34,8 @@ api_keys = Table(
     Column("key_hash", String(64), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
+    #: the CBS codes of the gemeenten the key is for, comma-separated; NULL: all of them
+    Column("gemeente", String(256)),
 )
 
 
@@ -42,14 +44,26 @@ class ApiKey:
     key_id: str
     name: str
     role: str
+    #: the gemeenten the key's role holds for (None: every gemeente of the service)
+    gemeenten: tuple[str, ...] | None = None
+
+
+def _gemeenten(stored: str | None) -> tuple[str, ...] | None:
+    return tuple(stored.split(",")) if stored else None
 
 
 def _hash(salt: str, secret: str) -> str:
     return hashlib.sha256((salt + secret).encode()).hexdigest()
 
 
-def create_key(store: HasEngine, name: str, role: str) -> tuple[ApiKey, str]:
-    """A new key for ``role``; returns the record and the key text (shown only now)."""
+def create_key(store: HasEngine, name: str, role: str,
+               gemeente: str | None = None) -> tuple[ApiKey, str]:
+    """A new key for ``role``; returns the record and the key text (shown only now).
+    ``gemeente``: the gemeenten the role holds for (``areas.parse_gemeenten``: a code, a
+    comma list; None or ``alle``: every gemeente). Elsewhere the key is as no key (public)."""
+    from ..areas import parse_gemeenten
+
+    codes = parse_gemeenten(gemeente) if gemeente is not None else None
     if role not in ROLES_WITH_KEYS:
         raise InvalidInput(f"onbekende rol '{role}': kies uit {', '.join(ROLES_WITH_KEYS)}",
                            where="role")
@@ -63,8 +77,8 @@ def create_key(store: HasEngine, name: str, role: str) -> tuple[ApiKey, str]:
     with store.engine.begin() as conn:
         conn.execute(api_keys.insert().values(
             key_id=key_id, name=name, role=role, salt=salt, key_hash=_hash(salt, secret),
-            created_at=int(time.time())))
-    return ApiKey(key_id, name, role), f"gv_{key_id}_{secret}"
+            created_at=int(time.time()), gemeente=",".join(codes) if codes else None))
+    return ApiKey(key_id, name, role, codes), f"gv_{key_id}_{secret}"
 
 
 def revoke_key(store: HasEngine, key_id: str) -> ApiKey:
@@ -74,7 +88,7 @@ def revoke_key(store: HasEngine, key_id: str) -> ApiKey:
             raise NotFound(f"geen sleutel met id '{key_id}'")
         conn.execute(api_keys.update().where(api_keys.c.key_id == key_id)
                      .values(revoked_at=int(time.time())))
-    return ApiKey(row.key_id, row.name, row.role)
+    return ApiKey(row.key_id, row.name, row.role, _gemeenten(row.gemeente))
 
 
 def verify_key(store: HasEngine, token: str) -> ApiKey | None:
@@ -88,13 +102,15 @@ def verify_key(store: HasEngine, token: str) -> ApiKey | None:
         return None
     if not hmac.compare_digest(row.key_hash, _hash(row.salt, parts[2])):
         return None
-    return ApiKey(row.key_id, row.name, row.role)
+    return ApiKey(row.key_id, row.name, row.role, _gemeenten(row.gemeente))
 
 
 def list_keys(store: HasEngine) -> pd.DataFrame:
     with store.engine.connect() as conn:
         rows = conn.execute(sa.select(api_keys.c.key_id, api_keys.c.name, api_keys.c.role,
-                                      api_keys.c.created_at, api_keys.c.revoked_at)
+                                      api_keys.c.created_at, api_keys.c.revoked_at,
+                                      api_keys.c.gemeente)
                             .order_by(api_keys.c.id)).all()
     return pd.DataFrame([tuple(r) for r in rows],
-                        columns=["key_id", "name", "role", "created_at", "revoked_at"])
+                        columns=["key_id", "name", "role", "created_at", "revoked_at",
+                                 "gemeente"])
