@@ -485,7 +485,7 @@ def _table(r: dict) -> None:
               f"p99 {a.get('p99_ms', float('nan')):.1f} ms, "
               f"cold {a['cold_s']:.2f} s, {a['bytes']:,} B, peak {a['peak_mb_per_process']} MB")
     fs = r.get("full_scale", {})
-    if fs.get("extrapolated"):
+    if fs.get("extrapolated") and any(isinstance(v, float) for v in fs.values()):
         print("full scale (8,000,000 incidents), extrapolated linearly: " + ", ".join(
             f"{k} {v:,.0f}" for k, v in fs.items() if isinstance(v, float)))
 

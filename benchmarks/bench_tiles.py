@@ -128,6 +128,8 @@ def main() -> None:
         rows.append({"server": server, "request": label, "connections": c,
                      **runs[len(runs) // 2],
                      "p99_runs_ms": [r["p99_ms"] for r in runs]})
+        if any(r["non2xx"] for r in runs):  # refusals (429, 5xx) timed: not a figure
+            rows[-1]["invalid"] = "non-2xx/3xx responses: this row times errors"
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 
     def timed(url: str, headers: dict[str, str]) -> tuple[float, httpx.Response]:
@@ -252,7 +254,8 @@ def main() -> None:
     for r in rows:
         each = " ".join(f"{v:.1f}" for v in r["p99_runs_ms"])
         print(f"{r['server']:22} {r['request']:44} {r['connections']:>4} {r['rps']:>8.0f} "
-              f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['non2xx']:>6}  {each}")
+              f"{r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['non2xx']:>6}  {each}"
+              + ("  INVALID: errors timed" if r.get("invalid") else ""))
     print(f"load average while running (1, 5, 15 min): {os.getloadavg()}; "
           f"{os.cpu_count()} CPUs")
     for k, v in cold.items():
