@@ -53,6 +53,21 @@ def test_import_bad_file_fails_in_dutch_and_writes_rejects(env):
     assert result.exit_code != 0
 
 
+def test_import_says_what_the_near_repeat_check_covered(env):
+    f = env / "mix.csv"
+    f.write_text("registratienummer;soort;pleegdatum;x;y\n"
+                 "oud;woninginbraak;2015-06-01;173624;388270\n"
+                 "nieuw;woninginbraak;2017-01-10;173624;388270\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", str(f)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert ("Near-repeatcontrole: 1 recente incident(en) vanaf 12-10-2016 getoetst, meldingen "
+            "voor: woninginbraak; 1 oudere incident(en) (meer dan 90 dagen voor het nieuwste) "
+            "alleen opgeslagen als geschiedenis.") in said
+    again = runner.invoke(app, ["import", str(f)])
+    assert "Near-repeatcontrole: geen nieuwe incidenten." in again.output
+
+
 def test_missing_geography_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(tmp_path / "nope"))
     result = runner.invoke(app, ["areas", "show"])

@@ -160,6 +160,13 @@ class Zone:
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _cell_union(squares: np.ndarray) -> shapely.Geometry:
+    """The union of grid cell squares on a 1 m precision grid. The squares of one grid form a
+    coverage (edges shared exactly, no overlaps), so the coverage union gives the same shape
+    as ``shapely.union_all(squares, grid_size=1.0)`` at a fraction of its cost."""
+    return shapely.set_precision(shapely.coverage_union_all(squares), 1.0)
+
+
 def build_zones(incidents: pd.DataFrame, extents: dict[str, Extent], grid: Grid,
                 as_of: pd.Timestamp | None = None, *, min_cells: int = MIN_CELLS
                 ) -> list[Zone]:
@@ -199,7 +206,7 @@ def build_zones(incidents: pd.DataFrame, extents: dict[str, Extent], grid: Grid,
             zones.append(Zone(
                 crime_type=slug, cells=tuple(int(c) for c in cells),
                 cell_ids=tuple(cell_key(grid, cells)),
-                geometry=shapely.union_all(geoms[cells], grid_size=1.0),
+                geometry=_cell_union(geoms[cells]),
                 valid_from=day.iloc[members].min(), valid_until=until.iloc[members].max(),
                 n_incidents=len(members), extent=ext, as_of=as_of))
     return zones

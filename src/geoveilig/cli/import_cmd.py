@@ -112,6 +112,7 @@ def import_file(
     out.print(f"Klaar. Ingelezen: {summary.accepted}, bijgewerkt: {summary.updated}, "
               f"ingetrokken: {summary.withdrawn}, afgewezen: {summary.rejected}, "
               f"al aanwezig: {summary.already_present}.", highlight=False, soft_wrap=True)
+    out.print(hook.checked(), highlight=False, soft_wrap=True)
     if hook.alert_ids:
         from ..alerts.delivery import AlertSettings, deliver
 
