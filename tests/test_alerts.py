@@ -136,8 +136,11 @@ def test_extent_is_measured_on_a_near_repeat_process_and_falls_back_without_one(
 
 def test_import_writes_alerts_in_its_transaction(loaded, areas, burglaries) -> None:
     store = loaded
+    before = store.time_range()
     summary, hook = import_with_alerts(store, areas, parsed(_new(burglaries)),
                                        source_name="nieuw.csv", content_sha256="b")
+    # prepare ran beside the import's writes and saw the store as it was before the import
+    assert before is not None and hook.stored_until == before[1] < store.time_range()[1]
     assert summary.accepted == len(_new(burglaries))
     stored = list_alerts(store)
     assert len(stored) == len(hook.alert_ids) > 0
@@ -379,3 +382,21 @@ def test_a_load_of_old_history_raises_no_alerts_and_measures_nothing(loaded, are
     assert hook.checked() == (f"Near-repeatcontrole: geen recente incidenten; {len(old)} oudere "
                               "incident(en) (meer dan 90 dagen voor het nieuwste) alleen "
                               "opgeslagen als geschiedenis.")
+
+
+def test_an_in_memory_store_prepares_the_alerts_before_the_import(areas, burglaries) -> None:
+    """SQLite in memory has one connection per thread (each its own empty database): the
+    alerts are prepared on the import's thread there, with the same result."""
+    from geoveilig.store import Store
+
+    store = Store("sqlite://")
+    try:
+        store.import_incidents(parsed(burglaries.loc[burglaries["occurred_at"] < CUT]),
+                               source_name="oud.csv", content_sha256="a")
+        summary, hook = import_with_alerts(store, areas, parsed(_new(burglaries)),
+                                           source_name="nieuw.csv", content_sha256="b")
+        assert summary.accepted == len(_new(burglaries))
+        assert len(hook.alert_ids) > 0 and len(list_alerts(store)) == len(hook.alert_ids)
+        assert hook.news_rows == len(_new(burglaries))
+    finally:
+        store.close()

@@ -12,6 +12,7 @@ import and its alerts commit or roll back together (on SQLite and PostgreSQL ali
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -147,13 +148,43 @@ def import_with_alerts(store: Store, areas: Areas, parsed: ParseResult, *, sourc
                        update: bool = False, actor: str = "geoveilig"
                        ) -> tuple[ImportSummary, AlertHook]:
     """``Store.import_incidents`` with the alerts outbox written in the same transaction
-    (``update``/``actor``: corrections, see ``Store.import_incidents``)."""
-    hook = prepare(store, areas, parsed.frame)
-    summary = store.import_incidents(parsed, source_name=source_name,
-                                     content_sha256=content_sha256, partial=partial,
-                                     synthetic=synthetic, on_import=hook, update=update,
-                                     actor=actor)
-    return summary, hook
+    (``update``/``actor``: corrections, see ``Store.import_incidents``).
+
+    ``prepare`` (the Knox test of the extents) runs on a second thread while the import
+    writes its rows; it reads on a connection of its own, which sees the store as it was
+    before the import (the import commits only after its hook), exactly as when it ran first.
+    The hook waits for it. A database in memory (one connection) runs it first instead."""
+    def run() -> AlertHook:
+        return prepare(store, areas, parsed.frame)
+
+    if not _has_own_connections(store):
+        hook = run()
+        summary = store.import_incidents(parsed, source_name=source_name,
+                                         content_sha256=content_sha256, partial=partial,
+                                         synthetic=synthetic, on_import=hook, update=update,
+                                         actor=actor)
+        return summary, hook
+    with ThreadPoolExecutor(1) as pool:
+        preparing = pool.submit(run)
+
+        def on_import(conn: Connection, new_rows: pd.DataFrame, batch_id: int) -> None:
+            preparing.result()(conn, new_rows, batch_id)
+
+        try:
+            summary = store.import_incidents(parsed, source_name=source_name,
+                                             content_sha256=content_sha256, partial=partial,
+                                             synthetic=synthetic, on_import=on_import,
+                                             update=update, actor=actor)
+        finally:
+            wait([preparing])
+    return summary, preparing.result()
+
+
+def _has_own_connections(store: Store) -> bool:
+    """Whether a second thread reads the store on a connection of its own that sees the same
+    data (every file or server database; not SQLite in memory)."""
+    url = store.engine.url
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
 
 
 # --- witte-voetenacties ------------------------------------------------------------------------
