@@ -5,7 +5,10 @@ when the command runs, so ``geoveilig import`` starts without loading the analys
 
 from __future__ import annotations
 
+import gc
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +17,7 @@ import typer
 from .common import handle_errors
 
 if TYPE_CHECKING:
+    from ..incidents import ParseResult
     from ..store import Store
 
 
@@ -44,14 +48,36 @@ def import_file(
     foute rij is. Misdrijftypen: zie 'geoveilig crimetypes'."""
     if not file.is_file():
         raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="FILE")
+    with _no_cycle_collection():
+        parsed, store, sha = _read(file, crs)
+    _store(file, parsed, store, sha, partial=partial, rejects=rejects, update=update)
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Python's cycle collector paused while the libraries are imported and the file is
+    parsed: loading ~900 modules allocates ~240,000 objects, which otherwise trigger dozens
+    of full collections (~0.2 s CPU); the parsing holds its data in arrays, not in cycles.
+    Reference counting frees memory as usual; collection resumes afterwards."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _read(file: Path, crs: str | None) -> tuple[ParseResult, Store, str]:
+    """The file parsed, the store opened and the file's checksum. The file's bytes are not
+    kept while storing (bounded memory; the rejects file reads the file again, it needs only
+    the rejected rows)."""
     import contextlib
-    import getpass
     import hashlib
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..errors import ImportRejected
-    from ..incidents import SNIFF_BYTES, parse_incidents, sniff, write_rejects
-    from .common import areas, console, open_store, out
+    from ..incidents import SNIFF_BYTES, parse_incidents, sniff
+    from .common import areas, console, open_store
 
     with file.open("rb") as fh:  # refuse a wrong file type before reading it all
         sniff(fh.read(SNIFF_BYTES), file.name)
@@ -82,10 +108,19 @@ def import_file(
                 preparing.result()[0].close()
             raise
         store, sha = preparing.result()
-    from ..alerts.service import import_with_alerts
+    return parsed, store, sha
 
-    del data  # bounded memory: the file's bytes are not kept while storing (read again for
-    # the rejects file, which needs only the rejected rows)
+
+def _store(file: Path, parsed: ParseResult, store: Store, sha: str, *, partial: bool,
+           rejects: Path | None, update: bool) -> None:
+    """Store the parsed rows with their alerts and print the summary."""
+    import getpass
+
+    from ..alerts.service import import_with_alerts
+    from ..errors import ImportRejected
+    from ..incidents import write_rejects
+    from .common import areas, console, open_store, out
+
     console.print("Kolommen: " + ", ".join(f"{field} ← {col}"
                                            for field, col in parsed.columns.items()),
                   highlight=False, soft_wrap=True)
