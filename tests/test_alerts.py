@@ -96,6 +96,27 @@ def test_overlapping_zones_merge_and_expired_ones_are_not_news(areas) -> None:
         [(z.n_incidents, z.valid_from, z.valid_until) for z in zones]
 
 
+def test_zone_geometry_is_the_union_of_its_cells(areas) -> None:
+    """The coverage union of the cell squares equals the general union on the 1 m grid, for
+    a disc, a ring (a hole) and two separate blobs."""
+    from geoveilig.alerts.zones import _cell_union
+
+    grid = grid_of(areas)
+    geoms = grid.geometries()
+    i = grid.n_cells // 2
+    cx, cy = float(grid.cx[i]), float(grid.cy[i])
+    disc = incident_cells(grid, cx, cy, 300.0)
+    ring = np.setdiff1d(incident_cells(grid, cx, cy, 500.0), incident_cells(grid, cx, cy, 150.0))
+    blobs = np.union1d(disc, incident_cells(grid, cx + 3000, cy, 200.0))
+    for cells in (disc, ring, blobs):
+        ours = _cell_union(geoms[cells])
+        reference = shapely.union_all(geoms[cells], grid_size=1.0)
+        assert shapely.equals_exact(shapely.normalize(ours), shapely.normalize(reference), 0)
+        assert ours.area == pytest.approx(len(cells) * 125.0**2)
+    assert len(_cell_union(geoms[ring]).interiors) == 1
+    assert _cell_union(geoms[blobs]).geom_type == "MultiPolygon"
+
+
 def test_extent_is_measured_on_a_near_repeat_process_and_falls_back_without_one(areas) -> None:
     poly = shapely.union_all(np.asarray(areas.buurten.geometry.values))
     contagious = self_exciting_incidents(poly, 500, days=730, offspring_mean=0.6, sigma_m=60,
@@ -115,8 +136,11 @@ def test_extent_is_measured_on_a_near_repeat_process_and_falls_back_without_one(
 
 def test_import_writes_alerts_in_its_transaction(loaded, areas, burglaries) -> None:
     store = loaded
+    before = store.time_range()
     summary, hook = import_with_alerts(store, areas, parsed(_new(burglaries)),
                                        source_name="nieuw.csv", content_sha256="b")
+    # prepare ran beside the import's writes and saw the store as it was before the import
+    assert before is not None and hook.stored_until == before[1] < store.time_range()[1]
     assert summary.accepted == len(_new(burglaries))
     stored = list_alerts(store)
     assert len(stored) == len(hook.alert_ids) > 0
@@ -131,6 +155,12 @@ def test_import_writes_alerts_in_its_transaction(loaded, areas, burglaries) -> N
     again, hook2 = import_with_alerts(store, areas, parsed(_new(burglaries)),
                                       source_name="nieuw.csv", content_sha256="b")
     assert again.accepted == 0 and hook2.alert_ids == [] and len(list_alerts(store)) == len(stored)
+    # the summary says what the near-repeat check covered
+    assert (hook.news_rows, hook.history_rows) == (len(_new(burglaries)), 0)
+    assert hook.checked().startswith(f"Near-repeatcontrole: {len(_new(burglaries))} recente "
+                                     "incident(en) vanaf ")
+    assert "meldingen voor: woninginbraak" in hook.checked()
+    assert hook2.checked() == "Near-repeatcontrole: geen nieuwe incidenten."
 
 
 def test_a_failing_outbox_rolls_the_import_back(loaded, areas, burglaries) -> None:
@@ -347,3 +377,26 @@ def test_a_load_of_old_history_raises_no_alerts_and_measures_nothing(loaded, are
                                        content_sha256="c")
     assert summary.accepted == len(old) and hook.alert_ids == []
     assert list_alerts(loaded).empty
+    # not skipped silently: the summary counts them as history
+    assert (hook.news_rows, hook.history_rows) == (0, len(old))
+    assert hook.checked() == (f"Near-repeatcontrole: geen recente incidenten; {len(old)} oudere "
+                              "incident(en) (meer dan 90 dagen voor het nieuwste) alleen "
+                              "opgeslagen als geschiedenis.")
+
+
+def test_an_in_memory_store_prepares_the_alerts_before_the_import(areas, burglaries) -> None:
+    """SQLite in memory has one connection per thread (each its own empty database): the
+    alerts are prepared on the import's thread there, with the same result."""
+    from geoveilig.store import Store
+
+    store = Store("sqlite://")
+    try:
+        store.import_incidents(parsed(burglaries.loc[burglaries["occurred_at"] < CUT]),
+                               source_name="oud.csv", content_sha256="a")
+        summary, hook = import_with_alerts(store, areas, parsed(_new(burglaries)),
+                                           source_name="nieuw.csv", content_sha256="b")
+        assert summary.accepted == len(_new(burglaries))
+        assert len(hook.alert_ids) > 0 and len(list_alerts(store)) == len(hook.alert_ids)
+        assert hook.news_rows == len(_new(burglaries))
+    finally:
+        store.close()

@@ -53,6 +53,53 @@ def test_import_bad_file_fails_in_dutch_and_writes_rejects(env):
     assert result.exit_code != 0
 
 
+def test_import_says_what_the_near_repeat_check_covered(env):
+    f = env / "mix.csv"
+    f.write_text("registratienummer;soort;pleegdatum;x;y\n"
+                 "oud;woninginbraak;2015-06-01;173624;388270\n"
+                 "nieuw;woninginbraak;2017-01-10;173624;388270\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", str(f)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert ("Near-repeatcontrole: 1 recente incident(en) vanaf 12-10-2016 getoetst, meldingen "
+            "voor: woninginbraak; 1 oudere incident(en) (meer dan 90 dagen voor het nieuwste) "
+            "alleen opgeslagen als geschiedenis.") in said
+    again = runner.invoke(app, ["import", str(f)])
+    assert "Near-repeatcontrole: geen nieuwe incidenten." in again.output
+
+
+def test_import_pauses_the_cycle_collector_only_while_reading(env):
+    """The collector is paused while the file is read and parsed, and back on afterwards,
+    also when the file is refused."""
+    import gc
+
+    from geoveilig.cli import import_cmd
+
+    seen = []
+    real = import_cmd._read
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    f = env / "een.csv"
+    f.write_text("registratienummer;soort;pleegdatum;x;y\n"
+                 "a;woninginbraak;2017-01-01;173624;388270\n", encoding="utf-8")
+    bad = env / "fout.csv"
+    bad.write_text("registratienummer;soort;pleegdatum;x;y\n"
+                   "b;fraude;2017-01-01;173624;388270\n", encoding="utf-8")
+    import_cmd._read = spy
+    try:
+        assert gc.isenabled()
+        assert runner.invoke(app, ["import", str(f)]).exit_code == 0
+        assert gc.isenabled()
+        assert runner.invoke(app, ["import", str(bad)]).exit_code == 2
+        assert gc.isenabled()
+    finally:
+        import_cmd._read = real
+    assert seen == [False, False]
+
+
 def test_missing_geography_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(tmp_path / "nope"))
     result = runner.invoke(app, ["areas", "show"])

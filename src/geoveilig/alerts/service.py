@@ -12,6 +12,7 @@ import and its alerts commit or roll back together (on SQLite and PostgreSQL ali
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -53,8 +54,35 @@ class AlertHook:
     stored_until: pd.Timestamp | None
     alerts: list[Alert] = field(default_factory=list)
     alert_ids: list[int] = field(default_factory=list)
+    #: what the near-repeat check covered (set when the import has stored its rows): the
+    #: added rows within ``NEWS_DAYS`` of the newest incident (from ``news_since``), and the
+    #: older added rows, stored as history only
+    news_rows: int = 0
+    history_rows: int = 0
+    news_since: pd.Timestamp | None = None
+
+    def checked(self) -> str:
+        """In Dutch, what the import's near-repeat check covered (nothing is skipped
+        silently: the rows stored as history only are counted too)."""
+        if self.news_rows == 0 and self.history_rows == 0:
+            return "Near-repeatcontrole: geen nieuwe incidenten."
+        text = "Near-repeatcontrole: "
+        if self.news_rows and self.news_since is not None:
+            types = ", ".join(sorted(self.extents)) or "geen (geen type met een patroon)"
+            text += (f"{self.news_rows} recente incident(en) vanaf "
+                     f"{local_day(self.news_since):%d-%m-%Y} getoetst, meldingen voor: {types}")
+        else:
+            text += "geen recente incidenten"
+        if self.history_rows:
+            text += (f"; {self.history_rows} oudere incident(en) (meer dan {NEWS_DAYS} dagen "
+                     "voor het nieuwste) alleen opgeslagen als geschiedenis")
+        return text + "."
 
     def __call__(self, conn: Connection, new_rows: pd.DataFrame, batch_id: int) -> None:
+        if len(new_rows) and self.news_since is not None:
+            news = int((pd.to_datetime(new_rows["occurred_at"], utc=True)
+                        >= self.news_since).sum())
+            self.news_rows, self.history_rows = news, len(new_rows) - news
         if len(new_rows) == 0 or not self.extents:
             return
         newest = pd.to_datetime(new_rows["occurred_at"], utc=True).max()
@@ -80,12 +108,14 @@ def prepare(store: Store, areas: Areas, new_rows: pd.DataFrame, *,
     with their status on that date, and the grid."""
     rng = store.time_range()
     stored_until = rng[1] if rng is not None else None
+    since = None
     if len(new_rows):
         # only incidents that can still raise an alert are news: a bulk load of history
         # (years of incidents) measures no extents and writes no alerts for its old rows
         when = pd.to_datetime(new_rows["occurred_at"], utc=True)
         newest = when.max() if stored_until is None else max(when.max(), stored_until)
-        new_rows = new_rows.loc[(when >= newest - pd.Timedelta(days=NEWS_DAYS)).to_numpy()]
+        since = newest - pd.Timedelta(days=NEWS_DAYS)
+        new_rows = new_rows.loc[(when >= since).to_numpy()]
     types = tuple(t for t in crime_types
                   if len(new_rows) and (new_rows["crime_type"] == t).any())
     extents: dict[str, Extent] = {}
@@ -110,7 +140,7 @@ def prepare(store: Store, areas: Areas, new_rows: pd.DataFrame, *,
         if len(registry.groups):
             groups = group_areas(registry, areas, local_day(as_of))
     return AlertHook(extents=extents, groups=groups, areas=areas, grid=grid_of(areas),
-                     stored_until=stored_until)
+                     stored_until=stored_until, news_since=since)
 
 
 def import_with_alerts(store: Store, areas: Areas, parsed: ParseResult, *, source_name: str,
@@ -118,13 +148,43 @@ def import_with_alerts(store: Store, areas: Areas, parsed: ParseResult, *, sourc
                        update: bool = False, actor: str = "geoveilig"
                        ) -> tuple[ImportSummary, AlertHook]:
     """``Store.import_incidents`` with the alerts outbox written in the same transaction
-    (``update``/``actor``: corrections, see ``Store.import_incidents``)."""
-    hook = prepare(store, areas, parsed.frame)
-    summary = store.import_incidents(parsed, source_name=source_name,
-                                     content_sha256=content_sha256, partial=partial,
-                                     synthetic=synthetic, on_import=hook, update=update,
-                                     actor=actor)
-    return summary, hook
+    (``update``/``actor``: corrections, see ``Store.import_incidents``).
+
+    ``prepare`` (the Knox test of the extents) runs on a second thread while the import
+    writes its rows; it reads on a connection of its own, which sees the store as it was
+    before the import (the import commits only after its hook), exactly as when it ran first.
+    The hook waits for it. A database in memory (one connection) runs it first instead."""
+    def run() -> AlertHook:
+        return prepare(store, areas, parsed.frame)
+
+    if not _has_own_connections(store):
+        hook = run()
+        summary = store.import_incidents(parsed, source_name=source_name,
+                                         content_sha256=content_sha256, partial=partial,
+                                         synthetic=synthetic, on_import=hook, update=update,
+                                         actor=actor)
+        return summary, hook
+    with ThreadPoolExecutor(1) as pool:
+        preparing = pool.submit(run)
+
+        def on_import(conn: Connection, new_rows: pd.DataFrame, batch_id: int) -> None:
+            preparing.result()(conn, new_rows, batch_id)
+
+        try:
+            summary = store.import_incidents(parsed, source_name=source_name,
+                                             content_sha256=content_sha256, partial=partial,
+                                             synthetic=synthetic, on_import=on_import,
+                                             update=update, actor=actor)
+        finally:
+            wait([preparing])
+    return summary, preparing.result()
+
+
+def _has_own_connections(store: Store) -> bool:
+    """Whether a second thread reads the store on a connection of its own that sees the same
+    data (every file or server database; not SQLite in memory)."""
+    url = store.engine.url
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
 
 
 # --- witte-voetenacties ------------------------------------------------------------------------

@@ -127,7 +127,12 @@ def incident_cells(grid: Grid, x: float, y: float, distance_m: float,
                    min_cells: int = MIN_CELLS) -> np.ndarray:
     """Active cell indices of the generalised zone around a point (see the module
     docstring): a function of the point's cell only. Empty when the point is off the grid."""
-    home = grid.cell_of(np.array([x]), np.array([y]))[0]
+    home = int(grid.cell_of(np.array([x]), np.array([y]))[0])
+    return _cells_around(grid, home, distance_m, min_cells)
+
+
+def _cells_around(grid: Grid, home: int, distance_m: float, min_cells: int) -> np.ndarray:
+    """``incident_cells`` of a point in cell ``home`` (-1: off the grid)."""
     if home < 0:
         return np.zeros(0, dtype=np.int64)
     hx, hy = grid.cx[home], grid.cy[home]
@@ -160,6 +165,13 @@ class Zone:
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+def _cell_union(squares: np.ndarray) -> shapely.Geometry:
+    """The union of grid cell squares on a 1 m precision grid. The squares of one grid form a
+    coverage (edges shared exactly, no overlaps), so the coverage union gives the same shape
+    as ``shapely.union_all(squares, grid_size=1.0)`` at a fraction of its cost."""
+    return shapely.set_precision(shapely.coverage_union_all(squares), 1.0)
+
+
 def build_zones(incidents: pd.DataFrame, extents: dict[str, Extent], grid: Grid,
                 as_of: pd.Timestamp | None = None, *, min_cells: int = MIN_CELLS
                 ) -> list[Zone]:
@@ -182,8 +194,10 @@ def build_zones(incidents: pd.DataFrame, extents: dict[str, Extent], grid: Grid,
         xs = pd.to_numeric(incidents["x"]).to_numpy(float)[mask][live]
         ys = pd.to_numeric(incidents["y"]).to_numpy(float)[mask][live]
         day, until = day[live].reset_index(drop=True), until[live].reset_index(drop=True)
-        cell_sets = [incident_cells(grid, x, y, ext.distance_m, min_cells)
-                     for x, y in zip(xs, ys, strict=True)]
+        # a zone depends on the incident's cell only: computed once per cell
+        homes = grid.cell_of(xs, ys).tolist()
+        around = {h: _cells_around(grid, h, ext.distance_m, min_cells) for h in set(homes)}
+        cell_sets = [around[h] for h in homes]
         keep = [i for i, c in enumerate(cell_sets) if c.size]
         if not keep:
             continue
@@ -199,7 +213,7 @@ def build_zones(incidents: pd.DataFrame, extents: dict[str, Extent], grid: Grid,
             zones.append(Zone(
                 crime_type=slug, cells=tuple(int(c) for c in cells),
                 cell_ids=tuple(cell_key(grid, cells)),
-                geometry=shapely.union_all(geoms[cells], grid_size=1.0),
+                geometry=_cell_union(geoms[cells]),
                 valid_from=day.iloc[members].min(), valid_until=until.iloc[members].max(),
                 n_incidents=len(members), extent=ext, as_of=as_of))
     return zones

@@ -155,10 +155,15 @@ class Store:
                     if stored_revision(conn) == head:
                         self._detect()
                         return
-            from alembic import command
-
             with self.engine.begin() as conn:
-                command.upgrade(alembic_config(conn), "head")
+                # a new SQLite file: the schema in one step from the snapshot
+                # (store.snapshot), then only the migrations written after it, if any
+                from .snapshot import create_from_snapshot
+
+                if create_from_snapshot(conn) != head or head is None:
+                    from alembic import command
+
+                    command.upgrade(alembic_config(conn), "head")
         except sa.exc.OperationalError as exc:
             raise StoreUnavailable(f"database niet bereikbaar: {exc.orig}") from exc
         self._detect()

@@ -119,12 +119,12 @@ def write_alerts(conn: Connection, records: Sequence[dict[str, Any]],
     known = {k for (k,) in conn.execute(sa.select(alerts.c.alert_key).where(
         alerts.c.alert_key.in_(keys))).all()}
     now = int(time.time())
-    ids: list[int] = []
+    rows: list[dict[str, Any]] = []
     for r in records:
         if r["alert_key"] in known:
             continue
         known.add(r["alert_key"])
-        row = {
+        rows.append({
             "alert_key": r["alert_key"], "batch_id": batch_id, "created_at": now,
             "crime_type": r["crime_type"], "valid_from": _epoch(r["valid_from"]),
             "valid_until": _epoch(r["valid_until"]), "distance_m": float(r["distance_m"]),
@@ -134,10 +134,13 @@ def write_alerts(conn: Connection, records: Sequence[dict[str, Any]],
             "buurten": ";".join(r["buurten"]) or None, "wijken": ";".join(r["wijken"]) or None,
             "group_ids": ";".join(r["group_ids"]) or None, "message": r["message"],
             "action": r["action"], "status": "pending",
-        }
-        ids.append(int(conn.execute(alerts.insert().values(**row).returning(alerts.c.id))
-                       .scalar_one()))
-    return ids
+        })
+    if not rows:
+        return []
+    # one statement for all rows (SQLAlchemy's "insertmanyvalues"), ids in the rows' order
+    inserted = conn.execute(alerts.insert().returning(alerts.c.id,
+                                                      sort_by_parameter_order=True), rows)
+    return [int(i) for i in inserted.scalars().all()]
 
 
 def _frame(rows: Sequence[Any]) -> gpd.GeoDataFrame:
