@@ -1,4 +1,4 @@
--- revision: 0013
+-- revision: 0014
 -- The SQLite schema the migrations build, for new stores; written by 'python -m geoveilig.store.snapshot' (do not edit).
 
 CREATE TABLE alembic_version (
@@ -68,7 +68,7 @@ CREATE TABLE api_keys (
 	salt VARCHAR(32) NOT NULL, 
 	key_hash VARCHAR(64) NOT NULL, 
 	created_at BIGINT NOT NULL, 
-	revoked_at BIGINT, 
+	revoked_at BIGINT, gemeente VARCHAR(256), 
 	CONSTRAINT pk_api_keys PRIMARY KEY (id), 
 	CONSTRAINT uq_api_keys_key_id UNIQUE (key_id)
 );
