@@ -178,8 +178,10 @@ def gdal_commands(base: str) -> list[tuple[list[str], str]]:
         (["ogr2ogr", "-f", "GPKG", "hotspots.gpkg", oapif, "hotspots", "-oo", "PAGE_SIZE=1000",
           *key], ""),
         (["ogrinfo", "-ro", "-so", "hotspots.gpkg", "hotspots"], "Feature Count:"),
-        (["ogrinfo", "-ro", "-so", "-al", tile, "--config", "GDAL_HTTP_HEADERS",
-          "X-API-Key: SLEUTEL"], "Feature Count:"),
+        # Z/X/Y: GDAL cannot read the tile address from a URL with a query; with them it
+        # gives the features in Web Mercator metres
+        (["ogrinfo", "-ro", "-so", "-al", tile, "-oo", "Z=14", "-oo", f"X={col}", "-oo",
+          f"Y={row}", "--config", "GDAL_HTTP_HEADERS", "X-API-Key: SLEUTEL"], "Feature Count:"),
     ]
 
 
@@ -209,8 +211,10 @@ def run_gdal(base: str, key: str, tmp: Path) -> str:
 
 
 def _quote(arg: str) -> str:
-    return f'"{arg}"' if re.search(r"[\s?&:]", arg) and not arg.startswith(
-        ("OAPIF:", "-")) or " " in arg else arg
+    """An argument as a shell user types it: quoted when it holds a space, or a ``?``, ``&``
+    or ``:`` outside an ``OAPIF:`` address or option."""
+    special = re.search(r"[\s?&:]", arg) and not arg.startswith(("OAPIF:", "-"))
+    return f'"{arg}"' if special or " " in arg else arg
 
 
 def write_gdal_output(markdown: str) -> None:
@@ -368,8 +372,12 @@ def _oapif(cfg: dict[str, Any], collection: str, title: str, authcfg: str | None
 
 def _graduated(layer: Any, field: str, ramp: str, classes: int = 5, outline: str = "#555555"
                ) -> None:
-    from qgis.core import (QgsClassificationPrettyBreaks, QgsFillSymbol, QgsGraduatedSymbolRenderer,
-                           QgsStyle)
+    from qgis.core import (
+        QgsClassificationPrettyBreaks,
+        QgsFillSymbol,
+        QgsGraduatedSymbolRenderer,
+        QgsStyle,
+    )
 
     renderer = QgsGraduatedSymbolRenderer(field)
     renderer.setClassificationMethod(QgsClassificationPrettyBreaks())
@@ -388,8 +396,12 @@ def _outlines(layer: Any) -> None:
 
 
 def _labels(layer: Any, field: str = "name", size: float = 8.5) -> None:
-    from qgis.core import (QgsPalLayerSettings, QgsTextBufferSettings, QgsTextFormat,
-                           QgsVectorLayerSimpleLabeling)
+    from qgis.core import (
+        QgsPalLayerSettings,
+        QgsTextBufferSettings,
+        QgsTextFormat,
+        QgsVectorLayerSimpleLabeling,
+    )
     from qgis.PyQt.QtGui import QColor, QFont
 
     fmt = QgsTextFormat()
@@ -422,8 +434,13 @@ def _risk_classes(layer: Any) -> None:
 
 
 def _tile_layer(cfg: dict[str, Any], authcfg: str) -> Any:
-    from qgis.core import (QgsFillSymbol, QgsVectorTileBasicRenderer,
-                           QgsVectorTileBasicRendererStyle, QgsVectorTileLayer, QgsWkbTypes)
+    from qgis.core import (
+        QgsFillSymbol,
+        QgsVectorTileBasicRenderer,
+        QgsVectorTileBasicRendererStyle,
+        QgsVectorTileLayer,
+        QgsWkbTypes,
+    )
     from qgis.PyQt.QtCore import QUrl
 
     template = (f"{cfg['base']}/collections/hotspots/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
@@ -450,8 +467,7 @@ def _render(cfg: dict[str, Any], layers: list[Any], name: str, title: str,
             stamp: bool = True) -> None:
     """``layers`` (top first) into ``out/name``, RD New, over the extent of the gemeente, with
     a title and the layers' attribution."""
-    from qgis.core import (QgsCoordinateReferenceSystem, QgsMapRendererParallelJob,
-                           QgsMapSettings)
+    from qgis.core import QgsCoordinateReferenceSystem, QgsMapRendererParallelJob, QgsMapSettings
     from qgis.PyQt.QtCore import QRectF, QSize, Qt
     from qgis.PyQt.QtGui import QColor, QFont, QPainter
 
@@ -487,8 +503,13 @@ def _render(cfg: dict[str, Any], layers: list[Any], name: str, title: str,
 
 def render(config: Path) -> None:
     """PyQGIS: load, check, style and render the layers; write the project for the window."""
-    from qgis.core import (QgsCoordinateReferenceSystem, QgsCoordinateTransform,
-                           QgsDatumTransform, QgsProject, QgsReferencedRectangle)
+    from qgis.core import (
+        QgsCoordinateReferenceSystem,
+        QgsCoordinateTransform,
+        QgsDatumTransform,
+        QgsProject,
+        QgsReferencedRectangle,
+    )
 
     cfg = json.loads(config.read_text(encoding="utf-8"))
     app = _qgis_app(cfg)
