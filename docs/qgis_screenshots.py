@@ -463,10 +463,19 @@ def _tile_layer(cfg: dict[str, Any], authcfg: str) -> Any:
     return layer
 
 
+def _legend_of(layer: Any) -> list[tuple[str, str]]:
+    """(label, colour) of each class of a graduated or categorized vector layer."""
+    renderer = layer.renderer()
+    classes = renderer.ranges() if hasattr(renderer, "ranges") else renderer.categories()
+    return [(c.label().replace(" - ", " – ").replace(".", ","), c.symbol().color().name())
+            for c in classes]  # decimal commas: text for people
+
+
 def _render(cfg: dict[str, Any], layers: list[Any], name: str, title: str,
-            stamp: bool = True) -> None:
+            stamp: bool = True, legend: tuple[str, list[tuple[str, str]]] | None = None
+            ) -> None:
     """``layers`` (top first) into ``out/name``, RD New, over the extent of the gemeente, with
-    a title and the layers' attribution."""
+    a title, a legend (its title and the classes) and the layers' attribution."""
     from qgis.core import QgsCoordinateReferenceSystem, QgsMapRendererParallelJob, QgsMapSettings
     from qgis.PyQt.QtCore import QRectF, QSize, Qt
     from qgis.PyQt.QtGui import QColor, QFont, QPainter
@@ -496,6 +505,24 @@ def _render(cfg: dict[str, Any], layers: list[Any], name: str, title: str,
         painter.setFont(QFont("DejaVu Sans", 10))
         painter.drawText(QRectF(10, h - 26, w - 20, 26), Qt.AlignVCenter | Qt.AlignLeft,
                          f"Bron: geoveilig OGC API – {cfg['attribution']}")
+        if legend:
+            heading, entries = legend
+            box = QRectF(w - 250, h - 40 - 22 * (len(entries) + 1), 240,
+                         22 * (len(entries) + 1) + 8)
+            painter.fillRect(box, QColor(255, 255, 255, 230))
+            painter.setPen(QColor("#111111"))
+            painter.setFont(QFont("DejaVu Sans", 9, QFont.Bold))
+            painter.drawText(QRectF(box.left() + 8, box.top() + 4, 230, 20),
+                             Qt.AlignVCenter | Qt.AlignLeft, heading)
+            painter.setFont(QFont("DejaVu Sans", 9))
+            for i, (label, colour) in enumerate(entries, start=1):
+                top = box.top() + 4 + 22 * i
+                painter.fillRect(QRectF(box.left() + 8, top + 3, 22, 14), QColor(colour))
+                painter.setPen(QColor("#555555"))
+                painter.drawRect(QRectF(box.left() + 8, top + 3, 22, 14))
+                painter.setPen(QColor("#111111"))
+                painter.drawText(QRectF(box.left() + 38, top, 200, 20),
+                                 Qt.AlignVCenter | Qt.AlignLeft, label)
         painter.end()
     if not image.save(str(Path(cfg["out"]) / name)):
         fail(f"QGIS: {name} niet opgeslagen")
@@ -537,16 +564,20 @@ def render(config: Path) -> None:
     _graduated(wijken, "count", "Reds")
     _labels(wijken)
     _render(cfg, [wijken], "qgis-wijken.png",
-            "Wijken: geregistreerde misdrijven 2017 (OGC API - Features, laag wijken)")
+            "Wijken: geregistreerde misdrijven 2017 (OGC API - Features, laag wijken)",
+            legend=("misdrijven (count)", _legend_of(wijken)))
     _graduated(coverage, "coverage_share", "Greens")
     _labels(coverage)
     _render(cfg, [coverage], "qgis-preventie.png",
-            "Dekking preventiegroepen per wijk (laag prevention-coverage)")
+            "Dekking preventiegroepen per wijk (laag prevention-coverage)",
+            legend=("deel gedekt (coverage_share)", _legend_of(coverage)))
     _risk_classes(hotspots)
+    risk = ("risico (risk_class)", _legend_of(hotspots))
     _render(cfg, [outline, hotspots], "qgis-hotspots.png",
-            "Hotspots inbraak, risicoklassen (laag hotspots, met sleutel)")
+            "Hotspots inbraak, risicoklassen (laag hotspots, met sleutel)", legend=risk)
     _render(cfg, [outline, tiles], "qgis-tegels.png",
-            f"Hotspots {cfg['crime_type']} als vectortegels (WebMercatorQuad, met sleutel)")
+            f"Hotspots {cfg['crime_type']} als vectortegels (WebMercatorQuad, met sleutel)",
+            legend=risk)
     project = QgsProject.instance()
     project.setCrs(rd)
     project.viewSettings().setDefaultViewExtent(QgsReferencedRectangle(box, rd))
