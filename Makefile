@@ -12,7 +12,7 @@ unexport PYTHONDONTWRITEBYTECODE
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test test-fast lint bench setup strip-notebooks
+.PHONY: demo test test-fast lint bench setup strip-notebooks docs-qgis
 
 $(UV):
 	$(PY) -m venv .tools
@@ -43,6 +43,11 @@ lint: setup
 
 bench: setup
 	for f in benchmarks/bench_*.py; do .venv/bin/python $$f || exit 1; done
+
+# screenshots of QGIS and the GDAL output of docs/api.md (needs QGIS, Xvfb, ImageMagick and
+# gdal-bin: apt-get install qgis python3-qgis xvfb imagemagick gdal-bin; not part of CI)
+docs-qgis: setup
+	.venv/bin/python docs/qgis_screenshots.py
 
 strip-notebooks: setup
 	.venv/bin/python notebooks/strip_outputs.py

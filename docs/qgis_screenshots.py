@@ -173,10 +173,15 @@ def gdal_commands(base: str) -> list[tuple[list[str], str]]:
         (["ogrinfo", "-ro", "-so", oapif], "wijken"),
         (["ogrinfo", "-ro", "-so", oapif, *key], "hotspots"),
         (["ogrinfo", "-ro", "-so", "-al", oapif, "prevention-coverage"], "Feature Count: 12"),
-        (["ogr2ogr", "-f", "GPKG", "hotspots.gpkg", oapif, "hotspots", *key], ""),
+        # GDAL before 3.8 asks for 10 features a page: 378 requests for this layer, more
+        # than the default rate limit of 100 a second; PAGE_SIZE makes it 4
+        (["ogr2ogr", "-f", "GPKG", "hotspots.gpkg", oapif, "hotspots", "-oo", "PAGE_SIZE=1000",
+          *key], ""),
         (["ogrinfo", "-ro", "-so", "hotspots.gpkg", "hotspots"], "Feature Count:"),
-        (["ogrinfo", "-ro", "-so", "-al", tile, "--config", "GDAL_HTTP_HEADERS",
-          "X-API-Key: SLEUTEL"], "Feature Count:"),
+        # Z/X/Y: GDAL cannot read the tile address from a URL with a query; with them it
+        # gives the features in Web Mercator metres
+        (["ogrinfo", "-ro", "-so", "-al", tile, "-oo", "Z=14", "-oo", f"X={col}", "-oo",
+          f"Y={row}", "--config", "GDAL_HTTP_HEADERS", "X-API-Key: SLEUTEL"], "Feature Count:"),
     ]
 
 
@@ -206,8 +211,10 @@ def run_gdal(base: str, key: str, tmp: Path) -> str:
 
 
 def _quote(arg: str) -> str:
-    return f'"{arg}"' if re.search(r"[\s?&:]", arg) and not arg.startswith(
-        ("OAPIF:", "-")) or " " in arg else arg
+    """An argument as a shell user types it: quoted when it holds a space, or a ``?``, ``&``
+    or ``:`` outside an ``OAPIF:`` address or option."""
+    special = re.search(r"[\s?&:]", arg) and not arg.startswith(("OAPIF:", "-"))
+    return f'"{arg}"' if special or " " in arg else arg
 
 
 def write_gdal_output(markdown: str) -> None:
@@ -236,10 +243,12 @@ def qgis_env(tmp: Path) -> dict[str, str]:
     auth = tmp / "qgis-auth"
     auth.mkdir(exist_ok=True)
     (auth / "master.txt").write_text("alleen-voor-de-documentatie", encoding="utf-8")
+    runtime = tmp / "xdg-runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
     return {**os.environ, "QGIS_AUTH_DB_DIR_PATH": str(auth),
             "QGIS_AUTH_PASSWORD_FILE": str(auth / "master.txt"),
             "QGIS_CUSTOM_CONFIG_PATH": str(tmp / "qgis-profile"),
-            "XDG_RUNTIME_DIR": str(tmp), "QT_QPA_PLATFORM": "offscreen",
+            "XDG_RUNTIME_DIR": str(runtime), "QT_QPA_PLATFORM": "offscreen",
             "PYTHONPATH": ""}
 
 
@@ -363,11 +372,15 @@ def _oapif(cfg: dict[str, Any], collection: str, title: str, authcfg: str | None
 
 def _graduated(layer: Any, field: str, ramp: str, classes: int = 5, outline: str = "#555555"
                ) -> None:
-    from qgis.core import (QgsClassificationJenks, QgsFillSymbol, QgsGraduatedSymbolRenderer,
-                           QgsStyle)
+    from qgis.core import (
+        QgsClassificationPrettyBreaks,
+        QgsFillSymbol,
+        QgsGraduatedSymbolRenderer,
+        QgsStyle,
+    )
 
     renderer = QgsGraduatedSymbolRenderer(field)
-    renderer.setClassificationMethod(QgsClassificationJenks())
+    renderer.setClassificationMethod(QgsClassificationPrettyBreaks())
     renderer.setSourceSymbol(QgsFillSymbol.createSimple(
         {"outline_color": outline, "outline_width": "0.3"}))
     renderer.setSourceColorRamp(QgsStyle.defaultStyle().colorRamp(ramp))
@@ -383,11 +396,16 @@ def _outlines(layer: Any) -> None:
 
 
 def _labels(layer: Any, field: str = "name", size: float = 8.5) -> None:
-    from qgis.core import (QgsPalLayerSettings, QgsTextBufferSettings, QgsTextFormat,
-                           QgsVectorLayerSimpleLabeling)
-    from qgis.PyQt.QtGui import QColor
+    from qgis.core import (
+        QgsPalLayerSettings,
+        QgsTextBufferSettings,
+        QgsTextFormat,
+        QgsVectorLayerSimpleLabeling,
+    )
+    from qgis.PyQt.QtGui import QColor, QFont
 
     fmt = QgsTextFormat()
+    fmt.setFont(QFont("DejaVu Sans"))
     fmt.setSize(size)
     fmt.setColor(QColor("#111111"))
     buffer = QgsTextBufferSettings()
@@ -416,8 +434,13 @@ def _risk_classes(layer: Any) -> None:
 
 
 def _tile_layer(cfg: dict[str, Any], authcfg: str) -> Any:
-    from qgis.core import (QgsFillSymbol, QgsVectorTileBasicRenderer,
-                           QgsVectorTileBasicRendererStyle, QgsVectorTileLayer, QgsWkbTypes)
+    from qgis.core import (
+        QgsFillSymbol,
+        QgsVectorTileBasicRenderer,
+        QgsVectorTileBasicRendererStyle,
+        QgsVectorTileLayer,
+        QgsWkbTypes,
+    )
     from qgis.PyQt.QtCore import QUrl
 
     template = (f"{cfg['base']}/collections/hotspots/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
@@ -440,12 +463,20 @@ def _tile_layer(cfg: dict[str, Any], authcfg: str) -> Any:
     return layer
 
 
+def _legend_of(layer: Any) -> list[tuple[str, str]]:
+    """(label, colour) of each class of a graduated or categorized vector layer."""
+    renderer = layer.renderer()
+    classes = renderer.ranges() if hasattr(renderer, "ranges") else renderer.categories()
+    return [(c.label().replace(" - ", " – ").replace(".", ","), c.symbol().color().name())
+            for c in classes]  # decimal commas: text for people
+
+
 def _render(cfg: dict[str, Any], layers: list[Any], name: str, title: str,
-            stamp: bool = True) -> None:
+            stamp: bool = True, legend: tuple[str, list[tuple[str, str]]] | None = None
+            ) -> None:
     """``layers`` (top first) into ``out/name``, RD New, over the extent of the gemeente, with
-    a title and the layers' attribution."""
-    from qgis.core import (QgsCoordinateReferenceSystem, QgsMapRendererParallelJob,
-                           QgsMapSettings)
+    a title, a legend (its title and the classes) and the layers' attribution."""
+    from qgis.core import QgsCoordinateReferenceSystem, QgsMapRendererParallelJob, QgsMapSettings
     from qgis.PyQt.QtCore import QRectF, QSize, Qt
     from qgis.PyQt.QtGui import QColor, QFont, QPainter
 
@@ -474,6 +505,24 @@ def _render(cfg: dict[str, Any], layers: list[Any], name: str, title: str,
         painter.setFont(QFont("DejaVu Sans", 10))
         painter.drawText(QRectF(10, h - 26, w - 20, 26), Qt.AlignVCenter | Qt.AlignLeft,
                          f"Bron: geoveilig OGC API – {cfg['attribution']}")
+        if legend:
+            heading, entries = legend
+            box = QRectF(w - 250, h - 40 - 22 * (len(entries) + 1), 240,
+                         22 * (len(entries) + 1) + 8)
+            painter.fillRect(box, QColor(255, 255, 255, 230))
+            painter.setPen(QColor("#111111"))
+            painter.setFont(QFont("DejaVu Sans", 9, QFont.Bold))
+            painter.drawText(QRectF(box.left() + 8, box.top() + 4, 230, 20),
+                             Qt.AlignVCenter | Qt.AlignLeft, heading)
+            painter.setFont(QFont("DejaVu Sans", 9))
+            for i, (label, colour) in enumerate(entries, start=1):
+                top = box.top() + 4 + 22 * i
+                painter.fillRect(QRectF(box.left() + 8, top + 3, 22, 14), QColor(colour))
+                painter.setPen(QColor("#555555"))
+                painter.drawRect(QRectF(box.left() + 8, top + 3, 22, 14))
+                painter.setPen(QColor("#111111"))
+                painter.drawText(QRectF(box.left() + 38, top, 200, 20),
+                                 Qt.AlignVCenter | Qt.AlignLeft, label)
         painter.end()
     if not image.save(str(Path(cfg["out"]) / name)):
         fail(f"QGIS: {name} niet opgeslagen")
@@ -481,7 +530,13 @@ def _render(cfg: dict[str, Any], layers: list[Any], name: str, title: str,
 
 def render(config: Path) -> None:
     """PyQGIS: load, check, style and render the layers; write the project for the window."""
-    from qgis.core import QgsCoordinateReferenceSystem, QgsCoordinateTransform, QgsProject
+    from qgis.core import (
+        QgsCoordinateReferenceSystem,
+        QgsCoordinateTransform,
+        QgsDatumTransform,
+        QgsProject,
+        QgsReferencedRectangle,
+    )
 
     cfg = json.loads(config.read_text(encoding="utf-8"))
     app = _qgis_app(cfg)
@@ -509,18 +564,29 @@ def render(config: Path) -> None:
     _graduated(wijken, "count", "Reds")
     _labels(wijken)
     _render(cfg, [wijken], "qgis-wijken.png",
-            "Wijken: geregistreerde misdrijven 2017 (OGC API - Features, laag wijken)")
+            "Wijken: geregistreerde misdrijven 2017 (OGC API - Features, laag wijken)",
+            legend=("misdrijven (count)", _legend_of(wijken)))
     _graduated(coverage, "coverage_share", "Greens")
     _labels(coverage)
     _render(cfg, [coverage], "qgis-preventie.png",
-            "Dekking preventiegroepen per wijk (laag prevention-coverage)")
+            "Dekking preventiegroepen per wijk (laag prevention-coverage)",
+            legend=("deel gedekt (coverage_share)", _legend_of(coverage)))
     _risk_classes(hotspots)
+    risk = ("risico (risk_class)", _legend_of(hotspots))
     _render(cfg, [outline, hotspots], "qgis-hotspots.png",
-            "Hotspots inbraak, risicoklassen (laag hotspots, met sleutel)")
+            "Hotspots inbraak, risicoklassen (laag hotspots, met sleutel)", legend=risk)
     _render(cfg, [outline, tiles], "qgis-tegels.png",
-            f"Hotspots {cfg['crime_type']} als vectortegels (WebMercatorQuad, met sleutel)")
+            f"Hotspots {cfg['crime_type']} als vectortegels (WebMercatorQuad, met sleutel)",
+            legend=risk)
     project = QgsProject.instance()
     project.setCrs(rd)
+    project.viewSettings().setDefaultViewExtent(QgsReferencedRectangle(box, rd))
+    context = project.transformContext()  # no question which transformation to use
+    for source in (wijken.crs(), tiles.crs()):
+        operations = QgsDatumTransform.operations(source, rd)
+        if operations:
+            context.addCoordinateOperation(source, rd, operations[0].proj)
+    project.setTransformContext(context)
     project.setTitle("geoveilig (demo)")
     for layer in (wijken, coverage, hotspots, tiles):
         project.addMapLayer(layer)
@@ -544,40 +610,77 @@ def render(config: Path) -> None:
 #: for a screenshot, then opens the data source manager on "WFS / OGC API - Features" and
 #: clicks "Verbinden"; the window mode takes the screenshots at the marks
 STARTUP = r'''
-import os
+import os, traceback
+from qgis.core import QgsProject
 from qgis.utils import iface
 from qgis.PyQt.QtCore import QTimer
-from qgis.PyQt.QtWidgets import QApplication, QPushButton
+from qgis.PyQt.QtWidgets import QAction, QApplication, QListWidget, QPushButton
 
 D = os.environ["GV_SHOTS"]
+SCREEN = tuple(int(v) for v in os.environ["GV_SCREEN"].split("x"))
 
-def mark(name):
-    open(os.path.join(D, name), "w").close()
+def mark(name, text=""):
+    with open(os.path.join(D, name), "w") as f:
+        f.write(text)
+
+def guarded(step):
+    def run():
+        try:
+            step()
+        except Exception:
+            mark("error", traceback.format_exc())
+    return run
 
 def wait_for(name, then):
     if os.path.exists(os.path.join(D, name)):
-        then()
+        guarded(then)()
     else:
         QTimer.singleShot(300, lambda: wait_for(name, then))
 
 def main_window():
-    iface.mainWindow().showMaximized()
-    iface.layerTreeView().expandAll()
-    iface.mapCanvas().refreshAllLayers()
+    iface.mainWindow().setGeometry(0, 0, *SCREEN)  # Xvfb has no window manager to maximise
+    iface.layerTreeView().collapseAllNodes()
+    canvas = iface.mapCanvas()
+    canvas.setExtent(QgsProject.instance().viewSettings().defaultViewExtent())
+    canvas.refreshAllLayers()
     QTimer.singleShot(15000, lambda: (mark("main"), wait_for("main.done", source_manager)))
 
 def source_manager():
-    iface.openDataSourceManagerPage("WFS")
-    QTimer.singleShot(2000, connect)
+    QTimer.singleShot(3000, guarded(wfs_page))  # before: the dialog may be modal
+    if hasattr(iface, "openDataSourceManagerPage"):
+        iface.openDataSourceManagerPage("WFS")
+    else:
+        iface.mainWindow().findChild(QAction, "mActionDataSourceManager").trigger()
+
+def wfs_page():
+    """Select the page "WFS / OGC API - Features" in the dialog's list of pages."""
+    for widget in QApplication.topLevelWidgets():
+        if widget.isVisible() and widget is not iface.mainWindow():
+            widget.setGeometry(40, 30, SCREEN[0] - 80, SCREEN[1] - 60)
+            for pages in widget.findChildren(QListWidget):
+                for row in range(pages.count()):
+                    if "OGC API" in pages.item(row).text():
+                        pages.setCurrentRow(row)
+    QTimer.singleShot(2000, guarded(connect))
 
 def connect():
+    clicked = 0
     for widget in QApplication.topLevelWidgets():
         for button in widget.findChildren(QPushButton, "btnConnect"):
             if button.isVisible():
                 button.click()
+                clicked += 1
+    if not clicked:
+        names = [(w.metaObject().className(), w.windowTitle(), b.objectName(), b.text(),
+                  b.isVisible()) for w in QApplication.topLevelWidgets()
+                 for b in w.findChildren(QPushButton) if "erbind" in b.text()]
+        names += [(w.metaObject().className(), w.windowTitle()) for w in
+                  QApplication.topLevelWidgets() if w.isVisible()]
+        mark("error", f"geen zichtbare knop btnConnect (Verbinden): {names}")
+        return
     QTimer.singleShot(12000, lambda: mark("dialog"))
 
-QTimer.singleShot(5000, main_window)
+QTimer.singleShot(5000, guarded(main_window))
 '''
 
 
@@ -595,12 +698,13 @@ def _profile(cfg: dict[str, Any], authcfg: str) -> Path:
         "connections-wfs\\geoveilig\\pagingenabled=true",
         "connections-wfs\\selected=geoveilig",
         f"WFS\\geoveilig\\authcfg={authcfg}",
+        "", "[app]", "projections\\promptWhenMultipleTransformsExist=false",
         "", "[core]", "NewsFeed\\httpsfeedqgisorg\\disabled=true", ""]), encoding="utf-8")
     return profile
 
 
 def _shoot(name: str, shots: Path, crop: tuple[int, int, int, int] | None = None) -> None:
-    raw = shots / f"{name}-raw.png"
+    raw = shots / f"raw-{name}"
     subprocess.run(["import", "-window", "root", str(raw)], check=True, timeout=60)
     args = ["convert", str(raw)]
     if crop:
@@ -617,21 +721,26 @@ def window(config: Path) -> None:
     authcfg = json.loads((tmp / "render-result.json").read_text())["authcfg"]
     _profile(cfg, authcfg)
     (tmp / "startup.py").write_text(STARTUP, encoding="utf-8")
-    env = {**os.environ, "GV_SHOTS": str(tmp)}
+    env = {**os.environ, "GV_SHOTS": str(tmp), "GV_SCREEN": "{}x{}".format(*cfg["screen"])}
     with open(tmp / "qgis.log", "wb") as log:
         proc = subprocess.Popen(
             ["qgis", "--nologo", "--noversioncheck", "--profiles-path",
              os.environ["QGIS_CUSTOM_CONFIG_PATH"], "--code", str(tmp / "startup.py"),
              "--project", str(tmp / "geoveilig.qgs")], env=env, stdout=log, stderr=log)
         try:
-            for mark, name in (("main", "qgis-venster.png"), ("dialog", "qgis-verbinden.png")):
-                deadline = time.time() + 300
+            w, h = cfg["screen"]
+            dialog = (w - 80, h - 60, 40, 30)  # where the startup code puts the dialog
+            for mark, name, crop in (("main", "qgis-venster.png", None),
+                                     ("dialog", "qgis-verbinden.png", dialog)):
+                deadline = time.time() + float(os.environ.get("GV_QGIS_WAIT", "300"))
                 while not (tmp / mark).exists():
+                    if (tmp / "error").exists():
+                        fail("QGIS: " + (tmp / "error").read_text())
                     if proc.poll() is not None or time.time() > deadline:
                         fail(f"QGIS bereikte '{mark}' niet: "
                              + (tmp / "qgis.log").read_text(errors="replace")[-2000:])
                     time.sleep(0.5)
-                _shoot(name, shots)
+                _shoot(name, shots, crop)
                 (tmp / f"{mark}.done").touch()
         finally:
             proc.terminate()

@@ -263,3 +263,29 @@ def test_the_gdal_commands_of_the_api_page_work(tmp_path, shared_geo, areas,
         refused = subprocess.run(keyless, cwd=tmp_path, capture_output=True, text=True,
                                  timeout=120)
         assert refused.returncode != 0
+
+
+def test_the_api_page_shows_real_gdal_output_and_small_qgis_images() -> None:
+    """``make docs-qgis`` (docs/qgis_screenshots.py) wrote what the API page shows: every GDAL
+    command it runs with its own output (no empty layer, no key), and the QGIS screenshots,
+    each under 300 KB."""
+    spec = importlib.util.spec_from_file_location("qgis_screenshots",
+                                                  ROOT / "docs" / "qgis_screenshots.py")
+    assert spec is not None and spec.loader is not None
+    shots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shots)
+    page = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    block = page.split(shots.START, 1)[1].split(shots.END, 1)[0]
+    for args, expect in shots.gdal_commands(shots.DOC_BASE):
+        shown = "$ " + " ".join(shots._quote(a) for a in args)
+        assert shown in block, f"{shown} ontbreekt: draai make docs-qgis"
+        output = block.split(shown, 1)[1].split("```", 1)[0]
+        assert expect in output, (shown, output)
+    counts = [int(n) for n in re.findall(r"Feature Count: (\d+)", block)]
+    assert len(counts) >= 3 and min(counts) > 0
+    assert "SLEUTEL" in block and "gv_" not in block  # the key never reaches the docs
+    images = re.findall(r"\]\(img/(qgis-[^)]+\.png)\)", page)
+    assert len(set(images)) >= 5
+    for name in images:
+        size = (ROOT / "docs" / "img" / name).stat().st_size
+        assert 0 < size < shots.MAX_PNG_BYTES, (name, size)
