@@ -265,6 +265,41 @@ def test_public_layers_stay_public_for_other_gemeenten(served):
     assert r.status_code == 200
 
 
+def test_a_helmond_key_records_and_changes_helmond_deployments_only(served):
+    """Deployments and their effect (routes without a gemeente parameter) are scoped by
+    where the deployment lies: Buurdorp's answer as missing ones for a Helmond key."""
+    c = served["two"]
+    helmond, anyone = _h(served, "helmond-analyst"), _h(served, "analyst")
+    areas = served["areas"]
+    inside = {g: areas.buurten.loc[areas.buurten["code"].str[2:6] == g[2:]].geometry
+              .representative_point().iloc[0] for g in ("GM0794", "GM9901")}
+
+    def body(g: str) -> dict[str, object]:
+        return {"kind": "alarm", "x": inside[g].x, "y": inside[g].y, "start": "2016-06-01"}
+
+    own = c.post("/v1/deployments", json=body("GM0794"), headers=helmond)
+    assert own.status_code == 201, own.text
+    refused = c.post("/v1/deployments", json=body("GM9901"), headers=helmond)
+    assert refused.status_code == 400 and "GM0794" in refused.json()["detail"]
+    theirs = c.post("/v1/deployments", json=body("GM9901"), headers=anyone)
+    assert theirs.status_code == 201
+    dep = theirs.json()["deployments"][0]["id"]
+    missing = c.patch("/v1/deployments/999999", json={"status": "geannuleerd"},
+                      headers=helmond)
+    for method in ("patch", "delete"):
+        kw = {"json": {"status": "geannuleerd"}} if method == "patch" else {}
+        r = getattr(c, method)(f"/v1/deployments/{dep}", headers=helmond, **kw)
+        assert r.status_code == 404 and r.json()["type"] == missing.json()["type"]
+    r = c.get(f"/v1/deployments/{dep}/effect", headers=helmond)
+    assert r.status_code == 404
+    mine = own.json()["deployments"][0]["id"]
+    ended = c.patch(f"/v1/deployments/{mine}", json={"status": "beëindigd", "at": "2016-07-01"},
+                    headers=helmond)
+    assert ended.status_code == 200, ended.text
+    assert c.patch(f"/v1/deployments/{dep}", json={"status": "beëindigd", "at": "2016-07-01"},
+                   headers=anyone).status_code == 200
+
+
 def test_keys_create_with_gemeente_cli(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from .. import crimetypes, disclosure
+from ..areas import gemeente_of
 from ..errors import Conflict, NotFound
 from ..jobs import JobEnv, register_handler
 from ..layers import allows, context_grid
@@ -20,7 +21,7 @@ from ..placement.service import deployment_effect
 from ..scope import scope_env, select_areas
 from ..store.deployments import list_deployments
 from . import params
-from .auth import audit, caller
+from .auth import audit, caller, require_gemeenten
 from .jobs import JobResult, Progress, run_job
 from .services import services
 
@@ -84,6 +85,8 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
     found = found.loc[found["id"] == dep]
     if found.empty:
         raise NotFound(f"onbekende inzet '{deployment_id}'")
+    require_gemeenten(caller(request), gemeente_of(found["buurt_code"]),
+                      f"onbekende inzet '{deployment_id}'")
     if found["start"].isna().all():
         raise Conflict(f"inzet {dep} is {found['status'].iloc[0]}: een effect is pas te meten "
                        "na plaatsing")

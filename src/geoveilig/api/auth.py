@@ -27,12 +27,13 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 from fastapi import Request
 
-from ..errors import GeoveiligError
+from ..errors import GeoveiligError, NotFound
 from ..store import Store
 from ..store.keys import verify_key
 from .services import services
@@ -74,6 +75,14 @@ def for_request(request: Request, who: Caller) -> Caller:
     if set(covered) <= set(who.gemeenten):
         return who
     return Caller("public", who.actor)
+
+
+def require_gemeenten(who: Caller, codes: Iterable[str | None], missing: str) -> None:
+    """A key for some gemeenten acts only on what lies in its own (deployments, their effect):
+    anything else answers as missing (``NotFound(missing)``, 404), as restricted resources do.
+    ``codes``: the gemeente codes of the things touched (None: outside every gemeente)."""
+    if who.gemeenten is not None and any(c not in who.gemeenten for c in codes):
+        raise NotFound(missing)
 
 
 PUBLIC = Caller("public", "public")

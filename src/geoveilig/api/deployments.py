@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from starlette.concurrency import run_in_threadpool
 
 from .. import RD_NEW
+from ..areas import gemeente_of
 from ..errors import InvalidInput, NotFound
 from ..layers import allows
 from ..placement.service import deployments_from_plan
@@ -40,7 +41,7 @@ from ..store.deployments import (
     place_deployment,
     remove_deployment,
 )
-from .auth import audit, caller
+from .auth import audit, caller, require_gemeenten
 from .planning import _dutch
 from .services import services
 
@@ -121,7 +122,8 @@ def record(row: pd.Series) -> dict[str, Any]:
     }
 
 
-def _create(request: Request, body: NewDeployment, role: str = "analyst") -> list[int]:
+def _create(request: Request, body: NewDeployment, who: Any) -> list[int]:
+    role = who.role
     store = services(request).store
     if body.plan_id is not None or body.ranks is not None:
         if body.plan_id is None or not body.ranks:
@@ -130,6 +132,12 @@ def _create(request: Request, body: NewDeployment, role: str = "analyst") -> lis
 
         if not allows(role, get_plan(store, body.plan_id)["role"]):  # a police plan: 404
             raise NotFound(f"onbekend plan {body.plan_id}")
+        from ..store.plans import plan_sites
+
+        sites = plan_sites(store, body.plan_id)  # a key for some gemeenten: its own sites only
+        where = services(request).areas.assign_gemeente(sites.geometry.x.to_numpy(),
+                                                        sites.geometry.y.to_numpy())
+        require_gemeenten(who, where["gemeente_code"], f"onbekend plan {body.plan_id}")
         extra = [k for k in ("kind", "lon", "lat", "x", "y", "start") if getattr(body, k)
                  is not None]
         if extra:
@@ -155,6 +163,9 @@ def _create(request: Request, body: NewDeployment, role: str = "analyst") -> lis
     found = services(request).areas.assign(np.array([point.x]), np.array([point.y])).iloc[0]
     if found["buurt_code"] is None:
         raise InvalidInput("de plaats ligt buiten de gemeente", where="body")
+    if who.gemeenten is not None and gemeente_of([found["buurt_code"]])[0] not in who.gemeenten:
+        raise InvalidInput("de plaats ligt buiten de gemeente(n) van deze sleutel "
+                           f"({', '.join(who.gemeenten)})", where="body")
     frame = gpd.GeoDataFrame([{
         "kind": body.kind, "label": body.label, "radius_m": body.radius, "note": body.note,
         "start": _ts(body.start, "start"),
@@ -189,7 +200,7 @@ def deployments_router(prefix: str = "/v1") -> APIRouter:
         gekozen rangen van een opgeslagen plan (`planId`, `ranks`). Rol analyst."""
         who = await run_in_threadpool(_require, request)
         body = await _body(request, NewDeployment)
-        ids = await run_in_threadpool(_create, request, body, who.role)
+        ids = await run_in_threadpool(_create, request, body, who)
         await run_in_threadpool(audit, request, who, "deployment-create",
                                 ",".join(map(str, ids)))
         _changed(request)
@@ -209,6 +220,7 @@ def deployments_router(prefix: str = "/v1") -> APIRouter:
         is. Rol analyst. (One route for both methods, so a 405 lists both in ``Allow``.)"""
         who = await run_in_threadpool(_require, request)
         dep = _id(deployment_id)
+        await run_in_threadpool(_own, request, who, dep)
         if request.method == "DELETE":
             return await _delete(request, who, dep)
         return await _change(request, who, dep)
@@ -240,6 +252,13 @@ async def _delete(request: Request, who: Any, dep: int) -> Response:
     await run_in_threadpool(audit, request, who, "deployment-delete", str(dep))
     _changed(request)
     return Response(status_code=204)
+
+
+def _own(request: Request, who: Any, dep: int) -> None:
+    """A key for some gemeenten changes only the deployments in its own (others: 404)."""
+    if who.gemeenten is not None:
+        row = get_deployment(services(request).store, dep)
+        require_gemeenten(who, gemeente_of([row["buurt_code"]]), f"onbekende inzet '{dep}'")
 
 
 def _id(text: str) -> int:
