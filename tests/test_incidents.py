@@ -5,7 +5,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
@@ -294,9 +294,20 @@ def test_frame_dtypes():
         "buurt_code": "object", "wijk_code": "object", "content_hash": "int64"}
 
 
+def _written_day(value: str, fmt: str) -> int:
+    """The day of the month as the value writes it: strptime rolls a day that does not exist
+    (31-02) into the next month and reads '170021' as %Y%m%d 1700-2-1; the day as written must
+    be the day read (``%Y%m%d``: characters 7-8; else the leading one or two digits)."""
+    if fmt == "%Y%m%d":
+        return int(value[6:8]) if re.fullmatch(r"[0-9]{2}", value[6:8]) else -1
+    lead = re.match(r"[0-9]{1,2}", value)
+    return int(lead.group()) if lead else -1
+
+
 def _parse_one_by_one(values: list[str]) -> list[pd.Timestamp]:
     """The plain rule, value by value: aware ISO, naive ISO, else the first format of
-    ``_DATE_FORMATS`` that reads the value (no probing of the first value)."""
+    ``_DATE_FORMATS`` that reads the value with the day as written (no probing of the first
+    value)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -316,7 +327,8 @@ def _parse_one_by_one(values: list[str]) -> list[pd.Timestamp]:
             else:
                 t = next((got for fmt in _DATE_FORMATS
                           if (got := pc.strptime(pa.array([v]), format=fmt, unit="ns",
-                                                 error_is_null=True)[0].as_py()) is not None),
+                                                 error_is_null=True)[0].as_py()) is not None
+                          and got.day == _written_day(v, fmt)),
                          pd.NaT)
             t = pd.Series([t], dtype="datetime64[ns]").dt.tz_localize(
                 "Europe/Amsterdam", ambiguous=False, nonexistent=pd.Timedelta(hours=1))
@@ -338,6 +350,7 @@ _date_garbage = st.text(alphabet="0123456789-/.: TZ+", max_size=20)
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(_date_text, _date_text, _date_garbage, st.just("")),
                 min_size=1, max_size=25))
+@example(["01-01-2000 00:00:00", "01-01-2000 00:00:00", "170021"])  # not 1700-2-1
 def test_parse_datetime_probe_agrees_with_the_formats_in_order(values: list[str]) -> None:
     """The column is read with the format of its first value, then the rest in order; every
     value still gets the first format that reads it, as value by value."""
