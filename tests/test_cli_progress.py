@@ -97,3 +97,19 @@ def test_progress_goes_to_a_terminal_only_and_leaves_stdout_alone(env):
     assert code == 0, tty_err
     assert tty_out == piped.stdout and tty_out.startswith("code,name,")  # machine output
     assert "dekking" in tty_err and "2/2" in tty_err and "dekking berekenen" in tty_err
+
+
+@pytest.mark.parametrize(("args", "stage"), [
+    (["plans", "list"], "plannen lezen"),
+    (["deployments", "list"], "inzet lezen"),
+    (["alerts", "list"], "meldingen lezen"),
+    (["cbs", "show"], "tabellen lezen"),
+    (["areas", "show"], "grenzen lezen"),
+])
+def test_listing_commands_show_a_stage_while_they_start(env, args, stage):
+    """The listing commands spend their seconds on start-up (the store, pandas): the stage
+    shows from the start on a terminal; the listing itself stays on stdout."""
+    code, out, err = _run(args, env)
+    assert code == 0, err
+    assert stage in err and "1/1" in err, err
+    assert stage not in out and out.strip()

@@ -50,13 +50,16 @@ def list_cmd(
                                          help="alleen meldingen die op deze datum gelden"),
 ) -> None:
     """Toon de meldingen in de outbox (nieuwste eerst)."""
-    from ..store.alerts import list_alerts
+    with progress_steps("meldingen", 1) as step:
+        step("opslag openen en meldingen lezen")
+        from ..store.alerts import list_alerts
 
-    store = open_store()
-    try:
-        frame = list_alerts(store, status=[status] if status else None, active_at=active_at)
-    finally:
-        store.close()
+        store = open_store()
+        try:
+            frame = list_alerts(store, status=[status] if status else None,
+                                active_at=active_at)
+        finally:
+            store.close()
     if frame.empty:
         out.print("Geen meldingen.")
         return
@@ -76,16 +79,18 @@ def list_cmd(
 def show(alert_id: int = typer.Argument(
         ..., metavar="MELDING", help="nummer van de melding")) -> None:
     """Toon één melding: tekst, zone, groepen en bezorglog."""
-    import pandas as pd
+    with progress_steps("melding", 1) as step:
+        step("opslag openen en melding lezen")
+        import pandas as pd
 
-    from ..store.alerts import deliveries, get_alert
+        from ..store.alerts import deliveries, get_alert
 
-    store = open_store()
-    try:
-        a = get_alert(store, alert_id)
-        log = deliveries(store, alert_id)
-    finally:
-        store.close()
+        store = open_store()
+        try:
+            a = get_alert(store, alert_id)
+            log = deliveries(store, alert_id)
+        finally:
+            store.close()
     last = (a["valid_until"] - pd.Timedelta(days=1)).date().isoformat()
     out.print(f"Melding {a['id']} ({VALUES['status'].get(a['status'], a['status'])}): "
               f"{crimetypes.label(a['crime_type'])}, geldig "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import console, handle_errors, out, settings
+from .common import console, handle_errors, out, progress_steps, settings
 from .tables import table
 
 #: Dutch column headers of ``areas show``
@@ -32,9 +32,11 @@ def show(
         raise typer.BadParameter(f"kies gemeente, wijk of buurt, niet '{level}'",
                                  param_hint="--level")
     s = settings()
-    a = areas_mod.load_areas(s.geo_dir, gemeente=s.gemeente)
-    if gemeente is not None:
-        a = a.select(gemeente)
+    with progress_steps("grenzen", 1) as step:
+        step("grenzen lezen")
+        a = areas_mod.load_areas(s.geo_dir, gemeente=s.gemeente)
+        if gemeente is not None:
+            a = a.select(gemeente)
     if len(a.gemeente) == 1:
         out.print(f"Gemeente {a.gemeente_name} ({a.gemeente_code}), grenzen {a.year or '?'} "
                   f"uit {a.source}")

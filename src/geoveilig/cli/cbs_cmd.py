@@ -101,13 +101,15 @@ def fetch(
 @handle_errors
 def show() -> None:
     """Toon welke gepubliceerde tabellen in de opslag staan, met bron en ophaaldatum."""
-    from ..store import counts as store_counts
+    with progress_steps("gepubliceerde tabellen", 1) as step:
+        step("opslag openen en tabellen lezen")
+        from ..store import counts as store_counts
 
-    store = open_store()
-    try:
-        summary = store_counts.sources_summary(store)
-    finally:
-        store.close()
+        store = open_store()
+        try:
+            summary = store_counts.sources_summary(store)
+        finally:
+            store.close()
     if summary.empty:
         out.print("Geen gepubliceerde cijfers opgeslagen (geoveilig cbs fetch).")
         return

@@ -11,7 +11,7 @@ import typer
 
 from .. import RD_NEW
 from ..errors import ImportRejected, InvalidInput
-from .common import areas, console, handle_errors, open_store, out
+from .common import areas, console, handle_errors, open_store, out, progress_steps
 
 #: the keys of ``store.deployments.KINDS``, written out so that ``--help`` does not import the
 #: store (tests/test_cli_dutch.py checks that they are the same)
@@ -132,16 +132,18 @@ def list_cmd(
     status: str | None = typer.Option(None, "--status", help=f"status: {', '.join(STATUS_NAMES)}"),
 ) -> None:
     """De inzet in het register, met status en (geplande) periode."""
-    from ..store.deployments import (
-        STATUSES,
-        list_deployments,
-    )
+    with progress_steps("inzet", 1) as step:
+        step("opslag openen en inzet lezen")
+        from ..store.deployments import (
+            STATUSES,
+            list_deployments,
+        )
 
-    if status is not None and status not in STATUSES:
-        raise typer.BadParameter(f"kies uit {', '.join(STATUSES)}", param_hint="--status")
-    with open_store() as store:
-        frame = list_deployments(store, kinds=[kind] if kind else None,
-                                 statuses=[status] if status else None)
+        if status is not None and status not in STATUSES:
+            raise typer.BadParameter(f"kies uit {', '.join(STATUSES)}", param_hint="--status")
+        with open_store() as store:
+            frame = list_deployments(store, kinds=[kind] if kind else None,
+                                     statuses=[status] if status else None)
     if frame.empty:
         out.print("Geen inzet gevonden.")
         return

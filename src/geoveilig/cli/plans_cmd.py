@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from .. import WGS84
-from .common import console, handle_errors, open_store, out
+from .common import console, handle_errors, open_store, out, progress_steps
 
 plans_app = typer.Typer(help="Opgeslagen plannen (elke adviesrun): lijst, details, export.",
                         no_args_is_help=True)
@@ -30,12 +30,14 @@ def list_cmd(
     kind: str | None = typer.Option(None, "--kind", help="alarms, cameras of buurttent"),
 ) -> None:
     """Alle opgeslagen plannen, nieuwste eerst."""
-    from ..store.plans import PLAN_KINDS, list_plans
+    with progress_steps("plannen", 1) as step:
+        step("opslag openen en plannen lezen")
+        from ..store.plans import PLAN_KINDS, list_plans
 
-    if kind is not None and kind not in PLAN_KINDS:
-        raise typer.BadParameter(f"kies uit {', '.join(PLAN_KINDS)}", param_hint="--kind")
-    with open_store() as store:
-        frame = list_plans(store, kind=kind)
+        if kind is not None and kind not in PLAN_KINDS:
+            raise typer.BadParameter(f"kies uit {', '.join(PLAN_KINDS)}", param_hint="--kind")
+        with open_store() as store:
+            frame = list_plans(store, kind=kind)
     if frame.empty:
         out.print("Nog geen plannen opgeslagen (geoveilig recommend ... of de kaart).")
         return
@@ -50,13 +52,15 @@ def list_cmd(
 @handle_errors
 def show_cmd(plan_id: int = typer.Argument(..., metavar="PLAN", help="plannummer")) -> None:
     """Eén plan: parameters, wie en wanneer, doel met eenheid, en alle plaatsen."""
-    import pandas as pd
+    with progress_steps("plan", 1) as step:
+        step("opslag openen en plan lezen")
+        import pandas as pd
 
-    from ..store.plans import get_plan, plan_sites
+        from ..store.plans import get_plan, plan_sites
 
-    with open_store() as store:
-        plan = get_plan(store, plan_id)
-        sites = plan_sites(store, plan_id)
+        with open_store() as store:
+            plan = get_plan(store, plan_id)
+            sites = plan_sites(store, plan_id)
     out.print(f"Plan {plan['id']} ({plan['kind']}), {plan['created_at']:%Y-%m-%d %H:%M} door "
               f"{plan['actor']} (rol {plan['role']})", highlight=False)
     out.print(plan["summary"], highlight=False)
