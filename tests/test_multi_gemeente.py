@@ -309,3 +309,29 @@ def test_a_national_geopackage_with_alle_or_some_codes(two, tmp_path):
     assert load_areas(gpkg, gemeente="*").gemeente_codes == ("GM0794", "GM9901")
     only = load_areas(gpkg, gemeente="GM9901")
     assert only.gemeente_codes == ("GM9901",) and len(only.wijken) == 2
+
+
+def test_prevention_coverage_per_gemeente(two, areas):
+    """At gemeente level with two gemeenten: one row per gemeente, each with its own area and
+    groups; Helmond's row equals the Helmond-only service's."""
+    from geoveilig import prevention as p
+
+    helmond_bu = areas.buurten["code"].iloc[0]
+    buurdorp_bu = two.buurten.loc[two.buurten["code"].str.startswith("BU9901"), "code"].iloc[0]
+    data = ("group_id;type;buurten;active_since\n"
+            f"h1;bpt;{helmond_bu};2016-01-01\n"
+            f"b1;whatsapp;{buurdorp_bu};2016-01-01\n").encode()
+    reg = p.parse_registry(data, "g.csv", known_buurten=list(two.buurten["code"])).registry
+    both = p.coverage(reg, two, "2017-01-01", level="gemeente").set_index("code")
+    assert list(both.index) == ["GM0794", "GM9901"]
+    assert (both["active_teams"].tolist(), both["whatsapp_groups"].tolist()) == ([1, 0], [0, 1])
+    assert both.loc["GM9901", "area_km2"] == pytest.approx(
+        two.select("GM9901").buurten.area.sum() / 1e6)
+    helmond_only = p.parse_registry(data.decode().rsplit("\n", 2)[0].encode() + b"\n", "h.csv",
+                                    known_buurten=list(areas.buurten["code"])).registry
+    alone = p.coverage(helmond_only, areas, "2017-01-01", level="gemeente").iloc[0]
+    for col in ("area_km2", "coverage_share", "active_teams", "whatsapp_groups"):
+        assert both.loc["GM0794", col] == pytest.approx(alone[col])
+    growth = p.growth_per_quarter(reg, two, start="2016-10-01", end="2016-12-31",
+                                  level="gemeente")
+    assert sorted(growth["code"]) == ["GM0794", "GM9901"]

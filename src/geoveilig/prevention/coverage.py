@@ -43,7 +43,7 @@ import shapely
 from numpy.typing import NDArray
 
 from .. import RD_NEW
-from ..areas import Areas
+from ..areas import Areas, gemeente_of
 from ..crimetypes import expand
 from ..errors import InvalidInput
 from ..spatial import require_rd
@@ -151,20 +151,25 @@ def _aggregate(values: np.ndarray, geo: _Geometry, level: Level,
     """Sum per-buurt values (B,) or (k, B) to the level's area keys."""
     if level == "buurt":
         return values
-    if level == "gemeente":
+    if level == "gemeente" and len(keys) == 1:
         return values.sum(axis=-1, keepdims=True)
-    onehot = geo.buurt_wijk[:, None] == keys[None, :]
-    return values @ onehot
+    return values @ _onehot(geo, level, keys)
 
 
 def _group_in_area(geo: _Geometry, level: Level, keys: np.ndarray) -> np.ndarray:
     """(G, A) bool: group counted in area."""
     if level == "buurt":
         return geo.member
-    if level == "gemeente":
+    if level == "gemeente" and len(keys) == 1:
         return np.asarray(geo.member.any(axis=1, keepdims=True))
-    onehot = geo.buurt_wijk[:, None] == keys[None, :]
-    return (geo.member.astype(np.int32) @ onehot.astype(np.int32)) > 0
+    return (geo.member.astype(np.int32) @ _onehot(geo, level, keys).astype(np.int32)) > 0
+
+
+def _onehot(geo: _Geometry, level: Level, keys: np.ndarray) -> np.ndarray:
+    """(B, A) bool: buurt in area (a wijk, or with several gemeenten the gemeente whose code
+    its wijk code carries)."""
+    parent = gemeente_of(geo.buurt_wijk) if level == "gemeente" else geo.buurt_wijk
+    return np.asarray(parent[:, None] == keys[None, :])
 
 
 def _area_keys(areas: Areas, level: Level) -> tuple[np.ndarray, np.ndarray]:
@@ -197,9 +202,9 @@ def coverage(
     geo = _geo or _resolve(registry, areas)
     status = registry.status_on(day).to_numpy(dtype=object)
     keys, names = _area_keys(areas, level)
-    if level == "gemeente":
-        keys = keys[:1]
-        names = names[:1]
+    if level == "gemeente":  # one row per gemeente code
+        first = pd.Index(keys).duplicated(keep="first")
+        keys, names = keys[~first], names[~first]
     active = status == ACTIVE
     forming = status == FORMING
     is_team = geo.types == TEAM
@@ -278,7 +283,8 @@ def growth_per_quarter(
         row.insert(0, "quarter", str(q))
         if level == "gemeente":
             wk = coverage(registry, areas, day, level="wijk", threshold=threshold, _geo=geo)
-            row["wijkdekkend_wijken"] = int(wk["fully_covered"].sum())
+            per = wk["fully_covered"].groupby(gemeente_of(wk["code"])).sum()
+            row["wijkdekkend_wijken"] = row["code"].map(per).fillna(0).astype(int)
         frames.append(row)
     out = pd.concat(frames, ignore_index=True)
     for col in ("active_teams", "whatsapp_groups", "coverage_share"):
