@@ -13,8 +13,10 @@ import typer
 if TYPE_CHECKING:  # imported where used: a fast --help
     import pandas as pd
 
+    from ..store import Store
+
 from .. import WGS84, crimetypes
-from .common import areas, console, handle_errors, open_store, out, progress_steps
+from .common import areas, console, handle_errors, open_store, out, progress_steps, read_store
 from .tables import VALUES
 
 alerts_app = typer.Typer(help="Meldingen van verhoogd risico (near-repeat) voor "
@@ -50,16 +52,12 @@ def list_cmd(
                                          help="alleen meldingen die op deze datum gelden"),
 ) -> None:
     """Toon de meldingen in de outbox (nieuwste eerst)."""
-    with progress_steps("meldingen", 1) as step:
-        step("opslag openen en meldingen lezen")
+    def read(store: Store) -> pd.DataFrame:
         from ..store.alerts import list_alerts
 
-        store = open_store()
-        try:
-            frame = list_alerts(store, status=[status] if status else None,
-                                active_at=active_at)
-        finally:
-            store.close()
+        return list_alerts(store, status=[status] if status else None, active_at=active_at)
+
+    frame = read_store("meldingen", "opslag openen en meldingen lezen", read)
     if frame.empty:
         out.print("Geen meldingen.")
         return

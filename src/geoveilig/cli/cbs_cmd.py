@@ -11,8 +11,10 @@ import typer
 if TYPE_CHECKING:  # imported where used: a fast --help
     import pandas as pd
 
+    from ..store import Store
+
 from ..errors import InvalidInput
-from .common import console, handle_errors, open_store, out, progress_steps, settings
+from .common import console, handle_errors, open_store, out, progress_steps, read_store, settings
 
 cbs_app = typer.Typer(help="Gepubliceerde cijfers van politie en CBS: misdrijven per wijk en "
                            "buurt, kerncijfers en veiligheidsbeleving.", no_args_is_help=True)
@@ -101,15 +103,12 @@ def fetch(
 @handle_errors
 def show() -> None:
     """Toon welke gepubliceerde tabellen in de opslag staan, met bron en ophaaldatum."""
-    with progress_steps("gepubliceerde tabellen", 1) as step:
-        step("opslag openen en tabellen lezen")
+    def read(store: Store) -> pd.DataFrame:
         from ..store import counts as store_counts
 
-        store = open_store()
-        try:
-            summary = store_counts.sources_summary(store)
-        finally:
-            store.close()
+        return store_counts.sources_summary(store)
+
+    summary = read_store("gepubliceerde tabellen", "opslag openen en tabellen lezen", read)
     if summary.empty:
         out.print("Geen gepubliceerde cijfers opgeslagen (geoveilig cbs fetch).")
         return
@@ -158,13 +157,8 @@ def rates_cmd(
     from ..stats import LowCountRule
 
     rule = LowCountRule(threshold=low_count)
-    with progress_steps("cijfers", 1) as step:
-        step("cijfers per 1.000 berekenen")
-        store = open_store()
-        try:
-            table = service.rates_table(store, level=level, years=year or None, rule=rule)
-        finally:
-            store.close()
+    table = read_store("cijfers", "cijfers per 1.000 berekenen", lambda store: service.rates_table(
+        store, level=level, years=year or None, rule=rule))
     if crime_type:
         table = table[table["category"].str.split("+").map(lambda s: crime_type in s)
                       | (table["category"] == crime_type)]
@@ -183,13 +177,8 @@ def compare_cmd(
     (hele gemeente)."""
     from ..sources import service
 
-    with progress_steps("cijfers", 1) as step:
-        step("incidenten en gepubliceerde aantallen vergelijken")
-        store = open_store()
-        try:
-            table = service.comparison_table(store)
-        finally:
-            store.close()
+    table = read_store("cijfers", "incidenten en gepubliceerde aantallen vergelijken",
+                       service.comparison_table)
     _emit(table, {"year": "jaar", "category_label": "categorie", "match": "overeenkomst",
                   "incidents": "incidenten", "published": "gepubliceerd",
                   "difference": "verschil", "ratio": "verhouding",
@@ -207,13 +196,8 @@ def perception_cmd(
     de geregistreerde misdrijven van hetzelfde gebied en jaar."""
     from ..sources import service
 
-    with progress_steps("cijfers", 1) as step:
-        step("veiligheidsbeleving en misdrijven koppelen")
-        store = open_store()
-        try:
-            table = service.perception_table(store)
-        finally:
-            store.close()
+    table = read_store("cijfers", "veiligheidsbeleving en misdrijven koppelen",
+                       service.perception_table)
     if fmt == "table":  # "33.0-38.0" with decimal commas for people (the CSV keeps points)
         table = table.assign(interval=table["interval"].str.replace(".", ",", regex=False))
     _emit(table, {"area_code": "gebied", "year": "jaar", "label": "indicator",

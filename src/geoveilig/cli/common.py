@@ -41,6 +41,7 @@ console: Any = _Console(stderr=True)
 out: Any = _Console()
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def settings() -> Settings:
@@ -193,3 +194,12 @@ news of the current stage). Hidden as the bar is."""
 
         yield step
         bar.update(task, completed=total)
+
+
+def read_store(label: str, stage: str, read: Callable[[Store], T]) -> T:
+    """``read(store)`` as one stage of progress (``progress_steps``): the store is opened
+    within the stage, so the seconds of start-up show, and closed afterwards."""
+    with progress_steps(label, 1) as step:
+        step(stage)
+        with open_store() as store:
+            return read(store)

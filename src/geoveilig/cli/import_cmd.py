@@ -160,8 +160,9 @@ def _report(summary: ImportSummary, hook: AlertHook) -> None:
     out.print(f"Klaar. Ingelezen: {summary.accepted}, bijgewerkt: {summary.updated}, "
               f"ingetrokken: {summary.withdrawn}, afgewezen: {summary.rejected}, "
               f"al aanwezig: {summary.already_present}.", highlight=False, soft_wrap=True)
-    if len(areas().gemeente) > 1:  # several gemeenten configured: where the rows went
-        names = dict(zip(areas().gemeente["code"], areas().gemeente["name"], strict=True))
+    gemeenten = areas().gemeente
+    if len(gemeenten) > 1:  # several gemeenten configured: where the rows went
+        names = dict(zip(gemeenten["code"], gemeenten["name"], strict=True))
         out.print("Per gemeente: " + ", ".join(
             f"{names.get(code, code)} ({code}) {n}" for code, n in summary.per_gemeente.items())
             + ".", highlight=False, soft_wrap=True)
