@@ -29,6 +29,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request
@@ -158,6 +159,30 @@ def known_caller(request: Request) -> Caller | None:
     return request.state.caller
 
 
+def known_caller_of(svc: Any, headers: dict[bytes, bytes]) -> Caller | None:
+    """``known_caller`` without a Starlette request, for the common cases only: no key (the
+    public), or an ASCII key (``X-API-Key`` or ``Bearer``) verified less than ``key_ttl``
+    seconds ago whose role holds for every gemeente. None for anything else (a key to
+    re-check, Basic, a key for some gemeenten, a malformed header): the caller then goes
+    through ``known_caller``/``caller``, which decide as ever. ``headers``: the request's
+    first value of each of ``x-api-key`` and ``authorization``, as raw bytes."""
+    token = headers.get(b"x-api-key")
+    auth = headers.get(b"authorization")
+    if auth is not None:
+        scheme, _, value = auth.partition(b" ")
+        if scheme.lower() != b"bearer" or not value.strip():
+            return None
+        token = value.strip()
+    if token is None:
+        return PUBLIC
+    if not token.isascii():  # ``_token`` digests the latin-1 text's UTF-8 form
+        return None
+    hit = svc.key_cache.get(hashlib.sha256(token).digest())
+    if hit is None or hit[1].gemeenten is not None or time.monotonic() - hit[0] >= svc.key_ttl:
+        return None
+    return hit[1]
+
+
 def client_address(request: Request) -> str:
     """The client's address (the TCP peer; see ``ratelimit`` about reverse proxies)."""
     return request.client.host if request.client else "-"
@@ -186,7 +211,12 @@ def caller(request: Request) -> Caller:
 
 def _audit_row(request: Request, who: Caller, action: str, target: str
                ) -> tuple[int, str, str, str, str]:
-    scope = request.scope
+    return audit_row(request.scope, who, action, target)
+
+
+def audit_row(scope: Any, who: Caller, action: str, target: str
+              ) -> tuple[int, str, str, str, str]:
+    """The audit row of an access by ``who`` to the request in ``scope`` (an ASGI scope)."""
     detail = _audit_detail(scope["path"], scope.get("query_string", b""), who.role)
     return (int(time.time()), who.actor, action, target, detail)
 
@@ -221,6 +251,9 @@ class AuditWriter:
         self._pending: list[tuple[tuple, asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._cond = threading.Condition()
         self._closed = False
+        #: the event loop a wake-up of the writer is scheduled on (``write``; a write from
+        #: another loop schedules its own, so a loop that stopped never holds rows back)
+        self._waking: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -231,8 +264,18 @@ class AuditWriter:
             if self._closed:
                 raise RuntimeError("audit writer is closed")
             self._pending.append((row, loop, future))
-            self._cond.notify()
+            wake = self._waking is not loop
+            self._waking = loop
+        if wake:
+            # woken once the requests the loop is running now have queued their rows too:
+            # one commit for all of them instead of one for the first and one for the rest
+            loop.call_soon(self._wake)
         await future
+
+    def _wake(self) -> None:
+        with self._cond:
+            self._waking = None
+            self._cond.notify()
 
     def close(self) -> None:
         """Write what is queued, then stop."""

@@ -336,7 +336,9 @@ class Cached:
     #: (action, target) of the audit row every read of this page writes; None: public
     audit: tuple[str, str] | None = None
     _gzip: bytes | None = None
-    _raw_headers: dict[tuple[bool, str], list[tuple[bytes, bytes]]] = field(
+    #: (gzip?, media type) -> (headers of a 304, headers of a 200, body of a 200)
+    _answers: dict[tuple[bool, str], tuple[list[tuple[bytes, bytes]],
+                                           list[tuple[bytes, bytes]], bytes]] = field(
         default_factory=dict)
 
     def gzip(self) -> bytes:
@@ -348,24 +350,28 @@ class Cached:
             ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         """Status, raw ASGI headers and body for a request: the gzip form, with its own ETag,
         when ``Accept-Encoding`` allows it; 304 when ``If-None-Match`` matches either ETag;
-        ``Vary: Accept-Encoding`` on every answer. The header lists are made once per
-        encoding."""
+        ``Vary: Accept-Encoding`` on every answer. Both answers of an encoding (header
+        lists and body) are made once and shared: the lists must not be changed in place
+        (ASGI middleware copies them before adding a header)."""
         zipped = len(self.body) >= GZIP_MIN_BYTES and accepts_gzip(accept_encoding)
         key = (zipped, media_type)
-        if key not in self._raw_headers:
+        answer = self._answers.get(key)
+        if answer is None:
             headers = {**self.headers, "Vary": "Accept-Encoding", "Content-Type": media_type}
             if zipped:
                 headers["Content-Encoding"] = "gzip"
                 headers["ETag"] = gzip_etag(headers["ETag"])
-            self._raw_headers[key] = [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                                      for k, v in headers.items()]
-        raw = self._raw_headers[key]
-        if etag_matches(if_none_match, self.headers["ETag"]):
-            return 304, raw, b""
-        body = self.gzip() if zipped else self.body
-        return 200, [*raw, (b"content-length", str(len(body)).encode())], body
+            raw = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                   for k, v in headers.items()]
+            body = self.gzip() if zipped else self.body
+            answer = (raw, [*raw, (b"content-length", str(len(body)).encode())], body)
+            self._answers[key] = answer
+        if if_none_match and etag_matches(if_none_match, self.headers["ETag"]):
+            return 304, answer[0], b""
+        return 200, answer[1], answer[2]
 
 
+@lru_cache(maxsize=256)
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether an ``Accept-Encoding`` header allows gzip (``gzip;q=0`` refuses it)."""
     for part in (accept_encoding or "").lower().split(","):

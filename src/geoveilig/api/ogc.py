@@ -86,7 +86,11 @@ def store_versions(request: Request) -> dict[str, str]:
     deployments, alerts, plans, published counts, the day), re-read at most every
     ``version_ttl`` seconds (default 1 s: new imports, prevention changes and plans show
     within a second)."""
-    svc = services(request)
+    return versions_of(services(request))
+
+
+def versions_of(svc: AppServices) -> dict[str, str]:
+    """``store_versions`` from the app's services (pure ASGI middleware)."""
     now = time.monotonic()
     cached = svc.version_cache
     if cached is None or now - cached[0] >= svc.version_ttl:
@@ -103,9 +107,13 @@ def layer_version(request: Request, layer: Layer) -> str:
 
 def path_version(request: Request, path: str) -> str:
     """``layer_version`` of the collection a path is under (all parts for other paths)."""
+    return version_at(path, store_versions(request))
+
+
+def version_at(path: str, versions: dict[str, str]) -> str:
+    """``path_version`` from the data versions (``versions_of``)."""
     parts = path.split("/")
     layer = _REGISTRY.get(parts[3]) if len(parts) > 3 and parts[2] == "collections" else None
-    versions = store_versions(request)
     return layer.version(versions) if layer is not None else repr(sorted(versions.items()))
 
 
@@ -244,14 +252,11 @@ class CachedItems(CachedPages):
     def matches(path: str) -> bool:
         return path.endswith("/items")
 
+    media_type = GEOJSON
+
     @staticmethod
     def cache(svc: AppServices) -> ft.ResponseCache:
         return svc.response_cache
-
-    @staticmethod
-    async def answer_cached(request: Request, who: Caller, hit: ft.Cached
-                            ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        return await _answer_cached(request, who, hit)
 
 
 def ogc_router(prefix: str = "/v1", *, openapi: Callable[[Request], dict] | None = None

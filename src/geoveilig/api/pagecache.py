@@ -8,8 +8,13 @@ from typing import Any
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .auth import Caller, known_caller
+from .auth import audit_row, known_caller, known_caller_of
 from .services import AppServices, services_of
+
+#: the request headers the cached answer depends on (the first value of each, as Starlette's
+#: ``Headers.get`` reads them)
+_READ = frozenset((b"host", b"x-api-key", b"authorization", b"accept-encoding",
+                   b"if-none-match"))
 
 
 class CachedPages:
@@ -21,7 +26,13 @@ class CachedPages:
 
     The cache only holds pages that the route built for a role allowed to see them, so a hit
     is never a privacy decision of its own. Subclasses say which paths they serve
-    (``matches``) and from which cache (``cache``)."""
+    (``matches``), from which cache (``cache``) and with which media type (``media_type``).
+
+    The common case (no key, or a key verified less than ``key_ttl`` ago) reads the scope's
+    headers once and builds no Starlette ``Request``; other keys (to re-check, Basic, a key
+    for some gemeenten) go through ``known_caller`` as the routes do."""
+
+    media_type = "application/octet-stream"
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -51,20 +62,24 @@ class CachedPages:
         await self.app(scope, receive, send)
 
     async def _answer(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-        from .ogc import page_key, path_version  # at request time: no import cycle
+        from .ogc import page_key, version_at, versions_of  # at request time: no import cycle
 
-        request = Request(scope)
-        who = known_caller(request)
+        svc = services_of(scope)
+        headers: dict[bytes, bytes] = {}
+        for name, value in scope["headers"]:
+            if name in _READ and name not in headers:
+                headers[name] = value
+        who = known_caller_of(svc, headers)
         if who is None:
-            return None
-        hit = self.cache(services_of(scope)).get(
-            page_key(scope, who.role, path_version(request, scope["path"])))
+            who = known_caller(Request(scope))
+            if who is None:
+                return None
+        hit = self.cache(svc).get(page_key(scope, who.role,
+                                           version_at(scope["path"], versions_of(svc))))
         if hit is None:
             return None
-        return await self.answer_cached(request, who, hit)
-
-    @staticmethod
-    async def answer_cached(request: Request, who: Caller, hit: Any
-                            ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """The status, raw headers and body of a cached answer (audited if it must be)."""
-        raise NotImplementedError
+        if hit.audit is not None:  # every read of a restricted page is logged, cached or not
+            await svc.audit_writer.write(audit_row(scope, who, *hit.audit))
+        enc, inm = headers.get(b"accept-encoding"), headers.get(b"if-none-match")
+        return hit.raw(None if enc is None else enc.decode("latin-1"),
+                       None if inm is None else inm.decode("latin-1"), self.media_type)

@@ -231,14 +231,11 @@ class CachedTiles(CachedPages):
     def matches(path: str) -> bool:
         return _is_tile_path(path)
 
+    media_type = MVT
+
     @staticmethod
     def cache(svc: AppServices) -> ft.ResponseCache:
         return svc.tile_cache
-
-    @staticmethod
-    async def answer_cached(request: Request, who: Caller, hit: ft.Cached
-                            ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        return await _answer_cached(request, who, hit)
 
 
 def _response(answer: tuple[int, list[tuple[bytes, bytes]], bytes]) -> Response:
