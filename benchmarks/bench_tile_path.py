@@ -135,7 +135,7 @@ async def run(args: argparse.Namespace, data: Path, geo_dir: Path) -> dict[str, 
         if args.profile:
             profile = cProfile.Profile()
             profile.enable()
-            await _loop(app, scopes["hotspots tile, identity"], args.n, args.concurrency)
+            await _loop(app, scopes[args.profile_row], args.n, args.concurrency)
             profile.disable()
             stats = pstats.Stats(profile, stream=sys.stderr)
             stats.sort_stats("tottime").print_stats(30)
@@ -159,7 +159,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--concurrency", type=int, default=16,
                     help="requests in flight at a time (1: sequential latency)")
-    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile", action="store_true",
+                    help="print a cProfile of one row (--profile-row) on stderr")
+    ap.add_argument("--profile-row", default="hotspots tile, identity")
     ap.add_argument("--data", type=Path, default=None,
                     help="directory for the demo store (kept; default: a new temporary one)")
     args = ap.parse_args()
