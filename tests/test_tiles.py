@@ -349,3 +349,128 @@ def test_restricted_tiles_are_audited_cached_or_not(client: TestClient, keys) ->
 def test_empty_tile_is_an_empty_mvt(client: TestClient) -> None:
     r = client.get("/v1/collections/wijken/tiles/WebMercatorQuad/3/0/0")
     assert r.status_code == 200 and r.content == b"" and r.headers["content-type"] == MVT
+
+
+# --- the cached fast path answers as the route -------------------------------------------------
+
+def _answer(client: TestClient, url: str, headers: dict[str, str]
+            ) -> tuple[int, dict[str, str], bytes]:
+    r = client.get(url, headers=headers)
+    return r.status_code, dict(r.headers), r.content
+
+
+@pytest.mark.parametrize("role", ["public", "analyst", "police"])
+def test_a_cached_tile_answers_exactly_as_the_route(client: TestClient, keys, role: str  # type: ignore[no-untyped-def]
+                                                    ) -> None:
+    """The first request of a tile goes through the route (and fills the cache), the next
+    ones are answered before the routing (``CachedTiles``): status, every header (ETag,
+    Cache-Control, Vary, Content-Type/-Length/-Encoding, API-Version, CORS) and body are the
+    same, identity, gzip, with an Origin and revalidated (304, either ETag)."""
+    layer = {"public": "buurten", "analyst": "hotspots", "police": "incidents"}[role]
+    url = f"/v1/collections/{layer}/tiles/WebMercatorQuad/13/2724/4224?crimeType=inbraak"
+    cache = client.app.state.services.tile_cache
+    who = auth(keys, role)
+    variants = [{"Accept-Encoding": "identity"}, {"Accept-Encoding": "gzip"},
+                {"Accept-Encoding": "gzip", "Origin": "https://kaart.example"}]
+    for extra in variants:
+        cache.clear()
+        routed = _answer(client, url, {**who, **extra})
+        assert routed[0] == 200 and len(cache._items) == 1
+        for _ in range(2):
+            assert _answer(client, url, {**who, **extra}) == routed
+        assert ("access-control-allow-origin" in routed[1]) == ("Origin" in extra)
+        assert routed[1]["api-version"] and routed[1]["vary"].startswith("Accept-Encoding")
+        tag = routed[1]["etag"]
+        cache.clear()
+        fresh = _answer(client, url, {**who, **extra, "If-None-Match": tag})
+        cached = _answer(client, url, {**who, **extra, "If-None-Match": f"W/{tag}"})
+        assert fresh[0] == cached[0] == 304 and fresh[2] == cached[2] == b""
+        assert fresh[1] == cached[1] and fresh[1]["etag"] == tag
+    # a gzip ETag revalidates the identity answer too (either encoding's tag matches)
+    zipped = _answer(client, url, {**who, "Accept-Encoding": "gzip"})[1]
+    if role == "public":  # the buurten tile is large enough to be compressed
+        assert zipped.get("content-encoding") == "gzip"
+    zipped = zipped["etag"]
+    assert _answer(client, url, {**who, "Accept-Encoding": "identity",
+                                 "If-None-Match": zipped})[0] == 304
+
+
+def test_cached_restricted_tiles_still_decide_access(client: TestClient, keys) -> None:  # type: ignore[no-untyped-def]
+    """With the police tile in the cache: the public and the analyst get the 404 of an unknown
+    collection, a wrong key 401, a malformed Authorization 401; a police key sent as Bearer
+    or as HTTP Basic (the key checked through the route's path) gets the tile, audited."""
+    import base64
+
+    store: Store = client.app.state.services.store
+    url = "/v1/collections/incidents/tiles/WebMercatorQuad/13/2724/4224"
+
+    def rows() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
+                audit_log.c.action == "read-tile")).scalar_one())
+
+    first = client.get(url, headers=auth(keys, "police"))
+    assert first.status_code == 200
+    n = rows()
+    basic = base64.b64encode(f"qgis:{keys['police']}".encode()).decode()
+    for headers, status in [
+            ({}, 404), ({"X-API-Key": keys["analyst"]}, 404),
+            ({"Authorization": f"Bearer {keys['analyst']}"}, 404),
+            ({"X-API-Key": keys["police"] + "x"}, 401),
+            ({"Authorization": "Token abc"}, 401),
+            ({"Authorization": f"Bearer {keys['police']}"}, 200),
+            ({"Authorization": f"Basic {basic}"}, 200)]:
+        r = client.get(url, headers=headers)
+        assert r.status_code == status, (headers, r.text)
+        if status == 200:
+            assert r.content == first.content
+        else:
+            assert r.headers["content-type"] == PROBLEM
+    assert rows() == n + 2  # the two reads answered, nothing for the refused ones
+
+
+def test_cached_tiles_count_against_the_rate_limit(setup) -> None:  # type: ignore[no-untyped-def]
+    """A tile answered from the cache still passes the rate limit first (429 over it)."""
+    settings = setup[1].model_copy(update={"rate_limit": "3/minute"})
+    url = "/v1/collections/wijken/tiles/WebMercatorQuad/13/2724/4224"
+    with TestClient(create_app(settings)) as c:
+        codes = [c.get(url).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_audit_rows_of_a_stopped_loop_are_not_held_back(setup) -> None:  # type: ignore[no-untyped-def]
+    """The audit writer is woken once per event loop iteration; a loop that stopped before
+    its wake-up ran does not keep the next writes (from another loop) waiting."""
+    import asyncio
+
+    from geoveilig.api.auth import AuditWriter
+
+    store = Store(setup[1].resolved_database_url())
+    writer = AuditWriter(store)
+    row = (0, "test", "test-wake", "t", "{}")
+
+    def count() -> int:
+        with store.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(audit_log).where(
+                audit_log.c.action == "test-wake")).scalar_one())
+
+    try:
+        before = count()
+        stopped = asyncio.new_event_loop()
+        task = stopped.create_task(writer.write(row))
+        stopped.call_soon(stopped.stop)  # runs the write up to its await, not the wake-up
+        stopped.run_forever()
+        assert not task.done()
+
+        async def concurrent_writes() -> None:
+            await asyncio.wait_for(asyncio.gather(*(writer.write(row) for _ in range(5))),
+                                   timeout=10)
+
+        asyncio.run(concurrent_writes())
+        assert count() == before + 6
+        task.cancel()
+        stopped.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        stopped.close()
+    finally:
+        writer.close()
+        store.close()

@@ -420,6 +420,11 @@ class ResponseCache:
                 self._items.move_to_end(key)
             return hit
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
     def put(self, key: tuple, value: Cached) -> Cached:
         """Keep ``value`` (unless too large); returns what is kept under ``key``."""
         if len(value.body) > self.max_bytes // 8:

@@ -335,8 +335,9 @@ def tiles_router(prefix: str = "/v1") -> APIRouter:
                       sorted(raw.items()), who.role, version)
         headers = {"ETag": tag, "Cache-Control": "no-cache" if layer.role == "public"
                    else "private, no-cache"}
-        if ft.etag_matches(request.headers.get("if-none-match"), tag):
-            return Response(status_code=304, headers=headers)
+        # a matching If-None-Match is answered below, from the tile made and cached here:
+        # a 304 carries the headers of the 200 it stands for (Vary, Content-Type, the ETag of
+        # the encoding the client accepts), as from the cache, and later ones are cached
         if _in_database(request, layer, params):
             body = await run_in_threadpool(_database_tile, request, layer, params, address)
         else:
