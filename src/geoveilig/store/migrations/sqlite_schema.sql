@@ -1,4 +1,4 @@
--- revision: 0014
+-- revision: 0015
 -- The SQLite schema the migrations build, for new stores; written by 'python -m geoveilig.store.snapshot' (do not edit).
 
 CREATE TABLE alembic_version (
@@ -302,7 +302,7 @@ CREATE TABLE jobs (
 	attempts INTEGER NOT NULL, 
 	media_type VARCHAR(128), 
 	result BLOB, 
-	error TEXT, 
+	error TEXT, gemeenten VARCHAR(400), 
 	CONSTRAINT pk_jobs PRIMARY KEY (id)
 );
 
