@@ -642,3 +642,26 @@ def test_cli_cbs_and_report_select_the_gemeente(tmp_path, fake, shared_geo):
         assert set(frame["area_code"]) == {code}
         assert other not in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_gemeente_is_read_through_its_index(store):
+    """The gemeente filter is the indexed expression (migration 0015): a gemeente's published
+    rows are found without scanning every gemeente's."""
+    import sqlalchemy as sa
+
+    for table in (store_counts.published_counts, store_counts.area_figures,
+                  store_counts.perception):
+        stmt = sa.select(table.c.area_code).where(
+            *store_counts.gemeente_filter(table, ["GM9901", "GM0794"]))
+        with store.engine.connect() as conn:
+            # as sent (bound values): the positions are in the SQL text, as in the index
+            assert f"substr({table.name}.area_code, 3, 4) IN" in str(
+                stmt.compile(dialect=conn.dialect))
+            sql = str(stmt.compile(dialect=conn.dialect,
+                                   compile_kwargs={"literal_binds": True}))
+            if conn.dialect.name == "sqlite":
+                plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
+            else:  # an empty table: forbid the sequential scan to see the index is usable
+                conn.exec_driver_sql("SET enable_seqscan = off")
+                plan = conn.exec_driver_sql("EXPLAIN " + sql).all()
+        assert f"ix_{table.name}_gemeente" in str(plan), plan

@@ -14,8 +14,8 @@ same on SQLite and PostgreSQL.
 Several gemeenten share these tables. The key of a gemeente's rows is the CBS area code
 itself: ``GM0794``, ``WK079410`` and ``BU07941002`` all carry the gemeente number in characters
 3-6, so the readers take ``gemeenten`` (``GM....`` codes) and select on that part of the code
-(``gemeente_filter``); a write replaces only rows of the area codes it writes, so a fetch for
-one gemeente never touches another's."""
+(``gemeente_filter``, indexed: migration 0015); a write replaces only rows of the area codes
+it writes, so a fetch for one gemeente never touches another's."""
 
 from __future__ import annotations
 
@@ -162,7 +162,14 @@ def gemeente_filter(table: Table, gemeenten: Sequence[str] | None
     if gemeenten is None:
         return []
     numbers = sorted({str(g).strip().upper().removeprefix("GM") for g in gemeenten})
-    return [sa.func.substr(table.c.area_code, 3, 4).in_(numbers)]
+    return [gemeente_number(table).in_(numbers)]
+
+
+def gemeente_number(table: Table) -> sa.ColumnElement[str]:
+    """``substr(area_code, 3, 4)`` with the positions written in the SQL (not bound), so
+    it is the expression of the index ``ix_<table>_gemeente`` (migration 0015) on SQLite and
+    PostgreSQL alike."""
+    return sa.func.substr(table.c.area_code, sa.literal_column("3"), sa.literal_column("4"))
 
 
 def _read(store: HasEngine, table: Table, where: Sequence[sa.ColumnElement[bool]],
@@ -229,7 +236,7 @@ def sources_summary(store: HasEngine, *, gemeenten: Sequence[str] | None = None
     parts = []
     for kind, t in (("misdrijven", published_counts), ("kerncijfers", area_figures),
                     ("veiligheidsbeleving", perception)):
-        number = sa.func.substr(t.c.area_code, 3, 4)
+        number = gemeente_number(t)
         stmt = (sa.select(t.c.table_id, t.c.source, number, sa.func.min(t.c.year),
                           sa.func.max(t.c.year), sa.func.count(), sa.func.max(t.c.retrieved_at))
                 .where(*gemeente_filter(t, gemeenten))

@@ -323,3 +323,9 @@ CREATE TABLE backtest_cache (
 
 CREATE INDEX ix_backtest_cache_created_at ON backtest_cache (created_at);
 
+CREATE INDEX ix_published_counts_gemeente ON published_counts (substr(area_code, 3, 4));
+
+CREATE INDEX ix_area_figures_gemeente ON area_figures (substr(area_code, 3, 4));
+
+CREATE INDEX ix_perception_gemeente ON perception (substr(area_code, 3, 4));
+
