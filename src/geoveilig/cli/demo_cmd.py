@@ -47,8 +47,8 @@ def demo_command(
             if HELMOND in a.gemeente_codes:  # the registry and deployments are Helmond's
                 helmond = a.select(HELMOND)
                 ours = incidents if helmond is a else incidents[
-                    incidents["buurt_code"].str.startswith("BU" + HELMOND[2:])
-                    .fillna(False).astype(bool)]
+                    incidents["buurt_code"].fillna("").astype(str)
+                    .str.startswith("BU" + HELMOND[2:]).to_numpy()]
                 groups = _load_prevention_demo(store, helmond, seed, ours)
                 deployments = _load_deployments_demo(store, helmond)
         finally:
