@@ -662,6 +662,7 @@ def test_a_gemeente_is_read_through_its_index(store):
             if conn.dialect.name == "sqlite":
                 plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
             else:  # an empty table: forbid the sequential scan to see the index is usable
-                conn.exec_driver_sql("SET enable_seqscan = off")
-                plan = conn.exec_driver_sql("EXPLAIN " + sql).all()
+                with conn.begin():  # (SET LOCAL: for this transaction only)
+                    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                    plan = conn.exec_driver_sql("EXPLAIN " + sql).all()
         assert f"ix_{table.name}_gemeente" in str(plan), plan
