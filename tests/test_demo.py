@@ -88,3 +88,53 @@ def test_demo_csv_goes_through_the_real_import(areas, demo_incidents, tmp_path):
     assert list(parsed.incidents["incident_id"]) == list(sample["incident_id"])
     assert (parsed.incidents["occurred_at"].to_numpy() == sample["occurred_at"].to_numpy()).all()
     assert list(parsed.incidents["buurt_code"]) == list(sample["buurt_code"])
+
+
+def test_demo_for_several_gemeenten_keeps_helmond_and_scales_the_others(shared_geo, tmp_path,
+                                                                         demo_incidents):
+    """``geoveilig demo`` with Helmond and Buurdorp configured: Helmond's incidents are
+    exactly those of the Helmond-only demo (the seed figures); Buurdorp gets synthetic ones
+    scaled by its 4 buurten, inside its own buurten, with their own ids."""
+    from typer.testing import CliRunner
+
+    from geoveilig.areas import load_areas
+    from geoveilig.cli import app
+    from geoveilig.demo.incidents import generic_counts
+    from geoveilig.scope import GemeenteStore
+    from geoveilig.store import Store
+    from tests.multi_support import two_gemeenten_dir
+
+    geo = two_gemeenten_dir(shared_geo, tmp_path / "geo")
+    env = {"GEOVEILIG_DATA_DIR": str(tmp_path / "data"), "GEOVEILIG_GEO_DIR": str(geo),
+           "GEOVEILIG_GEMEENTE": "GM0794,GM9901"}
+    result = CliRunner().invoke(app, ["demo", "--seed", "42"], env=env)
+    assert result.exit_code == 0, result.output
+    expected = generic_counts(4)
+    n_buurdorp = int(expected[list(YEARS_AND_Q1)].to_numpy().sum())
+    text = " ".join(result.output.split())
+    assert f"Helmond (GM0794) {len(demo_incidents)}, Buurdorp (GM9901) {n_buurdorp}" in text
+    two = load_areas(geo, gemeente="GM0794,GM9901")
+    with Store.sqlite(tmp_path / "data" / "geoveilig.sqlite") as store:
+        assert store.has_synthetic_data()
+        helmond = GemeenteStore(store, two.select("GM0794")).incidents()
+        buurdorp = GemeenteStore(store, two.select("GM9901")).incidents()
+    mine = helmond.sort_values("incident_id", ignore_index=True)
+    ref = demo_incidents.sort_values("incident_id", ignore_index=True)
+    assert list(mine["incident_id"]) == list(ref["incident_id"])
+    assert np.allclose(mine[["x", "y"]].to_numpy(), ref[["x", "y"]].to_numpy())
+    assert (mine["occurred_at"].to_numpy() == ref["occurred_at"].to_numpy()).all()
+    # ... so they still meet the seed table (test_demo_counts_equal_the_seed_table)
+    seed = {r.slug: r.count_2017 for r in SEED if r.slug != "totaal"}
+    assert {k: int(v) for k, v in _counts(helmond)[2017].items() if k in seed} == seed
+    # Buurdorp: scaled counts per year and category, its own ids, inside its buurten
+    assert len(buurdorp) == n_buurdorp
+    assert buurdorp["incident_id"].str.startswith("DEMO-GM9901-").all()
+    assert set(buurdorp["buurt_code"].str[:6]) == {"BU9901"}
+    got = _counts(buurdorp)
+    for year in (2016, 2017):
+        want = expected[year][expected[year] > 0]
+        assert got[year][got[year] > 0].sort_index().to_dict() == want.sort_index().to_dict()
+    assert 0 < len(buurdorp) < len(helmond) / 5
+
+
+YEARS_AND_Q1 = (2012, 2013, 2014, 2015, 2016, 2017, "2018Q1")

@@ -165,3 +165,79 @@ def test_api_process_threads_run_jobs_submitted_there(store, areas) -> None:  # 
         assert done.status == "successful" and b'"square": 16' in done.result.body
     finally:
         q.shutdown()
+
+
+# --- gemeenten: a job is found only by callers of its gemeente ---------------------------------
+
+def _queues(store):  # type: ignore[no-untyped-def]
+    """The in-process executor and two API workers' database queues on the same store."""
+    from geoveilig.jobs import LocalQueue
+
+    local = LocalQueue(max_active=10, per_caller=2)
+    return {"local": (local, local), "store": (StoreQueue(store, max_active=10, per_caller=2),
+                                               StoreQueue(store, max_active=10, per_caller=2))}
+
+
+@pytest.mark.parametrize("kind", ["local", "store"])
+def test_a_job_is_found_only_by_callers_of_its_gemeente(store, kind) -> None:  # type: ignore[no-untyped-def]
+    from geoveilig.errors import NotFound
+
+    api_a, api_b = _queues(store)[kind]
+    spec = {"handler": "test-square", "args": {"n": 2}}
+    gate = threading.Event()
+    compute = lambda _p: gate.wait(5) and {"ok": 1}  # noqa: E731
+    try:
+        buurdorp, new = api_a.submit("test", "same", "analyst", compute, owner="key:b",
+                                     spec=spec, gemeenten=("GM9901",))
+        assert new
+        # the identical request for Helmond is another job: dedup never crosses gemeenten
+        helmond, new = api_b.submit("test", "same", "analyst", compute, owner="key:h",
+                                    spec=spec, gemeenten=("GM0794",))
+        assert new and helmond.id != buurdorp.id
+        again, new = api_b.submit("test", "same", "analyst", compute, owner="key:b2",
+                                  spec=spec, gemeenten=("GM9901",))
+        assert not new and again.id == buurdorp.id  # same gemeente and role: shared
+        # a Helmond key finds no Buurdorp job (as if it did not exist), status nor result
+        for with_result in (False, True):
+            with pytest.raises(NotFound, match="onbekende job"):
+                api_b.get(buurdorp.id, "analyst", allowed=("GM0794",),
+                          with_result=with_result)
+        with pytest.raises(NotFound):
+            api_b.get(buurdorp.id, "police", allowed=("GM0794",))
+        with pytest.raises(NotFound):  # nor does the public, whatever its gemeente
+            api_b.get(buurdorp.id, "public")
+        for allowed in (("GM9901",), ("GM0794", "GM9901"), None):
+            assert api_b.get(buurdorp.id, "analyst", allowed=allowed).id == buurdorp.id
+        assert api_b.get(buurdorp.id, "police", allowed=("GM9901",)).gemeenten == ("GM9901",)
+        # a job about both gemeenten: only a key for both
+        both, _ = api_a.submit("test", "both", "analyst", compute, owner="key:all",
+                               spec=spec, gemeenten=("GM9901", "GM0794"))
+        with pytest.raises(NotFound):
+            api_b.get(both.id, "analyst", allowed=("GM9901",))
+        assert api_b.get(both.id, "analyst", allowed=("GM0794", "GM9901")).id == both.id
+        # a public job holds public figures only: everyone finds it
+        public, _ = api_a.submit("test", "pub", "public", compute, owner="addr:1",
+                                 spec=spec, gemeenten=("GM9901",))
+        assert api_b.get(public.id, "analyst", allowed=("GM0794",)).id == public.id
+        # the per-owner limit still holds over both API workers and gemeenten
+        api_a.submit("test", "h2", "analyst", compute, owner="key:h", spec=spec,
+                     gemeenten=("GM0794",))
+        with pytest.raises(JobsBusy) as err:
+            api_b.submit("test", "h3", "analyst", compute, owner="key:h", spec=spec,
+                         gemeenten=("GM9901",))
+        assert err.value.status == 429
+    finally:
+        gate.set()
+        api_a.shutdown()
+        api_b.shutdown()
+
+
+def test_a_job_of_unknown_gemeenten_is_for_unrestricted_keys_only(store) -> None:  # type: ignore[no-untyped-def]
+    from geoveilig.errors import NotFound
+
+    row, _ = _submit(store, "old")  # as queued before migration 0015: no gemeenten
+    assert row.gemeenten is None and get_job(store, row.id).gemeenten is None
+    q = StoreQueue(store)
+    with pytest.raises(NotFound):
+        q.get(row.id, "analyst", allowed=("GM0794",))
+    assert q.get(row.id, "analyst").id == row.id

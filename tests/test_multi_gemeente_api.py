@@ -324,3 +324,48 @@ def test_keys_create_with_gemeente_cli(tmp_path, monkeypatch):
         store.close()
     listed = runner.invoke(app, ["keys", "list"])
     assert listed.exit_code == 0 and "helmond  (alleen GM0794)" in listed.output
+
+
+def test_a_job_is_read_only_by_keys_of_its_gemeente(served):
+    """``/v1/jobs/{id}`` (status and result) answers 404 to a key of another gemeente, as for
+    an unknown job; the identical request for another gemeente is another job."""
+    store = Store(served["url"])
+    try:
+        _rec, buurdorp_key = create_key(store, "buurdorp-analyst", "analyst", "GM9901")
+    finally:
+        store.close()
+    c = served["two"]
+    buurdorp = {"Authorization": f"Bearer {buurdorp_key}"}
+    helmond = _h(served, "helmond-analyst")
+    body = {"count": 3}
+
+    def submit(headers, gemeente):  # type: ignore[no-untyped-def]
+        r = c.post("/v1/recommendations/alarms", params={"gemeente": gemeente}, json=body,
+                   headers=headers)
+        assert r.status_code in (200, 202), r.text
+        return r.headers.get("x-job-id") or r.headers["location"].rsplit("/", 1)[-1]
+
+    job = submit(buurdorp, "GM9901")
+    status = f"/v1/jobs/{job}"
+    import time
+
+    deadline = time.monotonic() + 120  # a loaded CI machine: generous, never a time assertion
+    while True:  # until it is done (in process on SQLite, a worker thread on PostGIS)
+        r = c.get(status, headers=buurdorp)
+        assert r.status_code == 200, r.text
+        if r.json()["status"] in ("successful", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert r.json()["status"] == "successful", r.text
+    assert c.get(f"{status}/results", headers=buurdorp).status_code == 200
+    unknown = c.get("/v1/jobs/no-such-job", headers=helmond)
+    for url in (status, f"{status}/results"):
+        r = c.get(url, headers=helmond)
+        assert r.status_code == 404 and r.json()["type"] == unknown.json()["type"]
+        assert "features" not in r.text
+        assert c.get(url).status_code == 404  # nor without key
+        assert c.get(url, headers=_h(served, "analyst")).status_code == 200  # a key for all
+    helmond_job = submit(helmond, "GM0794")
+    assert helmond_job != job
+    assert c.get(f"/v1/jobs/{helmond_job}", headers=buurdorp).status_code == 404
+    assert c.get(f"/v1/jobs/{helmond_job}", headers=helmond).status_code == 200

@@ -4,6 +4,7 @@ backends, rates with their denominator year, the comparison with incidents, perc
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 
@@ -523,3 +524,145 @@ def test_incident_layers_name_their_source(store, areas, demo_incidents):
     layer = get_layer("wijken")
     frame = layer.build(ctx, layer.parse_params({"year": "2016"}), role="public")
     assert set(frame["source"]) == {"incidenten (synthetisch)"}
+
+
+# --- several gemeenten: published figures per gemeente (both backends) ------------------------
+
+BUURDORP_BUURTEN = ("BU99010101", "BU99010102", "BU99010201", "BU99010202")
+BUURDORP_BASE = {"1.1.1": 7, "1.2.3": 11, "1.4.5": 4, "3.7.4": 2}
+
+
+def buurdorp_value(area: str, year: int, cls: str) -> int:
+    """Buurdorp's (GM9901) monthly counts: other numbers than Helmond's for every class."""
+    if cls == "0.0.0":
+        return sum(buurdorp_value(area, year, c) for c in BUURDORP_BASE)
+    per_buurt = BUURDORP_BASE[cls] + 2 * (year - 2016)
+    return per_buurt * {"GM": 4, "WK": 2, "BU": 1}[area[:2]]
+
+
+def install_buurdorp(fake: FakeCbs) -> None:
+    rows = fake.tables[("47022NED", "TypedDataSet")]
+    for year in (2016, 2017):
+        for month in range(1, 13):
+            for area in ("GM9901", "WK990101", "WK990102", *BUURDORP_BUURTEN):
+                for cls in ("0.0.0", *BUURDORP_BASE):
+                    rows.append({"ID": len(rows), "SoortMisdrijf": cls.ljust(8),
+                                 "WijkenEnBuurten": area.ljust(10),
+                                 "Perioden": f"{year}MM{month:02d}",
+                                 "GeregistreerdeMisdrijven_1": buurdorp_value(area, year, cls)})
+
+
+@pytest.fixture(scope="module")
+def two(shared_geo, tmp_path_factory):
+    from geoveilig.areas import load_areas
+    from tests.multi_support import two_gemeenten_dir
+
+    folder = two_gemeenten_dir(shared_geo, tmp_path_factory.mktemp("two") / "geo")
+    return load_areas(folder, gemeente="GM0794,GM9901")
+
+
+def test_two_gemeenten_keep_their_own_published_counts(store, fake, tmp_path, two):
+    from geoveilig.report_service import ReportRequest, evaluation_report
+    from geoveilig.scope import for_gemeente
+    from geoveilig.stats import Period
+
+    install_buurdorp(fake)
+    counts_only = tables.resolve_tables("47022NED")
+    fetch_all(_clients(fake, tmp_path), store, counts_only, "GM0794")
+    helmond = store_counts.read_counts(store)
+    # a fetch of the other gemeente adds its rows and leaves Helmond's as they were
+    fetch_all(_clients(fake, tmp_path), store, counts_only, "GM9901")
+    both = store_counts.read_counts(store)
+    assert len(both) == len(helmond) + 2 * 12 * 7 * 5
+    kept = store_counts.read_counts(store, gemeenten=["GM0794"])
+    pd.testing.assert_frame_equal(kept.reset_index(drop=True), helmond.reset_index(drop=True))
+    buurdorp = store_counts.read_counts(store, gemeenten=["GM9901"])
+    assert {c[2:6] for c in buurdorp["area_code"]} == {"9901"}
+    # ... and a re-fetch of Helmond does not replace Buurdorp's
+    fetch_all(_clients(fake, tmp_path), store, counts_only, "GM0794")
+    pd.testing.assert_frame_equal(
+        store_counts.read_counts(store, gemeenten=["GM9901"]).reset_index(drop=True),
+        buurdorp.reset_index(drop=True))
+    summary = store_counts.sources_summary(store)
+    assert sorted(summary["gemeente"]) == ["GM0794", "GM9901"]
+    assert list(store_counts.sources_summary(store, gemeenten=["GM9901"])["rows"]) == [
+        2 * 12 * 7 * 5]
+    # the report of each gemeente (no incidents stored: the published fallback) shows only
+    # its own counts
+    req = ReportRequest(target=Period.of_year(2017), fmt="json", level="wijk")
+    for code, wijken, value in (
+            ("GM9901", {"WK990101", "WK990102"},
+             lambda a, c: 12 * buurdorp_value(a, 2017, c)),
+            ("GM0794", {"WK079410", "WK079411"},
+             lambda a, c: sum(count_value(a, 2017, m, c) or 0 for m in range(1, 13)))):
+        areas, view = for_gemeente(two, store, code, required=True)
+        made = evaluation_report(view, areas, req)
+        assert made.published
+        rows = json.loads(made.text)
+        assert {r["area_code"] for r in rows} == wijken
+        burglary = {r["area_code"]: r["count"] for r in rows if r["category"] == "woninginbraak"}
+        assert burglary == {w: value(w, "1.1.1") for w in wijken}
+        html = evaluation_report(view, areas, ReportRequest(target=Period.of_year(2017),
+                                                            fmt="html")).text
+        other = "GM9901" if code == "GM0794" else "GM0794"
+        assert f">{code}<" in html and f">{other}<" not in html
+
+
+def test_cli_cbs_and_report_select_the_gemeente(tmp_path, fake, shared_geo):
+    from tests.multi_support import two_gemeenten_dir
+
+    install_buurdorp(fake)
+    geo = two_gemeenten_dir(shared_geo, tmp_path / "geo")
+    env = {"GEOVEILIG_DATA_DIR": str(tmp_path / "data"), "GEOVEILIG_GEO_DIR": str(geo),
+           "GEOVEILIG_GEMEENTE": "GM0794,GM9901", "GEOVEILIG_CBS_URL": fake.url,
+           "GEOVEILIG_POLICE_URL": fake.url}
+    result = runner.invoke(app, ["cbs", "fetch", "--tables", "47022NED"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "GM0794: 720 rijen" in result.output and "GM9901: 840 rijen" in result.output
+    result = runner.invoke(app, ["cbs", "show", "--gemeente", "GM9901"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "GM9901" in result.output and "GM0794" not in result.output
+    assert "840" in result.output
+    result = runner.invoke(app, ["cbs", "rates", "--gemeente", "GM9901", "--year", "2017",
+                                 "--crime-type", "woninginbraak", "--format", "csv"], env=env)
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(io.StringIO(result.output))
+    assert list(frame["area_code"]) == ["GM9901"]
+    assert frame["count"].iloc[0] == 12 * buurdorp_value("GM9901", 2017, "1.1.1")
+    result = runner.invoke(app, ["cbs", "rates", "--year", "2017", "--format", "csv"], env=env)
+    assert set(pd.read_csv(io.StringIO(result.output))["area_code"]) == {"GM0794", "GM9901"}
+    result = runner.invoke(app, ["cbs", "compare"], env=env)  # one gemeente's incidents
+    assert result.exit_code == 1 and "kies er een met gemeente" in " ".join(
+        result.output.split())
+    for code, other in (("GM9901", "GM0794"), ("GM0794", "GM9901")):
+        result = runner.invoke(app, ["report", "--year", "2017", "--gemeente", code,
+                                     "--format", "csv"], env=env)
+        assert result.exit_code == 0, result.output
+        frame = pd.read_csv(io.StringIO(result.output))
+        assert set(frame["area_code"]) == {code}
+        assert other not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_gemeente_is_read_through_its_index(store):
+    """The gemeente filter is the indexed expression (migration 0015): a gemeente's published
+    rows are found without scanning every gemeente's."""
+    import sqlalchemy as sa
+
+    for table in (store_counts.published_counts, store_counts.area_figures,
+                  store_counts.perception):
+        stmt = sa.select(table.c.area_code).where(
+            *store_counts.gemeente_filter(table, ["GM9901", "GM0794"]))
+        with store.engine.connect() as conn:
+            # as sent (bound values): the positions are in the SQL text, as in the index
+            assert f"substr({table.name}.area_code, 3, 4) IN" in str(
+                stmt.compile(dialect=conn.dialect))
+            sql = str(stmt.compile(dialect=conn.dialect,
+                                   compile_kwargs={"literal_binds": True}))
+            if conn.dialect.name == "sqlite":
+                plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all()
+            else:  # an empty table: forbid the sequential scan to see the index is usable
+                with conn.begin():  # (SET LOCAL: for this transaction only)
+                    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                    plan = conn.exec_driver_sql("EXPLAIN " + sql).all()
+        assert f"ix_{table.name}_gemeente" in str(plan), plan

@@ -15,8 +15,14 @@ JSON-able value. Routes build ``compute`` from the same handler, so both executo
 same code.
 
 Limits: at most ``max_active`` jobs queued or running (more: ``JobsBusy`` 503), at most
-``per_caller`` for one owner (429); an identical request (same key and role) returns the
-existing job unless it failed.
+``per_caller`` for one owner (429); an identical request (same key, role and gemeenten)
+returns the existing job unless it failed.
+
+Gemeenten: a job records the gemeenten its result is about (``gemeenten``; None: not known,
+as for jobs queued before migration 0015). ``get`` finds it only for a caller whose role
+allows the job's role and whose key holds for all of them (``allowed``; None: a key for every
+gemeente); for anyone else it does not exist (``NotFound``: 404, not 403). Jobs of the public
+role hold only public figures and are found by everyone.
 """
 
 from __future__ import annotations
@@ -80,6 +86,8 @@ class Job:
     key: str
     role: str
     owner: str = ""
+    #: the gemeenten the job is about (None: not known: only unrestricted callers see it)
+    gemeenten: tuple[str, ...] | None = None
     status: str = "accepted"
     progress: float = 0.0
     message: str = ""
@@ -173,13 +181,40 @@ def run_spec(env: JobEnv, spec: dict[str, Any], progress: Progress) -> JobResult
 
 # --- the interface ------------------------------------------------------------------------
 
+def visible(job_role: str, job_gemeenten: tuple[str, ...] | None, role: str,
+            allowed: tuple[str, ...] | None) -> bool:
+    """Whether a caller of ``role`` with a key for ``allowed`` gemeenten (None: all) may see
+    a job of ``job_role`` about ``job_gemeenten``: a public job by everyone; any other only
+    when the role allows it and the key holds for every gemeente of the job (a job whose
+    gemeenten are not known: only by a key for all)."""
+    if job_role == "public":
+        return True
+    if not allows(role, job_role):
+        return False
+    if allowed is None:
+        return True
+    return job_gemeenten is not None and set(job_gemeenten) <= set(allowed)
+
+
+def _job_key(key: str, role: str, gemeenten: tuple[str, ...] | None) -> str:
+    """The deduplication key: the request's key with the role and the gemeenten, so an
+    identical request never gets the job of another role or gemeente."""
+    return json.dumps([role, key] if gemeenten is None else [role, key, sorted(gemeenten)])
+
+
+def _gemeenten(codes: Any) -> tuple[str, ...] | None:
+    return None if codes is None else tuple(sorted({str(c) for c in codes}))
+
+
 class JobQueue(Protocol):
     def submit(self, kind: str, key: str, role: str, compute: Callable[[Progress], Any],
-               owner: str = "", spec: dict[str, Any] | None = None) -> tuple[Job, bool]: ...
+               owner: str = "", spec: dict[str, Any] | None = None,
+               gemeenten: tuple[str, ...] | None = None) -> tuple[Job, bool]: ...
 
     def wait(self, job: Job, timeout: float) -> Job: ...
 
-    def get(self, job_id: str, role: str, *, with_result: bool = False) -> Job: ...
+    def get(self, job_id: str, role: str, *, with_result: bool = False,
+            allowed: tuple[str, ...] | None = None) -> Job: ...
 
     def active(self, owner: str | None = None) -> int: ...
 
@@ -215,11 +250,13 @@ class LocalQueue:
                    and (owner is None or j.owner == owner))
 
     def submit(self, kind: str, key: str, role: str, compute: Callable[[Progress], Any],
-               owner: str = "", spec: dict[str, Any] | None = None) -> tuple[Job, bool]:
-        """The job for ``key`` (and ``role``) and whether it is new. Raises ``JobsBusy``
-        when the queue or the caller's share of it is full. (``spec`` is not needed: the
-        job runs ``compute`` in this process.)"""
-        key = json.dumps([role, key])
+               owner: str = "", spec: dict[str, Any] | None = None,
+               gemeenten: tuple[str, ...] | None = None) -> tuple[Job, bool]:
+        """The job for ``key`` (and ``role`` and ``gemeenten``) and whether it is new.
+        Raises ``JobsBusy`` when the queue or the caller's share of it is full. (``spec`` is
+        not needed: the job runs ``compute`` in this process.)"""
+        gemeenten = _gemeenten(gemeenten)
+        key = _job_key(key, role, gemeenten)
         with self._lock:
             jid = self._by_key.get(key)
             if jid is not None and self._by_id[jid].status != "failed":
@@ -229,7 +266,8 @@ class LocalQueue:
                 raise _busy("owner", self.per_caller, self.retry_after)
             if self.active() >= self.max_active:
                 raise _busy("all", self.per_caller, self.retry_after)
-            job = Job(id=secrets.token_urlsafe(12), kind=kind, key=key, role=role, owner=owner)
+            job = Job(id=secrets.token_urlsafe(12), kind=kind, key=key, role=role, owner=owner,
+                      gemeenten=gemeenten)
             self._by_id[job.id] = job
             self._by_key[key] = job.id
             self._evict()
@@ -278,9 +316,12 @@ class LocalQueue:
                 self._evict()
             job.done.set()
 
-    def get(self, job_id: str, role: str, *, with_result: bool = False) -> Job:
+    def get(self, job_id: str, role: str, *, with_result: bool = False,
+            allowed: tuple[str, ...] | None = None) -> Job:
+        """The job, for a caller of ``role`` with a key for ``allowed`` gemeenten (None:
+        all); ``NotFound`` when there is none or the caller may not see it (``visible``)."""
         job = self._by_id.get(job_id)
-        if job is None or not allows(role, job.role):
+        if job is None or not visible(job.role, job.gemeenten, role, allowed):
             raise NotFound(f"onbekende job '{job_id}'")
         return job
 
@@ -297,7 +338,8 @@ def _job(row: Any) -> Job:
         result = JobResult(row.result if row.result is not None else b"",
                            row.media_type or "application/json")
     return Job(id=row.id, kind=row.kind, key=row.job_key, role=row.role, owner=row.owner,
-               status=row.status, progress=row.progress, message=row.message,
+               gemeenten=row.gemeenten, status=row.status, progress=row.progress,
+               message=row.message,
                created=row.created_at, finished=row.finished_at, result=result,
                error=row.error)
 
@@ -336,18 +378,20 @@ class StoreQueue:
         return count_active(self.store, owner)
 
     def submit(self, kind: str, key: str, role: str, compute: Callable[[Progress], Any],
-               owner: str = "", spec: dict[str, Any] | None = None) -> tuple[Job, bool]:
+               owner: str = "", spec: dict[str, Any] | None = None,
+               gemeenten: tuple[str, ...] | None = None) -> tuple[Job, bool]:
         import hashlib
 
         from .store.jobs import QueueFull, submit_job
 
         if spec is None:
             raise ValueError(f"job '{kind}' has no spec: it cannot run in another process")
-        digest = hashlib.sha256(json.dumps([role, key]).encode()).hexdigest()
+        gemeenten = _gemeenten(gemeenten)
+        digest = hashlib.sha256(_job_key(key, role, gemeenten).encode()).hexdigest()
         try:
             row, new = submit_job(self.store, kind=kind, job_key=digest, role=role,
                                   owner=owner, spec=spec, max_active=self.max_active,
-                                  per_caller=self.per_caller)
+                                  per_caller=self.per_caller, gemeenten=gemeenten)
         except QueueFull as full:
             raise _busy(full.scope, self.per_caller, self.retry_after) from None
         if new:
@@ -369,11 +413,13 @@ class StoreQueue:
                 return _job(row)
             time.sleep(min(self.poll, max(0.0, deadline - time.monotonic())))
 
-    def get(self, job_id: str, role: str, *, with_result: bool = False) -> Job:
+    def get(self, job_id: str, role: str, *, with_result: bool = False,
+            allowed: tuple[str, ...] | None = None) -> Job:
+        """As ``LocalQueue.get``, from the database (any API worker)."""
         from .store.jobs import get_job
 
         row = get_job(self.store, job_id, with_result=with_result)
-        if row is None or not allows(role, row.role):
+        if row is None or not visible(row.role, row.gemeenten, role, allowed):
             raise NotFound(f"onbekende job '{job_id}'")
         return _job(row)
 

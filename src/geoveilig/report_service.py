@@ -49,11 +49,13 @@ def evaluation_report(store: Any, areas: Any, req: ReportRequest, *,
     """The report (its text (table, CSV, JSON or HTML). ``policy``: protect every count with the
     disclosure control (public callers); None: exact counts (the municipality's own use).
     With no incidents but published counts stored (``geoveilig cbs fetch``), the report on
-    those already public figures (with the low-count rule; whole years only)."""
+    those already public figures (with the low-count rule; whole years only). Published
+    figures are those of the gemeenten of ``areas`` only (a service holds several)."""
+    gemeenten = tuple(areas.gemeente_codes)
     published = published_report.without_incidents(
         store, req.target, fmt=req.fmt, level=req.level, rule=req.rule,
         years_back=req.years_back, alpha=req.alpha,
-        gemeente_name=areas.gemeente_name or "de gemeente")
+        gemeente_name=areas.gemeente_name or "de gemeente", gemeenten=gemeenten)
     if published is not None:
         return Report(published, published=True)
     incidents, coverage = report_mod.incidents_for(store, [req.target, *req.extra_periods],
@@ -66,7 +68,8 @@ def evaluation_report(store: Any, areas: Any, req: ReportRequest, *,
                               extra_periods=list(req.extra_periods), rows=rows, **kw)
         if policy is not None:
             ev = disclosure.protect_evaluation(ev, policy, areas)
-        section = published_report.section_if_counts(store, req.target, rule=req.rule)
+        section = published_report.section_if_counts(store, req.target, rule=req.rule,
+                                                     gemeenten=gemeenten)
         return Report(report_mod.render_html(ev, published=section,
                                              synthetic=store.has_synthetic_data()))
     comp = stats.compare(incidents, req.target, areas=areas, level=req.level, rows=rows, **kw)

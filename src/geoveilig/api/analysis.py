@@ -49,7 +49,7 @@ def _backtest(request: Request, raw: dict[str, str]) -> Response:
     env = svc.job_env()
     return run_job(request, "backtest", payload,
                    lambda progress: run_backtest(env, args, progress),
-                   spec={"handler": "backtest", "args": args})
+                   spec={"handler": "backtest", "args": args}, gemeenten=[gemeente])
 
 
 def run_backtest(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobResult:
@@ -85,6 +85,7 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
     found = found.loc[found["id"] == dep]
     if found.empty:
         raise NotFound(f"onbekende inzet '{deployment_id}'")
+    touched = [str(c) for c in gemeente_of(found["buurt_code"]) if c is not None]
     require_gemeenten(caller(request), gemeente_of(found["buurt_code"]),
                       f"onbekende inzet '{deployment_id}'")
     if found["start"].isna().all():
@@ -98,7 +99,7 @@ def _effect(request: Request, deployment_id: str, raw: dict[str, str]) -> Respon
     env = svc.job_env(store)
     return run_job(request, "effect", payload,
                    lambda progress: run_effect(env, args, progress),
-                   spec={"handler": "effect", "args": args})
+                   spec={"handler": "effect", "args": args}, gemeenten=touched or None)
 
 
 def run_effect(env: JobEnv, args: dict[str, Any], progress: Progress) -> JobResult:

@@ -13,6 +13,10 @@ result are readable from every API worker when the queue is in the database.
 "args"}``) lets any worker recompute it with the handler registered in ``geoveilig.jobs``
 (``StoreQueue``). Routes build ``compute`` from the same handler.
 
+Gemeenten: a job records the gemeenten it is about (``gemeenten``; default every configured
+gemeente), which are part of its key too; ``/v1/jobs/{id}`` and its results answer 404, as for
+an unknown job, to a caller whose key does not hold for all of them (``jobs.visible``).
+
 Abuse limits: the key also holds the caller's role (an analyst never receives a police job);
 at most ``max_active`` jobs are queued or running at once (more: 503 with ``Retry-After``),
 at most ``per_caller`` of them for one caller (a key, or an address without key; more: 429
@@ -22,7 +26,7 @@ with ``Retry-After``), counted over all workers when the queue is in the databas
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -74,17 +78,21 @@ def make_queue(settings: Any, env: JobEnv) -> JobQueue:
 
 def run_job(request: Request, kind: str, payload: dict[str, Any],
             compute: Callable[[Progress], Any], *, wait: float | None = None,
-            spec: dict[str, Any] | None = None) -> Response:
-    """Run or reuse the job for (kind, payload, data version); see the module docstring.
-    ``wait``: seconds to wait for the result before answering 202 (default: the setting
-    ``job_wait``, 2 s)."""
+            spec: dict[str, Any] | None = None,
+            gemeenten: Iterable[str] | None = None) -> Response:
+    """Run or reuse the job for (kind, payload, gemeenten, data version); see the module
+    docstring. ``wait``: seconds to wait for the result before answering 202 (default: the
+    setting ``job_wait``, 2 s). ``gemeenten``: the CBS codes the result is about (None: every
+    configured gemeente)."""
     who = caller(request)
     svc = services(request)
     version = svc.store.data_version()
+    about = tuple(sorted(set(svc.areas.gemeente_codes if gemeenten is None else gemeenten)))
     key = json.dumps([kind, payload, version], sort_keys=True, default=str)
     jobs = svc.jobs
     owner = who.actor if who.actor != "public" else f"addr:{client_address(request)}"
-    job, _new = jobs.submit(kind, key, who.role, compute, owner=owner, spec=spec)
+    job, _new = jobs.submit(kind, key, who.role, compute, owner=owner, spec=spec,
+                            gemeenten=about)
     if wait is None:
         wait = svc.settings.job_wait
     job = jobs.wait(job, wait)
@@ -105,12 +113,15 @@ def jobs_router(prefix: str = "/v1") -> APIRouter:
 
     @router.get("/{job_id}")
     def job_status(job_id: str, request: Request) -> JSONResponse:
-        job = services(request).jobs.get(job_id, caller(request).role)
+        who = caller(request)
+        job = services(request).jobs.get(job_id, who.role, allowed=who.gemeenten)
         return JSONResponse(job.info(job_url(request, job.id)))
 
     @router.get("/{job_id}/results")
     def job_results(job_id: str, request: Request) -> Response:
-        job = services(request).jobs.get(job_id, caller(request).role, with_result=True)
+        who = caller(request)
+        job = services(request).jobs.get(job_id, who.role, with_result=True,
+                                         allowed=who.gemeenten)
         if job.status == "failed" and job.error:
             raise GeoveiligError(job.error["detail"])
         if job.result is None:

@@ -167,6 +167,6 @@ def planning_router(prefix: str = "/v1") -> APIRouter:
         return await run_in_threadpool(
             run_job, request, f"recommendations/{kind}", payload,
             lambda progress: run_planner(env, args, progress),
-            spec={"handler": "recommendations", "args": args})
+            spec={"handler": "recommendations", "args": args}, gemeenten=[gemeente])
 
     return router

@@ -14,12 +14,39 @@ if TYPE_CHECKING:  # imported where used: a fast --help
     from ..store import Store
 
 from ..errors import InvalidInput
-from .common import console, handle_errors, open_store, out, progress_steps, read_store, settings
+from .common import (
+    GEMEENTE_HELP,
+    console,
+    handle_errors,
+    open_store,
+    out,
+    progress_steps,
+    read_store,
+    settings,
+)
 
 cbs_app = typer.Typer(help="Gepubliceerde cijfers van politie en CBS: misdrijven per wijk en "
                            "buurt, kerncijfers en veiligheidsbeleving.", no_args_is_help=True)
 
 FORMATS = ("table", "csv")
+
+#: ``--gemeente`` of show, rates and perception
+SHOW_GEMEENTE_HELP = ("CBS-gemeentecode, bijv. GM0794, of meer komma-gescheiden, of 'alle' "
+                      "(standaard de gemeenten van GEOVEILIG_GEMEENTE)")
+
+
+def _gemeenten(gemeente: str | None) -> tuple[str, ...]:
+    """The gemeenten whose published figures a command reads: ``--gemeente`` (any CBS code:
+    figures of a gemeente that is not configured can be fetched and shown) or the configured
+    ones (``GEOVEILIG_GEMEENTE``; ``alle``: those of the boundaries)."""
+    from ..areas import parse_gemeenten
+    from ..sources.fetch import check_gemeente
+    from .common import areas
+
+    s = settings()
+    listed = parse_gemeenten(gemeente or s.gemeente)
+    return tuple(check_gemeente(c)
+                 for c in (listed if listed is not None else areas(s).gemeente_codes))
 
 
 def _emit(frame: pd.DataFrame, headers: dict[str, str], fmt: str, out_file: Path | None,
@@ -101,19 +128,26 @@ def fetch(
 
 @cbs_app.command("show")
 @handle_errors
-def show() -> None:
-    """Toon welke gepubliceerde tabellen in de opslag staan, met bron en ophaaldatum."""
+def show(
+    gemeente: str | None = typer.Option(None, "--gemeente", help=SHOW_GEMEENTE_HELP),
+) -> None:
+    """Toon welke gepubliceerde tabellen in de opslag staan, per gemeente, met bron en
+    ophaaldatum."""
+    codes = _gemeenten(gemeente)
+
     def read(store: Store) -> pd.DataFrame:
         from ..store import counts as store_counts
 
-        return store_counts.sources_summary(store)
+        return store_counts.sources_summary(store, gemeenten=codes)
 
     summary = read_store("gepubliceerde tabellen", "opslag openen en tabellen lezen", read)
     if summary.empty:
-        out.print("Geen gepubliceerde cijfers opgeslagen (geoveilig cbs fetch).")
+        out.print(f"Geen gepubliceerde cijfers opgeslagen voor {', '.join(codes)} "
+                  "(geoveilig cbs fetch).", highlight=False)
         return
     summary["retrieved_at"] = summary["retrieved_at"].dt.strftime("%Y-%m-%d")
-    _emit(summary, {"kind": "soort", "table_id": "tabel", "source": "bron", "years": "jaren",
+    _emit(summary, {"kind": "soort", "table_id": "tabel", "source": "bron",
+                    "gemeente": "gemeente", "years": "jaren",
                     "rows": "rijen", "retrieved_at": "opgehaald"}, "table", None)
 
 
@@ -150,6 +184,7 @@ def rates_cmd(
     low_count: int = typer.Option(20, "--low-count", help="drempel voor kleine aantallen (-*)"),
     fmt: str = typer.Option("table", "--format", help="table of csv"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=SHOW_GEMEENTE_HELP),
 ) -> None:
     """Gepubliceerde aantallen per jaar met cijfers per 1.000 inwoners (woninginbraak ook per
     1.000 woningen) en het jaar van de noemer."""
@@ -157,8 +192,9 @@ def rates_cmd(
     from ..stats import LowCountRule
 
     rule = LowCountRule(threshold=low_count)
+    codes = _gemeenten(gemeente)
     table = read_store("cijfers", "cijfers per 1.000 berekenen", lambda store: service.rates_table(
-        store, level=level, years=year or None, rule=rule))
+        store, level=level, years=year or None, rule=rule, gemeenten=codes))
     if crime_type:
         table = table[table["category"].str.split("+").map(lambda s: crime_type in s)
                       | (table["category"] == crime_type)]
@@ -172,13 +208,22 @@ def rates_cmd(
 def compare_cmd(
     fmt: str = typer.Option("table", "--format", help="table of csv"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=GEMEENTE_HELP),
 ) -> None:
     """Vergelijk de ingelezen incidenten met de gepubliceerde aantallen per categorie en jaar
     (hele gemeente)."""
+    from ..scope import GemeenteStore
     from ..sources import service
+    from .common import areas, scoped_areas
 
-    table = read_store("cijfers", "incidenten en gepubliceerde aantallen vergelijken",
-                       service.comparison_table)
+    a = scoped_areas(gemeente, required=True)
+    whole = a is areas()
+
+    def read(store: Store) -> pd.DataFrame:
+        return service.comparison_table(store if whole else GemeenteStore(store, a),
+                                        gemeenten=a.gemeente_codes)
+
+    table = read_store("cijfers", "incidenten en gepubliceerde aantallen vergelijken", read)
     _emit(table, {"year": "jaar", "category_label": "categorie", "match": "overeenkomst",
                   "incidents": "incidenten", "published": "gepubliceerd",
                   "difference": "verschil", "ratio": "verhouding",
@@ -191,13 +236,15 @@ def compare_cmd(
 def perception_cmd(
     fmt: str = typer.Option("table", "--format", help="table of csv"),
     out_file: Path | None = typer.Option(None, "--out", help="schrijf naar dit bestand"),
+    gemeente: str | None = typer.Option(None, "--gemeente", help=SHOW_GEMEENTE_HELP),
 ) -> None:
     """Veiligheidsbeleving (Veiligheidsmonitor) per jaar met de betrouwbaarheidsmarge, naast
     de geregistreerde misdrijven van hetzelfde gebied en jaar."""
     from ..sources import service
 
+    codes = _gemeenten(gemeente)
     table = read_store("cijfers", "veiligheidsbeleving en misdrijven koppelen",
-                       service.perception_table)
+                       lambda store: service.perception_table(store, gemeenten=codes))
     if fmt == "table":  # "33.0-38.0" with decimal commas for people (the CSV keeps points)
         table = table.assign(interval=table["interval"].str.replace(".", ",", regex=False))
     _emit(table, {"area_code": "gebied", "year": "jaar", "label": "indicator",

@@ -1,4 +1,6 @@
-"""``geoveilig demo [--seed N]``: load the synthetic Helmond demo data into the store."""
+"""``geoveilig demo [--seed N]``: load the synthetic demo data into the store: Helmond's
+(following the seed table) and, with several gemeenten configured, scaled synthetic incidents
+for each other one (``demo.generate_generic``)."""
 
 from __future__ import annotations
 
@@ -15,8 +17,12 @@ def demo_command(
 ) -> None:
     """Maak SYNTHETISCHE demo-incidenten voor Helmond (2012 t/m het eerste kwartaal van 2018)
     en lees ze in via de gewone import. De jaartotalen per categorie volgen de tabel uit de
-    evaluatie van het Aanvalsplan Veiligheid; plaatsen en tijden zijn verzonnen."""
+    evaluatie van het Aanvalsplan Veiligheid; plaatsen en tijden zijn verzonnen. Zijn er meer
+    gemeenten ingesteld, dan krijgt elke andere gemeente ook synthetische incidenten: de
+    aantallen van Helmond naar verhouding van haar aantal buurten, verspreid over haar
+    buurten."""
     from .. import demo
+    from ..demo.incidents import HELMOND
     from ..incidents import parse_incidents
 
     s = settings()
@@ -24,7 +30,7 @@ def demo_command(
         step("grenzen")
         a = _boundaries(s, step)
         step("synthetische incidenten maken")
-        incidents = demo.generate_incidents(a, seed=seed)
+        incidents = demo.generate_for_gemeenten(a, seed=seed)
         path = demo.to_csv(incidents, s.data_dir / "demo" /
                            f"synthetische_incidenten_seed{seed}.csv")
         data = path.read_bytes()
@@ -37,12 +43,25 @@ def demo_command(
                 parsed, source_name=f"{path.name} (SYNTHETISCH)",
                 content_sha256=hashlib.sha256(data).hexdigest(), synthetic=True)
             step("preventieregister en inzet")
-            groups = _load_prevention_demo(store, a, seed, incidents)
-            deployments = _load_deployments_demo(store, a)
+            groups, deployments = None, 0
+            if HELMOND in a.gemeente_codes:  # the registry and deployments are Helmond's
+                helmond = a.select(HELMOND)
+                ours = incidents if helmond is a else incidents[
+                    incidents["buurt_code"].fillna("").astype(str)
+                    .str.startswith("BU" + HELMOND[2:]).to_numpy()]
+                groups = _load_prevention_demo(store, helmond, seed, ours)
+                deployments = _load_deployments_demo(store, helmond)
         finally:
             store.close()
     out.print(f"Demo-gegevens (synthetisch, seed {seed}): {summary.accepted} incidenten "
               f"ingelezen, {summary.already_present} waren er al. Bestand: {path}")
+    if len(a.gemeente_codes) > 1:
+        names = dict(zip(a.gemeenten["code"], a.gemeenten["name"], strict=True))
+        out.print("Per gemeente: " + ", ".join(
+            f"{names.get(code, code)} ({code}) {n}"
+            for code, n in summary.per_gemeente.items()) + ". Alleen Helmond volgt de "
+            "gepubliceerde tabel; de andere gemeenten zijn naar hun aantal buurten geschaald.",
+            highlight=False, soft_wrap=True)
     if groups is not None:
         out.print(f"Demo-preventieregister (synthetisch): {groups} groepen.")
     if deployments:

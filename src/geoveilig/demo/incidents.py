@@ -210,10 +210,12 @@ class _Space:
         self.anchor = {c: shapely.get_coordinates(g.representative_point())[0]
                        for c, g in self.b.geometry.items()}
         # An illustrative footpath (the document's Sjef de Kimpepad): 600 m through
-        # Helmond-West/Binnenstad. NOT its surveyed position.
-        start = self.anchor["BU07941500"]
-        end = self.anchor["BU07941005"]
-        self.path = shapely.LineString([start, start + 0.5 * (end - start)])
+        # Helmond-West/Binnenstad. NOT its surveyed position. (Other gemeenten: none.)
+        self.path: shapely.LineString | None = None
+        if "BU07941500" in self.anchor and "BU07941005" in self.anchor:
+            start = self.anchor["BU07941500"]
+            end = self.anchor["BU07941005"]
+            self.path = shapely.LineString([start, start + 0.5 * (end - start)])
 
     def inside(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return self.areas.buurt_index.lookup(x, y) >= 0
@@ -261,6 +263,7 @@ class _Space:
         return self.around(centres, sigma)
 
     def along_path(self, n: int, sigma: float = 25.0) -> np.ndarray:
+        assert self.path is not None, "Helmond's footpath only"
         pos = shapely.line_interpolate_point(self.path, self.rng.uniform(0, 1, n),
                                              normalized=True)
         return self.around(shapely.get_coordinates(pos), sigma)
@@ -328,6 +331,31 @@ def _locations(slug: str, year: int, n: int, space: _Space, rng: np.random.Gener
     return xy, times
 
 
+def _with_near_repeats(w: pd.Series, n: int, space: _Space, rng: np.random.Generator,
+                       times: pd.DatetimeIndex) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Burglaries: base events in buurten by weight ``w``, then near-repeats ~100 m from an
+    earlier event, days to weeks later."""
+    n_repeat = round(0.35 * n) if n >= 4 else 0
+    n_base = n - n_repeat
+    xy = np.empty((n, 2))
+    xy[:n_base] = space.uniform_in_buurten(w, n_base)
+    if n_repeat:
+        parents = rng.integers(0, n_base, size=n_repeat)
+        xy[n_base:] = space.around(xy[parents], 100.0)
+        t = times.asi8.copy()
+        end_ns = t.max() if len(t) else 0
+        delay = (rng.exponential(7.0, n_repeat) * 86400e9).astype(np.int64)
+        later = t[parents] + delay
+        room = np.maximum(end_ns - t[parents], 0)
+        over = later > end_ns
+        later[over] = t[parents][over] + (rng.random(int(over.sum())) * room[over]).astype(
+            np.int64)
+        t[n_base:] = later
+        times = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(
+            times.tz).as_unit("ns")
+    return xy, times
+
+
 def _places(slug: str, year: int, n: int, space: _Space, rng: np.random.Generator,
             times: pd.DatetimeIndex) -> np.ndarray | tuple[np.ndarray, pd.DatetimeIndex]:
     res = residential_weights(space.areas)
@@ -337,26 +365,7 @@ def _places(slug: str, year: int, n: int, space: _Space, rng: np.random.Generato
         w = res.copy()
         if year == 2017 and slug == "woninginbraak":
             w[ANNABUURT] *= 6.0
-        # base events, then near-repeats: ~100 m from an earlier event, days to weeks later
-        n_repeat = round(0.35 * n) if n >= 4 else 0
-        n_base = n - n_repeat
-        xy = np.empty((n, 2))
-        xy[:n_base] = space.uniform_in_buurten(w, n_base)
-        if n_repeat:
-            parents = rng.integers(0, n_base, size=n_repeat)
-            xy[n_base:] = space.around(xy[parents], 100.0)
-            t = times.asi8.copy()
-            end_ns = t.max() if len(t) else 0
-            delay = (rng.exponential(7.0, n_repeat) * 86400e9).astype(np.int64)
-            later = t[parents] + delay
-            room = np.maximum(end_ns - t[parents], 0)
-            over = later > end_ns
-            later[over] = t[parents][over] + (rng.random(int(over.sum())) * room[over]).astype(
-                np.int64)
-            t[n_base:] = later
-            times = pd.DatetimeIndex(t.astype("datetime64[ns]")).tz_localize("UTC").tz_convert(
-                times.tz).as_unit("ns")
-        return xy, times
+        return _with_near_repeats(w, n, space, rng, times)
     if slug == "fietsendiefstal":
         kind = rng.choice(3, size=n, p=[0.5, 0.25, 0.25])
         xy = np.empty((n, 2))
@@ -404,7 +413,69 @@ def generate_incidents(areas: Areas, seed: int = 42) -> gpd.GeoDataFrame:
     the store returns, with ``buurt_code``/``wijk_code`` assigned. Reproducible per seed."""
     rng = np.random.default_rng(seed)
     space = _Space(areas, rng)
-    counts = yearly_counts()
+    return _generate(areas, rng, space, yearly_counts(), _locations, "DEMO-")
+
+
+#: Helmond, whose demo follows the seed table; other gemeenten get ``generate_generic``
+HELMOND = "GM0794"
+#: Helmond's buurten in the boundaries of the seed year (2017): the scale of other gemeenten
+HELMOND_BUURTEN = 44
+
+
+def generic_counts(n_buurten: int) -> pd.DataFrame:
+    """Demo counts of a gemeente other than Helmond: Helmond's (``yearly_counts``) scaled by
+    its number of buurten against Helmond's 44, rounded (a category may round to 0)."""
+    scaled = yearly_counts().astype(float) * (n_buurten / HELMOND_BUURTEN)
+    return scaled.round().astype(int)
+
+
+def _generic_locations(slug: str, year: int, n: int, space: _Space,
+                       rng: np.random.Generator, times: pd.DatetimeIndex
+                       ) -> tuple[np.ndarray, pd.DatetimeIndex]:
+    """Places in a gemeente the demo knows nothing about: in its buurten by area (capped at
+    1 km², as where people live); burglaries with near-repeats, as in Helmond."""
+    res = residential_weights(space.areas)
+    if n == 0:
+        return np.empty((0, 2)), times
+    if slug in ("woninginbraak", "inbraak-schuur-garage"):
+        return _with_near_repeats(res.copy(), n, space, rng, times)
+    return space.uniform_in_buurten(res, n), times
+
+
+def generate_generic(areas: Areas, seed: int = 42) -> gpd.GeoDataFrame:
+    """SYNTHETIC demo incidents for one gemeente other than Helmond (``areas`` of that one
+    gemeente): the same years, categories and time profiles as Helmond's, counts scaled by
+    its number of buurten (``generic_counts``), places by buurt area with near-repeat
+    burglaries. Ids ``DEMO-<GMcode>-<year>-<n>``. Reproducible per seed and gemeente (the
+    random stream is seeded with both, so adding a gemeente changes no other's)."""
+    (code,) = areas.gemeente_codes
+    rng = np.random.default_rng([seed, int(code[2:])])
+    space = _Space(areas, rng)
+    return _generate(areas, rng, space, generic_counts(len(areas.buurten)),
+                     _generic_locations, f"DEMO-{code}-")
+
+
+def generate_for_gemeenten(areas: Areas, seed: int = 42) -> gpd.GeoDataFrame:
+    """The demo incidents of every gemeente of ``areas``: Helmond's exactly as
+    ``generate_incidents`` makes them (the seed figures), every other one
+    ``generate_generic``. All SYNTHETIC."""
+    frames = []
+    for code in areas.gemeente_codes:
+        one = areas.select(code)
+        frames.append(generate_incidents(one, seed) if code == HELMOND
+                      else generate_generic(one, seed))
+    if len(frames) == 1:
+        return frames[0]
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry",
+                            crs=RD_NEW)
+
+
+Places = Callable[[str, int, int, "_Space", np.random.Generator, pd.DatetimeIndex],
+                  tuple[np.ndarray, pd.DatetimeIndex]]
+
+
+def _generate(areas: Areas, rng: np.random.Generator, space: _Space, counts: pd.DataFrame,
+              places: Places, prefix: str) -> gpd.GeoDataFrame:
     frames = []
     periods: list[tuple[object, pd.Timestamp, pd.Timestamp, int]] = [
         (y, pd.Timestamp(f"{y}-01-01", tz=TIMEZONE),
@@ -418,7 +489,7 @@ def generate_incidents(areas: Areas, seed: int = 42) -> gpd.GeoDataFrame:
             times = _times(slug, start, end, n, rng)
             # keep every time inside its period (DST shifts can push a second over)
             times = times.where(times <= end, end).where(times >= start, start).as_unit("ns")
-            xy, times = _locations(slug, int(year), n, space, rng, times)
+            xy, times = places(slug, int(year), n, space, rng, times)
             times = times.tz_convert("UTC").floor("s").tz_convert(TIMEZONE)
             frm = to = pd.Series(pd.NaT, index=range(n), dtype=f"datetime64[ns, {TIMEZONE}]")
             if slug in ("woninginbraak", "inbraak-schuur-garage", "inbraak-bedrijf"):
@@ -442,7 +513,7 @@ def generate_incidents(areas: Areas, seed: int = 42) -> gpd.GeoDataFrame:
         df[c] = pd.to_datetime(df[c], utc=True).dt.tz_convert(TIMEZONE)
     years = df["occurred_at"].dt.year.astype(str)
     seq = df.groupby(years).cumcount() + 1
-    df.insert(0, "incident_id", "DEMO-" + years + "-" + seq.map("{:06d}".format))
+    df.insert(0, "incident_id", prefix + years + "-" + seq.map("{:06d}".format))
     df["address"] = None
     assigned = areas.assign(df["x"].to_numpy(), df["y"].to_numpy())
     df["buurt_code"] = assigned["buurt_code"].to_numpy()

@@ -54,7 +54,8 @@ def published_area_counts(ctx: LayerContext, params: Mapping[str, Any], level: s
     """Counts (and rates) per wijk or buurt from published counts; None when none are
     stored. The year is the ``year``/``period`` parameter (whole years only) or the last
     complete published year."""
-    counts = store_counts.read_counts(ctx.store)
+    gemeenten = ctx.areas.gemeente_codes
+    counts = store_counts.read_counts(ctx.store, gemeenten=gemeenten)
     if counts.empty:
         return None
     yearly = rates.yearly_counts(counts)
@@ -79,7 +80,7 @@ def published_area_counts(ctx: LayerContext, params: Mapping[str, Any], level: s
     # rates on the summed categories: one row per area with category = the first key
     ratebase = agg.reset_index().assign(
         area_level=level, year=year, category=keys[0] if len(keys) == 1 else "+".join(keys))
-    figures = store_counts.read_figures(ctx.store)
+    figures = store_counts.read_figures(ctx.store, gemeenten=gemeenten)
     with_rates = rates.add_rates(ratebase, figures[figures["area_level"] == level])
     with_rates = with_rates.set_index("area_code")
     base = ctx.areas.wijken if level == "wijk" else ctx.areas.buurten
@@ -123,11 +124,12 @@ def _build(level: str):  # type: ignore[no-untyped-def]
 
 def build_perception(ctx: LayerContext, params: Mapping[str, Any]) -> gpd.GeoDataFrame:
     """One feature per area, indicator and year on the area's outline."""
-    perception = store_counts.read_perception(ctx.store)
+    gemeenten = ctx.areas.gemeente_codes
+    perception = store_counts.read_perception(ctx.store, gemeenten=gemeenten)
     counts = store_counts.read_counts(ctx.store, area_codes=list(perception["area_code"]
                                                                  .unique()))
     table = rates.perception_table(perception, rates.yearly_counts(counts),
-                                   store_counts.read_figures(ctx.store))
+                                   store_counts.read_figures(ctx.store, gemeenten=gemeenten))
     outlines = pd.concat([ctx.areas.gemeente[["code", "geometry"]],
                           ctx.areas.wijken[["code", "geometry"]]])
     geom = outlines.set_index("code").geometry

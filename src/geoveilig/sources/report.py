@@ -5,6 +5,7 @@ when no incidents are loaded. Computation lives in ``sources.rates``; this only 
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -38,10 +39,10 @@ def _env() -> Environment:
                        lstrip_blocks=True)
 
 
-def latest_year(store: HasEngine) -> int:
+def latest_year(store: HasEngine, *, gemeenten: Sequence[str] | None = None) -> int:
     """The last year with twelve published months (or a year row): the default report year,
     taken from the data, not the clock."""
-    counts = store_counts.read_counts(store)
+    counts = store_counts.read_counts(store, gemeenten=gemeenten)
     if counts.empty:
         raise InvalidInput("de opslag bevat geen gepubliceerde aantallen: haal ze op met "
                            "geoveilig cbs fetch --gemeente GM....")
@@ -52,11 +53,14 @@ def latest_year(store: HasEngine) -> int:
 
 def section_context(store: StoreLike, year: int, *, rule: LowCountRule | None = None,
                     years_back: tuple[int, ...] = (1, 5), incidents: bool = True,
-                    synthetic: bool = False) -> dict[str, object]:
+                    synthetic: bool = False, gemeenten: Sequence[str] | None = None
+                    ) -> dict[str, object]:
+    """The template's values; ``gemeenten``: the published figures of those gemeenten only
+    (the report's gemeente; None: every stored row)."""
     rule = rule or LowCountRule()
-    counts = store_counts.read_counts(store)
-    figures = store_counts.read_figures(store)
-    perception = store_counts.read_perception(store)
+    counts = store_counts.read_counts(store, gemeenten=gemeenten)
+    figures = store_counts.read_figures(store, gemeenten=gemeenten)
+    perception = store_counts.read_perception(store, gemeenten=gemeenten)
     yearly = rates.yearly_counts(counts)
     ctx: dict[str, object] = {"year": year, "years_back": years_back, "rule": rule.describe(),
                               "level_label": _LEVEL_LABEL["gemeente"], "synthetic": synthetic}
@@ -108,7 +112,7 @@ def section_context(store: StoreLike, year: int, *, rule: LowCountRule | None = 
     if incidents:
         from .service import comparison_table
         try:
-            comp = comparison_table(store)
+            comp = comparison_table(store, gemeenten=gemeenten)
         except InvalidInput:
             comp = pd.DataFrame()
         for rec in comp.to_dict("records"):
@@ -120,7 +124,7 @@ def section_context(store: StoreLike, year: int, *, rule: LowCountRule | None = 
                               "note": rec["note"]})
             ctx["incident_source"] = rec["incident_source"]
     ctx["comparison"] = comp_rows
-    summary = store_counts.sources_summary(store)
+    summary = store_counts.sources_summary(store, gemeenten=gemeenten)
     ctx["sources"] = "; ".join(
         f"{r.table_id} ({r.source}, {r.years}, opgehaald {r.retrieved_at:%d-%m-%Y})"
         for r in summary.itertuples()) or "geen"
@@ -152,6 +156,16 @@ def render_document(store: StoreLike, year: int, *, gemeente_name: str = "de gem
             f"{generated:%d-%m-%Y %H:%M} UTC.</p>{body}</body></html>\n")
 
 
+def _has_incidents(store: StoreLike) -> bool:
+    """Whether ``store`` holds any incident; for the view of some gemeenten
+    (``scope.GemeenteStore``), any in their areas."""
+    from ..scope import GemeenteStore
+
+    if store.time_range() is None:
+        return False
+    return not isinstance(store, GemeenteStore) or int(store.count_incidents()) > 0
+
+
 def _year_of(period: object) -> int:
     if getattr(period, "kind", None) != "year":
         raise InvalidInput("gepubliceerde aantallen worden per heel jaar vergeleken: geef "
@@ -159,39 +173,43 @@ def _year_of(period: object) -> int:
     return int(period.year)  # type: ignore[attr-defined]
 
 
-def section_if_counts(store: StoreLike, period: object, *, rule: LowCountRule | None = None
-                      ) -> str:
+def section_if_counts(store: StoreLike, period: object, *, rule: LowCountRule | None = None,
+                      gemeenten: Sequence[str] | None = None) -> str:
     """The published-figures section for the evaluation report of ``period`` when counts
-    for its year are stored, else an empty string."""
+    for its year are stored (of ``gemeenten``), else an empty string."""
     from .service import has_counts
 
-    if not has_counts(store):
+    if not has_counts(store, gemeenten=gemeenten):
         return ""
     year = int(period.start.year)  # type: ignore[attr-defined]
     batches = store.batches()
     synthetic = "synthetic" in batches and bool(batches["synthetic"].astype(bool).any())
     try:
-        return render_section(store, year, rule=rule, synthetic=synthetic)
+        return render_section(store, year, rule=rule, synthetic=synthetic,
+                              gemeenten=gemeenten)
     except InvalidInput:  # no counts for that year
         return ""
 
 
 def without_incidents(store: StoreLike, period: object, *, fmt: str, level: str = "gemeente",
                       rule: LowCountRule | None = None, years_back: tuple[int, ...] = (1, 5),
-                      alpha: float = 0.05, gemeente_name: str = "de gemeente") -> str | None:
+                      alpha: float = 0.05, gemeente_name: str = "de gemeente",
+                      gemeenten: Sequence[str] | None = None) -> str | None:
     """``geoveilig report`` when the store holds published counts but no incidents: the
     evaluation table on the published counts (table, csv, json) or the HTML document.
-    None when incidents are loaded or no counts are stored (the normal report applies)."""
+    None when incidents are loaded or no counts are stored (the normal report applies).
+    ``gemeenten``: the report's gemeente(n); only their published counts are used, and
+    "no incidents" means none in their areas (``store`` is then their ``GemeenteStore``)."""
     from .. import safecsv
     from .service import has_counts
 
-    if store.time_range() is not None or not has_counts(store):
+    if _has_incidents(store) or not has_counts(store, gemeenten=gemeenten):
         return None
     year = _year_of(period)
     if fmt == "html":
         return render_document(store, year, gemeente_name=gemeente_name, rule=rule,
-                               years_back=years_back)
-    yearly = rates.yearly_counts(store_counts.read_counts(store))
+                               years_back=years_back, gemeenten=gemeenten)
+    yearly = rates.yearly_counts(store_counts.read_counts(store, gemeenten=gemeenten))
     table = rates.compare_years(yearly, year, years_back=years_back, rule=rule, alpha=alpha,
                                 level=level)
     table.insert(0, "source", "gepubliceerd (politie via CBS)")

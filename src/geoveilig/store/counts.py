@@ -9,7 +9,13 @@ Every row carries ``source`` (``politie``, ``cbs``, ``cbs-veiligheidsmonitor`` o
 ``synthetisch``), ``table_id`` and ``retrieved_at`` (UTC epoch seconds), and ``synthetic``
 (1 for demo data), so fetched and synthetic figures are never confused. Writing replaces the
 rows with the same key (a re-fetch updates, it does not duplicate). Plain SQLAlchemy Core: the
-same on SQLite and PostgreSQL."""
+same on SQLite and PostgreSQL.
+
+Several gemeenten share these tables. The key of a gemeente's rows is the CBS area code
+itself: ``GM0794``, ``WK079410`` and ``BU07941002`` all carry the gemeente number in characters
+3-6, so the readers take ``gemeenten`` (``GM....`` codes) and select on that part of the code
+(``gemeente_filter``, indexed: migration 0015); a write replaces only rows of the area codes
+it writes, so a fetch for one gemeente never touches another's."""
 
 from __future__ import annotations
 
@@ -25,8 +31,8 @@ from ..errors import InvalidInput
 from .models import metadata
 from .protocols import HasEngine
 
-__all__ = ["area_figures", "perception", "published_counts", "read_counts", "read_figures",
-           "read_perception", "sources_summary", "write_counts", "write_figures",
+__all__ = ["area_figures", "gemeente_filter", "perception", "published_counts", "read_counts",
+           "read_figures", "read_perception", "sources_summary", "write_counts", "write_figures",
            "write_perception"]
 
 published_counts = Table(
@@ -149,6 +155,23 @@ def write_perception(store: HasEngine, frame: pd.DataFrame) -> int:
     return _replace(store, perception, frame)
 
 
+def gemeente_filter(table: Table, gemeenten: Sequence[str] | None
+                    ) -> list[sa.ColumnElement[bool]]:
+    """The condition "the area belongs to one of ``gemeenten``" (characters 3-6 of its code
+    are the gemeente number); no condition for None."""
+    if gemeenten is None:
+        return []
+    numbers = sorted({str(g).strip().upper().removeprefix("GM") for g in gemeenten})
+    return [gemeente_number(table).in_(numbers)]
+
+
+def gemeente_number(table: Table) -> sa.ColumnElement[str]:
+    """``substr(area_code, 3, 4)`` with the positions written in the SQL (not bound), so
+    it is the expression of the index ``ix_<table>_gemeente`` (migration 0015) on SQLite and
+    PostgreSQL alike."""
+    return sa.func.substr(table.c.area_code, sa.literal_column("3"), sa.literal_column("4"))
+
+
 def _read(store: HasEngine, table: Table, where: Sequence[sa.ColumnElement[bool]],
           order: Sequence[str]) -> pd.DataFrame:
     cols = [c for c in table.columns if c.name != "id"]
@@ -164,10 +187,12 @@ def _read(store: HasEngine, table: Table, where: Sequence[sa.ColumnElement[bool]
 
 def read_counts(store: HasEngine, *, area_codes: Sequence[str] | None = None,
                 years: Sequence[int] | None = None, monthly: bool | None = None,
-                source: str | None = None) -> pd.DataFrame:
-    """Published counts; ``monthly=True`` only month rows, ``False`` only year rows."""
+                source: str | None = None, gemeenten: Sequence[str] | None = None
+                ) -> pd.DataFrame:
+    """Published counts; ``monthly=True`` only month rows, ``False`` only year rows;
+    ``gemeenten``: only the areas of these gemeenten (``GM....``)."""
     t = published_counts
-    where: list[sa.ColumnElement[bool]] = []
+    where: list[sa.ColumnElement[bool]] = gemeente_filter(t, gemeenten)
     if area_codes is not None:
         where.append(t.c.area_code.in_(list(area_codes)))
     if years is not None:
@@ -183,34 +208,44 @@ def read_counts(store: HasEngine, *, area_codes: Sequence[str] | None = None,
     return out
 
 
-def read_figures(store: HasEngine, *, area_codes: Sequence[str] | None = None) -> pd.DataFrame:
+def read_figures(store: HasEngine, *, area_codes: Sequence[str] | None = None,
+                 gemeenten: Sequence[str] | None = None) -> pd.DataFrame:
     t = area_figures
-    where = [t.c.area_code.in_(list(area_codes))] if area_codes is not None else []
+    where = gemeente_filter(t, gemeenten)
+    if area_codes is not None:
+        where.append(t.c.area_code.in_(list(area_codes)))
     out = _read(store, t, where, ("area_code", "year"))
     for c in ("inhabitants", "dwellings"):
         out[c] = out[c].astype("Int64")
     return out
 
 
-def read_perception(store: HasEngine, *, area_codes: Sequence[str] | None = None
-                    ) -> pd.DataFrame:
+def read_perception(store: HasEngine, *, area_codes: Sequence[str] | None = None,
+                    gemeenten: Sequence[str] | None = None) -> pd.DataFrame:
     t = perception
-    where = [t.c.area_code.in_(list(area_codes))] if area_codes is not None else []
+    where = gemeente_filter(t, gemeenten)
+    if area_codes is not None:
+        where.append(t.c.area_code.in_(list(area_codes)))
     return _read(store, t, where, ("area_code", "indicator", "year"))
 
 
-def sources_summary(store: HasEngine) -> pd.DataFrame:
-    """Per table: source, kind, years, rows and last retrieval (for ``geoveilig cbs show``)."""
+def sources_summary(store: HasEngine, *, gemeenten: Sequence[str] | None = None
+                    ) -> pd.DataFrame:
+    """Per table and gemeente: source, kind, years, rows and last retrieval (for
+    ``geoveilig cbs show``); ``gemeenten``: only those."""
     parts = []
     for kind, t in (("misdrijven", published_counts), ("kerncijfers", area_figures),
                     ("veiligheidsbeleving", perception)):
-        stmt = (sa.select(t.c.table_id, t.c.source, sa.func.min(t.c.year),
+        number = gemeente_number(t)
+        stmt = (sa.select(t.c.table_id, t.c.source, number, sa.func.min(t.c.year),
                           sa.func.max(t.c.year), sa.func.count(), sa.func.max(t.c.retrieved_at))
-                .group_by(t.c.table_id, t.c.source).order_by(t.c.table_id))
+                .where(*gemeente_filter(t, gemeenten))
+                .group_by(t.c.table_id, t.c.source, number).order_by(t.c.table_id, number))
         with _engine(store).connect() as conn:
-            for table_id, source, y0, y1, n, at in conn.execute(stmt):
+            for table_id, source, gm, y0, y1, n, at in conn.execute(stmt):
                 parts.append({"kind": kind, "table_id": table_id, "source": source,
+                              "gemeente": f"GM{gm}",
                               "years": f"{y0}-{y1}" if y0 != y1 else str(y0), "rows": n,
                               "retrieved_at": pd.Timestamp(int(at), unit="s", tz="UTC")})
-    return pd.DataFrame(parts, columns=["kind", "table_id", "source", "years", "rows",
-                                        "retrieved_at"])
+    return pd.DataFrame(parts, columns=["kind", "table_id", "source", "gemeente", "years",
+                                        "rows", "retrieved_at"])

@@ -2,13 +2,14 @@
 backtests and evaluations queued by any API worker and run by any ``geoveilig worker``
 (``geoveilig.jobs.StoreQueue`` and ``run_worker`` use these functions).
 
-A row is one job: its kind, the hash of its cache key (kind, request, role, data version), the
-caller that owns it, the JSON ``spec`` a worker needs to recompute it, its status (accepted,
-running, successful, failed), progress and message, the result bytes or the error, and the
-worker's lease. Claiming takes the oldest accepted row with ``FOR UPDATE SKIP LOCKED`` on
-PostgreSQL (two workers never take the same job and never wait for each other); SQLite
-serialises writers anyway. A running job whose lease ran out (its worker died or hangs) is
-put back in the queue, or failed with a Dutch reason after ``max_attempts`` claims.
+A row is one job: its kind, the hash of its cache key (kind, request, role, gemeenten, data
+version), the caller that owns it, the gemeenten it is about (``gemeenten``, comma-separated
+CBS codes; NULL: not known, migration 0015), the JSON ``spec`` a worker needs to recompute it,
+its status (accepted, running, successful, failed), progress and message, the result bytes or
+the error, and the worker's lease. Claiming takes the oldest accepted row with ``FOR UPDATE
+SKIP LOCKED`` on PostgreSQL (two workers never take the same job and never wait for each
+other); SQLite serialises writers anyway. A running job whose lease ran out (its worker died or
+hangs) is put back in the queue, or failed with a Dutch reason after ``max_attempts`` claims.
 
 Submissions take a transaction-wide advisory lock on PostgreSQL, so the queue limits (all
 active jobs, active jobs per caller) are counted exactly across API workers and machines.
@@ -48,6 +49,7 @@ jobs = Table(
     Column("job_key", String(64), nullable=False, index=True),
     Column("role", String(16), nullable=False),
     Column("owner", String(200), nullable=False),
+    Column("gemeenten", String(400)),
     Column("status", String(16), nullable=False, index=True),
     Column("progress", Float, nullable=False),
     Column("message", Text, nullable=False),
@@ -73,6 +75,7 @@ class JobRow:
     job_key: str
     role: str
     owner: str
+    gemeenten: tuple[str, ...] | None
     status: str
     progress: float
     message: str
@@ -90,7 +93,9 @@ class JobRow:
 def _row(r: Any) -> JobRow:
     m = r._mapping
     return JobRow(id=m["id"], kind=m["kind"], job_key=m["job_key"], role=m["role"],
-                  owner=m["owner"], status=m["status"], progress=float(m["progress"]),
+                  owner=m["owner"],
+                  gemeenten=tuple(m["gemeenten"].split(",")) if m["gemeenten"] else None,
+                  status=m["status"], progress=float(m["progress"]),
                   message=m["message"], spec=json.loads(m["spec"]),
                   created_at=m["created_at"], started_at=m["started_at"],
                   finished_at=m["finished_at"], worker=m["worker"], attempts=m["attempts"],
@@ -134,11 +139,12 @@ def count_active(store: Store, owner: str | None = None) -> int:
 
 
 def submit_job(store: Store, *, kind: str, job_key: str, role: str, owner: str,
-               spec: dict[str, Any], max_active: int, per_caller: int
-               ) -> tuple[JobRow, bool]:
+               spec: dict[str, Any], max_active: int, per_caller: int,
+               gemeenten: tuple[str, ...] | None = None) -> tuple[JobRow, bool]:
     """The job for ``job_key`` (an unfailed one already there: returned as it is) or a new
-    accepted one, and whether it is new. Raises ``QueueFull`` when the queue or the
-    caller's share is full (counted in the database, under a lock: exact across workers)."""
+    accepted one about ``gemeenten``, and whether it is new. Raises ``QueueFull`` when the
+    queue or the caller's share is full (counted in the database, under a lock: exact across
+    workers)."""
     now = time.time()
     with _write(store) as conn:
         _lock_submissions(conn)
@@ -155,6 +161,7 @@ def submit_job(store: Store, *, kind: str, job_key: str, role: str, owner: str,
             raise QueueFull("all")
         values = dict(id=secrets.token_urlsafe(12), kind=kind, job_key=job_key, role=role,
                       owner=owner, status="accepted", progress=0.0, message="",
+                      gemeenten=",".join(gemeenten) if gemeenten else None,
                       spec=json.dumps(spec, sort_keys=True, default=str), created_at=now,
                       attempts=0)
         conn.execute(jobs.insert().values(**values))

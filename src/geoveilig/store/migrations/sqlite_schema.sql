@@ -1,4 +1,4 @@
--- revision: 0014
+-- revision: 0015
 -- The SQLite schema the migrations build, for new stores; written by 'python -m geoveilig.store.snapshot' (do not edit).
 
 CREATE TABLE alembic_version (
@@ -302,7 +302,7 @@ CREATE TABLE jobs (
 	attempts INTEGER NOT NULL, 
 	media_type VARCHAR(128), 
 	result BLOB, 
-	error TEXT, 
+	error TEXT, gemeenten VARCHAR(400), 
 	CONSTRAINT pk_jobs PRIMARY KEY (id)
 );
 
@@ -322,4 +322,10 @@ CREATE TABLE backtest_cache (
 );
 
 CREATE INDEX ix_backtest_cache_created_at ON backtest_cache (created_at);
+
+CREATE INDEX ix_published_counts_gemeente ON published_counts (substr(area_code, 3, 4));
+
+CREATE INDEX ix_area_figures_gemeente ON area_figures (substr(area_code, 3, 4));
+
+CREATE INDEX ix_perception_gemeente ON perception (substr(area_code, 3, 4));
 
