@@ -61,9 +61,10 @@ incidents = Table(
     Column("address", Text),
     Column("content_hash", BigInteger, nullable=False),
     Column("batch_id", Integer, ForeignKey("import_batches.id"), nullable=False),
-    Index(None, "crime_type", "occurred_at"),
-    Index(None, "occurred_at"),
-    Index(None, "x", "y"),  # (no buurt_code index: the area filter cannot use it, see 0006)
+    # PostgreSQL/PostGIS (migration 0015): a period, with or without crime types, and
+    # min/max(occurred_at); bbox and polygon queries use the GiST index on ``geom`` (0004).
+    # (No buurt_code index: the area filter cannot use it, see 0006.)
+    Index(None, "occurred_at", "crime_type"),
 )
 
 audit_log = Table(

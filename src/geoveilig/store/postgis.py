@@ -81,6 +81,35 @@ def copy_rows(conn: Connection, table: str, cols: list[str],
         cursor.close()
 
 
+#: ``SET LOCAL`` of an import transaction: no JIT compilation (a second per statement for
+#: plans whose cost is the rows they move, not expressions), memory for the staging joins and
+#: the index rebuilds of the bulk path (the server defaults, 4 MB and 64 MB, spill to disk)
+IMPORT_SETTINGS = {"jit": "off", "work_mem": "64MB", "maintenance_work_mem": "256MB"}
+
+
+def import_session(conn: Connection) -> None:
+    """The settings of ``IMPORT_SETTINGS`` for the rest of ``conn``'s transaction."""
+    for name, value in IMPORT_SETTINGS.items():
+        conn.execute(sa.text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+
+
+@contextmanager
+def lookup_by_index(conn: Connection, wanted: bool) -> Iterator[None]:
+    """While inside (``wanted``): joins of a staged batch with ``incidents`` probe its indexes
+    (nested loop) instead of hashing the whole table. The planner prices an index probe as a
+    random read (``random_page_cost``) and so hashes the table even when it is 10-100 times
+    larger than the batch: a scan of every stored row per import, the cost growing with the
+    table. Probes cost O(batch x log(table))."""
+    if not wanted:
+        yield
+        return
+    for name in ("enable_hashjoin", "enable_mergejoin"):
+        conn.execute(sa.text("SELECT set_config(:n, 'off', true)"), {"n": name})
+    yield  # (on an error the transaction rolls back, and these settings with it)
+    for name in ("enable_hashjoin", "enable_mergejoin"):
+        conn.execute(sa.text("SELECT set_config(:n, 'on', true)"), {"n": name})
+
+
 _BULK_CONSTRAINTS = (
     ("uq_incidents_incident_id", "UNIQUE (incident_id)"),
     ("fk_incidents_batch_id_import_batches",

@@ -181,9 +181,12 @@ class RowBackend:
                     is None:
                 return empty
             s = _STAGING.c
-            found = fetch(conn, sa.select(s.incident_id, s.content_hash,
-                                          incidents.c.content_hash.label("stored_hash"))
-                          .join(incidents, incidents.c.incident_id == s.incident_id))
+            stmt = sa.select(s.incident_id, s.content_hash,
+                             incidents.c.content_hash.label("stored_hash")).join(
+                incidents, incidents.c.incident_id == s.incident_id)
+            with postgis.lookup_by_index(conn, self._stored_at_least(conn, len(frame) + 1)
+                                         > len(frame)):
+                found = fetch(conn, stmt)
             return found if len(found) else empty
         if len(frame) == 0:
             return empty
@@ -233,8 +236,15 @@ class RowBackend:
         are at least ``1 / _BULK_SHARE`` of the rows already stored (PostGIS, measured with
         ``benchmarks/bench_national.py``: maintaining the six indexes costs 50-100 µs per
         inserted row, rebuilding them 15-20 µs per stored row)."""
-        existing = conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar_one()
-        return n >= _BULK_ROWS and n * _BULK_SHARE >= existing
+        return n >= _BULK_ROWS and n * _BULK_SHARE >= RowBackend._stored_at_least(
+            conn, n * _BULK_SHARE + 1)
+
+    @staticmethod
+    def _stored_at_least(conn: Connection, limit: int) -> int:
+        """The number of stored rows, counted up to ``limit``: a decision about a batch of
+        ``n`` rows costs O(n), not a count of the whole (national) table."""
+        inner = sa.select(incidents.c.id).limit(limit).subquery()
+        return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
 
     # --- PostgreSQL: COPY into a staging table, one INSERT ... SELECT -------------------------
     def _stage(self, conn: Connection, frame: pd.DataFrame) -> None:
@@ -246,8 +256,12 @@ class RowBackend:
             f"{', '.join(_LOGICAL)} FROM incidents WITH NO DATA"))
         data = _columns(frame)
         cols = _present(data)
+        postgis.import_session(conn)
         if len(frame):
             self._executemany(conn, _STAGING.name, cols, [data[c] for c in cols])
+            # statistics of the staged rows: the planner's choice of join for the duplicate
+            # check and the INSERT ... SELECT (default: a guess from the table's pages)
+            conn.execute(sa.text(f"ANALYZE {_STAGING.name}"))
         conn.info[_STAGED] = (len(frame), _fingerprint(frame))
 
     def _insert_staged(self, conn: Connection, frame: pd.DataFrame, batch_id: int) -> None:
