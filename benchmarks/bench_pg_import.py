@@ -78,7 +78,7 @@ def run(server: str, layout: str, parsed: ParseResult, files: int) -> dict:
                 print(f"  {layout}: file {k + 1}/{files} {per_file[-1]:.1f} s "
                       f"(load {os.getloadavg()[0]:.1f})", file=sys.stderr, flush=True)
             with store.engine.connect() as c:
-                indexes = dict(c.exec_driver_sql(
+                indexes: dict[str, int] = dict(c.exec_driver_sql(
                     "SELECT indexrelname, pg_relation_size(indexrelid) / 1048576 "
                     "FROM pg_stat_user_indexes WHERE relname = 'incidents' ORDER BY 1").all())
         finally:

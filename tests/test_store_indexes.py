@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from geoveilig.store import Store
+from geoveilig.store import Store, postgis, rows
 from geoveilig.store.models import incidents as t
 from geoveilig.store.query import incident_query
 
@@ -69,3 +69,30 @@ def test_reads_use_the_time_index_and_the_gist_index(store, demo_incidents):
         assert "ix_incidents_geom" in box
     stored = store.incidents()["occurred_at"]
     assert store.time_range() == (stored.min(), stored.max())
+
+
+@pytest.mark.parametrize("backend", ["postgis"])
+def test_duplicate_check_probes_the_unique_index_of_a_larger_table(store, demo_incidents):
+    """A batch smaller than the table is checked against the stored ids through the unique
+    index (not by hashing the table), with the duplicate rules unchanged: same content is
+    already present, other content is refused (``partial``: the rest goes in)."""
+    store.import_incidents(parsed(demo_incidents.iloc[:3000]), source_name="a.csv",
+                           content_sha256="a" * 64)
+    batch = demo_incidents.iloc[2800:3200].copy()
+    changed = batch.index[:50]  # stored ids, other content
+    batch.loc[changed, "crime_type"] = batch.loc[changed, "crime_type"].map(
+        lambda c: "overval" if c != "overval" else "straatroof")
+    with store.engine.begin() as conn:
+        store.backend.existing(conn, parsed(batch).frame)  # stages the batch
+        join = sa.select(rows._STAGING.c.incident_id, t.c.content_hash).join(
+            t, t.c.incident_id == rows._STAGING.c.incident_id)
+        with postgis.lookup_by_index(conn, True):
+            plan = _plan(conn, join)
+        assert "Nested Loop" in plan and "uq_incidents_incident_id" in plan
+        assert conn.exec_driver_sql("SHOW enable_hashjoin").scalar_one() == "on"
+        assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"  # the import's session
+    summary = store.import_incidents(parsed(batch), source_name="b.csv",
+                                     content_sha256="b" * 64, partial=True)
+    assert (summary.accepted, summary.already_present) == (200, 150)
+    assert summary.rejects["row"].nunique() == 50
+    assert store.count_incidents() == 3200

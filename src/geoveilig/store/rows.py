@@ -8,11 +8,15 @@ candidates in its bbox. Reads and writes go through the DBAPI cursor (``fetch``,
 ``RowBackend._executemany``): SQLAlchemy ``Row`` objects cost too much for 10⁵-10⁶ incidents.
 
 An import into PostgreSQL sends its rows once: ``existing`` copies the parsed frame into a
-temporary staging table (``COPY ... FROM STDIN``, no index, no WAL) and joins it with the
-stored ids; ``insert`` moves the rows the import keeps (the duplicate/``--update`` rules of
-``Store.import_incidents``) with one ``INSERT ... SELECT``. Its cost is the maintenance of the
-table's indexes (about 60 µs per row, against 6 µs for the COPY): a batch of at least a
-quarter of the stored rows drops them and rebuilds them after (``_bulk``).
+temporary staging table (``COPY ... FROM STDIN``, no index, no WAL; then ``ANALYZE``) and
+joins it with the stored ids, probing the unique index on ``incident_id`` when the table is
+larger than the batch (``postgis.lookup_by_index``: hashing the whole table instead costs a
+scan of every stored row per import); ``insert`` moves the rows the import keeps (the
+duplicate/``--update`` rules of ``Store.import_incidents``) with one ``INSERT ... SELECT``,
+``geom`` generated from ``x``/``y`` by the database. Its cost is the maintenance of the
+table's four indexes (migration 0015): a batch of at least a quarter of the stored rows drops
+them and rebuilds them after (``_bulk``). The import's transaction runs with
+``postgis.IMPORT_SETTINGS`` (no JIT, more memory for joins and index builds).
 """
 
 from __future__ import annotations
