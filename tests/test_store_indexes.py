@@ -1,6 +1,6 @@
 """The index set of the PostGIS incident table (migration 0015) and the plans that use it:
-four indexes (primary key, unique incident id, GiST on ``geom``, ``(occurred_at,
-crime_type)``), each used by a read of the store, and nothing the reads do not use."""
+primary key, unique incident id, GiST on ``geom``, ``(crime_type, occurred_at)`` and a BRIN
+index on ``occurred_at``, each used by a read of the store; the ``(x, y)`` btree is gone."""
 
 from __future__ import annotations
 
@@ -17,15 +17,14 @@ from .test_store_migrations import _alembic_config
 
 pytestmark = pytest.mark.postgres
 
-NEW = {"pk_incidents", "uq_incidents_incident_id", "ix_incidents_geom",
-       "ix_incidents_occurred_at_crime_type"}
-OLD = {"ix_incidents_occurred_at", "ix_incidents_crime_type_occurred_at", "ix_incidents_x_y"}
+INDEXES = {"pk_incidents", "uq_incidents_incident_id", "ix_incidents_geom",
+           "ix_incidents_crime_type_occurred_at", "ix_incidents_occurred_at"}
 
 
-def _indexes(engine: sa.Engine) -> set[str]:
+def _indexes(engine: sa.Engine) -> dict[str, str]:
     with engine.connect() as conn:
-        return {r[0] for r in conn.execute(sa.text(
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'incidents'"))}
+        return {r[0]: r[1] for r in conn.execute(sa.text(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'"))}
 
 
 def _plan(conn: sa.Connection, stmt: sa.Select) -> str:  # type: ignore[type-arg]
@@ -34,41 +33,53 @@ def _plan(conn: sa.Connection, stmt: sa.Select) -> str:  # type: ignore[type-arg
 
 
 @pytest.mark.parametrize("backend", ["postgis"])
-def test_0015_replaces_three_btrees_with_one_and_back(database_url, demo_incidents):
+def test_0015_drops_the_xy_btree_and_makes_the_time_index_brin_and_back(database_url,
+                                                                          demo_incidents):
     with Store(database_url) as store:
-        assert _indexes(store.engine) == NEW
+        found = _indexes(store.engine)
+        assert set(found) == INDEXES
+        assert "USING brin (occurred_at)" in found["ix_incidents_occurred_at"]
         store.import_incidents(parsed(demo_incidents.iloc[:2000]), source_name="a.csv",
                                content_sha256="a" * 64)
         with store.engine.begin() as conn:
             command.downgrade(_alembic_config(conn), "0014")
-        assert _indexes(store.engine) == (NEW - {"ix_incidents_occurred_at_crime_type"}) | OLD
+        found = _indexes(store.engine)
+        assert set(found) == INDEXES | {"ix_incidents_x_y"}
+        assert "USING btree (occurred_at)" in found["ix_incidents_occurred_at"]
         with store.engine.begin() as conn:
             command.upgrade(_alembic_config(conn), "head")
-        assert _indexes(store.engine) == NEW
+        assert set(_indexes(store.engine)) == INDEXES
         assert len(store.incidents()) == 2000
 
 
 @pytest.mark.parametrize("backend", ["postgis"])
-def test_reads_use_the_time_index_and_the_gist_index(store, demo_incidents):
-    """A period with one crime type is a range scan of ``(occurred_at, crime_type)`` with the
-    type tested in the index; min/max(occurred_at) reads its two ends; a bbox the GiST index."""
-    store.import_incidents(parsed(demo_incidents.iloc[:3000]), source_name="a.csv",
-                           content_sha256="a" * 64)
+def test_reads_use_the_remaining_indexes(store, demo_incidents):
+    """A period with one crime type: ``(crime_type, occurred_at)``; a period alone: the BRIN
+    index; min/max(occurred_at): the ends of the crime-type index; a bbox: the GiST index.
+    The BRIN index covers the rows of an import as soon as it is committed."""
+    for k, part in enumerate((demo_incidents.iloc[:3000], demo_incidents.iloc[3000:3400])):
+        store.import_incidents(parsed(part), source_name=f"{k}.csv", content_sha256=f"{k}" * 64)
     with store.engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE incidents")
+        unsummarized = conn.exec_driver_sql(
+            "SELECT brin_summarize_new_values('ix_incidents_occurred_at')").scalar_one()
+        assert unsummarized == 0  # (the import did it)
         conn.exec_driver_sql("SET enable_seqscan = off")
         one_type = _plan(conn, sa.select(sa.func.count()).select_from(t).where(
             *store.backend.where(incident_query("2015-01-01", "2015-02-01", ["woninginbraak"]))))
-        assert "ix_incidents_occurred_at_crime_type" in one_type
-        cond = next(line for line in one_type.splitlines() if "Index Cond" in line)
-        assert "crime_type" in cond and "occurred_at" in cond
-        ends = _plan(conn, sa.select(sa.func.min(t.c.occurred_at), sa.func.max(t.c.occurred_at)))
-        assert ends.count("Index Only Scan") == 2 and "occurred_at_crime_type" in ends
+        assert "ix_incidents_crime_type_occurred_at" in one_type
+        period = _plan(conn, sa.select(sa.func.count()).select_from(t).where(
+            *store.backend.where(incident_query("2015-01-01", "2015-02-01"))))
+        assert "Bitmap Index Scan on ix_incidents_occurred_at" in period
+        ends = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + rows._TIME_RANGE))
+        assert "Seq Scan" not in ends and "ix_incidents_crime_type_occurred_at" in ends
         box = _plan(conn, sa.select(sa.func.count()).select_from(t).where(
             *store.backend.where(incident_query(bbox=(173000, 386000, 174000, 387000)))))
         assert "ix_incidents_geom" in box
     stored = store.incidents()["occurred_at"]
     assert store.time_range() == (stored.min(), stored.max())
+    assert store.count_incidents(start="2015-01-01", end="2015-02-01") == int(
+        ((stored >= "2015-01-01") & (stored < "2015-02-01")).sum())
 
 
 @pytest.mark.parametrize("backend", ["postgis"])

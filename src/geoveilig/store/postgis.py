@@ -110,6 +110,12 @@ def lookup_by_index(conn: Connection, wanted: bool) -> Iterator[None]:
         conn.execute(sa.text("SELECT set_config(:n, 'on', true)"), {"n": name})
 
 
+def summarize_new_ranges(conn: Connection) -> None:
+    """Add the block ranges filled since the last summary to the BRIN index on
+    ``incidents.occurred_at`` (migration 0015); until then a period query reads them all."""
+    conn.execute(sa.text("SELECT brin_summarize_new_values('ix_incidents_occurred_at')"))
+
+
 _BULK_CONSTRAINTS = (
     ("uq_incidents_incident_id", "UNIQUE (incident_id)"),
     ("fk_incidents_batch_id_import_batches",

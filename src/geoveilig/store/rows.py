@@ -14,8 +14,8 @@ larger than the batch (``postgis.lookup_by_index``: hashing the whole table inst
 scan of every stored row per import); ``insert`` moves the rows the import keeps (the
 duplicate/``--update`` rules of ``Store.import_incidents``) with one ``INSERT ... SELECT``,
 ``geom`` generated from ``x``/``y`` by the database. Its cost is the maintenance of the
-table's four indexes (migration 0015): a batch of at least a quarter of the stored rows drops
-them and rebuilds them after (``_bulk``). The import's transaction runs with
+table's indexes (four btree/GiST and a BRIN, migration 0015): a batch of at least a quarter
+of the stored rows drops them and rebuilds them after (``_bulk``). The import runs with
 ``postgis.IMPORT_SETTINGS`` (no JIT, more memory for joins and index builds).
 """
 
@@ -54,6 +54,22 @@ _STAGED = "geoveilig_staged_import"
 #: the logical columns of a stored incident (``geom`` is generated, ``batch_id`` per import)
 _LOGICAL = ("incident_id", "crime_type", "occurred_at", "occurred_from", "occurred_to", "x", "y",
             "buurt_code", "wijk_code", "address", "content_hash")
+
+
+#: PostgreSQL: min/max(occurred_at) from the ends of each crime type's part of the
+#: (crime_type, occurred_at) index, the types found by skipping through the same index (a few
+#: probes per type instead of reading the table; a BRIN index cannot give a minimum)
+_TIME_RANGE = """
+WITH RECURSIVE types(c) AS (
+    SELECT min(crime_type) FROM incidents
+    UNION ALL
+    SELECT (SELECT min(crime_type) FROM incidents WHERE crime_type > types.c)
+    FROM types WHERE types.c IS NOT NULL
+)
+SELECT min((SELECT min(occurred_at) FROM incidents WHERE crime_type = types.c)),
+       max((SELECT max(occurred_at) FROM incidents WHERE crime_type = types.c))
+FROM types WHERE types.c IS NOT NULL
+"""
 
 
 def fetch(conn: Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
@@ -172,8 +188,11 @@ class RowBackend:
         return int(conn.execute(stmt).scalar_one())
 
     def time_range(self, conn: Connection) -> tuple[int, int] | None:
-        lo, hi = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
-                                        sa.func.max(incidents.c.occurred_at))).one()
+        if postgis.is_postgresql(conn):  # occurred_at has a BRIN index only (migration 0015)
+            lo, hi = conn.execute(sa.text(_TIME_RANGE)).one()
+        else:
+            lo, hi = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
+                                            sa.func.max(incidents.c.occurred_at))).one()
         return None if lo is None else (int(lo), int(hi))
 
     # --- writing -----------------------------------------------------------------------
@@ -304,6 +323,8 @@ class RowBackend:
                 )).rowcount
             if done != len(frame):  # the staged rows are not the rows of this frame
                 raise RuntimeError(f"{done} rows staged for an import of {len(frame)}")
+            if not bulk:  # the new block ranges into the BRIN index now, not at VACUUM
+                postgis.summarize_new_ranges(conn)
             if bulk:
                 for index in incidents.indexes:
                     index.create(conn)
