@@ -81,10 +81,12 @@ def copy_rows(conn: Connection, table: str, cols: list[str],
         cursor.close()
 
 
-#: ``SET LOCAL`` of an import transaction: no JIT compilation (a second per statement for
-#: plans whose cost is the rows they move, not expressions), memory for the staging joins and
-#: the index rebuilds of the bulk path (the server defaults, 4 MB and 64 MB, spill to disk)
-IMPORT_SETTINGS = {"jit": "off", "work_mem": "64MB", "maintenance_work_mem": "256MB"}
+#: ``SET LOCAL`` of an import transaction: no JIT compilation (up to a second per statement
+#: for plans whose cost is the rows they move, not expressions) and memory for hashing the
+#: staged batch (the server default, 4 MB, spills a batch of 500,000 ids to disk).
+#: (``maintenance_work_mem`` stays the server's: 256 MB did not make the bulk path's index
+#: rebuilds faster on 2 busy cores, ``benchmarks/bench_pg_import.py``.)
+IMPORT_SETTINGS = {"jit": "off", "work_mem": "64MB"}
 
 
 def import_session(conn: Connection) -> None:

@@ -14,8 +14,8 @@ larger than the batch (``postgis.lookup_by_index``: hashing the whole table inst
 scan of every stored row per import); ``insert`` moves the rows the import keeps (the
 duplicate/``--update`` rules of ``Store.import_incidents``) with one ``INSERT ... SELECT``,
 ``geom`` generated from ``x``/``y`` by the database. Its cost is the maintenance of the
-table's indexes (four btree/GiST and a BRIN, migration 0015): a batch of at least a quarter
-of the stored rows drops them and rebuilds them after (``_bulk``). The import runs with
+table's indexes (four btree/GiST and a BRIN, migration 0015): a batch of at least half the
+stored rows drops them and rebuilds them after (``_bulk``). The import runs with
 ``postgis.IMPORT_SETTINGS`` (no JIT, more memory for joins and index builds).
 """
 
@@ -44,8 +44,8 @@ _SQLITE_MAX_VARIABLES = 32_766  # SQLite >= 3.32
 _REQUIRED = ("incident_id", "crime_type", "occurred_at", "content_hash")
 #: an import of at least this many rows into a table not larger than it uses the bulk path
 _BULK_ROWS = 20_000
-#: ... and is at least a quarter of the rows stored (``RowBackend._bulk``)
-_BULK_SHARE = 4
+#: ... and is at least half the rows stored (``RowBackend._bulk``)
+_BULK_SHARE = 2
 #: PostgreSQL: the temporary table an import is staged in (``COPY``), then inserted from
 _STAGING = sa.Table("_import_rows", sa.MetaData(), sa.Column("incident_id", sa.String(64)),
                     sa.Column("content_hash", sa.BigInteger))
@@ -256,9 +256,11 @@ class RowBackend:
     @staticmethod
     def _bulk(conn: Connection, n: int) -> bool:
         """Whether ``n`` new rows go in with the indexes dropped and rebuilt after: when they
-        are at least ``1 / _BULK_SHARE`` of the rows already stored (PostGIS, measured with
-        ``benchmarks/bench_national.py``: maintaining the six indexes costs 50-100 µs per
-        inserted row, rebuilding them 15-20 µs per stored row)."""
+        are at least ``1 / _BULK_SHARE`` of the rows already stored. PostGIS, files of 500,000
+        rows (``benchmarks/bench_pg_import.py``, 2 loaded cores): maintaining the indexes of
+        migration 0015 took 75-95 µs per inserted row into 2.5-3.5 million, rebuilding them
+        after the 5th file (2 million stored) 107 µs per inserted row, so the rebuild pays
+        only while the batch is at least about half the table (before 0015: a quarter)."""
         return n >= _BULK_ROWS and n * _BULK_SHARE >= RowBackend._stored_at_least(
             conn, n * _BULK_SHARE + 1)
 
