@@ -188,6 +188,7 @@ def do_import(url: str, gm, wk, bu, n: int, seed: int) -> dict:  # type: ignore[
     store = Store(url)
     parse_s = store_s = 0.0
     done = rejected = 0
+    per_file: list[float] = []  # store seconds of each file: grows with the table?
     try:
         while done < n:
             m = min(FILE_ROWS, n - done)
@@ -201,9 +202,11 @@ def do_import(url: str, gm, wk, bu, n: int, seed: int) -> dict:  # type: ignore[
             store.import_incidents(parsed, source_name=f"nl-{done}.csv",
                                    content_sha256=hashlib.sha256(data).hexdigest(),
                                    synthetic=True, partial=True)
-            store_s += time.perf_counter() - t
+            per_file.append(time.perf_counter() - t)
+            store_s += per_file[-1]
             done += m
-            print(f"  import {done:,}/{n:,}: parse {parse_s:.0f} s, store {store_s:.0f} s",
+            print(f"  import {done:,}/{n:,}: parse {parse_s:.0f} s, store {store_s:.0f} s "
+                  f"(this file {per_file[-1]:.1f} s)",
                   file=sys.stderr, flush=True)
         with store.engine.connect() as conn:
             size = conn.execute(sa.text("SELECT pg_database_size(current_database())")
@@ -212,6 +215,7 @@ def do_import(url: str, gm, wk, bu, n: int, seed: int) -> dict:  # type: ignore[
         store.close()
     return {"rows": n, "rejected": rejected, "parse_s": parse_s, "store_s": store_s,
             "rows_per_s": n / (parse_s + store_s), "store_rows_per_s": n / store_s,
+            "store_s_per_file": [round(s, 2) for s in per_file], "file_rows": FILE_ROWS,
             "db_mb": size / 2**20, "peak_mb": peak_mb()}
 
 
@@ -466,6 +470,8 @@ def _table(r: dict) -> None:
         print(f"{'import (parse + store)':42} {imp['rows_per_s']:>10,.0f} r/s  "
               f"store alone {imp['store_rows_per_s']:,.0f} r/s; rejected {imp['rejected']:,}; "
               f"peak {imp['peak_mb']:,.0f} MB")
+        print(f"{'store seconds per file of ' + format(FILE_ROWS, ',') + ' rows':42} "
+              + ", ".join(f"{s:.1f}" for s in imp.get("store_s_per_file", [])))
         print(f"{'database size':42} {imp['db_mb']:>11,.0f} MB")
     if rep := r.get("report"):
         print(f"{'yearly report, 342 gemeenten, 1 process':42} {rep['wall_s']:>12,.1f} s  "

@@ -103,7 +103,7 @@ def test_import_killed_half_way_leaves_nothing(store, demo_incidents):
             unique = {u["name"] for u in sa.inspect(conn).get_unique_constraints("incidents")}
             fks = {f["name"] for f in sa.inspect(conn).get_foreign_keys("incidents")}
             assert {"ix_incidents_occurred_at", "ix_incidents_crime_type_occurred_at",
-                    "ix_incidents_x_y"} <= names
+                    "ix_incidents_geom"} <= names
             assert "uq_incidents_incident_id" in unique
             assert "fk_incidents_batch_id_import_batches" in fks
     # importing the file again works and adds no duplicates

@@ -61,9 +61,11 @@ incidents = Table(
     Column("address", Text),
     Column("content_hash", BigInteger, nullable=False),
     Column("batch_id", Integer, ForeignKey("import_batches.id"), nullable=False),
+    # PostgreSQL/PostGIS (migration 0015): a period with crime types; a period without them
+    # (BRIN: block ranges, next to free to maintain); bbox and polygon queries use the GiST
+    # index on ``geom`` (0004). (No buurt_code index: the area filter cannot use it, see 0006.)
     Index(None, "crime_type", "occurred_at"),
-    Index(None, "occurred_at"),
-    Index(None, "x", "y"),  # (no buurt_code index: the area filter cannot use it, see 0006)
+    Index(None, "occurred_at", postgresql_using="brin"),
 )
 
 audit_log = Table(

@@ -81,6 +81,43 @@ def copy_rows(conn: Connection, table: str, cols: list[str],
         cursor.close()
 
 
+#: ``SET LOCAL`` of an import transaction: no JIT compilation (up to a second per statement
+#: for plans whose cost is the rows they move, not expressions) and memory for hashing the
+#: staged batch (the server default, 4 MB, spills a batch of 500,000 ids to disk).
+#: (``maintenance_work_mem`` stays the server's: 256 MB did not make the bulk path's index
+#: rebuilds faster on 2 busy cores, ``benchmarks/bench_pg_import.py``.)
+IMPORT_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+
+
+def import_session(conn: Connection) -> None:
+    """The settings of ``IMPORT_SETTINGS`` for the rest of ``conn``'s transaction."""
+    for name, value in IMPORT_SETTINGS.items():
+        conn.execute(sa.text("SELECT set_config(:n, :v, true)"), {"n": name, "v": value})
+
+
+@contextmanager
+def lookup_by_index(conn: Connection, wanted: bool) -> Iterator[None]:
+    """While inside (``wanted``): joins of a staged batch with ``incidents`` probe its indexes
+    (nested loop) instead of hashing the whole table. The planner prices an index probe as a
+    random read (``random_page_cost``) and so hashes the table even when it is 10-100 times
+    larger than the batch: a scan of every stored row per import, the cost growing with the
+    table. Probes cost O(batch x log(table))."""
+    if not wanted:
+        yield
+        return
+    for name in ("enable_hashjoin", "enable_mergejoin"):
+        conn.execute(sa.text("SELECT set_config(:n, 'off', true)"), {"n": name})
+    yield  # (on an error the transaction rolls back, and these settings with it)
+    for name in ("enable_hashjoin", "enable_mergejoin"):
+        conn.execute(sa.text("SELECT set_config(:n, 'on', true)"), {"n": name})
+
+
+def summarize_new_ranges(conn: Connection) -> None:
+    """Add the block ranges filled since the last summary to the BRIN index on
+    ``incidents.occurred_at`` (migration 0015); until then a period query reads them all."""
+    conn.execute(sa.text("SELECT brin_summarize_new_values('ix_incidents_occurred_at')"))
+
+
 _BULK_CONSTRAINTS = (
     ("uq_incidents_incident_id", "UNIQUE (incident_id)"),
     ("fk_incidents_batch_id_import_batches",

@@ -8,11 +8,15 @@ candidates in its bbox. Reads and writes go through the DBAPI cursor (``fetch``,
 ``RowBackend._executemany``): SQLAlchemy ``Row`` objects cost too much for 10⁵-10⁶ incidents.
 
 An import into PostgreSQL sends its rows once: ``existing`` copies the parsed frame into a
-temporary staging table (``COPY ... FROM STDIN``, no index, no WAL) and joins it with the
-stored ids; ``insert`` moves the rows the import keeps (the duplicate/``--update`` rules of
-``Store.import_incidents``) with one ``INSERT ... SELECT``. Its cost is the maintenance of the
-table's indexes (about 60 µs per row, against 6 µs for the COPY): a batch of at least a
-quarter of the stored rows drops them and rebuilds them after (``_bulk``).
+temporary staging table (``COPY ... FROM STDIN``, no index, no WAL; then ``ANALYZE``) and
+joins it with the stored ids, probing the unique index on ``incident_id`` when the table is
+larger than the batch (``postgis.lookup_by_index``: hashing the whole table instead costs a
+scan of every stored row per import); ``insert`` moves the rows the import keeps (the
+duplicate/``--update`` rules of ``Store.import_incidents``) with one ``INSERT ... SELECT``,
+``geom`` generated from ``x``/``y`` by the database. Its cost is the maintenance of the
+table's indexes (four btree/GiST and a BRIN, migration 0015): a batch of at least half the
+stored rows drops them and rebuilds them after (``_bulk``). The import runs with
+``postgis.IMPORT_SETTINGS`` (no JIT, more memory for joins and index builds).
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ _SQLITE_MAX_VARIABLES = 32_766  # SQLite >= 3.32
 _REQUIRED = ("incident_id", "crime_type", "occurred_at", "content_hash")
 #: an import of at least this many rows into a table not larger than it uses the bulk path
 _BULK_ROWS = 20_000
-#: ... and is at least a quarter of the rows stored (``RowBackend._bulk``)
-_BULK_SHARE = 4
+#: ... and is at least half the rows stored (``RowBackend._bulk``)
+_BULK_SHARE = 2
 #: PostgreSQL: the temporary table an import is staged in (``COPY``), then inserted from
 _STAGING = sa.Table("_import_rows", sa.MetaData(), sa.Column("incident_id", sa.String(64)),
                     sa.Column("content_hash", sa.BigInteger))
@@ -50,6 +54,22 @@ _STAGED = "geoveilig_staged_import"
 #: the logical columns of a stored incident (``geom`` is generated, ``batch_id`` per import)
 _LOGICAL = ("incident_id", "crime_type", "occurred_at", "occurred_from", "occurred_to", "x", "y",
             "buurt_code", "wijk_code", "address", "content_hash")
+
+
+#: PostgreSQL: min/max(occurred_at) from the ends of each crime type's part of the
+#: (crime_type, occurred_at) index, the types found by skipping through the same index (a few
+#: probes per type instead of reading the table; a BRIN index cannot give a minimum)
+_TIME_RANGE = """
+WITH RECURSIVE types(c) AS (
+    SELECT min(crime_type) FROM incidents
+    UNION ALL
+    SELECT (SELECT min(crime_type) FROM incidents WHERE crime_type > types.c)
+    FROM types WHERE types.c IS NOT NULL
+)
+SELECT min((SELECT min(occurred_at) FROM incidents WHERE crime_type = types.c)),
+       max((SELECT max(occurred_at) FROM incidents WHERE crime_type = types.c))
+FROM types WHERE types.c IS NOT NULL
+"""
 
 
 def fetch(conn: Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
@@ -168,8 +188,11 @@ class RowBackend:
         return int(conn.execute(stmt).scalar_one())
 
     def time_range(self, conn: Connection) -> tuple[int, int] | None:
-        lo, hi = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
-                                        sa.func.max(incidents.c.occurred_at))).one()
+        if postgis.is_postgresql(conn):  # occurred_at has a BRIN index only (migration 0015)
+            lo, hi = conn.execute(sa.text(_TIME_RANGE)).one()
+        else:
+            lo, hi = conn.execute(sa.select(sa.func.min(incidents.c.occurred_at),
+                                            sa.func.max(incidents.c.occurred_at))).one()
         return None if lo is None else (int(lo), int(hi))
 
     # --- writing -----------------------------------------------------------------------
@@ -181,9 +204,12 @@ class RowBackend:
                     is None:
                 return empty
             s = _STAGING.c
-            found = fetch(conn, sa.select(s.incident_id, s.content_hash,
-                                          incidents.c.content_hash.label("stored_hash"))
-                          .join(incidents, incidents.c.incident_id == s.incident_id))
+            stmt = sa.select(s.incident_id, s.content_hash,
+                             incidents.c.content_hash.label("stored_hash")).join(
+                incidents, incidents.c.incident_id == s.incident_id)
+            with postgis.lookup_by_index(conn, self._stored_at_least(conn, len(frame) + 1)
+                                         > len(frame)):
+                found = fetch(conn, stmt)
             return found if len(found) else empty
         if len(frame) == 0:
             return empty
@@ -230,11 +256,20 @@ class RowBackend:
     @staticmethod
     def _bulk(conn: Connection, n: int) -> bool:
         """Whether ``n`` new rows go in with the indexes dropped and rebuilt after: when they
-        are at least ``1 / _BULK_SHARE`` of the rows already stored (PostGIS, measured with
-        ``benchmarks/bench_national.py``: maintaining the six indexes costs 50-100 µs per
-        inserted row, rebuilding them 15-20 µs per stored row)."""
-        existing = conn.execute(sa.select(sa.func.count()).select_from(incidents)).scalar_one()
-        return n >= _BULK_ROWS and n * _BULK_SHARE >= existing
+        are at least ``1 / _BULK_SHARE`` of the rows already stored. PostGIS, files of 500,000
+        rows (``benchmarks/bench_pg_import.py``, 2 loaded cores): maintaining the indexes of
+        migration 0015 took 75-95 µs per inserted row into 2.5-3.5 million, rebuilding them
+        after the 5th file (2 million stored) 107 µs per inserted row, so the rebuild pays
+        only while the batch is at least about half the table (before 0015: a quarter)."""
+        return n >= _BULK_ROWS and n * _BULK_SHARE >= RowBackend._stored_at_least(
+            conn, n * _BULK_SHARE + 1)
+
+    @staticmethod
+    def _stored_at_least(conn: Connection, limit: int) -> int:
+        """The number of stored rows, counted up to ``limit``: a decision about a batch of
+        ``n`` rows costs O(n), not a count of the whole (national) table."""
+        inner = sa.select(incidents.c.id).limit(limit).subquery()
+        return int(conn.execute(sa.select(sa.func.count()).select_from(inner)).scalar_one())
 
     # --- PostgreSQL: COPY into a staging table, one INSERT ... SELECT -------------------------
     def _stage(self, conn: Connection, frame: pd.DataFrame) -> None:
@@ -246,8 +281,12 @@ class RowBackend:
             f"{', '.join(_LOGICAL)} FROM incidents WITH NO DATA"))
         data = _columns(frame)
         cols = _present(data)
+        postgis.import_session(conn)
         if len(frame):
             self._executemany(conn, _STAGING.name, cols, [data[c] for c in cols])
+            # statistics of the staged rows: the planner's choice of join for the duplicate
+            # check and the INSERT ... SELECT (default: a guess from the table's pages)
+            conn.execute(sa.text(f"ANALYZE {_STAGING.name}"))
         conn.info[_STAGED] = (len(frame), _fingerprint(frame))
 
     def _insert_staged(self, conn: Connection, frame: pd.DataFrame, batch_id: int) -> None:
@@ -286,6 +325,8 @@ class RowBackend:
                 )).rowcount
             if done != len(frame):  # the staged rows are not the rows of this frame
                 raise RuntimeError(f"{done} rows staged for an import of {len(frame)}")
+            if not bulk:  # the new block ranges into the BRIN index now, not at VACUUM
+                postgis.summarize_new_ranges(conn)
             if bulk:
                 for index in incidents.indexes:
                     index.create(conn)
