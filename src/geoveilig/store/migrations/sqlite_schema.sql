@@ -1,4 +1,4 @@
--- revision: 0015
+-- revision: 0016
 -- The SQLite schema the migrations build, for new stores; written by 'python -m geoveilig.store.snapshot' (do not edit).
 
 CREATE TABLE alembic_version (

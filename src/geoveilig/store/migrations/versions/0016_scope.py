@@ -5,15 +5,15 @@ number inside their area code (``substr(area_code, 3, 4)``, the expression
 ``store.counts.gemeente_filter`` queries), so a gemeente's rows are read without scanning
 every gemeente's.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
