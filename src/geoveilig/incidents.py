@@ -43,6 +43,7 @@ import functools
 import io
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
@@ -836,11 +837,8 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     src = _Input(raw, cols)
     rows = src.rows
     _check_ids(src, rej)
-    slug_arr = _crime_types(src, rej)
-    withdrawn = _withdrawn(src, rej)
-    at, frm, to = _dates(src, rej, now)
-    x, y, system, xcol, ycol = _coordinates(raw, cols, geo=geo, crs=crs, rows=rows, rej=rej,
-                                            filename=filename)
+    slug_arr, withdrawn, (at, frm, to), (x, y, system, xcol, ycol) = _fields(
+        src, rej, now=now, geo=geo, crs=crs, filename=filename)
     address = src.stripped("address") if "address" in cols else None
 
     def dates(series: pd.Series | None) -> pd.arrays.DatetimeArray:
@@ -867,6 +865,57 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     return ParseResult(incidents=valid, rejects=rejects, n_rows=src.n, coordinate_system=system,
                        duplicates_in_file=dup_in_file, columns=mapping, ignored_columns=ignored,
                        source=dict(raw.attrs.get("source", {})))
+
+
+#: files from this many rows on have their fields checked in parallel (``_fields``)
+PARALLEL_ROWS = 50_000
+
+
+def _fields(src: _Input, rej: _Rejects, *, now: datetime | pd.Timestamp | None, geo: bool,
+            crs: CoordinateSystem | None, filename: str) -> tuple[
+        np.ndarray | pd.api.extensions.ExtensionArray, np.ndarray,
+        tuple[pd.Series, pd.Series | None, pd.Series | None],
+        tuple[np.ndarray, np.ndarray, CoordinateSystem | None, str, str]]:
+    """Crime type and status, dates, and coordinates of every row, each checked on its own
+    columns, with their rejects added to ``rej`` in that order.
+
+    The three are independent, so a large file has them checked on three threads (most of
+    the work runs in Arrow and numpy, which release the GIL): each thread collects its own
+    rejects, which are added in the order above, and an error is raised as the first one in
+    that order, so the result is the same as checking one after another."""
+    def types(r: _Rejects) -> tuple[np.ndarray | pd.api.extensions.ExtensionArray,
+                                    np.ndarray]:
+        return _crime_types(src, r), _withdrawn(src, r)
+
+    def dates(r: _Rejects) -> tuple[pd.Series, pd.Series | None, pd.Series | None]:
+        return _dates(src, r, now)
+
+    def coordinates(r: _Rejects) -> tuple[np.ndarray, np.ndarray, CoordinateSystem | None,
+                                          str, str]:
+        return _coordinates(src.raw, src.cols, geo=geo, crs=crs, rows=src.rows, rej=r,
+                            filename=filename)
+
+    if src.n < PARALLEL_ROWS:
+        t = types(rej)
+        d = dates(rej)
+        return t[0], t[1], d, coordinates(rej)
+    parts = [_Rejects(), _Rejects(), _Rejects()]
+    with ThreadPoolExecutor(2) as pool:
+        t_job = pool.submit(types, parts[0])
+        d_job = pool.submit(dates, parts[1])
+        try:
+            c: tuple[np.ndarray, np.ndarray, CoordinateSystem | None, str, str] | None = \
+                coordinates(parts[2])
+            error: BaseException | None = None
+        except BaseException as exc:  # raised after the errors of the fields before it
+            c, error = None, exc
+        t_result, d_result = t_job.result(), d_job.result()
+    if error is not None:
+        raise error
+    assert c is not None
+    for part in parts:
+        rej.parts.extend(part.parts)
+    return t_result[0], t_result[1], d_result, c
 
 
 def _header(raw: pd.DataFrame, *, geo: bool, filename: str
