@@ -859,8 +859,18 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     })
     if "status" in cols:
         frame["withdrawn"] = withdrawn
-    _assign_areas(frame, areas, x, y, rows, rej, f"{xcol}/{ycol}")
-    rejects, ok, dup_in_file = _repeats_in_file(frame, rej, cols["incident_id"])
+    content = frame[CONTENT]  # taken before _assign_areas adds its columns
+    if src.n < PARALLEL_ROWS:
+        _assign_areas(frame, areas, x, y, rows, rej, f"{xcol}/{ycol}")
+        hashes, may_repeat = content_hash(content), _may_repeat(frame["incident_id"])
+    else:  # the areas, the content hash and the repeat check on three threads (see _fields)
+        with ThreadPoolExecutor(2) as pool:
+            hashing = pool.submit(content_hash, content)
+            sorting = pool.submit(_may_repeat, frame["incident_id"])
+            _assign_areas(frame, areas, x, y, rows, rej, f"{xcol}/{ycol}")
+            hashes, may_repeat = hashing.result(), sorting.result()
+    rejects, ok, dup_in_file = _repeats_in_file(frame, rej, cols["incident_id"], hashes,
+                                                may_repeat)
     valid = (frame if ok.all() else frame.loc[ok]).reset_index(drop=True)
     return ParseResult(incidents=valid, rejects=rejects, n_rows=src.n, coordinate_system=system,
                        duplicates_in_file=dup_in_file, columns=mapping, ignored_columns=ignored,
@@ -1108,18 +1118,23 @@ def _assign_areas(frame: pd.DataFrame, areas: Areas | None, x: np.ndarray, y: np
             areas.outside_reason())
 
 
-def _repeats_in_file(frame: pd.DataFrame, rej: _Rejects, id_column: str
-                     ) -> tuple[pd.DataFrame, pd.Series, int]:
-    """Ids repeated within the file (``frame`` gets ``content_hash``): with other content all
-    rows of the id are rejected, with the same content the repeats are dropped and counted.
-    Returns the rejection report, the rows to keep and the number of exact repeats."""
+#: the fields whose values make an incident's content (``content_hash``)
+CONTENT = ["crime_type", "occurred_at", "occurred_from", "occurred_to", "address", "x", "y"]
+
+
+def _repeats_in_file(frame: pd.DataFrame, rej: _Rejects, id_column: str, hashes: np.ndarray,
+                     may_repeat: bool) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Ids repeated within the file (``frame`` gets ``content_hash``, ``hashes``, the
+    ``content_hash`` of its ``CONTENT``; ``may_repeat``: ``_may_repeat`` of its ids): with
+    other content all rows of the id are rejected, with the same content the repeats are
+    dropped and counted. Returns the rejection report, the rows to keep and the number of
+    exact repeats."""
     rejects = rej.frame()
     bad_rows = set(rejects["row"].tolist())
     ok = ~frame["row"].isin(bad_rows)
-    content = ["crime_type", "occurred_at", "occurred_from", "occurred_to", "address", "x", "y"]
-    frame["content_hash"] = content_hash(frame[content])
+    frame["content_hash"] = hashes
     dup_in_file = 0
-    if _may_repeat(frame["incident_id"]):
+    if may_repeat:
         dupmask = frame["incident_id"].duplicated(keep=False) & (frame["incident_id"] != "")
     else:
         dupmask = pd.Series(False, index=frame.index)
