@@ -860,7 +860,7 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     if "status" in cols:
         frame["withdrawn"] = withdrawn
     content = frame[CONTENT]  # taken before _assign_areas adds its columns
-    if src.n < PARALLEL_ROWS:
+    if not _parallel(src.n):
         _assign_areas(frame, areas, x, y, rows, rej, f"{xcol}/{ycol}")
         hashes, may_repeat = content_hash(content), _may_repeat(frame["incident_id"])
     else:  # the areas, the content hash and the repeat check on three threads (see _fields)
@@ -877,8 +877,16 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
                        source=dict(raw.attrs.get("source", {})))
 
 
-#: files from this many rows on have their fields checked in parallel (``_fields``)
+#: files from ``PARALLEL_ROWS`` up to ``PARALLEL_MAX_ROWS`` rows have their fields checked in
+#: parallel (``_fields``). Larger files one field after another: the threads hold their
+#: intermediate columns at the same time (5·10⁶ rows: a peak ~220 MB higher, near the 3 GB
+#: the import of such a file must stay under) and spend more time getting fresh memory.
 PARALLEL_ROWS = 50_000
+PARALLEL_MAX_ROWS = 2_000_000
+
+
+def _parallel(n: int) -> bool:
+    return PARALLEL_ROWS <= n <= PARALLEL_MAX_ROWS
 
 
 def _fields(src: _Input, rej: _Rejects, *, now: datetime | pd.Timestamp | None, geo: bool,
@@ -905,7 +913,7 @@ def _fields(src: _Input, rej: _Rejects, *, now: datetime | pd.Timestamp | None, 
         return _coordinates(src.raw, src.cols, geo=geo, crs=crs, rows=src.rows, rej=r,
                             filename=filename)
 
-    if src.n < PARALLEL_ROWS:
+    if not _parallel(src.n):
         t = types(rej)
         d = dates(rej)
         return t[0], t[1], d, coordinates(rej)
