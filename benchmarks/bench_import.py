@@ -258,6 +258,9 @@ def cli_versus_pipeline(tmp: Path, rows: int, rss_rows: int, repeat: int) -> dic
         "pipeline_s": round(best_ref[0], 2), "pipeline_cpu_s": round(best_ref[1], 2),
         "pipeline_rows_per_s": round(rows / best_ref[0]),
         "speedup": round(best_ref[0] / best_ours[0], 2),
+        "cpu_ratio": round(best_ref[1] / best_ours[1], 2),
+        "geoveilig_cpu_s_per_1e6_rows": round(best_ours[1] * 1e6 / rows, 2),
+        "loadavg_1min": round(os.getloadavg()[0], 2),
         "all_runs": {"geoveilig": [[round(w, 2), round(c, 2)] for w, c in ours],
                      "pipeline": [[round(w, 2), round(c, 2)] for w, c in ref]},
     }
@@ -282,7 +285,9 @@ def _print_cli(r: dict) -> None:
           f"{r['geoveilig_cpu_s']:>7} {r['geoveilig_rows_per_s']:>10,}")
     print(f"{'read_csv + sjoin + to_sql':34} {r['rows']:>9,} {r['pipeline_s']:>7} "
           f"{r['pipeline_cpu_s']:>7} {r['pipeline_rows_per_s']:>10,}")
-    print(f"speed-up over the plain pipeline: {r['speedup']}x (best of {r['repeat']})")
+    print(f"speed-up over the plain pipeline: {r['speedup']}x wall, {r['cpu_ratio']}x CPU "
+          f"(best of {r['repeat']}; load average {r['loadavg_1min']} on {os.cpu_count()} "
+          "cores: wall times on a busy machine are not comparable)")
     if "rss_peak_mb" in r:
         print(f"peak RSS of geoveilig import, {r['rss_rows']:,} rows: {r['rss_peak_mb']} MB "
               f"({r['rss_import_s']} s)")

@@ -194,6 +194,27 @@ def test_reimport_and_conflicts_are_found_across_chunks(store, demo_incidents, m
     assert store.count_incidents() == before == 2500
 
 
+def test_chunks_built_on_threads_are_the_chunks_built_one_by_one(tmp_path, demo_incidents,
+                                                                 monkeypatch):
+    """An import's chunks are gathered and compressed on several threads: the stored chunks
+    (zone maps and bytes, in their order) are those of building them one after another."""
+    from geoveilig.store import chunks
+
+    monkeypatch.setattr(chunks, "CHUNK_ROWS", 300)
+    source = parsed(demo_incidents.iloc[:2000])
+    stored = []
+    for workers in (1, 3):
+        monkeypatch.setattr(chunks, "_WORKERS", workers)
+        store = Store.sqlite(tmp_path / f"w{workers}.sqlite")
+        store.import_incidents(source, source_name="a.csv", content_sha256="a" * 64)
+        with store.engine.connect() as conn:
+            stored.append(conn.execute(sa.text(
+                "SELECT * FROM incident_chunks ORDER BY id")).all())
+        store.close()
+    assert len(stored[0]) == -(-2000 // 300)
+    assert stored[0] == stored[1]
+
+
 def test_small_imports_are_merged_into_full_chunks(tmp_path, demo_incidents, monkeypatch):
     """Thirty small imports (a monthly extract) do not leave thirty chunks: small chunks are
     merged once there are MERGE_AT of them, and every row keeps its id and import batch."""

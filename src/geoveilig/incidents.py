@@ -43,6 +43,7 @@ import functools
 import io
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
@@ -836,11 +837,8 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     src = _Input(raw, cols)
     rows = src.rows
     _check_ids(src, rej)
-    slug_arr = _crime_types(src, rej)
-    withdrawn = _withdrawn(src, rej)
-    at, frm, to = _dates(src, rej, now)
-    x, y, system, xcol, ycol = _coordinates(raw, cols, geo=geo, crs=crs, rows=rows, rej=rej,
-                                            filename=filename)
+    slug_arr, withdrawn, (at, frm, to), (x, y, system, xcol, ycol) = _fields(
+        src, rej, now=now, geo=geo, crs=crs, filename=filename)
     address = src.stripped("address") if "address" in cols else None
 
     def dates(series: pd.Series | None) -> pd.arrays.DatetimeArray:
@@ -861,12 +859,81 @@ def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSyst
     })
     if "status" in cols:
         frame["withdrawn"] = withdrawn
-    _assign_areas(frame, areas, x, y, rows, rej, f"{xcol}/{ycol}")
-    rejects, ok, dup_in_file = _repeats_in_file(frame, rej, cols["incident_id"])
+    content = frame[CONTENT]  # taken before _assign_areas adds its columns
+    if not _parallel(src.n):
+        _assign_areas(frame, areas, x, y, rows, rej, f"{xcol}/{ycol}")
+        hashes, may_repeat = content_hash(content), _may_repeat(frame["incident_id"])
+    else:  # the areas, the content hash and the repeat check on three threads (see _fields)
+        with ThreadPoolExecutor(2) as pool:
+            hashing = pool.submit(content_hash, content)
+            sorting = pool.submit(_may_repeat, frame["incident_id"])
+            _assign_areas(frame, areas, x, y, rows, rej, f"{xcol}/{ycol}")
+            hashes, may_repeat = hashing.result(), sorting.result()
+    rejects, ok, dup_in_file = _repeats_in_file(frame, rej, cols["incident_id"], hashes,
+                                                may_repeat)
     valid = (frame if ok.all() else frame.loc[ok]).reset_index(drop=True)
     return ParseResult(incidents=valid, rejects=rejects, n_rows=src.n, coordinate_system=system,
                        duplicates_in_file=dup_in_file, columns=mapping, ignored_columns=ignored,
                        source=dict(raw.attrs.get("source", {})))
+
+
+#: files from ``PARALLEL_ROWS`` up to ``PARALLEL_MAX_ROWS`` rows have their fields checked in
+#: parallel (``_fields``). Larger files one field after another: the threads hold their
+#: intermediate columns at the same time (5·10⁶ rows: a peak ~220 MB higher, near the 3 GB
+#: the import of such a file must stay under) and spend more time getting fresh memory.
+PARALLEL_ROWS = 50_000
+PARALLEL_MAX_ROWS = 2_000_000
+
+
+def _parallel(n: int) -> bool:
+    return PARALLEL_ROWS <= n <= PARALLEL_MAX_ROWS
+
+
+def _fields(src: _Input, rej: _Rejects, *, now: datetime | pd.Timestamp | None, geo: bool,
+            crs: CoordinateSystem | None, filename: str) -> tuple[
+        np.ndarray | pd.api.extensions.ExtensionArray, np.ndarray,
+        tuple[pd.Series, pd.Series | None, pd.Series | None],
+        tuple[np.ndarray, np.ndarray, CoordinateSystem | None, str, str]]:
+    """Crime type and status, dates, and coordinates of every row, each checked on its own
+    columns, with their rejects added to ``rej`` in that order.
+
+    The three are independent, so a large file has them checked on three threads (most of
+    the work runs in Arrow and numpy, which release the GIL): each thread collects its own
+    rejects, which are added in the order above, and an error is raised as the first one in
+    that order, so the result is the same as checking one after another."""
+    def types(r: _Rejects) -> tuple[np.ndarray | pd.api.extensions.ExtensionArray,
+                                    np.ndarray]:
+        return _crime_types(src, r), _withdrawn(src, r)
+
+    def dates(r: _Rejects) -> tuple[pd.Series, pd.Series | None, pd.Series | None]:
+        return _dates(src, r, now)
+
+    def coordinates(r: _Rejects) -> tuple[np.ndarray, np.ndarray, CoordinateSystem | None,
+                                          str, str]:
+        return _coordinates(src.raw, src.cols, geo=geo, crs=crs, rows=src.rows, rej=r,
+                            filename=filename)
+
+    if not _parallel(src.n):
+        t = types(rej)
+        d = dates(rej)
+        return t[0], t[1], d, coordinates(rej)
+    parts = [_Rejects(), _Rejects(), _Rejects()]
+    with ThreadPoolExecutor(2) as pool:
+        t_job = pool.submit(types, parts[0])
+        d_job = pool.submit(dates, parts[1])
+        try:
+            c: tuple[np.ndarray, np.ndarray, CoordinateSystem | None, str, str] | None = \
+                coordinates(parts[2])
+            error: BaseException | None = None
+        except BaseException as exc:  # raised after the errors of the fields before it
+            c, error = None, exc
+        t_result, d_result = t_job.result(), d_job.result()
+    if error is not None:
+        raise error
+    assert c is not None
+    for part in parts:
+        rej.parts.extend(part.parts)
+    return t_result[0], t_result[1], d_result, c
 
 
 def _header(raw: pd.DataFrame, *, geo: bool, filename: str
@@ -1059,18 +1126,23 @@ def _assign_areas(frame: pd.DataFrame, areas: Areas | None, x: np.ndarray, y: np
             areas.outside_reason())
 
 
-def _repeats_in_file(frame: pd.DataFrame, rej: _Rejects, id_column: str
-                     ) -> tuple[pd.DataFrame, pd.Series, int]:
-    """Ids repeated within the file (``frame`` gets ``content_hash``): with other content all
-    rows of the id are rejected, with the same content the repeats are dropped and counted.
-    Returns the rejection report, the rows to keep and the number of exact repeats."""
+#: the fields whose values make an incident's content (``content_hash``)
+CONTENT = ["crime_type", "occurred_at", "occurred_from", "occurred_to", "address", "x", "y"]
+
+
+def _repeats_in_file(frame: pd.DataFrame, rej: _Rejects, id_column: str, hashes: np.ndarray,
+                     may_repeat: bool) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Ids repeated within the file (``frame`` gets ``content_hash``, ``hashes``, the
+    ``content_hash`` of its ``CONTENT``; ``may_repeat``: ``_may_repeat`` of its ids): with
+    other content all rows of the id are rejected, with the same content the repeats are
+    dropped and counted. Returns the rejection report, the rows to keep and the number of
+    exact repeats."""
     rejects = rej.frame()
     bad_rows = set(rejects["row"].tolist())
     ok = ~frame["row"].isin(bad_rows)
-    content = ["crime_type", "occurred_at", "occurred_from", "occurred_to", "address", "x", "y"]
-    frame["content_hash"] = content_hash(frame[content])
+    frame["content_hash"] = hashes
     dup_in_file = 0
-    if _may_repeat(frame["incident_id"]):
+    if may_repeat:
         dupmask = frame["incident_id"].duplicated(keep=False) & (frame["incident_id"] != "")
     else:
         dupmask = pd.Series(False, index=frame.index)
@@ -1131,13 +1203,16 @@ def _may_repeat(ids: pd.Series) -> bool:
 
 def content_hash(frame: pd.DataFrame) -> np.ndarray:
     """A stable 63-bit hash of each row's content (coordinates to the centimetre)."""
-    norm = frame.copy()
-    for c in ("x", "y"):
-        if c in norm:
-            norm[c] = (norm[c] * 100).round().astype("Int64")
-    for c in norm.columns:
-        if isinstance(norm[c].dtype, pd.DatetimeTZDtype):
-            norm[c] = norm[c].dt.tz_convert("UTC").astype("int64").where(norm[c].notna(), -1)
+    def normal(c: str) -> pd.Series:
+        values = frame[c]
+        if c in ("x", "y"):
+            return (values * 100).round().astype("Int64")
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            return values.dt.tz_convert("UTC").astype("int64").where(values.notna(), -1)
+        return values
+
+    # the other columns as they are, not copied (10⁶ rows: ~0.1 s and their memory)
+    norm = pd.DataFrame({c: normal(c) for c in frame.columns}, copy=False)
     h = pd.util.hash_pandas_object(norm, index=False).to_numpy()
     return (h >> np.uint64(1)).astype(np.int64)
 
