@@ -235,7 +235,7 @@ def test_a_job_is_found_only_by_callers_of_its_gemeente(store, kind) -> None:  #
 def test_a_job_of_unknown_gemeenten_is_for_unrestricted_keys_only(store) -> None:  # type: ignore[no-untyped-def]
     from geoveilig.errors import NotFound
 
-    row, _ = _submit(store, "old")  # as queued before migration 0015: no gemeenten
+    row, _ = _submit(store, "old")  # as queued before migration 0016: no gemeenten
     assert row.gemeenten is None and get_job(store, row.id).gemeenten is None
     q = StoreQueue(store)
     with pytest.raises(NotFound):

@@ -19,7 +19,7 @@ Limits: at most ``max_active`` jobs queued or running (more: ``JobsBusy`` 503), 
 returns the existing job unless it failed.
 
 Gemeenten: a job records the gemeenten its result is about (``gemeenten``; None: not known,
-as for jobs queued before migration 0015). ``get`` finds it only for a caller whose role
+as for jobs queued before migration 0016). ``get`` finds it only for a caller whose role
 allows the job's role and whose key holds for all of them (``allowed``; None: a key for every
 gemeente); for anyone else it does not exist (``NotFound``: 404, not 403). Jobs of the public
 role hold only public figures and are found by everyone.

@@ -14,7 +14,7 @@ same on SQLite and PostgreSQL.
 Several gemeenten share these tables. The key of a gemeente's rows is the CBS area code
 itself: ``GM0794``, ``WK079410`` and ``BU07941002`` all carry the gemeente number in characters
 3-6, so the readers take ``gemeenten`` (``GM....`` codes) and select on that part of the code
-(``gemeente_filter``, indexed: migration 0015); a write replaces only rows of the area codes
+(``gemeente_filter``, indexed: migration 0016); a write replaces only rows of the area codes
 it writes, so a fetch for one gemeente never touches another's."""
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def gemeente_filter(table: Table, gemeenten: Sequence[str] | None
 
 def gemeente_number(table: Table) -> sa.ColumnElement[str]:
     """``substr(area_code, 3, 4)`` with the positions written in the SQL (not bound), so
-    it is the expression of the index ``ix_<table>_gemeente`` (migration 0015) on SQLite and
+    it is the expression of the index ``ix_<table>_gemeente`` (migration 0016) on SQLite and
     PostgreSQL alike."""
     return sa.func.substr(table.c.area_code, sa.literal_column("3"), sa.literal_column("4"))
 

@@ -4,7 +4,7 @@ backtests and evaluations queued by any API worker and run by any ``geoveilig wo
 
 A row is one job: its kind, the hash of its cache key (kind, request, role, gemeenten, data
 version), the caller that owns it, the gemeenten it is about (``gemeenten``, comma-separated
-CBS codes; NULL: not known, migration 0015), the JSON ``spec`` a worker needs to recompute it,
+CBS codes; NULL: not known, migration 0016), the JSON ``spec`` a worker needs to recompute it,
 its status (accepted, running, successful, failed), progress and message, the result bytes or
 the error, and the worker's lease. Claiming takes the oldest accepted row with ``FOR UPDATE
 SKIP LOCKED`` on PostgreSQL (two workers never take the same job and never wait for each
