@@ -22,14 +22,13 @@ import sys
 import tarfile
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _pg import throwaway_database
 from bench_national import FILE_ROWS, geography, incidents_csv, national_areas
 
 from geoveilig.incidents import ParseResult, parse_incidents
@@ -57,14 +56,7 @@ def renamed(parsed: ParseResult, k: int) -> ParseResult:
 
 
 def run(server: str, layout: str, parsed: ParseResult, files: int) -> dict:
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    name = f"gv_pgimport_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
-    try:
-        with sa.create_engine(url, poolclass=sa.pool.NullPool).begin() as c:
-            c.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+    with throwaway_database(server, "gv_pgimport") as url:
         store = Store(url)
         try:
             per_file = []
@@ -83,10 +75,6 @@ def run(server: str, layout: str, parsed: ParseResult, files: int) -> dict:
                     "FROM pg_stat_user_indexes WHERE relname = 'incidents' ORDER BY 1").all())
         finally:
             store.close()
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
     n = files * len(parsed.frame)
     half = per_file[len(per_file) // 2:]
     import geoveilig

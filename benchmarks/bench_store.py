@@ -25,14 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _pg import throwaway_database
 from _synth import points_inside
 
 from geoveilig.areas import load_areas
@@ -133,18 +132,10 @@ def main() -> None:
             subprocess.run([str(ROOT / ".ci" / "pg-cluster"), "install"], check=True)
             url = subprocess.run([str(ROOT / ".ci" / "pg-cluster"), "start", str(cluster)],
                                  check=True, capture_output=True, text=True).stdout.strip()
-        admin = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        name = f"gv_bench_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         try:
-            db_url = sa.make_url(url).set(database=name).render_as_string(hide_password=False)
-            with Store(db_url) as store:
+            with throwaway_database(url, "gv_bench") as db_url, Store(db_url) as store:
                 results["postgis"] = run(store, data, box)
         finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
             if cluster is not None:
                 subprocess.run([str(ROOT / ".ci" / "pg-cluster"), "stop", str(cluster)],
                                check=False)

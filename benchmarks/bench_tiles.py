@@ -37,11 +37,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from _pg import throwaway_database
 from bench_api import free_port, run_wrk, start_bare, start_geoveilig, stop, wait_up
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,14 +198,7 @@ def main() -> None:
     if not pg:
         skipped["PostGIS rows and tipg"] = "no PostgreSQL server (GEOVEILIG_TEST_POSTGRES_URL)"
     else:
-        admin = sa.create_engine(pg, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-        name = f"gv_bench_tiles_{uuid.uuid4().hex[:8]}"
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        db = sa.make_url(pg).set(database=name).render_as_string(hide_password=False)
-        try:
-            with sa.create_engine(db, isolation_level="AUTOCOMMIT").connect() as conn:
-                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+        with throwaway_database(pg, "gv_bench_tiles") as db:
             keys = load(db, geo_dir, tmp)
             police = {"X-API-Key": keys["police"]}
             port = free_port()
@@ -244,10 +237,6 @@ def main() -> None:
                             url, {})
                 finally:
                     stop(proc)
-        finally:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.dispose()
 
     print(f"{'server':22} {'request':44} {'conn':>4} {'req/s':>8} {'p50 ms':>7} "
           f"{'p99 ms':>7} {'non2xx':>6}  p99 of each run")
