@@ -100,6 +100,32 @@ def test_import_pauses_the_cycle_collector_only_while_reading(env):
     assert seen == [False, False]
 
 
+def test_import_sets_native_defaults_only_before_numpy_loads_and_keeps_the_users():
+    """In a fresh process the import sets ``NATIVE_DEFAULTS`` for the native libraries (no
+    OpenBLAS worker threads, no transparent huge pages), except what the user set; in a
+    process that loaded numpy already it changes nothing (the libraries read them once)."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys\n"
+            "from geoveilig.cli.import_cmd import NATIVE_DEFAULTS, _native_defaults\n"
+            "if sys.argv[1] == 'late':\n"
+            "    import numpy\n"
+            "_native_defaults()\n"
+            "print(','.join(os.environ.get(k, '-') for k in sorted(NATIVE_DEFAULTS)))\n")
+    env = {k: v for k, v in os.environ.items() if k not in (
+        "OPENBLAS_NUM_THREADS", "NUMPY_MADVISE_HUGEPAGE", "MIMALLOC_ALLOW_THP")}
+
+    def run(when: str, **extra: str) -> str:
+        return subprocess.run([sys.executable, "-c", code, when], env={**env, **extra},
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+    assert run("fresh") == "0,0,1"  # MIMALLOC_ALLOW_THP, NUMPY_MADVISE_HUGEPAGE, OPENBLAS
+    assert run("fresh", OPENBLAS_NUM_THREADS="2") == "0,0,2"
+    assert run("late") == "-,-,-"
+
+
 def test_missing_geography_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(tmp_path / "nope"))
     result = runner.invoke(app, ["areas", "show"])

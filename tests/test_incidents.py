@@ -379,7 +379,7 @@ def test_date_formats_read_disjoint_values(value: str) -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="a \t\r\n", max_size=30), st.booleans())
 def test_blank_line_check_on_bytes_matches_the_text_rule(text: str, bom: bool) -> None:
-    from geoveilig.incidents import _has_blank_line
+    from geoveilig.textfile import _has_blank_line
 
     data = (b"\xef\xbb\xbf" if bom else b"") + text.encode()
     expected = re.search(r"\n[ \t\r]*\n(?=.)", text.strip("\r\n"), flags=re.S) is not None
@@ -407,6 +407,30 @@ def test_csv_read_from_bytes_or_decoded_text_alike(areas):
     assert list(r.frame["row"]) == [k + 3 for k in range(20)]
     pd.testing.assert_frame_equal(base.frame.drop(columns=["address", "content_hash"]),
                                   results[0].frame.drop(columns=["address", "content_hash"]))
+
+
+def test_csv_read_ahead_gives_the_same_result(areas):
+    """``geoveilig import`` reads a CSV file with ``textfile.read_csv_text`` on a thread of its
+    own while the library loads: handing that reading to ``parse_incidents`` gives what
+    parsing the bytes alone gives, on the fast path (Arrow) and on the exact one (a blank
+    line), in every encoding; and errors of the file are the same errors."""
+    from geoveilig.textfile import read_csv_text
+
+    c = f"{CENTRUM[0]};{CENTRUM[1]}"
+    rows = [f"r{k};woninginbraak;14-03-2017 21:{k:02d};{c};Markt é {k}" for k in range(20)]
+    text = "\n".join(["id;soort;datum;x;y;adres", *rows, "x99;onzin;;1;2;"]) + "\n"
+    for data in (text.encode("utf-8"), text.encode("cp1252"), b"\xff\xfe" + text.encode(
+            "utf-16-le"), text.replace("\n", "\n\n", 1).encode("utf-8")):
+        read = read_csv_text(data, "t.csv")
+        assert (read.table is None) == (b"\n\n" in data)
+        alone = parse_incidents(data, filename="t.csv", areas=areas, now=NOW)
+        ahead = parse_incidents(data, filename="t.csv", areas=areas, now=NOW, text=read)
+        pd.testing.assert_frame_equal(ahead.frame, alone.frame)
+        pd.testing.assert_frame_equal(ahead.rejects, alone.rejects)
+        assert len(ahead.frame) == 20 and set(ahead.rejects["row"]) == {22 + (b"\n\n" in data)}
+        assert ahead.source == alone.source
+    with pytest.raises(InvalidInput, match="scheidingsteken"):
+        read_csv_text(b"alleen een kolom\nwaarde\n", "t.csv")
 
 
 @settings(max_examples=200, deadline=None)

@@ -53,7 +53,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 import pyogrio
 import shapely
 from numpy.typing import NDArray
@@ -64,6 +63,7 @@ from ._strings import STR, infers_str, take_strings
 from .areas import Areas
 from .columns import map_columns
 from .errors import InvalidInput
+from .textfile import SNIFF_BYTES, CsvText, _check_header, read_csv_text, sniff
 
 CoordinateSystem = Literal["rd", "wgs84"]
 
@@ -210,195 +210,35 @@ def _map_columns(columns: list[str]) -> dict[str, str]:
 
 # --- format detection and reading ----------------------------------------------------------
 
-#: first bytes of file types that are certainly no incident file, with their Dutch name
-_MAGIC = (
-    (b"%PDF", "een PDF-document"), (b"\x89PNG", "een PNG-afbeelding"),
-    (b"\xff\xd8\xff", "een JPEG-afbeelding"), (b"GIF8", "een GIF-afbeelding"),
-    (b"\xd0\xcf\x11\xe0", "een oud Office-bestand (.xls/.doc; sla op als .xlsx of CSV)"),
-    (b"\x1f\x8b", "een gzip-archief"), (b"7z\xbc\xaf", "een 7-Zip-archief"),
-    (b"Rar!", "een RAR-archief"), (b"\x7fELF", "een programma"), (b"MZ", "een programma"),
-)
-#: how much of a file ``sniff`` needs
-SNIFF_BYTES = 8192
-
-
-def sniff(head: bytes, filename: str | None = None) -> str:
-    """The type of an incident file from its first bytes (``SNIFF_BYTES`` are enough):
-    'csv', 'geojson', 'gpkg' or 'xlsx'. Anything else raises ``InvalidInput`` before the rest
-    of the file is read."""
-    name = filename or "bestand"
-    ext = (filename or "").lower().rsplit(".", 1)[-1] if filename and "." in filename else ""
-    if head[:16].startswith(b"SQLite format 3"):
-        return "gpkg"
-    if ext == "gpkg":
-        raise InvalidInput(f"{name}: geen geldige GeoPackage (geen SQLite-bestand)")
-    if head.startswith(b"PK\x03\x04"):
-        if ext in ("xlsx", "xlsm") or b"[Content_Types].xml" in head or b"xl/" in head:
-            return "xlsx"
-        raise InvalidInput(f"{name}: dit is een zip-archief, geen incidentbestand (CSV, "
-                           "Excel .xlsx, GeoJSON of GeoPackage)")
-    if ext in ("xlsx", "xlsm"):
-        raise InvalidInput(f"{name}: geen geldig Excel-bestand (.xlsx)")
-    for magic, what in _MAGIC:
-        if head.startswith(magic):
-            raise InvalidInput(f"{name}: dit is {what}: geen tekstbestand (CSV of GeoJSON), "
-                               "geen Excel-bestand (.xlsx) en geen GeoPackage")
-    encoding = _utf16(head)
-    if encoding is not None:
-        text = head[2:len(head) - len(head) % 2].decode(encoding, errors="ignore")
-        stripped_text = text.lstrip(" \t\r\n")
-        return "geojson" if ext in ("geojson", "json") or stripped_text.startswith("{") \
-            else "csv"
-    if b"\x00" in head[:4096]:
-        raise InvalidInput(
-            f"{name}: dit is geen tekstbestand (CSV of GeoJSON), geen Excel-bestand en geen "
-            "GeoPackage"
-        )
-    stripped = head[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if ext in ("geojson", "json") or stripped.startswith(b"{"):
-        return "geojson"
-    return "csv"
-
-
-def _utf16(data: bytes) -> str | None:
-    """'utf-16-le'/'utf-16-be' when ``data`` starts with a UTF-16 byte-order mark (as Excel's
-    "Unicode text" export writes), else None."""
-    if data.startswith(b"\xff\xfe"):
-        return "utf-16-le"
-    if data.startswith(b"\xfe\xff"):
-        return "utf-16-be"
-    return None
-
-
 def _detect_format(data: bytes, filename: str | None) -> str:
     return sniff(data[:SNIFF_BYTES], filename)
 
 
-def _decode(data: bytes, filename: str | None) -> str:
-    return _decode_with(data, filename)[0]
-
-
-def _decode_with(data: bytes, filename: str | None) -> tuple[str, str]:
-    """The text and the encoding that read it (UTF-16 with a byte-order mark, UTF-8 with or
-    without BOM, else cp1252: the encodings Windows tools write)."""
-    wide = _utf16(data)
-    if wide is not None:
-        try:
-            text = data[2:].decode(wide)
-        except UnicodeDecodeError as exc:
-            raise InvalidInput(f"{filename or 'bestand'}: UTF-16-tekst niet te lezen") from exc
-        _check_text(text[:4096], filename)
-        return text, wide
-    for enc in ("utf-8-sig", "cp1252"):
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1252 decodes almost everything
-        raise InvalidInput(f"{filename or 'bestand'}: tekencodering niet te lezen")
-    _check_text(text[:4096], filename)
-    return text, enc
-
-
-def _check_text(head: str, filename: str | None) -> None:
-    bad = sum(1 for ch in head if ord(ch) < 32 and ch not in "\r\n\t")
-    if bad > 8:
-        raise InvalidInput(f"{filename or 'bestand'}: dit is geen tekstbestand (CSV of GeoJSON)")
-
-
-_BLANK_LINE = re.compile(rb"\n[ \t\r]*\n")
-_BLANK_LINE_TEXT = re.compile(r"\n[ \t\r]*\n(?=.)", flags=re.S)
-
-
-def _has_blank_line(data: bytes, start: int = 0) -> bool:
-    """Whether UTF-8 ``data[start:]``, stripped of leading and trailing line breaks, holds a
-    blank line (only spaces, tabs, carriage returns) between two lines: the question
-    ``_BLANK_LINE_TEXT.search(text.strip("\r\n"))`` asks of the decoded text, without
-    decoding or copying the file (these characters are single bytes in UTF-8)."""
-    head = data[start:start + 65536]
-    kept = head.lstrip(b"\r\n")
-    if kept:
-        start += len(head) - len(kept)
-    else:
-        start = len(data) - len(data[start:].lstrip(b"\r\n"))
-    tail = data[-65536:]
-    kept = tail.rstrip(b"\r\n")
-    end = len(data) - (len(tail) - len(kept)) if kept else len(data.rstrip(b"\r\n"))
-    # The stripped text ends in a character that is no line break, so a match always has a
-    # character after it: the look-ahead of the text pattern holds.
-    return start < end and _BLANK_LINE.search(data, start, end) is not None
-
-
-def _read_csv(data: bytes, filename: str | None) -> pd.DataFrame:
-    if data.isascii():
-        # ASCII is UTF-8 without BOM: only the head is decoded here, Arrow reads the bytes.
-        text: str | None = None
-        encoding, bom = "ascii", 0
-        head = data[:65536].decode("ascii")
-        _check_text(head[:4096], filename)
-    else:
-        text, encoding = _decode_with(data, filename)
-        bom = 3 if encoding == "utf-8-sig" and data.startswith(b"\xef\xbb\xbf") else 0
-        head = text[:65536]
-    first = next((ln for ln in head.splitlines() if ln.strip()), "")
-    if not first:
-        raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
-    sep = max((";", ",", "\t", "|"), key=first.count)
-    if first.count(sep) == 0:
-        raise InvalidInput(
-            f"{filename or 'bestand'}: geen scheidingsteken (; of ,) gevonden in de kopregel "
-            f"'{first[:80]}'"
-        )
-    header = next(csv.reader([first], delimiter=sep))
-    _check_header(header, filename)
-    source = {"encoding": "utf-8-sig" if bom else ("cp1252" if encoding == "cp1252" else
-                                                    encoding if encoding.startswith("utf-16")
-                                                    else "utf-8"),
-              "sep": sep, "newline": "\r\n" if "\r\n" in head else "\n"}
-    utf8 = encoding in ("ascii", "utf-8-sig")  # the bytes after the BOM are the UTF-8 text
-    if utf8:
-        blank_lines = _has_blank_line(data, bom)
-    else:
-        assert text is not None
-        blank_lines = _BLANK_LINE_TEXT.search(text.strip("\r\n")) is not None
-    if not blank_lines and len(set(header)) == len(header):
-        if utf8:
-            frame = _read_csv_arrow(pa.py_buffer(data).slice(bom), sep, header, filename)
-        else:
-            assert text is not None
-            frame = _read_csv_arrow(pa.py_buffer(text.encode("utf-8")), sep, header, filename)
-        frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
-        frame.attrs["source"] = source
-        return frame
+def _read_csv(data: bytes, filename: str | None, text: CsvText | None = None) -> pd.DataFrame:
+    """The rows of a CSV file as text columns plus ``__row`` (``text``: the file as
+    ``textfile.read_csv_text`` read it already)."""
     if text is None:
-        text = data.decode("ascii")
+        text = read_csv_text(data, filename)
+    if text.table is not None:
+        frame = text.table.to_pandas(
+            types_mapper={pa.string(): pd.StringDtype("pyarrow", np.nan)}.get)
+        frame.columns = [str(c).strip() for c in frame.columns]
+        frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
+        frame.attrs["source"] = text.source
+        return frame
+    assert text.text is not None
     try:
-        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                            skip_blank_lines=False, on_bad_lines="error", engine="c")
+        frame = pd.read_csv(io.StringIO(text.text), sep=text.sep, dtype=str,
+                            keep_default_na=False, skip_blank_lines=False,
+                            on_bad_lines="error", engine="c")
     except (pd.errors.ParserError, ValueError) as exc:
         raise InvalidInput(f"{filename or 'bestand'}: CSV niet te lezen: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     frame["__row"] = np.arange(len(frame)) + 2  # line numbers, header = line 1
     blank = (frame.drop(columns="__row") == "").all(axis=1)
     frame = frame.loc[~blank].reset_index(drop=True)
-    frame.attrs["source"] = source
+    frame.attrs["source"] = text.source
     return frame
-
-
-def _check_header(header: list[str], filename: str | None) -> None:
-    """Refuse a header that names a column twice (also when only the case differs): which of
-    the two would be read is a guess."""
-    seen: dict[str, str] = {}
-    twice: list[str] = []
-    for name in header:
-        key = str(name).strip().lower()
-        if key in seen and seen[key] not in twice:
-            twice.append(seen[key])
-        seen.setdefault(key, str(name).strip())
-    if twice:
-        raise InvalidInput(f"{filename or 'bestand'}: kolomnaam komt meer dan één keer voor in "
-                           f"de kopregel: {', '.join(twice)}; geef elke kolom een eigen naam")
 
 
 def _cell(value: object) -> str:
@@ -457,27 +297,6 @@ def _read_xlsx(data: bytes, filename: str | None) -> pd.DataFrame:
         pd.DataFrame({c: pd.Series(dtype=object) for c in header})
     frame["__row"] = np.asarray(numbers, dtype=np.int64)
     frame.attrs["source"] = {"format": "xlsx"}
-    return frame
-
-
-def _read_csv_arrow(utf8: pa.Buffer, sep: str, header: list[str],
-                    filename: str | None) -> pd.DataFrame:
-    """Multi-threaded CSV reading with Arrow, every column as text (the fast path), from the
-    file's text as UTF-8 without BOM."""
-    try:
-        table = pa_csv.read_csv(
-            pa.BufferReader(utf8),
-            read_options=pa_csv.ReadOptions(block_size=1 << 22),
-            parse_options=pa_csv.ParseOptions(delimiter=sep, newlines_in_values=False),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={c: pa.string() for c in header},
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        msg = str(exc).split("\n")[0]
-        raise InvalidInput(f"{filename or 'bestand'}: CSV niet te lezen: {msg}") from exc
-    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow", np.nan)}.get)
-    frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
 
@@ -761,26 +580,30 @@ def parse_incidents(
     crs: CoordinateSystem | None = None,
     areas: Areas | None = None,
     now: datetime | pd.Timestamp | None = None,
+    text: CsvText | None = None,
 ) -> ParseResult:
     """Parse and validate an incident file. ``crs`` declares the coordinates ('rd' or
     'wgs84'); ``areas`` assigns buurt and wijk and rejects points outside the gemeente;
-    ``now`` (default: the current time) bounds dates from above."""
+    ``now`` (default: the current time) bounds dates from above; ``text``: a CSV file's
+    ``data`` as ``textfile.read_csv_text`` read it already."""
     if crs not in (None, "rd", "wgs84"):
         raise InvalidInput(f"onbekend coördinatenstelsel '{crs}': kies 'rd' of 'wgs84'")
     if not data or data.isspace():  # isspace: no copy of the file, as strip() makes
         raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
-    fmt, raw = read_raw(data, filename)
+    fmt, raw = read_raw(data, filename, text)
     _restore(raw)
     return _validate(raw, fmt=fmt, filename=filename or "bestand", crs=crs, areas=areas,
                      now=now)
 
 
-def read_raw(data: bytes, filename: str | None) -> tuple[str, pd.DataFrame]:
+def read_raw(data: bytes, filename: str | None, text: CsvText | None = None
+             ) -> tuple[str, pd.DataFrame]:
     """The file type and its rows as text columns (plus ``__row`` and, for geometries,
-    ``__x``/``__y``/``__geomtype``), as the file holds them."""
-    fmt = _detect_format(data, filename)
+    ``__x``/``__y``/``__geomtype``), as the file holds them (``text``: see
+    ``parse_incidents``)."""
+    fmt = "csv" if text is not None else _detect_format(data, filename)
     if fmt == "csv":
-        raw = _read_csv(data, filename)
+        raw = _read_csv(data, filename, text)
     elif fmt == "xlsx":
         raw = _read_xlsx(data, filename)
     else:

@@ -18,14 +18,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import smtplib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import pandas as pd
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -34,6 +31,10 @@ from ..errors import InvalidInput
 from ..store import Store
 from ..store.alerts import deliveries, list_alerts, log_delivery, set_status
 from .notify import dutch_date
+
+if TYPE_CHECKING:  # httpx, smtplib and email load when something is delivered, not with
+    # the settings (every import checks them)
+    import httpx
 
 RETRY_STATUS = frozenset({408, 429})
 
@@ -143,6 +144,8 @@ class DeliveryReport:
 def _webhook(client: httpx.Client, url: str, body: bytes, key: str, secret: str,
              attempt: int) -> tuple[bool, bool, int | None, str | None]:
     """(ok, retry, http status, error) of one POST."""
+    import httpx
+
     try:
         r = client.post(url, content=body, headers={
             "Content-Type": "application/json", "Idempotency-Key": key,
@@ -157,6 +160,9 @@ def _webhook(client: httpx.Client, url: str, body: bytes, key: str, secret: str,
 
 def _email(config: DeliveryConfig, to: str, data: dict[str, Any]
            ) -> tuple[bool, bool, int | None, str | None]:
+    import smtplib
+    from email.message import EmailMessage
+
     msg = EmailMessage()
     until = dutch_date(pd.Timestamp(data["validThrough"]))
     msg["Subject"] = f"Verhoogd risico: {data['crimeTypeLabel'].lower()} tot en met {until}"
@@ -192,7 +198,10 @@ def deliver(store: Store, config: DeliveryConfig, *, ids: list[int] | None = Non
     log = deliveries(store)
     done = set(zip(log.loc[log["ok"], "alert_id"], log.loc[log["ok"], "target"], strict=True))
     own = client is None
-    client = client or httpx.Client(timeout=config.timeout_s)
+    if client is None:
+        import httpx
+
+        client = httpx.Client(timeout=config.timeout_s)
     try:
         for _, alert in todo.iloc[::-1].iterrows():  # oldest first
             aid = int(alert["id"])

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from ..alerts.service import AlertHook
     from ..incidents import ParseResult
     from ..store import ImportSummary, Store
+    from ..textfile import CsvText
 
 
 @handle_errors
@@ -49,6 +52,7 @@ def import_file(
     foute rij is. Misdrijftypen: zie 'geoveilig crimetypes'."""
     if not file.is_file():
         raise typer.BadParameter(f"bestand '{file}' bestaat niet", param_hint="BESTAND")
+    _native_defaults()
     from .common import progress_steps
 
     with progress_steps("import", 2) as step:
@@ -59,6 +63,28 @@ def import_file(
         summary, hook = _store(file, parsed, store, sha, partial=partial, rejects=rejects,
                                update=update)
     _report(summary, hook)
+
+
+#: Settings of the native libraries for an import process, made before numpy and Arrow load
+#: (each reads its own once), unless the user set them. The import does no linear algebra, so
+#: OpenBLAS (numpy's and scipy's each) need not start a worker thread per core that busy-waits
+#: for a while after loading (~0.2 s of a core at start-up). Numpy and Arrow's allocator
+#: (mimalloc) ask the kernel for transparent huge pages for large buffers; where the kernel
+#: gives them only on request (``madvise``, Debian's default), each first touch then clears
+#: 2 MB, mostly of memory the import never uses (a quarter of an import's CPU time measured
+#: with ``perf``). Without them an import of 1,000,000 rows takes ~0.3 s less
+#: (``benchmarks/bench_import.py``).
+NATIVE_DEFAULTS = {"OPENBLAS_NUM_THREADS": "1", "NUMPY_MADVISE_HUGEPAGE": "0",
+                   "MIMALLOC_ALLOW_THP": "0"}
+
+
+def _native_defaults() -> None:
+    """``NATIVE_DEFAULTS`` in this process's environment (not when numpy or Arrow is loaded
+    already: the command runs in a process that loaded them before, as in a test)."""
+    if "numpy" in sys.modules or "pyarrow" in sys.modules:
+        return
+    for name, value in NATIVE_DEFAULTS.items():
+        os.environ.setdefault(name, value)
 
 
 @contextmanager
@@ -79,43 +105,61 @@ def _no_cycle_collection() -> Iterator[None]:
 def _read(file: Path, crs: str | None) -> tuple[ParseResult, Store, str]:
     """The file parsed, the store opened and the file's checksum. The file's bytes are not
     kept while storing (bounded memory; the rejects file reads the file again, it needs only
-    the rejected rows)."""
+    the rejected rows).
+
+    Three things run at once from the start: reading the file (``_read_file``: Arrow and the
+    standard library only, the CSV rows parsed by Arrow's threads without the GIL), opening
+    the store with the modules of the import's alerts (``_prepare``), and, on this thread,
+    loading pandas and the validation. The file's errors come first, as when it was read
+    before anything else."""
     import contextlib
-    import hashlib
     from concurrent.futures import ThreadPoolExecutor
 
-    from ..incidents import SNIFF_BYTES, parse_incidents, sniff
-    from .common import areas, open_store
+    with ThreadPoolExecutor(2) as pool:
+        reading = pool.submit(_read_file, file)
+        from ..incidents import parse_incidents
+        from .common import areas
 
-    with file.open("rb") as fh:  # refuse a wrong file type before reading it all
-        sniff(fh.read(SNIFF_BYTES), file.name)
-    data = file.read_bytes()
-
-    def prepare(data: bytes) -> tuple[Store, str]:
-        """The store opened (the first time created by its migrations), the modules of the
-        import's alerts loaded and the file's checksum."""
-        store = open_store()
+        preparing = pool.submit(_prepare)
         try:
-            importlib.import_module("geoveilig.alerts.service")
-            return store, hashlib.sha256(data).hexdigest()
-        except BaseException:
-            store.close()
-            raise
 
-    # That runs on a second thread while the file is parsed: parsing runs mostly in Arrow
-    # and numpy, without the GIL, so both cores work.
-    with ThreadPoolExecutor(1) as pool:
-        preparing = pool.submit(prepare, data)
-        try:
+            data, text, sha = reading.result()
             parsed = parse_incidents(data, filename=file.name,
                                      crs=crs,  # type: ignore[arg-type]
-                                     areas=areas())
+                                     areas=areas(), text=text)
         except BaseException:
             with contextlib.suppress(Exception):
-                preparing.result()[0].close()
+                preparing.result().close()
             raise
-        store, sha = preparing.result()
-    return parsed, store, sha
+        return parsed, preparing.result(), sha
+
+
+def _read_file(file: Path) -> tuple[bytes, CsvText | None, str]:
+    """The file's bytes (refused by its first bytes when it is no incident file, before it is
+    read whole), a CSV file's rows as Arrow reads them, and the file's SHA-256."""
+    import hashlib
+
+    from ..textfile import SNIFF_BYTES, read_csv_text, sniff
+
+    with file.open("rb") as fh:
+        fmt = sniff(fh.read(SNIFF_BYTES), file.name)
+    data = file.read_bytes()
+    text = read_csv_text(data, file.name) if fmt == "csv" else None
+    return data, text, hashlib.sha256(data).hexdigest()
+
+
+def _prepare() -> Store:
+    """The store opened (the first time created by its migrations) and the modules of the
+    import's alerts loaded."""
+    from .common import open_store
+
+    store = open_store()
+    try:
+        importlib.import_module("geoveilig.alerts.service")
+        return store
+    except BaseException:
+        store.close()
+        raise
 
 
 def _store(file: Path, parsed: ParseResult, store: Store, sha: str, *, partial: bool,

@@ -63,7 +63,8 @@ from .. import RD_NEW, safecsv
 from ..areas import Areas
 from ..columns import map_columns
 from ..errors import ImportRejected, InvalidInput
-from ..incidents import _decode, _read_csv
+from ..incidents import _read_csv
+from ..textfile import _decode
 from .registry import (
     ACTIVE,
     FORMING,
