@@ -199,3 +199,26 @@ def test_insert_after_existing_stores_exactly_the_rows_kept(kind_store, rows):
         assert len(store.backend.existing(conn, rows.iloc[300:])) == 0
     _load(store, rows.iloc[300:])
     assert _count(store, IncidentQuery()) == len(rows)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_chunk_time_order_is_the_stable_sort(seed):
+    """``chunks.time_order`` gives Arrow's stable sort: times in order, ties in row order,
+    also with times before 1970, in several Arrow chunks, and on the fallbacks (a missing
+    time; a span too long for one 63-bit key)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(seed)
+    n = 20_000
+    t = rng.integers(-10 * 365 * 86400, 50 * 365 * 86400, n) // 3600 * 3600  # many ties
+    t[rng.random(n) < 0.3] = t[0]
+    parts = pa.chunked_array([pa.array(t[:n // 3]), pa.array(t[n // 3:])])
+    for column in (pa.chunked_array([pa.array(t)]), parts):
+        got = chunks.time_order(column).to_numpy()
+        assert np.array_equal(got, pc.sort_indices(column).to_numpy())
+        assert np.array_equal(got, np.argsort(t, kind="stable"))
+    wide = pa.chunked_array([pa.array(np.array([2**62, -2**62, 0, 0], dtype=np.int64))])
+    assert chunks.time_order(wide).to_pylist() == [1, 2, 3, 0]
+    missing = pa.chunked_array([pa.array([5, None, 1, 5], pa.int64())])
+    assert chunks.time_order(missing).to_pylist() == [2, 0, 3, 1]
