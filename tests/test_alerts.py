@@ -384,19 +384,26 @@ def test_a_load_of_old_history_raises_no_alerts_and_measures_nothing(loaded, are
                               "opgeslagen als geschiedenis.")
 
 
-def test_an_in_memory_store_prepares_the_alerts_before_the_import(areas, burglaries) -> None:
+def test_an_in_memory_store_prepares_the_alerts_before_the_import(areas, burglaries,  # type: ignore[no-untyped-def]
+                                                                 tmp_path) -> None:
     """SQLite in memory has one connection per thread (each its own empty database): the
-    alerts are prepared on the import's thread there, with the same result."""
+    alerts are prepared on the import's thread there, with the same result as in a file,
+    where they are prepared beside the import and their zones computed while the rows are
+    written (``on_rows``)."""
     from geoveilig.store import Store
 
-    store = Store("sqlite://")
-    try:
-        store.import_incidents(parsed(burglaries.loc[burglaries["occurred_at"] < CUT]),
-                               source_name="oud.csv", content_sha256="a")
-        summary, hook = import_with_alerts(store, areas, parsed(_new(burglaries)),
-                                           source_name="nieuw.csv", content_sha256="b")
-        assert summary.accepted == len(_new(burglaries))
-        assert len(hook.alert_ids) > 0 and len(list_alerts(store)) == len(hook.alert_ids)
-        assert hook.news_rows == len(_new(burglaries))
-    finally:
-        store.close()
+    results = []
+    for url in ("sqlite://", f"sqlite:///{tmp_path / 'bestand.sqlite'}"):
+        store = Store(url)
+        try:
+            store.import_incidents(parsed(burglaries.loc[burglaries["occurred_at"] < CUT]),
+                                   source_name="oud.csv", content_sha256="a")
+            summary, hook = import_with_alerts(store, areas, parsed(_new(burglaries)),
+                                               source_name="nieuw.csv", content_sha256="b")
+            assert summary.accepted == len(_new(burglaries))
+            assert len(hook.alert_ids) > 0 and len(list_alerts(store)) == len(hook.alert_ids)
+            assert hook.news_rows == len(_new(burglaries))
+            results.append(([a.record() for a in hook.alerts], hook.checked()))
+        finally:
+            store.close()
+    assert results[0] == results[1]

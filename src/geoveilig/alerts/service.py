@@ -12,7 +12,7 @@ import and its alerts commit or roll back together (on SQLite and PostgreSQL ali
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -79,6 +79,12 @@ class AlertHook:
         return text + "."
 
     def __call__(self, conn: Connection, new_rows: pd.DataFrame, batch_id: int) -> None:
+        self.compute(new_rows)
+        self.write(conn, batch_id)
+
+    def compute(self, new_rows: pd.DataFrame) -> None:
+        """What the check covered and the alerts of ``new_rows`` (the rows the import adds):
+        reads and writes nothing in the store, so it can run while the rows are written."""
         if len(new_rows) and self.news_since is not None:
             news = int((pd.to_datetime(new_rows["occurred_at"], utc=True)
                         >= self.news_since).sum())
@@ -89,7 +95,11 @@ class AlertHook:
         as_of = newest if self.stored_until is None else max(newest, self.stored_until)
         zones = build_zones(new_rows, self.extents, self.grid, as_of)
         self.alerts = compose(zones, self.groups, self.areas)
-        self.alert_ids = write_alerts(conn, [a.record() for a in self.alerts], batch_id)
+
+    def write(self, conn: Connection, batch_id: int) -> None:
+        """The alerts of ``compute`` into the outbox, through the import's connection."""
+        if self.alerts:
+            self.alert_ids = write_alerts(conn, [a.record() for a in self.alerts], batch_id)
 
 
 #: Days before the newest incident within which a new incident is news (longer than any
@@ -166,17 +176,29 @@ def import_with_alerts(store: Store, areas: Areas, parsed: ParseResult, *, sourc
         return summary, hook
     with ThreadPoolExecutor(1) as pool:
         preparing = pool.submit(run)
+        computing: list[Future[None]] = []
+
+        def on_rows(new_rows: pd.DataFrame) -> None:
+            # the zones of the rows to be added, computed (after ``prepare``, on its thread)
+            # while the store writes them
+            computing.append(pool.submit(lambda: preparing.result().compute(new_rows)))
 
         def on_import(conn: Connection, new_rows: pd.DataFrame, batch_id: int) -> None:
-            preparing.result()(conn, new_rows, batch_id)
+            hook = preparing.result()
+            if computing:
+                computing[0].result()
+            else:
+                hook.compute(new_rows)
+            hook.write(conn, batch_id)
 
         try:
             summary = store.import_incidents(parsed, source_name=source_name,
                                              content_sha256=content_sha256, partial=partial,
                                              synthetic=synthetic, on_import=on_import,
-                                             update=update, actor=actor)
+                                             on_rows=on_rows, update=update, actor=actor)
         finally:
             wait([preparing])
+            wait(computing)
     return summary, preparing.result()
 
 

@@ -237,6 +237,7 @@ class Store:
         on_import: Callable[[Connection, pd.DataFrame, int], object] | None = None,
         update: bool = False,
         actor: str = "geoveilig",
+        on_rows: Callable[[pd.DataFrame], object] | None = None,
     ) -> ImportSummary:
         """Store the valid rows of ``parsed`` in one transaction.
 
@@ -248,7 +249,8 @@ class Store:
         the rows are written, with the rows that were actually added (not those already
         present) and the new batch id; whatever it writes through ``conn`` commits or rolls
         back with the import (the alerts outbox uses it: ``geoveilig.alerts``). If it raises,
-        nothing of the import is stored.
+        nothing of the import is stored. ``on_rows(new_rows)`` is called with the same rows
+        before they are written (the alerts compute their zones meanwhile).
 
         ``update``: a row whose id is stored with other content is a correction (the police
         re-classified it or corrected its location): it replaces the stored version, which is
@@ -306,7 +308,10 @@ class Store:
                 n_present += len(present_ids)
                 keep = ~_isin(frame["incident_id"], drop)
                 frame, withdrawn = frame.loc[keep], withdrawn[keep]
-            frame = frame.loc[~withdrawn]  # withdrawn: stored ones are in replace_ids
+            if withdrawn.any():  # withdrawn: stored ones are in replace_ids
+                frame = frame.loc[~withdrawn]
+            if on_rows is not None:
+                on_rows(frame)
             n_rejected = int(rejects["row"].nunique()) if len(rejects) else 0
             now = int(time.time())
             batch_id = conn.execute(
