@@ -360,6 +360,43 @@ def test_parse_datetime_probe_agrees_with_the_formats_in_order(values: list[str]
         [None if pd.isna(e) else e for e in expected]
 
 
+_near_date = st.builds(
+    lambda d, m, y, hh, mm, ss, sep, form: form.format(
+        d=d, m=m, y=y, hh=hh, mm=mm, ss=ss, s=sep),
+    st.integers(0, 32), st.integers(0, 13), st.integers(1890, 3010), st.integers(0, 25),
+    st.integers(0, 61), st.integers(0, 61), st.sampled_from("-/.x"),
+    st.sampled_from(["{d:02d}{s}{m:02d}{s}{y:04d} {hh:02d}:{mm:02d}",
+                     "{d:02d}{s}{m:02d}{s}{y:04d} {hh:02d}:{mm:02d}:{ss:02d}",
+                     "{d:02d}{s}{m:02d}{s}{y:04d}", "{y:04d}{m:02d}{d:02d}",
+                     "{d}{s}{m}{s}{y} {hh}:{mm:02d}",
+                     "{d:02d}{s}{m:02d}{s}{y:04d}  {hh:02d}:{mm:02d}",
+                     "{d:02d}{s}{m:02d}{s}{y:04d} {hh:02d}{s}{mm:02d}"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_near_date, _date_text, _date_garbage), min_size=1, max_size=30),
+       st.booleans())
+@example(["29-02-2000 23:59", "29-02-1900 00:00", "31-04-2017 10:00", "00-01-2017 10:00",
+          "15-13-2017 10:00", "15-01-2017 24:00", "15-01-2017 23:60", "15-01-1899 10:00",
+          "15-01-3000 10:00", "1-3-2017 9:05", "15-01-2017 10:00:60"], False)
+def test_dates_read_from_their_bytes_as_strptime_reads_them(values: list[str],
+                                                            with_times: bool) -> None:
+    """Values written digit for digit in a format's layout are read with numpy
+    (``_fixed_width``); the result is the result of strptime alone: the same times, the same
+    unreadable values, also for days, months, hours and years at and beyond their limits and
+    in leap years, with a separate time column too."""
+    from geoveilig import incidents
+
+    series = pd.Series(values)
+    times = pd.Series(["21:30" if k % 3 else "" for k in range(len(values))]) \
+        if with_times else None
+    fast = parse_datetime(series, times)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(incidents, "_fixed_width", lambda arr, fmt: None)
+        slow = parse_datetime(series, times)
+    pd.testing.assert_series_equal(fast, slow)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(_date_text, _date_garbage))
 def test_date_formats_read_disjoint_values(value: str) -> None:

@@ -464,6 +464,14 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
         def read(fmt: str) -> None:
             where = np.flatnonzero(rest)
             part = arr if len(where) == n else arr.filter(pa.array(rest))
+            fixed = _fixed_width(part, fmt)
+            if fixed is not None:  # the values written digit for digit: read without strptime
+                done, ns = fixed
+                stamps[where[done]] = ns[done]
+                rest[where[done]] = False
+                if done.all():
+                    return
+                where, part = where[~done], part.filter(pa.array(~done))
             got = pc.strptime(part, format=fmt, unit="ns", error_is_null=True)
             ok = _mask(pc.is_valid(got))
             if ok.any():  # strptime rolls a day that does not exist (31-02) into the next month
@@ -493,6 +501,100 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
 
 
 _SIGNS = np.array([ord("+"), ord("-")], dtype=np.uint8)
+_FIELD_WIDTH = {"d": 2, "m": 2, "Y": 4, "H": 2, "M": 2, "S": 2}
+
+
+@functools.cache
+def _layout(fmt: str) -> tuple[int, dict[str, int], dict[int, int]] | None:
+    """A format of ``_DATE_FORMATS`` as a fixed layout: its length, where each field starts
+    and the literal bytes (a space stands for exactly one space here); None for a format
+    with a directive of another kind."""
+    fields: dict[str, int] = {}
+    literal: dict[int, int] = {}
+    pos = i = 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            if fmt[i + 1] not in _FIELD_WIDTH:
+                return None
+            fields[fmt[i + 1]] = pos
+            pos += _FIELD_WIDTH[fmt[i + 1]]
+            i += 2
+        else:
+            literal[pos] = ord(fmt[i])
+            pos += 1
+            i += 1
+    return pos, fields, literal
+
+
+def _fixed_width(arr: pa.Array | pa.ChunkedArray, fmt: str
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The values of ``arr`` that ``fmt`` reads written exactly in its layout (two digits for
+    day, month, hour, minute and second, four for the year, one space), read from their bytes
+    with numpy: which values (``done``) and their naive time in ns. Only values that are
+    certainly valid count as done (a year from 1900 to 2261, in range of a time in ns; a day
+    of that month; hours up to 23, seconds up to 59); strptime reads these to the same time,
+    and reads (or refuses) the rest as before. None for a format without such a layout."""
+    layout = _layout(fmt)
+    if layout is None:
+        return None
+    parts = [_fixed_width_chunk(chunk, layout)
+             for chunk in (arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])]
+    if not parts:
+        return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _fixed_width_chunk(chunk: pa.Array, layout: tuple[int, dict[str, int], dict[int, int]]
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """``_fixed_width`` of one Arrow string array."""
+    length, fields, literal = layout
+    m = len(chunk)
+    done = np.zeros(m, dtype=bool)
+    ns = np.zeros(m, dtype=np.int64)
+    if m == 0 or chunk.buffers()[2] is None:
+        return done, ns
+    wide = pa.types.is_large_string(chunk.type)
+    off = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)[
+        chunk.offset:chunk.offset + m + 1]
+    fits = np.diff(off) == length
+    if chunk.null_count:
+        fits &= _mask(chunk.is_valid())
+    rows = np.flatnonzero(fits)
+    if len(rows) == 0:
+        return done, ns
+    if len(rows) < m:  # the values of that length, packed one after another
+        chunk = chunk.filter(pa.array(fits))
+        off = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)[
+            chunk.offset:chunk.offset + len(rows) + 1]
+    start = int(off[0])
+    text = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[
+        start:start + len(rows) * length].reshape(len(rows), length)
+    good = np.ones(len(rows), dtype=bool)
+    for at, byte in literal.items():
+        good &= text[:, at] == byte
+    digit = text - np.uint8(48)  # a byte that is no digit wraps to a value above 9
+    value = {}
+    for name, width in _FIELD_WIDTH.items():
+        value[name] = np.zeros(len(rows), dtype=np.int64)
+        if name in fields:
+            for k in range(fields[name], fields[name] + width):
+                good &= digit[:, k] <= 9
+                value[name] = value[name] * 10 + digit[:, k]
+    year, month, day = value["Y"], value["m"], value["d"]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[
+        np.clip(month - 1, 0, 11)] + (leap & (month == 2))
+    good &= (year >= 1900) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1) \
+        & (day <= month_days) & (value["H"] <= 23) & (value["M"] <= 59) & (value["S"] <= 59)
+    # days since 1970-01-01 of a proleptic Gregorian date (years counted from March)
+    y = year - (month <= 2)
+    era, yoe = y // 400, y % 400
+    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    seconds = days * 86400 + value["H"] * 3600 + value["M"] * 60 + value["S"]
+    done[rows[good]] = True
+    ns[rows[good]] = seconds[good] * 1_000_000_000
+    return done, ns
 
 
 def _day_as_written(arr: pa.Array | pa.ChunkedArray, fmt: str) -> np.ndarray:
