@@ -217,3 +217,59 @@ def test_assign_columns_as_from_object_arrays(areas, where):
     wijk = np.append(areas.buurten["wijk_code"].to_numpy(dtype=object), None)
     expected = pd.DataFrame({"buurt_code": codes[idx], "wijk_code": wijk[idx]})
     pd.testing.assert_frame_equal(areas.assign(x, y), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
+def test_regions_are_labelled_as_scipy_labels_them(ny, nx, share, seed):
+    """``label_regions`` gives ``scipy.ndimage.label``'s labels (4-connected, numbered by
+    first cell) in numpy, and through scipy itself for large rasters."""
+    from scipy import ndimage
+
+    from geoveilig import spatial
+
+    mask = np.random.default_rng(seed).random((ny, nx)) < share
+    expected, n = ndimage.label(mask)
+    got, k = spatial.label_regions(mask)
+    assert k == n and np.array_equal(got, expected)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(spatial, "NUMPY_LABEL_CELLS", 0)
+        got, k = spatial.label_regions(mask)
+    assert k == n and np.array_equal(got, expected)
+
+
+def test_a_winding_region_is_one_region():
+    """A region that winds back and forth through every row (the longest chain of runs)."""
+    from geoveilig.spatial import label_regions
+
+    mask = np.zeros((41, 30), dtype=bool)
+    mask[::2] = True
+    for row in range(1, 41, 2):
+        mask[row, 29 if row % 4 == 1 else 0] = True
+    labels, n = label_regions(mask)
+    assert n == 1 and (labels[mask] == 1).all() and (labels[~mask] == 0).all()
+    mask[20, 5] = False  # cut in two
+    assert label_regions(mask)[1] == 2
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 60), st.lists(st.tuples(st.integers(0, 59), st.integers(0, 59)),
+                                    max_size=80))
+def test_components_are_numbered_as_scipy_numbers_them(n, edges):
+    """``spatial.connected`` gives the components of ``scipy.sparse.csgraph`` (undirected),
+    numbered alike (by their smallest node)."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    from geoveilig.spatial import connected
+
+    edges = [(a, b) for a, b in edges if a < n and b < n]
+    a = np.array([e[0] for e in edges], dtype=np.int64)
+    b = np.array([e[1] for e in edges], dtype=np.int64)
+    k, labels = connected(n, a, b)
+    if n == 0:
+        assert k == 0 and len(labels) == 0
+        return
+    graph = sparse.csr_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
+    expected_k, expected = connected_components(graph, directed=False)
+    assert k == expected_k and np.array_equal(labels, expected)

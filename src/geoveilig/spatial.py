@@ -24,12 +24,84 @@ from typing import Any
 import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
-from scipy import ndimage
 
 from .errors import CrsError, InvalidInput
 
 OUTSIDE = -1
 MIXED = -2
+
+
+def _roots(n: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> NDArray[np.int64]:
+    """For the graph of nodes 0..n-1 and edges ``a[k]``-``b[k]``: each node's root, the
+    smallest node of its connected component (union-find with pointer jumping, whole
+    arrays at a time: a round hooks every root to the smallest root it touches, then the
+    parents jump to their roots; the edges within one component drop out)."""
+    parent = np.arange(n, dtype=np.int64)
+    while len(a):
+        pa, pb = parent[a], parent[b]
+        apart = pa != pb
+        if not apart.any():
+            break
+        a, b, pa, pb = a[apart], b[apart], pa[apart], pb[apart]
+        np.minimum.at(parent, np.maximum(pa, pb), np.minimum(pa, pb))
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+    return parent
+
+
+def connected(n: int, a: ArrayLike, b: ArrayLike) -> tuple[int, NDArray[np.int64]]:
+    """The connected components of the graph of nodes 0..n-1 and edges ``a[k]``-``b[k]``:
+    their number and each node's component, numbered in the order of their smallest node
+    (as ``scipy.sparse.csgraph.connected_components`` numbers them, undirected)."""
+    roots = _roots(n, np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64))
+    number = np.cumsum(roots == np.arange(n)) - 1
+    return (int(number[-1]) + 1 if n else 0), number[roots]
+
+
+#: rasters up to this many cells are labelled in numpy (``label_regions``)
+NUMPY_LABEL_CELLS = 4_000_000
+
+
+def label_regions(mask: NDArray[np.bool_]) -> tuple[NDArray[np.int32], int]:
+    """The 4-connected regions of the true cells of ``mask``: each cell's region 1..n,
+    numbered in the order of their first cell (row by row), 0 for false cells, and n; the
+    labels of ``scipy.ndimage.label``. Up to ``NUMPY_LABEL_CELLS`` cells in numpy (a gemeente's
+    raster: ``geoveilig import`` does without loading scipy), beyond that with scipy, which is
+    faster there (32·10⁶ cells: 2.1 s against 4.9 s).
+
+    Each row's runs of true cells are joined to the runs they touch in the next row
+    (union-find with pointer jumping, whole arrays at a time); a region's smallest run is
+    its first, which numbers it."""
+    if mask.size > NUMPY_LABEL_CELLS:
+        from scipy import ndimage
+
+        regions, n = ndimage.label(mask)
+        return regions.astype(np.int32, copy=False), int(n)
+    nx = mask.shape[1]
+    labels = np.zeros(mask.shape, dtype=np.int32)
+    if mask.size == 0 or not mask.any():
+        return labels, 0
+    left = np.zeros_like(mask)
+    left[:, 1:] = mask[:, :-1]
+    starts = mask & ~left
+    run = np.cumsum(starts.ravel(), dtype=np.int64) - 1  # a cell's run (where mask holds)
+    n_runs = int(run[-1]) + 1
+    # a vertical touch of two runs: the first column of each stretch where both rows hold
+    both = mask[:-1] & mask[1:]
+    before = np.zeros_like(both)
+    before[:, 1:] = both[:, :-1]
+    first = np.flatnonzero((both & ~before).ravel())
+    upper, lower = run[first], run[first + nx]
+    parent = _roots(n_runs, upper, lower)
+    roots = parent == np.arange(n_runs)
+    number = np.cumsum(roots, dtype=np.int32)  # the n-th root (smallest run) is region n
+    flat = labels.ravel()
+    cells = mask.ravel()
+    flat[cells] = number[parent[run[cells]]]
+    return labels, int(number[-1])
 
 
 def require_rd(frame: Any, what: str, *, missing_ok: bool = False) -> None:
@@ -105,7 +177,7 @@ class PolygonIndex:
             mixed[cj[k + 1], ci[k]] = True
 
         # 2. Label regions of non-mixed cells; one exact test per region.
-        regions, n_regions = ndimage.label(~mixed)
+        regions, n_regions = label_regions(~mixed)
         region_label = np.full(n_regions + 1, OUTSIDE, dtype=np.int64)
         if n_regions:
             # the first cell of each region, without sorting the whole raster

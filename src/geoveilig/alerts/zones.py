@@ -27,13 +27,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from .. import RD_NEW, TIMEZONE
 from ..errors import InvalidInput
 from ..hotspots import Grid, elevated_extent, knox_test
 from ..hotspots.events import check_metric_crs
+from ..spatial import connected
 from ..times import local_timestamp
 
 #: Crime types considered for alerts (others only rarely repeat near in space and time).
@@ -203,9 +202,12 @@ def build_zones(incidents: pd.DataFrame, extents: dict[str, Extent], grid: Grid,
             continue
         rows = np.concatenate([np.full(cell_sets[i].size, k) for k, i in enumerate(keep)])
         cols = np.concatenate([cell_sets[i] for i in keep])
-        inc = sparse.csr_matrix((np.ones(rows.size), (rows, cols)),
-                                shape=(len(keep), grid.n_cells))
-        n, label = connected_components(inc @ inc.T, directed=False)
+        # incidents whose zones share a cell are one zone: the components of the graph of
+        # the incidents and the cells they cover (an incident is a smaller node than any
+        # cell, so the zones are numbered first, by their first incident)
+        touched, cell_node = np.unique(cols, return_inverse=True)
+        label = connected(len(keep) + len(touched), rows, len(keep) + cell_node)[1][:len(keep)]
+        n = int(label.max()) + 1
         geoms = grid.geometries()
         for comp in range(n):
             members = [keep[k] for k in np.flatnonzero(label == comp)]

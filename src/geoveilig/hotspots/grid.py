@@ -17,16 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
 
 from ..errors import InvalidInput
 from .events import Events, check_metric_crs
+
+if TYPE_CHECKING:  # scipy loads where a neighbour matrix is made (see ``Grid.neighbours``)
+    from scipy import sparse
 
 
 @dataclass(frozen=True, eq=False)
@@ -173,6 +175,8 @@ class Grid:
             cols.append(j[keep])
         i = np.concatenate(rows)
         j = np.concatenate(cols)
+        from scipy import sparse
+
         return sparse.csr_matrix((np.ones(i.size), (i, j)), shape=(self.n_cells, self.n_cells))
 
 

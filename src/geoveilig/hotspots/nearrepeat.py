@@ -24,12 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from ..errors import InvalidInput
+from ..spatial import label_regions
 from .events import DAY, InsufficientData, as_events
-from .gistar import benjamini_hochberg
 
 DEFAULT_DISTANCE_EDGES = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0)
 DEFAULT_TIME_EDGES_DAYS = (0, 7, 14, 21, 28, 42, 56)
@@ -109,6 +107,11 @@ def knox_test(
     if len(ev) < min_events:
         raise InsufficientData(f"near-repeattest: te weinig incidenten ({len(ev)}, minimaal "
                                f"{min_events} nodig)")
+    # scipy loads here, not with the module (the alerts of ``geoveilig import`` import it)
+    from scipy.spatial import cKDTree
+
+    from .gistar import benjamini_hochberg
+
     pts = np.c_[ev.x, ev.y]
     pairs = cKDTree(pts).query_pairs(de[-1], output_type="ndarray")
     if pairs.size:
@@ -151,7 +154,7 @@ def elevated_extent(result: NearRepeatResult) -> NearRepeatExtent:
     elevated (no near-repeat pattern)."""
     if not result.elevated[0, 0]:
         return NearRepeatExtent(0.0, 0.0, False)
-    labels, _ = ndimage.label(result.elevated)
+    labels, _ = label_regions(result.elevated)
     comp = labels == labels[0, 0]
     di, tj = np.nonzero(comp)
     return NearRepeatExtent(float(result.distance_edges[di.max() + 1]),
