@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from geoveilig.errors import CrsError, InvalidInput
 from geoveilig.hotspots import (
@@ -475,3 +477,24 @@ def test_events_from_geometry_only(burglaries):
     assert len(ev) == len(burglaries)
     assert np.all(np.diff(ev.t) >= 0)
     assert shapely.Point(ev.x[0], ev.y[0]).is_valid
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 300), st.floats(1.0, 5000.0), st.floats(0.5, 800.0),
+       st.integers(0, 2**32 - 1))
+def test_pairs_within_are_the_pairs_of_a_kd_tree(n, extent, r, seed):
+    """``pairs_within`` finds exactly the pairs of ``cKDTree.query_pairs`` (each once, the
+    smaller index first), also for repeated points and points on a grid of the cell size."""
+    from scipy.spatial import cKDTree
+
+    from geoveilig.hotspots.nearrepeat import pairs_within
+
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(0, extent, (n, 2))
+    points[: n // 4] = np.round(points[: n // 4] / r) * r  # on the cells' edges
+    points[n // 4: n // 3] = points[: n // 3 - n // 4]  # the same places again
+    got = pairs_within(points, r)
+    expected = cKDTree(points).query_pairs(r, output_type="ndarray") if n else \
+        np.zeros((0, 2), dtype=np.int64)
+    assert (got[:, 0] < got[:, 1]).all()
+    assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, expected.tolist()))

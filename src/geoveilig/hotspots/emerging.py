@@ -40,7 +40,8 @@ from scipy.special import ndtr  # = stats.norm.cdf, without importing scipy.stat
 
 from ..errors import InvalidInput
 from .events import history, parse_window, to_epoch
-from .gistar import benjamini_hochberg, gi_star_z
+from .fdr import benjamini_hochberg
+from .gistar import gi_star_z
 from .grid import Grid
 
 CATEGORIES = ("new", "consecutive", "intensifying", "persistent", "diminishing",

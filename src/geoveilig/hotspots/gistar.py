@@ -34,6 +34,7 @@ from scipy import sparse
 from scipy.special import ndtr  # = stats.norm.cdf, without importing scipy.stats (~1 s)
 
 from ..errors import InvalidInput
+from .fdr import benjamini_hochberg
 
 HOT, COLD, NOT_SIGNIFICANT = "hot", "cold", "not-significant"
 #: Dutch labels for maps and reports.
@@ -49,24 +50,6 @@ class GiStar:
     classes: np.ndarray  # "hot" / "cold" / "not-significant"
     empty: np.ndarray  # neighbourhood without events
     alpha: float
-
-
-def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values), NaN kept as NaN."""
-    p = np.asarray(p, float)
-    q = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
-    if m == 0:
-        return q
-    pv = p[ok]
-    order = np.argsort(pv)
-    ranked = pv[order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(ranked, 1.0)
-    q[ok] = out
-    return q
 
 
 def gi_star_z(y: np.ndarray, w: sparse.spmatrix) -> np.ndarray:

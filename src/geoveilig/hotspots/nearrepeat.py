@@ -28,6 +28,7 @@ import pandas as pd
 from ..errors import InvalidInput
 from ..spatial import label_regions
 from .events import DAY, InsufficientData, as_events
+from .fdr import benjamini_hochberg
 
 DEFAULT_DISTANCE_EDGES = (0.0, 100.0, 200.0, 300.0, 400.0, 500.0)
 DEFAULT_TIME_EDGES_DAYS = (0, 7, 14, 21, 28, 42, 56)
@@ -82,6 +83,48 @@ def _band_counts(dband: np.ndarray, dt_days: np.ndarray, time_edges: np.ndarray,
     return np.bincount(dband[ok] * n_t + tband[ok], minlength=n_d * n_t).reshape(n_d, n_t)
 
 
+def pairs_within(points: np.ndarray, r: float) -> np.ndarray:
+    """The pairs ``(i, j)``, ``i < j``, of ``points`` (n x 2) at most ``r`` apart (the pairs of
+    ``scipy.spatial.cKDTree.query_pairs``, in numpy: the near-repeat test of an import's
+    alerts does without loading scipy). The points are put in square cells of side ``r``;
+    a pair lies in one cell or in two neighbouring ones, so only those are compared."""
+    n = len(points)
+    if n < 2 or not r > 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    cx = np.floor((points[:, 0] - points[:, 0].min()) / r).astype(np.int64)
+    cy = np.floor((points[:, 1] - points[:, 1].min()) / r).astype(np.int64)
+    width = int(cx.max()) + 3  # a margin column: a neighbour never wraps to the next row
+    cell = (cy + 1) * width + cx + 1
+    order = np.argsort(cell, kind="stable")
+    cells, start, count = np.unique(cell[order], return_index=True, return_counts=True)
+    found = []
+    for dx, dy in ((0, 0), (1, 0), (-1, 1), (0, 1), (1, 1)):  # each neighbour pair once
+        other = np.searchsorted(cells, cells + dy * width + dx)
+        other = np.minimum(other, len(cells) - 1)
+        has = cells[other] == cells + dy * width + dx
+        a_start, a_count = start[has], count[has]
+        b_start, b_count = start[other[has]], count[other[has]]
+        sizes = a_count * b_count
+        total = int(sizes.sum())
+        if total == 0:
+            continue
+        offset = np.repeat(np.cumsum(sizes) - sizes, sizes)
+        within = np.arange(total, dtype=np.int64) - offset
+        nb = np.repeat(b_count, sizes)
+        i = order[np.repeat(a_start, sizes) + within // nb]
+        j = order[np.repeat(b_start, sizes) + within % nb]
+        if dx == 0 and dy == 0:
+            keep = i < j
+            i, j = i[keep], j[keep]
+        dx_, dy_ = points[i, 0] - points[j, 0], points[i, 1] - points[j, 1]
+        close = dx_ * dx_ + dy_ * dy_ <= r * r  # squared, as cKDTree compares them
+        i, j = i[close], j[close]
+        found.append(np.c_[np.minimum(i, j), np.maximum(i, j)])
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.concatenate(found)
+
+
 def knox_test(
     incidents: object,
     *,
@@ -107,13 +150,8 @@ def knox_test(
     if len(ev) < min_events:
         raise InsufficientData(f"near-repeattest: te weinig incidenten ({len(ev)}, minimaal "
                                f"{min_events} nodig)")
-    # scipy loads here, not with the module (the alerts of ``geoveilig import`` import it)
-    from scipy.spatial import cKDTree
-
-    from .gistar import benjamini_hochberg
-
     pts = np.c_[ev.x, ev.y]
-    pairs = cKDTree(pts).query_pairs(de[-1], output_type="ndarray")
+    pairs = pairs_within(pts, de[-1])
     if pairs.size:
         d = np.hypot(*(pts[pairs[:, 0]] - pts[pairs[:, 1]]).T)
         keep = (d >= de[0]) & (d < de[-1])
