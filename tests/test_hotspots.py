@@ -484,7 +484,8 @@ def test_events_from_geometry_only(burglaries):
        st.integers(0, 2**32 - 1))
 def test_pairs_within_are_the_pairs_of_a_kd_tree(n, extent, r, seed):
     """``pairs_within`` finds exactly the pairs of ``cKDTree.query_pairs`` (each once, the
-    smaller index first), also for repeated points and points on a grid of the cell size."""
+    smaller index first), also for repeated points and points on a grid of the cell size,
+    whether the candidates are compared in blocks or all at once."""
     from scipy.spatial import cKDTree
 
     from geoveilig.hotspots.nearrepeat import pairs_within
@@ -493,8 +494,13 @@ def test_pairs_within_are_the_pairs_of_a_kd_tree(n, extent, r, seed):
     points = rng.uniform(0, extent, (n, 2))
     points[: n // 4] = np.round(points[: n // 4] / r) * r  # on the cells' edges
     points[n // 4: n // 3] = points[: n // 3 - n // 4]  # the same places again
-    got = pairs_within(points, r)
+    from geoveilig.hotspots import nearrepeat
+
     expected = cKDTree(points).query_pairs(r, output_type="ndarray") if n else \
         np.zeros((0, 2), dtype=np.int64)
-    assert (got[:, 0] < got[:, 1]).all()
-    assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, expected.tolist()))
+    for block in (nearrepeat.PAIR_BLOCK, 7):  # compared a few cells at a time, and all at once
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(nearrepeat, "PAIR_BLOCK", block)
+            got = pairs_within(points, r)
+        assert (got[:, 0] < got[:, 1]).all()
+        assert sorted(map(tuple, got.tolist())) == sorted(map(tuple, expected.tolist()))

@@ -105,24 +105,42 @@ def pairs_within(points: np.ndarray, r: float) -> np.ndarray:
         a_start, a_count = start[has], count[has]
         b_start, b_count = start[other[has]], count[other[has]]
         sizes = a_count * b_count
-        total = int(sizes.sum())
-        if total == 0:
-            continue
-        offset = np.repeat(np.cumsum(sizes) - sizes, sizes)
-        within = np.arange(total, dtype=np.int64) - offset
-        nb = np.repeat(b_count, sizes)
-        i = order[np.repeat(a_start, sizes) + within // nb]
-        j = order[np.repeat(b_start, sizes) + within % nb]
-        if dx == 0 and dy == 0:
-            keep = i < j
-            i, j = i[keep], j[keep]
-        dx_, dy_ = points[i, 0] - points[j, 0], points[i, 1] - points[j, 1]
-        close = dx_ * dx_ + dy_ * dy_ <= r * r  # squared, as cKDTree compares them
-        i, j = i[close], j[close]
-        found.append(np.c_[np.minimum(i, j), np.maximum(i, j)])
+        # the candidate pairs of a few cells at a time: memory stays near the pairs found
+        ends = np.cumsum(sizes)
+        cuts = np.searchsorted(ends, np.arange(PAIR_BLOCK, int(ends[-1]) if len(ends) else 0,
+                                               PAIR_BLOCK), side="right")
+        for lo, hi in zip([0, *cuts], [*cuts, len(sizes)], strict=True):
+            if hi > lo:
+                found.append(_close_pairs(points, r, order, a_start[lo:hi], b_start[lo:hi],
+                                          b_count[lo:hi], sizes[lo:hi], dx == dy == 0))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     return np.concatenate(found)
+
+
+#: candidate pairs compared at a time by ``pairs_within``
+PAIR_BLOCK = 1 << 22
+
+
+def _close_pairs(points: np.ndarray, r: float, order: np.ndarray, a_start: np.ndarray,
+                 b_start: np.ndarray, b_count: np.ndarray, sizes: np.ndarray,
+                 same: bool) -> np.ndarray:
+    """The pairs at most ``r`` apart among every point of cell a and every point of cell b,
+    for the cell pairs given (their points' positions in ``order``); in one cell (``same``)
+    each pair once."""
+    total = int(sizes.sum())
+    offset = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    within = np.arange(total, dtype=np.int64) - offset
+    nb = np.repeat(b_count, sizes)
+    i = order[np.repeat(a_start, sizes) + within // nb]
+    j = order[np.repeat(b_start, sizes) + within % nb]
+    if same:
+        keep = i < j
+        i, j = i[keep], j[keep]
+    dx, dy = points[i, 0] - points[j, 0], points[i, 1] - points[j, 1]
+    close = dx * dx + dy * dy <= r * r  # squared, as cKDTree compares them
+    i, j = i[close], j[close]
+    return np.c_[np.minimum(i, j), np.maximum(i, j)]
 
 
 def knox_test(
