@@ -69,18 +69,22 @@ def test_import_says_what_the_near_repeat_check_covered(env):
 
 
 def test_import_pauses_the_cycle_collector_only_while_reading(env):
-    """The collector is paused while the file is read and parsed, and back on afterwards,
-    also when the file is refused."""
+    """The collector is paused while the file is read and parsed and while its rows are
+    stored, and back on afterwards, also when the file is refused."""
     import gc
 
     from geoveilig.cli import import_cmd
 
     seen = []
-    real = import_cmd._read
+    real, real_store = import_cmd._read, import_cmd._store
 
     def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(gc.isenabled())
         return real(*args, **kwargs)
+
+    def spy_store(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return real_store(*args, **kwargs)
 
     f = env / "een.csv"
     f.write_text("registratienummer;soort;pleegdatum;x;y\n"
@@ -88,7 +92,7 @@ def test_import_pauses_the_cycle_collector_only_while_reading(env):
     bad = env / "fout.csv"
     bad.write_text("registratienummer;soort;pleegdatum;x;y\n"
                    "b;fraude;2017-01-01;173624;388270\n", encoding="utf-8")
-    import_cmd._read = spy
+    import_cmd._read, import_cmd._store = spy, spy_store
     try:
         assert gc.isenabled()
         assert runner.invoke(app, ["import", str(f)]).exit_code == 0
@@ -96,8 +100,8 @@ def test_import_pauses_the_cycle_collector_only_while_reading(env):
         assert runner.invoke(app, ["import", str(bad)]).exit_code == 2
         assert gc.isenabled()
     finally:
-        import_cmd._read = real
-    assert seen == [False, False]
+        import_cmd._read, import_cmd._store = real, real_store
+    assert seen == [False, False, False, False]  # read and stored; refused when stored
 
 
 def test_import_sets_native_defaults_only_before_numpy_loads_and_keeps_the_users():

@@ -164,6 +164,9 @@ def main() -> None:
     reach (``gc.freeze``): the process ends next, and the collection Python runs while it
     shuts down would otherwise walk all of them (after an import of 10⁶ rows ~0.4 s of CPU,
     for nothing). Memory is still freed by reference counting; output is already written."""
+    from . import common
+
+    common.PROGRAM = True
     try:
         _build([])(prog_name="geoveilig")
     finally:

@@ -43,6 +43,10 @@ out: Any = _Console()
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
+#: Set by ``geoveilig.cli.main``: this process is the ``geoveilig`` program and ends when the
+#: command is done (not so when a test runs a command in its own process).
+PROGRAM = False
+
 
 def settings() -> Settings:
     from ..settings import get_settings
