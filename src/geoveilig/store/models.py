@@ -62,11 +62,18 @@ incidents = Table(
     Column("content_hash", BigInteger, nullable=False),
     Column("batch_id", Integer, ForeignKey("import_batches.id"), nullable=False),
     # PostgreSQL/PostGIS (migration 0015): a period with crime types; a period without them
-    # (BRIN: block ranges, next to free to maintain); bbox and polygon queries use the GiST
-    # index on ``geom`` (0004). (No buurt_code index: the area filter cannot use it, see 0006.)
+    # (BRIN there, see ``POSTGRESQL_USING``); bbox and polygon queries use the GiST index on
+    # ``geom`` (0004). (No buurt_code index: the area filter cannot use it, see 0006.)
     Index(None, "crime_type", "occurred_at"),
-    Index(None, "occurred_at", postgresql_using="brin"),
+    Index(None, "occurred_at"),
 )
+
+#: The access method of indexes that PostgreSQL keeps otherwise than as a btree (migration
+#: 0015: BRIN, block ranges, next to free to maintain), for the PostGIS import that rebuilds
+#: the indexes (``rows.RowBackend``). Not a ``postgresql_using`` argument of the ``Index``:
+#: that loads SQLAlchemy's PostgreSQL dialects with these models (~0.1 s of every start,
+#: also of ``geoveilig import`` into SQLite).
+POSTGRESQL_USING = {"ix_incidents_occurred_at": "brin"}
 
 audit_log = Table(
     "audit_log",

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from ..times import epoch_seconds
 from . import chunks, postgis
 from .chunks import raw_cursor as _cursor
-from .models import incidents
+from .models import POSTGRESQL_USING, incidents
 from .query import IncidentQuery, inside, only_inside, with_xy
 
 __all__ = ["RowBackend", "fetch"]
@@ -329,7 +329,7 @@ class RowBackend:
                 postgis.summarize_new_ranges(conn)
             if bulk:
                 for index in incidents.indexes:
-                    index.create(conn)
+                    _create_index(conn, index)
                 postgis.bulk_end(conn)
                 # statistics for the planner now, not when autovacuum comes by: without them
                 # a gemeente's bbox query scans the time index of the whole country
@@ -389,3 +389,15 @@ class RowBackend:
                                                       strict=True)))
             finally:
                 cursor.close()
+
+
+def _create_index(conn: Connection, index: sa.Index) -> None:
+    """Create ``index`` of the incident table as the migrations made it: on PostgreSQL with
+    its access method of ``models.POSTGRESQL_USING`` (BRIN for the time index)."""
+    using = POSTGRESQL_USING.get(str(index.name)) if postgis.is_postgresql(conn) else None
+    if using is None:
+        index.create(conn)
+        return
+    columns = ", ".join(conn.dialect.identifier_preparer.quote(c.name) for c in index.columns)
+    conn.execute(sa.text(f"CREATE INDEX {conn.dialect.identifier_preparer.quote(str(index.name))} "
+                         f"ON {incidents.name} USING {using} ({columns})"))
