@@ -553,9 +553,7 @@ def _fixed_width_chunk(chunk: pa.Array, layout: tuple[int, dict[str, int], dict[
     ns = np.zeros(m, dtype=np.int64)
     if m == 0 or chunk.buffers()[2] is None:
         return done, ns
-    wide = pa.types.is_large_string(chunk.type)
-    off = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)[
-        chunk.offset:chunk.offset + m + 1]
+    off = _offsets(chunk)
     fits = np.diff(off) == length
     if chunk.null_count:
         fits &= _mask(chunk.is_valid())
@@ -564,8 +562,7 @@ def _fixed_width_chunk(chunk: pa.Array, layout: tuple[int, dict[str, int], dict[
         return done, ns
     if len(rows) < m:  # the values of that length, packed one after another
         chunk = chunk.filter(pa.array(fits))
-        off = np.frombuffer(chunk.buffers()[1], dtype=np.int64 if wide else np.int32)[
-            chunk.offset:chunk.offset + len(rows) + 1]
+        off = _offsets(chunk)
     start = int(off[0])
     text = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[
         start:start + len(rows) * length].reshape(len(rows), length)
@@ -637,6 +634,15 @@ def _replace_byte(arr: pa.Array | pa.ChunkedArray, old: int, new: int
     return pa.chunked_array(out, type=arr.type) if isinstance(arr, pa.ChunkedArray) else out[0]
 
 
+def _offsets(chunk: pa.Array) -> NDArray[np.integer[Any]]:
+    """The ``len(chunk) + 1`` offsets of a string or binary Arrow array into its data buffer
+    (a view, int32 or int64 as the array keeps them)."""
+    wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
+    off: NDArray[np.integer[Any]] = np.frombuffer(chunk.buffers()[1],
+                                                  dtype=np.int64 if wide else np.int32)
+    return off[chunk.offset:chunk.offset + len(chunk) + 1]
+
+
 def _byte_at(arr: pa.Array | pa.ChunkedArray, k: int) -> np.ndarray:
     """Byte ``k`` of each string (from the end when negative; UTF-8), 0 where the string is
     shorter (or null)."""
@@ -644,11 +650,8 @@ def _byte_at(arr: pa.Array | pa.ChunkedArray, k: int) -> np.ndarray:
     for chunk in arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]:
         if len(chunk) == 0:
             continue
-        _, offsets, data = chunk.buffers()
-        wide = pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type)
-        off: NDArray[np.integer[Any]] = np.frombuffer(
-            offsets, dtype=np.int64 if wide else np.int32)
-        off = off[chunk.offset:chunk.offset + len(chunk) + 1].astype(np.int64)
+        data = chunk.buffers()[2]
+        off = _offsets(chunk).astype(np.int64)
         start, end = off[:-1], off[1:]
         pos = start + k if k >= 0 else end + k
         inside = (pos >= start) & (pos < end)

@@ -148,13 +148,12 @@ def _check_header(header: list[str], filename: str | None) -> None:
 
 @dataclass
 class CsvText:
-    """A CSV file as read by ``read_csv_text``: its separator, header and layout (``source``:
+    """A CSV file as read by ``read_csv_text``: its separator and layout (``source``:
     encoding, separator, newline), and either its rows as Arrow text columns (``table``), or,
     for a file that the fast path does not read (a blank line between rows, a column name
     used twice), its decoded ``text`` for the exact reading with pandas."""
 
     sep: str
-    header: list[str]
     source: dict[str, str]
     table: pa.Table | None = None
     text: str | None = field(default=None, repr=False)
@@ -196,10 +195,10 @@ def read_csv_text(data: bytes, filename: str | None) -> CsvText:
         assert text is not None
         blank_lines = _BLANK_LINE_TEXT.search(text.strip("\r\n")) is not None
     if blank_lines or len(set(header)) != len(header):
-        return CsvText(sep, header, source, text=data.decode("ascii") if text is None else text)
+        return CsvText(sep, source, text=data.decode("ascii") if text is None else text)
     buffer = pa.py_buffer(data).slice(bom) if utf8 else \
         pa.py_buffer(text.encode("utf-8"))  # type: ignore[union-attr]
-    return CsvText(sep, header, source, table=_read_arrow(buffer, sep, header, filename))
+    return CsvText(sep, source, table=_read_arrow(buffer, sep, header, filename))
 
 
 def _read_arrow(utf8: pa.Buffer, sep: str, header: list[str], filename: str | None) -> pa.Table:

@@ -67,13 +67,12 @@ def import_file(
 
 #: Settings of the native libraries for an import process, made before numpy and Arrow load
 #: (each reads its own once), unless the user set them. The import does no linear algebra, so
-#: OpenBLAS (numpy's and scipy's each) need not start a worker thread per core that busy-waits
-#: for a while after loading (~0.2 s of a core at start-up). Numpy and Arrow's allocator
-#: (mimalloc) ask the kernel for transparent huge pages for large buffers; where the kernel
-#: gives them only on request (``madvise``, Debian's default), each first touch then clears
-#: 2 MB, mostly of memory the import never uses (a quarter of an import's CPU time measured
-#: with ``perf``). Without them an import of 1,000,000 rows takes ~0.3 s less
-#: (``benchmarks/bench_import.py``).
+#: OpenBLAS need not start a worker thread per core that busy-waits for a while after loading
+#: (~0.1 s of a core at start-up). Numpy and Arrow's allocator (mimalloc) ask the kernel for
+#: transparent huge pages for large buffers; where the kernel gives them only on request
+#: (``madvise``, Debian's default), each first touch then clears 2 MB, mostly of memory the
+#: import never uses (a quarter of an import's CPU time measured with ``perf``). Without them
+#: an import of 1,000,000 rows took ~0.3-0.5 s less (interleaved runs, median).
 NATIVE_DEFAULTS = {"OPENBLAS_NUM_THREADS": "1", "NUMPY_MADVISE_HUGEPAGE": "0",
                    "MIMALLOC_ALLOW_THP": "0"}
 
@@ -116,11 +115,11 @@ def _read(file: Path, crs: str | None) -> tuple[ParseResult, Store, str]:
     kept while storing (bounded memory; the rejects file reads the file again, it needs only
     the rejected rows).
 
-    Three things run at once from the start: reading the file (``_read_file``: Arrow and the
-    standard library only, the CSV rows parsed by Arrow's threads without the GIL), opening
-    the store with the modules of the import's alerts (``_prepare``), and, on this thread,
-    loading pandas and the validation. The file's errors come first, as when it was read
-    before anything else."""
+    The file is read from the start on a second thread (``_read_file``: Arrow and the
+    standard library only, the CSV rows parsed by Arrow's threads without the GIL) while this
+    thread loads pandas and the validation; then the store opens with the modules of the
+    import's alerts (``_prepare``) while the rows are checked. The file's errors come first,
+    as when it was read before anything else."""
     import contextlib
     from concurrent.futures import ThreadPoolExecutor
 
@@ -131,7 +130,6 @@ def _read(file: Path, crs: str | None) -> tuple[ParseResult, Store, str]:
 
         preparing = pool.submit(_prepare)
         try:
-
             data, text, sha = reading.result()
             parsed = parse_incidents(data, filename=file.name,
                                      crs=crs,  # type: ignore[arg-type]

@@ -83,6 +83,10 @@ def _band_counts(dband: np.ndarray, dt_days: np.ndarray, time_edges: np.ndarray,
     return np.bincount(dband[ok] * n_t + tband[ok], minlength=n_d * n_t).reshape(n_d, n_t)
 
 
+#: candidate pairs compared at a time by ``pairs_within``
+PAIR_BLOCK = 1 << 22
+
+
 def pairs_within(points: np.ndarray, r: float) -> np.ndarray:
     """The pairs ``(i, j)``, ``i < j``, of ``points`` (n x 2) at most ``r`` apart (the pairs of
     ``scipy.spatial.cKDTree.query_pairs``, in numpy: the near-repeat test of an import's
@@ -116,10 +120,6 @@ def pairs_within(points: np.ndarray, r: float) -> np.ndarray:
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
     return np.concatenate(found)
-
-
-#: candidate pairs compared at a time by ``pairs_within``
-PAIR_BLOCK = 1 << 22
 
 
 def _close_pairs(points: np.ndarray, r: float, order: np.ndarray, a_start: np.ndarray,
