@@ -31,6 +31,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -222,6 +223,14 @@ def _peak_rss_kb(cmd: list[str], env: dict[str, str]) -> int:
     return int(proc.stderr.strip().splitlines()[-1])
 
 
+#: the small file of the fixed-cost measurement (``cli_versus_pipeline``)
+SMALL_ROWS = 10_000
+#: a process that loads what ``geoveilig import`` loads and does nothing else
+LOAD_ONLY = ("import geoveilig.cli, geoveilig.cli.common, geoveilig.cli.import_cmd, "
+             "geoveilig.textfile, geoveilig.incidents, geoveilig.settings, geoveilig.areas, "
+             "geoveilig.store, geoveilig.alerts.service, pyogrio")
+
+
 def cli_versus_pipeline(tmp: Path, rows: int, rss_rows: int, repeat: int) -> dict:
     """``geoveilig import`` as a process against the plain pipeline, same file, same run."""
     from _synth import incident_csv, points_inside
@@ -237,13 +246,23 @@ def cli_versus_pipeline(tmp: Path, rows: int, rss_rows: int, repeat: int) -> dic
     # warm-up: writes the bytecode cache of everything both runs import
     _run([geoveilig, "crimetypes"], {**env, "GEOVEILIG_DATA_DIR": str(tmp / "warm")})
     _run([sys.executable, "-c", "import geopandas, pandas, sqlalchemy, sqlite3"], env)
-    ours, ref = [], []
+    # the fixed part of an import: the first SMALL_ROWS rows of the same file, and a process
+    # that only loads the modules geoveilig import loads (nothing read, nothing stored)
+    small = tmp / "small.csv"
+    with path.open("rb") as src, small.open("wb") as dst:
+        dst.writelines(line for _, line in zip(range(SMALL_ROWS + 1), src, strict=False))
+    ours, ref, fixed, loading = [], [], [], []
     for i in range(repeat):
         data_dir = tmp / f"store{i}"
         wall, cpu, _, stdout = _run([geoveilig, "import", str(path)],
                                     {**env, "GEOVEILIG_DATA_DIR": str(data_dir)})
         assert f"Ingelezen: {rows}," in stdout, stdout
         ours.append((wall, cpu))
+        wall, cpu, _, stdout = _run([geoveilig, "import", str(small)],
+                                    {**env, "GEOVEILIG_DATA_DIR": str(tmp / f"small{i}")})
+        assert f"Ingelezen: {SMALL_ROWS}," in stdout, stdout
+        fixed.append((wall, cpu))
+        loading.append(_run([sys.executable, "-c", LOAD_ONLY], env)[:2])
         db = tmp / f"reference{i}.sqlite"
         wall, cpu, _, _ = _run([sys.executable, __file__, "--reference", str(path), str(db)],
                                env)
@@ -260,11 +279,21 @@ def cli_versus_pipeline(tmp: Path, rows: int, rss_rows: int, repeat: int) -> dic
         "speedup": round(best_ref[0] / best_ours[0], 2),
         "cpu_ratio": round(best_ref[1] / best_ours[1], 2),
         "geoveilig_cpu_s_per_1e6_rows": round(best_ours[1] * 1e6 / rows, 2),
+        "small_rows": SMALL_ROWS, "small_import_s": round(min(fixed)[0], 2),
+        "small_cpu_s": round(min(fixed)[1], 2),
+        "load_only_s": round(min(loading)[0], 2), "load_only_cpu_s": round(min(loading)[1], 2),
+        # the rows beyond the small file, over the time they add (medians: the difference of
+        # two minima of noisy runs is not a measurement of anything)
+        "marginal_rows_per_s": round((rows - SMALL_ROWS) / max(
+            1e-9, statistics.median(w for w, _ in ours) - statistics.median(w for w, _ in fixed))),
         "loadavg_1min": round(os.getloadavg()[0], 2),
         "all_runs": {"geoveilig": [[round(w, 2), round(c, 2)] for w, c in ours],
-                     "pipeline": [[round(w, 2), round(c, 2)] for w, c in ref]},
+                     "pipeline": [[round(w, 2), round(c, 2)] for w, c in ref],
+                     "small": [[round(w, 2), round(c, 2)] for w, c in fixed],
+                     "load_only": [[round(w, 2), round(c, 2)] for w, c in loading]},
     }
     path.unlink()
+    small.unlink()
     if rss_rows:
         cx, cy = points_inside(areas, rss_rows, seed=6)
         big = incident_csv(tmp / "big_rss.csv", cx, cy, seed=7)
@@ -288,6 +317,12 @@ def _print_cli(r: dict) -> None:
     print(f"speed-up over the plain pipeline: {r['speedup']}x wall, {r['cpu_ratio']}x CPU "
           f"(best of {r['repeat']}; load average {r['loadavg_1min']} on {os.cpu_count()} "
           "cores: wall times on a busy machine are not comparable)")
+    print(f"{'geoveilig import, first ' + format(r['small_rows'], ',') + ' rows':34} "
+          f"{r['small_rows']:>9,} {r['small_import_s']:>7} {r['small_cpu_s']:>7}")
+    print(f"{'only loading its modules':34} {0:>9} {r['load_only_s']:>7} "
+          f"{r['load_only_cpu_s']:>7}")
+    print(f"rows beyond the first {r['small_rows']:,}: {r['marginal_rows_per_s']:,} rows/s "
+          "(median times)")
     if "rss_peak_mb" in r:
         print(f"peak RSS of geoveilig import, {r['rss_rows']:,} rows: {r['rss_peak_mb']} MB "
               f"({r['rss_import_s']} s)")

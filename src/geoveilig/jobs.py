@@ -198,8 +198,9 @@ def visible(job_role: str, job_gemeenten: tuple[str, ...] | None, role: str,
 
 def _job_key(key: str, role: str, gemeenten: tuple[str, ...] | None) -> str:
     """The deduplication key: the request's key with the role and the gemeenten, so an
-    identical request never gets the job of another role or gemeente."""
-    return json.dumps([role, key] if gemeenten is None else [role, key, sorted(gemeenten)])
+    identical request never gets the job of another role or gemeente (``gemeenten`` as
+    ``_gemeenten`` normalised them)."""
+    return json.dumps([role, key] if gemeenten is None else [role, key, list(gemeenten)])
 
 
 def _gemeenten(codes: Any) -> tuple[str, ...] | None:

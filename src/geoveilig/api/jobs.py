@@ -87,7 +87,8 @@ def run_job(request: Request, kind: str, payload: dict[str, Any],
     who = caller(request)
     svc = services(request)
     version = svc.store.data_version()
-    about = tuple(sorted(set(svc.areas.gemeente_codes if gemeenten is None else gemeenten)))
+    # the queue normalises the codes (sorted, each once) for the job's key and access check
+    about = tuple(svc.areas.gemeente_codes if gemeenten is None else gemeenten)
     key = json.dumps([kind, payload, version], sort_keys=True, default=str)
     jobs = svc.jobs
     owner = who.actor if who.actor != "public" else f"addr:{client_address(request)}"
