@@ -130,6 +130,61 @@ def test_import_sets_native_defaults_only_before_numpy_loads_and_keeps_the_users
     assert run("late") == "-,-,-"
 
 
+_PROGRAM_END = """
+import atexit, logging, logging.handlers, sys
+atexit.register(lambda: print("TEARDOWN", file=sys.stderr, flush=True))
+# a handler that writes only when flushed: at logging.shutdown()
+target = logging.FileHandler(sys.argv[1], encoding="utf-8")
+logging.getLogger("probe").addHandler(logging.handlers.MemoryHandler(1000, target=target))
+logging.getLogger("probe").warning("logged before the import")
+sys.argv = ["geoveilig", "import", sys.argv[2], *sys.argv[3:]]
+from geoveilig.cli import main
+main()
+"""
+
+
+def test_import_program_ends_after_its_report_with_everything_written(env):
+    """The ``geoveilig`` program ends a successful import without the interpreter's teardown
+    (``common.end_program``): exit code 0, the whole report printed, the rows in the store
+    (closed, its WAL checkpointed), the rejects file and a buffered log written; the exit
+    handlers left are not run. A refused import ends as before (code 2, handlers run)."""
+    import os
+    import subprocess
+    import sys
+
+    from geoveilig.store import Store
+
+    f = env / "twee.csv"
+    f.write_text("registratienummer;soort;pleegdatum;x;y\n"
+                 "a;woninginbraak;2017-01-01;173624;388270\n"
+                 "b;woninginbraak;2017-01-02;173650;388250\n"
+                 "c;fraude;2017-01-02;173650;388250\n", encoding="utf-8")
+    log, rejects = env / "probe.log", env / "afgewezen.csv"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", _PROGRAM_END, str(log), *args],
+                              capture_output=True, text=True, timeout=180, env=os.environ)
+
+    done = run(str(f), "--partial", "--rejects", str(rejects))
+    assert done.returncode == 0, done.stderr
+    assert "Klaar. Ingelezen: 2, bijgewerkt: 0, ingetrokken: 0, afgewezen: 1" in done.stdout
+    assert "Near-repeatcontrole" in done.stdout and done.stdout.endswith("(geoveilig alerts "
+                                                                       "list).\n"), done.stdout
+    assert "TEARDOWN" not in done.stderr
+    assert "logged before the import" in log.read_text(encoding="utf-8")
+    assert "fraude" in rejects.read_text(encoding="utf-8")
+    db = env / "data" / "geoveilig.sqlite"
+    assert not db.with_name(db.name + "-wal").exists()  # closed: checkpointed and removed
+    store = Store.sqlite(db)
+    try:
+        assert sorted(store.incidents()["incident_id"]) == ["a", "b"]
+    finally:
+        store.close()
+    refused = run(str(f))
+    assert refused.returncode == 2 and "Import geweigerd" in refused.stderr
+    assert "TEARDOWN" in refused.stderr
+
+
 def test_missing_geography_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(tmp_path / "nope"))
     result = runner.invoke(app, ["areas", "show"])

@@ -106,6 +106,25 @@ def scoped(gemeente: str | None, *, required: bool = True,
     return a, (store if a is areas(s) else GemeenteStore(store, a))
 
 
+def end_program() -> None:
+    """End the ``geoveilig`` program now, successfully, without the interpreter's teardown
+    (``PROGRAM`` only: a command run in a test's process returns as usual). For a command
+    whose work is done and written: its store closed, its files closed, its output below
+    flushed here. What Python would still do at exit is done first (the logging handlers
+    flushed, ``logging.shutdown``; the thread pools are shut down already by their ``with``)
+    and only then the thousand modules of an import are not torn down one by one (~0.1 s,
+    ~4% of an import of 10⁶ rows: ``benchmarks/bench_import.py``)."""
+    if not PROGRAM:
+        return
+    import logging
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    logging.shutdown()
+    os._exit(0)
+
+
 def fail(message: str, code: int = 1) -> None:
     console.print(f"[bold red]Fout:[/] {message}", highlight=False)
     raise typer.Exit(code)

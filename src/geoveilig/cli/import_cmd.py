@@ -63,6 +63,9 @@ def import_file(
             summary, hook = _store(file, parsed, store, sha, partial=partial,
                                    rejects=rejects, update=update)
         _report(summary, hook)
+    from .common import end_program
+
+    end_program()  # stored, closed and reported: no teardown of the libraries' modules
 
 
 #: Settings of the native libraries for an import process, made before numpy and Arrow load
