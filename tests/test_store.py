@@ -35,6 +35,35 @@ def test_schema_is_migrated_to_head(store):
     assert store.schema_revision() == Store.head_revision()
 
 
+def test_a_new_sqlite_store_has_large_pages_and_an_old_one_keeps_its_own(tmp_path, areas):
+    """A new SQLite file gets ``PAGE_SIZE`` pages (its incidents are large BLOBs); a store
+    made with SQLite's default 4 KB pages keeps them, and imports and reads as before."""
+    import sqlite3
+
+    from geoveilig.store.database import PAGE_SIZE
+
+    def page_size(path):
+        with sqlite3.connect(path) as conn:
+            return conn.execute("PRAGMA page_size").fetchone()[0]
+
+    Store.sqlite(tmp_path / "new.sqlite").close()
+    assert page_size(tmp_path / "new.sqlite") == PAGE_SIZE == 16384
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as conn:  # an existing file, made with the default page size
+        conn.execute("PRAGMA page_size=4096")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE made_before (x)")
+    conn.close()
+    store = Store.sqlite(old)
+    try:
+        _import(store, areas, _csv(f"a;woninginbraak;2017-01-01;{C}",
+                                   f"b;fietsdiefstal;2017-01-02;{A}"))
+        assert sorted(store.incidents()["incident_id"]) == ["a", "b"]
+    finally:
+        store.close()
+    assert page_size(old) == 4096
+
+
 def test_bad_row_leaves_store_unchanged(store, areas):
     _import(store, areas, _csv(f"a;woninginbraak;2017-01-01;{C}"))
     before = _snapshot(store)
