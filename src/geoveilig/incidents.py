@@ -502,6 +502,7 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
 
 _SIGNS = np.array([ord("+"), ord("-")], dtype=np.uint8)
 _FIELD_WIDTH = {"d": 2, "m": 2, "Y": 4, "H": 2, "M": 2, "S": 2}
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
 
 
 @functools.cache
@@ -566,29 +567,40 @@ def _fixed_width_chunk(chunk: pa.Array, layout: tuple[int, dict[str, int], dict[
     start = int(off[0])
     text = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[
         start:start + len(rows) * length].reshape(len(rows), length)
-    good = np.ones(len(rows), dtype=bool)
+    # the literal bytes, and every digit position at once (a byte that is no digit wraps to
+    # a value above 9); the fields in int32 (years up to 9999, days since 1970 fit), computed
+    # in place: a tenth of the memory traffic of a new int64 array per step
+    digits = [k for name, at in fields.items() for k in range(at, at + _FIELD_WIDTH[name])]
+    good = ((text[:, digits] - np.uint8(48)) <= 9).all(axis=1)
     for at, byte in literal.items():
         good &= text[:, at] == byte
-    digit = text - np.uint8(48)  # a byte that is no digit wraps to a value above 9
-    value = {}
-    for name, width in _FIELD_WIDTH.items():
-        value[name] = np.zeros(len(rows), dtype=np.int64)
-        if name in fields:
-            for k in range(fields[name], fields[name] + width):
-                good &= digit[:, k] <= 9
-                value[name] = value[name] * 10 + digit[:, k]
-    year, month, day = value["Y"], value["m"], value["d"]
+
+    def value(name: str) -> NDArray[np.int32] | int:
+        if name not in fields:
+            return 0
+        at = fields[name]
+        out = text[:, at].astype(np.int32)
+        out -= 48
+        for k in range(at + 1, at + _FIELD_WIDTH[name]):
+            out *= 10
+            out += text[:, k]
+            out -= 48
+        return out
+
+    year, month, day = value("Y"), value("m"), value("d")
+    hour, minute, second = value("H"), value("M"), value("S")
+    year, month, day = (np.broadcast_to(v, len(rows)) for v in (year, month, day))
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[
-        np.clip(month - 1, 0, 11)] + (leap & (month == 2))
+    month_days = _MONTH_DAYS[np.clip(month - 1, 0, 11)] + (leap & (month == 2))
     good &= (year >= 1900) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1) \
-        & (day <= month_days) & (value["H"] <= 23) & (value["M"] <= 59) & (value["S"] <= 59)
+        & (day <= month_days) & (np.asarray(hour) <= 23) & (np.asarray(minute) <= 59) \
+        & (np.asarray(second) <= 59)
     # days since 1970-01-01 of a proleptic Gregorian date (years counted from March)
     y = year - (month <= 2)
     era, yoe = y // 400, y % 400
-    doy = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    doy = (153 * (month + np.where(month > 2, np.int32(-3), np.int32(9))) + 2) // 5 + day - 1
     days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    seconds = days * 86400 + value["H"] * 3600 + value["M"] * 60 + value["S"]
+    seconds = days.astype(np.int64) * 86400 + (hour * 3600 + minute * 60 + second)
     done[rows[good]] = True
     ns[rows[good]] = seconds[good] * 1_000_000_000
     return done, ns
@@ -651,7 +663,9 @@ def _byte_at(arr: pa.Array | pa.ChunkedArray, k: int) -> np.ndarray:
         if len(chunk) == 0:
             continue
         data = chunk.buffers()[2]
-        off = _offsets(chunk).astype(np.int64)
+        # the offsets as stored: a position inside a string is below its end, so it never
+        # overflows their type, and one that would (past the end) counts as outside
+        off = _offsets(chunk)
         start, end = off[:-1], off[1:]
         pos = start + k if k >= 0 else end + k
         inside = (pos >= start) & (pos < end)
