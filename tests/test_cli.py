@@ -185,6 +185,24 @@ def test_import_program_ends_after_its_report_with_everything_written(env):
     assert "TEARDOWN" in refused.stderr
 
 
+def test_import_names_the_files_error_before_that_of_the_areas(monkeypatch, tmp_path):
+    """The areas load while the file is still being read: an unreadable file is reported as
+    such, also when the boundaries are missing too; a good file then gets the areas' error."""
+    monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(tmp_path / "nope"))
+    monkeypatch.setenv("GEOVEILIG_DATA_DIR", str(tmp_path / "data"))
+    pdf = tmp_path / "extract.csv"
+    pdf.write_bytes(b"%PDF-1.7\n" + b"x" * 100)
+    result = runner.invoke(app, ["import", str(pdf)])
+    assert result.exit_code == 1 and "PDF" in result.output, result.output
+    assert "gebiedsindeling" not in result.output
+    good = tmp_path / "goed.csv"
+    good.write_text("registratienummer;soort;pleegdatum;x;y\n"
+                    "a;woninginbraak;2017-01-01;173624;388270\n", encoding="utf-8")
+    result = runner.invoke(app, ["import", str(good)])
+    assert result.exit_code == 1 and "gebiedsindeling niet gevonden" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_missing_geography_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("GEOVEILIG_GEO_DIR", str(tmp_path / "nope"))
     result = runner.invoke(app, ["areas", "show"])

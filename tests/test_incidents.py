@@ -470,6 +470,49 @@ def test_csv_read_ahead_gives_the_same_result(areas):
         read_csv_text(b"alleen een kolom\nwaarde\n", "t.csv")
 
 
+_CELL = st.text(alphabet=st.sampled_from(
+    [*"ab1'=+ -\t,.", "\u00a0", "\u2003", "\u3000", "é"]), max_size=6)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_CELL, _CELL, _CELL, _CELL), min_size=1, max_size=8),
+       st.booleans())
+@example([(" 'a1 ", "\u00a0woninginbraak\u2003", "'=1", "  x "),
+          ("'=b", "'+fietsdiefstal", "", "\u3000y")], True)
+def test_columns_prepared_ahead_give_the_same_result(areas, cells, limit_trimming):
+    """``geoveilig import`` does the parse's first columnwise steps on the thread that read
+    the file (``textfile.prepare_columns``: which columns hold a quoted cell, every column
+    trimmed): the parse then gives exactly what it gives without them, with neutralised
+    cells (``'=...``), Unicode whitespace and unused columns, and when the file is too long
+    to be trimmed ahead (``TRIM_AHEAD_ROWS``)."""
+    from geoveilig import textfile
+    from geoveilig.textfile import prepare_columns, read_csv_text
+
+    c = f"{CENTRUM[0]};{CENTRUM[1]}"
+    lines = ["registratienummer;soort;pleegdatum;x;y;omschrijving"]
+    lines += [f"{i or 'r' + str(k)};{t or 'woninginbraak'};{d or '14-03-2017 21:30'};{c};{u}"
+              for k, (i, t, d, u) in enumerate(cells)]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    try:
+        alone = parse_incidents(data, filename="t.csv", areas=areas, now=NOW)
+    except InvalidInput as exc:  # the same error either way
+        with pytest.raises(InvalidInput, match=re.escape(str(exc))):
+            parse_incidents(data, filename="t.csv", areas=areas, now=NOW,
+                            text=prepare_columns(read_csv_text(data, "t.csv")))
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        if limit_trimming:
+            mp.setattr(textfile, "TRIM_AHEAD_ROWS", 0)
+        read = prepare_columns(read_csv_text(data, "t.csv"))
+    assert read.table is not None and len(read.quoted) == 6
+    assert read.quoted == tuple(any(str(v).startswith("'") for v in col.to_pylist())
+                                for col in read.table.columns)
+    assert len(read.trimmed) == (0 if limit_trimming else 6)
+    ahead = parse_incidents(data, filename="t.csv", areas=areas, now=NOW, text=read)
+    pd.testing.assert_frame_equal(ahead.frame, alone.frame)
+    pd.testing.assert_frame_equal(ahead.rejects, alone.rejects)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(["a", "b", "c", "", " ", "aa", "é", "A"]), min_size=1,
                 max_size=12))

@@ -56,6 +56,7 @@ import pyarrow.compute as pc
 import pyogrio
 import shapely
 from numpy.typing import NDArray
+from pandas.arrays import ArrowStringArray
 from pyproj import Transformer
 
 from . import RD_NEW, TIMEZONE, crimetypes, safecsv
@@ -710,9 +711,15 @@ def parse_incidents(
     if not data or data.isspace():  # isspace: no copy of the file, as strip() makes
         raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
     fmt, raw = read_raw(data, filename, text)
-    _restore(raw)
+    prepared = text is not None and text.table is not None and bool(text.quoted)
+    restored = _restore(raw, text.quoted if prepared else None)  # type: ignore[union-attr]
+    trimmed: dict[str, pa.ChunkedArray] = {}
+    if prepared and text.trimmed:  # type: ignore[union-attr]
+        names = [str(c).strip() for c in text.table.column_names]  # type: ignore[union-attr]
+        trimmed = {name: arr for name, arr in zip(names, text.trimmed,  # type: ignore[union-attr]
+                                                  strict=True) if name not in restored}
     return _validate(raw, fmt=fmt, filename=filename or "bestand", crs=crs, areas=areas,
-                     now=now)
+                     now=now, trimmed=trimmed)
 
 
 def read_raw(data: bytes, filename: str | None, text: CsvText | None = None
@@ -731,33 +738,40 @@ def read_raw(data: bytes, filename: str | None, text: CsvText | None = None
     return fmt, raw
 
 
-def _restore(raw: pd.DataFrame) -> None:
+def _restore(raw: pd.DataFrame, quoted: tuple[bool, ...] | None = None) -> set[str]:
     """Undo the formula neutralisation of ``geoveilig.safecsv`` in place (a cell written as
-    ``'=...`` reads as ``=...``); only cells that start with a quote are touched."""
-    for col in raw.columns:
-        if str(col).startswith("__"):
+    ``'=...`` reads as ``=...``); only cells that start with a quote are touched. ``quoted``:
+    per column, whether any value starts with a quote, known already (``textfile.
+    prepare_columns``); the others are not looked at. Returns the columns changed."""
+    changed: set[str] = set()
+    for i, col in enumerate(raw.columns):
+        if str(col).startswith("__") or (quoted is not None and not quoted[i]):
             continue
         values = raw[col]
         if values.dtype != object and not pd.api.types.is_string_dtype(values.dtype):
             continue
         arr = pa.array(values.astype(str), pa.string(), from_pandas=True)
-        quoted = _byte_at(arr, 0) == ord("'")
-        if quoted.any():
+        starts = _byte_at(arr, 0) == ord("'")
+        if starts.any():
             fixed = values.astype(object).copy()
-            fixed[quoted] = [safecsv.restore(v) for v in values[quoted]]
+            fixed[starts] = [safecsv.restore(v) for v in values[starts]]
             raw[col] = fixed.astype(values.dtype) if values.dtype != object else fixed
+            changed.add(str(col))
+    return changed
 
 
 class _Input:
     """The raw rows of a file with its column mapping: each field's column, and its values as
     stripped text (computed once per field)."""
 
-    def __init__(self, raw: pd.DataFrame, cols: dict[str, str]) -> None:
+    def __init__(self, raw: pd.DataFrame, cols: dict[str, str],
+                 trimmed: dict[str, pa.ChunkedArray] | None = None) -> None:
         self.raw = raw
         self.cols = cols
         self.n = len(raw)
         self.rows = raw["__row"].to_numpy()
         self._stripped: dict[str, pd.Series] = {}
+        self._trimmed = trimmed or {}  # column -> its values trimmed already (parse_incidents)
 
     def col(self, name: str) -> pd.Series:
         raw = self.raw
@@ -767,16 +781,28 @@ class _Input:
     def stripped(self, name: str) -> pd.Series:
         """``col(name).astype(str).str.strip()``, computed once per field."""
         if name not in self._stripped:
-            self._stripped[name] = self.col(name).astype(str).str.strip()
+            column = self.cols.get(name)
+            if column in self._trimmed:  # the same values, trimmed by Arrow as .str.strip()
+                self._stripped[name] = pd.Series(
+                    ArrowStringArray(self._trimmed[column], dtype=STR), index=self.raw.index)
+            else:
+                self._stripped[name] = self.col(name).astype(str).str.strip()
         return self._stripped[name]
+
+    def stripped_column(self, column: str) -> pd.Series:
+        """``stripped`` of a column by its name in the file."""
+        field = next((f for f, c in self.cols.items() if c == column), None)
+        return self.stripped(field) if field is not None else \
+            self.raw[column].astype(str).str.strip()
 
 
 def _validate(raw: pd.DataFrame, *, fmt: str, filename: str, crs: CoordinateSystem | None,
-              areas: Areas | None, now: datetime | pd.Timestamp | None) -> ParseResult:
+              areas: Areas | None, now: datetime | pd.Timestamp | None,
+              trimmed: dict[str, pa.ChunkedArray] | None = None) -> ParseResult:
     rej = _Rejects()
     geo = fmt in ("geojson", "gpkg")
     cols, mapping, ignored = _header(raw, geo=geo, filename=filename)
-    src = _Input(raw, cols)
+    src = _Input(raw, cols, trimmed)
     rows = src.rows
     _check_ids(src, rej)
     slug_arr, withdrawn, (at, frm, to), (x, y, system, xcol, ycol) = _fields(
@@ -852,8 +878,7 @@ def _fields(src: _Input, rej: _Rejects, *, now: datetime | pd.Timestamp | None, 
 
     def coordinates(r: _Rejects) -> tuple[np.ndarray, np.ndarray, CoordinateSystem | None,
                                           str, str]:
-        return _coordinates(src.raw, src.cols, geo=geo, crs=crs, rows=src.rows, rej=r,
-                            filename=filename)
+        return _coordinates(src, geo=geo, crs=crs, rej=r, filename=filename)
 
     if not _parallel(src.n):
         t = types(rej)
@@ -1167,9 +1192,9 @@ def _classify(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
 
 
 def _coordinates(
-    raw: pd.DataFrame, cols: dict[str, str], *, geo: bool, crs: CoordinateSystem | None,
-    rows: np.ndarray, rej: _Rejects, filename: str,
+    src: _Input, *, geo: bool, crs: CoordinateSystem | None, rej: _Rejects, filename: str,
 ) -> tuple[np.ndarray, np.ndarray, CoordinateSystem | None, str, str]:
+    raw, cols, rows = src.raw, src.cols, src.rows
     declared = crs
     if geo:
         xcol, ycol = "geometrie", "geometrie"
@@ -1195,8 +1220,7 @@ def _coordinates(
             declared = declared or "rd"
         else:
             xcol, ycol = cols["x"], cols["y"]
-        xt = raw[xcol].astype(str).str.strip()
-        yt = raw[ycol].astype(str).str.strip()
+        xt, yt = src.stripped_column(xcol), src.stripped_column(ycol)
         x = _parse_number(xt, _arrow(xt, stripped=True)).to_numpy(dtype=float)
         y = _parse_number(yt, _arrow(yt, stripped=True)).to_numpy(dtype=float)
         for vals, raw, name in ((x, xt, xcol), (y, yt, ycol)):

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from .errors import InvalidInput
@@ -157,6 +158,30 @@ class CsvText:
     source: dict[str, str]
     table: pa.Table | None = None
     text: str | None = field(default=None, repr=False)
+    #: ``prepare_columns``: per column of ``table``, whether a value starts with a quote
+    #: (``geoveilig.safecsv``'s neutralisation, which the parse undoes) and its values
+    #: trimmed of whitespace, as the parse reads them (empty: not prepared)
+    quoted: tuple[bool, ...] = field(default=(), repr=False)
+    trimmed: tuple[pa.ChunkedArray, ...] = field(default=(), repr=False)
+
+
+#: up to this many rows ``prepare_columns`` trims the columns ahead (larger files are trimmed
+#: field by field as they are parsed: every column trimmed at once would hold a second copy
+#: of the file's text, near the 3 GB an import of 5·10⁶ rows must stay under)
+TRIM_AHEAD_ROWS = 2_000_000
+
+
+def prepare_columns(text: CsvText) -> CsvText:
+    """``text`` with the columnwise work the parse does first done ahead (``quoted`` and, up
+    to ``TRIM_AHEAD_ROWS`` rows, ``trimmed``): in Arrow, without the GIL, on the thread that
+    read the file while the library is still loading (``geoveilig import``)."""
+    if text.table is None:
+        return text
+    columns = text.table.columns
+    quoted = tuple(bool(pc.any(pc.starts_with(col, "'")).as_py()) for col in columns)
+    trimmed = tuple(pc.utf8_trim_whitespace(col) for col in columns) \
+        if text.table.num_rows <= TRIM_AHEAD_ROWS else ()
+    return CsvText(text.sep, text.source, text.table, text.text, quoted, trimmed)
 
 
 def read_csv_text(data: bytes, filename: str | None) -> CsvText:

@@ -119,13 +119,14 @@ def _read(file: Path, crs: str | None) -> tuple[ParseResult, Store, str]:
     the rejected rows).
 
     The file is read from the start on a second thread (``_read_file``: Arrow and the
-    standard library only, the CSV rows parsed by Arrow's threads without the GIL) while this
-    thread loads pandas and the validation, the settings and the areas; then the store opens
-    with the modules of the import's alerts (``_prepare``) while the rows are checked. Loading
-    modules holds the GIL: opening the store earlier, beside the settings and areas, made both
-    slower (the start of the checks came ~0.1 s later; median of 12 interleaved runs of 10⁶
-    rows 2.90 against 2.74 s). The file's errors come first, then those of the areas, as when
-    each was read before anything else."""
+    standard library only, the CSV rows parsed by Arrow's threads without the GIL, then the
+    parse's first columnwise steps, ``textfile.prepare_columns``) while this thread loads
+    pandas and the validation, the settings and the areas; then the store opens with the
+    modules of the import's alerts (``_prepare``) while the rows are checked. Loading modules
+    holds the GIL: opening the store earlier, beside the settings and areas, made both slower
+    (the start of the checks came ~0.1 s later; median of 12 interleaved runs of 10⁶ rows
+    2.90 against 2.74 s). The file's errors come first, then those of the areas, as when each
+    was read before anything else."""
     import contextlib
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -136,8 +137,13 @@ def _read(file: Path, crs: str | None) -> tuple[ParseResult, Store, str]:
 
         preparing: Future[Store] | None = None
         try:
+            try:  # loaded while the file is still being read and prepared
+                known, refused = areas(), None
+            except Exception as exc:  # the file's errors come first
+                refused = exc
             data, text, sha = reading.result()
-            known = areas()
+            if refused is not None:
+                raise refused
             preparing = pool.submit(_prepare)
             parsed = parse_incidents(data, filename=file.name,
                                      crs=crs,  # type: ignore[arg-type]
@@ -152,15 +158,16 @@ def _read(file: Path, crs: str | None) -> tuple[ParseResult, Store, str]:
 
 def _read_file(file: Path) -> tuple[bytes, CsvText | None, str]:
     """The file's bytes (refused by its first bytes when it is no incident file, before it is
-    read whole), a CSV file's rows as Arrow reads them, and the file's SHA-256."""
+    read whole), a CSV file's rows as Arrow reads them (``prepare_columns``: the parse's first
+    columnwise steps done here), and the file's SHA-256."""
     import hashlib
 
-    from ..textfile import SNIFF_BYTES, read_csv_text, sniff
+    from ..textfile import SNIFF_BYTES, prepare_columns, read_csv_text, sniff
 
     with file.open("rb") as fh:
         fmt = sniff(fh.read(SNIFF_BYTES), file.name)
     data = file.read_bytes()
-    text = read_csv_text(data, file.name) if fmt == "csv" else None
+    text = prepare_columns(read_csv_text(data, file.name)) if fmt == "csv" else None
     return data, text, hashlib.sha256(data).hexdigest()
 
 
