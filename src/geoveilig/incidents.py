@@ -711,15 +711,21 @@ def parse_incidents(
     if not data or data.isspace():  # isspace: no copy of the file, as strip() makes
         raise InvalidInput(f"{filename or 'bestand'}: het bestand is leeg")
     fmt, raw = read_raw(data, filename, text)
-    prepared = text is not None and text.table is not None and bool(text.quoted)
-    restored = _restore(raw, text.quoted if prepared else None)  # type: ignore[union-attr]
-    trimmed: dict[str, pa.ChunkedArray] = {}
-    if prepared and text.trimmed:  # type: ignore[union-attr]
-        names = [str(c).strip() for c in text.table.column_names]  # type: ignore[union-attr]
-        trimmed = {name: arr for name, arr in zip(names, text.trimmed,  # type: ignore[union-attr]
-                                                  strict=True) if name not in restored}
+    quoted, trimmed = _prepared(text)
+    restored = _restore(raw, quoted)
     return _validate(raw, fmt=fmt, filename=filename or "bestand", crs=crs, areas=areas,
-                     now=now, trimmed=trimmed)
+                     now=now, trimmed={c: a for c, a in trimmed.items() if c not in restored})
+
+
+def _prepared(text: CsvText | None) -> tuple[tuple[bool, ...] | None,
+                                             dict[str, pa.ChunkedArray]]:
+    """What ``textfile.prepare_columns`` did ahead for the parse: per column whether a value
+    starts with a quote (None: not known), and the trimmed values by column name (as
+    ``_read_csv`` names the columns)."""
+    if text is None or text.table is None or not text.quoted:
+        return None, {}
+    names = [str(c).strip() for c in text.table.column_names]
+    return text.quoted, dict(zip(names, text.trimmed, strict=True)) if text.trimmed else {}
 
 
 def read_raw(data: bytes, filename: str | None, text: CsvText | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -181,7 +181,7 @@ def prepare_columns(text: CsvText) -> CsvText:
     quoted = tuple(bool(pc.any(pc.starts_with(col, "'")).as_py()) for col in columns)
     trimmed = tuple(pc.utf8_trim_whitespace(col) for col in columns) \
         if text.table.num_rows <= TRIM_AHEAD_ROWS else ()
-    return CsvText(text.sep, text.source, text.table, text.text, quoted, trimmed)
+    return replace(text, quoted=quoted, trimmed=trimmed)
 
 
 def read_csv_text(data: bytes, filename: str | None) -> CsvText:
