@@ -397,6 +397,58 @@ def test_dates_read_from_their_bytes_as_strptime_reads_them(values: list[str],
     pd.testing.assert_series_equal(fast, slow)
 
 
+_one_form = st.sampled_from(["{d:02d}-{m:02d}-{y:04d} {hh:02d}:{mm:02d}",
+                             "{d:02d}/{m:02d}/{y:04d} {hh:02d}:{mm:02d}:{ss:02d}",
+                             "{d:02d}.{m:02d}.{y:04d}", "{y:04d}{m:02d}{d:02d}",
+                             "{y:04d}-{m:02d}-{d:02d} {hh:02d}:{mm:02d}"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(_one_form, st.lists(st.tuples(st.integers(0, 32), st.integers(0, 13),
+                                     st.integers(1890, 2300), st.integers(0, 25),
+                                     st.integers(0, 61), st.integers(0, 61)),
+                           min_size=1, max_size=40),
+       st.lists(st.one_of(_date_text, _date_garbage, st.just("")), max_size=3),
+       st.integers(0, 40), st.booleans())
+def test_a_column_in_one_layout_is_read_as_value_by_value(
+        form: str, fields: list[tuple[int, ...]], others: list[str], at: int,
+        with_times: bool) -> None:
+    """A column whose values share the first value's layout is read at once
+    (``_whole_layout``), and one with a few other values among them the whole way: both
+    give what strptime alone gives (impossible days and hours, years out of range, ISO and
+    empty values among them, with a time column too)."""
+    from geoveilig import incidents
+
+    values = [form.format(d=d, m=m, y=y, hh=hh, mm=mm, ss=ss)
+              for d, m, y, hh, mm, ss in fields]
+    for k, other in enumerate(others):  # not before the first value: its layout decides
+        values.insert(1 + (at + k) % len(values), other)
+    series = pd.Series(values)
+    times = pd.Series(["08:15" if k % 2 else "" for k in range(len(values))]) \
+        if with_times else None
+    fast = parse_datetime(series, times)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(incidents, "_fixed_width", lambda arr, fmt: None)
+        slow = parse_datetime(series, times)
+    pd.testing.assert_series_equal(fast, slow)
+
+
+def test_dates_a_time_in_ns_cannot_hold_are_unreadable_not_an_error() -> None:
+    """A year after 2262 or a time before 1677-09-21 (ISO, with an offset, or Dutch; a naive
+    one whose offset would cross the end) is an unreadable value, which the import rejects
+    with its row, instead of an error on the whole file (found by the test above)."""
+    values = ["2263-01-01 00:00", "2263-01-01T00:00Z", "21-09-1677 00:13", "1677-09-21 00:13",
+              "11-04-2262 23:40", "01-01-2017 10:00"]
+    got = parse_datetime(pd.Series(values))
+    assert got.isna().tolist() == [True, True, True, True, True, False]
+    data = (b"registratienummer;soort;pleegdatum;x;y\n"
+            b"A;woninginbraak;01-01-2263 10:00;171000;384000\n"
+            b"B;woninginbraak;01-01-2017 10:00;171000;384000\n")
+    parsed = parse_incidents(data, filename="toekomst.csv")
+    assert list(parsed.rejects["row"]) == [2]  # the line in the file, after its header
+    assert "datum niet te lezen" in parsed.rejects["reason"].iloc[0]
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(_date_text, _date_garbage))
 def test_date_formats_read_disjoint_values(value: str) -> None:

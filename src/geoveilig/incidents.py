@@ -65,6 +65,7 @@ from .areas import Areas
 from .columns import map_columns
 from .errors import InvalidInput
 from .textfile import SNIFF_BYTES, CsvText, _check_header, read_csv_text, sniff
+from .times import local_series
 
 CoordinateSystem = Literal["rd", "wgs84"]
 
@@ -432,6 +433,9 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
         s = s.where(t == "", s + " " + t)  # "" + " " + t is not stripped
     arr = _arrow(s, stripped=t is None)
     n = len(s)
+    whole = _whole_layout(arr)
+    if whole is not None and whole[1].all():  # every value in the first value's layout
+        return local_series(pd.Series(whole[2].view("datetime64[ns]"), index=s.index))
     empty = _mask(pc.equal(arr, ""))
     aware = np.zeros(n, dtype=bool)
     # The offset at the end (_AWARE) is 'Z' or a sign 3, 5 or 6 bytes from the end (+01,
@@ -441,7 +445,8 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
         aware = _mask(pc.match_substring_regex(arr, _AWARE.pattern)) & ~empty
     result = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {TIMEZONE}]")
     if aware.any():
-        parsed = pd.to_datetime(s[aware], format="ISO8601", utc=True, errors="coerce")
+        parsed = _ns_range(pd.to_datetime(s[aware], format="ISO8601", utc=True,
+                                          errors="coerce"))
         result[aware] = parsed.dt.tz_convert(TIMEZONE)
     naive_mask = ~aware & ~empty
     if naive_mask.any():
@@ -456,8 +461,8 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
             parsed = pd.Series(pd.NaT, index=sn.index, dtype="datetime64[ns]")
             readable = iso_n & sn.str.fullmatch(_ISO_NAIVE)
             if readable.any():
-                parsed[readable] = pd.to_datetime(sn[readable], format="ISO8601",
-                                                  errors="coerce")
+                parsed[readable] = _ns_range(pd.to_datetime(sn[readable], format="ISO8601",
+                                                            errors="coerce"))
             stamps[naive_mask] = parsed.to_numpy(dtype="datetime64[ns]").view(np.int64)
             iso[naive_mask] = iso_n.to_numpy(dtype=bool, na_value=False)
         rest = naive_mask & ~iso
@@ -465,7 +470,8 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
         def read(fmt: str) -> None:
             where = np.flatnonzero(rest)
             part = arr if len(where) == n else arr.filter(pa.array(rest))
-            fixed = _fixed_width(part, fmt)
+            fixed = (whole[1][where], whole[2][where]) if whole is not None \
+                and fmt == whole[0] else _fixed_width(part, fmt)
             if fixed is not None:  # the values written digit for digit: read without strptime
                 done, ns = fixed
                 stamps[where[done]] = ns[done]
@@ -477,7 +483,9 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
             ok = _mask(pc.is_valid(got))
             if ok.any():  # strptime rolls a day that does not exist (31-02) into the next month
                 ok &= _day_as_written(part, fmt) == _numpy(pc.day(got), len(where), fill=0)
-            stamps[where[ok]] = _numpy(pc.cast(got, pa.int64()), len(where), fill=0)[ok]
+            ns = _numpy(pc.cast(got, pa.int64()), len(where), fill=0)
+            ok &= (ns >= _NAIVE_NS[0]) & (ns <= _NAIVE_NS[1])  # as _ns_range
+            stamps[where[ok]] = ns[ok]
             rest[where[ok]] = False
 
         first = np.flatnonzero(rest)[:1]
@@ -491,9 +499,7 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
                 break
             if fmt != fmt0:
                 read(fmt)
-        naive = pd.Series(stamps.view("datetime64[ns]"), index=s.index)
-        local = naive.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(n, dtype=bool),
-                                     nonexistent=pd.Timedelta(hours=1))
+        local = local_series(pd.Series(stamps.view("datetime64[ns]"), index=s.index))
         if naive_mask.all():
             result = local
         else:
@@ -502,8 +508,78 @@ def _parse_datetime(s: pd.Series, t: pd.Series | None) -> pd.Series:
 
 
 _SIGNS = np.array([ord("+"), ord("-")], dtype=np.uint8)
+
+
+def _ns_range(parsed: pd.Series) -> pd.Series:
+    """ISO values as pandas read them (in the unit it chose) in ns; a time that ns cannot
+    hold (after 2262-04-11, before 1677-09-21; a naive one a day from those ends, which its
+    offset could cross) is unreadable (NaT), as strptime in ns makes it, instead of an error
+    on the whole column."""
+    if parsed.dt.tz is None:
+        low, high = _NS_MIN + pd.Timedelta(days=1), _NS_MAX - pd.Timedelta(days=1)
+    else:
+        low, high = _NS_MIN.tz_localize("UTC"), _NS_MAX.tz_localize("UTC")
+    return parsed.where(parsed.isna() | ((parsed >= low) & (parsed <= high))).dt.as_unit("ns")
+
+
+_NS_MIN, _NS_MAX = pd.Timestamp.min.as_unit("us"), pd.Timestamp.max.as_unit("us")
+#: the naive times (ns) that ``_ns_range`` keeps
+_NAIVE_NS = ((_NS_MIN + pd.Timedelta(days=1)).as_unit("ns").value,
+             (_NS_MAX - pd.Timedelta(days=1)).as_unit("ns").value)
+
+
+def _whole_layout(arr: pa.Array | pa.ChunkedArray
+                  ) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """The values written digit for digit in the layout of the first value's format
+    (``_fixed_width``), read before anything else: the format, which values and their naive
+    time in ns. Only for a format that is the first to read each of its values
+    (``_PROBE_FORMATS``) and whose layout can hold no ISO start and no offset (a value in it
+    is then neither empty, aware nor ISO), so that ``_parse_datetime`` reads these values
+    exactly so; the others take the whole way. None when the first value has no such
+    format."""
+    valid = arr.drop_null() if arr.null_count else arr
+    first = pc.index(pc.not_equal(valid, ""), True).as_py() if len(valid) else -1
+    if first < 0:
+        return None
+    probe = valid.slice(first, 1)
+    fmt = next((f for f in _DATE_FORMATS if pc.strptime(
+        probe, format=f, unit="ns", error_is_null=True).is_valid()[0].as_py()), None)
+    if fmt is None or fmt not in _PROBE_FORMATS or not _plain_layout(fmt):
+        return None
+    fixed = _fixed_width(arr, fmt)
+    return None if fixed is None else (fmt, *fixed)
+
+
+@functools.cache
+def _plain_layout(fmt: str) -> bool:
+    """Whether a value in ``fmt``'s fixed layout is certainly not ISO (no '-' as its 5th and
+    8th byte) and has no offset (no 'Z' last, no sign 3, 5 or 6 bytes from the end): the
+    bytes ``_parse_datetime`` tests for those."""
+    layout = _layout(fmt)
+    if layout is None:
+        return False
+    length, _, literal = layout
+    at = {k if k >= 0 else length + k: literal.get(k if k >= 0 else length + k)
+          for k in (4, 7, -1, -3, -5, -6)}
+    iso = at[4] == ord("-") and at[7] == ord("-")
+    offset = at[length - 1] == ord("Z") or any(
+        at[length - k] in (ord("+"), ord("-")) for k in (3, 5, 6) if length - k >= 0)
+    return not iso and not offset
 _FIELD_WIDTH = {"d": 2, "m": 2, "Y": 4, "H": 2, "M": 2, "S": 2}
-_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int32)
+#: the years whose dates ``_fixed_width`` reads (a time in ns reaches into 2262)
+_FIRST_YEAR, _LAST_YEAR = 1900, 2261
+
+
+def _month_table() -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """Per month from January ``_FIRST_YEAR`` to December ``_LAST_YEAR``: the day (since
+    1970-01-01) it starts on and its number of days (the proleptic Gregorian calendar)."""
+    month = np.arange((_LAST_YEAR - _FIRST_YEAR + 1) * 12 + 1)
+    first = (np.datetime64(f"{_FIRST_YEAR}-01", "M") + month).astype("datetime64[D]")
+    days = first.astype(np.int64).astype(np.int32)
+    return days[:-1], np.diff(days).astype(np.int32)
+
+
+_MONTH_START, _MONTH_LENGTH = _month_table()
 
 
 @functools.cache
@@ -566,44 +642,47 @@ def _fixed_width_chunk(chunk: pa.Array, layout: tuple[int, dict[str, int], dict[
         chunk = chunk.filter(pa.array(fits))
         off = _offsets(chunk)
     start = int(off[0])
+    # one row per byte position (a transposed copy: each field is then read from contiguous
+    # memory), the literal bytes checked and every digit position at once (a byte that is no
+    # digit wraps to a value above 9); the fields in int32, computed in place
     text = np.frombuffer(chunk.buffers()[2], dtype=np.uint8)[
-        start:start + len(rows) * length].reshape(len(rows), length)
-    # the literal bytes, and every digit position at once (a byte that is no digit wraps to
-    # a value above 9); the fields in int32 (years up to 9999, days since 1970 fit), computed
-    # in place: a tenth of the memory traffic of a new int64 array per step
-    digits = [k for name, at in fields.items() for k in range(at, at + _FIELD_WIDTH[name])]
-    good = ((text[:, digits] - np.uint8(48)) <= 9).all(axis=1)
+        start:start + len(rows) * length].reshape(len(rows), length).T.copy()
+    good = np.ones(len(rows), dtype=bool)
     for at, byte in literal.items():
-        good &= text[:, at] == byte
+        good &= text[at] == byte
+    positions = [k for name, at in fields.items() for k in range(at, at + _FIELD_WIDTH[name])]
+    digit = {k: i for i, k in enumerate(positions)}
+    digits = text[positions]
+    digits -= np.uint8(48)
+    good &= (digits <= 9).all(axis=0)
 
     def value(name: str) -> NDArray[np.int32] | int:
         if name not in fields:
             return 0
         at = fields[name]
-        out = text[:, at].astype(np.int32)
-        out -= 48
+        out = digits[digit[at]].astype(np.int32)
         for k in range(at + 1, at + _FIELD_WIDTH[name]):
             out *= 10
-            out += text[:, k]
-            out -= 48
+            out += digits[digit[k]]
         return out
 
     year, month, day = value("Y"), value("m"), value("d")
     hour, minute, second = value("H"), value("M"), value("S")
     year, month, day = (np.broadcast_to(v, len(rows)) for v in (year, month, day))
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = _MONTH_DAYS[np.clip(month - 1, 0, 11)] + (leap & (month == 2))
-    good &= (year >= 1900) & (year <= 2261) & (month >= 1) & (month <= 12) & (day >= 1) \
-        & (day <= month_days) & (np.asarray(hour) <= 23) & (np.asarray(minute) <= 59) \
-        & (np.asarray(second) <= 59)
-    # days since 1970-01-01 of a proleptic Gregorian date (years counted from March)
-    y = year - (month <= 2)
-    era, yoe = y // 400, y % 400
-    doy = (153 * (month + np.where(month > 2, np.int32(-3), np.int32(9))) + 2) // 5 + day - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    seconds = days.astype(np.int64) * 86400 + (hour * 3600 + minute * 60 + second)
+    # the month's place in _MONTH_START (0 where the year or month is out of range)
+    known = (year >= _FIRST_YEAR) & (year <= _LAST_YEAR) & (month >= 1) & (month <= 12)
+    at_month = np.where(known, (year - _FIRST_YEAR) * 12 + month - 1, 0)
+    good &= known & (day >= 1) & (day <= _MONTH_LENGTH[at_month]) \
+        & (np.asarray(hour) <= 23) & (np.asarray(minute) <= 59) & (np.asarray(second) <= 59)
+    days = _MONTH_START[at_month] + (day - 1)
+    seconds = days.astype(np.int64)
+    seconds *= 86400
+    seconds += hour * 3600 + minute * 60 + second
+    seconds *= 1_000_000_000
+    if len(rows) == m and good.all():
+        return np.ones(m, dtype=bool), seconds
     done[rows[good]] = True
-    ns[rows[good]] = seconds[good] * 1_000_000_000
+    ns[rows[good]] = seconds[good]
     return done, ns
 
 

