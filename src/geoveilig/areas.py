@@ -21,7 +21,6 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from . import RD_NEW
@@ -407,6 +406,8 @@ def _missing_gemeenten(areas_gemeente: gpd.GeoDataFrame, gemeente: str | Iterabl
 
 
 def _read(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
+    import pyogrio  # GDAL loads only when files are read (not on a cached load: areacache)
+
     try:
         return gpd.read_file(path, layer=layer, engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
@@ -445,6 +446,8 @@ def load_areas(source: str | Path, gemeente: str | Iterable[str] | None = None) 
             found[level] = layer
             year = year or _year_from(p.name)
     else:
+        import pyogrio
+
         layers = [name for name, _ in pyogrio.list_layers(path)]
         for name in layers:
             level = _level_of_name(name)

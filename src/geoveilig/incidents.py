@@ -53,7 +53,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyogrio
 import shapely
 from numpy.typing import NDArray
 from pandas.arrays import ArrowStringArray
@@ -303,6 +302,8 @@ def _read_xlsx(data: bytes, filename: str | None) -> pd.DataFrame:
 
 
 def _read_geo(data: bytes, filename: str | None, fmt: str) -> pd.DataFrame:
+    import pyogrio  # GDAL: only for GeoJSON and GeoPackage files
+
     try:
         gdf = gpd.read_file(io.BytesIO(data), engine="pyogrio")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:

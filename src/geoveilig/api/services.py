@@ -83,7 +83,7 @@ class AppServices:
 def open_services(settings: Settings) -> AppServices:
     """Load the boundaries, open the store, make the grid and the caches (the lifespan)."""
     from .. import disclosure
-    from ..areas import load_areas
+    from ..areacache import load_cached
     from ..jobs import JobEnv
     from ..layers import hotspot_grid
     from ..store import Store
@@ -92,7 +92,7 @@ def open_services(settings: Settings) -> AppServices:
     from .jobs import make_queue
     from .tiles import _Sources
 
-    areas = load_areas(settings.geo_dir, gemeente=settings.gemeente)
+    areas = load_cached(settings.geo_dir, settings.gemeente, settings.data_dir / "cache")
     store = Store(settings.resolved_database_url())
     policy = disclosure.policy_for(settings.disclosure_key, settings.data_dir / "disclosure.key")
     grid = hotspot_grid(areas, settings.grid_size)

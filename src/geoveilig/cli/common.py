@@ -62,15 +62,16 @@ def open_store(s: Settings | None = None) -> Store:
 
 
 @functools.lru_cache(maxsize=4)
-def _areas_cached(geo_dir: str, gemeente: str) -> Areas:
-    from ..areas import load_areas
+def _areas_cached(geo_dir: str, gemeente: str, data_dir: str) -> Areas:
+    from ..areacache import load_cached
 
-    return load_areas(Path(geo_dir), gemeente=gemeente)
+    return load_cached(Path(geo_dir), gemeente, Path(data_dir) / "cache")
 
 
 def areas(s: Settings | None = None) -> Areas:
+    """The configured boundaries (validated once per change of their files: ``areacache``)."""
     s = s or settings()
-    return _areas_cached(str(s.geo_dir), s.gemeente)
+    return _areas_cached(str(s.geo_dir), s.gemeente, str(s.data_dir))
 
 
 #: ``--gemeente`` of the commands that work on one gemeente or some (``scoped``)
