@@ -161,14 +161,21 @@ def _read_file(file: Path) -> tuple[bytes, CsvText | None, str]:
     read whole), a CSV file's rows as Arrow reads them (``prepare_columns``: the parse's first
     columnwise steps done here), and the file's SHA-256."""
     import hashlib
+    import threading
 
     from ..textfile import SNIFF_BYTES, prepare_columns, read_csv_text, sniff
 
     with file.open("rb") as fh:
         fmt = sniff(fh.read(SNIFF_BYTES), file.name)
     data = file.read_bytes()
-    text = prepare_columns(read_csv_text(data, file.name)) if fmt == "csv" else None
-    return data, text, hashlib.sha256(data).hexdigest()
+    digest: list[str] = []
+    hashing = threading.Thread(target=lambda: digest.append(hashlib.sha256(data).hexdigest()))
+    hashing.start()  # without the GIL, beside the rows' reading
+    try:
+        text = prepare_columns(read_csv_text(data, file.name)) if fmt == "csv" else None
+    finally:
+        hashing.join()
+    return data, text, digest[0] if digest else hashlib.sha256(data).hexdigest()
 
 
 def _prepare() -> Store:
