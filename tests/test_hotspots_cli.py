@@ -103,6 +103,15 @@ def test_commands_fail_in_dutch(env):
     res = runner.invoke(app, ["hotspots", "--crime-type", "woninginbraak", "--method", "orakel",
                               "--no-backtest", "--out", str(tmp / "x.geojson")], env=variables)
     assert res.exit_code == 1 and "onbekende methode" in res.output
+    # a date pandas reads but the library cannot compute with (a time in ns): before, an
+    # OverflowError traceback
+    for origin in ("3000-01-01", "1600-01-01"):
+        res = runner.invoke(app, ["hotspots", "--crime-type", "woninginbraak", "--method", "kde",
+                                  "--no-backtest", "--origin", origin,
+                                  "--out", str(tmp / "x.geojson")], env=variables)
+        assert res.exit_code == 1, res.output
+        assert f"datum '{origin}' valt buiten" in res.output and "--origin" in res.output
+        assert not isinstance(res.exception, OverflowError)
 
 
 def test_nearrepeat_command(env):

@@ -73,6 +73,26 @@ def test_local_series_of_many_times_uses_its_hour_table():
     assert times._by_hour_table(wide.to_numpy().view(np.int64), "ns") is None
 
 
+@pytest.mark.parametrize("value", ["3000-01-01", "2262-04-11", "1677-09-21 12:00", "1500-06-01"])
+def test_user_dates_outside_what_the_library_computes_with_are_refused(value: str) -> None:
+    """A date pandas reads (in another unit than ns) but no column of the library can hold:
+    a Dutch error naming it, from both parsers of user input."""
+    from geoveilig.hotspots.events import as_timestamp
+
+    with pytest.raises(InvalidInput, match=f"datum '{value}' valt buiten") as info:
+        times.parse_local(value, where="origin")
+    assert info.value.where == "origin"
+    with pytest.raises(InvalidInput, match="valt buiten"):
+        as_timestamp(value, "--origin")
+    with pytest.raises(InvalidInput, match="datum '3000-01-01' valt buiten"):
+        times.parse_local(pd.Timestamp("3000-01-01"))
+
+
+def test_user_dates_near_the_ends_are_kept() -> None:
+    assert str(times.parse_local("2262-04-09")) == "2262-04-09 00:00:00+02:00"
+    assert times.parse_local("1677-09-23").year == 1677
+
+
 def test_parse_local_gives_a_dutch_error():
     with pytest.raises(InvalidInput, match="ongeldige datum"):
         times.parse_local("gisteren", where="origin")

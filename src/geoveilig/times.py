@@ -19,8 +19,8 @@ import pandas as pd
 from . import TIMEZONE
 from .errors import InvalidInput
 
-__all__ = ["TIMEZONE", "epoch_seconds", "local_day", "local_series", "local_timestamp",
-           "parse_local", "reference_date"]
+__all__ = ["EARLIEST", "LATEST", "TIMEZONE", "epoch_seconds", "local_day", "local_series",
+           "local_timestamp", "parse_local", "reference_date", "within_range"]
 
 _SHIFT = pd.Timedelta(hours=1)
 
@@ -46,12 +46,35 @@ def local_day(value: pd.Timestamp | datetime | date | str | np.datetime64) -> pd
 
 def parse_local(value: pd.Timestamp | datetime | date | str, *, where: str | None = None
                 ) -> pd.Timestamp:
-    """:func:`local_timestamp` for user input: a Dutch :class:`InvalidInput` on bad values."""
+    """:func:`local_timestamp` for user input: a Dutch :class:`InvalidInput` on bad values,
+    also on a time outside ``EARLIEST``-``LATEST``."""
     try:
-        return local_timestamp(value)
+        ts = local_timestamp(value)
     except (ValueError, TypeError, OverflowError) as exc:
         raise InvalidInput(f"ongeldige datum '{value}': gebruik JJJJ-MM-DD of "
                            "JJJJ-MM-DDTuu:mm", where=where) from exc
+    return within_range(ts, value, where=where)
+
+
+#: The times the library computes with: those a time in ns holds (1677-09-21 to 2262-04-11),
+#: a day from each end (a naive time's offset could cross it). pandas reads a date such as
+#: 3000-01-01 in another unit; the columns it meets are in ns, where it would overflow.
+EARLIEST = pd.Timestamp("1677-09-22", tz="UTC")
+LATEST = pd.Timestamp("2262-04-10", tz="UTC")
+
+
+def within_range(ts: pd.Timestamp, value: object, *, where: str | None = None
+                 ) -> pd.Timestamp:
+    """``ts`` (aware) when it lies within ``EARLIEST``-``LATEST``; a Dutch
+    :class:`InvalidInput` naming ``value`` otherwise."""
+    if not EARLIEST <= ts <= LATEST:
+        text = value
+        if isinstance(value, datetime):  # as the user wrote it: a date, or a date and time
+            text = f"{value:%Y-%m-%d}" if (value.hour, value.minute, value.second) == (0, 0, 0) \
+                else f"{value:%Y-%m-%d %H:%M}"
+        raise InvalidInput(f"datum '{text}' valt buiten wat geoveilig kan verwerken "
+                           "(1678 t/m 2261)", where=where)
+    return ts
 
 
 def local_series(values: pd.Series | pd.DatetimeIndex | np.ndarray) -> pd.Series:

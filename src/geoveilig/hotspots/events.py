@@ -16,7 +16,7 @@ import pandas as pd
 
 from .. import TIMEZONE
 from ..errors import CrsError, InvalidInput
-from ..times import local_series, local_timestamp
+from ..times import local_series, local_timestamp, within_range
 
 DAY = 86_400
 
@@ -75,7 +75,7 @@ def as_timestamp(value: object, name: str = "origin") -> pd.Timestamp:
         raise InvalidInput(f"ongeldige datum/tijd voor {name}: {value!r}", where=name) from exc
     if ts is pd.NaT:
         raise InvalidInput(f"ontbrekende datum/tijd voor {name}", where=name)
-    return local_timestamp(ts)
+    return within_range(local_timestamp(ts), value, where=name)
 
 
 _WINDOW = re.compile(
