@@ -33,7 +33,7 @@ import pyarrow.ipc as ipc
 import shapely
 
 from . import areas as areas_mod
-from .areas import LEVELS, Areas, load_areas, parse_gemeenten
+from .areas import LEVELS, Areas, boundary_files, load_areas, parse_gemeenten
 
 __all__ = ["KEEP", "cache_key", "load_cached"]
 
@@ -45,11 +45,7 @@ _SUFFIX = ".arrow"
 
 def _source_files(path: Path) -> list[Path]:
     """The files ``load_areas`` reads for ``path`` (a folder's boundary files, or the file)."""
-    if not path.is_dir():
-        return [path]
-    return sorted(p for p in path.iterdir()
-                  if p.suffix.lower() in (".geojson", ".json", ".gpkg")
-                  and areas_mod._level_of_name(p.name))
+    return boundary_files(path) if path.is_dir() else [path]
 
 
 def cache_key(source: str | Path, gemeente: str | Iterable[str] | None) -> str:

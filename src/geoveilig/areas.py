@@ -433,11 +433,7 @@ def load_areas(source: str | Path, gemeente: str | Iterable[str] | None = None) 
     found: dict[Level, gpd.GeoDataFrame] = {}
     year: int | None = None
     if path.is_dir():
-        files = sorted(
-            p for p in path.iterdir()
-            if p.suffix.lower() in (".geojson", ".json", ".gpkg") and _level_of_name(p.name)
-        )
-        for p in files:
+        for p in boundary_files(path):
             level = _level_of_name(p.name)
             assert level is not None
             layer = normalise_layer(_read(p), level, p.name)
@@ -551,8 +547,14 @@ def holds_boundaries(source: str | Path) -> bool:
         return True
     if not path.is_dir():
         return False
-    return any(p.suffix.lower() in (".geojson", ".json", ".gpkg") and _level_of_name(p.name)
-               for p in path.iterdir())
+    return bool(boundary_files(path))
+
+
+def boundary_files(folder: Path) -> list[Path]:
+    """The files of a folder that ``load_areas`` reads, sorted: GeoJSON or GeoPackage files
+    whose name names a level."""
+    return sorted(p for p in folder.iterdir()
+                  if p.suffix.lower() in (".geojson", ".json", ".gpkg") and _level_of_name(p.name))
 
 
 def offline_hint(folder: str | Path) -> str:
