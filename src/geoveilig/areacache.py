@@ -19,6 +19,7 @@ is rewritten). Boundaries are public data: nothing personal is kept. Errors are 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import io
@@ -28,10 +29,13 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import geopandas as gpd
+import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
 import shapely
 
+from . import RD_NEW
 from . import areas as areas_mod
 from .areas import LEVELS, Areas, boundary_files, load_areas, parse_gemeenten
 
@@ -50,32 +54,35 @@ def _source_files(path: Path) -> list[Path]:
 
 def cache_key(source: str | Path, gemeente: str | Iterable[str] | None) -> str:
     """The key of ``load_areas(source, gemeente)``: changes with the source's files (name,
-    size, modification time), the gemeenten asked for, the loading code and libraries."""
+    size, modification time), the gemeenten asked for, the loading code and libraries
+    (``_code``)."""
     path = Path(source).resolve()
     files = []
     for p in _source_files(path):
         st = p.stat()
         files.append([p.name, st.st_size, st.st_mtime_ns])
-    code = hashlib.sha256()
-    for module in (areas_mod.__file__, __file__):
-        code.update(Path(str(module)).read_bytes())
     codes = parse_gemeenten(gemeente)
     text = json.dumps({"source": str(path), "files": files,
                        "gemeente": None if codes is None else sorted(codes),
-                       "code": code.hexdigest(), "libraries": _libraries()}, sort_keys=True)
+                       "code": _code()}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def _libraries() -> list[str]:
-    """What the libraries that read the files are: the versions of those loaded anyway, and
-    for GDAL's reader (not loaded on a cached run) when its installed module last changed."""
-    import geopandas
-    import pandas
-
+@functools.cache
+def _code() -> str:
+    """The loading code and the libraries it reads with, as one digest (once per process):
+    the source text of ``areas`` and this module, the versions of the libraries loaded
+    anyway, and for GDAL's reader (not loaded on a cached run) when its module last
+    changed."""
+    digest = hashlib.sha256()
+    for module in (areas_mod.__file__, __file__):
+        digest.update(Path(str(module)).read_bytes())
     spec = importlib.util.find_spec("pyogrio")
     reader = str(Path(spec.origin).stat().st_mtime_ns) if spec and spec.origin else "-"
-    return [pandas.__version__, geopandas.__version__, shapely.__version__, pa.__version__,
-            reader]
+    for version in (pd.__version__, gpd.__version__, shapely.__version__, pa.__version__,
+                    reader):
+        digest.update(version.encode() + b"\0")
+    return digest.hexdigest()
 
 
 def load_cached(source: str | Path, gemeente: str | Iterable[str] | None,
@@ -99,11 +106,8 @@ def load_cached(source: str | Path, gemeente: str | Iterable[str] | None,
     return found
 
 
-def _layer_bytes(frame: object) -> bytes:
-    """One layer (a GeoDataFrame in EPSG:28992) as an Arrow IPC stream, its geometry as WKB."""
-    import geopandas as gpd
-
-    assert isinstance(frame, gpd.GeoDataFrame)
+def _layer_bytes(frame: gpd.GeoDataFrame) -> bytes:
+    """One layer (in EPSG:28992) as an Arrow IPC stream, its geometry as WKB."""
     plain = frame.drop(columns=frame.geometry.name)
     table = pa.Table.from_pandas(plain, preserve_index=False)
     table = table.append_column("__geometry", pa.array(shapely.to_wkb(frame.geometry.values),
@@ -118,18 +122,15 @@ def _layer_bytes(frame: object) -> bytes:
     return sink.getvalue()
 
 
-def _layer(data: bytes) -> object:
-    import geopandas as gpd
-
-    from . import RD_NEW
-
+def _layer(data: bytes) -> gpd.GeoDataFrame:
+    """``_layer_bytes`` read back: the same columns in the same order."""
     table = ipc.open_stream(data).read_all()
     meta = table.schema.metadata
     columns = json.loads(meta[b"geoveilig_columns"])
     name = meta[b"geoveilig_geometry"].decode()
     geometry = shapely.from_wkb(table.column("__geometry").to_numpy(zero_copy_only=False))
     plain = table.drop_columns(["__geometry"]).to_pandas()
-    plain[name] = gpd.GeoSeries(geometry, crs=RD_NEW)
+    plain[name] = geometry
     return gpd.GeoDataFrame(plain[columns], geometry=name, crs=RD_NEW)
 
 

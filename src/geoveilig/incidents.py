@@ -64,7 +64,7 @@ from .areas import Areas
 from .columns import map_columns
 from .errors import InvalidInput
 from .textfile import SNIFF_BYTES, CsvText, _check_header, read_csv_text, sniff
-from .times import local_series
+from .times import EARLIEST, LATEST, local_series
 
 CoordinateSystem = Literal["rd", "wgs84"]
 
@@ -512,21 +512,17 @@ _SIGNS = np.array([ord("+"), ord("-")], dtype=np.uint8)
 
 
 def _ns_range(parsed: pd.Series) -> pd.Series:
-    """ISO values as pandas read them (in the unit it chose) in ns; a time that ns cannot
-    hold (after 2262-04-11, before 1677-09-21; a naive one a day from those ends, which its
-    offset could cross) is unreadable (NaT), as strptime in ns makes it, instead of an error
-    on the whole column."""
-    if parsed.dt.tz is None:
-        low, high = _NS_MIN + pd.Timedelta(days=1), _NS_MAX - pd.Timedelta(days=1)
-    else:
-        low, high = _NS_MIN.tz_localize("UTC"), _NS_MAX.tz_localize("UTC")
+    """ISO values as pandas read them (in the unit it chose) in ns; a time outside what the
+    library computes with (``times.EARLIEST``-``LATEST``: what ns holds, a day from each end,
+    which a naive value's offset could cross) is unreadable (NaT), as strptime in ns makes
+    it, instead of an error on the whole column."""
+    low, high = (EARLIEST, LATEST) if parsed.dt.tz is not None else _NAIVE_RANGE
     return parsed.where(parsed.isna() | ((parsed >= low) & (parsed <= high))).dt.as_unit("ns")
 
 
-_NS_MIN, _NS_MAX = pd.Timestamp.min.as_unit("us"), pd.Timestamp.max.as_unit("us")
-#: the naive times (ns) that ``_ns_range`` keeps
-_NAIVE_NS = ((_NS_MIN + pd.Timedelta(days=1)).as_unit("ns").value,
-             (_NS_MAX - pd.Timedelta(days=1)).as_unit("ns").value)
+#: ``times.EARLIEST``-``LATEST`` as naive times, and in ns (``_parse_datetime``'s stamps)
+_NAIVE_RANGE = (EARLIEST.tz_localize(None), LATEST.tz_localize(None))
+_NAIVE_NS = (_NAIVE_RANGE[0].as_unit("ns").value, _NAIVE_RANGE[1].as_unit("ns").value)
 
 
 def _whole_layout(arr: pa.Array | pa.ChunkedArray
@@ -560,11 +556,12 @@ def _plain_layout(fmt: str) -> bool:
     if layout is None:
         return False
     length, _, literal = layout
-    at = {k if k >= 0 else length + k: literal.get(k if k >= 0 else length + k)
-          for k in (4, 7, -1, -3, -5, -6)}
-    iso = at[4] == ord("-") and at[7] == ord("-")
-    offset = at[length - 1] == ord("Z") or any(
-        at[length - k] in (ord("+"), ord("-")) for k in (3, 5, 6) if length - k >= 0)
+
+    def byte(k: int) -> int | None:  # the literal byte at k (from the end when negative)
+        return literal.get(length + k if k < 0 else k)
+
+    iso = byte(4) == ord("-") and byte(7) == ord("-")
+    offset = byte(-1) == ord("Z") or any(byte(-k) in (ord("+"), ord("-")) for k in (3, 5, 6))
     return not iso and not offset
 _FIELD_WIDTH = {"d": 2, "m": 2, "Y": 4, "H": 2, "M": 2, "S": 2}
 #: the years whose dates ``_fixed_width`` reads (a time in ns reaches into 2262)
